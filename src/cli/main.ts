@@ -1,0 +1,80 @@
+import { CommanderError } from 'commander';
+import { ExitCode, InterruptedError, isWavefierError, errorMessage } from '../common/errors.js';
+import { createProgram } from './program.js';
+import type { Runtime } from './runtime.js';
+
+export interface RunOptions extends Omit<Runtime, 'signal'> {
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs the CLI with `argv` (without node and script) and resolves to the exit code. Never throws and
+ * never calls process.exit, so it can run in-process in tests.
+ */
+export async function run(argv: readonly string[], options: RunOptions = {}): Promise<number> {
+  const signal = options.signal ?? new AbortController().signal;
+  const stderr = options.stderr ?? process.stderr;
+  const program = createProgram({ ...options, signal });
+  program.exitOverride();
+  const debug = argv.includes('--debug');
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    return exitCodeFor(error, debug, stderr);
+  }
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    return reason instanceof InterruptedError ? reason.exitCode : ExitCode.sigint;
+  }
+  return ExitCode.ok;
+}
+
+function exitCodeFor(error: unknown, debug: boolean, stderr: NodeJS.WritableStream): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed its message (or the help/version text).
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
+      return ExitCode.ok;
+    }
+    return ExitCode.usage;
+  }
+  const prefix = 'wavefier: error: ';
+  if (isWavefierError(error)) {
+    stderr.write(`${prefix}${error.message}\n`);
+    if (debug) stderr.write(`${describeStack(error)}\n`);
+    return error.exitCode;
+  }
+  stderr.write(`${prefix}${errorMessage(error)}${debug ? '' : ' (run with --debug for details)'}\n`);
+  if (debug) stderr.write(`${describeStack(error)}\n`);
+  return ExitCode.runtime;
+}
+
+function describeStack(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && depth < 5; depth++) {
+    parts.push(current instanceof Error ? (current.stack ?? current.message) : errorMessage(current));
+    current = current instanceof Error ? current.cause : undefined;
+    if (current !== undefined) parts.push('caused by:');
+  }
+  return parts.join('\n');
+}
+
+/**
+ * Process entry point: wires SIGINT/SIGTERM to an abort signal (first signal: graceful stop;
+ * second: immediate exit) and exits with the code `run` resolves to.
+ */
+export async function main(): Promise<void> {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\nwavefier: second ${signal}, exiting now\n`);
+      process.exit(signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm);
+    }
+    process.stderr.write(`\nwavefier: ${signal} received, stopping gracefully (send it again to exit at once)\n`);
+    controller.abort(new InterruptedError(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const code = await run(process.argv.slice(2), { signal: controller.signal });
+  process.exitCode = code;
+}

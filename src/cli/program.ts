@@ -1,0 +1,29 @@
+import { Command, Option } from 'commander';
+import { packageVersion } from './version.js';
+import type { RegisterCommand, Runtime } from './runtime.js';
+
+const subcommands: RegisterCommand[] = [];
+
+export function createProgram(runtime: Runtime): Command {
+  const program = new Command('wavefier')
+    .description(
+      'Data-lake injection rehearsals for gravitational-wave strain: paced 1 s chunks into a Rucio data lake, ' +
+        'a polling consumer that downloads and verifies them, and a report of what arrived and how fast.',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
+    .addOption(new Option('--json', 'machine-readable output: one JSON object per line on stdout'))
+    .addOption(new Option('--debug', 'show stack traces and debug diagnostics on stderr'))
+    .showSuggestionAfterError(true)
+    .configureHelp({ sortSubcommands: true, showGlobalOptions: true })
+    .addHelpText(
+      'after',
+      '\nExit status: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 integrity failure\n' +
+        '(missing or corrupted chunks), 130/143 after SIGINT/SIGTERM.',
+    );
+  program.configureOutput({
+    writeOut: (text) => (runtime.stdout ?? process.stdout).write(text),
+    writeErr: (text) => (runtime.stderr ?? process.stderr).write(text),
+  });
+  for (const register of subcommands) register(program, runtime);
+  return program;
+}

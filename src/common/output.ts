@@ -1,0 +1,89 @@
+import { styleText } from 'node:util';
+
+/**
+ * Every result a command prints has a text form for people and a JSON form for scripts (as s5cmd
+ * does), so `--json` is uniform. Results go to stdout; diagnostics and progress go to stderr.
+ */
+export interface OutputOptions {
+  json: boolean;
+  debug: boolean;
+  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr?: NodeJS.WritableStream & { isTTY?: boolean };
+  env?: NodeJS.ProcessEnv;
+}
+
+export class Output {
+  readonly json: boolean;
+  readonly debug: boolean;
+  private readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  private readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  private readonly env: NodeJS.ProcessEnv;
+  private statusShown = false;
+
+  constructor(options: OutputOptions) {
+    this.json = options.json;
+    this.debug = options.debug;
+    this.stdout = options.stdout ?? process.stdout;
+    this.stderr = options.stderr ?? process.stderr;
+    this.env = options.env ?? process.env;
+  }
+
+  /** True when a live, overwritten status line makes sense: both streams are terminals and not in CI. */
+  get interactive(): boolean {
+    return Boolean(this.stdout.isTTY) && Boolean(this.stderr.isTTY) && !this.env.CI && !this.json;
+  }
+
+  /** A result: `text` for people, `data` as one JSON line with --json. */
+  result(data: unknown, text: string): void {
+    this.clearStatus();
+    this.stdout.write(this.json ? `${JSON.stringify(data)}\n` : text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** A diagnostic line for people on stderr. */
+  info(line: string): void {
+    this.clearStatus();
+    this.stderr.write(`${line}\n`);
+  }
+
+  warn(line: string): void {
+    this.clearStatus();
+    this.stderr.write(`${this.style('yellow', 'warning:')} ${line}\n`);
+  }
+
+  error(line: string): void {
+    this.clearStatus();
+    this.stderr.write(`${this.style('red', 'error:')} ${line}\n`);
+  }
+
+  /** A live status line (overwritten in place) when interactive; nothing otherwise. */
+  status(line: string): void {
+    if (!this.interactive) return;
+    const width = (this.stderr as { columns?: number }).columns ?? 120;
+    this.stderr.write(`\r\x1b[2K${line.slice(0, Math.max(20, width - 1))}`);
+    this.statusShown = true;
+  }
+
+  clearStatus(): void {
+    if (!this.statusShown) return;
+    this.stderr.write('\r\x1b[2K');
+    this.statusShown = false;
+  }
+
+  style(format: Parameters<typeof styleText>[0], text: string): string {
+    if (!this.stderr.isTTY || this.env.NO_COLOR !== undefined) return text;
+    return styleText(format, text);
+  }
+}
+
+/** Renders rows as an aligned text table (first row is the header). */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, index) => {
+      widths[index] = Math.max(widths[index] ?? 0, cell.length);
+    });
+  }
+  return rows
+    .map((row) => row.map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index] ?? 0))).join('  '))
+    .join('\n');
+}
