@@ -17,7 +17,7 @@ import { z } from 'zod';
 
 const hex8 = z.string().regex(/^[0-9a-f]{8}$/);
 const hex32 = z.string().regex(/^[0-9a-f]{32}$/);
-const epochMs = z.number().finite().nonnegative();
+const epochMs = z.number().nonnegative();
 
 const chunkIdentity = {
   run: z.string().min(1),
