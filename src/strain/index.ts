@@ -1,0 +1,11 @@
+export type { Chunk, ChunkOrigin, ChunkSource, RunTimeline, SourceSpec } from './chunk.js';
+export { openSource } from './sources.js';
+export { applyGapPolicy, findNanRuns, gapInfo, GapError, gapPolicies, hasGap } from './gaps.js';
+export type { GapDecision, GapInfo, GapPolicy, SampleRun } from './gaps.js';
+export { chunkFormatVersion, decodeChunk, encodeChunk } from './chunk-encoding.js';
+export type { DecodedChunk, EncodeExtra } from './chunk-encoding.js';
+export { chunkName, defaultChunkTag, parseChunkName, validateChunkTag } from './chunk-name.js';
+export type { ParsedChunkName } from './chunk-name.js';
+export { openStrainFile, openStrainFileSync } from './strain-file.js';
+export type { DataQuality, GpsGap, LayoutKind, StrainFile, StrainFileInfo } from './strain-file.js';
+export { syntheticAmplitude } from './synthetic-noise.js';
