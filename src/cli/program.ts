@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import { packageVersion } from './version.js';
+import { registerInspect } from './inspect.js';
 import type { RegisterCommand, Runtime } from './runtime.js';
 
-const subcommands: RegisterCommand[] = [];
+const subcommands: RegisterCommand[] = [registerInspect];
 
 export function createProgram(runtime: Runtime): Command {
   const program = new Command('wavefier')

@@ -9,3 +9,7 @@ export type { ParsedChunkName } from './chunk-name.js';
 export { openStrainFile, openStrainFileSync } from './strain-file.js';
 export type { DataQuality, GpsGap, LayoutKind, StrainFile, StrainFileInfo } from './strain-file.js';
 export { syntheticAmplitude } from './synthetic-noise.js';
+export { writeGwoscFile } from './gwosc-writer.js';
+export type { GwoscFileSpec } from './gwosc-writer.js';
+export { summariseStrainFile } from './file-summary.js';
+export type { DqSummary, StrainFileSummary } from './file-summary.js';

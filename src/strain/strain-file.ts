@@ -56,7 +56,11 @@ const timeTolerance = 1e-6;
 
 /** Opens a GWOSC/LOSC strain HDF5 file and validates its layout; throws InputError naming the file and the problem. */
 export function openStrainFile(path: string): Promise<StrainFile> {
-  return Promise.resolve(openStrainFileSync(path));
+  try {
+    return Promise.resolve(openStrainFileSync(path));
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
 }
 
 export function openStrainFileSync(path: string): StrainFile {
