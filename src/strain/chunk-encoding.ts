@@ -3,7 +3,10 @@ import { endianness } from 'node:os';
 import { InputError, RuntimeFailure, UsageError } from '../common/errors.js';
 import { gpsToUnixMs } from '../common/gps.js';
 import type { Chunk } from './chunk.js';
-import { asNumber, asString, attribute, datasetValue, hdf5Reason, isDataset, memFs, MemFile } from './hdf5.js';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { asNumber, asString, attribute, datasetValue, DiskFile, hdf5Reason, isDataset } from './hdf5.js';
+import { noteTransientBytes } from './memory-governor.js';
+import { scratchPath } from './scratch-files.js';
 import type { Dataset, Group, H5File } from './hdf5.js';
 
 /**
@@ -93,14 +96,15 @@ const utcLength = 19;
 const littleEndian = endianness() === 'LE';
 const templates = new Map<string, Template>();
 const maxTemplates = 32;
-let fileCounter = 0;
 
 /** HDF5 bytes of one chunk. Deterministic: the same chunk and tAvail always give the same bytes. */
 export function encodeChunk(chunk: Chunk, extra: EncodeExtra): Uint8Array {
   const shape = shapeOf(chunk);
   const values = valuesOf(chunk, extra);
   const template = templateFor(shape);
-  return patch(template, values);
+  const bytes = patch(template, values);
+  noteTransientBytes(bytes.byteLength);
+  return bytes;
 }
 
 function shapeOf(chunk: Chunk): ShapeFields {
@@ -216,8 +220,8 @@ function sentinelValues(shape: ShapeFields): ValueFields {
 }
 
 function writeWithH5wasm(shape: ShapeFields, values: ValueFields): Uint8Array {
-  const path = `/wavefier-chunk-${process.pid}-${++fileCounter}.hdf5`;
-  const file = new MemFile(path, 'w', { libver: ['earliest', 'v108'] });
+  const path = scratchPath('template');
+  const file = new DiskFile(path, 'w', { libver: ['earliest', 'v108'] });
   try {
     file.create_attribute('wavefier_format', scalarI64(BigInt(chunkFormatVersion)), [], '<q');
     file.create_attribute('wavefier_run_id', shape.runId);
@@ -265,9 +269,9 @@ function writeWithH5wasm(shape: ShapeFields, values: ValueFields): Uint8Array {
     file.close();
   }
   try {
-    return memFs.readFile(path);
+    return new Uint8Array(readFileSync(path));
   } finally {
-    memFs.unlink(path);
+    rmSync(path, { force: true });
   }
 }
 
@@ -367,12 +371,12 @@ export function decodeChunk(bytes: Uint8Array, label = 'chunk'): DecodedChunk {
   if (bytes.byteLength < 8 || bytes[0] !== 0x89 || bytes[1] !== 0x48 || bytes[2] !== 0x44 || bytes[3] !== 0x46) {
     throw fail(`not an HDF5 file (${bytes.byteLength} bytes without the HDF5 signature)`);
   }
-  const path = `/wavefier-decode-${process.pid}-${++fileCounter}.hdf5`;
-  memFs.writeFile(path, bytes);
+  const path = scratchPath('decode');
+  writeFileSync(path, bytes);
   let file: H5File | undefined;
   try {
     try {
-      file = new MemFile(path, 'r');
+      file = new DiskFile(path, 'r');
     } catch (error) {
       throw fail(`cannot open as HDF5: ${hdf5Reason(error)}`, error);
     }
@@ -382,7 +386,7 @@ export function decodeChunk(bytes: Uint8Array, label = 'chunk'): DecodedChunk {
     throw fail(`unreadable HDF5 content: ${hdf5Reason(error)}`, error);
   } finally {
     file?.close();
-    memFs.unlink(path);
+    rmSync(path, { force: true });
   }
 }
 

@@ -1,31 +1,30 @@
-import h5disk from 'h5wasm/node';
-import h5mem from 'h5wasm';
+import './v8-tuning.js';
+import h5wasm from 'h5wasm/node';
 import type { Dataset, Entity, Group, File as H5File, OutputData } from 'h5wasm';
 import type { File as H5FileClass } from 'h5wasm';
 
 /**
- * The two h5wasm builds we use, initialised once at import. The Node build (`h5wasm/node`) reads the
- * real filesystem through NODERAWFS, so a slice of a 4096 s file costs a hyperslab read, not the
- * whole file. The default build keeps files in MEMFS, which is how a chunk becomes bytes without
- * touching the disk. Both get the "throwing" error handler: without it the HDF5 C library prints
- * multi-line HDF5-DIAG stacks to stderr and returns -1 instead of failing.
+ * The h5wasm Node build, initialised once at import. It reads the real filesystem through NODERAWFS,
+ * so a slice of a 4096 s file costs a hyperslab read, not the whole file. One build only: each
+ * instance of the HDF5 WebAssembly module costs ~40 MB of resident memory. It gets the "throwing"
+ * error handler: without it the HDF5 C library prints multi-line HDF5-DIAG stacks to stderr and
+ * returns -1 instead of failing.
  */
-const diskModule: { activate_throwing_error_handler(): number } = await h5disk.ready;
-const memModule: { activate_throwing_error_handler(): number; FS: unknown } = await h5mem.ready;
-diskModule.activate_throwing_error_handler();
-memModule.activate_throwing_error_handler();
-
-/** Opens files on the real filesystem. */
-export const DiskFile: typeof H5FileClass = h5disk.File;
-/** Creates and opens files in the in-memory filesystem `memFs`. */
-export const MemFile: typeof H5FileClass = h5mem.File;
-export const memFs = memModule.FS as MemFs;
-
-interface MemFs {
-  readFile(path: string): Uint8Array;
-  writeFile(path: string, data: Uint8Array): void;
-  unlink(path: string): void;
+interface Hdf5Module {
+  activate_throwing_error_handler(): number;
+  get_dataset_data(fileId: bigint, path: string, count: bigint[] | null, offset: bigint[] | null, strides: bigint[] | null, pointer: bigint): number;
+  _malloc(size: number): number;
+  _free(pointer: number): void;
+  HEAPU8: Uint8Array;
 }
+
+const module: Hdf5Module = await h5wasm.ready;
+module.activate_throwing_error_handler();
+
+export const hdf5Module: Hdf5Module = module;
+
+/** Opens and creates files on the real filesystem. */
+export const DiskFile: typeof H5FileClass = h5wasm.File;
 
 export type { Dataset, Entity, Group, H5File, OutputData };
 

@@ -13,3 +13,4 @@ export { writeGwoscFile } from './gwosc-writer.js';
 export type { GwoscFileSpec } from './gwosc-writer.js';
 export { summariseStrainFile } from './file-summary.js';
 export type { DqSummary, StrainFileSummary } from './file-summary.js';
+export { setTransientMemoryBudget } from './memory-governor.js';

@@ -1,9 +1,10 @@
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InputError } from '../common/errors.js';
-import { asNumber, asString, attribute, cleanString, datasetValue, DiskFile, hdf5Reason, isDataset, isGroup } from './hdf5.js';
+import { asNumber, asString, attribute, cleanString, datasetValue, DiskFile, hdf5Module, hdf5Reason, isDataset, isGroup } from './hdf5.js';
 import type { Dataset, Group, H5File } from './hdf5.js';
 import { findNanRuns, type SampleRun } from './gaps.js';
+import { noteTransientBytes } from './memory-governor.js';
 
 /**
  * How a strain file stores its metadata. `losc-fixed-strings` is the 2016 LOSC release (every string
@@ -217,6 +218,8 @@ function describe(value: unknown): string {
 
 class OpenStrainFile implements StrainFile {
   private closed = false;
+  /** A buffer in the WebAssembly heap reused by every read, so a read allocates only its result. */
+  private buffer = { pointer: 0, bytes: 0 };
 
   constructor(
     private readonly file: H5File,
@@ -231,15 +234,34 @@ class OpenStrainFile implements StrainFile {
       throw this.fail(`slice [${offset}, ${offset + count}) is outside the ${this.info.sampleCount} samples of /strain/Strain`);
     }
     if (count === 0) return new Float64Array(0);
-    let values: unknown;
     try {
-      values = this.strain.slice([[offset, offset + count]]);
+      if (this.info.dtype === 'float64') return this.readFloat64(offset, count);
+      const values = this.strain.slice([[offset, offset + count]]);
+      if (values instanceof Float32Array && values.length === count) return Float64Array.from(values);
     } catch (error) {
       throw this.fail(`cannot read samples [${offset}, ${offset + count}): ${hdf5Reason(error)}; the file may be damaged`, error);
     }
-    if (values instanceof Float64Array && values.length === count) return values;
-    if (values instanceof Float32Array && values.length === count) return Float64Array.from(values);
     throw this.fail(`reading samples [${offset}, ${offset + count}) returned no float data`);
+  }
+
+  /**
+   * A hyperslab read into the reused heap buffer and one copy out. Dataset.slice() would allocate
+   * twice per read, and on a 4096 s replay that garbage alone pushes a reader past 100 MB resident.
+   */
+  private readFloat64(offset: number, count: number): Float64Array {
+    const bytes = count * 8;
+    if (bytes > this.buffer.bytes) {
+      if (this.buffer.pointer !== 0) hdf5Module._free(this.buffer.pointer);
+      const pointer = hdf5Module._malloc(bytes);
+      if (pointer === 0) throw new Error(`cannot allocate ${bytes} bytes in the HDF5 heap`);
+      this.buffer = { pointer, bytes };
+    }
+    hdf5Module.get_dataset_data(this.file.file_id, this.strain.path, [BigInt(count)], [BigInt(offset)], [1n], BigInt(this.buffer.pointer));
+    const out = new Float64Array(count);
+    // The heap is little-endian and HDF5 converted to native doubles; the pointer is malloc-aligned.
+    out.set(new Float64Array(hdf5Module.HEAPU8.buffer, this.buffer.pointer, count));
+    noteTransientBytes(bytes);
+    return out;
   }
 
   findGaps(blockSamples = 64 * this.info.sampleRate): GpsGap[] {
@@ -264,6 +286,8 @@ class OpenStrainFile implements StrainFile {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.buffer.pointer !== 0) hdf5Module._free(this.buffer.pointer);
+    this.buffer = { pointer: 0, bytes: 0 };
     this.file.close();
   }
 }

@@ -1,3 +1,4 @@
+import { noteTransientBytes } from './memory-governor.js';
 import { generatorFor, sfc32 } from './prng.js';
 
 /**
@@ -63,6 +64,7 @@ export class ColouredNoise {
       if (index >= 0) out[index] = this.lowGain * stage2 + this.whiteGain * white + this.highGain * (white - previous);
       previous = white;
     }
+    noteTransientBytes(out.byteLength);
     return out;
   }
 
