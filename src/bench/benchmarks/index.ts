@@ -1,0 +1,8 @@
+import type { Benchmark } from '../types.js';
+import { strainBulk, strainReplay, strainSynthetic } from './strain-throughput.js';
+
+/**
+ * Every benchmark `npm run bench` knows, in run order. To add one, write it in its own file in this
+ * folder and add it here (upload latency, pacing, poll cost and the 14,400-chunk replay belong here).
+ */
+export const benchmarks: readonly Benchmark[] = [strainSynthetic, strainReplay, strainBulk];
