@@ -15,31 +15,43 @@ export function mixSeed(seed: number, seq: number, stream = 0): number {
   return h >>> 0;
 }
 
-/** sfc32: a 128-bit-state generator that passes PractRand; returns uniform floats in [0, 1). */
-export function sfc32(seedA: number, seedB: number, seedC: number, seedD: number): () => number {
-  let a = seedA | 0;
-  let b = seedB | 0;
-  let c = seedC | 0;
-  let d = seedD | 0;
-  const next = (): number => {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
-  for (let warm = 0; warm < 12; warm++) next();
-  return next;
+/** sfc32: a 128-bit-state generator that passes PractRand; 32-bit words and floats in [0, 1). */
+export class Sfc32 {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(seedA: number, seedB: number, seedC: number, seedD: number) {
+    this.a = seedA | 0;
+    this.b = seedB | 0;
+    this.c = seedC | 0;
+    this.d = seedD | 0;
+    for (let warm = 0; warm < 12; warm++) this.int32();
+  }
+
+  /** A uniformly distributed 32-bit word, as a signed int32. */
+  int32(): number {
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return t;
+  }
+
+  float(): number {
+    return (this.int32() >>> 0) / 4294967296;
+  }
 }
 
 /** The generator for chunk `seq` of a stream seeded with `seed`. */
-export function generatorFor(seed: number, seq: number): () => number {
-  return sfc32(mixSeed(seed, seq, 0), mixSeed(seed, seq, 1), mixSeed(seed, seq, 2), mixSeed(seed, seq, 3));
+export function generatorFor(seed: number, seq: number): Sfc32 {
+  return new Sfc32(mixSeed(seed, seq, 0), mixSeed(seed, seq, 1), mixSeed(seed, seq, 2), mixSeed(seed, seq, 3));
 }
 
 /** A uniform integer in [0, n) for (seed, seq): the random-order slice choice. */
 export function drawIndex(seed: number, seq: number, n: number): number {
-  return Math.floor(generatorFor(seed, seq)() * n);
+  return Math.floor(generatorFor(seed, seq).float() * n);
 }

@@ -1,5 +1,6 @@
 import { noteTransientBytes } from './memory-governor.js';
-import { generatorFor, sfc32 } from './prng.js';
+import { normal } from './normal.js';
+import { generatorFor, Sfc32 } from './prng.js';
 
 /**
  * Gaussian noise coloured roughly like a ground-based detector's strain: a steep low-frequency
@@ -40,28 +41,15 @@ export class ColouredNoise {
   generate(seq: number, count: number): Float64Array {
     const random = generatorFor(this.seed, seq);
     const out = new Float64Array(count);
-    const alpha = this.alpha;
+    const { alpha, lowGain, whiteGain, highGain } = this;
     let stage1 = 0;
     let stage2 = 0;
     let previous = 0;
-    let spare = Number.NaN;
-    const gaussian = (): number => {
-      if (spare === spare) {
-        const value = spare;
-        spare = Number.NaN;
-        return value;
-      }
-      const u = 1 - random();
-      const v = random();
-      const radius = Math.sqrt(-2 * Math.log(u));
-      spare = radius * Math.sin(2 * Math.PI * v);
-      return radius * Math.cos(2 * Math.PI * v);
-    };
     for (let index = -this.warmup; index < count; index++) {
-      const white = gaussian();
+      const white = normal(random);
       stage1 += alpha * (white - stage1);
       stage2 += alpha * (stage1 - stage2);
-      if (index >= 0) out[index] = this.lowGain * stage2 + this.whiteGain * white + this.highGain * (white - previous);
+      if (index >= 0) out[index] = lowGain * stage2 + whiteGain * white + highGain * (white - previous);
       previous = white;
     }
     noteTransientBytes(out.byteLength);
@@ -70,7 +58,7 @@ export class ColouredNoise {
 
   /** Standard deviation of the two-pole low-pass output for unit white noise, measured once with a fixed generator. */
   private measureLowStd(): number {
-    const random = sfc32(0x5eed, 1, 2, 3);
+    const random = new Sfc32(0x5eed, 1, 2, 3);
     const alpha = this.alpha;
     let stage1 = 0;
     let stage2 = 0;
@@ -78,8 +66,7 @@ export class ColouredNoise {
     let count = 0;
     const total = this.warmup + (1 << 16);
     for (let index = 0; index < total; index++) {
-      const u = 1 - random();
-      const white = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+      const white = normal(random);
       stage1 += alpha * (white - stage1);
       stage2 += alpha * (stage1 - stage2);
       if (index >= this.warmup) {

@@ -168,3 +168,34 @@ describe('NaN gaps', () => {
     });
   });
 });
+
+describe('the ziggurat normal generator', () => {
+  it('draws standard normal deviates (moments and tail mass)', async () => {
+    const { normal } = await import('../../src/strain/normal.js');
+    const { Sfc32 } = await import('../../src/strain/prng.js');
+    const random = new Sfc32(1, 2, 3, 4);
+    const n = 400_000;
+    let sum = 0;
+    let squares = 0;
+    let fourth = 0;
+    let beyond3 = 0;
+    let beyond4 = 0;
+    for (let index = 0; index < n; index++) {
+      const x = normal(random);
+      sum += x;
+      squares += x * x;
+      fourth += x ** 4;
+      if (Math.abs(x) > 3) beyond3++;
+      if (Math.abs(x) > 4) beyond4++;
+    }
+    expect(Math.abs(sum / n)).toBeLessThan(0.01);
+    expect(squares / n).toBeCloseTo(1, 1);
+    expect(fourth / n).toBeGreaterThan(2.85);
+    expect(fourth / n).toBeLessThan(3.15);
+    // P(|x| > 3) = 0.0027, P(|x| > 4) = 6.3e-5: the tail beyond the last layer is generated too.
+    expect(beyond3 / n).toBeGreaterThan(0.0022);
+    expect(beyond3 / n).toBeLessThan(0.0032);
+    expect(beyond4).toBeGreaterThan(5);
+    expect(beyond4).toBeLessThan(60);
+  });
+});
