@@ -50,6 +50,13 @@ function render(summaries: readonly StrainFileSummary[]): string {
   }
   const lines = [table(rows)];
   for (const summary of summaries) {
+    const chunk = summary.chunk;
+    if (chunk === undefined) continue;
+    const origin = chunk.sourceKind === 'file' ? `${chunk.sourceFile ?? '?'} at GPS ${formatGps(chunk.sourceGps ?? Number.NaN)}` : (chunk.sourceKind ?? '?');
+    const tAvail = chunk.tAvail === undefined ? '?' : new Date(chunk.tAvail).toISOString();
+    lines.push('', `${summary.file}: chunk ${chunk.seq ?? '?'} of run ${chunk.runId ?? '?'}, from ${origin}, t_avail ${tAvail}`);
+  }
+  for (const summary of summaries) {
     if (summary.nanGaps.length === 0) continue;
     lines.push('', `NaN gaps in ${summary.file} (GPS [start, end)):`);
     for (const gap of summary.nanGaps) lines.push(`  [${formatGps(gap.gpsStart)}, ${formatGps(gap.gpsEnd)})  ${gap.samples} samples`);

@@ -1,4 +1,4 @@
-import { openStrainFileSync, type GpsGap, type LayoutKind } from './strain-file.js';
+import { openStrainFileSync, type ChunkAttributes, type GpsGap, type LayoutKind } from './strain-file.js';
 
 /** What `wavefier inspect` reports for one file; JSON-serialisable. */
 export interface StrainFileSummary {
@@ -17,6 +17,8 @@ export interface StrainFileSummary {
   nanSamples: number;
   nanGaps: GpsGap[];
   dq?: DqSummary;
+  /** For a chunk written by wavefier: its run, sequence number, origin and t_avail. */
+  chunk?: ChunkAttributes;
 }
 
 export interface DqSummary {
@@ -68,6 +70,7 @@ export function summariseStrainFile(path: string): StrainFileSummary {
       nanSamples,
       nanGaps,
       ...(dq === undefined ? {} : { dq }),
+      ...(info.chunk === undefined ? {} : { chunk: info.chunk }),
     };
   } finally {
     file.close();

@@ -7,7 +7,7 @@ export type { DecodedChunk, EncodeExtra } from './chunk-encoding.js';
 export { chunkName, defaultChunkTag, parseChunkName, validateChunkTag } from './chunk-name.js';
 export type { ParsedChunkName } from './chunk-name.js';
 export { openStrainFile, openStrainFileSync } from './strain-file.js';
-export type { DataQuality, GpsGap, LayoutKind, StrainFile, StrainFileInfo } from './strain-file.js';
+export type { ChunkAttributes, DataQuality, GpsGap, LayoutKind, StrainFile, StrainFileInfo } from './strain-file.js';
 export { syntheticAmplitude } from './synthetic-noise.js';
 export { writeGwoscFile } from './gwosc-writer.js';
 export type { GwoscFileSpec } from './gwosc-writer.js';

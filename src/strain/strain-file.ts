@@ -21,6 +21,16 @@ export interface DataQuality {
   shortnames?: string[];
 }
 
+/** The self-describing attributes of a chunk written by `encodeChunk`. */
+export interface ChunkAttributes {
+  runId?: string;
+  seq?: number;
+  sourceKind?: string;
+  sourceFile?: string;
+  sourceGps?: number;
+  tAvail?: number;
+}
+
 export interface StrainFileInfo {
   path: string;
   file: string;
@@ -35,6 +45,7 @@ export interface StrainFileInfo {
   dtype: 'float64' | 'float32';
   utcStart?: string;
   dq?: DataQuality;
+  chunk?: ChunkAttributes;
 }
 
 /** A NaN gap as a GPS interval [gpsStart, gpsEnd) with the number of NaN samples in it. */
@@ -165,10 +176,12 @@ function readInfo(file: H5File, path: string, name: string, fail: Fail): StrainF
 
   const utcStart = metaString('UTCstart');
   const dq = readDataQuality(file);
+  const layout = layoutOf(file, metaRoot, name);
+  const chunk = layout === 'wavefier-chunk' ? readChunkAttributes(file) : undefined;
   return {
     path,
     file: name,
-    layout: layoutOf(file, metaRoot, name),
+    layout,
     detector,
     observatory,
     gpsStart,
@@ -179,6 +192,24 @@ function readInfo(file: H5File, path: string, name: string, fail: Fail): StrainF
     dtype: meta.size === 8 ? 'float64' : 'float32',
     ...(utcStart === undefined ? {} : { utcStart }),
     ...(dq === undefined ? {} : { dq }),
+    ...(chunk === undefined ? {} : { chunk }),
+  };
+}
+
+function readChunkAttributes(file: H5File): ChunkAttributes {
+  const runId = asString(attribute(file, 'wavefier_run_id'));
+  const seq = asNumber(attribute(file, 'wavefier_seq'));
+  const sourceKind = asString(attribute(file, 'wavefier_source_kind'));
+  const sourceFile = asString(attribute(file, 'wavefier_source_file'));
+  const sourceGps = asNumber(attribute(file, 'wavefier_source_gps'));
+  const tAvail = asNumber(attribute(file, 'wavefier_t_avail'));
+  return {
+    ...(runId === undefined ? {} : { runId }),
+    ...(seq === undefined ? {} : { seq }),
+    ...(sourceKind === undefined ? {} : { sourceKind }),
+    ...(sourceFile === undefined ? {} : { sourceFile }),
+    ...(sourceGps === undefined ? {} : { sourceGps }),
+    ...(tAvail === undefined ? {} : { tAvail }),
   };
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeGwoscFile } from '../../src/strain/index.js';
+import { chunkName, encodeChunk, openSource, writeGwoscFile } from '../../src/strain/index.js';
 import { runCli } from '../helpers/cli.js';
 import { h1_16k, h1_4k, l1_4k, scratchDir, testSample } from '../fixtures/strain/files.js';
 
@@ -59,6 +59,27 @@ describe('wavefier inspect', () => {
       layout: 'losc-fixed-strings',
       nanSamples: 2048,
       nanGaps: [{ gpsStart: 1126259448, gpsEnd: 1126259448.5, samples: 2048 }],
+    });
+  });
+});
+
+describe('wavefier inspect on a chunk written by wavefier', () => {
+  it('shows the rehearsal timeline and the chunk attributes', async () => {
+    const source = await openSource({ kind: 'file', path: l1_4k, order: 'sequential' }, { runId: 'run-e2e', gpsStart: 1418400000 });
+    const chunk = source.chunk(5);
+    source.close();
+    const path = join(scratch.dir, chunkName(chunk));
+    writeFileSync(path, encodeChunk(chunk, { tAvail: Date.UTC(2026, 10, 26, 16, 0, 0) }));
+    const text = await runCli(['inspect', path]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^L-L1_WAVEFIER-1418400005-1\.hdf5\s+L1 \(L\)\s+1418400005\s+1418400006\s+1 s\s+4096 Hz\s+4096\s+none\s+.*wavefier-chunk$/m);
+    expect(text.stdout).toContain(
+      'L-L1_WAVEFIER-1418400005-1.hdf5: chunk 5 of run run-e2e, from L-L1_LOSC_4_V1-1167559920-32.hdf5 at GPS 1167559925, t_avail 2026-11-26T16:00:00.000Z',
+    );
+    const json = await runCli(['--json', 'inspect', path]);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      layout: 'wavefier-chunk',
+      chunk: { runId: 'run-e2e', seq: 5, sourceKind: 'file', sourceFile: 'L-L1_LOSC_4_V1-1167559920-32.hdf5', sourceGps: 1167559925, tAvail: Date.UTC(2026, 10, 26, 16, 0, 0) },
     });
   });
 });

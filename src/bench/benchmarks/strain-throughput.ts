@@ -13,10 +13,13 @@ import type { Benchmark, Metric } from '../types.js';
 const gwoscDir = process.env.WAVEFIER_GWOSC_DIR ?? fileURLToPath(new URL('../../../../shared/data/gwosc/', import.meta.url));
 const run = { runId: 'bench', gpsStart: 1418400000 };
 const chunkCostTarget = '>= 1000';
+const cpuTarget = '<= 1';
 
 interface StageTimes {
   chunks: number;
   wallMs: number;
+  /** User + system CPU of the whole process (GC threads included): robust on a busy machine. */
+  cpuMs: number;
   sourceMs: number;
   encodeMs: number;
   checksumMs: number;
@@ -25,7 +28,8 @@ interface StageTimes {
 
 function measure(source: ChunkSource, chunks: number, warmup = 8): StageTimes {
   for (let seq = 0; seq < warmup; seq++) checksums(encodeChunk(source.chunk(seq), { tAvail: seq }));
-  const times: StageTimes = { chunks, wallMs: 0, sourceMs: 0, encodeMs: 0, checksumMs: 0, bytes: 0 };
+  const times: StageTimes = { chunks, wallMs: 0, cpuMs: 0, sourceMs: 0, encodeMs: 0, checksumMs: 0, bytes: 0 };
+  const cpuStart = process.cpuUsage();
   const started = performance.now();
   for (let seq = warmup; seq < warmup + chunks; seq++) {
     const t0 = performance.now();
@@ -41,6 +45,8 @@ function measure(source: ChunkSource, chunks: number, warmup = 8): StageTimes {
     times.bytes += bytes.byteLength;
   }
   times.wallMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuStart);
+  times.cpuMs = (cpu.user + cpu.system) / 1000;
   return times;
 }
 
@@ -48,6 +54,7 @@ function stageMetrics(label: string, times: StageTimes, sourceStage: string, tar
   const per = (ms: number): number => ms / times.chunks;
   return [
     { name: `${label}: throughput`, value: (times.chunks * 1000) / times.wallMs, unit: 'chunks/s', ...(target === undefined ? {} : { target }) },
+    { name: `${label}: CPU per chunk`, value: per(times.cpuMs), unit: 'ms', ...(target === undefined ? {} : { target: cpuTarget }) },
     { name: `${label}: ${sourceStage}`, value: per(times.sourceMs), unit: 'ms/chunk' },
     { name: `${label}: encode`, value: per(times.encodeMs), unit: 'ms/chunk' },
     { name: `${label}: adler32 + md5`, value: per(times.checksumMs), unit: 'ms/chunk' },
@@ -70,7 +77,8 @@ export const strainSynthetic: Benchmark = {
   description:
     'A synthetic source (seeded coloured Gaussian noise) at 4096 Hz for 4096 chunks and at 16384 Hz for 1024 chunks; ' +
     'each chunk is generated, encoded to HDF5 bytes and checksummed (adler32 + md5). Decoding is timed on 256 chunks. ' +
-    'Target: at least 1000 chunks/s at 4 kHz, i.e. under 1 ms of CPU per chunk (the 14,400-chunk replay must fit in 60 s on 2 cores).',
+    'Target: at least 1000 chunks/s at 4 kHz, i.e. at most 1 ms of CPU per chunk (the 14,400-chunk replay must fit in 60 s on 2 cores). ' +
+    'Wall-clock throughput depends on what else runs on the machine (see the load average); CPU per chunk much less so.',
   run: async ({ log }) => {
     const metrics: Metric[] = [];
     const fourK = await withSource({ kind: 'synthetic', sampleRate: 4096, seed: 1 }, (source) => measure(source, 4096));
@@ -107,7 +115,7 @@ export const strainReplay: Benchmark = {
       { kind: 'file', path: join(gwoscDir, 'L-L1_LOSC_4_V1-1167559920-32.hdf5'), order: 'random', seed: 7 },
       (source) => measure(source, 2048),
     );
-    metrics.push(...stageMetrics('4 kHz file, random order', random, 'read', chunkCostTarget).slice(0, 2));
+    metrics.push(...stageMetrics('4 kHz file, random order', random, 'read', chunkCostTarget).slice(0, 3));
     const sixteenK = await withSource({ kind: 'file', path: join(gwoscDir, 'H-H1_LOSC_16_V2-1126259446-32.hdf5'), order: 'sequential' }, (source) =>
       measure(source, 1024),
     );
