@@ -1,9 +1,19 @@
-import { RuntimeFailure } from '../common/errors.js';
+import { RuntimeFailure, UsageError } from '../common/errors.js';
 import type { Chunk } from './chunk.js';
 
 /** What to do with a chunk that contains NaN samples (the detector had no data there). */
 export type GapPolicy = 'skip' | 'send' | 'fail';
 export const gapPolicies: readonly GapPolicy[] = ['skip', 'send', 'fail'];
+export const defaultGapPolicy: GapPolicy = 'skip';
+
+/** Validates an `--on-gap` value. */
+export function parseGapPolicy(value: string): GapPolicy {
+  const policy = gapPolicies.find((candidate) => candidate === value);
+  if (policy === undefined) {
+    throw new UsageError(`--on-gap ${JSON.stringify(value)} is not a gap policy: use skip (drop chunks with NaN), send (upload them flagged) or fail (stop the run)`);
+  }
+  return policy;
+}
 
 /** A run of consecutive NaN samples: offset and length in samples. */
 export interface SampleRun {

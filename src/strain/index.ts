@@ -1,6 +1,6 @@
 export type { Chunk, ChunkOrigin, ChunkSource, RunTimeline, SourceSpec } from './chunk.js';
 export { openSource } from './sources.js';
-export { applyGapPolicy, findNanRuns, gapInfo, GapError, gapPolicies, hasGap } from './gaps.js';
+export { applyGapPolicy, defaultGapPolicy, findNanRuns, gapInfo, GapError, gapPolicies, hasGap, parseGapPolicy } from './gaps.js';
 export type { GapDecision, GapInfo, GapPolicy, SampleRun } from './gaps.js';
 export { chunkFormatVersion, decodeChunk, encodeChunk } from './chunk-encoding.js';
 export type { DecodedChunk, EncodeExtra } from './chunk-encoding.js';

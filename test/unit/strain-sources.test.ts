@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/common/errors.js';
-import { applyGapPolicy, GapError, hasGap, openSource, openStrainFile, writeGwoscFile, type ChunkSource } from '../../src/strain/index.js';
+import { applyGapPolicy, defaultGapPolicy, GapError, hasGap, parseGapPolicy, openSource, openStrainFile, writeGwoscFile, type ChunkSource } from '../../src/strain/index.js';
 import { h1_16k, h1_4k, scratchDir, testSample } from '../fixtures/strain/files.js';
 
 const scratch = scratchDir('strain-sources');
@@ -164,6 +164,9 @@ describe('NaN gaps', () => {
       expect(applyGapPolicy(gappy, 'skip')).toEqual({ action: 'skip', gap: expectedGap });
       expect(applyGapPolicy(gappy, 'send')).toEqual({ action: 'send', gap: expectedGap });
       expect(() => applyGapPolicy(gappy, 'fail')).toThrow(GapError);
+      expect(defaultGapPolicy).toBe('skip');
+      expect(parseGapPolicy('send')).toBe('send');
+      expect(() => parseGapPolicy('ignore')).toThrow(/--on-gap "ignore" is not a gap policy/);
       expect(() => applyGapPolicy(gappy, 'fail')).toThrow(/chunk 1 of run run-1 .* holds 200 NaN samples from GPS 1187008883\.0244/);
     });
   });
