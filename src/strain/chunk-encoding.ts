@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { InputError, RuntimeFailure, UsageError } from '../common/errors.js';
 import { gpsToUnixMs } from '../common/gps.js';
 import type { Chunk } from './chunk.js';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { asNumber, asString, attribute, datasetValue, DiskFile, hdf5Reason, isDataset } from './hdf5.js';
 import { noteTransientBytes } from './memory-governor.js';
 import { scratchPath } from './scratch-files.js';
