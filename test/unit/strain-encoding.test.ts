@@ -32,9 +32,14 @@ describe('encodeChunk / decodeChunk', () => {
     const chunk = chunkOf(samples);
     const bytes = encodeChunk(chunk, { tAvail: 1795965600123.25 });
     const decoded = decodeChunk(bytes);
-    expect(Buffer.from(decoded.samples.buffer, decoded.samples.byteOffset, decoded.samples.byteLength)).toEqual(
-      Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength),
-    );
+    // The second decode of the same shape reads the bytes directly instead of through h5wasm.
+    const again = decodeChunk(encodeChunk(chunk, { tAvail: 1795965600123.25 }));
+    for (const result of [decoded, again]) {
+      expect(Buffer.from(result.samples.buffer, result.samples.byteOffset, result.samples.byteLength)).toEqual(
+        Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength),
+      );
+    }
+    expect(again).toEqual(decoded);
     expect(decoded).toMatchObject({
       runId: chunk.runId,
       seq: 41,
@@ -106,6 +111,67 @@ describe('encodeChunk / decodeChunk', () => {
     const corrupt = bytes.slice();
     corrupt.fill(0xff, 8, 200);
     expect(() => decodeChunk(corrupt)).toThrow(InputError);
+  });
+});
+
+describe('decoding many chunks of one shape', () => {
+  it('reads them straight from the bytes after the first, with the same results as h5wasm', async () => {
+    const { decodePathCounts } = await import('../../src/strain/chunk-encoding.js');
+    const source = await openSource({ kind: 'file', path: l1_4k, order: 'random', seed: 5 }, { runId: 'decode-fast', gpsStart: 1418400000 });
+    const before = decodePathCounts();
+    for (let seq = 0; seq < 40; seq++) {
+      const chunk = source.chunk(seq);
+      const decoded = decodeChunk(encodeChunk(chunk, { tAvail: 1795965600000 + seq * 1000.5 }));
+      expect(decoded).toEqual({
+        runId: 'decode-fast',
+        seq,
+        gpsStart: 1418400000 + seq,
+        duration: 1,
+        sampleRate: 4096,
+        samples: chunk.samples,
+        detector: 'L1',
+        observatory: 'L',
+        sourceKind: 'file',
+        sourceFile: 'L-L1_LOSC_4_V1-1167559920-32.hdf5',
+        sourceGps: chunk.source.gpsStart,
+        tAvail: 1795965600000 + seq * 1000.5,
+        dqMask: [127],
+        formatVersion: 1,
+      });
+    }
+    source.close();
+    const after = decodePathCounts();
+    expect(after.h5wasm - before.h5wasm).toBe(1);
+    expect(after.template - before.template).toBe(39);
+  });
+
+  it('sends bytes that differ outside the per-chunk fields to h5wasm, which reads what they say', async () => {
+    const { decodePathCounts } = await import('../../src/strain/chunk-encoding.js');
+    const samples = new Float64Array(4096).fill(2e-21);
+    const chunk = chunkOf(samples, { runId: 'decode-tamper' });
+    decodeChunk(encodeChunk(chunk, { tAvail: 1 }));
+    const bytes = encodeChunk({ ...chunk, seq: 42 }, { tAvail: 2 });
+    const detectorAt = Buffer.from(bytes).indexOf('H1\0');
+    expect(detectorAt).toBeGreaterThan(0);
+    const renamed = bytes.slice();
+    renamed[detectorAt + 1] = '2'.charCodeAt(0);
+    const before = decodePathCounts();
+    expect(decodeChunk(renamed).detector).toBe('H2');
+    expect(decodePathCounts().h5wasm - before.h5wasm).toBe(1);
+    expect(decodeChunk(bytes).detector).toBe('H1');
+  });
+
+  it('still rejects chunks whose GPS fields disagree', () => {
+    const chunk = chunkOf(new Float64Array(4096), { runId: 'decode-gps' });
+    decodeChunk(encodeChunk(chunk, { tAvail: 1 }));
+    const bytes = encodeChunk(chunk, { tAvail: 1 });
+    const gps = Buffer.alloc(8);
+    gps.writeBigInt64LE(1418400041n);
+    const first = Buffer.from(bytes).indexOf(gps);
+    expect(first).toBeGreaterThan(0);
+    const broken = bytes.slice();
+    broken[first] = (broken[first] ?? 0) ^ 1;
+    expect(() => decodeChunk(broken, 'H-H1_WAVEFIER-1418400041-1.hdf5')).toThrow(/H-H1_WAVEFIER-1418400041-1\.hdf5: \/meta\/GPSstart differs/);
   });
 });
 
