@@ -248,3 +248,17 @@ describe('bad input gives one InputError naming the file and the problem', () =>
     file.close();
   });
 });
+
+describe('HDF5 value helpers', () => {
+  it('strip NUL padding and convert 64-bit integers that arrive as BigInt', async () => {
+    const { asNumber, asString, cleanString } = await import('../../src/strain/hdf5.js');
+    expect(cleanString('H1\0\0\0\0')).toBe('H1');
+    expect(cleanString('\0')).toBe('');
+    expect(asString(['L1\0'])).toBe('L1');
+    expect(asString(new TextEncoder().encode('V1\0\0') as never)).toBe('V1');
+    expect(asNumber(1126259446n)).toBe(1126259446);
+    expect(asNumber(BigInt64Array.of(32n))).toBe(32);
+    expect(asNumber(2n ** 60n)).toBeUndefined();
+    expect(asNumber('32')).toBeUndefined();
+  });
+});
