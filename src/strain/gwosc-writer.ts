@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { UsageError } from '../common/errors.js';
 import { gpsToUnixMs } from '../common/gps.js';
 import { DiskFile } from './hdf5.js';
@@ -35,13 +36,16 @@ export function writeGwoscFile(path: string, spec: GwoscFileSpec): void {
   const total = spec.duration * spec.sampleRate;
   if (!Number.isSafeInteger(total) || total <= 0) throw new UsageError(`cannot write ${spec.duration} s at ${spec.sampleRate} Hz`);
   const file = new DiskFile(path, 'w', { libver: ['earliest', 'v108'] });
+  const fixedSizes = new Set<number>();
   try {
     const text = (group: Group, name: string, value: string): void => {
-      if (spec.fixedStrings) group.create_dataset({ name, data: value, dtype: `A${Math.max(1, value.length + 2)}` });
+      fixedSizes.add(value.length + 2);
+      if (spec.fixedStrings) group.create_dataset({ name, data: value, dtype: `A${value.length + 2}` });
       else group.create_dataset({ name, data: value });
     };
     const textAttribute = (entity: Dataset | Group, name: string, value: string): void => {
-      if (spec.fixedStrings) entity.create_attribute(name, value, null, `A${Math.max(1, value.length + 1)}`);
+      fixedSizes.add(Math.max(1, value.length));
+      if (spec.fixedStrings) entity.create_attribute(name, value, null, `A${Math.max(1, value.length)}`);
       else entity.create_attribute(name, value);
     };
     const i64 = (value: number): BigInt64Array => BigInt64Array.of(BigInt(value));
@@ -96,8 +100,26 @@ export function writeGwoscFile(path: string, spec: GwoscFileSpec): void {
       dq.create_attribute('Bits', i64(7), [], '<q');
       const names = ['DATA', 'CBC_CAT1', 'CBC_CAT2', 'CBC_CAT3', 'BURST_CAT1', 'BURST_CAT2', 'BURST_CAT3'];
       simple.create_dataset({ name: 'DQShortnames', data: names, shape: [names.length], dtype: 'A10' });
+      fixedSizes.add(10);
     }
   } finally {
     file.close();
   }
+  if (spec.fixedStrings) markStringsNullPadded(path, fixedSizes);
+}
+
+/**
+ * h5wasm writes fixed-length strings as NULLTERM; the 2016 LOSC files use NULLPAD (Yunits is a
+ * 1-byte string holding a NUL). This flips the padding bits of every fixed-length ASCII string
+ * datatype of the sizes written (class byte 0x13, bit field 0x00 -> 0x01), so fixtures match them.
+ * Fixtures only: it scans the whole file for the datatype pattern.
+ */
+function markStringsNullPadded(path: string, sizes: ReadonlySet<number>): void {
+  const bytes = readFileSync(path);
+  for (let index = 0; index + 8 <= bytes.length; index++) {
+    if (bytes[index] === 0x13 && bytes[index + 1] === 0 && bytes[index + 2] === 0 && bytes[index + 3] === 0 && sizes.has(bytes.readUInt32LE(index + 4))) {
+      bytes[index + 1] = 0x01;
+    }
+  }
+  writeFileSync(path, bytes);
 }
