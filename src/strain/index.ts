@@ -2,8 +2,11 @@ export type { Chunk, ChunkOrigin, ChunkSource, RunTimeline, SourceSpec } from '.
 export { openSource } from './sources.js';
 export { applyGapPolicy, defaultGapPolicy, findNanRuns, gapInfo, GapError, gapPolicies, hasGap, parseGapPolicy } from './gaps.js';
 export type { GapDecision, GapInfo, GapPolicy, SampleRun } from './gaps.js';
-export { chunkFormatVersion, decodeChunk, encodeChunk } from './chunk-encoding.js';
-export type { DecodedChunk, EncodeExtra } from './chunk-encoding.js';
+export { chunkFormatVersion } from './chunk-template.js';
+export { encodeChunk } from './chunk-encoding.js';
+export type { EncodeExtra } from './chunk-encoding.js';
+export { decodeChunk } from './chunk-decoding.js';
+export type { DecodedChunk } from './chunk-decoding.js';
 export { chunkName, defaultChunkTag, parseChunkName, validateChunkTag } from './chunk-name.js';
 export type { ParsedChunkName } from './chunk-name.js';
 export { openStrainFile, openStrainFileSync } from './strain-file.js';

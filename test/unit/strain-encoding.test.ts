@@ -116,7 +116,7 @@ describe('encodeChunk / decodeChunk', () => {
 
 describe('decoding many chunks of one shape', () => {
   it('reads them straight from the bytes after the first, with the same results as h5wasm', async () => {
-    const { decodePathCounts } = await import('../../src/strain/chunk-encoding.js');
+    const { decodePathCounts } = await import('../../src/strain/chunk-decoding.js');
     const source = await openSource({ kind: 'file', path: l1_4k, order: 'random', seed: 5 }, { runId: 'decode-fast', gpsStart: 1418400000 });
     const before = decodePathCounts();
     for (let seq = 0; seq < 40; seq++) {
@@ -146,7 +146,7 @@ describe('decoding many chunks of one shape', () => {
   });
 
   it('sends bytes that differ outside the per-chunk fields to h5wasm, which reads what they say', async () => {
-    const { decodePathCounts } = await import('../../src/strain/chunk-encoding.js');
+    const { decodePathCounts } = await import('../../src/strain/chunk-decoding.js');
     const samples = new Float64Array(4096).fill(2e-21);
     const chunk = chunkOf(samples, { runId: 'decode-tamper' });
     decodeChunk(encodeChunk(chunk, { tAvail: 1 }));
