@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { UsageError } from '../common/errors.js';
 import type { Chunk, ChunkSource, RunTimeline, SourceSpec } from './chunk.js';
 import { noteTransientBytes } from './memory-governor.js';
@@ -108,7 +109,8 @@ function openSourceSync(spec: SourceSpec, run: RunTimeline): ChunkSource {
     return new FileSource(
       {
         kind: 'file',
-        path: valid.path,
+        // Absolute, so that a run resumed from another working directory finds the same file.
+        path: resolve(valid.path),
         order: valid.order,
         startOffset: valid.startOffset ?? 0,
         ...(valid.order === 'random' ? { seed: valid.seed ?? 0 } : valid.seed === undefined ? {} : { seed: valid.seed }),

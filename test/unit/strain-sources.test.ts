@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/common/errors.js';
 import { applyGapPolicy, defaultGapPolicy, GapError, hasGap, parseGapPolicy, openSource, openStrainFile, writeGwoscFile, type ChunkSource } from '../../src/strain/index.js';
@@ -74,8 +74,8 @@ describe('file source, random', () => {
     expect(forward.every((second) => Number.isInteger(second) && second >= 0 && second < 32)).toBe(true);
   });
 
-  it('fills the default seed into the description so the run can be resumed', async () => {
-    await withSource(openSource({ kind: 'file', path: h1_4k, order: 'random' }, run), (source) => {
+  it('fills the default seed and the absolute path into the description so the run can be resumed', async () => {
+    await withSource(openSource({ kind: 'file', path: relative(process.cwd(), h1_4k), order: 'random' }, run), (source) => {
       expect(source.description).toEqual({ kind: 'file', path: h1_4k, order: 'random', startOffset: 0, seed: 0 });
     });
   });
