@@ -146,6 +146,12 @@ describe('wavefier inspect on bad input: one line on stderr naming the file, exi
     });
   }
 
+  it('refuses a call without files with exit 2', async () => {
+    const result = await runCli(['inspect']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/missing required argument 'files'/);
+  });
+
   it('shows the stack with --debug', async () => {
     const result = await runCli(['--debug', 'inspect', join(scratch.dir, 'missing.hdf5')]);
     expect(result.code).toBe(2);
