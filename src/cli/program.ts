@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import { packageVersion } from './version.js';
+import { registerDoctor } from './doctor.js';
 import type { RegisterCommand, Runtime } from './runtime.js';
 
-const subcommands: RegisterCommand[] = [];
+const subcommands: RegisterCommand[] = [registerDoctor];
 
 export function createProgram(runtime: Runtime): Command {
   const program = new Command('wavefier')

@@ -48,3 +48,5 @@ export {
   isRucioError,
 } from './errors.js';
 export type { RucioError, RucioFailure } from './errors.js';
+export { diagnoseRucio, skipped } from './diagnose.js';
+export type { CheckResult } from './diagnose.js';
