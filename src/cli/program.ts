@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import { packageVersion } from './version.js';
 import type { RegisterCommand, Runtime } from './runtime.js';
+import { registerLake } from './lake.js';
 
-const subcommands: RegisterCommand[] = [];
+const subcommands: RegisterCommand[] = [registerLake];
 
 export function createProgram(runtime: Runtime): Command {
   const program = new Command('wavefier')
