@@ -147,6 +147,8 @@ export class FaultController {
     for (const { rule, regex } of rules) {
       if (rule.method !== undefined && rule.method !== method) continue;
       if (regex !== undefined && !regex.test(subject)) continue;
+      // Rules that only corrupt bytes do not take part in the request-level decision.
+      if (rule.latencyMs === undefined && rule.errorRate === undefined && rule.errorBurst === undefined && rule.dropRate === undefined && rule.dropBurst === undefined) continue;
       const mutable = rule as { [key: string]: unknown };
       const drop = this.fires(mutable, 'dropRate', 'dropBurst');
       const error = !drop && this.fires(mutable, 'errorRate', 'errorBurst');
@@ -173,6 +175,7 @@ export class FaultController {
   corrupt(kind: 'write' | 'read', key: string): boolean {
     for (const { rule, regex } of this.storageRules) {
       if (regex !== undefined && !regex.test(key)) continue;
+      if (rule.method !== undefined && rule.method !== (kind === 'write' ? 'PUT' : 'GET')) continue;
       const mutable = rule as { [k: string]: unknown };
       const hit = kind === 'write'
         ? this.fires(mutable, 'corruptWriteRate', 'corruptWriteBurst')
