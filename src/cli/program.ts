@@ -2,8 +2,9 @@ import { Command, Option } from 'commander';
 import { packageVersion } from './version.js';
 import { registerDoctor } from './doctor.js';
 import type { RegisterCommand, Runtime } from './runtime.js';
+import { registerLake } from './lake.js';
 
-const subcommands: RegisterCommand[] = [registerDoctor];
+const subcommands: RegisterCommand[] = [registerLake, registerDoctor];
 
 export function createProgram(runtime: Runtime): Command {
   const program = new Command('wavefier')
