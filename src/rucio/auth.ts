@@ -107,6 +107,16 @@ export class TokenManager {
     return (await this.renew()).token;
   }
 
+  /** A new login now, ignoring any cached token: proves the configured credentials work (doctor). */
+  async authenticate(): Promise<void> {
+    if (this.config.authType === 'token' || this.config.authType === 'oidc') {
+      this.current = await this.bearer();
+      return;
+    }
+    this.current = await this.login();
+    if (this.cache !== undefined) await this.cache.write(this.current);
+  }
+
   /** Called after a 401 with `token`: drop it (unless someone already replaced it) and get a new one. */
   async invalidate(token: string): Promise<string> {
     if (this.current !== undefined && this.current.token !== token) return this.current.token;

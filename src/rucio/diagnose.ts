@@ -62,6 +62,7 @@ export async function diagnoseRucio(
     const auth = await timed(
       'authentication',
       async () => {
+        await client.auth.authenticate();
         const who = await client.whoami();
         return { detail: `authenticated as ${who.account} (${config.authType} at ${config.authHost})` };
       },

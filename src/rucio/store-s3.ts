@@ -172,6 +172,14 @@ function s3Error(operation: string, pfn: string, error: unknown): Error {
   if ((status !== undefined && (status >= 500 || status === 429)) || e.$retryable !== undefined || isTransientNetworkCode(e.code ?? name)) {
     return new StorageTransientError(operation, pfn, `${name}${status === undefined ? '' : ` (HTTP ${status})`}`, { cause: error });
   }
+  if (name === 'CredentialsProviderError') {
+    return new StorageError(
+      operation,
+      pfn,
+      'no S3 credentials for this RSE: add it to rse-accounts.cfg next to rucio.cfg, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+      { cause: error },
+    );
+  }
   const hint =
     status === 403 || name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch'
       ? '; check the S3 credentials for this RSE (rse-accounts.cfg or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)'
