@@ -261,7 +261,7 @@ describe('DIDs, replicas and rules (transcript 02-08, 10-12)', () => {
     });
     expect(xml.headers.get('content-type')).toBe('application/metalink4+xml');
     const text = await xml.text();
-    expect(text).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<metalink xmlns="urn:ietf:params:xml:ns:metalink">\n <file name="file1.txt">\n  <parents>\n   <did>user.root:ds1<\/did>/);
+    expect(text).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<metalink xmlns="urn:ietf:params:xml:ns:metalink">\n <file name="file1.txt">\n {2}<parents>\n {3}<did>user.root:ds1<\/did>/);
     expect(text).toContain('<identity>user.root:file1.txt</identity>\n  <hash type="adler32">27b304b2</hash>\n  <hash type="md5">cb3090dbbc8ab5252c1316c34ff6c396</hash>\n  <size>14</size>');
     expect(text).toMatch(/<url location="LAKE_POSIX" domain="wan" priority="1" client_extract="false">file:\/\/localhost\/.+\/user\/root\/41\/04\/file1.txt<\/url>/);
   });
