@@ -236,6 +236,27 @@ describe('failures a user would see', () => {
     expect(await client.isAttached({ scope, name: `${run}-drop` }, dataset)).toBe(true);
   });
 
+  it('rides out storage 5xx bursts on PUT and GET', async () => {
+    const dataset = { scope, name: `${run}.faults` };
+    lake.faults.set({ storage: [{ method: 'PUT', errorBurst: 2, status: 503 }] });
+    const bytes = randomBytes(3000);
+    await uploadFile(client, { scope, name: `${run}-s503`, bytes, dataset, rse: 'LAKE_S3' });
+    lake.faults.set({ storage: [{ method: 'GET', errorBurst: 2, status: 503 }] });
+    const fetched = await fetchVerified(client, await replicaOf(`${run}-s503`));
+    expect(Buffer.from(fetched.bytes).equals(bytes)).toBe(true);
+    expect(lake.faults.counters().storage.errors).toBeGreaterThanOrEqual(4);
+  });
+
+  it('does not register a file whose bytes could not be stored', async () => {
+    const dataset = { scope, name: `${run}.faults` };
+    lake.faults.set({ storage: [{ method: 'PUT', errorRate: 1, status: 503 }] });
+    const error = await uploadFile(client, { scope, name: `${run}-nostore`, bytes: randomBytes(10), dataset, rse: 'LAKE_S3' }).catch((e: unknown) => e);
+    expect((error as { retryable?: boolean }).retryable).toBe(true);
+    expect((error as Error).message).toMatch(/storage put of s3:\/\/127\.0\.0\.1:\d+\/wavefier-lake\/wavefier\/.*nostore failed/);
+    lake.faults.clear();
+    await expect(client.getDid(scope, `${run}-nostore`)).rejects.toBeInstanceOf(RucioNotFoundError);
+  });
+
   it('detects corruption on download and uses a clean second read', async () => {
     const dataset = { scope, name: `${run}.corrupt` };
     await client.addDataset(dataset.scope, dataset.name);
