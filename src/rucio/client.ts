@@ -698,7 +698,10 @@ export class RucioClient {
     return text;
   }
 
-  /** Closes connections and storage clients. Safe to call twice (memoised). */
+  /** Errors met while closing (close() itself never throws, like BullMQ's Worker.close()). */
+  readonly closeErrors: unknown[] = [];
+
+  /** Closes connections and storage clients; every step runs even if one fails. Memoised. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const results = await Promise.allSettled([
@@ -706,8 +709,7 @@ export class RucioClient {
         this.apiAgent.close(),
         ...this.extraAgents.map((a) => a.close()),
       ]);
-      const failed = results.find((r) => r.status === 'rejected');
-      if (failed) throw (failed).reason;
+      for (const r of results) if (r.status === 'rejected') this.closeErrors.push(r.reason);
     })();
     return this.closing;
   }
