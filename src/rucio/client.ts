@@ -147,7 +147,7 @@ export class RucioClient {
   readonly config: RucioConfig;
   private readonly transport: HttpTransport;
   private readonly apiAgent: Dispatcher;
-  private authAgent: Promise<Dispatcher | undefined> | undefined;
+  private authAgent: Dispatcher | undefined;
   private readonly extraAgents: Dispatcher[] = [];
   readonly auth: TokenManager;
   private readonly rseCache = new Map<string, Promise<RseInfo>>();
@@ -202,16 +202,24 @@ export class RucioClient {
     return this.apiDispatcherPromise;
   }
 
-  /** For x509: a dispatcher presenting the client certificate to the auth host. */
-  private authDispatcher(): Promise<Dispatcher | undefined> {
-    this.authAgent ??= this.tls().then((tls) => {
-      if (tls.cert === undefined) return this.apiDispatcher();
-      // Not kept alive: a renewed proxy must be presented on a fresh TLS session (rucio#433).
-      const agent = createAgent(tls, 2);
-      this.extraAgents.push(agent);
-      return agent;
-    });
-    return this.authAgent;
+  /**
+   * For x509: a dispatcher presenting the client certificate to the auth host. Built anew for each
+   * login from the files as they are now, so a renewed proxy is picked up and never presented on an
+   * old TLS session (rucio#433). Logins are rare (once per token lifetime).
+   */
+  private async authDispatcher(): Promise<Dispatcher | undefined> {
+    const certFile = this.config.authType === 'x509' ? this.config.clientCert : this.config.authType === 'x509_proxy' ? this.config.clientProxy : undefined;
+    const keyFile = this.config.authType === 'x509' ? this.config.clientKey : this.config.authType === 'x509_proxy' ? this.config.clientProxy : undefined;
+    if (certFile === undefined || keyFile === undefined) return this.apiDispatcher();
+    const tls = await this.tls();
+    const agent = createAgent(
+      { ...tls, cert: await readCredential(certFile, 'client certificate'), key: await readCredential(keyFile, 'client key') },
+      2,
+    );
+    const previous = this.authAgent;
+    this.authAgent = agent;
+    if (previous !== undefined) await previous.close().catch(() => undefined);
+    return agent;
   }
 
   /** A dispatcher for storage URLs (presigned https), honouring the same CA settings. */
@@ -708,6 +716,7 @@ export class RucioClient {
         this.storage.close(),
         this.apiAgent.close(),
         ...this.extraAgents.map((a) => a.close()),
+        ...(this.authAgent ? [this.authAgent.close()] : []),
       ]);
       for (const r of results) if (r.status === 'rejected') this.closeErrors.push(r.reason);
     })();
@@ -736,12 +745,6 @@ async function loadTls(config: RucioConfig): Promise<TlsOptions> {
   const tls: TlsOptions = {};
   if (config.insecure) tls.rejectUnauthorized = false;
   if (config.caCert !== undefined) tls.ca = await readCa(config.caCert);
-  const certFile = config.authType === 'x509' ? config.clientCert : config.authType === 'x509_proxy' ? config.clientProxy : undefined;
-  const keyFile = config.authType === 'x509' ? config.clientKey : config.authType === 'x509_proxy' ? config.clientProxy : undefined;
-  if (certFile !== undefined && keyFile !== undefined) {
-    tls.cert = await readCredential(certFile, 'client certificate');
-    tls.key = await readCredential(keyFile, 'client key');
-  }
   return tls;
 }
 
