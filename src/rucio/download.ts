@@ -92,13 +92,29 @@ export function safeDestination(destDir: string, relativeName: string): string {
   return target;
 }
 
+/** Directories already created by this process: saves a mkdir per file on the hot path. */
+const knownDirs = new Set<string>();
+
 /** Writes `bytes` to destDir/relativeName via a temporary file and a rename: readers never see a partial file. */
 export async function writeFileAtomically(destDir: string, relativeName: string, bytes: Uint8Array): Promise<string> {
   const target = safeDestination(destDir, relativeName);
-  await mkdir(dirname(target), { recursive: true });
+  const parent = dirname(target);
   const temp = `${target}.${randomBytes(6).toString('hex')}.part`;
   try {
-    await writeFile(temp, bytes);
+    if (!knownDirs.has(parent)) {
+      await mkdir(parent, { recursive: true });
+      if (knownDirs.size > 10_000) knownDirs.clear();
+      knownDirs.add(parent);
+    }
+    try {
+      await writeFile(temp, bytes);
+    } catch (error) {
+      // The directory was removed behind our back: create it again once.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      knownDirs.delete(parent);
+      await mkdir(parent, { recursive: true });
+      await writeFile(temp, bytes);
+    }
     await rename(temp, target);
   } catch (error) {
     await unlink(temp).catch(() => undefined);

@@ -296,3 +296,19 @@ describe('failures a user would see', () => {
     await bad.close();
   });
 });
+
+describe('writeFileAtomically', () => {
+  it('writes through a temporary name, replaces atomically and survives a removed directory', async () => {
+    const { writeFileAtomically } = await import('../../src/rucio/index.js');
+    const { readdir } = await import('node:fs/promises');
+    const dest = join(dir, 'atomic');
+    const path = await writeFileAtomically(dest, 'sub/a.bin', Buffer.from('one'));
+    expect(path).toBe(join(dest, 'sub', 'a.bin'));
+    await writeFileAtomically(dest, 'sub/a.bin', Buffer.from('two'));
+    expect(await readFile(path, 'utf8')).toBe('two');
+    expect(await readdir(join(dest, 'sub'))).toEqual(['a.bin']);
+    await rm(dest, { recursive: true, force: true });
+    await writeFileAtomically(dest, 'sub/a.bin', Buffer.from('three'));
+    expect(await readFile(path, 'utf8')).toBe('three');
+  });
+});
