@@ -57,6 +57,12 @@ export interface RucioSettings {
   rseAccounts?: Record<string, S3Settings>;
   /** AWS SDK checksum behaviour; WHEN_REQUIRED is safe for non-AWS servers (s3rver, MinIO, Ceph). */
   s3Checksums?: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
+  /**
+   * How `s3` requests are made: `direct` (default; SigV4-signed requests over keep-alive undici,
+   * about 1 ms less CPU per request) or `sdk` (the full AWS SDK client, also used automatically when
+   * no explicit credentials are configured so the SDK's credential chain applies).
+   */
+  s3Engine?: 'direct' | 'sdk';
 }
 
 export interface RucioConfig {
@@ -81,6 +87,7 @@ export interface RucioConfig {
   readonly s3?: S3Settings;
   readonly rseAccounts: Readonly<Record<string, S3Settings>>;
   readonly s3Checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
+  readonly s3Engine: 'direct' | 'sdk';
   /** The rucio.cfg that was read, if any. */
   readonly configFile?: string;
   /** Where each setting came from ("flag", "env RUCIO_ACCOUNT", "/etc/rucio.cfg [client] account"). */
@@ -135,6 +142,7 @@ const settingsSchema = z.object({
   s3: s3Schema.optional(),
   rseAccounts: z.record(z.string(), s3Schema).optional(),
   s3Checksums: z.enum(['WHEN_REQUIRED', 'WHEN_SUPPORTED']).optional(),
+  s3Engine: z.enum(['direct', 'sdk']).optional(),
 });
 
 type SettingKey = keyof RucioSettings;
@@ -207,6 +215,7 @@ function finish(raw: Record<string, unknown>, sources: Record<string, string>, c
       Object.entries(s.rseAccounts ?? {}).map(([rse, creds]) => [rse, stripUndefined(creds) as S3Settings]),
     ),
     s3Checksums: s.s3Checksums ?? 'WHEN_REQUIRED',
+    s3Engine: s.s3Engine ?? 'direct',
     sources: sourcesCopy,
   }) as RucioConfig;
 }

@@ -29,6 +29,8 @@ export type { ObjectStore, PutOptions, StoreCallOptions } from './object-store.j
 export { ObjectExistsError, ObjectNotFoundError, StorageError, StorageTransientError } from './object-store.js';
 export { FileStore } from './store-file.js';
 export { S3Store } from './store-s3.js';
+export { S3DirectStore } from './store-s3-direct.js';
+export type { S3DirectStoreOptions } from './store-s3-direct.js';
 export type { S3StoreOptions } from './store-s3.js';
 export { HttpStore } from './store-http.js';
 export type { HttpStoreOptions, SignOperation } from './store-http.js';

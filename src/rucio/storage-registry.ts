@@ -5,6 +5,7 @@ import type { ObjectStore, PutOptions, StoreCallOptions } from './object-store.j
 import { protocolsFor, type Operation, type RseInfo, type RseProtocol } from './rse.js';
 import { FileStore } from './store-file.js';
 import { HttpStore } from './store-http.js';
+import { S3DirectStore } from './store-s3-direct.js';
 import { S3Store } from './store-s3.js';
 
 export interface WriteTarget {
@@ -84,9 +85,24 @@ export class StorageRegistry {
         const urlStyle = rse.attributes.s3_url_style;
         const pathStyle =
           typeof ext.path_style === 'boolean' ? ext.path_style : urlStyle === 'host' ? false : (creds?.forcePathStyle ?? true);
+        const region = typeof ext.region === 'string' ? ext.region : (creds?.region ?? 'us-east-1');
+        if (creds !== undefined && config.s3Engine === 'direct') {
+          return new S3DirectStore({
+            endpoint,
+            region,
+            credentials: {
+              accessKeyId: creds.accessKeyId,
+              secretAccessKey: creds.secretAccessKey,
+              ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
+            },
+            forcePathStyle: pathStyle,
+            dispatcher: await this.client.storageDispatcher(),
+            timeoutMs: config.timeoutMs,
+          });
+        }
         return new S3Store({
           endpoint,
-          region: typeof ext.region === 'string' ? ext.region : (creds?.region ?? 'us-east-1'),
+          region,
           credentials: creds
             ? {
                 accessKeyId: creds.accessKeyId,

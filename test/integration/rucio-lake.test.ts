@@ -131,6 +131,18 @@ describe('catalog operations against the embedded lake', () => {
     expect((after.storage['s3 PUT'] ?? 0) - (before.storage['s3 PUT'] ?? 0)).toBe(5);
   });
 
+  it('works end to end with the AWS SDK engine too', async () => {
+    const sdkClient = newClient({ s3Engine: 'sdk' });
+    const dataset = { scope, name: `${run}.sdk` };
+    await sdkClient.addDataset(dataset.scope, dataset.name);
+    const bytes = randomBytes(32 * 1024);
+    await uploadFile(sdkClient, { scope, name: `${run}-sdk`, bytes, dataset, rse: 'LAKE_S3' });
+    const fetched = await fetchVerified(sdkClient, await replicaOf(`${run}-sdk`));
+    expect(Buffer.from(fetched.bytes).equals(bytes)).toBe(true);
+    expect(sdkClient.stats.storage['s3 PUT']).toBe(1);
+    await sdkClient.close();
+  });
+
   it('is idempotent on retry and refuses different content under the same name', async () => {
     const dataset = { scope, name: `${run}.idem` };
     await client.addDataset(dataset.scope, dataset.name);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   FileStore,
   HttpStore,
+  S3DirectStore,
   ObjectExistsError,
   ObjectNotFoundError,
   S3Store,
@@ -67,6 +68,19 @@ const backends: Backend[] = [
         checksums: 'WHEN_REQUIRED',
       }),
     pfn: (key) => `s3://127.0.0.1:${s3.port}/${bucket}/conformance/s3/${key}`,
+    enforcesIfAbsent: false,
+  },
+  {
+    name: 's3 direct SigV4 engine (s3rver)',
+    store: () =>
+      new S3DirectStore({
+        endpoint: s3.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        forcePathStyle: true,
+        dispatcher: agent,
+      }),
+    pfn: (key) => `s3://127.0.0.1:${s3.port}/${bucket}/conformance/direct/${key}`,
     enforcesIfAbsent: false,
   },
   {
@@ -192,6 +206,17 @@ describe('storage error contract', () => {
     expect(error).toBeInstanceOf(StorageError);
     expect((error as Error).message).toMatch(/check the S3 credentials/);
     await store.close();
+  });
+
+  it('direct engine: unreachable endpoint is transient, wrong credentials and missing bucket are permanent', async () => {
+    const down = new S3DirectStore({ endpoint: 'http://127.0.0.1:1', region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, forcePathStyle: true, dispatcher: agent, maxAttempts: 1 });
+    await expect(down.put('s3://127.0.0.1:1/b/k', Buffer.from('x'))).rejects.toBeInstanceOf(StorageTransientError);
+    const wrong = new S3DirectStore({ endpoint: s3.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'WRONG', secretAccessKey: 'WRONG' }, forcePathStyle: true, dispatcher: agent });
+    const denied = await wrong.put(`s3://127.0.0.1:${s3.port}/${bucket}/denied`, Buffer.from('x')).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(StorageError);
+    expect((denied as Error).message).toMatch(/HTTP 403 .*check the S3 credentials/);
+    const right = new S3DirectStore({ endpoint: s3.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, forcePathStyle: true, dispatcher: agent });
+    await expect(right.put(`s3://127.0.0.1:${s3.port}/no-such-bucket/k`, Buffer.from('x'))).rejects.toThrow(/the bucket does not exist/);
   });
 
   it('rejects a PFN without a bucket and key', () => {
