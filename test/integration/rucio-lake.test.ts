@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -288,6 +288,27 @@ describe('failures a user would see', () => {
     const dest = join(dir, 'down', 'corrupt');
     await expect(downloadFile(client, replica, { destDir: dest })).rejects.toBeInstanceOf(ChecksumMismatchError);
     await expect(stat(join(dest, `${run}-corrupt`))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('moves on to the next replica when one is corrupt', async () => {
+    const dataset = { scope, name: `${run}.multi` };
+    await client.addDataset(dataset.scope, dataset.name);
+    const bytes = randomBytes(2048);
+    const name = `${run}-multi`;
+    const uploaded = await uploadFile(client, { scope, name, bytes, dataset, rse: 'LAKE_S3' });
+    // A second replica on the posix RSE, whose bytes then rot on disk.
+    const posix = await client.storage.writeTarget('LAKE_POSIX', scope, name);
+    await posix.store.put(posix.pfn, bytes);
+    await client.addReplicas('LAKE_POSIX', [{ scope, name, bytes: bytes.byteLength, adler32: uploaded.adler32, md5: uploaded.md5, state: 'A' }]);
+    await writeFile(new URL(posix.pfn.replace('file://localhost', 'file://')), randomBytes(2048));
+    const replica = await replicaOf(name);
+    expect(replica.pfns.map((p) => p.rse).sort()).toEqual(['LAKE_POSIX', 'LAKE_S3']);
+    // Whatever the server's order, put the rotten replica first.
+    const rottenFirst = { ...replica, pfns: [...replica.pfns].sort((a) => (a.rse === 'LAKE_POSIX' ? -1 : 1)) };
+    const fetched = await fetchVerified(client, rottenFirst);
+    expect(fetched.rse).toBe('LAKE_S3');
+    expect(Buffer.from(fetched.bytes).equals(bytes)).toBe(true);
+    expect(fetched.attempts).toBe(3);
   });
 
   it('refuses names that would escape the destination directory', async () => {
