@@ -22,6 +22,12 @@ export interface UploadRequest {
   mode?: UploadMode;
   /** Checksums already computed by the caller (saves hashing the bytes twice). */
   checksums?: Checksums;
+  /**
+   * Set on a retried attempt (e.g. a BullMQ job with attemptsMade > 0): the catalog is read before
+   * anything is written, so a DID registered with other bytes is refused without touching storage,
+   * even on S3 servers that ignore `If-None-Match` (s3rver). Costs one catalog call, on retries only.
+   */
+  retry?: boolean;
   signal?: AbortSignal;
 }
 
@@ -87,6 +93,16 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
     return result;
   }
 
+  if (req.retry === true) {
+    const existing = await existingFile(client, req.scope, req.name);
+    if (existing !== undefined) {
+      checkSame(did, existing, file);
+      // Same bytes: rewriting them is harmless and restores an object that may have been lost.
+      await target.store.put(target.pfn, req.bytes, signal);
+      await completeExisting(client, req, file);
+      return { ...result, alreadyRegistered: true };
+    }
+  }
   try {
     await target.store.put(target.pfn, req.bytes, { ...signal, ifAbsent: true });
   } catch (error) {

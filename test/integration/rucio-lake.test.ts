@@ -161,6 +161,19 @@ describe('catalog operations against the embedded lake', () => {
     expect(await collect(client.listContent(dataset.scope, dataset.name))).toHaveLength(1);
   });
 
+  it('on a retried attempt refuses different bytes before touching S3 storage', async () => {
+    const dataset = { scope, name: `${run}.idem` };
+    const bytes = randomBytes(2048);
+    const name = `${run}-idem-s3`;
+    await uploadFile(client, { scope, name, bytes, dataset, rse: 'LAKE_S3' });
+    const again = await uploadFile(client, { scope, name, bytes, dataset, rse: 'LAKE_S3', retry: true });
+    expect(again.alreadyRegistered).toBe(true);
+    const error = await uploadFile(client, { scope, name, bytes: randomBytes(2048), dataset, rse: 'LAKE_S3', retry: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DidConflictError);
+    const fetched = await fetchVerified(client, await replicaOf(name));
+    expect(Buffer.from(fetched.bytes).equals(bytes)).toBe(true);
+  });
+
   it('completes a half-done upload: DID registered but not attached', async () => {
     const dataset = { scope, name: `${run}.half` };
     await client.addDataset(dataset.scope, dataset.name);
