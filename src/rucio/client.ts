@@ -336,10 +336,12 @@ export class RucioClient {
       const locationHeader = first.headers.location;
       const location = Array.isArray(locationHeader) ? locationHeader[0] : locationHeader;
       if (location === undefined) throw new RucioApiError({ operation, status: first.status }, 'redirect without Location');
-      const target = new URL(location, `${this.config.rucioHost}/accounts/whoami`);
+      const target = new URL(location, `${this.config.rucioHost}/accounts/whoami`).href;
+      // rucio_host may carry a path prefix (https://host/rucio): keep the path relative to it.
+      const path = target.startsWith(`${this.config.rucioHost}/`) ? target.slice(this.config.rucioHost.length) : new URL(target).pathname;
       data = await this.json({
         method: 'GET',
-        path: `${target.pathname}${target.search}`,
+        path,
         endpoint: 'GET /accounts/{account}',
         operation,
       });
