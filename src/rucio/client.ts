@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
 import { failureFrom, TokenManager } from './auth.js';
 import type { RucioConfig } from './config.js';
-import { RucioApiError, rucioErrorFor } from './errors.js';
+import { RucioApiError, RucioTransientError, rucioErrorFor } from './errors.js';
 import { createAgent, HttpTransport, type HttpMethod, type HttpResponse, type RequestStats, type RetryPolicy, type TlsOptions } from './http.js';
 import { parseJsonLines } from './json-stream.js';
 import { replicaFromJson, replicasFromMetalink, rucioTimestamp, type ReplicaRecord } from './replicas.js';
@@ -289,7 +289,15 @@ export class RucioClient {
   private async *lines(req: CallRequest): AsyncGenerator {
     const response = await this.call({ ...req, accept: req.accept ?? 'application/x-json-stream' });
     if (response.body === undefined) return;
-    yield* parseJsonLines(response.body);
+    try {
+      yield* parseJsonLines(response.body);
+    } catch (error) {
+      const failure = { operation: req.operation, subject: req.subject, status: response.status };
+      if (error instanceof SyntaxError) {
+        throw new RucioApiError(failure, `a line of the x-json-stream answer is not JSON (${error.message})`, { cause: error });
+      }
+      throw new RucioTransientError(failure, 'the connection broke while the list was streaming; list again', { cause: error });
+    }
   }
 
   private async done(req: CallRequest): Promise<number> {
