@@ -1,9 +1,23 @@
 import { Command, Option } from 'commander';
 import { packageVersion } from './version.js';
+import { registerDoctor } from './doctor.js';
+import { registerDownload } from './download.js';
 import { registerInspect } from './inspect.js';
+import { registerLake } from './lake.js';
+import { registerRehearse } from './rehearse.js';
 import type { RegisterCommand, Runtime } from './runtime.js';
+import { registerUpload } from './upload.js';
+import { registerUploadWorker } from './upload-worker.js';
 
-const subcommands: RegisterCommand[] = [registerInspect];
+const subcommands: RegisterCommand[] = [
+  registerRehearse,
+  registerUpload,
+  registerUploadWorker,
+  registerDownload,
+  registerInspect,
+  registerLake,
+  registerDoctor,
+];
 
 export function createProgram(runtime: Runtime): Command {
   const program = new Command('wavefier')
