@@ -1,8 +1,11 @@
 import { Command, Option } from 'commander';
+import { registerReport } from './report.js';
 import { packageVersion } from './version.js';
 import type { RegisterCommand, Runtime } from './runtime.js';
 
-const subcommands: RegisterCommand[] = [];
+const subcommands: RegisterCommand[] = [
+  registerReport,
+];
 
 export function createProgram(runtime: Runtime): Command {
   const program = new Command('wavefier')

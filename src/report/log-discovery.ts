@@ -1,0 +1,109 @@
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { InputError, NotFoundError, errorMessage } from '../common/errors.js';
+import type { LogSide, RunInfo } from './report-types.js';
+
+/** `upload.jsonl`, `upload-host2.jsonl`, `download.1.jsonl`...: one file per process or host. */
+const logFilePattern = /^(upload|download)[^/]*\.jsonl$/;
+
+export interface LogFile {
+  path: string;
+  side: LogSide;
+  mtimeMs: number;
+}
+
+export interface RunLogs {
+  id: string;
+  files: LogFile[];
+  /** Newest modification time of its files: "most recent run". */
+  mtimeMs: number;
+}
+
+export function logSideOf(fileName: string): LogSide | undefined {
+  const match = logFilePattern.exec(fileName);
+  if (!match) return undefined;
+  return match[1] === 'upload' ? 'upload' : 'download';
+}
+
+async function logFilesIn(dir: string): Promise<LogFile[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files: LogFile[] = [];
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const side = logSideOf(entry.name);
+    if (side === undefined) continue;
+    const path = join(dir, entry.name);
+    files.push({ path, side, mtimeMs: (await stat(path)).mtimeMs });
+  }
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/**
+ * The runs found under the paths the user gave. A path may be a run directory (it holds
+ * upload*.jsonl / download*.jsonl), a log directory holding run directories, or one log file. Runs
+ * with the same directory name in several paths (several hosts) are merged into one.
+ */
+export async function discoverRuns(paths: readonly string[]): Promise<RunLogs[]> {
+  if (paths.length === 0) throw new InputError('no log directory given: pass the --log-dir of upload/download, or a run directory');
+  const runs = new Map<string, LogFile[]>();
+  const add = (id: string, files: LogFile[]): void => {
+    if (files.length === 0) return;
+    const known = runs.get(id);
+    if (known) known.push(...files.filter((file) => !known.some((other) => other.path === file.path)));
+    else runs.set(id, [...files]);
+  };
+  for (const given of paths) {
+    const path = resolve(given);
+    let info;
+    try {
+      info = await stat(path);
+    } catch (error) {
+      throw new InputError(`cannot read log path '${given}': ${errorMessage(error)}; pass an existing log or run directory`, {
+        file: given,
+        cause: error,
+      });
+    }
+    if (info.isFile()) {
+      const side = logSideOf(basename(path));
+      if (side === undefined) {
+        throw new InputError(`'${given}' is not an upload*.jsonl or download*.jsonl log file; pass a log or run directory`, { file: given });
+      }
+      add(basename(dirname(path)), [{ path, side, mtimeMs: info.mtimeMs }]);
+      continue;
+    }
+    const direct = await logFilesIn(path);
+    if (direct.length > 0) {
+      add(basename(path), direct);
+      continue;
+    }
+    const children = await readdir(path, { withFileTypes: true });
+    let found = false;
+    for (const child of children) {
+      if (!child.isDirectory()) continue;
+      const files = await logFilesIn(join(path, child.name));
+      if (files.length > 0) found = true;
+      add(child.name, files);
+    }
+    if (!found) {
+      throw new NotFoundError(
+        `no upload*.jsonl or download*.jsonl in '${given}' nor in its subdirectories: pass the --log-dir given to upload/download, or one of its run directories`,
+      );
+    }
+  }
+  return [...runs.entries()]
+    .map(([id, files]) => ({ id, files, mtimeMs: Math.max(...files.map((file) => file.mtimeMs)) }))
+    .sort((a, b) => b.mtimeMs - a.mtimeMs || a.id.localeCompare(b.id));
+}
+
+/** The run to report: the one asked for, else the only one, else the most recent. */
+export function selectRun(runs: readonly RunLogs[], runId: string | undefined): { run: RunLogs; selectedBy: RunInfo['selectedBy'] } {
+  const names = runs.map((run) => run.id);
+  if (runId !== undefined) {
+    const run = runs.find((candidate) => candidate.id === runId);
+    if (!run) throw new NotFoundError(`run '${runId}' is not in the given log directories; runs found: ${names.join(', ')}`);
+    return { run, selectedBy: 'flag' };
+  }
+  const [first] = runs;
+  if (!first) throw new NotFoundError('no run logs found in the given directories');
+  return { run: first, selectedBy: runs.length === 1 ? 'only' : 'most-recent' };
+}

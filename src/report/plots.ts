@@ -1,0 +1,261 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import { RuntimeFailure, errorMessage } from '../common/errors.js';
+import { formatIn, formatLatency, formatMeanSpread, formatTime, plural, unitFor, type LatencyUnit } from './format.js';
+import { percentileOfSorted } from './latency-stats.js';
+import type { LatencyStats, Report } from './report-types.js';
+
+export const defaultFontFile = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+const fontFamily = 'DejaVu Sans';
+
+export interface RenderedPlot {
+  /** File stem: upload-latency, total-latency, latency-over-time. */
+  name: string;
+  title: string;
+  svg: string;
+  /** Undefined when the PNG could not be rendered (the SVG still is). */
+  png: Buffer | undefined;
+}
+
+export interface PlotOptions {
+  /** The TrueType font for the PNGs; default DejaVu Sans from fonts-dejavu-core. */
+  fontFile?: string;
+}
+
+export interface PlotResult {
+  plots: RenderedPlot[];
+  /** Files written (SVG and PNG). */
+  files: string[];
+  warnings: string[];
+}
+
+const baseConfig = {
+  font: fontFamily,
+  background: 'white',
+  view: { stroke: null },
+  axis: { labelFontSize: 11, titleFontSize: 12, grid: true },
+  title: { fontSize: 13, anchor: 'start' as const, offset: 10 },
+} satisfies TopLevelSpec['config'];
+
+function toUnit(ms: number, unit: LatencyUnit): number {
+  return unit === 's' ? ms / 1000 : ms;
+}
+
+/** A round bin width (1, 2 or 5 times a power of ten) giving at most about `maxBins` bins. */
+function niceStep(span: number, maxBins: number): number {
+  const raw = span > 0 ? span / maxBins : 1;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((factor) => factor * power).find((candidate) => candidate >= raw);
+  return step ?? 10 * power;
+}
+
+interface Histogram {
+  bins: { lo: number; hi: number; count: number }[];
+  /** Values above the drawn range (a long tail would squash the body of the histogram). */
+  clipped: number;
+  upper: number;
+}
+
+/**
+ * Bins computed here rather than by Vega-Lite: the spec carries ~50 rows instead of one per chunk,
+ * and the axis gets ordinary ticks. A tail beyond twice the 99.9th percentile is cut and counted.
+ */
+function histogram(values: Float64Array, stats: LatencyStats, unit: LatencyUnit): Histogram {
+  const finite = values.filter((value) => Number.isFinite(value)).sort();
+  const p999 = percentileOfSorted(finite, 0.999);
+  const upperMs = stats.max > 2 * p999 && p999 > stats.min ? p999 : stats.max;
+  const lower = toUnit(stats.min, unit);
+  const upper = toUnit(upperMs, unit);
+  const step = niceStep(upper - lower, 50);
+  const start = Math.floor(lower / step) * step;
+  const counts = new Map<number, number>();
+  let clipped = 0;
+  for (const ms of finite) {
+    const value = toUnit(ms, unit);
+    if (value > upper) {
+      clipped++;
+      continue;
+    }
+    const index = Math.min(Math.floor((value - start) / step), Math.floor((upper - start) / step));
+    counts.set(index, (counts.get(index) ?? 0) + 1);
+  }
+  const bins = [...counts.entries()].map(([index, count]) => ({ lo: start + index * step, hi: start + (index + 1) * step, count }));
+  return { bins, clipped, upper };
+}
+
+/** Histogram with the mean (solid), the p16..p84 spread (band) and the median (dashed). */
+function histogramSpec(label: string, values: Float64Array, stats: LatencyStats): TopLevelSpec {
+  const unit = unitFor(stats);
+  const { bins, clipped, upper } = histogram(values, stats, unit);
+  const tail = clipped > 0 ? `; ${plural(clipped, 'chunk')} above ${formatIn(upper * (unit === 's' ? 1000 : 1), unit)} ${unit} not drawn (max ${formatLatency(stats.max, unit)})` : '';
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: `${label}: mean ${formatMeanSpread(stats, unit)}, median ${formatLatency(stats.median, unit)}`,
+      subtitle: [`${plural(stats.count, 'chunk')}; band: 16th to 84th percentile; solid: mean; dashed: median${tail}`],
+    },
+    width: 640,
+    height: 300,
+    config: baseConfig,
+    encoding: { x: { type: 'quantitative', scale: { zero: false, nice: false } } },
+    layer: [
+      {
+        data: { values: [{ lo: toUnit(stats.p16, unit), hi: toUnit(stats.p84, unit) }] },
+        mark: { type: 'rect', color: '#f2b134', opacity: 0.25 },
+        encoding: { x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } },
+      },
+      {
+        data: { values: bins },
+        mark: { type: 'bar', color: '#4c78a8', binSpacing: 1 },
+        encoding: {
+          x: { field: 'lo', type: 'quantitative', bin: { binned: true }, title: `${label} (${unit})` },
+          x2: { field: 'hi' },
+          y: { field: 'count', type: 'quantitative', title: 'chunks' },
+        },
+      },
+      {
+        data: { values: [{ v: toUnit(stats.mean, unit) }] },
+        mark: { type: 'rule', color: '#e45756', strokeWidth: 2 },
+        encoding: { x: { field: 'v', type: 'quantitative' } },
+      },
+      {
+        data: { values: [{ v: toUnit(stats.median, unit) }] },
+        mark: { type: 'rule', color: '#222222', strokeDash: [4, 3], strokeWidth: 1.5 },
+        encoding: { x: { field: 'v', type: 'quantitative' } },
+      },
+    ],
+  };
+}
+
+/**
+ * Per-chunk upload and total latency against t_avail. Lines, not points: one SVG path per series
+ * stays small for a 4 h run (14,400 chunks), where a symbol per chunk weighs megabytes.
+ */
+function overTimeSpec(report: Report): TopLevelSpec | undefined {
+  const { samples, latency } = report;
+  const unitStats = latency.total ?? latency.upload;
+  if (!unitStats) return undefined;
+  const unit = unitFor(unitStats);
+  const origin = report.windows.origin ?? samples.tAvail[0] ?? 0;
+  const last = samples.tAvail[samples.tAvail.length - 1] ?? origin;
+  const inHours = last - origin > 2 * 3_600_000;
+  const timeScale = inHours ? 3_600_000 : 60_000;
+  const rows: { t: number; series: string; v: number }[] = [];
+  const series = [
+    ['upload', samples.upload],
+    ['total', samples.total],
+  ] as const;
+  for (const [name, values] of series) {
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index] ?? Number.NaN;
+      if (!Number.isFinite(value)) continue;
+      rows.push({ t: ((samples.tAvail[index] ?? origin) - origin) / timeScale, series: name, v: toUnit(value, unit) });
+    }
+  }
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: 'Latency over time, per chunk',
+      subtitle: 'upload = t_uploaded - t_avail; total = t_verified - t_avail',
+    },
+    width: 640,
+    height: 300,
+    config: baseConfig,
+    data: { values: rows },
+    mark: { type: 'line', strokeWidth: 0.8, opacity: 0.85, interpolate: 'linear' },
+    encoding: {
+      x: { field: 't', type: 'quantitative', title: `t_avail, ${inHours ? 'hours' : 'minutes'} since ${formatTime(origin)}` },
+      y: { field: 'v', type: 'quantitative', title: `latency (${unit})` },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        scale: { domain: ['upload', 'total'], range: ['#4c78a8', '#e45756'] },
+        legend: { orient: 'top', direction: 'horizontal' },
+      },
+    },
+  };
+}
+
+function plotSpecs(report: Report): { name: string; title: string; spec: TopLevelSpec }[] {
+  const specs: { name: string; title: string; spec: TopLevelSpec }[] = [];
+  if (report.latency.upload) {
+    specs.push({ name: 'upload-latency', title: 'Upload latency', spec: histogramSpec('Upload latency', report.samples.upload, report.latency.upload) });
+  }
+  if (report.latency.total) {
+    specs.push({ name: 'total-latency', title: 'Total latency', spec: histogramSpec('Total latency', report.samples.total, report.latency.total) });
+  }
+  const overTime = overTimeSpec(report);
+  if (overTime) specs.push({ name: 'latency-over-time', title: 'Latency over time', spec: overTime });
+  return specs;
+}
+
+/**
+ * Renders the plots without a browser: Vega-Lite → Vega → SVG (headless view), SVG → PNG with
+ * resvg and an explicit font, since a headless machine may have no fontconfig default.
+ */
+export async function renderPlots(report: Report, options: PlotOptions = {}): Promise<{ plots: RenderedPlot[]; warnings: string[] }> {
+  // Heavy modules, loaded only when plots are asked for.
+  const [vega, vegaLite, resvg] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')]);
+  const warnings: string[] = [];
+  const fontFile = options.fontFile ?? defaultFontFile;
+  const haveFont = existsSync(fontFile);
+  if (!haveFont) {
+    warnings.push(`font ${fontFile} not found: PNG text falls back to system fonts and may be missing; install fonts-dejavu-core (scripts/setup does)`);
+  }
+  if (!report.latency.upload) warnings.push('no upload latencies in the logs: upload-latency plot not drawn');
+  if (!report.latency.total) warnings.push('no total latencies in the logs: total-latency plot not drawn');
+  const plots: RenderedPlot[] = [];
+  for (const { name, title, spec } of plotSpecs(report)) {
+    let svg: string;
+    const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
+    try {
+      svg = await view.toSVG();
+    } catch (error) {
+      throw new RuntimeFailure(`cannot draw the ${name} plot: ${errorMessage(error)}; rerun with --no-plots to skip plots`, { cause: error });
+    } finally {
+      view.finalize();
+    }
+    let png: Buffer | undefined;
+    try {
+      const renderer = new resvg.Resvg(svg, {
+        fitTo: { mode: 'zoom', value: 2 },
+        background: 'white',
+        font: haveFont
+          ? { fontFiles: [fontFile], loadSystemFonts: false, defaultFontFamily: fontFamily }
+          : { loadSystemFonts: true },
+      });
+      png = renderer.render().asPng();
+    } catch (error) {
+      warnings.push(`cannot render ${name}.png (the SVG is fine): ${errorMessage(error)}`);
+    }
+    plots.push({ name, title, svg, png });
+  }
+  return { plots, warnings };
+}
+
+/** Renders the plots and writes `<name>.svg` and `<name>.png` into `dir` (created if needed). */
+export async function writePlots(report: Report, dir: string, options: PlotOptions = {}): Promise<PlotResult> {
+  const { plots, warnings } = await renderPlots(report, options);
+  const files: string[] = [];
+  try {
+    await mkdir(dir, { recursive: true });
+    for (const plot of plots) {
+      const svgPath = join(dir, `${plot.name}.svg`);
+      await writeFile(svgPath, plot.svg);
+      files.push(svgPath);
+      if (plot.png) {
+        const pngPath = join(dir, `${plot.name}.png`);
+        await writeFile(pngPath, plot.png);
+        files.push(pngPath);
+      }
+    }
+  } catch (error) {
+    throw new RuntimeFailure(`cannot write plots into '${dir}': ${errorMessage(error)}; choose another directory with --plots DIR or skip with --no-plots`, {
+      cause: error,
+    });
+  }
+  return { plots, files, warnings };
+}
