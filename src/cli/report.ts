@@ -1,9 +1,10 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parseDuration } from '../common/duration.js';
 import { UsageError } from '../common/errors.js';
 import {
   buildReport,
+  defaultPlotsDir,
   defaultWindowMs,
   htmlFileName,
   integrityErrorFor,
@@ -41,6 +42,9 @@ export const registerReport: RegisterCommand = (program, runtime) => {
     .addOption(new Option('--no-plots', 'do not draw plots nor write report.html'))
     .addOption(new Option('--list', 'list the chunks with a problem: - missing, * corrupted, ! failed upload, + not in the upload log'))
     .addOption(new Option('--combined', 'list every chunk, rclone check --combined style (= verified as well)'))
+    // Subcommands do not inherit the exitOverride that main sets after registration: without this a
+    // missing argument would exit(1) from inside commander instead of mapping to exit 2.
+    .exitOverride()
     .addHelpText(
       'after',
       '\nLatency spread: "mean -a +b" gives the distance from the mean to the 16th and 84th percentiles.\n' +
@@ -64,7 +68,7 @@ export const registerReport: RegisterCommand = (program, runtime) => {
 
       const written: string[] = [];
       if (flags.plots !== false) {
-        const dir = resolve(flags.plots ?? join(dirs[0] ?? '.', 'report'));
+        const dir = flags.plots === undefined ? await defaultPlotsDir(dirs) : resolve(flags.plots);
         const plots = await writePlots(report, dir);
         for (const warning of plots.warnings) output.warn(warning);
         written.push(...plots.files, await writeHtml(report, dir, plots.plots));

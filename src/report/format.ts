@@ -47,3 +47,11 @@ export function formatOffset(ms: number): string {
 export function formatTime(epochMs: number | undefined): string {
   return epochMs === undefined || !Number.isFinite(epochMs) ? '-' : new Date(epochMs).toISOString().replace('.000Z', 'Z');
 }
+
+/** A window width for people: "10 min", "1 h", "90 s". */
+export function formatWindow(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  if (ms % 1000 === 0) return `${ms / 1000} s`;
+  return `${ms} ms`;
+}

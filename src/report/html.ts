@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatDuration } from '../common/duration.js';
 import { RuntimeFailure, errorMessage } from '../common/errors.js';
-import { formatCount, formatIn, formatMeanSpread, formatOffset, formatTime, unitFor, type LatencyUnit } from './format.js';
+import { formatCount, formatWindow, formatIn, formatMeanSpread, formatOffset, formatTime, unitFor, type LatencyUnit } from './format.js';
 import type { RenderedPlot } from './plots.js';
 import { latencyLabels, latencyMetrics, type LatencyStats, type Report } from './report-types.js';
 
@@ -68,7 +68,7 @@ function windowsHtml(report: Report): string {
     at(window.latency.total, 'p99', totalUnit),
   ]);
   return (
-    `<h2>Latency over time</h2><p>${escapeHtml(formatDuration(windows.sizeMs))} windows by t_avail, from ${escapeHtml(formatTime(windows.origin))}.</p>` +
+    `<h2>Latency over time</h2><p>${escapeHtml(formatWindow(windows.sizeMs))} windows by t_avail, from ${escapeHtml(formatTime(windows.origin))}.</p>` +
     tableHtml(['window', 'chunks', 'upload median', 'upload p99', 'total median', 'total p99'], rows)
   );
 }

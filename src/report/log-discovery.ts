@@ -107,3 +107,10 @@ export function selectRun(runs: readonly RunLogs[], runId: string | undefined): 
   if (!first) throw new NotFoundError('no run logs found in the given directories');
   return { run: first, selectedBy: runs.length === 1 ? 'only' : 'most-recent' };
 }
+
+/** `<first path>/report`, or next to the file when the first path is a log file. */
+export async function defaultPlotsDir(paths: readonly string[]): Promise<string> {
+  const first = resolve(paths[0] ?? '.');
+  const info = await stat(first).catch(() => undefined);
+  return join(info?.isFile() === true ? dirname(first) : first, 'report');
+}

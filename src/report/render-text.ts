@@ -1,6 +1,6 @@
 import { formatDuration } from '../common/duration.js';
 import { table } from '../common/output.js';
-import { formatCount, formatIn, formatMeanSpread, formatOffset, formatTime, plural, unitFor, type LatencyUnit } from './format.js';
+import { formatCount, formatWindow, formatIn, formatMeanSpread, formatOffset, formatTime, plural, unitFor, type LatencyUnit } from './format.js';
 import { latencyLabels, latencyMetrics, type ChunkListingEntry, type LatencyStats, type Report } from './report-types.js';
 
 export interface RenderTextOptions {
@@ -94,7 +94,7 @@ function windowBlock(report: Report): string[] {
       cell(window.latency.total, 'p99', totalUnit),
     ]);
   }
-  return [`latency over time (${formatDuration(windows.sizeMs)} windows by t_avail, from ${formatTime(windows.origin)})`, table(rows)];
+  return [`latency over time (${formatWindow(windows.sizeMs)} windows by t_avail, from ${formatTime(windows.origin)})`, table(rows)];
 }
 
 /** The compact summary for people: integrity block, latency table, windows, and the verdict line. */
