@@ -96,7 +96,7 @@ function histogramSpec(label: string, values: Float64Array, stats: LatencyStats)
       text: `${label}: mean ${formatMeanSpread(stats, unit)}, median ${formatLatency(stats.median, unit)}`,
       subtitle: [`${plural(stats.count, 'chunk')}; band: 16th to 84th percentile; solid: mean; dashed: median${tail}`],
     },
-    width: 640,
+    width: plotWidth,
     height: 300,
     config: baseConfig,
     encoding: { x: { type: 'quantitative', scale: { zero: false, nice: false } } },
@@ -129,6 +129,46 @@ function histogramSpec(label: string, values: Float64Array, stats: LatencyStats)
   };
 }
 
+const plotWidth = 640;
+
+/**
+ * M4 reduction (Jugel et al., VLDB 2014): per horizontal pixel column keep the first, last, lowest
+ * and highest point. A line drawn through them is pixel-identical to the line through every chunk,
+ * and a 24 h soak stays a few thousand vertices instead of 86,400 (seconds of rendering saved).
+ */
+export function m4Indices(x: Float64Array, y: Float64Array, columns: number): number[] {
+  const finite: number[] = [];
+  for (let index = 0; index < y.length; index++) if (Number.isFinite(y[index]) && Number.isFinite(x[index])) finite.push(index);
+  if (finite.length <= 4 * columns) return finite;
+  const first = x[finite[0] ?? 0] ?? 0;
+  const span = (x[finite[finite.length - 1] ?? 0] ?? 0) - first || 1;
+  const kept: number[] = [];
+  let column = -1;
+  let group: number[] = [];
+  const flush = (): void => {
+    if (group.length === 0) return;
+    let low = group[0] ?? 0;
+    let high = low;
+    for (const index of group) {
+      if ((y[index] ?? 0) < (y[low] ?? 0)) low = index;
+      if ((y[index] ?? 0) > (y[high] ?? 0)) high = index;
+    }
+    const picks = new Set([group[0] ?? 0, low, high, group[group.length - 1] ?? 0]);
+    kept.push(...[...picks].sort((a, b) => a - b));
+    group = [];
+  };
+  for (const index of finite) {
+    const at = Math.min(columns - 1, Math.floor((((x[index] ?? first) - first) / span) * columns));
+    if (at !== column) {
+      flush();
+      column = at;
+    }
+    group.push(index);
+  }
+  flush();
+  return kept;
+}
+
 /**
  * Per-chunk upload and total latency against t_avail. Lines, not points: one SVG path per series
  * stays small for a 4 h run (14,400 chunks), where a symbol per chunk weighs megabytes.
@@ -148,10 +188,8 @@ function overTimeSpec(report: Report): TopLevelSpec | undefined {
     ['total', samples.total],
   ] as const;
   for (const [name, values] of series) {
-    for (let index = 0; index < values.length; index++) {
-      const value = values[index] ?? Number.NaN;
-      if (!Number.isFinite(value)) continue;
-      rows.push({ t: ((samples.tAvail[index] ?? origin) - origin) / timeScale, series: name, v: toUnit(value, unit) });
+    for (const index of m4Indices(samples.tAvail, values, plotWidth * 2)) {
+      rows.push({ t: ((samples.tAvail[index] ?? origin) - origin) / timeScale, series: name, v: toUnit(values[index] ?? Number.NaN, unit) });
     }
   }
   return {
@@ -160,7 +198,7 @@ function overTimeSpec(report: Report): TopLevelSpec | undefined {
       text: 'Latency over time, per chunk',
       subtitle: 'upload = t_uploaded - t_avail; total = t_verified - t_avail',
     },
-    width: 640,
+    width: plotWidth,
     height: 300,
     config: baseConfig,
     data: { values: rows },
