@@ -1,4 +1,4 @@
-import { InterruptedError, UsageError } from '../common/errors.js';
+import { InputError, InterruptedError, UsageError, errorMessage } from '../common/errors.js';
 import { ChunkLedger } from './chunk-ledger.js';
 import { formatCount, plural } from './format.js';
 import { discoverRuns, selectRun } from './log-discovery.js';
@@ -36,7 +36,11 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
   const counter = { order: 0 };
   for (const file of run.files) {
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGINT');
-    files.push(await readLogFile(file, ledger, malformed, counter));
+    try {
+      files.push(await readLogFile(file, ledger, malformed, counter));
+    } catch (error) {
+      throw new InputError(`cannot read log file ${file.path}: ${errorMessage(error)}; check that it exists and is readable`, { file: file.path, cause: error });
+    }
   }
 
   const haveUploadLog = files.some((file) => file.side === 'upload');

@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError, NotFoundError, errorMessage } from '../common/errors.js';
 import type { LogSide, RunInfo } from './report-types.js';
@@ -9,14 +9,44 @@ const logFilePattern = /^(upload|download)[^/]*\.jsonl$/;
 export interface LogFile {
   path: string;
   side: LogSide;
-  mtimeMs: number;
+  /** When the file's first line was written (pino `time`), else its modification time. */
+  startedMs: number;
 }
 
 export interface RunLogs {
   id: string;
   files: LogFile[];
-  /** Newest modification time of its files: "most recent run". */
-  mtimeMs: number;
+  /** Earliest start of its files: the latest-started run is "the most recent". */
+  startedMs: number;
+}
+
+/**
+ * The time of a log's first line. Taken from the content rather than the file's mtime, which
+ * copying logs between hosts resets.
+ */
+async function firstLineTime(path: string): Promise<number | undefined> {
+  // An unreadable file is reported when it is read; here it only loses the ordering hint.
+  const handle = await open(path, 'r').catch(() => undefined);
+  if (!handle) return undefined;
+  try {
+    const buffer = Buffer.alloc(16_384);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const text = buffer.toString('utf8', 0, bytesRead);
+    const end = text.indexOf('\n');
+    if (end < 0) return undefined;
+    const value: unknown = JSON.parse(text.slice(0, end));
+    if (typeof value !== 'object' || value === null) return undefined;
+    const time = (value as { time?: unknown }).time;
+    return typeof time === 'number' && Number.isFinite(time) ? time : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function logFile(path: string, side: LogSide, mtimeMs: number): Promise<LogFile> {
+  return { path, side, startedMs: (await firstLineTime(path)) ?? mtimeMs };
 }
 
 export function logSideOf(fileName: string): LogSide | undefined {
@@ -33,7 +63,7 @@ async function logFilesIn(dir: string): Promise<LogFile[]> {
     const side = logSideOf(entry.name);
     if (side === undefined) continue;
     const path = join(dir, entry.name);
-    files.push({ path, side, mtimeMs: (await stat(path)).mtimeMs });
+    files.push(await logFile(path, side, (await stat(path)).mtimeMs));
   }
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }
@@ -68,7 +98,7 @@ export async function discoverRuns(paths: readonly string[]): Promise<RunLogs[]>
       if (side === undefined) {
         throw new InputError(`'${given}' is not an upload*.jsonl or download*.jsonl log file; pass a log or run directory`, { file: given });
       }
-      add(basename(dirname(path)), [{ path, side, mtimeMs: info.mtimeMs }]);
+      add(basename(dirname(path)), [await logFile(path, side, info.mtimeMs)]);
       continue;
     }
     const direct = await logFilesIn(path);
@@ -91,8 +121,8 @@ export async function discoverRuns(paths: readonly string[]): Promise<RunLogs[]>
     }
   }
   return [...runs.entries()]
-    .map(([id, files]) => ({ id, files, mtimeMs: Math.max(...files.map((file) => file.mtimeMs)) }))
-    .sort((a, b) => b.mtimeMs - a.mtimeMs || a.id.localeCompare(b.id));
+    .map(([id, files]) => ({ id, files, startedMs: Math.min(...files.map((file) => file.startedMs)) }))
+    .sort((a, b) => b.startedMs - a.startedMs || a.id.localeCompare(b.id));
 }
 
 /** The run to report: the one asked for, else the only one, else the most recent. */

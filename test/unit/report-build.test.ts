@@ -1,4 +1,4 @@
-import { utimes } from 'node:fs/promises';
+import { chmod, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, NotFoundError } from '../../src/common/errors.js';
@@ -267,10 +267,11 @@ describe('report log reading', () => {
   });
 
   it('picks the most recent run of a log dir, or the one asked for', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'old', chunks: 3 });
-    await writeSyntheticRun({ logDir: dir, run: 'new', chunks: 5 });
+    await writeSyntheticRun({ logDir: dir, run: 'new', chunks: 5, t0: t0 + 86_400_000 });
+    await writeSyntheticRun({ logDir: dir, run: 'old', chunks: 3, t0 });
+    // The logs say when each run started; file times (reset by copying) do not decide.
     const past = new Date(Date.now() - 3_600_000);
-    for (const file of ['upload.jsonl', 'download.jsonl']) await utimes(join(dir, 'old', file), past, past);
+    for (const file of ['upload.jsonl', 'download.jsonl']) await utimes(join(dir, 'new', file), past, past);
     const latest = await buildReport([dir]);
     expect(latest.run).toMatchObject({ id: 'new', selectedBy: 'most-recent', candidates: ['new', 'old'], recordRuns: ['new'] });
     expect(latest.integrity.scheduled).toBe(5);
@@ -285,5 +286,14 @@ describe('report log reading', () => {
     await expect(buildReport([join(dir, 'absent')])).rejects.toThrow(InputError);
     await expect(buildReport([dir])).rejects.toThrow(/no upload\*\.jsonl or download\*\.jsonl in/);
     await expect(buildReport([dir])).rejects.toThrow(NotFoundError);
+  });
+});
+
+describe('report unreadable log', () => {
+  // root reads any file, so the failure cannot be provoked there.
+  it.skipIf(process.getuid?.() === 0)('names the file it cannot read', async () => {
+    const path = await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100)]);
+    await chmod(path, 0o000);
+    await expect(buildReport([dir])).rejects.toThrow(/cannot read log file .*upload\.jsonl: .*check that it exists and is readable/);
   });
 });
