@@ -14,11 +14,11 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => escapes[char] ?? char);
 }
 
-function tableHtml(header: readonly string[], rows: readonly (readonly string[])[], numericFrom = 1): string {
-  const head = header.map((cell, index) => `<th${index >= numericFrom ? ' class="n"' : ''}>${escapeHtml(cell)}</th>`).join('');
-  const body = rows
-    .map((row) => `<tr>${row.map((cell, index) => `<td${index >= numericFrom ? ' class="n"' : ''}>${escapeHtml(cell)}</td>`).join('')}</tr>`)
-    .join('\n');
+/** A table whose columns from `numericFrom` up to (not including) `numericTo` are right-aligned numbers. */
+function tableHtml(header: readonly string[], rows: readonly (readonly string[])[], numericFrom = 1, numericTo = Number.POSITIVE_INFINITY): string {
+  const cls = (index: number): string => (index >= numericFrom && index < numericTo ? ' class="n"' : '');
+  const head = header.map((cell, index) => `<th${cls(index)}>${escapeHtml(cell)}</th>`).join('');
+  const body = rows.map((row) => `<tr>${row.map((cell, index) => `<td${cls(index)}>${escapeHtml(cell)}</td>`).join('')}</tr>`).join('\n');
   return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
@@ -42,7 +42,7 @@ function integrityHtml(report: Report): string {
     ['not in upload log', i.notInUploadLog, ''],
     ['in no log', i.unaccounted, ''],
   ];
-  return tableHtml(['', 'chunks', 'note'], rows.map(([label, count, note]) => [label, formatCount(count), note]), 1);
+  return tableHtml(['', 'chunks', 'note'], rows.map(([label, count, note]) => [label, formatCount(count), note]), 1, 2);
 }
 
 function statsRow(label: string, stats: LatencyStats | null): string[] {
