@@ -15,7 +15,6 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   const signal = options.signal ?? new AbortController().signal;
   const stderr = options.stderr ?? process.stderr;
   const program = createProgram({ ...options, signal });
-  program.exitOverride();
   const debug = argv.includes('--debug');
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -27,6 +27,9 @@ export function createProgram(runtime: Runtime): Command {
     writeOut: (text) => (runtime.stdout ?? process.stdout).write(text),
     writeErr: (text) => (runtime.stderr ?? process.stderr).write(text),
   });
+  // Set before the subcommands exist: they copy these settings when created. exitOverride makes
+  // commander throw instead of exiting, so run() maps every outcome to an exit code in one place.
+  program.exitOverride();
   for (const register of subcommands) register(program, runtime);
   return program;
 }

@@ -58,6 +58,8 @@ export const downloadStatuses = ['verified', 'corrupted', 'failed'] as const;
 export const downloadChunkEventSchema = z.object({
   event: z.enum(downloadStatuses),
   ...chunkIdentity,
+  /** From the chunk's own metadata; absent when the bytes could not be decoded. */
+  seq: z.number().int().nonnegative().optional(),
   bytes: z.number().int().nonnegative().optional(),
   adler32: hex8.optional(),
   md5: hex32.optional(),

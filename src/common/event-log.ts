@@ -1,0 +1,63 @@
+import { mkdirSync, openSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { dirname } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { redact } from './redact.js';
+
+/**
+ * A JSON-lines event log written with pino to a file (DESIGN §3). pino's asynchronous destination
+ * keeps logging off the hot path; close() flushes synchronously so the last lines of a run survive a
+ * normal exit or a signal. Lines are appended (O_APPEND), so several processes may share one file.
+ */
+export interface EventLog {
+  readonly path: string;
+  write(record: Record<string, unknown>, message?: string): void;
+  /** Diagnostic (non-event) line, secrets redacted. */
+  diagnostic(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
+  flush(): void;
+  close(): void;
+}
+
+export function openEventLog(path: string, base: Record<string, unknown> = {}): EventLog {
+  mkdirSync(dirname(path), { recursive: true });
+  // Opening the file ourselves makes the destination ready at once, so flushSync() never meets a
+  // stream that is still opening (which would throw and lose the tail of the log).
+  const fd = openSync(path, 'a', 0o644);
+  const destination = pino.destination({ dest: fd, sync: false, minLength: 4096 });
+  const logger: Logger = pino(
+    {
+      base: { pid: process.pid, hostname: hostnameOf(), ...base },
+      timestamp: pino.stdTimeFunctions.epochTime,
+      messageKey: 'msg',
+      level: 'debug',
+    },
+    destination,
+  );
+  let closed = false;
+  return {
+    path,
+    write(record, message) {
+      if (closed) return;
+      logger.info(record, message);
+    },
+    diagnostic(level, message, fields = {}) {
+      if (closed) return;
+      logger[level](redact(fields) as Record<string, unknown>, message);
+    },
+    flush() {
+      if (!closed) destination.flushSync();
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      destination.flushSync();
+      destination.end();
+    },
+  };
+}
+
+let cachedHostname: string | undefined;
+function hostnameOf(): string {
+  cachedHostname ??= osHostname();
+  return cachedHostname;
+}

@@ -1,0 +1,2 @@
+export { startPrivateRedis, freePort, type PrivateRedis, type PrivateRedisOptions } from './private-server.js';
+export { bullmqConnection, connectRedis, redisOptions, validateRedisUrl, type ConnectOptions } from './connect.js';

@@ -1,0 +1,126 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { ConfigError, NotFoundError } from '../common/errors.js';
+
+/**
+ * The state of an upload run, kept in Redis so that a crashed producer can be resumed from any host
+ * (`wavefier upload --resume RUN`) and so that workers can tell a chunk already uploaded from a new one.
+ *
+ * Keys (all under `wavefier:run:<id>`):
+ * - the hash itself: the run's settings (JSON) and `next`, the first sequence number not yet enqueued
+ * - `:uploaded`, `:failed`, `:skipped`: bitmaps by sequence number (SETBIT is atomic, so exactly one
+ *   worker wins when a chunk is processed twice, and only that one logs it)
+ * - `:counts`: a hash of counters for live progress across processes
+ */
+export const runSettingsSchema = z.object({
+  runId: z.string().min(1),
+  t0: z.number(),
+  periodMs: z.number().positive(),
+  rateFactor: z.number().positive(),
+  /** 0 when chunks are emitted as fast as possible. */
+  intervalMs: z.number().nonnegative(),
+  count: z.number().int().positive().optional(),
+  gpsStart: z.number().int(),
+  duration: z.number().positive(),
+  source: z.record(z.string(), z.unknown()),
+  scope: z.string(),
+  dataset: z.string(),
+  rse: z.string(),
+  tag: z.string(),
+  latePolicy: z.enum(['catch-up', 'skip']),
+  gapPolicy: z.enum(['skip', 'send', 'fail']),
+  logDir: z.string(),
+  createdAt: z.number(),
+});
+export type RunSettings = z.infer<typeof runSettingsSchema>;
+
+export type ChunkOutcome = 'uploaded' | 'failed' | 'skipped';
+
+const prefix = 'wavefier:run:';
+/** Run state outlives the run by a week: long enough to resume or inspect, bounded for Redis memory. */
+const retentionSeconds = 7 * 24 * 3600;
+
+export class RunState {
+  constructor(
+    private readonly redis: Redis,
+    readonly runId: string,
+  ) {}
+
+  private key(suffix = ''): string {
+    return `${prefix}${this.runId}${suffix}`;
+  }
+
+  static async create(redis: Redis, settings: RunSettings): Promise<RunState> {
+    const state = new RunState(redis, settings.runId);
+    const created = await redis.hsetnx(state.key(), 'settings', JSON.stringify(settings));
+    if (created === 0) {
+      throw new ConfigError(`run '${settings.runId}' already exists in Redis: use --resume ${settings.runId} to continue it, or choose another --run-id`);
+    }
+    await redis.multi().hset(state.key(), 'next', '0').expire(state.key(), retentionSeconds).exec();
+    return state;
+  }
+
+  static async load(redis: Redis, runId: string): Promise<{ state: RunState; settings: RunSettings; next: number }> {
+    const state = new RunState(redis, runId);
+    const [settingsJson, next] = await redis.hmget(state.key(), 'settings', 'next');
+    if (settingsJson === null || settingsJson === undefined) {
+      throw new NotFoundError(`no run '${runId}' in this Redis: check the run id (it is the name of the run's log directory) and --redis`);
+    }
+    const parsed = runSettingsSchema.safeParse(JSON.parse(settingsJson));
+    if (!parsed.success) {
+      throw new ConfigError(`run '${runId}' in Redis has unreadable settings (written by another wavefier version?): ${z.prettifyError(parsed.error)}`);
+    }
+    return { state, settings: parsed.data, next: Number(next ?? '0') };
+  }
+
+  async setNext(next: number): Promise<void> {
+    await this.redis.hset(this.key(), 'next', String(next));
+  }
+
+  async setStatus(status: 'running' | 'finished' | 'interrupted'): Promise<void> {
+    await this.redis.hset(this.key(), 'status', status);
+  }
+
+  /** Marks the outcome; resolves true when this call was the first to record it for `seq`. */
+  async record(outcome: ChunkOutcome, seq: number): Promise<boolean> {
+    const results = await this.redis
+      .multi()
+      .setbit(this.key(`:${outcome}`), seq, 1)
+      .expire(this.key(`:${outcome}`), retentionSeconds)
+      .exec();
+    const previous = results?.[0]?.[1];
+    const first = previous === 0;
+    if (first) await this.redis.multi().hincrby(this.key(':counts'), outcome, 1).expire(this.key(':counts'), retentionSeconds).exec();
+    return first;
+  }
+
+  async has(outcome: ChunkOutcome, seq: number): Promise<boolean> {
+    return (await this.redis.getbit(this.key(`:${outcome}`), seq)) === 1;
+  }
+
+  async incrementCounter(name: string): Promise<void> {
+    await this.redis.hincrby(this.key(':counts'), name, 1);
+  }
+
+  async counts(): Promise<Record<string, number>> {
+    const raw = await this.redis.hgetall(this.key(':counts'));
+    return Object.fromEntries(Object.entries(raw).map(([key, value]) => [key, Number(value)]));
+  }
+
+  /** Sequence numbers below `until` with no recorded outcome: what reconciliation must account for. */
+  async unaccounted(until: number): Promise<number[]> {
+    const [uploaded, failed, skipped] = await Promise.all(
+      (['uploaded', 'failed', 'skipped'] as const).map((outcome) => this.redis.getBuffer(this.key(`:${outcome}`))),
+    );
+    const isSet = (bitmap: Buffer | null, seq: number): boolean => {
+      if (!bitmap) return false;
+      const byte = bitmap[seq >> 3];
+      return byte !== undefined && (byte & (0x80 >> (seq & 7))) !== 0;
+    };
+    const missing: number[] = [];
+    for (let seq = 0; seq < until; seq++) {
+      if (!isSet(uploaded ?? null, seq) && !isSet(failed ?? null, seq) && !isSet(skipped ?? null, seq)) missing.push(seq);
+    }
+    return missing;
+  }
+}

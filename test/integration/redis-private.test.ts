@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectRedis, startPrivateRedis, type PrivateRedis } from '../../src/redis/index.js';
+import { RunState, type RunSettings } from '../../src/uploader/run-state.js';
+import { UnavailableError, UsageError } from '../../src/common/errors.js';
+
+const running: PrivateRedis[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((redis) => redis.stop()));
+});
+
+const settings = (runId: string): RunSettings => ({
+  runId,
+  t0: 1_700_000_000_000,
+  periodMs: 1000,
+  rateFactor: 1,
+  intervalMs: 1000,
+  count: 20,
+  gpsStart: 1_400_000_000,
+  duration: 1,
+  source: { kind: 'synthetic', sampleRate: 4096, seed: 1 },
+  scope: 'wavefier',
+  dataset: 'ds',
+  rse: 'LAKE_S3',
+  tag: 'WAVEFIER',
+  latePolicy: 'catch-up',
+  gapPolicy: 'skip',
+  logDir: '/tmp/x',
+  createdAt: 1,
+});
+
+describe('private redis-server', () => {
+  it('starts, answers, survives a restart with AOF persistence, and stops', async () => {
+    const server = await startPrivateRedis({ persistence: 'aof' });
+    running.push(server);
+    let client = await connectRedis(server.url);
+    await client.set('k', 'v');
+    client.disconnect();
+    await server.restart();
+    client = await connectRedis(server.url);
+    expect(await client.get('k')).toBe('v');
+    client.disconnect();
+    await server.stop();
+    await expect(connectRedis(server.url, { timeoutMs: 500 })).rejects.toThrow(UnavailableError);
+  });
+
+  it('explains how to get redis-server when it is not installed', async () => {
+    await expect(startPrivateRedis({ executable: 'redis-server-that-does-not-exist' })).rejects.toThrow(
+      /not installed.*apt-get install redis-server.*--redis URL/,
+    );
+  });
+
+  it('reports an unreachable Redis with the URL and what to do, without the password', async () => {
+    const error = await connectRedis('redis://:hunter2@127.0.0.1:1', { timeoutMs: 1000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as Error).message).toMatch(/cannot reach Redis at redis:\/\/\[redacted\]@127\.0\.0\.1:1/);
+    expect((error as Error).message).not.toContain('hunter2');
+  });
+
+  it('rejects a malformed URL as a usage error', async () => {
+    await expect(connectRedis('localhost:6379')).rejects.toThrow(UsageError);
+  });
+});
+
+describe('run state in Redis', () => {
+  it('creates, refuses a duplicate run, loads, and records each outcome exactly once', async () => {
+    const server = await startPrivateRedis();
+    running.push(server);
+    const redis = await connectRedis(server.url);
+    try {
+      const state = await RunState.create(redis, settings('r1'));
+      await expect(RunState.create(redis, settings('r1'))).rejects.toThrow(/already exists.*--resume r1/);
+      await state.setNext(7);
+      const loaded = await RunState.load(redis, 'r1');
+      expect(loaded.next).toBe(7);
+      expect(loaded.settings.count).toBe(20);
+      await expect(RunState.load(redis, 'nope')).rejects.toThrow(/no run 'nope'/);
+
+      expect(await state.record('uploaded', 3)).toBe(true);
+      expect(await state.record('uploaded', 3)).toBe(false);
+      expect(await state.record('skipped', 5)).toBe(true);
+      expect(await state.record('failed', 0)).toBe(true);
+      expect(await state.has('uploaded', 3)).toBe(true);
+      expect(await state.has('uploaded', 4)).toBe(false);
+      expect(await state.counts()).toEqual({ uploaded: 1, skipped: 1, failed: 1 });
+      expect(await state.unaccounted(8)).toEqual([1, 2, 4, 6, 7]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
