@@ -42,9 +42,6 @@ export const registerReport: RegisterCommand = (program, runtime) => {
     .addOption(new Option('--no-plots', 'do not draw plots nor write report.html'))
     .addOption(new Option('--list', 'list the chunks with a problem: - missing, * corrupted, ! failed upload, + not in the upload log'))
     .addOption(new Option('--combined', 'list every chunk, rclone check --combined style (= verified as well)'))
-    // Subcommands do not inherit the exitOverride that main sets after registration: without this a
-    // missing argument would exit(1) from inside commander instead of mapping to exit 2.
-    .exitOverride()
     .addHelpText(
       'after',
       '\nLatency spread: "mean -a +b" gives the distance from the mean to the 16th and 84th percentiles.\n' +

@@ -37,7 +37,8 @@ class ChunkState {
   constructor(
     readonly run: string,
     readonly name: string,
-    readonly seq: number,
+    /** -1 until an event says it (a download event lacks it when the bytes did not decode). */
+    public seq: number,
   ) {}
 
   get inUploadLog(): boolean {
@@ -103,12 +104,14 @@ export class ChunkLedger implements LogSink {
     writerCounts: {},
   };
 
-  private chunk(run: string, name: string, seq: number): ChunkState {
+  private chunk(run: string, name: string, seq: number | undefined): ChunkState {
     const key = `${run}\u0000${name}`;
     let state = this.chunks.get(key);
     if (!state) {
-      state = new ChunkState(run, name, seq);
+      state = new ChunkState(run, name, seq ?? -1);
       this.chunks.set(key, state);
+    } else if (state.seq < 0 && seq !== undefined) {
+      state.seq = seq;
     }
     return state;
   }
@@ -268,6 +271,7 @@ export class ChunkLedger implements LogSink {
       const seen = new Uint8Array(scheduled);
       let beyond = 0;
       for (const chunk of chunks) {
+        if (chunk.seq < 0) continue;
         if (chunk.seq < scheduled) seen[chunk.seq] = 1;
         else beyond++;
       }

@@ -146,6 +146,7 @@ export type ChunkStatusSymbol = '=' | '-' | '*' | '!' | '+';
 export interface ChunkListingEntry {
   status: ChunkStatusSymbol;
   name: string;
+  /** -1 when no log line gave it (a download event of bytes that did not decode). */
   seq: number;
   run: string;
   detail: string | undefined;

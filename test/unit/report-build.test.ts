@@ -130,6 +130,23 @@ describe('report integrity', () => {
     expect(statuses(report)).toEqual(['! 0']);
   });
 
+  it('joins download events without a seq (bytes that did not decode) by name', async () => {
+    await writeLog(dir, 'upload.jsonl', [runStarted(2), uploaded(0, 100), uploaded(1, 100)]);
+    const { seq: _seq, ...identity } = chunk(1);
+    await writeLog(dir, 'download.jsonl', [
+      verified(0, 300),
+      // As the downloader writes a final failure: no seq, no t_avail.
+      pinoLine({ event: 'failed', ...identity, t_detected: t0 + 1500, attempts: 3, error: 'GET 503' }),
+    ]);
+    const report = await buildReport([dir]);
+    expect(report.malformed).toEqual([]);
+    expect(report.listing.map((entry) => [entry.status, entry.seq, entry.detail])).toEqual([
+      ['=', 0, undefined],
+      ['-', 1, 'download failed: GET 503'],
+    ]);
+    expect(report.integrity).toMatchObject({ missing: 1, downloadFailures: 1, unaccounted: 0 });
+  });
+
   it('counts chunks verified twice as duplicates without failing the run', async () => {
     await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100)]);
     await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(0, 700)]);
