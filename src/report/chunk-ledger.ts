@@ -94,7 +94,9 @@ const maxEnumeratedSchedule = 100_000_000;
 
 /** Joins upload and download chunk events on (run, name) and reconciles them. */
 export class ChunkLedger implements LogSink {
-  private readonly chunks = new Map<string, ChunkState>();
+  /** Per run, per name: no concatenated key string per event, and one copy of each run id. */
+  private readonly runs = new Map<string, { id: string; chunks: Map<string, ChunkState> }>();
+  private count = 0;
   readonly facts: RunFacts = {
     scheduled: undefined,
     t0: undefined,
@@ -105,11 +107,16 @@ export class ChunkLedger implements LogSink {
   };
 
   private chunk(run: string, name: string, seq: number | undefined): ChunkState {
-    const key = `${run}\u0000${name}`;
-    let state = this.chunks.get(key);
+    let known = this.runs.get(run);
+    if (!known) {
+      known = { id: run, chunks: new Map() };
+      this.runs.set(run, known);
+    }
+    let state = known.chunks.get(name);
     if (!state) {
-      state = new ChunkState(run, name, seq ?? -1);
-      this.chunks.set(key, state);
+      state = new ChunkState(known.id, name, seq ?? -1);
+      known.chunks.set(name, state);
+      this.count++;
     } else if (state.seq < 0 && seq !== undefined) {
       state.seq = seq;
     }
@@ -202,12 +209,12 @@ export class ChunkLedger implements LogSink {
   }
 
   get size(): number {
-    return this.chunks.size;
+    return this.count;
   }
 
   /** Reconciles every chunk; `haveUploadLog` says whether "not in the upload log" means anything. */
   finish(haveUploadLog: boolean): LedgerResult {
-    const chunks = [...this.chunks.values()].sort((a, b) => (a.run === b.run ? a.seq - b.seq || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.run < b.run ? -1 : 1));
+    const chunks = [...this.runs.values()].flatMap((known) => [...known.chunks.values()]).sort(compareChunks);
     const lists: IntegrityLists = {
       missing: [],
       corrupted: [],
@@ -322,6 +329,13 @@ export class ChunkLedger implements LogSink {
     if (chunk.lastDownload === DownloadState.failed) return { ...base, status: '-', detail: `download failed${chunk.downloadError ? `: ${chunk.downloadError}` : ''}` };
     return { ...base, status: '-', detail: 'never downloaded' };
   }
+}
+
+/** By run, then seq, then name: the order of the listing. */
+function compareChunks(a: ChunkState, b: ChunkState): number {
+  if (a.run !== b.run) return a.run < b.run ? -1 : 1;
+  if (a.seq !== b.seq) return a.seq - b.seq;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 function samplesOf(chunks: readonly ChunkState[]): LatencySamples {
