@@ -8,6 +8,7 @@ import {
   defaultWindowMs,
   htmlFileName,
   integrityErrorFor,
+  maxMalformedKept,
   renderListing,
   renderText,
   reportToJson,
@@ -58,8 +59,10 @@ export const registerReport: RegisterCommand = (program, runtime) => {
         output.info(`reporting run ${report.run.id}, the most recent of ${report.run.candidates.length} (${report.run.candidates.join(', ')}); choose one with --run`);
       }
       for (const line of report.malformed.slice(0, malformedShown)) output.warn(`${line.file}:${line.line}: ${line.reason}`);
-      if (report.malformed.length > malformedShown) {
-        output.warn(`... ${report.malformed.length - malformedShown} more malformed lines (all of them are in the --json output)`);
+      if (report.malformedCount > malformedShown) {
+        output.warn(
+          `... ${report.malformedCount - malformedShown} more malformed lines (--json lists the first ${Math.min(report.malformedCount, maxMalformedKept)})`,
+        );
       }
       for (const warning of report.warnings) output.warn(warning);
 

@@ -86,6 +86,7 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
     },
     files,
     malformed,
+    malformedCount: files.reduce((sum, file) => sum + file.malformed, 0),
     warnings,
     integrity,
     lists: ledgerResult.lists,

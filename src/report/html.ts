@@ -93,7 +93,7 @@ export function renderHtml(report: Report, plots: readonly RenderedPlot[] = []):
   const notes = [
     ...report.warnings,
     ...report.malformed.slice(0, 50).map((line) => `${line.file}:${line.line}: ${line.reason}`),
-    ...(report.malformed.length > 50 ? [`... and ${formatCount(report.malformed.length - 50)} more malformed lines`] : []),
+    ...(report.malformedCount > 50 ? [`... and ${formatCount(report.malformedCount - 50)} more malformed lines`] : []),
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

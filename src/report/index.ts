@@ -11,4 +11,5 @@ export { renderPlots, writePlots, defaultFontFile, type PlotOptions, type PlotRe
 export { renderHtml, writeHtml, htmlFileName } from './html.js';
 export { reportExitCode, integrityErrorFor } from './verdict.js';
 export { latencyStats, percentileOfSorted } from './latency-stats.js';
+export { maxMalformedKept } from './log-reader.js';
 export type * from './report-types.js';

@@ -15,6 +15,9 @@ import {
 import type { LogFile } from './log-discovery.js';
 import type { LogFileSummary, MalformedLine } from './report-types.js';
 
+/** Malformed lines kept with their reasons; beyond that they are only counted. */
+export const maxMalformedKept = 1000;
+
 /** Receives the valid events of a log, in file order; `order` increases across all files read. */
 export interface LogSink {
   uploadChunk(event: UploadChunkEvent, order: number): void;
@@ -65,7 +68,7 @@ export async function readLogFile(
   let pending: { line: number; text: string } | undefined;
   const bad = (line: number, reason: string): void => {
     summary.malformed++;
-    malformed.push({ file: file.path, line, reason });
+    if (malformed.length < maxMalformedKept) malformed.push({ file: file.path, line, reason });
   };
   const handle = (lineNumber: number, text: string, isLast: boolean): void => {
     if (text.trim() === '') return;

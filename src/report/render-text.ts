@@ -26,7 +26,7 @@ function headerBlock(report: Report): string[] {
       : '';
   lines.push(
     `  ${span}${plural(uploads, 'upload log')}, ${plural(downloads, 'download log')}, ${plural(totalLines, 'line')}` +
-      (report.malformed.length > 0 ? `, ${formatCount(report.malformed.length)} malformed` : ''),
+      (report.malformedCount > 0 ? `, ${formatCount(report.malformedCount)} malformed` : ''),
   );
   return lines;
 }

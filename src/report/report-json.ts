@@ -19,6 +19,7 @@ export function reportToJson(report: Report, options: ReportJsonOptions = {}): R
     run: report.run,
     files: report.files,
     malformed: report.malformed,
+    malformed_count: report.malformedCount,
     warnings: report.warnings,
     integrity: report.integrity,
     lists: report.lists,

@@ -162,7 +162,10 @@ export interface Verdict {
 export interface Report {
   run: RunInfo;
   files: LogFileSummary[];
+  /** The first `maxMalformedKept` malformed lines (a garbage file must not fill memory). */
   malformed: MalformedLine[];
+  /** Every malformed line, including those not kept. */
+  malformedCount: number;
   warnings: string[];
   integrity: Integrity;
   lists: IntegrityLists;

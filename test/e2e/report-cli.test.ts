@@ -53,12 +53,15 @@ describe('wavefier report (built bin)', () => {
       ok: boolean;
       integrity: Record<string, number>;
       malformed: { file: string; line: number; reason: string }[];
+      malformed_count: number;
       listing: { status: string }[];
       plots: string[];
     };
     expect(json.ok).toBe(false);
     expect(json.integrity).toMatchObject({ scheduled: 12, missing: 1, corrupted: 1, recovered: 1, failedUploads: 1, skipped: 1, late: 1, duplicateUploads: 1, notInUploadLog: 1 });
     expect(json.malformed).toHaveLength(1);
+    expect(json.malformed_count).toBe(1);
+    expect(json.malformed[0]?.reason).toMatch(/^truncated last line/);
     expect(json.listing).toHaveLength(11);
     expect(json.plots).toContain(join(plots, 'report.html'));
     const html = await readFile(join(plots, 'report.html'), 'utf8');

@@ -2,7 +2,7 @@ import { chmod, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, NotFoundError } from '../../src/common/errors.js';
-import { buildReport, reportExitCode, type Report } from '../../src/report/index.js';
+import { buildReport, maxMalformedKept, reportExitCode, type Report } from '../../src/report/index.js';
 import { writeSyntheticRun } from '../../src/report/synthetic-logs.js';
 import { chunk, corrupted, pinoLine, run, runStarted, scratch, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
 
@@ -312,5 +312,18 @@ describe('report unreadable log', () => {
     const path = await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100)]);
     await chmod(path, 0o000);
     await expect(buildReport([dir])).rejects.toThrow(/cannot read log file .*upload\.jsonl: .*check that it exists and is readable/);
+  });
+});
+
+describe('report of a garbage log', () => {
+  it('keeps the first malformed lines with their reasons and counts them all', async () => {
+    const garbage = Array.from({ length: maxMalformedKept + 500 }, (_, index) => `garbage ${index}`);
+    await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100), ...garbage]);
+    await writeLog(dir, 'download.jsonl', [verified(0, 300)]);
+    const report = await buildReport([dir]);
+    expect(report.malformed).toHaveLength(maxMalformedKept);
+    expect(report.malformedCount).toBe(maxMalformedKept + 500);
+    expect(report.malformed[0]).toMatchObject({ line: 3 });
+    expect(report.verdict.ok).toBe(true);
   });
 });
