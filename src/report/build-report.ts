@@ -58,12 +58,12 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
       `${plural(integrity.notInUploadLog, 'chunk')} downloaded but not in the upload logs: pass the log directories of every uploading host`,
     );
   }
-  for (const metric of ['detection', 'total'] as const) {
+  // These span hosts (pacer, upload workers, downloader): a negative value means their clocks disagree.
+  const spanning = { upload: 'upload latencies', detection: 'detection delays', total: 'total latencies' } as const;
+  for (const [metric, label] of Object.entries(spanning) as [keyof typeof spanning, string][]) {
     let negative = 0;
     for (const value of samples[metric]) if (value < 0) negative++;
-    if (negative > 0) {
-      warnings.push(`${formatCount(negative)} negative ${metric === 'total' ? 'total latencies' : 'detection delays'}: the clocks of the uploading and downloading hosts disagree (check NTP)`);
-    }
+    if (negative > 0) warnings.push(`${formatCount(negative)} negative ${label}: the clocks of the hosts disagree (check NTP)`);
   }
 
   const firstAvail = samples.tAvail[0];

@@ -229,7 +229,7 @@ describe('report latency', () => {
     await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 500)]);
     await writeLog(dir, 'download.jsonl', [verified(0, 300)]);
     const report = await buildReport([dir]);
-    expect(report.warnings.join('\n')).toMatch(/1 negative detection delays.*NTP/);
+    expect(report.warnings.join('\n')).toMatch(/1 negative detection delays: the clocks of the hosts disagree \(check NTP\)/);
   });
 });
 
