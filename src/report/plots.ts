@@ -89,12 +89,13 @@ function histogram(values: Float64Array, stats: LatencyStats, unit: LatencyUnit)
 function histogramSpec(label: string, values: Float64Array, stats: LatencyStats): TopLevelSpec {
   const unit = unitFor(stats);
   const { bins, clipped, upper } = histogram(values, stats, unit);
-  const tail = clipped > 0 ? `; ${plural(clipped, 'chunk')} above ${formatIn(upper * (unit === 's' ? 1000 : 1), unit)} ${unit} not drawn (max ${formatLatency(stats.max, unit)})` : '';
+  const tail = clipped > 0 ? [`${plural(clipped, 'chunk')} above ${formatIn(upper * (unit === 's' ? 1000 : 1), unit)} ${unit} not drawn (max ${formatLatency(stats.max, unit)})`] : [];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: `${label}: mean ${formatMeanSpread(stats, unit)}, median ${formatLatency(stats.median, unit)}`,
-      subtitle: [`${plural(stats.count, 'chunk')}; band: 16th to 84th percentile; solid: mean; dashed: median${tail}`],
+      // One line per fact, so the title never makes the image wider than the plot.
+      subtitle: [`${plural(stats.count, 'chunk')}; band: 16th to 84th percentile; solid: mean; dashed: median`, ...tail],
     },
     width: plotWidth,
     height: 300,
