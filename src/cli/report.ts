@@ -54,7 +54,13 @@ export const registerReport: RegisterCommand = (program, runtime) => {
       if (windowMs <= 0) throw new UsageError(`invalid --window '${flags.window ?? ''}': give a positive duration, e.g. 10m`);
       if (flags.run?.trim() === '') throw new UsageError('--run needs a run id (a directory name under the log dir)');
 
-      const report = await buildReport(dirs, { ...(flags.run === undefined ? {} : { runId: flags.run }), windowMs, signal });
+      const report = await buildReport(dirs, {
+        ...(flags.run === undefined ? {} : { runId: flags.run }),
+        windowMs,
+        signal,
+        onProgress: (file, lines) => output.status(`reading ${file}: ${lines.toLocaleString('en-US')} lines`),
+      });
+      output.clearStatus();
       if (report.run.selectedBy === 'most-recent') {
         output.info(`reporting run ${report.run.id}, the most recent of ${report.run.candidates.length} (${report.run.candidates.join(', ')}); choose one with --run`);
       }

@@ -13,6 +13,10 @@ export interface BuildReportOptions {
   /** Width of the latency windows (by t_avail); default 10 minutes. */
   windowMs?: number;
   signal?: AbortSignal;
+  /** Called every `progressEveryLines` lines of a file (for a live status line on long soaks). */
+  onProgress?: (file: string, lines: number) => void;
+  /** Default 50,000. */
+  progressEveryLines?: number;
 }
 
 export const defaultWindowMs = 10 * 60_000;
@@ -37,7 +41,8 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
   for (const file of run.files) {
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGINT');
     try {
-      files.push(await readLogFile(file, ledger, malformed, counter));
+      const progress = options.onProgress && { every: Math.max(1, options.progressEveryLines ?? 50_000), report: options.onProgress };
+      files.push(await readLogFile(file, ledger, malformed, counter, progress));
     } catch (error) {
       throw new InputError(`cannot read log file ${file.path}: ${errorMessage(error)}; check that it exists and is readable`, { file: file.path, cause: error });
     }

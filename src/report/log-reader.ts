@@ -60,6 +60,7 @@ export async function readLogFile(
   sink: LogSink,
   malformed: MalformedLine[],
   counter: { order: number },
+  progress?: { every: number; report: (file: string, lines: number) => void },
 ): Promise<LogFileSummary> {
   const summary: LogFileSummary = { path: file.path, side: file.side, lines: 0, chunkEvents: 0, runEvents: 0, ignored: 0, malformed: 0 };
   const cutShort = await endsWithoutNewline(file.path);
@@ -129,6 +130,7 @@ export async function readLogFile(
   // One line of look-ahead, so the last line is known as such (it is the one a killed writer cuts).
   for await (const text of lines) {
     summary.lines++;
+    if (progress && summary.lines % progress.every === 0) progress.report(file.path, summary.lines);
     if (pending) handle(pending.line, pending.text, false);
     pending = { line: summary.lines, text };
   }

@@ -1,5 +1,5 @@
 import { chmod, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, NotFoundError } from '../../src/common/errors.js';
 import { buildReport, maxMalformedKept, reportExitCode, type Report } from '../../src/report/index.js';
@@ -325,5 +325,15 @@ describe('report of a garbage log', () => {
     expect(report.malformedCount).toBe(maxMalformedKept + 500);
     expect(report.malformed[0]).toMatchObject({ line: 3 });
     expect(report.verdict.ok).toBe(true);
+  });
+});
+
+describe('report progress', () => {
+  it('calls back every N lines of each file', async () => {
+    await writeSyntheticRun({ logDir: dir, run: 'p', chunks: 10 });
+    const calls: string[] = [];
+    await buildReport([dir], { progressEveryLines: 5, onProgress: (file, lines) => calls.push(`${basename(file)}:${lines}`) });
+    // 12 lines per file: the run events and 10 chunk events.
+    expect(calls).toEqual(['download.jsonl:5', 'download.jsonl:10', 'upload.jsonl:5', 'upload.jsonl:10']);
   });
 });
