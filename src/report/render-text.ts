@@ -97,9 +97,31 @@ function windowBlock(report: Report): string[] {
   return [`latency over time (${formatWindow(windows.sizeMs)} windows by t_avail, from ${formatTime(windows.origin)})`, table(rows)];
 }
 
+/** Names shown per kind of problem in the summary; `--list` shows them all. */
+const namesShown = 10;
+
+/** The chunks behind a failing verdict, by name, so that the summary alone says what to look for. */
+function problemBlock(report: Report): string[] {
+  const { lists } = report;
+  const kinds: [string, string[]][] = [
+    ['missing', lists.missing],
+    ['corrupted', lists.corrupted],
+    ['failed uploads', lists.failedUploads.map((entry) => (entry.error ? `${entry.name} (${entry.error})` : entry.name))],
+    ['in no log (seq)', lists.unaccountedSeqs.map(String)],
+  ];
+  const lines: string[] = [];
+  for (const [label, names] of kinds) {
+    if (names.length === 0) continue;
+    lines.push(`${label}:`);
+    lines.push(...names.slice(0, namesShown).map((name) => `  ${name}`));
+    if (names.length > namesShown) lines.push(`  ... and ${formatCount(names.length - namesShown)} more (--list shows them all)`);
+  }
+  return lines;
+}
+
 /** The compact summary for people: integrity block, latency table, windows, and the verdict line. */
 export function renderText(report: Report, options: RenderTextOptions = {}): string {
-  const blocks = [headerBlock(report), integrityBlock(report), latencyBlock(report)];
+  const blocks = [headerBlock(report), integrityBlock(report), problemBlock(report), latencyBlock(report)];
   if (options.windows ?? true) blocks.push(windowBlock(report));
   blocks.push([verdictLine(report)]);
   return blocks

@@ -40,6 +40,17 @@ describe('report rendering', () => {
     const all = renderListing(report, { all: true }).split('\n');
     expect(all.map((line) => line.slice(0, 1))).toEqual(['=', '-', '*', '!', '=', '=']);
     expect(verdictLine(report)).toBe('FAIL: 1 chunk missing, 1 corrupted, 1 failed to upload');
+    expect(renderText(report)).toContain(
+      '\n\nmissing:\n  V-V1_WAVEFIER-1400000001-1.hdf5\ncorrupted:\n  V-V1_WAVEFIER-1400000002-1.hdf5\n' +
+        'failed uploads:\n  V-V1_WAVEFIER-1400000003-1.hdf5 (storage PUT: 503 Slow Down (5 attempts))\n\n',
+    );
+  });
+
+  it('names at most ten chunks per problem in the summary', async () => {
+    await writeSyntheticRun({ logDir: dir, run: 'r5', chunks: 20, missing: Array.from({ length: 12 }, (_, index) => index) });
+    const text = renderText(await buildReport([dir]));
+    expect(text).toContain('  V-V1_WAVEFIER-1400000009-1.hdf5\n  ... and 2 more (--list shows them all)\n');
+    expect(text).not.toContain('1400000010');
   });
 
   it('gives one JSON object with every number and no per-chunk samples', async () => {
