@@ -45,6 +45,27 @@ function integrityHtml(report: Report): string {
   return tableHtml(['', 'chunks', 'note'], rows.map(([label, count, note]) => [label, formatCount(count), note]), 1, 2);
 }
 
+function problemsHtml(report: Report): string {
+  const { lists } = report;
+  const kinds: [string, string[]][] = [
+    ['Missing', lists.missing],
+    ['Corrupted', lists.corrupted],
+    ['Failed uploads', lists.failedUploads.map((entry) => (entry.error ? `${entry.name} (${entry.error})` : entry.name))],
+    ['Scheduled but in no log (seq)', lists.unaccountedSeqs.map(String)],
+  ];
+  const shown = 50;
+  const parts = kinds
+    .filter(([, names]) => names.length > 0)
+    .map(([label, names]) => {
+      const more = names.length > shown ? `<li>... and ${formatCount(names.length - shown)} more</li>` : '';
+      return `<h3>${escapeHtml(label)} (${formatCount(names.length)})</h3><ul>${names
+        .slice(0, shown)
+        .map((name) => `<li><code>${escapeHtml(name)}</code></li>`)
+        .join('')}${more}</ul>`;
+    });
+  return parts.length > 0 ? `<h2>Problems</h2>${parts.join('\n')}` : '';
+}
+
 function statsRow(label: string, stats: LatencyStats | null): string[] {
   if (!stats) return [label, '0', '-', '-', '-', '-', '-'];
   const unit = unitFor(stats);
@@ -100,7 +121,7 @@ export function renderHtml(report: Report, plots: readonly RenderedPlot[] = []):
 <title>${escapeHtml(title)}</title>
 <style>
 body{font-family:"DejaVu Sans",Verdana,sans-serif;margin:2rem auto;max-width:60rem;color:#222;line-height:1.4}
-h1{font-size:1.4rem;margin-bottom:.2rem}h2{font-size:1.1rem;margin-top:2rem}
+h1{font-size:1.4rem;margin-bottom:.2rem}h2{font-size:1.1rem;margin-top:2rem}h3{font-size:1rem;margin:.8rem 0 .2rem}
 .verdict{font-size:1.15rem;padding:.6rem .9rem;border-radius:4px;margin:1rem 0}
 .ok{background:#e3f4e1;border-left:6px solid #3a9b3a}.fail{background:#fbe3e1;border-left:6px solid #c8362b}
 table{border-collapse:collapse;margin:.5rem 0}th,td{padding:.2rem .7rem;border-bottom:1px solid #ddd;text-align:left}
@@ -112,6 +133,7 @@ table{border-collapse:collapse;margin:.5rem 0}th,td{padding:.2rem .7rem;border-b
 <div class="verdict ${verdict.ok ? 'ok' : 'fail'}">${verdict.ok ? 'OK' : 'FAIL'}: ${escapeHtml(verdict.summary)}</div>
 <h2>Integrity</h2>
 ${integrityHtml(report)}
+${problemsHtml(report)}
 <h2>Latency</h2>
 <p class="muted">Spread: distance from the mean to the 16th and 84th percentiles (exact, from every chunk).
 Upload = t_uploaded &minus; t_avail; total = t_verified &minus; t_avail; detection = t_detected &minus; t_uploaded; pacing error = t_enqueued &minus; t_avail.</p>

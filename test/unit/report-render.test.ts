@@ -83,6 +83,13 @@ describe('report rendering', () => {
     expect(html).toContain('all 5 chunks uploaded');
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
   });
+
+  it('names the problem chunks in the HTML page', async () => {
+    await writeSyntheticRun({ logDir: dir, run: 'r6', chunks: 5, corrupted: [2] });
+    const html = renderHtml(await buildReport([dir]));
+    expect(html).toContain('class="verdict fail"');
+    expect(html).toContain('<h3>Corrupted (1)</h3><ul><li><code>V-V1_WAVEFIER-1400000002-1.hdf5</code></li></ul>');
+  });
 });
 
 describe('report over-time plot reduction (M4)', () => {
