@@ -1,6 +1,6 @@
 import type { DownloadChunkEvent, RunEvent, UploadChunkEvent } from '../common/log-records.js';
 import type { LogSink } from './log-reader.js';
-import type { ChunkListingEntry, Integrity, IntegrityLists, LatencySamples } from './report-types.js';
+import type { ChunkListingEntry, Integrity, IntegrityLists, LatencySamples, WriterCounts } from './report-types.js';
 
 const DownloadState = { none: 0, verified: 1, corrupted: 2, failed: 3 } as const;
 type DownloadState = (typeof DownloadState)[keyof typeof DownloadState];
@@ -77,7 +77,7 @@ export interface RunFacts {
   periodMs: number | undefined;
   scope: string | undefined;
   dataset: string | undefined;
-  writerCounts: { upload?: Record<string, number>; download?: Record<string, number> };
+  writerCounts: WriterCounts[];
 }
 
 export interface LedgerResult {
@@ -103,7 +103,7 @@ export class ChunkLedger implements LogSink {
     periodMs: undefined,
     scope: undefined,
     dataset: undefined,
-    writerCounts: {},
+    writerCounts: [],
   };
 
   private chunk(run: string, name: string, seq: number | undefined): ChunkState {
@@ -202,9 +202,7 @@ export class ChunkLedger implements LogSink {
       facts.periodMs ??= event.period_ms;
     }
     if (event.event === 'run_finished' && event.counts) {
-      // Several processes per side: their counts add up.
-      const into = (facts.writerCounts[event.side] ??= {});
-      for (const [key, value] of Object.entries(event.counts)) into[key] = (into[key] ?? 0) + value;
+      facts.writerCounts.push({ side: event.side, counts: event.counts, reason: event.reason });
     }
   }
 

@@ -24,6 +24,12 @@ export interface MalformedLine {
   reason: string;
 }
 
+export interface WriterCounts {
+  side: LogSide;
+  counts: Record<string, number>;
+  reason: string | undefined;
+}
+
 export interface RunInfo {
   /** The run directory name (the join of all the DIRs given). */
   id: string;
@@ -40,8 +46,11 @@ export interface RunInfo {
   /** First and last t_avail over all chunks. */
   firstAvail: number | undefined;
   lastAvail: number | undefined;
-  /** What the writers said they counted at run_finished, per side (for cross-checking by people). */
-  writerCounts: { upload?: Record<string, number>; download?: Record<string, number> };
+  /**
+   * What each writer process said it counted at run_finished, as written: whether a count is per
+   * process or run-wide is the writer's business, so they are not added up.
+   */
+  writerCounts: WriterCounts[];
 }
 
 export interface Integrity {

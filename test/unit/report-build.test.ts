@@ -147,6 +147,18 @@ describe('report integrity', () => {
     expect(report.integrity).toMatchObject({ missing: 1, downloadFailures: 1, unaccounted: 0 });
   });
 
+  it('keeps what each writer counted at run_finished as written, without adding resumed runs up', async () => {
+    const finished = (uploadedSoFar: number): string => pinoLine({ event: 'run_finished', run, side: 'upload', counts: { uploaded: uploadedSoFar }, reason: 'done' });
+    await writeLog(dir, 'upload.jsonl', [runStarted(2), uploaded(0, 100), finished(1), runStarted(2), uploaded(1, 100), finished(2)]);
+    await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(1, 300)]);
+    const report = await buildReport([dir]);
+    expect(report.run.writerCounts).toEqual([
+      { side: 'upload', counts: { uploaded: 1 }, reason: 'done' },
+      { side: 'upload', counts: { uploaded: 2 }, reason: 'done' },
+    ]);
+    expect(report.integrity.scheduled).toBe(2);
+  });
+
   it('counts chunks verified twice as duplicates without failing the run', async () => {
     await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100)]);
     await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(0, 700)]);
