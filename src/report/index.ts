@@ -8,6 +8,7 @@ export { defaultPlotsDir } from './log-discovery.js';
 export { renderText, renderListing, verdictLine, type RenderTextOptions } from './render-text.js';
 export { reportToJson, type ReportJsonOptions } from './report-json.js';
 export { renderPlots, writePlots, defaultFontFile, type PlotOptions, type PlotResult, type RenderedPlot } from './plots.js';
+export { plotSpecs } from './plot-specs.js';
 export { renderHtml, writeHtml, htmlFileName } from './html.js';
 export { reportExitCode, integrityErrorFor } from './verdict.js';
 export { latencyStats, percentileOfSorted } from './latency-stats.js';
