@@ -8,8 +8,8 @@ import {
   defaultWindowMs,
   htmlFileName,
   integrityErrorFor,
-  maxMalformedKept,
   renderListing,
+  reportNotes,
   renderText,
   reportToJson,
   writeHtml,
@@ -24,9 +24,6 @@ interface ReportFlags {
   list?: boolean;
   combined?: boolean;
 }
-
-/** Malformed lines shown on stderr; the JSON output lists them all. */
-const malformedShown = 20;
 
 export const registerReport: RegisterCommand = (program, runtime) => {
   program
@@ -64,13 +61,7 @@ export const registerReport: RegisterCommand = (program, runtime) => {
       if (report.run.selectedBy === 'most-recent') {
         output.info(`reporting run ${report.run.id}, the most recent of ${report.run.candidates.length} (${report.run.candidates.join(', ')}); choose one with --run`);
       }
-      for (const line of report.malformed.slice(0, malformedShown)) output.warn(`${line.file}:${line.line}: ${line.reason}`);
-      if (report.malformedCount > malformedShown) {
-        output.warn(
-          `... ${report.malformedCount - malformedShown} more malformed lines (--json lists the first ${Math.min(report.malformedCount, maxMalformedKept)})`,
-        );
-      }
-      for (const warning of report.warnings) output.warn(warning);
+      for (const note of reportNotes(report)) output.warn(note);
 
       const written: string[] = [];
       if (flags.plots !== false) {

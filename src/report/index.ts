@@ -5,7 +5,7 @@
  */
 export { buildReport, defaultWindowMs, type BuildReportOptions } from './build-report.js';
 export { defaultPlotsDir } from './log-discovery.js';
-export { renderText, renderListing, verdictLine, type RenderTextOptions } from './render-text.js';
+export { renderText, renderListing, reportNotes, verdictLine, type RenderTextOptions } from './render-text.js';
 export { reportToJson, type ReportJsonOptions } from './report-json.js';
 export { renderPlots, writePlots, defaultFontFile, type PlotOptions, type PlotResult, type RenderedPlot } from './plots.js';
 export { plotSpecs } from './plot-specs.js';

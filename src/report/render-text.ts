@@ -130,6 +130,18 @@ export function renderText(report: Report, options: RenderTextOptions = {}): str
     .join('\n\n');
 }
 
+/**
+ * The lines to show on stderr as warnings: malformed log lines (file:line: why, the first `max`)
+ * and the report's warnings (missing logs, clock disagreement...).
+ */
+export function reportNotes(report: Report, max = 20): string[] {
+  const notes = report.malformed.slice(0, max).map((line) => `${line.file}:${line.line}: ${line.reason}`);
+  if (report.malformedCount > max) {
+    notes.push(`... ${formatCount(report.malformedCount - max)} more malformed lines (--json lists the first ${formatCount(report.malformed.length)})`);
+  }
+  return [...notes, ...report.warnings];
+}
+
 /** "OK: all 14,400 chunks uploaded..." or "FAIL: 2 chunks missing, 1 corrupted". */
 export function verdictLine(report: Report): string {
   return `${report.verdict.ok ? 'OK' : 'FAIL'}: ${report.verdict.summary}`;

@@ -2,7 +2,7 @@ import { chmod, utimes } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, NotFoundError } from '../../src/common/errors.js';
-import { buildReport, maxMalformedKept, reportExitCode, type Report } from '../../src/report/index.js';
+import { buildReport, maxMalformedKept, reportExitCode, reportNotes, type Report } from '../../src/report/index.js';
 import { writeSyntheticRun } from '../../src/report/synthetic-logs.js';
 import { chunk, corrupted, pinoLine, run, runStarted, scratch, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
 
@@ -336,6 +336,10 @@ describe('report of a garbage log', () => {
     expect(report.malformed).toHaveLength(maxMalformedKept);
     expect(report.malformedCount).toBe(maxMalformedKept + 500);
     expect(report.malformed[0]).toMatchObject({ line: 3 });
+    const notes = reportNotes(report, 2);
+    expect(notes).toHaveLength(3);
+    expect(notes[0]).toMatch(/upload\.jsonl:3: not valid JSON/);
+    expect(notes[2]).toBe('... 1,498 more malformed lines (--json lists the first 1,000)');
     expect(report.verdict.ok).toBe(true);
   });
 });
