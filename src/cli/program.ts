@@ -1,16 +1,24 @@
 import { Command, Option } from 'commander';
 import { registerDoctor } from './doctor.js';
+import { registerDownload } from './download.js';
 import { registerInspect } from './inspect.js';
 import { registerLake } from './lake.js';
+import { registerRehearse } from './rehearse.js';
 import { registerReport } from './report.js';
 import type { RegisterCommand, Runtime } from './runtime.js';
 import { packageVersion } from './version.js';
+import { registerUpload } from './upload.js';
+import { registerUploadWorker } from './upload-worker.js';
 
 /** In the order `wavefier --help` lists them: the rehearsal first, then its parts, then tools. */
 const subcommands: RegisterCommand[] = [
+  registerRehearse,
+  registerUpload,
+  registerUploadWorker,
+  registerDownload,
+  registerReport,
   registerInspect,
   registerLake,
-  registerReport,
   registerDoctor,
 ];
 
