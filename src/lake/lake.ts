@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
-import { ConfigError, UnavailableError } from '../common/errors.js';
+import { ConfigError, NotFoundError, UnavailableError } from '../common/errors.js';
 import { Catalog } from './catalog.js';
 import { createCatalogServer } from './catalog-server.js';
 import { readOrCreateSecret, writeRseAccounts, writeRucioCfg, type RseCredentials } from './config-files.js';
@@ -15,6 +15,7 @@ import { IdentityStore } from './identity-store.js';
 import { isValidScope } from './names.js';
 import { bindRse, defaultRseConfigs, publicRse, type LakeRse, type LakeRseConfig, type RseRuntime } from './rse.js';
 import { RuleStore } from './rule-store.js';
+import { RucioApiError } from './rucio-error.js';
 import { createStorageServer } from './storage-server.js';
 
 export interface LakeAccountConfig {
@@ -61,9 +62,18 @@ export interface LakeSettings {
   adminToken: string;
 }
 
+/** A stored replica, for the object-tampering helpers. */
+export interface ObjectRef {
+  scope: string;
+  name: string;
+  rse: string;
+}
+
 export interface Lake {
   settings: LakeSettings;
   faults: FaultController;
+  /** Flip bytes of / delete the stored object of a replica (what `/.lake/objects/*` does over HTTP). */
+  objects: { corrupt(ref: ObjectRef): Promise<void>; delete(ref: ObjectRef): Promise<void> };
   close(): Promise<void>;
 }
 
@@ -248,7 +258,22 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
         }
         if (errors.length > 0 && options.quiet !== true) process.stderr.write(`wavefier lake: ${errors.length} error(s) while closing\n`);
       })());
-    return { settings, faults, close };
+    const tamper = async (ref: ObjectRef, action: 'corrupt' | 'delete'): Promise<void> => {
+      const rse = context.rseByName.get(ref.rse);
+      if (rse === undefined) throw new NotFoundError(`RSE '${ref.rse}' is not an RSE of this lake (${rses.map((r) => r.name).join(', ')})`);
+      try {
+        if (action === 'corrupt') await storage.corruptObject(rse, ref.scope, ref.name);
+        else await storage.deleteObject(rse, ref.scope, ref.name);
+      } catch (error) {
+        throw error instanceof RucioApiError ? new NotFoundError(`${error.message}: nothing to ${action}`) : error;
+      }
+      faults.noteObject(action === 'corrupt' ? 'corrupted' : 'deleted');
+    };
+    const objects = {
+      corrupt: (ref: ObjectRef) => tamper(ref, 'corrupt'),
+      delete: (ref: ObjectRef) => tamper(ref, 'delete'),
+    };
+    return { settings, faults, objects, close };
   } catch (error) {
     for (const closer of [...closers].reverse()) {
       try {

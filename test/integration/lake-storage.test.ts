@@ -42,6 +42,22 @@ describe('lake storage (s3rver behind the lake)', () => {
     expect(onDisk.equals(bytes)).toBe(true);
   });
 
+  it('answers HEAD, ranges and missing keys like S3', async () => {
+    const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+    const s3 = client(safe);
+    const bytes = Buffer.from('0123456789');
+    await s3.send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/head.bin', Body: bytes, ContentType: 'application/x-hdf5' }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/head.bin' }));
+    expect(head.ContentLength).toBe(10);
+    expect(head.ContentType).toBe('application/x-hdf5');
+    expect(head.ETag).toBe('"781e5e245d69b566979b86e28d23f2c7"');
+    const range = await s3.send(new GetObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/head.bin', Range: 'bytes=2-4' }));
+    expect(Buffer.from(await range.Body!.transformToByteArray()).toString()).toBe('234');
+    await expect(s3.send(new GetObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/none.bin' }))).rejects.toMatchObject({ name: 'NoSuchKey' });
+    const wrongKey = new S3Client({ endpoint: lake.settings.s3.endpoint, region: 'us-east-1', forcePathStyle: true, ...safe, credentials: { accessKeyId: 'NOTOURS', secretAccessKey: 'x' } });
+    await expect(wrongKey.send(new GetObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/head.bin' }))).rejects.toMatchObject({ name: 'InvalidAccessKeyId' });
+  });
+
   it('pins the s3rver trap: default SDK checksums + a streamed body store aws-chunked framing; safe settings do not', async () => {
     const bytes = Buffer.from('h(t) strain bytes that must arrive unchanged\n'.repeat(200));
     const trapped = 'trap/default-checksums.bin';
