@@ -73,7 +73,7 @@ export interface Lake {
   settings: LakeSettings;
   faults: FaultController;
   /** Flip bytes of / delete the stored object of a replica (what `/.lake/objects/*` does over HTTP). */
-  objects: { corrupt(ref: ObjectRef): Promise<void>; delete(ref: ObjectRef): Promise<void> };
+  objects: { corrupt: (ref: ObjectRef) => Promise<void>; delete: (ref: ObjectRef) => Promise<void> };
   close(): Promise<void>;
 }
 
