@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checksums } from '../../src/common/checksum.js';
@@ -153,10 +154,8 @@ describe('the admin API over HTTP', () => {
 
 describe('in-process object tampering and the posix RSE', () => {
   it('corrupts and deletes a LAKE_POSIX replica file', async () => {
-    const { mkdir, writeFile } = await import('node:fs/promises');
-    const { dirname } = await import('node:path');
     const posix = lake.settings.rses.find((rse) => rse.name === 'LAKE_POSIX')!;
-    const path = `${posix.prefix}${lfn2pfnHash('wavefier', 'posix.hdf5')}`;
+    const file = `${posix.prefix}${lfn2pfnHash('wavefier', 'posix.hdf5')}`;
     const bytes = Buffer.from('a chunk on a posix RSE');
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, bytes);
