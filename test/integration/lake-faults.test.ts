@@ -155,7 +155,7 @@ describe('the admin API over HTTP', () => {
 describe('in-process object tampering and the posix RSE', () => {
   it('corrupts and deletes a LAKE_POSIX replica file', async () => {
     const posix = lake.settings.rses.find((rse) => rse.name === 'LAKE_POSIX')!;
-    const file = `${posix.prefix}${lfn2pfnHash('wavefier', 'posix.hdf5')}`;
+    const path = `${posix.prefix}${lfn2pfnHash('wavefier', 'posix.hdf5')}`;
     const bytes = Buffer.from('a chunk on a posix RSE');
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, bytes);
