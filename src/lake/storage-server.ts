@@ -139,7 +139,8 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   };
 
   const storeObject = async (bucket: string, key: string, sent: Buffer, metadata: Record<string, unknown>): Promise<{ size: number; md5: string }> => {
-    const stored = faults.corrupt('write', `${bucket}/${key}`) ? flipBytes(sent) : sent;
+    const id = `${bucket}/${key}`;
+    const stored = faults.corrupt('write', id) ? flipBytes(sent) : sent;
     const objectPath = store.getResourcePath(bucket, key, 'object');
     const directory = dirname(objectPath);
     if (!knownDirectories.has(directory)) {
@@ -149,16 +150,17 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     // The ETag is the md5 of what the client sent, so an injected write corruption stays silent.
     const md5 = createHash('md5').update(sent).digest('hex');
     // Same files as s3rver's putMetadata, minus an empty metadata.json (s3rver reads a missing
-    // one as "no metadata") and minus graceful-fs: fewer file operations per PUT.
+    // one as "no metadata") and minus graceful-fs: fewer file operations per PUT. A stale
+    // metadata.json is removed when we know of one (an overwrite of an object seen since start).
     const headers = storedHeaders(metadata);
     const metadataPath = store.getResourcePath(bucket, key, 'metadata.json');
     await writeFile(`${objectPath}.md5`, md5);
     if (Object.keys(headers).length > 0) await writeFile(metadataPath, JSON.stringify(metadataFromRecord(metadata), null, 2));
-    else await unlink(metadataPath).catch(() => undefined);
+    else if (Object.keys(metadataCache.get(id)?.headers ?? {}).length > 0) await unlink(metadataPath).catch(() => undefined);
     const temporary = `${objectPath}.${randomBytes(6).toString('hex')}.partial`;
     await writeFile(temporary, stored);
     await rename(temporary, objectPath);
-    remember(`${bucket}/${key}`, { md5, headers });
+    remember(id, { md5, headers });
     return { size: stored.length, md5 };
   };
   const knownDirectories = new Set<string>();
