@@ -33,7 +33,8 @@ export interface CatalogServerOptions {
 /** The Rucio REST subset over node:http. Routing first (unknown path: 404), then auth, then the handler. */
 export function createCatalogServer(context: LakeContext, options: CatalogServerOptions = {}): Server {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://lake.invalid');
+    // Prefixing (not resolving against a base) keeps a path like `//x/y` a path, not a host.
+    const url = new URL(`http://lake.invalid${req.url?.startsWith('/') === true ? req.url : '/'}`);
     const method = (req.method ?? 'GET').toUpperCase();
     const path = url.pathname;
 

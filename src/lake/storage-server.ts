@@ -289,7 +289,7 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     return true;
   };
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://storage.invalid');
+    const url = new URL(`http://storage.invalid${req.url?.startsWith('/') === true ? req.url : '/'}`);
     let resource = url.pathname.slice(1);
     try {
       resource = decodeURIComponent(resource);

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestLake, type TestLake } from '../helpers/lake.js';
 
@@ -419,5 +420,39 @@ describe('bad requests get Rucio answers, never a crash', () => {
 
   it('still serves after all of the above', async () => {
     expect((await lake.rucio('/ping', { token: null })).status).toBe(200);
+  });
+});
+
+describe('robustness against odd requests', () => {
+  function raw(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const url = new URL(lake.settings.rucioHost);
+      const request = http.request({ host: url.hostname, port: url.port, method, path, headers }, (response) => {
+        let text = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+
+  it('accepts a JSON body without any Content-Type (as the Python client sends it)', async () => {
+    const token = await lake.token();
+    const response = await raw('POST', '/dids/wavefier/no-content-type', JSON.stringify({ type: 'DATASET' }), { 'X-Rucio-Auth-Token': token });
+    expect(response).toEqual({ status: 201, body: 'Created' });
+  });
+
+  it('survives odd paths, binary bodies and bad encodings', async () => {
+    const token = await lake.token();
+    const auth = { 'X-Rucio-Auth-Token': token };
+    expect((await raw('GET', '//evil.example/ping')).status).toBe(404);
+    expect((await raw('GET', '/dids/wavefier/%E0%A4%A', undefined, auth)).status).toBe(400);
+    expect((await raw('POST', '/replicas/list', '\u0000\u0001binary', auth)).status).toBe(400);
+    expect((await raw('POST', '/replicas/list', JSON.stringify({ dids: 'nope' }), auth)).status).toBe(400);
+    expect((await raw('POST', '/replicas/list', JSON.stringify({ dids: [{ scope: 'wavefier', name: 'none' }] }), auth)).status).toBe(404);
+    expect((await raw('PUT', '/dids/wavefier/no-content-type/status', JSON.stringify({ open: 'no' }), auth)).status).toBe(400);
+    expect((await raw('PUT', '/dids/wavefier/no-content-type/status', JSON.stringify({ frozen: true }), auth)).status).toBe(409);
+    expect((await raw('GET', '/ping')).status).toBe(200);
   });
 });
