@@ -117,7 +117,6 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
   const host = options.host ?? '127.0.0.1';
   const tokenLifetimeMs = options.tokenLifetimeMs ?? 3_600_000;
   if (!Number.isFinite(tokenLifetimeMs) || tokenLifetimeMs <= 0) throw new ConfigError(`token lifetime must be positive, not ${tokenLifetimeMs} ms`);
-  await mkdir(join(dir, 'etc'), { recursive: true, mode: 0o700 });
 
   const accounts: LakeAccountConfig[] = options.accounts ?? [
     { account: 'root', type: 'SERVICE', identities: [{ username: 'wavefier' }], scopes: ['wavefier', 'user.root'] },
@@ -132,6 +131,7 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
   const rseConfigs = options.rses ?? [...defaultRseConfigs];
   if (!rseConfigs.some((rse) => rse.name === 'LAKE_S3')) throw new ConfigError('the lake needs an RSE named LAKE_S3 (the default RSE)');
 
+  await mkdir(join(dir, 'etc'), { recursive: true, mode: 0o700 });
   const db: Db = openDatabase(join(dir, 'catalog.sqlite'));
   const closers: (() => Promise<void> | void)[] = [() => {
     db.close();
