@@ -362,6 +362,20 @@ describe('DIDs, replicas and rules (transcript 02-08, 10-12)', () => {
     expect(await (await lake.rucio('/dids/user.root/ds3')).json()).toMatchObject({ open: false, length: 1, bytes: 14 });
   });
 
+  it('counts files through a container with dynamic_depth=FILE', async () => {
+    expect((await lake.rucio('/dids/user.root/cont', { method: 'POST', body: json({ type: 'CONTAINER' }) })).status).toBe(201);
+    const attach = await lake.rucio('/dids/user.root/cont/dids', { method: 'POST', body: json({ dids: [{ scope: 'user.root', name: 'ds1' }, { scope: 'user.root', name: 'ds3' }] }) });
+    expect(attach.status).toBe(201);
+    expect(await (await lake.rucio('/dids/user.root/cont?dynamic_depth=FILE')).json()).toMatchObject({ type: 'CONTAINER', length: 4, bytes: 14 + 29 + 2048 + 14 });
+    await expectRucioError(
+      await lake.rucio('/dids/user.root/cont/dids', { method: 'POST', body: json({ dids: [{ scope: 'user.root', name: 'file1.txt' }] }) }),
+      409,
+      'UnsupportedOperation',
+    );
+    const files = await (await lake.rucio('/dids/user.root/cont/files')).text();
+    expect(files.trim().split('\n')).toHaveLength(3);
+  });
+
   it('lists parents of a file', async () => {
     const text = await (await lake.rucio('/dids/user.root/file1.txt/parents')).text();
     expect(text.trim().split('\n').map((line) => (JSON.parse(line) as { name: string }).name).sort()).toEqual(['ds1', 'ds3']);
