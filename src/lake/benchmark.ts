@@ -160,6 +160,38 @@ export async function runLakeBenchmark(options: { files?: number; concurrency?: 
   }
 }
 
+/** A metric and a benchmark in the shape of the project's bench harness (src/bench/types.ts). */
+export interface LakeMetric {
+  name: string;
+  value: number;
+  unit: string;
+  target?: string;
+  note?: string;
+}
+
+/** 14,400 chunks in 60 s means 240 per second of each: PUT, attach, GET (DESIGN.md §5). */
+export const lakeThroughputBenchmark = {
+  name: 'lake-throughput',
+  title: 'Embedded lake: attach, S3 PUT/GET and poll cost',
+  description:
+    'The embedded lake in a worker thread; a lean keep-alive HTTP client sends 14,400 attach-with-rse calls, ' +
+    '14,400 S3 PUTs and GETs of 33 KB (16 in flight), then times an updated_after poll that finds nothing ' +
+    'new with 100 and with 14,400 files in the dataset, and 2,000 PUTs through the AWS SDK.',
+  async run(context: { log: (line: string) => void }): Promise<LakeMetric[]> {
+    context.log('lake-throughput: 14,400 files');
+    const result = await runLakeBenchmark({ files: 14_400 });
+    return [
+      { name: 'attach with rse', value: result.attachPerSecond, unit: '/s', target: '>= 240' },
+      { name: 'S3 PUT 33 KB', value: result.s3PutPerSecond, unit: '/s', target: '>= 240' },
+      { name: 'S3 GET 33 KB', value: result.s3GetPerSecond, unit: '/s', target: '>= 240' },
+      { name: 'S3 PUT 33 KB via AWS SDK', value: result.s3PutPerSecondAwsSdk, unit: '/s', note: 'client CPU included' },
+      { name: 'empty poll, 100 files', value: result.emptyPollMs.afterFirst100, unit: 'ms' },
+      { name: 'empty poll, 14,400 files', value: result.emptyPollMs.afterAll, unit: 'ms', target: '<= 5' },
+      { name: 'full content listing, 14,400 files', value: result.fullContentListingMs, unit: 'ms' },
+    ];
+  },
+};
+
 if (!isMainThread && parentPort !== null && (workerData as { dir?: unknown } | null)?.dir !== undefined) {
   const port = parentPort;
   const { dir } = workerData as { dir: string };
