@@ -92,6 +92,7 @@ export class Catalog {
     >;
     closeDid: Statement<[number | null, number | null, number, number, string, string]>;
     reopenDid: Statement<[number, string, string]>;
+    setMeta: Statement<[string, number, string, string]>;
     insertContent: Statement<[string, string, string, string, string, number | null, string | null, string | null, number]>;
     getContent: Statement<[string, string, string, string], { child_name: string }>;
     listContent: Statement<[string, string], ContentRow>;
@@ -121,6 +122,7 @@ export class Catalog {
         'UPDATE dids SET is_open = 0, length = ?, bytes = ?, closed_at = ?, updated_at = ? WHERE scope = ? AND name = ?',
       ),
       reopenDid: db.prepare('UPDATE dids SET is_open = 1, closed_at = NULL, updated_at = ? WHERE scope = ? AND name = ?'),
+      setMeta: db.prepare('UPDATE dids SET meta = ?, updated_at = ? WHERE scope = ? AND name = ?'),
       insertContent: db.prepare(
         `INSERT INTO contents (scope, name, child_scope, child_name, child_type, bytes, adler32, md5, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -440,6 +442,15 @@ export class Catalog {
         const size = this.dynamicSize(scope, name);
         this.s.closeDid.run(size.length, size.bytes, now, now, scope, name);
       }
+    });
+  }
+
+  /** Merges generic metadata into a DID (Rucio's JSON metadata plugin; DID columns are read-only here). */
+  setMetadata(scope: string, name: string, values: Record<string, unknown>): void {
+    this.transaction(() => {
+      const row = this.getDid(scope, name);
+      const current = row.meta === null ? {} : (JSON.parse(row.meta) as Record<string, unknown>);
+      this.s.setMeta.run(JSON.stringify({ ...current, ...values }), this.now(), scope, name);
     });
   }
 

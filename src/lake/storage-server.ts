@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -214,6 +214,14 @@ export async function createStorageServer(options: StorageServerOptions): Promis
 
   const fastPut = async (req: IncomingMessage, res: ServerResponse, bucket: string, key: string): Promise<void> => {
     const body = await toBuffer(req);
+    // Conditional create (`If-None-Match: *`), as S3 and MinIO honour it; s3rver itself ignores it.
+    if (req.headers['if-none-match'] === '*') {
+      const exists = await stat(store.getResourcePath(bucket, key, 'object')).then(() => true, () => false);
+      if (exists) {
+        sendS3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', `${bucket}/${key}`);
+        return;
+      }
+    }
     const { md5 } = await storeObject(bucket, key, body, metadataFromHeaders(req.headers));
     res.writeHead(200, { ETag: JSON.stringify(md5), 'Content-Length': '0' });
     res.end();

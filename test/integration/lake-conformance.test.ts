@@ -376,6 +376,17 @@ describe('DIDs, replicas and rules (transcript 02-08, 10-12)', () => {
     expect(files.trim().split('\n')).toHaveLength(3);
   });
 
+  it('sets generic metadata by key and in bulk, and refuses DID columns', async () => {
+    const one = await lake.rucio('/dids/user.root/ds1/meta/run_id', { method: 'POST', body: json({ value: 'R-42' }) });
+    expect([one.status, await one.text()]).toEqual([201, 'Created']);
+    expect((await lake.rucio('/dids/user.root/ds1/meta', { method: 'POST', body: json({ meta: { detector: 'V1', gps: 1126259462 } }) })).status).toBe(201);
+    expect(await (await lake.rucio('/dids/user.root/ds1/meta?plugin=JSON')).json()).toEqual({ run_id: 'R-42', detector: 'V1', gps: 1126259462 });
+    expect(await (await lake.rucio('/dids/user.root/ds1/meta')).json()).toMatchObject({ run_id: 'R-42', did_type: 'DATASET' });
+    await expectRucioError(await lake.rucio('/dids/user.root/ds1/meta/adler32', { method: 'POST', body: json({ value: 'x' }) }), 400, 'InvalidMetadata');
+    await expectRucioError(await lake.rucio('/dids/user.root/ds1/meta/k', { method: 'POST', body: json({ nope: 1 }) }), 400, 'KeyError');
+    await expectRucioError(await lake.rucio('/dids/user.root/nothing/meta/k', { method: 'POST', body: json({ value: 1 }) }), 404, 'DataIdentifierNotFound');
+  });
+
   it('lists parents of a file', async () => {
     const text = await (await lake.rucio('/dids/user.root/file1.txt/parents')).text();
     expect(text.trim().split('\n').map((line) => (JSON.parse(line) as { name: string }).name).sort()).toEqual(['ds1', 'ds3']);

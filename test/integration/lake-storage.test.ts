@@ -58,6 +58,16 @@ describe('lake storage (s3rver behind the lake)', () => {
     await expect(wrongKey.send(new GetObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/head.bin' }))).rejects.toMatchObject({ name: 'InvalidAccessKeyId' });
   });
 
+  it('honours If-None-Match: * on PUT (conditional create), unlike s3rver', async () => {
+    const s3 = client(safe);
+    await s3.send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/once.bin', Body: Buffer.from('first'), IfNoneMatch: '*' }));
+    await expect(s3.send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/once.bin', Body: Buffer.from('second'), IfNoneMatch: '*' }))).rejects.toMatchObject({
+      name: 'PreconditionFailed',
+      $metadata: { httpStatusCode: 412 },
+    });
+    expect((await getBytes(s3, 'misc/once.bin')).toString()).toBe('first');
+  });
+
   it('pins the s3rver trap: default SDK checksums + a streamed body store aws-chunked framing; safe settings do not', async () => {
     const bytes = Buffer.from('h(t) strain bytes that must arrive unchanged\n'.repeat(200));
     const trapped = 'trap/default-checksums.bin';
