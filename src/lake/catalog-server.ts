@@ -7,8 +7,9 @@ import { adminRoutes } from './routes-admin.js';
 import { authRoutes } from './routes-auth.js';
 import { didRoutes } from './routes-dids.js';
 import { replicaRoutes } from './routes-replicas.js';
+import { rseRoutes } from './routes-rses.js';
 
-const routes: readonly Route[] = [...authRoutes, ...didRoutes, ...replicaRoutes, ...adminRoutes];
+const routes: readonly Route[] = [...authRoutes, ...rseRoutes, ...didRoutes, ...replicaRoutes, ...adminRoutes];
 
 function sameSecret(a: string, b: string): boolean {
   const left = Buffer.from(a);
