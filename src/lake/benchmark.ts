@@ -8,14 +8,15 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startLake, type LakeSettings } from './lake.js';
 import { lfn2pfnHash } from './names.js';
+import { signature } from './sigv4.js';
 
 /**
  * Throughput of the embedded lake on the per-chunk hot paths: attach-with-rse (the uploader's one
  * catalog call), S3 PUT and GET of 33 KB chunks, and the cost of an `updated_after` poll at two
  * dataset sizes. The lake runs in a worker thread (its own event loop and core, as with
- * `lake serve`); the load comes from a lean keep-alive HTTP client in the main thread (the lake's
- * S3 checks the access key of a SigV4 header, not the signature, so the client need not sign),
- * plus one run through the AWS SDK to show what a real client costs on the same machine.
+ * `lake serve`); the load comes from a lean keep-alive HTTP client in the main thread that signs
+ * its S3 requests itself (SigV4, checked by the lake), plus one run through the AWS SDK to show
+ * what a real client costs on the same machine.
  */
 export interface LakeBenchResult {
   files: number;
@@ -92,9 +93,20 @@ export async function runLakeBenchmark(options: { files?: number; concurrency?: 
     });
     const token = String(auth.headers['x-rucio-auth-token']);
     const rucio = (path: string, body: unknown): Promise<Reply> => catalog('POST', path, JSON.stringify(body), { 'X-Rucio-Auth-Token': token });
-    const s3Headers = {
-      Authorization: `AWS4-HMAC-SHA256 Credential=${settings.s3.accessKeyId}/20260101/${settings.s3.region}/s3/aws4_request, SignedHeaders=host, Signature=0`,
-      'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+    const s3Host = new URL(settings.s3.endpoint).host;
+    const s3Headers = (method: string, path: string): Record<string, string> => {
+      const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+      const headers = { host: s3Host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-date': amzDate };
+      const signedHeaders = ['host', 'x-amz-content-sha256', 'x-amz-date'];
+      const sig = signature(
+        { method, path, rawQuery: '', headers, signedHeaders, payloadHash: 'UNSIGNED-PAYLOAD', amzDate, region: settings.s3.region, service: 's3' },
+        settings.s3.secretAccessKey,
+      );
+      const scope = `${amzDate.slice(0, 8)}/${settings.s3.region}/s3/aws4_request`;
+      return {
+        ...headers,
+        Authorization: `AWS4-HMAC-SHA256 Credential=${settings.s3.accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${sig}`,
+      };
     };
     const name = (i: number): string => `B-BENCH-${1_000_000_000 + i}-1.hdf5`;
     const objectPath = (i: number): string => `/wavefier-lake/${lfn2pfnHash('wavefier', name(i))}`;
@@ -115,13 +127,13 @@ export async function runLakeBenchmark(options: { files?: number; concurrency?: 
     for (let i = 0; i < 100; i++) expect(await attach(i), 201, 'attach');
     const afterFirst100 = await poll();
     const s3PutPerSecond = await pool(files, concurrency, async (i) => {
-      expect(await storage('PUT', objectPath(i), chunk, { ...s3Headers, 'Content-Length': String(chunk.length) }), 200, 'PUT');
+      expect(await storage('PUT', objectPath(i), chunk, { ...s3Headers('PUT', objectPath(i)), 'Content-Length': String(chunk.length) }), 200, 'PUT');
     });
     const attachPerSecond = await pool(files - 100, concurrency, async (i) => {
       expect(await attach(i + 100), 201, 'attach');
     });
     const s3GetPerSecond = await pool(files, concurrency, async (i) => {
-      const reply = await storage('GET', objectPath(i), undefined, s3Headers);
+      const reply = await storage('GET', objectPath(i), undefined, s3Headers('GET', objectPath(i)));
       if (reply.status !== 200 || reply.body.length !== chunk.length) throw new Error(`GET ${i} answered ${reply.status}`);
     });
     const afterAll = await poll();

@@ -41,6 +41,8 @@ export interface LakeOptions {
   /** Extra scopes owned by the first account. */
   scopes?: string[];
   rses?: LakeRseConfig[];
+  /** Check S3 request signatures (SigV4) as real S3/MinIO do; default true. */
+  verifyS3Signatures?: boolean;
   quiet?: boolean;
 }
 
@@ -174,6 +176,7 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
       ...s3Secrets,
       region,
       faults,
+      verifySignatures: options.verifyS3Signatures ?? true,
     });
     const s3Port = await listen(storage.server, options.s3Port ?? 0, host);
     closers.push(() => closeServer(storage.server));

@@ -11,6 +11,7 @@ import { flipBytes } from './faults.js';
 import { locationFor, type RseRuntime } from './rse.js';
 import type { StorageOps } from './context.js';
 import { rucioErrors } from './rucio-error.js';
+import { verifySigV4 } from './sigv4.js';
 
 /** The parts of s3rver 3 (a Koa app, CommonJS, untyped) the lake relies on. */
 interface S3rverObject {
@@ -99,6 +100,8 @@ export interface StorageServerOptions {
   secretAccessKey: string;
   region: string;
   faults: FaultController;
+  /** Check AWS SigV4 signatures (s3rver alone checks only the access key). */
+  verifySignatures: boolean;
 }
 
 export interface StorageServer extends StorageOps {
@@ -310,6 +313,15 @@ export async function createStorageServer(options: StorageServerOptions): Promis
       req.resume();
       sendS3Error(res, 403, 'AccessDenied', 'Anonymous access to the lake storage is denied: sign the request (or use a presigned URL)', resource);
       return;
+    }
+    if (options.verifySignatures) {
+      const verdict = verifySigV4(method, req.url ?? '/', req.headers, options);
+      if (verdict?.ok !== true) {
+        req.resume();
+        const code = verdict?.code ?? 'AccessDenied';
+        sendS3Error(res, code === 'AuthorizationQueryParametersError' ? 400 : 403, code, verdict?.message ?? 'only AWS Signature Version 4 is accepted', resource);
+        return;
+      }
     }
     const decision = faults.storageDecision(method, resource);
     const proceed = (): void => {

@@ -68,6 +68,27 @@ describe('lake storage (s3rver behind the lake)', () => {
     expect((await getBytes(s3, 'misc/once.bin')).toString()).toBe('first');
   });
 
+  it('checks SigV4 signatures: a wrong secret, a tampered or expired presigned URL are refused', async () => {
+    const wrongSecret = new S3Client({
+      endpoint: lake.settings.s3.endpoint, region: 'us-east-1', forcePathStyle: true, ...safe,
+      credentials: { accessKeyId: lake.settings.s3.accessKeyId, secretAccessKey: 'not-the-secret' },
+    });
+    await expect(wrongSecret.send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/forged.bin', Body: Buffer.from('x') }))).rejects.toMatchObject({
+      name: 'SignatureDoesNotMatch',
+      $metadata: { httpStatusCode: 403 },
+    });
+    const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2pfnHash('wavefier', 'sig.bin')}`;
+    const url = await (await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&op=write&url=${encodeURIComponent(pfn)}&lifetime=1`)).text();
+    const tampered = url.replace('sig.bin', 'other.bin');
+    const refused = await fetch(tampered, { method: 'PUT', body: 'x' });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const expired = await fetch(url, { method: 'PUT', body: 'x' });
+    expect(expired.status).toBe(403);
+    expect(await expired.text()).toContain('expired');
+  });
+
   it('pins the s3rver trap: default SDK checksums + a streamed body store aws-chunked framing; safe settings do not', async () => {
     const bytes = Buffer.from('h(t) strain bytes that must arrive unchanged\n'.repeat(200));
     const trapped = 'trap/default-checksums.bin';

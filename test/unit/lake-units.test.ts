@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FaultController, flipBytes, lfn2pfnHash, lfn2pfnIdentity, parsePythonLiteral, parseRucioDate, resolveRseExpression, rfc1123 } from '../../src/lake/index.js';
 import { RucioApiError } from '../../src/lake/rucio-error.js';
+import { signature, verifySigV4 } from '../../src/lake/sigv4.js';
 
 describe('lfn2pfn', () => {
   it('computes the hash path exactly as Rucio (transcript examples)', () => {
@@ -123,5 +124,34 @@ describe('FaultController', () => {
     expect(flipped.length).toBe(bytes.length);
     expect(flipped.equals(bytes)).toBe(false);
     expect(bytes.toString()).toBe('abcdef');
+  });
+});
+
+describe('SigV4 verification', () => {
+  const credentials = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
+  const headers = {
+    host: 'examplebucket.s3.amazonaws.com',
+    range: 'bytes=0-9',
+    'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    'x-amz-date': '20130524T000000Z',
+  };
+
+  it('reproduces the AWS documentation example (GET Object)', () => {
+    expect(
+      signature(
+        { method: 'GET', path: '/test.txt', rawQuery: '', headers, signedHeaders: ['host', 'range', 'x-amz-content-sha256', 'x-amz-date'], payloadHash: headers['x-amz-content-sha256'], amzDate: '20130524T000000Z', region: 'us-east-1', service: 's3' },
+        credentials.secretAccessKey,
+      ),
+    ).toBe('f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41');
+  });
+
+  it('accepts that request and rejects it when anything changes', () => {
+    const authorization =
+      'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41';
+    expect(verifySigV4('GET', '/test.txt', { ...headers, authorization }, credentials)).toEqual({ ok: true });
+    expect(verifySigV4('GET', '/test2.txt', { ...headers, authorization }, credentials)).toMatchObject({ ok: false, code: 'SignatureDoesNotMatch' });
+    expect(verifySigV4('GET', '/test.txt', { ...headers, range: 'bytes=0-10', authorization }, credentials)).toMatchObject({ ok: false, code: 'SignatureDoesNotMatch' });
+    expect(verifySigV4('GET', '/test.txt', { ...headers, authorization }, { ...credentials, accessKeyId: 'OTHER' })).toMatchObject({ ok: false, code: 'InvalidAccessKeyId' });
+    expect(verifySigV4('GET', '/test.txt', headers, credentials)).toBeUndefined();
   });
 });
