@@ -38,7 +38,8 @@ export interface UploadRunOptions {
   scope: string;
   dataset?: string;
   rse: string;
-  tag: string;
+  /** TAG of the chunk names; default `WAVEFIER_<run id>` (see runTag). */
+  tag?: string;
   replicateTo?: string;
   closeDataset: boolean;
   /** Upload concurrency in this process; 0 leaves the work to `wavefier upload-worker` processes. */
@@ -76,6 +77,15 @@ const backoffDelayMs = 500;
 const startLeadMs = 20;
 /** As-fast-as-possible mode keeps at most this many chunks per worker waiting in Redis. */
 const outstandingPerWorker = 16;
+
+/**
+ * The default TAG of a run's chunk names. Chunk GPS starts follow the run's own timeline from the
+ * current GPS second, so an accelerated run (chunks ahead of real time) would reuse the names of a run
+ * started just after it in the same scope; DIDs are immutable, so names carry the run id.
+ */
+export function runTag(runId: string): string {
+  return `WAVEFIER_${runId.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
+}
 
 export function newRunId(now: number = Date.now()): string {
   const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -255,9 +265,9 @@ function planRun(options: UploadRunOptions, now: () => number): RunSettings {
     duration: options.periodMs / 1000,
     source: options.source,
     scope: options.scope,
-    dataset: options.dataset ?? `${options.tag.toLowerCase()}-${runId}`,
+    dataset: options.dataset ?? `wavefier-${runId}`,
     rse: options.rse,
-    tag: options.tag,
+    tag: options.tag ?? runTag(runId),
     latePolicy: options.latePolicy,
     gapPolicy: options.gapPolicy,
     logDir: options.logDir,
