@@ -180,7 +180,10 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     const countsBefore = await state.counts();
     const doneBefore = (countsBefore.uploaded ?? 0) + (countsBefore.failed ?? 0);
     const producer = new Producer({ queue, state, source, settings, log, stats, attempts: options.attempts, now, doneBefore });
-    const progress = startProgress(options.output, stats, settings, state, () => producer.enqueued - stats.uploaded - stats.failed);
+    const progress = startProgress(options.output, stats, settings, state, (counts) => {
+      const doneHere = (counts.uploaded ?? 0) + (counts.failed ?? 0) - doneBefore;
+      return producer.enqueued - doneHere;
+    });
     cleanups.push(() => progress.stop());
 
     const nextUnsent = await runPacer({
@@ -506,8 +509,8 @@ function startProgress(
   stats: RunStats,
   settings: RunSettings,
   state: RunState,
-  /** Chunks enqueued by this process and not finished by its workers: the queue's depth as seen here. */
-  inQueue: () => number,
+  /** Chunks this process enqueued that no worker (on any host) has finished: the queue's depth. */
+  inQueue: (counts: Record<string, number>) => number,
 ): { stop(): void } {
   const ms = (value: number | undefined): string => (value === undefined ? '-' : formatDuration(value));
   const line = async (): Promise<string> => {
@@ -521,7 +524,7 @@ function startProgress(
       total === undefined ? '' : ` · ETA ${formatDuration(Math.max(0, settings.t0 + total * settings.intervalMs - now))}`;
     return (
       `${counts.uploaded ?? 0}${total === undefined ? '' : `/${total}`} uploaded · ${counts.failed ?? 0} failed · ` +
-      `${counts.skipped ?? 0} skipped · ${Math.max(0, inQueue())} queued · pacing p50 ${ms(pacing.p50)} p99 ${ms(pacing.p99)} · ` +
+      `${counts.skipped ?? 0} skipped · ${Math.max(0, inQueue(counts))} queued · pacing p50 ${ms(pacing.p50)} p99 ${ms(pacing.p99)} · ` +
       `upload p50 ${ms(upload.p50)} p99 ${ms(upload.p99)} (last min) · ${done} done${eta}`
     );
   };
