@@ -1,8 +1,10 @@
 import { Command, Option } from 'commander';
 import { packageVersion } from './version.js';
+import { registerDoctor } from './doctor.js';
 import type { RegisterCommand, Runtime } from './runtime.js';
+import { registerLake } from './lake.js';
 
-const subcommands: RegisterCommand[] = [];
+const subcommands: RegisterCommand[] = [registerLake, registerDoctor];
 
 export function createProgram(runtime: Runtime): Command {
   const program = new Command('wavefier')

@@ -1,0 +1,67 @@
+import { Command, Option } from 'commander';
+import { UsageError } from '../common/errors.js';
+import { parseDuration } from '../common/duration.js';
+import { contextFor, type RegisterCommand } from './runtime.js';
+
+interface ServeFlags {
+  dir: string;
+  port: string;
+  s3Port: string;
+  host: string;
+  tokenLifetime: string;
+}
+
+function parsePort(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 65_535) throw new UsageError(`invalid ${flag} '${text}': use a port number 0-65535 (0 = ephemeral)`);
+  return Number(text);
+}
+
+export const registerLake: RegisterCommand = (program, runtime) => {
+  const lake = new Command('lake').description('the embedded data lake: a local Rucio-compatible catalog over SQLite plus an S3 server');
+  lake
+    .command('serve')
+    .description('run the embedded lake until SIGINT/SIGTERM and print how to connect to it')
+    .addOption(new Option('--dir <dir>', 'state directory (database, objects, etc/rucio.cfg)').default('./.wavefier/lake'))
+    .addOption(new Option('--port <n>', 'catalog (Rucio REST) port, 0 = ephemeral').default('0'))
+    .addOption(new Option('--s3-port <n>', 'S3 port, 0 = ephemeral').default('0'))
+    .addOption(new Option('--host <address>', 'address to listen on').default('127.0.0.1'))
+    .addOption(new Option('--token-lifetime <duration>', 'lifetime of auth tokens').default('1h'))
+    .action(async (flags: ServeFlags, command: Command) => {
+      const ctx = contextFor(command, runtime);
+      const options = {
+        dir: flags.dir,
+        host: flags.host,
+        port: parsePort(flags.port, '--port'),
+        s3Port: parsePort(flags.s3Port, '--s3-port'),
+        tokenLifetimeMs: parseDuration(flags.tokenLifetime, '--token-lifetime'),
+      };
+      if (ctx.signal.aborted) return;
+      const { startLake } = await import('../lake/index.js');
+      const started = await startLake(options);
+      try {
+        const s = started.settings;
+        const text = [
+          `embedded lake ready (state in ${s.dir})`,
+          `  Rucio host:  ${s.rucioHost}   (auth host: ${s.authHost})`,
+          `  account:     ${s.account}   username: ${s.username}   password: in ${s.rucioCfgPath}`,
+          `  scopes:      ${s.scopes.join(', ')}`,
+          `  RSEs:        ${s.rses.map((rse) => `${rse.name} (${rse.pfnPrefix})`).join(', ')}`,
+          `  S3 endpoint: ${s.s3.endpoint}   credentials: ${s.rseAccountsPath}`,
+          `  admin token: in ${s.dir}/admin-token`,
+          '',
+          `  export RUCIO_HOME=${s.rucioHome}`,
+          '',
+          'Press Ctrl-C to stop.',
+        ].join('\n');
+        ctx.output.result({ event: 'lake-ready', ...s }, text);
+        await new Promise<void>((resolve) => {
+          if (ctx.signal.aborted) resolve();
+          else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        ctx.output.info('wavefier lake: stopping');
+      } finally {
+        await started.close();
+      }
+    });
+  program.addCommand(lake);
+};

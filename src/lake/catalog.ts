@@ -1,0 +1,411 @@
+import type { Statement } from 'better-sqlite3';
+import type { Db } from './database.js';
+import { rucioErrors } from './rucio-error.js';
+import { isValidName, isValidScope } from './names.js';
+
+export type DidType = 'FILE' | 'DATASET' | 'CONTAINER';
+
+export interface DidRow {
+  scope: string;
+  name: string;
+  did_type: DidType;
+  account: string;
+  bytes: number | null;
+  adler32: string | null;
+  md5: string | null;
+  guid: string | null;
+  is_open: number | null;
+  monotonic: number;
+  length: number | null;
+  meta: string | null;
+  created_at: number;
+  updated_at: number;
+  closed_at: number | null;
+}
+
+export interface ContentRow {
+  child_scope: string;
+  child_name: string;
+  child_type: DidType;
+  bytes: number | null;
+  adler32: string | null;
+  md5: string | null;
+}
+
+/** A file as it arrives in POST /replicas or an attach with `rse` (already validated). */
+export interface FileSpec {
+  scope: string;
+  name: string;
+  bytes?: number | undefined;
+  adler32?: string | undefined;
+  md5?: string | undefined;
+  guid?: string | undefined;
+  state?: ReplicaState | undefined;
+}
+
+export type ReplicaState = 'A' | 'C' | 'U' | 'B' | 'D' | 'T' | 'S';
+
+export const replicaStateNames: Record<ReplicaState, string> = {
+  A: 'AVAILABLE',
+  C: 'COPYING',
+  U: 'UNAVAILABLE',
+  B: 'BEING_DELETED',
+  D: 'BAD',
+  T: 'TEMPORARY_UNAVAILABLE',
+  S: 'SUSPICIOUS',
+};
+
+export interface ReplicaRow {
+  scope: string;
+  name: string;
+  rse: string;
+  bytes: number;
+  adler32: string | null;
+  md5: string | null;
+  state: ReplicaState;
+  updated_at: number;
+}
+
+export interface AttachOptions {
+  rse?: string | undefined;
+  ignoreDuplicate?: boolean;
+}
+
+/** A clock that never goes backwards within the process, so `updated_after` polls see every change. */
+function monotonicNow(last: { value: number }): number {
+  const now = Date.now();
+  last.value = now > last.value ? now : last.value + 0.001;
+  return last.value;
+}
+
+/**
+ * The data-identifier catalog: DIDs, dataset contents and replicas over SQLite. Every mutation runs
+ * in one transaction; the caller has validated shapes, this class enforces Rucio's semantics
+ * (existence, closed datasets, duplicates, checksum consistency).
+ */
+export class Catalog {
+  private readonly clock = { value: 0 };
+  private readonly s: {
+    getDid: Statement<[string, string], DidRow>;
+    insertDid: Statement<
+      [string, string, string, string, number | null, string | null, string | null, string | null, number | null, number, string | null, number, number]
+    >;
+    closeDid: Statement<[number | null, number | null, number, number, string, string]>;
+    reopenDid: Statement<[number, string, string]>;
+    insertContent: Statement<[string, string, string, string, string, number | null, string | null, string | null, number]>;
+    getContent: Statement<[string, string, string, string], { child_name: string }>;
+    listContent: Statement<[string, string], ContentRow>;
+    countContent: Statement<[string, string], { length: number; bytes: number | null }>;
+    listParents: Statement<[string, string], { scope: string; name: string; did_type: DidType }>;
+    getReplica: Statement<[string, string, string], ReplicaRow>;
+    insertReplica: Statement<[string, string, string, number, string | null, string | null, string, number, number]>;
+    updateReplicaState: Statement<[string, number, string, string, string]>;
+    replicasOfFile: Statement<[string, string], ReplicaRow>;
+    replicasOfDataset: Statement<[string, string], ReplicaRow>;
+    replicasOfDatasetSince: Statement<[number, string, string], ReplicaRow>;
+    searchDids: Statement<[string, number, number], DidRow>;
+  };
+  readonly transaction: <T>(fn: () => T) => T;
+
+  constructor(private readonly db: Db) {
+    const replicaColumns = 'r.scope, r.name, r.rse, r.bytes, r.adler32, r.md5, r.state, r.updated_at';
+    this.s = {
+      getDid: db.prepare('SELECT * FROM dids WHERE scope = ? AND name = ?'),
+      insertDid: db.prepare(
+        `INSERT INTO dids (scope, name, did_type, account, bytes, adler32, md5, guid, is_open, monotonic, meta, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      closeDid: db.prepare(
+        'UPDATE dids SET is_open = 0, length = ?, bytes = ?, closed_at = ?, updated_at = ? WHERE scope = ? AND name = ?',
+      ),
+      reopenDid: db.prepare('UPDATE dids SET is_open = 1, closed_at = NULL, updated_at = ? WHERE scope = ? AND name = ?'),
+      insertContent: db.prepare(
+        `INSERT INTO contents (scope, name, child_scope, child_name, child_type, bytes, adler32, md5, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      getContent: db.prepare(
+        'SELECT child_name FROM contents WHERE scope = ? AND name = ? AND child_scope = ? AND child_name = ?',
+      ),
+      listContent: db.prepare(
+        'SELECT child_scope, child_name, child_type, bytes, adler32, md5 FROM contents WHERE scope = ? AND name = ? ORDER BY child_scope, child_name',
+      ),
+      countContent: db.prepare('SELECT COUNT(*) AS length, SUM(bytes) AS bytes FROM contents WHERE scope = ? AND name = ?'),
+      listParents: db.prepare(
+        `SELECT c.scope AS scope, c.name AS name, d.did_type AS did_type FROM contents c
+         JOIN dids d ON d.scope = c.scope AND d.name = c.name WHERE c.child_scope = ? AND c.child_name = ?`,
+      ),
+      getReplica: db.prepare('SELECT * FROM replicas WHERE scope = ? AND name = ? AND rse = ?'),
+      insertReplica: db.prepare(
+        `INSERT INTO replicas (scope, name, rse, bytes, adler32, md5, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      updateReplicaState: db.prepare('UPDATE replicas SET state = ?, updated_at = ? WHERE scope = ? AND name = ? AND rse = ?'),
+      replicasOfFile: db.prepare(`SELECT ${replicaColumns} FROM replicas r WHERE r.scope = ? AND r.name = ?`),
+      replicasOfDataset: db.prepare(
+        `SELECT ${replicaColumns} FROM contents c JOIN replicas r ON r.scope = c.child_scope AND r.name = c.child_name
+         WHERE c.scope = ? AND c.name = ? ORDER BY c.child_scope, c.child_name`,
+      ),
+      // CROSS JOIN pins the join order: walk only the replicas changed since the cut-off (index on
+      // updated_at), then probe the dataset's contents by primary key. Cost O(new replicas).
+      replicasOfDatasetSince: db.prepare(
+        `SELECT ${replicaColumns} FROM replicas r INDEXED BY replicas_updated CROSS JOIN contents c
+         WHERE r.updated_at >= ? AND c.scope = ? AND c.name = ? AND c.child_scope = r.scope AND c.child_name = r.name
+         ORDER BY r.updated_at`,
+      ),
+      searchDids: db.prepare(
+        'SELECT * FROM dids WHERE scope = ? AND created_at >= ? AND created_at <= ? ORDER BY created_at, name',
+      ),
+    };
+    this.transaction = <T>(fn: () => T): T => db.transaction(fn)();
+  }
+
+  now(): number {
+    return monotonicNow(this.clock);
+  }
+
+  findDid(scope: string, name: string): DidRow | undefined {
+    return this.s.getDid.get(scope, name);
+  }
+
+  getDid(scope: string, name: string): DidRow {
+    const row = this.s.getDid.get(scope, name);
+    if (row === undefined) throw rucioErrors.didNotFound(scope, name);
+    return row;
+  }
+
+  /** Length and bytes counted now (Rucio's dynamic_depth): the column stays null until close. */
+  dynamicSize(scope: string, name: string): { length: number; bytes: number } {
+    const row = this.s.countContent.get(scope, name);
+    return { length: row?.length ?? 0, bytes: row?.bytes ?? 0 };
+  }
+
+  addCollection(input: {
+    scope: string;
+    name: string;
+    type: 'DATASET' | 'CONTAINER';
+    account: string;
+    monotonic: boolean;
+    meta: Record<string, unknown>;
+    scopeExists: boolean;
+  }): void {
+    if (!isValidScope(input.scope)) throw rucioErrors.invalidObject(`Problem validating scope: '${input.scope}' does not match ^[a-zA-Z_\\-.0-9]+$ (max 25 characters)`);
+    if (!isValidName(input.name)) throw rucioErrors.invalidObject(`Problem validating name: '${input.name}' does not match ^[/A-Za-z0-9][/A-Za-z0-9\\.\\-_]*$ (max 250 characters)`);
+    if (!input.scopeExists) throw rucioErrors.scopeNotFound(input.scope);
+    if (this.findDid(input.scope, input.name) !== undefined) throw rucioErrors.didAlreadyExists();
+    const now = this.now();
+    const meta = Object.keys(input.meta).length === 0 ? null : JSON.stringify(input.meta);
+    this.s.insertDid.run(input.scope, input.name, input.type, input.account, null, null, null, null, 1, input.monotonic ? 1 : 0, meta, now, now);
+  }
+
+  /** Registers the file DID if new; if it exists, its size and checksums must agree. */
+  private ensureFileDid(file: FileSpec, account: string, scopeExists: (scope: string) => boolean): DidRow | undefined {
+    const existing = this.findDid(file.scope, file.name);
+    if (existing !== undefined) {
+      if (existing.did_type !== 'FILE') {
+        throw rucioErrors.unsupported(`Data identifier '${file.scope}:${file.name}' is a ${existing.did_type}, not a FILE`);
+      }
+      this.checkConsistency(file, existing);
+      return existing;
+    }
+    if (!scopeExists(file.scope)) throw rucioErrors.scopeNotFound(file.scope);
+    if (file.bytes === undefined) throw rucioErrors.invalidObject(`Problem validating file '${file.scope}:${file.name}': 'bytes' is a required property`);
+    const now = this.now();
+    this.s.insertDid.run(
+      file.scope, file.name, 'FILE', account, file.bytes, file.adler32?.toLowerCase() ?? null, file.md5?.toLowerCase() ?? null,
+      file.guid ?? null, null, 0, null, now, now,
+    );
+    return undefined;
+  }
+
+  private checkConsistency(file: FileSpec, row: DidRow): void {
+    const mismatch = (key: string, given: string | number, stored: string | number | null): never => {
+      throw rucioErrors.consistencyMismatch(
+        `${key} mismatch for '${row.scope}:${row.name}': ${String(given)}!=${String(stored)}`,
+      );
+    };
+    if (file.bytes !== undefined && file.bytes !== row.bytes) mismatch('bytes', file.bytes, row.bytes);
+    if (file.adler32 !== undefined && row.adler32 !== null && file.adler32.toLowerCase() !== row.adler32) mismatch('adler32', file.adler32, row.adler32);
+    if (file.md5 !== undefined && row.md5 !== null && file.md5.toLowerCase() !== row.md5) mismatch('md5', file.md5, row.md5);
+  }
+
+  private insertReplica(rse: string, file: FileSpec, did: DidRow | undefined, state: ReplicaState): void {
+    if (this.s.getReplica.get(file.scope, file.name, rse) !== undefined) {
+      throw rucioErrors.duplicate(`File replica '${file.scope}:${file.name}' already exists on RSE '${rse}'!`);
+    }
+    const now = this.now();
+    this.s.insertReplica.run(
+      file.scope, file.name, rse, file.bytes ?? did?.bytes ?? 0, file.adler32?.toLowerCase() ?? did?.adler32 ?? null,
+      file.md5?.toLowerCase() ?? did?.md5 ?? null, state, now, now,
+    );
+  }
+
+  /** POST /replicas: file DIDs (created if new) and their replicas on `rse`, in one transaction. */
+  addReplicas(rse: string, files: readonly FileSpec[], account: string, scopeExists: (scope: string) => boolean): void {
+    this.transaction(() => {
+      for (const file of files) {
+        const did = this.ensureFileDid(file, account, scopeExists);
+        this.insertReplica(rse, file, did, file.state ?? 'A');
+      }
+    });
+  }
+
+  /** PUT /replicas: state changes of existing replicas. */
+  updateReplicaStates(rse: string, files: readonly { scope: string; name: string; state: ReplicaState }[]): void {
+    this.transaction(() => {
+      for (const file of files) {
+        const result = this.s.updateReplicaState.run(file.state, this.now(), file.scope, file.name, rse);
+        if (result.changes === 0) {
+          throw rucioErrors.replicaNotFound(`Replica for '${file.scope}:${file.name}' on RSE '${rse}' could not be found`);
+        }
+      }
+    });
+  }
+
+  /**
+   * POST /dids/{s}/{n}/dids (and the bulk form): attach children to a collection. With `rse`, the
+   * files are registered with an AVAILABLE replica on that RSE in the same transaction.
+   */
+  attach(
+    parentScope: string,
+    parentName: string,
+    children: readonly FileSpec[],
+    account: string,
+    options: AttachOptions,
+    scopeExists: (scope: string) => boolean,
+  ): void {
+    this.transaction(() => {
+      const parent = this.getDid(parentScope, parentName);
+      if (parent.did_type === 'FILE') throw rucioErrors.unsupported(`Data identifier '${parentScope}:${parentName}' is a file, nothing can be attached to it`);
+      if (parent.is_open === 0) throw rucioErrors.closed(parentScope, parentName);
+      const now = this.now();
+      for (const child of children) {
+        let row: DidRow | undefined;
+        if (options.rse !== undefined) {
+          const existing = this.ensureFileDid(child, account, scopeExists);
+          this.insertReplica(options.rse, child, existing, 'A');
+          row = existing ?? this.getDid(child.scope, child.name);
+        } else {
+          row = this.getDid(child.scope, child.name);
+          if (row.did_type === 'FILE') this.checkConsistency(child, row);
+        }
+        const allowed = parent.did_type === 'DATASET' ? row.did_type === 'FILE' : row.did_type !== 'FILE';
+        if (!allowed) {
+          throw rucioErrors.unsupported(
+            `Data identifier '${row.scope}:${row.name}' of type ${row.did_type} cannot be added to a ${parent.did_type}`,
+          );
+        }
+        if (this.s.getContent.get(parentScope, parentName, row.scope, row.name) !== undefined) {
+          if (options.ignoreDuplicate === true) continue;
+          throw rucioErrors.fileAlreadyExists(
+            `The file '${row.scope}:${row.name}' is already attached to '${parentScope}:${parentName}'`,
+          );
+        }
+        this.s.insertContent.run(parentScope, parentName, row.scope, row.name, row.did_type, row.bytes, row.adler32, row.md5, now);
+      }
+    });
+  }
+
+  listContent(scope: string, name: string): ContentRow[] {
+    this.getDid(scope, name);
+    return this.s.listContent.all(scope, name);
+  }
+
+  listParents(scope: string, name: string): { scope: string; name: string; did_type: DidType }[] {
+    this.getDid(scope, name);
+    return this.s.listParents.all(scope, name);
+  }
+
+  /** All files below a DID (itself when it is a file), depth first. */
+  resolveFiles(scope: string, name: string): DidRow[] {
+    const root = this.getDid(scope, name);
+    if (root.did_type === 'FILE') return [root];
+    const out: DidRow[] = [];
+    const seen = new Set<string>();
+    const walk = (s: string, n: string): void => {
+      for (const child of this.s.listContent.iterate(s, n)) {
+        const key = `${child.child_scope}:${child.child_name}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        if (child.child_type === 'FILE') {
+          const row = this.findDid(child.child_scope, child.child_name);
+          if (row !== undefined) out.push(row);
+        } else {
+          walk(child.child_scope, child.child_name);
+        }
+      }
+    };
+    walk(scope, name);
+    return out;
+  }
+
+  /** Datasets below a collection (itself when it is a dataset). */
+  private resolveDatasets(root: DidRow): DidRow[] {
+    if (root.did_type === 'DATASET') return [root];
+    const out: DidRow[] = [];
+    for (const child of this.s.listContent.all(root.scope, root.name)) {
+      const row = this.findDid(child.child_scope, child.child_name);
+      if (row !== undefined && row.did_type !== 'FILE') out.push(...this.resolveDatasets(row));
+    }
+    return out;
+  }
+
+  /**
+   * Replica rows of the files behind `dids`, grouped per file in first-seen order. With
+   * `updatedAfter`, only replicas whose updated_at is at or after it (cost: the new replicas).
+   */
+  listReplicaRows(dids: readonly { scope: string; name: string }[], updatedAfter: number | undefined): {
+    file: { scope: string; name: string };
+    parents: string[];
+    replicas: ReplicaRow[];
+    requestedFile: DidRow | undefined;
+  }[] {
+    const groups = new Map<string, { file: { scope: string; name: string }; parents: string[]; replicas: ReplicaRow[]; requestedFile: DidRow | undefined }>();
+    const add = (row: ReplicaRow, parent: string | undefined): void => {
+      const key = `${row.scope}:${row.name}`;
+      let group = groups.get(key);
+      if (group === undefined) {
+        group = { file: { scope: row.scope, name: row.name }, parents: [], replicas: [], requestedFile: undefined };
+        groups.set(key, group);
+      }
+      if (parent !== undefined && !group.parents.includes(parent)) group.parents.push(parent);
+      if (!group.replicas.some((r) => r.rse === row.rse)) group.replicas.push(row);
+    };
+    for (const did of dids) {
+      const row = this.getDid(did.scope, did.name);
+      if (row.did_type === 'FILE') {
+        const key = `${row.scope}:${row.name}`;
+        if (!groups.has(key)) groups.set(key, { file: { scope: row.scope, name: row.name }, parents: [], replicas: [], requestedFile: row });
+        for (const replica of this.s.replicasOfFile.iterate(row.scope, row.name)) {
+          if (updatedAfter === undefined || replica.updated_at >= updatedAfter) add(replica, undefined);
+        }
+        continue;
+      }
+      for (const dataset of this.resolveDatasets(row)) {
+        const parent = `${dataset.scope}:${dataset.name}`;
+        const rows =
+          updatedAfter === undefined
+            ? this.s.replicasOfDataset.iterate(dataset.scope, dataset.name)
+            : this.s.replicasOfDatasetSince.iterate(updatedAfter, dataset.scope, dataset.name);
+        for (const replica of rows) add(replica, parent);
+      }
+    }
+    return [...groups.values()];
+  }
+
+  setOpen(scope: string, name: string, open: boolean): void {
+    this.transaction(() => {
+      const row = this.getDid(scope, name);
+      if (row.did_type === 'FILE') throw rucioErrors.unsupported(`Data identifier '${scope}:${name}' is a file and has no open status`);
+      const now = this.now();
+      if (open) {
+        this.s.reopenDid.run(now, scope, name);
+      } else {
+        const size = this.dynamicSize(scope, name);
+        this.s.closeDid.run(size.length, size.bytes, now, now, scope, name);
+      }
+    });
+  }
+
+  searchDids(scope: string, createdFrom: number, createdTo: number): Iterable<DidRow> {
+    return this.s.searchDids.iterate(scope, createdFrom, createdTo);
+  }
+}

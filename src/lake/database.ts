@@ -1,0 +1,55 @@
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+/**
+ * The catalog schema. Times are epoch milliseconds (REAL, so sub-millisecond order is kept).
+ * Indexes serve the hot paths: contents by parent (primary key), replicas by updated_at (the
+ * `updated_after` poll), contents by child (parents, consistency checks).
+ */
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+  account TEXT PRIMARY KEY, account_type TEXT NOT NULL, status TEXT NOT NULL, email TEXT,
+  created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS identities (
+  identity TEXT NOT NULL, identity_type TEXT NOT NULL, account TEXT NOT NULL REFERENCES accounts(account),
+  password_hash TEXT, salt TEXT, created_at REAL NOT NULL,
+  PRIMARY KEY (identity, identity_type, account));
+CREATE TABLE IF NOT EXISTS tokens (
+  token TEXT PRIMARY KEY, account TEXT NOT NULL, identity TEXT NOT NULL, expires_at REAL NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS scopes (scope TEXT PRIMARY KEY, account TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS rses (rse TEXT PRIMARY KEY, id TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS dids (
+  scope TEXT NOT NULL, name TEXT NOT NULL, did_type TEXT NOT NULL, account TEXT NOT NULL,
+  bytes INTEGER, adler32 TEXT, md5 TEXT, guid TEXT, is_open INTEGER, monotonic INTEGER NOT NULL DEFAULT 0,
+  length INTEGER, meta TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, closed_at REAL,
+  PRIMARY KEY (scope, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dids_created ON dids (scope, created_at);
+CREATE TABLE IF NOT EXISTS contents (
+  scope TEXT NOT NULL, name TEXT NOT NULL, child_scope TEXT NOT NULL, child_name TEXT NOT NULL,
+  child_type TEXT NOT NULL, bytes INTEGER, adler32 TEXT, md5 TEXT, created_at REAL NOT NULL,
+  PRIMARY KEY (scope, name, child_scope, child_name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS contents_child ON contents (child_scope, child_name);
+CREATE TABLE IF NOT EXISTS replicas (
+  scope TEXT NOT NULL, name TEXT NOT NULL, rse TEXT NOT NULL, bytes INTEGER NOT NULL, adler32 TEXT, md5 TEXT,
+  state TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+  PRIMARY KEY (scope, name, rse)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS replicas_updated ON replicas (updated_at);
+CREATE TABLE IF NOT EXISTS rules (
+  id TEXT PRIMARY KEY, account TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, did_type TEXT NOT NULL,
+  rse_expression TEXT NOT NULL, copies INTEGER NOT NULL, grouping TEXT NOT NULL, expires_at REAL,
+  options TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS rules_did ON rules (scope, name);
+`;
+
+export function openDatabase(file: string): Db {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: durable across a process crash, a power loss may lose the last commits.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  db.exec(schema);
+  return db;
+}

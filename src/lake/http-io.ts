@@ -1,0 +1,106 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RucioApiError, rucioErrors } from './rucio-error.js';
+
+const maxBodyBytes = 64 * 1024 * 1024;
+
+export function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        reject(new RucioApiError(413, 'InvalidObject', `request body larger than ${maxBodyBytes} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Parses a JSON body whatever its Content-Type (the Python client sends none). */
+export function parseJson(body: Buffer): unknown {
+  if (body.length === 0) throw rucioErrors.badJson();
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    throw rucioErrors.badJson();
+  }
+}
+
+export function parseJsonObject(body: Buffer): Record<string, unknown> {
+  const value = parseJson(body);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw rucioErrors.notADict();
+  return value as Record<string, unknown>;
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+  const payload = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  res.writeHead(status, {
+    'Content-Type': contentType,
+    'Content-Length': String(payload.length),
+    ...headers,
+  });
+  res.end(payload);
+}
+
+/** Header values must be latin-1 without newlines; Rucio's messages are plain ASCII anyway. */
+function headerSafe(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?');
+}
+
+export function sendError(res: ServerResponse, error: RucioApiError): void {
+  const body = JSON.stringify({ ExceptionClass: error.exceptionClass, ExceptionMessage: error.message });
+  send(res, error.status, 'application/octet-stream', body, {
+    ExceptionClass: error.exceptionClass,
+    ExceptionMessage: headerSafe(error.message),
+  });
+}
+
+export function sendJson(res: ServerResponse, value: unknown, status = 200): void {
+  send(res, status, 'application/json', JSON.stringify(value));
+}
+
+/** `application/x-json-stream`: one JSON document per line, each ending in `\n`; empty list = empty body. */
+export function sendJsonStream(res: ServerResponse, items: Iterable<unknown>): void {
+  let body = '';
+  for (const item of items) body += `${JSON.stringify(item)}\n`;
+  send(res, 200, 'application/x-json-stream', body);
+}
+
+export function sendCreated(res: ServerResponse): void {
+  send(res, 201, 'text/html; charset=utf-8', 'Created');
+}
+
+export function sendText(res: ServerResponse, status: number, text: string, contentType = 'text/html; charset=utf-8'): void {
+  send(res, status, contentType, text);
+}
+
+export function sendRaw(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers?: Record<string, string>): void {
+  send(res, status, contentType, body, headers);
+}
+
+/** Flask's 404 page for a path no view serves (transcript: POST /traces/). */
+export function sendHtmlNotFound(res: ServerResponse): void {
+  send(
+    res,
+    404,
+    'text/html; charset=utf-8',
+    '<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n' +
+      '<p>The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.</p>\n',
+  );
+}
+
+export function sendMethodNotAllowed(res: ServerResponse, allowed: readonly string[]): void {
+  send(
+    res,
+    405,
+    'text/html; charset=utf-8',
+    '<!doctype html>\n<html lang=en>\n<title>405 Method Not Allowed</title>\n<h1>Method Not Allowed</h1>\n' +
+      '<p>The method is not allowed for the requested URL.</p>\n',
+    { Allow: allowed.join(', ') },
+  );
+}

@@ -1,0 +1,9 @@
+export { startLake } from './lake.js';
+export type { Lake, LakeOptions, LakeSettings, LakeAccountConfig } from './lake.js';
+export type { LakeRse, LakeRseConfig, RseKind } from './rse.js';
+export { FaultController, flipBytes } from './faults.js';
+export type { FaultSpec, FaultCounters, CatalogFault, StorageFault } from './faults.js';
+export { lfn2pfnHash, lfn2pfnIdentity } from './names.js';
+export { resolveRseExpression } from './rse-expression.js';
+export { parsePythonLiteral } from './python-literal.js';
+export { parseRucioDate, rfc1123 } from './dates.js';

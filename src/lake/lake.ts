@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { ConfigError, UnavailableError } from '../common/errors.js';
+import { Catalog } from './catalog.js';
+import { createCatalogServer } from './catalog-server.js';
+import { readOrCreateSecret, writeRseAccounts, writeRucioCfg, type RseCredentials } from './config-files.js';
+import type { LakeContext } from './context.js';
+import { openDatabase, type Db } from './database.js';
+import { rfc1123 } from './dates.js';
+import { FaultController } from './faults.js';
+import { IdentityStore } from './identity-store.js';
+import { isValidScope } from './names.js';
+import { bindRse, defaultRseConfigs, publicRse, type LakeRse, type LakeRseConfig, type RseRuntime } from './rse.js';
+import { RuleStore } from './rule-store.js';
+import { createStorageServer } from './storage-server.js';
+
+export interface LakeAccountConfig {
+  account: string;
+  type?: 'SERVICE' | 'USER' | 'GROUP';
+  /** userpass identities of this account; a missing password is generated and kept in the lake dir. */
+  identities?: { username: string; password?: string }[];
+  scopes?: string[];
+}
+
+export interface LakeOptions {
+  /** State directory (database, objects, config files). Default `./.wavefier/lake`. */
+  dir?: string;
+  host?: string;
+  /** Catalog port; 0 (default) = ephemeral. */
+  port?: number;
+  /** S3 port; 0 (default) = ephemeral. */
+  s3Port?: number;
+  /** Auth token lifetime, default 1 h. */
+  tokenLifetimeMs?: number;
+  /** Accounts; default: `root` (SERVICE) with userpass `wavefier` and scopes `wavefier`, `user.root`. */
+  accounts?: LakeAccountConfig[];
+  /** Extra scopes owned by the first account. */
+  scopes?: string[];
+  rses?: LakeRseConfig[];
+  quiet?: boolean;
+}
+
+export interface LakeSettings {
+  rucioHost: string;
+  authHost: string;
+  vo: 'def';
+  account: string;
+  username: string;
+  password: string;
+  scopes: string[];
+  rses: LakeRse[];
+  defaultRse: 'LAKE_S3';
+  s3: { endpoint: string; accessKeyId: string; secretAccessKey: string; region: string };
+  dir: string;
+  rucioHome: string;
+  rucioCfgPath: string;
+  rseAccountsPath: string;
+  adminToken: string;
+}
+
+export interface Lake {
+  settings: LakeSettings;
+  faults: FaultController;
+  close(): Promise<void>;
+}
+
+const region = 'us-east-1';
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      reject(
+        new UnavailableError(
+          `cannot listen on ${host}:${port} (${error.code ?? error.message}): choose another port, or 0 for an ephemeral one`,
+          { cause: error },
+        ),
+      );
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolvePort((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolveClose) => {
+    server.close(() => resolveClose());
+    server.closeAllConnections();
+  });
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Starts the embedded lake: a Rucio-compatible catalog over SQLite and an in-process S3 server,
+ * both on loopback. State lives in `dir` and survives restarts (ports may change).
+ */
+export async function startLake(options: LakeOptions = {}): Promise<Lake> {
+  const dir = resolve(options.dir ?? join('.wavefier', 'lake'));
+  const host = options.host ?? '127.0.0.1';
+  const tokenLifetimeMs = options.tokenLifetimeMs ?? 3_600_000;
+  if (!Number.isFinite(tokenLifetimeMs) || tokenLifetimeMs <= 0) throw new ConfigError(`token lifetime must be positive, not ${tokenLifetimeMs} ms`);
+  await mkdir(join(dir, 'etc'), { recursive: true, mode: 0o700 });
+
+  const accounts: LakeAccountConfig[] = options.accounts ?? [
+    { account: 'root', type: 'SERVICE', identities: [{ username: 'wavefier' }], scopes: ['wavefier', 'user.root'] },
+  ];
+  const first = accounts[0];
+  const firstIdentity = first?.identities?.[0];
+  if (first === undefined || firstIdentity === undefined) throw new ConfigError('the lake needs at least one account with a userpass identity');
+  const extraScopes = options.scopes ?? [];
+  for (const scope of [...extraScopes, ...accounts.flatMap((a) => a.scopes ?? [])]) {
+    if (!isValidScope(scope)) throw new ConfigError(`invalid scope '${scope}': use letters, digits, '_', '-', '.' (max 25 characters)`);
+  }
+  const rseConfigs = options.rses ?? [...defaultRseConfigs];
+  if (!rseConfigs.some((rse) => rse.name === 'LAKE_S3')) throw new ConfigError('the lake needs an RSE named LAKE_S3 (the default RSE)');
+
+  const db: Db = openDatabase(join(dir, 'catalog.sqlite'));
+  const closers: (() => Promise<void> | void)[] = [() => {
+    db.close();
+  }];
+  try {
+    const identity = new IdentityStore(db);
+    const passwords = new Map<string, string>();
+    for (const account of accounts) {
+      identity.ensureAccount(account.account, account.type ?? 'USER');
+      for (const id of account.identities ?? []) {
+        const password = id.password ?? (await readOrCreateSecret(join(dir, `password-${id.username}`)));
+        passwords.set(`${account.account}/${id.username}`, password);
+        identity.ensureUserpass(id.username, account.account, password);
+      }
+      for (const scope of account.scopes ?? []) identity.ensureScope(scope, account.account);
+    }
+    for (const scope of extraScopes) identity.ensureScope(scope, first.account);
+    const adminToken = await readOrCreateSecret(join(dir, 'admin-token'), () => randomBytes(24).toString('hex'));
+    const s3Secrets = {
+      accessKeyId: await readOrCreateSecret(join(dir, 's3-access-key'), () => `LAKE${randomBytes(8).toString('hex').toUpperCase()}`),
+      secretAccessKey: await readOrCreateSecret(join(dir, 's3-secret-key'), () => randomBytes(24).toString('base64url')),
+    };
+
+    const faults = new FaultController();
+    const buckets = new Set<string>();
+    for (const config of rseConfigs) {
+      if (config.kind !== 'posix') {
+        const bucket = (config.prefix ?? (config.kind === 's3' ? '/wavefier-lake/' : '/wavefier-signed/')).split('/').filter((p) => p !== '')[0];
+        if (bucket !== undefined) buckets.add(bucket);
+      }
+    }
+    const storage = await createStorageServer({
+      directory: join(dir, 's3'),
+      buckets: [...buckets],
+      ...s3Secrets,
+      region,
+      faults,
+    });
+    const s3Port = await listen(storage.server, options.s3Port ?? 0, host);
+    closers.push(() => closeServer(storage.server));
+    const s3Endpoint = `http://${urlHost(host)}:${s3Port}`;
+    storage.setEndpoint(s3Endpoint);
+
+    const rseIdStatement = db.prepare<[string], { id: string; created_at: number }>('SELECT id, created_at FROM rses WHERE rse = ?');
+    const insertRse = db.prepare('INSERT INTO rses (rse, id, created_at) VALUES (?, ?, ?)');
+    let createdAt = Date.now();
+    const rses: RseRuntime[] = rseConfigs.map((config) => {
+      let row = rseIdStatement.get(config.name);
+      if (row === undefined) {
+        row = { id: randomBytes(16).toString('hex'), created_at: Date.now() };
+        insertRse.run(config.name, row.id, row.created_at);
+      }
+      createdAt = Math.min(createdAt, row.created_at);
+      return bindRse(config, row.id, { dir, s3Host: host, s3Port });
+    });
+    for (const rse of rses) if (rse.kind === 'posix') await mkdir(rse.prefix, { recursive: true });
+
+    const context: LakeContext = {
+      identity,
+      catalog: new Catalog(db),
+      rules: new RuleStore(db),
+      rses,
+      rseByName: new Map(rses.map((rse) => [rse.name, rse])),
+      rseCreatedAt: rfc1123(createdAt),
+      tokenLifetimeMs,
+      faults,
+      storage,
+      adminToken,
+    };
+    const catalogServer = createCatalogServer(context, {
+      onError: (error) => {
+        if (options.quiet !== true) process.stderr.write(`wavefier lake: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      },
+    });
+    const port = await listen(catalogServer, options.port ?? 0, host);
+    closers.push(() => closeServer(catalogServer));
+    const rucioHost = `http://${urlHost(host)}:${port}`;
+    const password = passwords.get(`${first.account}/${firstIdentity.username}`) ?? '';
+
+    const rucioCfgPath = await writeRucioCfg(dir, { rucioHost, authHost: rucioHost, account: first.account, username: firstIdentity.username, password });
+    const credentials: Record<string, RseCredentials> = {};
+    for (const rse of rses) {
+      if (rse.kind === 'posix') continue;
+      credentials[rse.name] = {
+        access_key: s3Secrets.accessKeyId,
+        secret_key: s3Secrets.secretAccessKey,
+        is_secure: false,
+        signature_version: 's3v4',
+        region,
+        path_style: true,
+        endpoint: s3Endpoint,
+      };
+    }
+    const rseAccountsPath = await writeRseAccounts(dir, credentials);
+
+    const settings: LakeSettings = {
+      rucioHost,
+      authHost: rucioHost,
+      vo: 'def',
+      account: first.account,
+      username: firstIdentity.username,
+      password,
+      scopes: identity.listAccountScopes(first.account),
+      rses: rses.map(publicRse),
+      defaultRse: 'LAKE_S3',
+      s3: { endpoint: s3Endpoint, ...s3Secrets, region },
+      dir,
+      rucioHome: dir,
+      rucioCfgPath,
+      rseAccountsPath,
+      adminToken,
+    };
+
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> =>
+      (closing ??= (async () => {
+        const errors: unknown[] = [];
+        for (const closer of [...closers].reverse()) {
+          try {
+            await closer();
+          } catch (error) {
+            errors.push(error);
+          }
+        }
+        if (errors.length > 0 && options.quiet !== true) process.stderr.write(`wavefier lake: ${errors.length} error(s) while closing\n`);
+      })());
+    return { settings, faults, close };
+  } catch (error) {
+    for (const closer of [...closers].reverse()) {
+      try {
+        await closer();
+      } catch {
+        // already failing; the original error matters
+      }
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { isWavefierError, errorMessage } from '../common/errors.js';
+import { RucioClient } from './client.js';
+import type { RucioConfig } from './config.js';
+import { protocolsFor } from './rse.js';
+
+/** One line of `wavefier doctor`: what was checked, whether it passed, and what to do if not. */
+export interface CheckResult {
+  check: string;
+  ok: boolean;
+  /** Not run because an earlier check it depends on failed (or it was not asked for). */
+  skipped?: boolean;
+  detail: string;
+  fix?: string;
+  ms: number;
+  exitCode?: number;
+}
+
+async function timed(check: string, body: () => Promise<{ detail: string }>, fix: (error: unknown) => string): Promise<CheckResult> {
+  const started = performance.now();
+  try {
+    const { detail } = await body();
+    return { check, ok: true, detail, ms: performance.now() - started };
+  } catch (error) {
+    return {
+      check,
+      ok: false,
+      detail: errorMessage(error),
+      fix: fix(error),
+      ms: performance.now() - started,
+      exitCode: isWavefierError(error) ? error.exitCode : 1,
+    };
+  }
+}
+
+export function skipped(check: string, why: string): CheckResult {
+  return { check, ok: true, skipped: true, detail: `skipped: ${why}`, ms: 0 };
+}
+
+/**
+ * Reachability (ping), authentication (whoami) and, with an RSE, a probe object written, read back
+ * and deleted through the same storage path uploads use (or only resolved with `write: false`).
+ */
+export async function diagnoseRucio(
+  config: RucioConfig,
+  options: { rse?: string | undefined; write: boolean; scope?: string | undefined; env?: NodeJS.ProcessEnv },
+): Promise<CheckResult[]> {
+  const client = new RucioClient(config, { retry: { attempts: 2, baseDelayMs: 100 }, ...(options.env ? { env: options.env } : {}) });
+  const results: CheckResult[] = [];
+  try {
+    const ping = await timed(
+      'reachability',
+      async () => ({ detail: `Rucio ${(await client.ping()).version} at ${config.rucioHost}` }),
+      () => `check rucio_host (${config.sources.rucioHost ?? 'settings'}), the network and that the server is up`,
+    );
+    results.push(ping);
+    if (!ping.ok) {
+      results.push(skipped('authentication', 'server unreachable'), skipped('rse', 'server unreachable'));
+      return results;
+    }
+    const auth = await timed(
+      'authentication',
+      async () => {
+        await client.auth.authenticate();
+        const who = await client.whoami();
+        return { detail: `authenticated as ${who.account} (${config.authType} at ${config.authHost})` };
+      },
+      () =>
+        config.authType === 'userpass'
+          ? 'check username/password and account in rucio.cfg [client] (or RUCIO_ACCOUNT)'
+          : config.authType === 'token' || config.authType === 'oidc'
+            ? 'refresh the bearer token (BEARER_TOKEN / BEARER_TOKEN_FILE) and check the account'
+            : 'check client_cert/client_key or the proxy, ca_cert, and that the certificate DN is mapped to the account',
+    );
+    results.push(auth);
+    if (options.rse === undefined) {
+      results.push(skipped('rse', 'no --rse given'));
+      return results;
+    }
+    if (!auth.ok) {
+      results.push(skipped('rse', 'not authenticated'));
+      return results;
+    }
+    const rseName = options.rse;
+    results.push(
+      await timed(
+        'rse',
+        async () => {
+          const info = await client.rse(rseName);
+          const write = protocolsFor(info, 'write')[0];
+          if (write === undefined) throw new Error(`RSE ${rseName} has no protocol with write access`);
+          const scope = options.scope ?? `user.${config.account}`;
+          const name = `wavefier-doctor-probe-${Date.now()}-${randomBytes(4).toString('hex')}`;
+          const target = await client.storage.writeTarget(rseName, scope, name);
+          const where = `${write.scheme}://${write.hostname}${write.port === 0 ? '' : `:${write.port}`}${info.signUrl ? ` (signed URLs: ${info.signUrl})` : ''}`;
+          if (!options.write) return { detail: `${rseName} resolved: ${where}, lfn2pfn ${info.lfn2pfnAlgorithm}; write probe skipped (--no-write)` };
+          const probe = randomBytes(64);
+          await target.store.put(target.pfn, probe);
+          try {
+            const back = await target.store.get(target.pfn);
+            if (!Buffer.from(back).equals(probe)) throw new Error(`the probe read back from ${target.pfn} differs from what was written`);
+          } finally {
+            await target.store.delete(target.pfn);
+          }
+          return { detail: `${rseName}: wrote, read back and deleted a probe object via ${where}` };
+        },
+        () =>
+          `check that RSE ${rseName} exists and that its storage accepts this client's writes ` +
+          '(rse-accounts.cfg or AWS_* credentials for s3, directory permissions for file, sign_url for presigned)',
+      ),
+    );
+    return results;
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve, sep } from 'node:path';
+import { checksums, sameAdler32 } from '../common/checksum.js';
+import { NotFoundError, UsageError } from '../common/errors.js';
+import type { RucioClient } from './client.js';
+import { ChecksumMismatchError } from './errors.js';
+import type { ReplicaRecord } from './replicas.js';
+
+export interface FetchOptions {
+  /** Reads per PFN before moving to the next replica (default 2, as the official client). */
+  attemptsPerPfn?: number;
+  signal?: AbortSignal;
+}
+
+export interface FetchedReplica {
+  bytes: Uint8Array;
+  adler32: string;
+  md5: string;
+  pfn: string;
+  rse: string;
+  /** Storage reads it took, over all replicas. */
+  attempts: number;
+}
+
+/**
+ * Reads a file from its best AVAILABLE replica (catalog priority order), verifying size, adler32
+ * and md5 against the catalog; a failed or corrupt read moves on to the next try or replica.
+ * Throws ChecksumMismatchError when every replica read was corrupt, else the last read error.
+ */
+export async function fetchVerified(client: RucioClient, replica: ReplicaRecord, opts: FetchOptions = {}): Promise<FetchedReplica> {
+  const did = `${replica.scope}:${replica.name}`;
+  const perPfn = opts.attemptsPerPfn ?? 2;
+  const candidates = replica.pfns.filter((p) => {
+    const state = replica.states[p.rse];
+    return state === undefined || state === 'AVAILABLE';
+  });
+  if (candidates.length === 0) {
+    throw new NotFoundError(`download ${did} failed: no AVAILABLE replica (states: ${JSON.stringify(replica.states)}); wait for the upload to complete`);
+  }
+  let attempts = 0;
+  const corrupt: ChecksumMismatchError['actual'] = [];
+  let lastError: unknown;
+  let sawOtherError = false;
+  for (const candidate of candidates) {
+    let pfnCorrupt = false;
+    for (let attempt = 0; attempt < perPfn; attempt++) {
+      opts.signal?.throwIfAborted();
+      attempts++;
+      let bytes: Uint8Array;
+      try {
+        const store = await client.storage.forPfn(candidate.rse, candidate.pfn, 'read');
+        bytes = await store.get(candidate.pfn, opts.signal ? { signal: opts.signal } : {});
+      } catch (error) {
+        lastError = error;
+        // Missing objects and permanent errors will not change on a second read of this PFN.
+        if ((error as { retryable?: boolean }).retryable !== true) break;
+        continue;
+      }
+      const sums = checksums(bytes);
+      const okSize = bytes.byteLength === replica.bytes;
+      const okAdler = replica.adler32 === '' || sameAdler32(sums.adler32, replica.adler32);
+      const okMd5 = replica.md5 === undefined || replica.md5 === '' || sums.md5 === replica.md5.toLowerCase();
+      if (okSize && okAdler && okMd5 && (replica.adler32 !== '' || replica.md5 !== undefined)) {
+        return { bytes, adler32: sums.adler32, md5: sums.md5, pfn: candidate.pfn, rse: candidate.rse, attempts };
+      }
+      pfnCorrupt = true;
+      corrupt.push({ pfn: candidate.pfn, rse: candidate.rse, adler32: sums.adler32, md5: sums.md5, bytes: bytes.byteLength });
+    }
+    if (!pfnCorrupt) sawOtherError = true;
+  }
+  if (corrupt.length > 0 && !sawOtherError) {
+    throw new ChecksumMismatchError(did, { adler32: replica.adler32, md5: replica.md5, bytes: replica.bytes }, corrupt);
+  }
+  if (lastError instanceof Error) throw lastError;
+  throw new ChecksumMismatchError(did, { adler32: replica.adler32, md5: replica.md5, bytes: replica.bytes }, corrupt);
+}
+
+/** `relativeName` resolved inside `destDir`, refusing anything that would land outside it. */
+export function safeDestination(destDir: string, relativeName: string): string {
+  if (relativeName === '' || relativeName.includes('\0') || isAbsolute(relativeName) || /^[A-Za-z]:/.test(relativeName)) {
+    throw new UsageError(`refusing to write '${relativeName}': file names must be relative paths inside the destination directory`);
+  }
+  if (relativeName.split(/[\\/]/).some((part) => part === '..')) {
+    throw new UsageError(`refusing to write '${relativeName}': '..' would escape the destination directory ${destDir}`);
+  }
+  const root = resolve(destDir);
+  const target = resolve(root, relativeName);
+  if (!target.startsWith(root + sep)) {
+    throw new UsageError(`refusing to write '${relativeName}': it resolves outside the destination directory ${destDir}`);
+  }
+  return target;
+}
+
+/** Directories already created by this process: saves a mkdir per file on the hot path. */
+const knownDirs = new Set<string>();
+
+/** Writes `bytes` to destDir/relativeName via a temporary file and a rename: readers never see a partial file. */
+export async function writeFileAtomically(destDir: string, relativeName: string, bytes: Uint8Array): Promise<string> {
+  const target = safeDestination(destDir, relativeName);
+  const parent = dirname(target);
+  const temp = `${target}.${randomBytes(6).toString('hex')}.part`;
+  try {
+    if (!knownDirs.has(parent)) {
+      await mkdir(parent, { recursive: true });
+      if (knownDirs.size > 10_000) knownDirs.clear();
+      knownDirs.add(parent);
+    }
+    try {
+      await writeFile(temp, bytes);
+    } catch (error) {
+      // The directory was removed behind our back: create it again once.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      knownDirs.delete(parent);
+      await mkdir(parent, { recursive: true });
+      await writeFile(temp, bytes);
+    }
+    await rename(temp, target);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  return target;
+}
+
+export interface DownloadOptions extends FetchOptions {
+  destDir: string;
+  /** Path under destDir (default: the file's name). */
+  relativeName?: string;
+  /** Keep an existing destination file whose checksums match instead of downloading again. */
+  keep?: boolean;
+}
+
+export interface DownloadResult extends Omit<FetchedReplica, 'bytes'> {
+  path: string;
+  bytes: number;
+  /** The destination already held a verified copy (with `keep`); nothing was read from storage. */
+  alreadyPresent: boolean;
+}
+
+export async function downloadFile(client: RucioClient, replica: ReplicaRecord, opts: DownloadOptions): Promise<DownloadResult> {
+  const relativeName = opts.relativeName ?? replica.name;
+  const target = safeDestination(opts.destDir, relativeName);
+  if (opts.keep === true) {
+    const existing = await readFile(target).catch(() => undefined);
+    if (existing !== undefined) {
+      const sums = checksums(existing);
+      if (existing.byteLength === replica.bytes && sameAdler32(sums.adler32, replica.adler32)) {
+        return { path: target, bytes: existing.byteLength, adler32: sums.adler32, md5: sums.md5, pfn: '', rse: '', attempts: 0, alreadyPresent: true };
+      }
+    }
+  }
+  const fetched = await fetchVerified(client, replica, opts);
+  const path = await writeFileAtomically(opts.destDir, relativeName, fetched.bytes);
+  return {
+    path,
+    bytes: fetched.bytes.byteLength,
+    adler32: fetched.adler32,
+    md5: fetched.md5,
+    pfn: fetched.pfn,
+    rse: fetched.rse,
+    attempts: fetched.attempts,
+    alreadyPresent: false,
+  };
+}

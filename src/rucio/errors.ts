@@ -1,0 +1,203 @@
+import {
+  ConfigError,
+  IntegrityError,
+  NotFoundError,
+  RuntimeFailure,
+  TransientError,
+  UnavailableError,
+  UsageError,
+  type WavefierError,
+  type WavefierErrorOptions,
+} from '../common/errors.js';
+
+/**
+ * What a failed Rucio REST call tells us, carried by every catalog error so callers can branch on
+ * the server's `ExceptionClass` (e.g. 409 DataIdentifierAlreadyExists is fine for a dataset).
+ */
+export interface RucioFailure {
+  /** What we were doing, e.g. "attach files to dataset". */
+  operation: string;
+  /** The DID or RSE the operation was about, e.g. "wavefier:run1". */
+  subject?: string | undefined;
+  status?: number | undefined;
+  exceptionClass?: string | undefined;
+  exceptionMessage?: string | undefined;
+}
+
+function describe(failure: RucioFailure, hint?: string): string {
+  const about = failure.subject === undefined ? '' : ` ${failure.subject}`;
+  const server =
+    failure.exceptionClass === undefined
+      ? failure.status === undefined
+        ? ''
+        : `: HTTP ${failure.status}`
+      : `: ${failure.status === undefined ? '' : `HTTP ${failure.status} `}${failure.exceptionClass}${
+          failure.exceptionMessage === undefined || failure.exceptionMessage === '' ? '' : ` (${failure.exceptionMessage})`
+        }`;
+  return `${failure.operation}${about} failed${server}${hint === undefined ? '' : `; ${hint}`}`;
+}
+
+export interface RucioError extends WavefierError {
+  readonly failure: RucioFailure;
+}
+
+/** The DID, RSE, scope or account does not exist on the server. */
+export class RucioNotFoundError extends NotFoundError implements RucioError {
+  constructor(readonly failure: RucioFailure, options?: WavefierErrorOptions) {
+    super(describe(failure, 'check the name and scope, or create it first'), options);
+  }
+}
+
+/** The server refused our identity: wrong password, unknown certificate, expired token. Fix the credentials. */
+export class RucioAuthenticationError extends ConfigError implements RucioError {
+  constructor(readonly failure: RucioFailure, hint: string, options?: WavefierErrorOptions) {
+    super(describe(failure, hint), options);
+  }
+}
+
+/** The identity is known but not allowed to do this (Rucio's permission policy). */
+export class RucioAccessDeniedError extends RuntimeFailure implements RucioError {
+  constructor(readonly failure: RucioFailure, hint: string, options?: WavefierErrorOptions) {
+    super(describe(failure, hint), options);
+  }
+}
+
+/** 409-style conflicts: already exists, duplicate content, closed dataset. `exceptionClass` tells which. */
+export class RucioConflictError extends RuntimeFailure implements RucioError {
+  constructor(readonly failure: RucioFailure, hint?: string, options?: WavefierErrorOptions) {
+    super(describe(failure, hint), options);
+  }
+}
+
+/** The server rejected the request as malformed (bad name, bad RSE expression, schema violation). */
+export class RucioRequestError extends UsageError implements RucioError {
+  constructor(readonly failure: RucioFailure, options?: WavefierErrorOptions) {
+    super(describe(failure, 'check the scope, names and RSE expression against Rucio\'s naming rules'), options);
+  }
+}
+
+/** 502/503/504, a reset connection or a timeout that persisted through every retry. */
+export class RucioTransientError extends TransientError implements RucioError {
+  constructor(readonly failure: RucioFailure, hint?: string, options?: WavefierErrorOptions) {
+    super(describe(failure, hint ?? 'the server or network is struggling; try again later'), options);
+  }
+}
+
+/** The Rucio server could not be reached at all (refused, DNS, TLS handshake). */
+export class RucioUnavailableError extends UnavailableError implements RucioError {
+  constructor(readonly failure: RucioFailure, hint: string, options?: WavefierErrorOptions) {
+    super(describe(failure, hint), options);
+  }
+}
+
+/** Any other server answer we cannot interpret as success. */
+export class RucioApiError extends RuntimeFailure implements RucioError {
+  constructor(readonly failure: RucioFailure, hint?: string, options?: WavefierErrorOptions) {
+    super(describe(failure, hint), options);
+  }
+}
+
+/** The bytes read from storage do not match the catalog's checksums on any replica. */
+export class ChecksumMismatchError extends IntegrityError {
+  constructor(
+    readonly did: string,
+    readonly expected: { adler32: string; md5?: string | undefined; bytes: number },
+    readonly actual: { pfn: string; rse: string; adler32: string; md5: string; bytes: number }[],
+  ) {
+    const seen = actual.map((a) => `${a.rse}: adler32 ${a.adler32}, ${a.bytes} bytes`).join('; ');
+    super(
+      `download ${did} failed: every replica is corrupt (catalog adler32 ${expected.adler32}, ${expected.bytes} bytes; ` +
+        `read ${seen}); the stored objects differ from what was registered, re-upload the file or repair the RSE`,
+    );
+  }
+}
+
+/** A DID already exists with different content: an upload must never overwrite it. */
+export class DidConflictError extends IntegrityError {
+  constructor(
+    readonly did: string,
+    readonly existing: { adler32?: string | undefined; bytes?: number | undefined },
+    readonly attempted: { adler32: string; bytes: number },
+  ) {
+    super(
+      `upload ${did} refused: the catalog already holds it with adler32 ${existing.adler32 ?? 'unknown'} ` +
+        `(${existing.bytes ?? '?'} bytes) but these bytes have adler32 ${attempted.adler32} (${attempted.bytes} bytes); ` +
+        'DIDs are immutable, upload under a new name (e.g. a new run id)',
+    );
+  }
+}
+
+const notFoundClasses = new Set([
+  'DataIdentifierNotFound',
+  'RSENotFound',
+  'ScopeNotFound',
+  'AccountNotFound',
+  'RuleNotFound',
+  'ReplicaNotFound',
+  'RSEAttributeNotFound',
+  'RSEProtocolNotSupported',
+]);
+const authClasses = new Set(['CannotAuthenticate', 'IdentityNotFound', 'IdentityError']);
+const conflictClasses = new Set([
+  'DataIdentifierAlreadyExists',
+  'Duplicate',
+  'DuplicateContent',
+  'FileAlreadyExists',
+  'UnsupportedOperation',
+  'FileConsistencyMismatch',
+  'DuplicateRule',
+  'RSEOperationNotSupported',
+]);
+const requestClasses = new Set([
+  'InvalidObject',
+  'InvalidRSEExpression',
+  'InputValidationError',
+  'InvalidPath',
+  'ValueError',
+  'InvalidType',
+  'KeyNotFound',
+  'InvalidValueForKey',
+  'UnsupportedValueType',
+]);
+
+/** Permission policy hint for AccessDenied on replica registration (DESIGN §4b, generic policy). */
+export const genericPolicyHint =
+  "under Rucio's 'generic' permission policy a non-admin account may add replicas only on RSEs whose name ends " +
+  'with SCRATCHDISK, USERDISK, LOCALGROUPDISK or MOCK; use such an RSE, give the account the admin attribute, or ' +
+  'ask the operators for a policy package that allows it';
+
+/** Maps a non-success Rucio answer to the typed error a caller can act on. */
+export function rucioErrorFor(failure: RucioFailure, context: { registersReplicas?: boolean } = {}): RucioError {
+  const cls = failure.exceptionClass;
+  const status = failure.status ?? 0;
+  if (cls !== undefined && notFoundClasses.has(cls)) return new RucioNotFoundError(failure);
+  if (cls === 'AccessDenied') {
+    return new RucioAccessDeniedError(
+      failure,
+      context.registersReplicas === true ? genericPolicyHint : 'the account lacks the permission; ask the Rucio operators',
+    );
+  }
+  if ((cls !== undefined && authClasses.has(cls)) || (status === 401 && cls === undefined)) {
+    return new RucioAuthenticationError(
+      failure,
+      'check the account, the credentials (username/password, certificate or token) and the auth host',
+    );
+  }
+  if (cls !== undefined && conflictClasses.has(cls)) return new RucioConflictError(failure);
+  if (cls !== undefined && requestClasses.has(cls)) return new RucioRequestError(failure);
+  if (status === 404) return new RucioNotFoundError(failure);
+  if (status === 409) return new RucioConflictError(failure);
+  if (cls === 'ResourceTemporaryUnavailable' || cls === 'ServiceUnavailable' || [502, 503, 504].includes(status)) {
+    return new RucioTransientError(failure);
+  }
+  return new RucioApiError(failure, status >= 500 ? 'the server failed; see its logs' : undefined);
+}
+
+export function isRucioError(error: unknown): error is RucioError {
+  return typeof error === 'object' && error !== null && 'failure' in error && error instanceof Error;
+}
+
+/** The `ExceptionClass` of a Rucio error, or undefined for anything else. */
+export function exceptionClassOf(error: unknown): string | undefined {
+  return isRucioError(error) ? error.failure.exceptionClass : undefined;
+}

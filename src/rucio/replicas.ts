@@ -1,0 +1,124 @@
+import { XMLParser } from 'fast-xml-parser';
+import { z } from 'zod';
+
+/** One file's replicas as `POST /replicas/list` describes them, PFNs sorted best first. */
+export interface ReplicaRecord {
+  scope: string;
+  name: string;
+  bytes: number;
+  adler32: string;
+  md5?: string | undefined;
+  pfns: ReplicaPfn[];
+  /** RSE name → replica state (AVAILABLE, COPYING, ...). */
+  states: Record<string, string>;
+}
+
+export interface ReplicaPfn {
+  pfn: string;
+  rse: string;
+  priority: number;
+  domain: string;
+}
+
+const jsonReplica = z.object({
+  scope: z.string(),
+  name: z.string(),
+  bytes: z.number().int().min(0),
+  adler32: z.string().nullish(),
+  md5: z.string().nullish(),
+  pfns: z
+    .record(
+      z.string(),
+      z.object({
+        rse: z.string(),
+        priority: z.coerce.number().nullish(),
+        domain: z.string().nullish(),
+      }),
+    )
+    .nullish(),
+  states: z.record(z.string(), z.string()).nullish(),
+});
+
+function sortPfns(pfns: ReplicaPfn[]): ReplicaPfn[] {
+  return pfns.sort((a, b) => a.priority - b.priority || a.rse.localeCompare(b.rse));
+}
+
+/** Validates one x-json-stream line of `POST /replicas/list`. */
+export function replicaFromJson(line: unknown): ReplicaRecord {
+  const r = jsonReplica.parse(line);
+  const pfns = Object.entries(r.pfns ?? {}).map(([pfn, info]) => ({
+    pfn,
+    rse: info.rse,
+    priority: info.priority ?? 1,
+    domain: info.domain ?? 'wan',
+  }));
+  return {
+    scope: r.scope,
+    name: r.name,
+    bytes: r.bytes,
+    adler32: r.adler32 ?? '',
+    md5: r.md5 ?? undefined,
+    pfns: sortPfns(pfns),
+    states: r.states ?? {},
+  };
+}
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  isArray: (name) => ['file', 'url', 'hash', 'did'].includes(name),
+});
+
+const metalinkFile = z.object({
+  identity: z.string(),
+  size: z.coerce.number().int().min(0),
+  hash: z.array(z.object({ '#text': z.string(), '@type': z.string() })).optional(),
+  url: z
+    .array(
+      z.union([
+        z.object({ '#text': z.string(), '@location': z.string(), '@priority': z.string().optional(), '@domain': z.string().optional() }),
+        z.string(),
+      ]),
+    )
+    .optional(),
+});
+
+/** Parses the metalink4 answer of `POST /replicas/list` (what `rucio download` asks for). */
+export function replicasFromMetalink(xml: string): ReplicaRecord[] {
+  const doc = parser.parse(xml) as { metalink?: { file?: unknown[] } };
+  const files = doc.metalink?.file ?? [];
+  return files.map((raw) => {
+    const f = metalinkFile.parse(raw);
+    const colon = f.identity.indexOf(':');
+    const hashes = new Map((f.hash ?? []).map((h) => [h['@type'], h['#text']]));
+    const pfns: ReplicaPfn[] = [];
+    for (const url of f.url ?? []) {
+      if (typeof url === 'string') continue;
+      pfns.push({
+        pfn: url['#text'],
+        rse: url['@location'],
+        priority: Number(url['@priority'] ?? 1),
+        domain: url['@domain'] ?? 'wan',
+      });
+    }
+    const states: Record<string, string> = {};
+    for (const p of pfns) states[p.rse] = 'AVAILABLE';
+    return {
+      scope: f.identity.slice(0, colon),
+      name: f.identity.slice(colon + 1),
+      bytes: f.size,
+      adler32: hashes.get('adler32') ?? '',
+      md5: hashes.get('md5'),
+      pfns: sortPfns(pfns),
+      states,
+    };
+  });
+}
+
+/** Rucio's `updated_after` format: '%Y-%m-%dT%H:%M:%S' in UTC. Numbers are epoch milliseconds. */
+export function rucioTimestamp(value: Date | number): string {
+  const date = typeof value === 'number' ? new Date(value) : value;
+  return date.toISOString().slice(0, 19);
+}

@@ -1,0 +1,193 @@
+import { createHash, createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { Dispatcher } from 'undici';
+import {
+  isTransientNetworkCode,
+  ObjectExistsError,
+  ObjectNotFoundError,
+  StorageError,
+  StorageTransientError,
+  type ObjectStore,
+  type PutOptions,
+  type StoreCallOptions,
+} from './object-store.js';
+import { S3Store } from './store-s3.js';
+
+
+/** node:crypto behind the hash interface the SigV4 signer expects (HMAC when given a secret). */
+class NodeSha256 {
+  private readonly hash;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash =
+      secret === undefined
+        ? createHash('sha256')
+        : createHmac('sha256', typeof secret === 'string' ? secret : Buffer.from(ArrayBuffer.isView(secret) ? secret.buffer.slice(secret.byteOffset, secret.byteOffset + secret.byteLength) : secret));
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.hash.update(typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data));
+  }
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(this.hash.digest()));
+  }
+}
+
+export interface S3DirectStoreOptions {
+  endpoint: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  forcePathStyle: boolean;
+  dispatcher: Dispatcher;
+  /** Attempts for 5xx, throttling and reset connections (default 3; PUT of the same bytes is idempotent). */
+  maxAttempts?: number;
+  timeoutMs?: number;
+}
+
+/** S3's path encoding: RFC 3986 per segment, slashes kept. */
+function encodeKey(key: string): string {
+  return key
+    .split('/')
+    .map((part) => encodeURIComponent(part).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .join('/');
+}
+
+/**
+ * The `s3` protocol's data path without the AWS SDK's middleware stack: each request is signed with
+ * the SDK's own SigV4 signer (@smithy/signature-v4) and sent over a keep-alive undici pool. Same
+ * contract and conformance suite as S3Store (the SDK engine); about 1 ms less CPU per request, which
+ * matters at thousands of 32 KiB chunks. No checksum headers besides the signed payload SHA-256
+ * (what non-AWS servers need); our own adler32/md5 verification stays on both ends.
+ */
+export class S3DirectStore implements ObjectStore {
+  readonly scheme = 's3';
+  private readonly signer: SignatureV4;
+  private readonly url: URL;
+
+  constructor(private readonly options: S3DirectStoreOptions) {
+    this.url = new URL(options.endpoint);
+    this.signer = new SignatureV4({
+      credentials: options.credentials,
+      region: options.region,
+      service: 's3',
+      sha256: NodeSha256,
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
+  }
+
+  private async send(
+    operation: string,
+    pfn: string,
+    method: 'PUT' | 'GET' | 'HEAD' | 'DELETE',
+    extra: { body?: Buffer; headers?: Record<string, string>; signal?: AbortSignal | undefined },
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+    const { bucket, key } = S3Store.locate(pfn);
+    const host = this.options.forcePathStyle ? this.url.host : `${bucket}.${this.url.host}`;
+    const path = this.options.forcePathStyle ? `/${encodeURIComponent(bucket)}/${encodeKey(key)}` : `/${encodeKey(key)}`;
+    const payloadHash = extra.body === undefined ? createHash('sha256').digest('hex') : createHash('sha256').update(extra.body).digest('hex');
+    const origin = `${this.url.protocol}//${host}`;
+    const attempts = this.options.maxAttempts ?? 3;
+    let last: Error | undefined;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await sleep(Math.min(1000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      const signed = await this.signer.sign({
+        method,
+        protocol: this.url.protocol,
+        hostname: this.options.forcePathStyle ? this.url.hostname : `${bucket}.${this.url.hostname}`,
+        ...(this.url.port === '' ? {} : { port: Number(this.url.port) }),
+        path,
+        query: {},
+        headers: {
+          host,
+          'x-amz-content-sha256': payloadHash,
+          ...(extra.body === undefined ? {} : { 'content-length': String(extra.body.byteLength) }),
+          ...(extra.headers ?? {}),
+        },
+        ...(extra.body === undefined ? {} : { body: extra.body }),
+      });
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.options.dispatcher.request({
+          origin,
+          path,
+          method,
+          headers: signed.headers,
+          body: extra.body ?? null,
+          headersTimeout: this.options.timeoutMs ?? 30_000,
+          bodyTimeout: this.options.timeoutMs ?? 30_000,
+          signal: extra.signal ?? null,
+        });
+      } catch (error) {
+        if (extra.signal?.aborted === true) throw error;
+        const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+        last = isTransientNetworkCode(code)
+          ? new StorageTransientError(operation, pfn, code ?? 'network error', { cause: error })
+          : new StorageError(operation, pfn, code ?? (error as Error).message, { cause: error });
+        if (!(last instanceof StorageTransientError)) throw last;
+        continue;
+      }
+      const body = method === 'HEAD' ? (await response.body.dump(), Buffer.alloc(0)) : Buffer.from(await response.body.arrayBuffer());
+      if (response.statusCode >= 500 || response.statusCode === 429) {
+        last = new StorageTransientError(operation, pfn, `HTTP ${response.statusCode}${errorCode(body)}`);
+        continue;
+      }
+      return { status: response.statusCode, headers: response.headers, body };
+    }
+    throw last ?? new StorageTransientError(operation, pfn, 'no attempt made');
+  }
+
+  async put(pfn: string, bytes: Uint8Array, options?: PutOptions): Promise<void> {
+    const body = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const response = await this.send('put', pfn, 'PUT', {
+      body,
+      ...(options?.ifAbsent === true ? { headers: { 'if-none-match': '*' } } : {}),
+      signal: options?.signal,
+    });
+    if (response.status === 200) return;
+    if (options?.ifAbsent === true && response.status === 412) throw new ObjectExistsError(pfn);
+    throw failure('put', pfn, response.status, response.body);
+  }
+
+  async get(pfn: string, options?: StoreCallOptions): Promise<Uint8Array> {
+    const response = await this.send('get', pfn, 'GET', { signal: options?.signal });
+    if (response.status === 200) return new Uint8Array(response.body.buffer, response.body.byteOffset, response.body.byteLength);
+    if (response.status === 404 && !errorCode(response.body).includes('NoSuchBucket')) throw new ObjectNotFoundError(pfn);
+    throw failure('get', pfn, response.status, response.body);
+  }
+
+  async stat(pfn: string, options?: StoreCallOptions): Promise<{ bytes: number } | undefined> {
+    const response = await this.send('stat', pfn, 'HEAD', { signal: options?.signal });
+    if (response.status === 404) return undefined;
+    if (response.status === 200) {
+      const length = response.headers['content-length'];
+      return { bytes: Number(Array.isArray(length) ? length[0] : length) || 0 };
+    }
+    throw failure('stat', pfn, response.status, response.body);
+  }
+
+  async delete(pfn: string, options?: StoreCallOptions): Promise<void> {
+    const response = await this.send('delete', pfn, 'DELETE', { signal: options?.signal });
+    if (response.status === 204 || response.status === 200 || response.status === 404) return;
+    throw failure('delete', pfn, response.status, response.body);
+  }
+
+  close(): Promise<void> {
+    // The dispatcher belongs to the registry that created this store.
+    return Promise.resolve();
+  }
+}
+
+function errorCode(body: Buffer): string {
+  const code = /<Code>([^<]+)<\/Code>/.exec(body.toString('utf8', 0, Math.min(body.byteLength, 2048)))?.[1];
+  return code === undefined ? '' : ` ${code}`;
+}
+
+function failure(operation: string, pfn: string, status: number, body: Buffer): StorageError {
+  const code = errorCode(body);
+  if (code.includes('NoSuchBucket')) return new StorageError(operation, pfn, 'the bucket does not exist; create it or fix the RSE prefix');
+  const hint =
+    status === 403 || /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch/.test(code)
+      ? '; check the S3 credentials for this RSE (rse-accounts.cfg or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the clock'
+      : '';
+  return new StorageError(operation, pfn, `HTTP ${status}${code}${hint}`);
+}

@@ -1,0 +1,48 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLake, type Lake, type LakeOptions } from '../../src/lake/index.js';
+
+export interface TestLake extends Lake {
+  /** Stops the lake and removes its directory (unless keepDir). */
+  dispose(options?: { keepDir?: boolean }): Promise<void>;
+  /** A fresh auth token for the default account. */
+  token(): Promise<string>;
+  /** fetch() against the catalog with the auth token (and X-Rucio-Account/VO) set. */
+  rucio(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
+}
+
+/** Starts an embedded lake in a fresh temporary directory (or `options.dir`) for a test. */
+export async function startTestLake(options: LakeOptions = {}): Promise<TestLake> {
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'wavefier-lake-')));
+  const lake = await startLake({ quiet: true, ...options, dir });
+  let cached: string | undefined;
+  const token = async (): Promise<string> => {
+    const response = await fetch(`${lake.settings.authHost}/auth/userpass`, {
+      headers: {
+        'X-Rucio-Account': lake.settings.account,
+        'X-Rucio-Username': lake.settings.username,
+        'X-Rucio-Password': lake.settings.password,
+      },
+    });
+    const value = response.headers.get('x-rucio-auth-token');
+    if (response.status !== 200 || value === null) throw new Error(`lake auth failed with ${response.status}`);
+    return value;
+  };
+  return {
+    ...lake,
+    token,
+    async rucio(path, init = {}) {
+      const { token: explicit, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (explicit !== null) headers.set('X-Rucio-Auth-Token', explicit ?? (cached ??= await token()));
+      headers.set('X-Rucio-Account', lake.settings.account);
+      headers.set('X-Rucio-VO', 'def');
+      return fetch(`${lake.settings.rucioHost}${path}`, { ...rest, headers, redirect: 'manual' });
+    },
+    async dispose(disposeOptions = {}) {
+      await lake.close();
+      if (disposeOptions.keepDir !== true && options.dir === undefined) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

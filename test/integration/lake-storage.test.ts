@@ -1,0 +1,111 @@
+import { Readable } from 'node:stream';
+import { readFile } from 'node:fs/promises';
+import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lfn2pfnHash } from '../../src/lake/index.js';
+import { startTestLake, type TestLake } from '../helpers/lake.js';
+
+let lake: TestLake;
+
+function client(extra: Partial<S3ClientConfig> = {}): S3Client {
+  return new S3Client({
+    endpoint: lake.settings.s3.endpoint,
+    region: lake.settings.s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: lake.settings.s3.accessKeyId, secretAccessKey: lake.settings.s3.secretAccessKey },
+    ...extra,
+  });
+}
+
+const safe = { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } as const;
+
+async function getBytes(s3: S3Client, key: string): Promise<Buffer> {
+  const response = await s3.send(new GetObjectCommand({ Bucket: 'wavefier-lake', Key: key }));
+  return Buffer.from(await response.Body!.transformToByteArray());
+}
+
+beforeAll(async () => {
+  lake = await startTestLake();
+});
+afterAll(async () => {
+  await lake.dispose();
+});
+
+describe('lake storage (s3rver behind the lake)', () => {
+  it('stores and serves the exact bytes of a Buffer PUT at the deterministic key', async () => {
+    const s3 = client(safe);
+    const key = lfn2pfnHash('wavefier', 'chunk-1.hdf5');
+    const bytes = Buffer.from(Array.from({ length: 33_000 }, (_, i) => (i * 7) % 251));
+    await s3.send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: key, Body: bytes }));
+    expect((await getBytes(s3, key)).equals(bytes)).toBe(true);
+    const onDisk = await readFile(`${lake.settings.dir}/s3/wavefier-lake/${key}._S3rver_object`);
+    expect(onDisk.equals(bytes)).toBe(true);
+  });
+
+  it('pins the s3rver trap: default SDK checksums + a streamed body store aws-chunked framing; safe settings do not', async () => {
+    const bytes = Buffer.from('h(t) strain bytes that must arrive unchanged\n'.repeat(200));
+    const trapped = 'trap/default-checksums.bin';
+    await client().send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: trapped, Body: Readable.from([bytes]), ContentLength: bytes.length }));
+    const stored = await getBytes(client(safe), trapped);
+    expect(stored.equals(bytes)).toBe(false);
+    expect(stored.toString('latin1')).toMatch(/x-amz-checksum-crc32:/);
+
+    const fine = 'trap/when-required.bin';
+    await client(safe).send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: fine, Body: Readable.from([bytes]), ContentLength: bytes.length }));
+    expect((await getBytes(client(safe), fine)).equals(bytes)).toBe(true);
+  });
+
+  it('refuses anonymous requests with an S3 AccessDenied', async () => {
+    const response = await fetch(`${lake.settings.s3.endpoint}/wavefier-lake/anything`);
+    expect(response.status).toBe(403);
+    expect(await response.text()).toMatch(/<Code>AccessDenied<\/Code>/);
+  });
+
+  it('signs URLs for LAKE_SIGNED (write, read, delete) that work with plain HTTP', async () => {
+    const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2pfnHash('wavefier', 'signed.hdf5')}`;
+    const sign = async (op: string): Promise<string> => {
+      const response = await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&svc=s3&op=${op}&url=${encodeURIComponent(pfn)}&lifetime=600`);
+      expect(response.status).toBe(200);
+      return response.text();
+    };
+    const put = await fetch(await sign('write'), { method: 'PUT', body: 'signed bytes' });
+    expect(put.status).toBe(200);
+    const get = await fetch(await sign('read'));
+    expect(await get.text()).toBe('signed bytes');
+    expect((await fetch(await sign('delete'), { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(await sign('read'))).status).toBe(404);
+    const bad = await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&op=write&url=${encodeURIComponent('http://elsewhere/other-bucket/x')}`);
+    expect(bad.status).toBe(400);
+    const posix = await lake.rucio(`/credentials/signurl?rse=LAKE_POSIX&op=read&url=${encodeURIComponent(pfn)}`);
+    expect(posix.status).toBe(409);
+  });
+
+  it('lists replicas of a sign_url RSE with URLs already signed for reading', async () => {
+    await lake.rucio('/dids/wavefier/signed-ds', { method: 'POST', body: JSON.stringify({ type: 'DATASET' }) });
+    const bytes = Buffer.from('listed and signed');
+    const { adler32, md5 } = await import('../../src/common/checksum.js').then((m) => m.checksums(bytes));
+    const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2pfnHash('wavefier', 's.bin')}`;
+    const write = await (await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&op=write&url=${encodeURIComponent(pfn)}`)).text();
+    expect((await fetch(write, { method: 'PUT', body: bytes })).status).toBe(200);
+    const attach = await lake.rucio('/dids/wavefier/signed-ds/dids', {
+      method: 'POST',
+      body: JSON.stringify({ rse: 'LAKE_SIGNED', dids: [{ scope: 'wavefier', name: 's.bin', bytes: bytes.length, adler32, md5 }] }),
+    });
+    expect(attach.status).toBe(201);
+    const listed = JSON.parse(await (await lake.rucio('/replicas/list', { method: 'POST', body: JSON.stringify({ dids: [{ scope: 'wavefier', name: 'signed-ds' }] }) })).text()) as { rses: Record<string, string[]> };
+    const url = listed.rses.LAKE_SIGNED?.[0] ?? '';
+    expect(url).toContain('X-Amz-Signature=');
+    expect(await (await fetch(url)).text()).toBe('listed and signed');
+  });
+
+  it('writes rse-accounts.cfg and rucio.cfg with mode 0600 and usable values', async () => {
+    const { stat } = await import('node:fs/promises');
+    expect((await stat(lake.settings.rseAccountsPath)).mode & 0o777).toBe(0o600);
+    expect((await stat(lake.settings.rucioCfgPath)).mode & 0o777).toBe(0o600);
+    expect((await stat(`${lake.settings.dir}/admin-token`)).mode & 0o777).toBe(0o600);
+    const accounts = JSON.parse(await readFile(lake.settings.rseAccountsPath, 'utf8')) as Record<string, Record<string, unknown>>;
+    expect(accounts.LAKE_S3).toMatchObject({ access_key: lake.settings.s3.accessKeyId, secret_key: lake.settings.s3.secretAccessKey, is_secure: false, signature_version: 's3v4', region: 'us-east-1', path_style: true });
+    const cfg = await readFile(lake.settings.rucioCfgPath, 'utf8');
+    expect(cfg).toContain(`[client]\nrucio_host = ${lake.settings.rucioHost}\nauth_host = ${lake.settings.authHost}\nauth_type = userpass\nusername = wavefier\npassword = ${lake.settings.password}\naccount = root\n`);
+  });
+});
