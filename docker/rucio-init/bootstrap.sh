@@ -25,19 +25,23 @@ if [[ ! -f "$tools/merge_rucio_configs.py" ]]; then
 fi
 python3 "$tools/merge_rucio_configs.py" --use-env -d "$etc/rucio.cfg"
 
-# build_database() stamps the schema with alembic; point it at the installed migrations.
+# build_database() stamps the schema with alembic, whose env.py also loads the logging sections.
 rucio_lib="$(python3 -c 'import os, rucio; print(os.path.dirname(rucio.__file__))')"
-cat >"$etc/alembic.ini" <<INI
-[alembic]
-script_location = ${rucio_lib}/db/sqla/migrate_repo
-INI
-# The URL goes in with Python so that a password with '%' or '$' is written verbatim.
-python3 - "$etc/alembic.ini" <<'PY'
+python3 - "$etc/alembic.ini" "${rucio_lib}/db/sqla/migrate_repo" <<'PY'
 import configparser, os, sys
-path = sys.argv[1]
+path, scripts = sys.argv[1], sys.argv[2]
 parser = configparser.RawConfigParser()
-parser.read(path)
-parser.set('alembic', 'sqlalchemy.url', os.environ['RUCIO_CFG_DATABASE_DEFAULT'])
+parser.read_dict({
+    'alembic': {'script_location': scripts, 'sqlalchemy.url': os.environ['RUCIO_CFG_DATABASE_DEFAULT']},
+    'loggers': {'keys': 'root,sqlalchemy,alembic'},
+    'handlers': {'keys': 'console'},
+    'formatters': {'keys': 'generic'},
+    'logger_root': {'level': 'WARN', 'handlers': 'console', 'qualname': ''},
+    'logger_sqlalchemy': {'level': 'WARN', 'handlers': '', 'qualname': 'sqlalchemy.engine'},
+    'logger_alembic': {'level': 'INFO', 'handlers': '', 'qualname': 'alembic'},
+    'handler_console': {'class': 'StreamHandler', 'args': '(sys.stderr,)', 'level': 'NOTSET', 'formatter': 'generic'},
+    'formatter_generic': {'format': '%(levelname)-5.5s [%(name)s] %(message)s', 'datefmt': '%H:%M:%S'},
+})
 with open(path, 'w') as handle:
     parser.write(handle)
 PY
