@@ -247,6 +247,28 @@ describe('init scripts', () => {
     await expect(run('shellcheck', ['--shell=sh', shellScripts[1]!])).resolves.toBeDefined();
   });
 
+  it("write an alembic.ini that Python's logging accepts and that keeps the database URL verbatim", async () => {
+    const bootstrap = await readFile(shellScripts[0]!, 'utf8');
+    const writer = /<<'PY'\n([\s\S]*?)\nPY\n/.exec(bootstrap)?.[1];
+    expect(writer).toBeDefined();
+    const dir = await mkdtemp(join(tmpdir(), 'wavefier-docker-'));
+    try {
+      const ini = join(dir, 'alembic.ini');
+      const url = 'postgresql+psycopg://rucio:p$w:rd@postgres:5432/rucio';
+      await run('python3', ['-c', writer!, ini, '/usr/lib/rucio/db/sqla/migrate_repo'], {
+        env: { ...process.env, RUCIO_CFG_DATABASE_DEFAULT: url },
+      });
+      // What alembic and rucio's migrate_repo/env.py do with it: read the options, fileConfig().
+      const check =
+        'import configparser, logging.config, sys\nlogging.config.fileConfig(sys.argv[1])\n' +
+        "c = configparser.ConfigParser()\nc.read(sys.argv[1])\nprint(c.get('alembic', 'sqlalchemy.url'))\nprint(c.get('alembic', 'script_location'))\n";
+      const { stdout } = await run('python3', ['-c', check, ini]);
+      expect(stdout.trim().split('\n')).toEqual([url, '/usr/lib/rucio/db/sqla/migrate_repo']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('are valid Python 3.9 and find the files they load', async () => {
     await expect(run('python3', ['-c', parse39, ...pythonScripts])).resolves.toBeDefined();
     const bootstrap = await readFile(shellScripts[0]!, 'utf8');
