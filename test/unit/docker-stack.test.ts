@@ -45,6 +45,7 @@ const serviceSchema = z
     healthcheck: healthcheckSchema.optional(),
     restart: z.string().optional(),
     profiles: z.array(z.string()).optional(),
+    stop_grace_period: z.string().optional(),
   })
   .loose();
 type Service = z.infer<typeof serviceSchema>;
@@ -193,6 +194,7 @@ describe('docker/compose.yaml', () => {
     for (const name of names) visit(name, []);
     // The wavefier services wait for both one-shot initialisations.
     for (const name of ['upload-worker', 'downloader', 'wavefier']) {
+      expect(service(name).stop_grace_period, `${name} drains on SIGTERM`).toBe('30s');
       expect(service(name).depends_on).toMatchObject({
         redis: { condition: 'service_healthy' },
         'minio-init': { condition: 'service_completed_successfully' },
@@ -212,6 +214,8 @@ describe('docker/compose.yaml', () => {
   it('keeps Redis data in an append-only file on a named volume', () => {
     const redis = service('redis');
     expect(redis.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
+    const policy = (redis.command as string[]).indexOf('--maxmemory-policy');
+    expect((redis.command as string[])[policy + 1]).toBe('noeviction'); // BullMQ loses jobs otherwise
     const volume = (redis.volumes ?? []).find((v) => v.endsWith(':/data'));
     expect(volume).toBeDefined();
     expect(Object.keys(compose.volumes ?? {})).toContain(volume!.split(':')[0]);
@@ -320,6 +324,33 @@ describe("wavefier's configuration for the stack", () => {
     // The containers set RUCIO_CONFIG to the same file.
     expect(service('upload-worker').environment?.RUCIO_CONFIG).toBe('/opt/rucio/etc/rucio.cfg');
     expect(service('upload-worker').volumes).toContain('./config/stack:/opt/rucio/etc:ro');
+  });
+
+  it('S3 credentials may come from the environment instead, as in the wavefier containers', async () => {
+    // A directory with rucio.cfg only: no rse-accounts.cfg, so the AWS_* variables apply to every RSE.
+    const dir = await mkdtemp(join(tmpdir(), 'wavefier-docker-env-'));
+    try {
+      await writeFile(join(dir, 'rucio.cfg'), await readFile(hostCfg, 'utf8'));
+      const minio = published('minio').get(9000)!;
+      const config = await loadRucioConfig({
+        env: {
+          RUCIO_CONFIG: join(dir, 'rucio.cfg'),
+          AWS_ACCESS_KEY_ID: env('upload-worker', 'AWS_ACCESS_KEY_ID'),
+          AWS_SECRET_ACCESS_KEY: env('upload-worker', 'AWS_SECRET_ACCESS_KEY'),
+          AWS_REGION: env('upload-worker', 'AWS_REGION'),
+          AWS_ENDPOINT_URL_S3: `http://${minio.ip}:${minio.port}`,
+        },
+      });
+      expect(config.rseAccounts).toEqual({});
+      expect(config.s3).toEqual({
+        accessKeyId: env('minio-init', 'WAVEFIER_S3_ACCESS_KEY'),
+        secretAccessKey: env('minio-init', 'WAVEFIER_S3_SECRET_KEY'),
+        region: 'us-east-1',
+        endpoint: 'http://127.0.0.1:9000',
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('flags and RUCIO_* variables still override the stack files', async () => {
