@@ -1,10 +1,26 @@
 import { Command, Option } from 'commander';
-import { packageVersion } from './version.js';
 import { registerDoctor } from './doctor.js';
-import type { RegisterCommand, Runtime } from './runtime.js';
+import { registerDownload } from './download.js';
+import { registerInspect } from './inspect.js';
 import { registerLake } from './lake.js';
+import { registerRehearse } from './rehearse.js';
+import { registerReport } from './report.js';
+import type { RegisterCommand, Runtime } from './runtime.js';
+import { packageVersion } from './version.js';
+import { registerUpload } from './upload.js';
+import { registerUploadWorker } from './upload-worker.js';
 
-const subcommands: RegisterCommand[] = [registerLake, registerDoctor];
+/** In the order `wavefier --help` lists them: the rehearsal first, then its parts, then tools. */
+const subcommands: RegisterCommand[] = [
+  registerRehearse,
+  registerUpload,
+  registerUploadWorker,
+  registerDownload,
+  registerReport,
+  registerInspect,
+  registerLake,
+  registerDoctor,
+];
 
 export function createProgram(runtime: Runtime): Command {
   const program = new Command('wavefier')
@@ -16,7 +32,7 @@ export function createProgram(runtime: Runtime): Command {
     .addOption(new Option('--json', 'machine-readable output: one JSON object per line on stdout'))
     .addOption(new Option('--debug', 'show stack traces and debug diagnostics on stderr'))
     .showSuggestionAfterError(true)
-    .configureHelp({ sortSubcommands: true, showGlobalOptions: true })
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText(
       'after',
       '\nExit status: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 integrity failure\n' +

@@ -5,9 +5,11 @@ import { pino, type Logger } from 'pino';
 import { redact } from './redact.js';
 
 /**
- * A JSON-lines event log written with pino to a file (DESIGN §3). pino's asynchronous destination
- * keeps logging off the hot path; close() flushes synchronously so the last lines of a run survive a
- * normal exit or a signal. Lines are appended (O_APPEND), so several processes may share one file.
+ * A JSON-lines event log written with pino to a file (DESIGN §3). Each line is written synchronously:
+ * a process killed with SIGKILL must not take the record of chunks it already finished with it (the
+ * run state in Redis says they are done, so nobody would log them again). A line costs a few
+ * microseconds, far below a chunk's own cost. Lines are appended (O_APPEND), so several processes
+ * may share one file.
  */
 export interface EventLog {
   readonly path: string;
@@ -20,10 +22,8 @@ export interface EventLog {
 
 export function openEventLog(path: string, base: Record<string, unknown> = {}): EventLog {
   mkdirSync(dirname(path), { recursive: true });
-  // Opening the file ourselves makes the destination ready at once, so flushSync() never meets a
-  // stream that is still opening (which would throw and lose the tail of the log).
   const fd = openSync(path, 'a', 0o644);
-  const destination = pino.destination({ dest: fd, sync: false, minLength: 4096 });
+  const destination = pino.destination({ dest: fd, sync: true });
   const logger: Logger = pino(
     {
       base: { pid: process.pid, hostname: hostnameOf(), ...base },

@@ -40,6 +40,18 @@ const prefix = 'wavefier:run:';
 /** Run state outlives the run by a week: long enough to resume or inspect, bounded for Redis memory. */
 const retentionSeconds = 7 * 24 * 3600;
 
+// SETBIT returns the previous bit: only the first recorder of a chunk's outcome counts it.
+const recordScript = `
+local previous = redis.call('SETBIT', KEYS[1], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if previous == 0 then
+  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+  return 1
+end
+return 0
+`;
+
 export class RunState {
   constructor(
     private readonly redis: Redis,
@@ -81,17 +93,22 @@ export class RunState {
     await this.redis.hset(this.key(), 'status', status);
   }
 
-  /** Marks the outcome; resolves true when this call was the first to record it for `seq`. */
+  /**
+   * Marks the outcome and counts it, in one atomic step; resolves true when this call was the first
+   * to record it for `seq`. One round trip, so the caller can log right after with the smallest
+   * window in which a SIGKILL could separate the record from its log line.
+   */
   async record(outcome: ChunkOutcome, seq: number): Promise<boolean> {
-    const results = await this.redis
-      .multi()
-      .setbit(this.key(`:${outcome}`), seq, 1)
-      .expire(this.key(`:${outcome}`), retentionSeconds)
-      .exec();
-    const previous = results?.[0]?.[1];
-    const first = previous === 0;
-    if (first) await this.redis.multi().hincrby(this.key(':counts'), outcome, 1).expire(this.key(':counts'), retentionSeconds).exec();
-    return first;
+    const first = await this.redis.eval(
+      recordScript,
+      2,
+      this.key(`:${outcome}`),
+      this.key(':counts'),
+      String(seq),
+      outcome,
+      String(retentionSeconds),
+    );
+    return first === 1;
   }
 
   async has(outcome: ChunkOutcome, seq: number): Promise<boolean> {

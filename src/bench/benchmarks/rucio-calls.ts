@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { checksums } from '../common/checksum.js';
-import { startLake } from '../lake/index.js';
+import { fileURLToPath } from 'node:url';
+import { checksums } from '../../common/checksum.js';
+import { startLake } from '../../lake/index.js';
 import {
   RucioClient,
   fetchVerified,
@@ -17,14 +17,11 @@ import {
   writeFileAtomically,
   type ClientStats,
   type ReplicaRecord,
-} from '../rucio/index.js';
+} from '../../rucio/index.js';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-}
+import type { Benchmark, Metric } from '../types.js';
+
+type BenchResult = Metric;
 
 const chunkBytes = 32 * 1024;
 
@@ -64,7 +61,7 @@ function delta(before: ClientStats, after: ClientStats): { catalog: number; stor
  * Measured twice: lake in this process (what `rehearse` does), and lake in a child process
  * (`wavefier lake serve`), which shows the client's own cost without the server's CPU.
  */
-export async function run(options: { uploads?: number; warmup?: number } = {}): Promise<BenchResult[]> {
+async function run(options: { uploads?: number; warmup?: number } = {}): Promise<BenchResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'wavefier-bench-rucio-'));
   const results: BenchResult[] = [];
   try {
@@ -93,7 +90,7 @@ export async function run(options: { uploads?: number; warmup?: number } = {}): 
 
 /** `wavefier lake serve --dir DIR` in a child process, ready when its rucio.cfg exists and it answers. */
 async function serveLake(dir: string): Promise<ChildProcess> {
-  const bin = fileURLToPath(new URL('../../bin/wavefier', import.meta.url));
+  const bin = fileURLToPath(new URL('../../../bin/wavefier', import.meta.url));
   const child = spawn(process.execPath, [bin, 'lake', 'serve', '--dir', dir], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) throw new Error(`wavefier lake serve exited with ${child.exitCode}`);
@@ -194,7 +191,11 @@ async function measure(client: RucioClient, downDir: string, where: string, opti
   return results;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const results = await run();
-  for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
-}
+export const rucioCalls: Benchmark = {
+  name: 'rucio-calls',
+  title: 'Rucio client: REST calls and time per uploaded and downloaded chunk',
+  description:
+    'Uploads and downloads 32 KiB chunks through src/rucio against the embedded lake (LAKE_S3) over loopback, sequentially ' +
+    'and with 8 in flight, counting catalog requests and storage operations per chunk after warm-up.',
+  run: () => run(),
+};

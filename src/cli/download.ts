@@ -1,0 +1,114 @@
+import { Option, type Command } from 'commander';
+import { IntegrityError } from '../common/errors.js';
+import { formatDuration } from '../common/duration.js';
+import type { DownloadSummary, PollMode } from '../downloader/index.js';
+import { duration, nonNegativeInteger, positiveInteger } from './parse.js';
+import { addRucioOptions, rucioClientFromFlags } from './rucio-options.js';
+import { contextFor, type Runtime } from './runtime.js';
+
+interface DownloadFlags {
+  scope: string;
+  dataset: string;
+  dest?: string;
+  subdir: boolean;
+  keep: 'all' | 'none';
+  workers: number;
+  poll: PollMode;
+  pollInterval: number;
+  reconcileEvery: number;
+  fromRse?: string;
+  untilCount?: number;
+  untilIdle?: number;
+  untilClosed?: boolean;
+  duration?: number;
+  attempts: number;
+  corruptionRetries: number;
+  redis?: string;
+  logDir: string;
+  runName?: string;
+}
+
+/**
+ * 250 ms: a 1 Hz rehearsal then waits 125 ms on average for detection, well inside the 300 ms total
+ * latency target, while an incremental poll is one small request (4 per second is light for a Rucio
+ * server; use 1s or more against a shared production instance).
+ */
+const defaultPollIntervalMs = 250;
+
+export function registerDownload(program: Command, runtime: Runtime): void {
+  const command = program
+    .command('download')
+    .description('poll a dataset for new chunks, download and verify each with worker processes, and log when')
+    .addOption(new Option('--scope <scope>', 'scope of the dataset').default('wavefier'))
+    .addOption(new Option('--dataset <name>', 'dataset to follow').makeOptionMandatory(true))
+    .addOption(new Option('--dest <dir>', 'verified files land in <dir>/<dataset>/<name>'))
+    .addOption(new Option('--no-subdir', 'put files directly in --dest, without the <dataset> folder'))
+    .addOption(new Option('--keep <what>', '"none" verifies without keeping the files (long rehearsals)').choices(['all', 'none']).default('all'))
+    .addOption(new Option('--workers <n>', 'worker processes that download and verify').argParser(positiveInteger('--workers')).default(4))
+    .addOption(new Option('--poll <mode>', 'incremental: cost per poll independent of dataset size; full: list the whole dataset (the seed approach)').choices(['incremental', 'full']).default('incremental'))
+    .addOption(new Option('--poll-interval <duration>', 'time between polls').argParser(duration('--poll-interval')).default(defaultPollIntervalMs, '250ms'))
+    .addOption(new Option('--reconcile-every <duration>', 'incremental mode: full listing this often, so nothing is ever missed').argParser(duration('--reconcile-every')).default(60_000, '60s'))
+    .addOption(new Option('--from-rse <expr>', 'only count replicas at RSEs matching this expression (replicated chain)'))
+    .addOption(new Option('--until-count <n>', 'stop after N verified chunks').argParser(positiveInteger('--until-count')))
+    .addOption(new Option('--until-idle <duration>', 'stop after no new chunk for this long').argParser(duration('--until-idle')))
+    .addOption(new Option('--until-closed', 'stop when the dataset is closed and every chunk in it is handled'))
+    .addOption(new Option('--duration <duration>', 'stop after this long').argParser(duration('--duration')))
+    .addOption(new Option('--attempts <n>', 'attempts per chunk for transient failures').argParser(positiveInteger('--attempts')).default(5))
+    .addOption(new Option('--corruption-retries <n>', 'fetch a corrupted chunk again this many times before giving up').argParser(nonNegativeInteger('--corruption-retries')).default(3))
+    .addOption(new Option('--redis <url>', 'Redis for the download queue (default: a private redis-server)'))
+    .addOption(new Option('--log-dir <dir>', 'logs go to <dir>/<run>/download.jsonl').default('rehearsals'))
+    .addOption(new Option('--run-name <name>', 'log folder name (default: the run id at the end of the dataset name)'));
+  addRucioOptions(command).action(async (flags: DownloadFlags & Parameters<typeof rucioClientFromFlags>[0], cmd: Command) => {
+    const ctx = contextFor(cmd, runtime);
+    const { config, client } = await rucioClientFromFlags(flags);
+    const { runDownload } = await import('../downloader/index.js');
+    try {
+      const summary = await runDownload({
+        ...(flags.redis === undefined ? {} : { redisUrl: flags.redis }),
+        rucio: client,
+        workerRucioSettings: config,
+        scope: flags.scope,
+        dataset: flags.dataset,
+        ...(flags.dest === undefined ? {} : { dest: flags.dest }),
+        subdir: flags.subdir,
+        keep: flags.keep,
+        workers: flags.workers,
+        pollMode: flags.poll,
+        pollIntervalMs: flags.pollInterval,
+        reconcileEveryMs: flags.reconcileEvery,
+        ...(flags.fromRse === undefined ? {} : { fromRse: flags.fromRse }),
+        ...(flags.untilCount === undefined ? {} : { untilCount: flags.untilCount }),
+        ...(flags.untilIdle === undefined ? {} : { untilIdleMs: flags.untilIdle }),
+        untilClosed: flags.untilClosed === true,
+        ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
+        attempts: flags.attempts,
+        corruptionRetries: flags.corruptionRetries,
+        logDir: flags.logDir,
+        ...(flags.runName === undefined ? {} : { runName: flags.runName }),
+        signal: ctx.signal,
+        output: ctx.output,
+      });
+      ctx.output.result(summary, renderDownloadSummary(summary));
+      if (summary.corrupted > 0 || summary.failed > 0) {
+        throw new IntegrityError(
+          `${summary.corrupted} chunks corrupted and ${summary.failed} failed for good; details in ${summary.logFile}`,
+        );
+      }
+    } finally {
+      await client.close();
+    }
+  });
+}
+
+export function renderDownloadSummary(summary: DownloadSummary): string {
+  const ms = (value: number | undefined): string => (value === undefined ? '-' : formatDuration(value));
+  return [
+    `download ${summary.scope}:${summary.dataset}: stopped (${summary.stopReason})`,
+    `  chunks     ${summary.verified} verified, ${summary.corrupted} corrupted, ${summary.failed} failed, ${summary.pending} unfinished` +
+      (summary.alreadyVerified > 0 ? `, ${summary.alreadyVerified} verified by an earlier run` : ''),
+    `  polls      ${summary.polls} (${summary.pollRequests} catalog requests, ${summary.pollErrors} errors)`,
+    `  latency    total p50 ${ms(summary.totalLatencyMs.p50)}, p99 ${ms(summary.totalLatencyMs.p99)}`,
+    `  wall time  ${formatDuration(summary.wallMs)}`,
+    `  log        ${summary.logFile}`,
+  ].join('\n');
+}

@@ -1,0 +1,56 @@
+import { UsageError } from '../common/errors.js';
+import { parseDuration } from '../common/duration.js';
+
+/** Flag value parsers shared by the subcommands; each names the flag in its error. */
+
+export function positiveInteger(flag: string): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < 1) {
+      throw new UsageError(`invalid ${flag} '${value}': expected a whole number >= 1`);
+    }
+    return parsed;
+  };
+}
+
+export function nonNegativeInteger(flag: string): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) {
+      throw new UsageError(`invalid ${flag} '${value}': expected a whole number >= 0`);
+    }
+    return parsed;
+  };
+}
+
+export function positiveNumber(flag: string): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (value.trim() === '' || !Number.isFinite(parsed) || parsed <= 0) {
+      throw new UsageError(`invalid ${flag} '${value}': expected a number > 0`);
+    }
+    return parsed;
+  };
+}
+
+export function duration(flag: string): (value: string) => number {
+  return (value) => {
+    const ms = parseDuration(value, flag);
+    if (ms <= 0) throw new UsageError(`invalid ${flag} '${value}': must be longer than zero`);
+    return ms;
+  };
+}
+
+/** An absolute time: ISO 8601, epoch milliseconds, or "+30s" relative to now. */
+export function pointInTime(flag: string, now: () => number = Date.now): (value: string) => number {
+  return (value) => {
+    const trimmed = value.trim();
+    if (trimmed.startsWith('+')) return now() + parseDuration(trimmed.slice(1), flag);
+    if (/^\d{12,}$/.test(trimmed)) return Number(trimmed);
+    const parsed = Date.parse(trimmed);
+    if (Number.isNaN(parsed)) {
+      throw new UsageError(`invalid ${flag} '${value}': use an ISO time (2026-11-26T15:00:00Z), epoch ms, or +30s`);
+    }
+    return parsed;
+  };
+}

@@ -1,0 +1,139 @@
+import { Option, type Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { IntegrityError, UsageError, errorMessage } from '../common/errors.js';
+import { formatDuration } from '../common/duration.js';
+import { duration, nonNegativeInteger, positiveInteger, positiveNumber } from './parse.js';
+import { contextFor, type Runtime } from './runtime.js';
+
+interface RehearseFlags {
+  count?: number;
+  duration?: number;
+  period: number;
+  rateFactor: number;
+  asFastAsPossible?: boolean;
+  source: string;
+  order: 'sequential' | 'random';
+  seed: number;
+  workers: number;
+  downloadWorkers: number;
+  poll: 'incremental' | 'full';
+  pollInterval?: number;
+  keep: 'all' | 'none';
+  logDir: string;
+  external?: boolean;
+  rse?: string;
+  scope: string;
+  redis?: string;
+  lakeDir?: string;
+  deadline?: number;
+  plots: boolean;
+  uploadArgs?: string;
+  downloadArgs?: string;
+  faults?: string;
+}
+
+export function registerRehearse(program: Command, runtime: Runtime): void {
+  program
+    .command('rehearse')
+    .description('one-command rehearsal: embedded lake + private Redis, upload and download as two processes, then the report')
+    .addOption(new Option('--count <n>', 'chunks to inject').argParser(positiveInteger('--count')))
+    .addOption(new Option('--duration <duration>', 'data time to inject instead of --count, e.g. 4h').argParser(duration('--duration')).conflicts('count'))
+    .addOption(new Option('--period <duration>', 'data time per chunk').argParser(duration('--period')).default(1000, '1s'))
+    .addOption(new Option('--rate-factor <n>', 'replay N times faster than real time (1 = a real-time rehearsal)').argParser(positiveNumber('--rate-factor')).default(10))
+    .addOption(new Option('--as-fast-as-possible', 'no pacing: measure throughput'))
+    .addOption(new Option('--source <file|synthetic>', 'GWOSC/LOSC HDF5 file to replay, or synthetic noise').default('synthetic'))
+    .addOption(new Option('--order <order>', 'how chunks are drawn from a file').choices(['sequential', 'random']).default('sequential'))
+    .addOption(new Option('--seed <n>', 'seed of the random order and the synthetic stream').argParser(nonNegativeInteger('--seed')).default(1))
+    .addOption(new Option('--workers <n>', 'upload concurrency').argParser(positiveInteger('--workers')).default(4))
+    .addOption(new Option('--download-workers <n>', 'download worker processes').argParser(positiveInteger('--download-workers')).default(2))
+    .addOption(new Option('--poll <mode>', 'download poll mode').choices(['incremental', 'full']).default('incremental'))
+    .addOption(new Option('--poll-interval <duration>', 'time between download polls (default 250ms)').argParser(duration('--poll-interval')))
+    .addOption(new Option('--keep <what>', 'keep downloaded files under <run>/downloads ("all") or only verify them').choices(['all', 'none']).default('none'))
+    .addOption(new Option('--log-dir <dir>', 'the run goes to <dir>/<run id>/ (logs, report, lake state)').default('rehearsals'))
+    .addOption(new Option('--external', 'rehearse against the Rucio deployment of rucio.cfg / RUCIO_* instead of the embedded lake'))
+    .addOption(new Option('--rse <rse>', 'RSE to upload to (default: the embedded lake\'s LAKE_S3)'))
+    .addOption(new Option('--scope <scope>', 'Rucio scope').default('wavefier'))
+    .addOption(new Option('--redis <url>', 'Redis to use (default: a private redis-server)'))
+    .addOption(new Option('--lake-dir <dir>', 'state directory of the embedded lake (default: <run>/lake)'))
+    .addOption(new Option('--deadline <duration>', 'stop both sides after this long (default: expected duration + 2 min)').argParser(duration('--deadline')))
+    .addOption(new Option('--no-plots', 'skip plots and the HTML page'))
+    .addOption(new Option('--upload-args <flags>', 'more flags for `wavefier upload`, e.g. "--late skip --attempts 8"'))
+    .addOption(new Option('--download-args <flags>', 'more flags for `wavefier download`, e.g. "--corruption-retries 5"'))
+    .addOption(
+      new Option('--faults <json|@file>', 'fault injection rules for the embedded lake, e.g. \'{"storage":[{"corruptWriteBurst":2}]}\''),
+    )
+    .action(async (flags: RehearseFlags, cmd: Command) => {
+      const ctx = contextFor(cmd, runtime);
+      const [{ rehearse }, { renderListing, renderText, reportExitCode, reportToJson }] = await Promise.all([
+        import('../rehearse/index.js'),
+        import('../report/index.js'),
+      ]);
+      const count = flags.count ?? (flags.duration === undefined ? 60 : Math.max(1, Math.floor(flags.duration / flags.period)));
+      const result = await rehearse({
+        count,
+        periodMs: flags.period,
+        rateFactor: flags.rateFactor,
+        asFastAsPossible: flags.asFastAsPossible === true,
+        source: flags.source,
+        order: flags.order,
+        seed: flags.seed,
+        uploadWorkers: flags.workers,
+        downloadWorkers: flags.downloadWorkers,
+        pollMode: flags.poll,
+        ...(flags.pollInterval === undefined ? {} : { pollIntervalMs: flags.pollInterval }),
+        keep: flags.keep,
+        logDir: flags.logDir,
+        external: flags.external === true,
+        ...(flags.rse === undefined ? {} : { rse: flags.rse }),
+        scope: flags.scope,
+        ...(flags.redis === undefined ? {} : { redisUrl: flags.redis }),
+        ...(flags.lakeDir === undefined ? {} : { lakeDir: flags.lakeDir }),
+        ...(flags.deadline === undefined ? {} : { deadlineMs: flags.deadline }),
+        plots: flags.plots,
+        uploadArgs: splitArgs(flags.uploadArgs),
+        downloadArgs: splitArgs(flags.downloadArgs),
+        ...(flags.faults === undefined ? {} : { faults: await readJsonArgument('--faults', flags.faults) }),
+        signal: ctx.signal,
+        output: ctx.output,
+      });
+      // A rehearsal that is not clean names its problem chunks, rclone-check style.
+      const problems = reportExitCode(result.report) === 0 ? '' : renderListing(result.report, { all: false });
+      const text = [
+        renderText(result.report),
+        ...(problems === '' ? [] : ['', problems]),
+        '',
+        `run directory  ${result.runDir}`,
+        ...(result.htmlFile === undefined ? [] : [`report page    ${result.htmlFile}`]),
+        `wall time      ${formatDuration(result.wallMs)}`,
+      ].join('\n');
+      ctx.output.result(
+        { run: result.run, run_dir: result.runDir, dataset: result.dataset, html: result.htmlFile, wall_ms: result.wallMs, report: reportToJson(result.report) },
+        text,
+      );
+      if (result.exitCode === 3) throw new IntegrityError(`rehearsal ${result.run} is not clean: see the report above`);
+    });
+}
+
+/** A JSON value given inline or as @file. */
+async function readJsonArgument(flag: string, value: string): Promise<unknown> {
+  let text = value;
+  if (value.startsWith('@')) {
+    try {
+      text = await readFile(value.slice(1), 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read ${flag} file ${value.slice(1)}: ${errorMessage(error)}`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${flag} is not valid JSON: ${errorMessage(error)}`);
+  }
+}
+
+/** Splits "--a 1 --b two" into arguments; quotes group words ("--x 'a b'"). */
+function splitArgs(text: string | undefined): string[] {
+  if (text === undefined) return [];
+  const parts = text.match(/'[^']*'|"[^"]*"|\S+/g) ?? [];
+  return parts.map((part) => part.replace(/^(['"])(.*)\1$/, '$2'));
+}

@@ -1,0 +1,88 @@
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { parseDuration } from '../common/duration.js';
+import { UsageError } from '../common/errors.js';
+import { contextFor, type RegisterCommand } from './runtime.js';
+
+interface ReportFlags {
+  run?: string;
+  window?: string;
+  plots?: string | false;
+  list?: boolean;
+  combined?: boolean;
+}
+
+export const registerReport: RegisterCommand = (program, runtime) => {
+  program
+    .command('report')
+    .description(
+      'Join the upload and download logs of a rehearsal: integrity (uploaded, verified, missing, corrupted...), ' +
+        'latency statistics over the run and per time window, plots and an HTML page. Exits 3 when anything ' +
+        'is missing, corrupted or failed.',
+    )
+    .argument('<logdir...>', 'log directories (the --log-dir of upload/download, or run directories) from every host; merged')
+    .addOption(new Option('--run <id>', 'the run to report when the directories hold several (default: the most recent)'))
+    .addOption(new Option('--window <duration>', 'width of the latency windows, by t_avail').default('10m'))
+    .addOption(new Option('--plots <dir>', 'where to write the plots and report.html (default: <first logdir>/report)'))
+    .addOption(new Option('--no-plots', 'do not draw plots nor write report.html'))
+    .addOption(new Option('--list', 'list the chunks with a problem: - missing, * corrupted, ! failed upload, + not in the upload log'))
+    .addOption(new Option('--combined', 'list every chunk, rclone check --combined style (= verified as well)'))
+    .addHelpText(
+      'after',
+      '\nLatency spread: "mean -a +b" gives the distance from the mean to the 16th and 84th percentiles.\n' +
+        'Exit status: 0 clean rehearsal, 3 chunks missing, corrupted or failed to upload.',
+    )
+    .action(async (dirs: string[], flags: ReportFlags, command: Command) => {
+      // Loaded on use: the plotting stack (Vega, resvg) is heavy and other commands never need it.
+      const {
+        buildReport,
+        defaultPlotsDir,
+        defaultWindowMs,
+        htmlFileName,
+        integrityErrorFor,
+        renderListing,
+        reportNotes,
+        renderText,
+        reportToJson,
+        writeHtml,
+        writePlots,
+      } = await import('../report/index.js');
+      const { output, signal } = contextFor(command, runtime);
+      const windowMs = flags.window === undefined ? defaultWindowMs : parseDuration(flags.window, '--window');
+      if (windowMs <= 0) throw new UsageError(`invalid --window '${flags.window ?? ''}': give a positive duration, e.g. 10m`);
+      if (flags.run?.trim() === '') throw new UsageError('--run needs a run id (a directory name under the log dir)');
+
+      const report = await buildReport(dirs, {
+        ...(flags.run === undefined ? {} : { runId: flags.run }),
+        windowMs,
+        signal,
+        onProgress: (file, lines) => output.status(`reading ${file}: ${lines.toLocaleString('en-US')} lines`),
+      });
+      output.clearStatus();
+      if (report.run.selectedBy === 'most-recent') {
+        output.info(`reporting run ${report.run.id}, the most recent of ${report.run.candidates.length} (${report.run.candidates.join(', ')}); choose one with --run`);
+      }
+      for (const note of reportNotes(report)) output.warn(note);
+
+      const written: string[] = [];
+      if (flags.plots !== false) {
+        const dir = flags.plots === undefined ? await defaultPlotsDir(dirs) : resolve(flags.plots);
+        const plots = await writePlots(report, dir);
+        for (const warning of plots.warnings) output.warn(warning);
+        written.push(...plots.files, await writeHtml(report, dir, plots.plots));
+        output.info(`plots and ${htmlFileName} written to ${dir}`);
+      }
+
+      const listing = flags.combined === true ? 'all' : flags.list === true ? 'problems' : undefined;
+      const text = [
+        ...(listing === undefined ? [] : [renderListing(report, { all: listing === 'all' })].filter((block) => block !== '')),
+        renderText(report),
+      ].join('\n\n');
+      output.result(
+        reportToJson(report, { ...(listing === undefined ? {} : { listing }), ...(flags.plots === false ? {} : { plots: written }) }),
+        text,
+      );
+      const failure = integrityErrorFor(report);
+      if (failure) throw failure;
+    });
+};

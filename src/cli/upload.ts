@@ -1,0 +1,152 @@
+import { Option, type Command } from 'commander';
+import { IntegrityError, UsageError } from '../common/errors.js';
+import { formatDuration } from '../common/duration.js';
+import { validateChunkTag } from '../strain/chunk-name.js';
+import type { GapPolicy, SourceSpec } from '../strain/index.js';
+import type { UploadSummary } from '../uploader/index.js';
+import { duration, nonNegativeInteger, pointInTime, positiveInteger, positiveNumber } from './parse.js';
+import { addRucioOptions, rucioClientFromFlags } from './rucio-options.js';
+import { contextFor, type Runtime } from './runtime.js';
+
+interface UploadFlags {
+  source?: string;
+  order: 'sequential' | 'random';
+  seed: number;
+  startOffset?: number;
+  sampleRate: number;
+  detector: string;
+  period: number;
+  rateFactor: number;
+  asFastAsPossible?: boolean;
+  duration?: number;
+  count?: number;
+  startAt?: number;
+  alignGps?: boolean;
+  late: 'catch-up' | 'skip';
+  onGap: GapPolicy;
+  scope: string;
+  dataset?: string;
+  rse: string;
+  tag?: string;
+  replicateTo?: string;
+  closeDataset?: boolean;
+  workers: number;
+  attempts: number;
+  redis?: string;
+  resume?: string;
+  runId?: string;
+  logDir: string;
+  drainTimeout: number;
+}
+
+export function registerUpload(program: Command, runtime: Runtime): void {
+  const command = program
+    .command('upload')
+    .description('paced upload of 1 s strain chunks into the data lake through a BullMQ queue, with latency and integrity logs')
+    .addOption(new Option('--source <file|synthetic>', 'GWOSC/LOSC HDF5 file to replay, or "synthetic" for seeded coloured noise'))
+    .addOption(new Option('--order <order>', 'how chunks are drawn from a file').choices(['sequential', 'random']).default('sequential'))
+    .addOption(new Option('--seed <n>', 'seed of the random order and of the synthetic stream').argParser(nonNegativeInteger('--seed')).default(1))
+    .addOption(new Option('--start-offset <duration>', 'where in the file the replay starts (e.g. 10s)').argParser(durationOrZero('--start-offset')))
+    .addOption(new Option('--sample-rate <hz>', 'sample rate of the synthetic stream').argParser(positiveInteger('--sample-rate')).default(4096))
+    .addOption(new Option('--detector <ifo>', 'detector of the synthetic stream').default('V1'))
+    .addOption(new Option('--period <duration>', 'data time per chunk and nominal spacing').argParser(duration('--period')).default(1000, '1s'))
+    .addOption(new Option('--rate-factor <n>', 'replay N times faster than real time').argParser(positiveNumber('--rate-factor')).default(1))
+    .addOption(new Option('--as-fast-as-possible', 'no pacing: enqueue as fast as the workers upload').conflicts('rateFactor'))
+    .addOption(new Option('--duration <duration>', 'data time to upload, e.g. 4h (count = duration / period)').argParser(duration('--duration')))
+    .addOption(new Option('--count <n>', 'number of chunks to upload').argParser(positiveInteger('--count')).conflicts('duration'))
+    .addOption(new Option('--start-at <time>', 'when chunk 0 is due: ISO time, epoch ms or +30s').argParser(pointInTime('--start-at')))
+    .addOption(new Option('--align-gps', 'start on a whole GPS second'))
+    .addOption(new Option('--late <policy>', 'chunks whose slot passed while the process was behind').choices(['catch-up', 'skip']).default('catch-up'))
+    .addOption(new Option('--on-gap <policy>', 'chunks that contain NaN samples').choices(['skip', 'send', 'fail']).default('skip'))
+    .addOption(new Option('--scope <scope>', 'Rucio scope of the chunks and the dataset').default('wavefier'))
+    .addOption(new Option('--dataset <name>', 'dataset to attach chunks to (created if missing; default wavefier-<run id>)'))
+    .addOption(new Option('--rse <rse>', 'RSE to upload to').makeOptionMandatory(true))
+    .addOption(new Option('--tag <tag>', 'TAG of the IGWN chunk names <SITE>-<IFO>_<TAG>-<GPS>-<DUR>.hdf5 (default WAVEFIER_<run id>, unique per run)'))
+    .addOption(new Option('--replicate-to <expr>', 'also add a dataset rule to this RSE expression (EGO → CERN → CNAF chain)'))
+    .addOption(new Option('--close-dataset', 'close the dataset when the run completes'))
+    .addOption(new Option('--workers <n>', 'concurrent uploads in this process (0: only upload-worker processes)').argParser(nonNegativeInteger('--workers')).default(4))
+    .addOption(new Option('--attempts <n>', 'attempts per chunk before it is logged as failed').argParser(positiveInteger('--attempts')).default(5))
+    .addOption(new Option('--redis <url>', 'Redis for the queue and run state (default: a private redis-server for this run)'))
+    .addOption(new Option('--resume <run>', 'continue a run that was interrupted (its settings come from Redis)'))
+    .addOption(new Option('--run-id <id>', 'run id (default: UTC timestamp plus random suffix)'))
+    .addOption(new Option('--log-dir <dir>', 'logs go to <dir>/<run id>/upload.jsonl').default('rehearsals'))
+    .addOption(new Option('--drain-timeout <duration>', 'wait this long after the last chunk for uploads in flight').argParser(duration('--drain-timeout')).default(60_000, '60s'));
+  addRucioOptions(command).action(async (flags: UploadFlags & Parameters<typeof rucioClientFromFlags>[0], cmd: Command) => {
+    const ctx = contextFor(cmd, runtime);
+    const source = flags.resume === undefined ? sourceSpec(flags) : undefined;
+    if (flags.resume !== undefined && flags.redis === undefined) {
+      throw new UsageError('--resume needs --redis: the run state lives in the Redis of the interrupted run');
+    }
+    const tag = flags.tag === undefined ? undefined : validateChunkTag(flags.tag);
+    const { client } = await rucioClientFromFlags(flags);
+    // Loaded here, not at start-up: `wavefier --help` should not pay for HDF5, BullMQ and the AWS SDK.
+    const { runUpload } = await import('../uploader/index.js');
+    try {
+      const summary = await runUpload({
+        ...(flags.redis === undefined ? {} : { redisUrl: flags.redis }),
+        rucio: client,
+        ...(flags.resume === undefined ? {} : { resume: flags.resume }),
+        ...(flags.runId === undefined ? {} : { runId: flags.runId }),
+        ...(source === undefined ? {} : { source }),
+        periodMs: flags.period,
+        rateFactor: flags.rateFactor,
+        asFastAsPossible: flags.asFastAsPossible === true,
+        ...(flags.count === undefined ? {} : { count: flags.count }),
+        ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
+        ...(flags.startAt === undefined ? {} : { startAt: flags.startAt }),
+        alignGps: flags.alignGps === true,
+        latePolicy: flags.late,
+        gapPolicy: flags.onGap,
+        scope: flags.scope,
+        ...(flags.dataset === undefined ? {} : { dataset: flags.dataset }),
+        rse: flags.rse,
+        ...(tag === undefined ? {} : { tag }),
+        ...(flags.replicateTo === undefined ? {} : { replicateTo: flags.replicateTo }),
+        closeDataset: flags.closeDataset === true,
+        workers: flags.workers,
+        attempts: flags.attempts,
+        logDir: flags.logDir,
+        drainTimeoutMs: flags.drainTimeout,
+        signal: ctx.signal,
+        output: ctx.output,
+      });
+      ctx.output.result(summary, renderUploadSummary(summary));
+      if (summary.failed > 0) {
+        throw new IntegrityError(`${summary.failed} of ${summary.scheduled} chunks failed to upload; the reasons are in ${summary.logFile}`);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+}
+
+function durationOrZero(flag: string): (value: string) => number {
+  const parse = duration(flag);
+  return (value) => (value.trim() === '0' ? 0 : parse(value));
+}
+
+function sourceSpec(flags: UploadFlags): SourceSpec {
+  if (flags.source === undefined) throw new UsageError('--source is required: an HDF5 file, or "synthetic"');
+  if (flags.source === 'synthetic') {
+    return { kind: 'synthetic', sampleRate: flags.sampleRate, seed: flags.seed, detector: flags.detector };
+  }
+  return {
+    kind: 'file',
+    path: flags.source,
+    order: flags.order,
+    seed: flags.seed,
+    ...(flags.startOffset === undefined ? {} : { startOffset: flags.startOffset / 1000 }),
+  };
+}
+
+export function renderUploadSummary(summary: UploadSummary): string {
+  const ms = (value: number | undefined): string => (value === undefined ? '-' : formatDuration(value));
+  return [
+    `upload run ${summary.run}${summary.interrupted ? ' (interrupted)' : ''}: ${summary.scope}:${summary.dataset} on ${summary.rse}`,
+    `  chunks     ${summary.uploaded} uploaded, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.late} late, of ${summary.scheduled} scheduled`,
+    `  pacing     p50 ${ms(summary.pacingErrorMs.p50)}, p99 ${ms(summary.pacingErrorMs.p99)}, max ${ms(summary.pacingErrorMs.max)}`,
+    `  upload     p50 ${ms(summary.uploadLatencyMs.p50)}, p99 ${ms(summary.uploadLatencyMs.p99)}, max ${ms(summary.uploadLatencyMs.max)} (this process's workers)`,
+    `  wall time  ${formatDuration(summary.wallMs)}`,
+    `  log        ${summary.logFile}`,
+  ].join('\n');
+}

@@ -1,0 +1,106 @@
+import type { ReplicaRecord, RucioClient } from '../rucio/index.js';
+
+export type PollMode = 'incremental' | 'full';
+
+export interface PollerOptions {
+  client: RucioClient;
+  scope: string;
+  dataset: string;
+  mode: PollMode;
+  /** Only replicas at RSEs matching this expression count (the replicated-chain case). */
+  rseExpression?: string;
+  /** Incremental mode: how often a full listing double-checks that nothing was missed. */
+  reconcileEveryMs: number;
+  /**
+   * Incremental mode: how far back each poll looks before the previous one started. Rucio compares
+   * `updated_after` at one-second resolution and clocks differ a little between hosts.
+   */
+  overlapMs: number;
+  now?: () => number;
+}
+
+export interface PollResult {
+  fresh: ReplicaRecord[];
+  /** Catalog requests this poll made. */
+  requests: number;
+  full: boolean;
+}
+
+/**
+ * Finds files of a dataset that have not been handed out yet.
+ *
+ * - `full` (the seed's approach): lists the whole dataset content every poll, then asks for the
+ *   replicas of the new names. Each poll costs O(files in the dataset).
+ * - `incremental` (default): one `POST /replicas/list` with `updated_after` per poll, which returns only
+ *   recently registered replicas, with PFNs and checksums. Each poll costs O(new files). A full listing
+ *   on the first poll and every `reconcileEveryMs` catches anything the time filter could miss.
+ */
+export class DatasetPoller {
+  private readonly known = new Set<string>();
+  private lastPollStartedAt: number | undefined;
+  private lastFullAt = Number.NEGATIVE_INFINITY;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly options: PollerOptions,
+    alreadyDone: Iterable<string> = [],
+  ) {
+    this.now = options.now ?? Date.now;
+    for (const name of alreadyDone) this.known.add(name);
+  }
+
+  get knownCount(): number {
+    return this.known.size;
+  }
+
+  /** Makes a name eligible again (its download failed for good and should be retried on request). */
+  forget(name: string): void {
+    this.known.delete(name);
+  }
+
+  async poll(): Promise<PollResult> {
+    const startedAt = this.now();
+    const result = this.options.mode === 'full' ? await this.pollFull() : await this.pollIncremental(startedAt);
+    this.lastPollStartedAt = startedAt;
+    return result;
+  }
+
+  private async pollIncremental(startedAt: number): Promise<PollResult> {
+    const { client, scope, dataset, rseExpression } = this.options;
+    const full = this.lastPollStartedAt === undefined || startedAt - this.lastFullAt >= this.options.reconcileEveryMs;
+    const query = {
+      dids: [{ scope, name: dataset }],
+      ...(rseExpression === undefined ? {} : { rseExpression }),
+      ...(full || this.lastPollStartedAt === undefined ? {} : { updatedAfter: new Date(this.lastPollStartedAt - this.options.overlapMs) }),
+    };
+    const fresh: ReplicaRecord[] = [];
+    for await (const replica of client.listReplicas(query)) this.offer(replica, fresh);
+    if (full) this.lastFullAt = startedAt;
+    return { fresh, requests: 1, full };
+  }
+
+  private async pollFull(): Promise<PollResult> {
+    const { client, scope, dataset, rseExpression } = this.options;
+    const names: { scope: string; name: string }[] = [];
+    for await (const entry of client.listContent(scope, dataset)) {
+      if (!this.known.has(entry.name)) names.push({ scope: entry.scope, name: entry.name });
+    }
+    const fresh: ReplicaRecord[] = [];
+    let requests = 1;
+    // Ask for replicas in batches so a large first poll does not become one huge request.
+    for (let start = 0; start < names.length; start += 500) {
+      requests++;
+      const query = { dids: names.slice(start, start + 500), ...(rseExpression === undefined ? {} : { rseExpression }) };
+      for await (const replica of client.listReplicas(query)) this.offer(replica, fresh);
+    }
+    return { fresh, requests, full: true };
+  }
+
+  private offer(replica: ReplicaRecord, fresh: ReplicaRecord[]): void {
+    if (this.known.has(replica.name)) return;
+    // A file with no available replica (yet) at the wanted RSE is not ready: a later poll will see it.
+    if (replica.pfns.length === 0) return;
+    this.known.add(replica.name);
+    fresh.push(replica);
+  }
+}

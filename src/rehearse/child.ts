@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** The wavefier executable of this installation, for running upload and download as separate processes. */
+export function wavefierExecutable(): string {
+  return fileURLToPath(new URL('../../bin/wavefier', import.meta.url));
+}
+
+export interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last JSON object the child printed on stdout (its --json summary). */
+  summary: unknown;
+}
+
+export interface RunningChild {
+  readonly process: ChildProcess;
+  readonly done: Promise<ChildResult>;
+  /** SIGTERM now, SIGKILL if it has not exited after `graceMs`. */
+  stop(graceMs: number): void;
+}
+
+/**
+ * Starts `wavefier <args>` as its own process (as it would run at its own site), forwards its stderr
+ * line by line with a label, and collects its JSON summary from stdout.
+ */
+export function startWavefier(
+  label: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  onLine: (label: string, line: string) => void,
+): RunningChild {
+  const child = spawn(process.execPath, [wavefierExecutable(), '--json', ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let summary: unknown;
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    try {
+      summary = JSON.parse(line);
+    } catch {
+      onLine(label, line);
+    }
+  });
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    if (line.trim() !== '') onLine(label, line);
+  });
+  const done = new Promise<ChildResult>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, summary }));
+    child.on('error', (error) => {
+      onLine(label, `could not start: ${error.message}`);
+      resolve({ code: null, signal: null, summary });
+    });
+  });
+  let killTimer: NodeJS.Timeout | undefined;
+  void done.then(() => clearTimeout(killTimer));
+  return {
+    process: child,
+    done,
+    stop(graceMs) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      killTimer ??= setTimeout(() => child.kill('SIGKILL'), graceMs);
+    },
+  };
+}

@@ -1,0 +1,215 @@
+import { join, resolve } from 'node:path';
+import { ZodError, prettifyError } from 'zod';
+import { ExitCode, RuntimeFailure, UsageError, errorMessage } from '../common/errors.js';
+import { formatDuration } from '../common/duration.js';
+import type { Output } from '../common/output.js';
+import { startLake, type Lake } from '../lake/index.js';
+import { startPrivateRedis, type PrivateRedis } from '../redis/index.js';
+import { buildReport, reportExitCode, reportNotes, writeHtml, writePlots, type Report } from '../report/index.js';
+import { newRunId } from '../uploader/index.js';
+import { startWavefier, type ChildResult, type RunningChild } from './child.js';
+
+export interface RehearseOptions {
+  count: number;
+  periodMs: number;
+  rateFactor: number;
+  asFastAsPossible: boolean;
+  source: string;
+  order: 'sequential' | 'random';
+  seed: number;
+  uploadWorkers: number;
+  downloadWorkers: number;
+  pollMode: 'incremental' | 'full';
+  pollIntervalMs?: number;
+  keep: 'all' | 'none';
+  logDir: string;
+  /** Use the Rucio deployment of rucio.cfg / RUCIO_* instead of the embedded lake. */
+  external: boolean;
+  rse?: string;
+  scope: string;
+  redisUrl?: string;
+  lakeDir?: string;
+  deadlineMs?: number;
+  plots: boolean;
+  uploadArgs: string[];
+  downloadArgs: string[];
+  /** Fault injection rules for the embedded lake, active from the start (see `wavefier lake serve`). */
+  faults?: unknown;
+  signal: AbortSignal;
+  output: Output;
+}
+
+export interface RehearseResult {
+  run: string;
+  runDir: string;
+  dataset: string;
+  report: Report;
+  exitCode: number;
+  upload: ChildResult;
+  download: ChildResult;
+  plotsDir?: string;
+  htmlFile?: string;
+  wallMs: number;
+}
+
+/**
+ * The one-command rehearsal: an embedded lake (unless a real one is configured), a private Redis
+ * (unless one is given), `wavefier upload` and `wavefier download` as two processes as they would
+ * run at two sites, then the report of their logs.
+ */
+export async function rehearse(options: RehearseOptions): Promise<RehearseResult> {
+  const started = Date.now();
+  const { output } = options;
+  const runId = newRunId(started);
+  const logDir = resolve(options.logDir);
+  const runDir = join(logDir, runId);
+  const dataset = `wavefier-${runId}`;
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    let lake: Lake | undefined;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (!options.external) {
+      lake = await startLake({ dir: options.lakeDir ?? join(runDir, 'lake'), quiet: true });
+      const running = lake;
+      cleanups.push(() => running.close());
+      if (options.faults !== undefined) {
+        try {
+          running.faults.set(options.faults as Parameters<typeof running.faults.set>[0]);
+        } catch (error) {
+          throw new UsageError(`invalid --faults: ${error instanceof ZodError ? prettifyError(error).replace(/\n/g, '; ') : errorMessage(error)}`);
+        }
+        output.warn(`fault injection active in the embedded lake: ${JSON.stringify(options.faults)}`);
+      }
+      env.RUCIO_HOME = lake.settings.rucioHome;
+      delete env.RUCIO_CONFIG;
+      output.info(`embedded lake: catalog ${lake.settings.rucioHost}, storage ${lake.settings.s3.endpoint} (state in ${lake.settings.dir})`);
+    }
+    if (options.faults !== undefined && lake === undefined) throw new UsageError('--faults works only with the embedded lake, not with --external');
+    const rse = options.rse ?? lake?.settings.defaultRse;
+    if (rse === undefined) throw new RuntimeFailure('--rse is required with --external: name the RSE to upload to');
+
+    let redisUrl = options.redisUrl;
+    if (redisUrl === undefined) {
+      const redis: PrivateRedis = await startPrivateRedis();
+      cleanups.push(() => redis.stop());
+      redisUrl = redis.url;
+    }
+
+    const intervalMs = options.asFastAsPossible ? 0 : options.periodMs / options.rateFactor;
+    const expectedMs = options.count * intervalMs;
+    const deadlineMs = options.deadlineMs ?? expectedMs + 120_000;
+    output.info(
+      `rehearsal ${runId}: ${options.count} chunks of ${formatDuration(options.periodMs)} from ${options.source}, ` +
+        (options.asFastAsPossible ? 'as fast as possible' : `one every ${formatDuration(intervalMs)} (rate factor ${options.rateFactor})`) +
+        `, into ${options.scope}:${dataset} on ${rse}; deadline ${formatDuration(deadlineMs)}`,
+    );
+
+    const common = ['--redis', redisUrl, '--log-dir', logDir, '--scope', options.scope];
+    const download = startWavefier(
+      'download',
+      [
+        'download',
+        ...common,
+        '--dataset', dataset,
+        '--run-name', runId,
+        '--workers', String(options.downloadWorkers),
+        '--poll', options.pollMode,
+        ...(options.pollIntervalMs === undefined ? [] : ['--poll-interval', `${options.pollIntervalMs}ms`]),
+        '--keep', options.keep,
+        ...(options.keep === 'all' ? ['--dest', join(runDir, 'downloads')] : []),
+        '--until-closed',
+        ...options.downloadArgs,
+      ],
+      env,
+      (label, line) => output.info(`${label.padEnd(8)} | ${line}`),
+    );
+    const upload = startWavefier(
+      'upload',
+      [
+        'upload',
+        ...common,
+        '--run-id', runId,
+        '--dataset', dataset,
+        '--rse', rse,
+        '--source', options.source,
+        '--order', options.order,
+        '--seed', String(options.seed),
+        '--count', String(options.count),
+        '--period', `${options.periodMs}ms`,
+        ...(options.asFastAsPossible ? ['--as-fast-as-possible'] : ['--rate-factor', String(options.rateFactor)]),
+        '--workers', String(options.uploadWorkers),
+        '--close-dataset',
+        ...options.uploadArgs,
+      ],
+      env,
+      (label, line) => output.info(`${label.padEnd(8)} | ${line}`),
+    );
+    const children = [upload, download];
+    const stopAll = (reason: string): void => {
+      output.info(`stopping upload and download: ${reason}`);
+      for (const child of children) child.stop(15_000);
+    };
+    const deadline = setTimeout(() => stopAll(`deadline of ${formatDuration(deadlineMs)} passed`), deadlineMs);
+    const onAbort = (): void => stopAll('interrupted');
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    const uploadResult = await upload.done;
+    // The downloader stops by itself once the closed dataset is fully verified; if the upload failed
+    // to close it, give the downloader a bounded time to finish what is there.
+    if (uploadResult.code !== ExitCode.ok && uploadResult.code !== ExitCode.integrity) {
+      setTimeout(() => stopAll(`the upload exited with ${describeExit(uploadResult)}`), 30_000).unref();
+    }
+    const downloadResult = await download.done;
+    clearTimeout(deadline);
+    options.signal.removeEventListener('abort', onAbort);
+    warnOnAbnormalExit(output, 'upload', uploadResult);
+    warnOnAbnormalExit(output, 'download', downloadResult);
+
+    const report = await buildReport([runDir], { runId });
+    for (const note of reportNotes(report)) output.warn(note);
+    let plotsDir: string | undefined;
+    let htmlFile: string | undefined;
+    if (options.plots) {
+      plotsDir = join(runDir, 'report');
+      try {
+        const plots = await writePlots(report, plotsDir);
+        for (const warning of plots.warnings) output.warn(warning);
+        htmlFile = await writeHtml(report, plotsDir, plots.plots);
+      } catch (error) {
+        output.warn(`could not draw the plots: ${errorMessage(error)}`);
+      }
+    }
+    let exitCode: number = reportExitCode(report);
+    if (options.signal.aborted) exitCode = ExitCode.sigint;
+    return {
+      run: runId,
+      runDir,
+      dataset,
+      report,
+      exitCode,
+      upload: uploadResult,
+      download: downloadResult,
+      ...(plotsDir === undefined ? {} : { plotsDir }),
+      ...(htmlFile === undefined ? {} : { htmlFile }),
+      wallMs: Date.now() - started,
+    };
+  } finally {
+    for (const step of cleanups.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        output.warn(`cleanup failed: ${errorMessage(error)}`);
+      }
+    }
+  }
+}
+
+function describeExit(result: ChildResult): string {
+  return result.signal === null ? `code ${result.code ?? 'unknown'}` : `signal ${result.signal}`;
+}
+
+function warnOnAbnormalExit(output: Output, label: string, result: ChildResult): void {
+  if (result.code === ExitCode.ok || result.code === ExitCode.integrity) return;
+  output.warn(`${label} exited with ${describeExit(result)}; the report below says what reached the lake`);
+}
+
+export type { RunningChild };

@@ -1,0 +1,104 @@
+import { InputError, InterruptedError, UsageError, errorMessage } from '../common/errors.js';
+import { ChunkLedger } from './chunk-ledger.js';
+import { formatCount, plural } from './format.js';
+import { discoverRuns, selectRun } from './log-discovery.js';
+import { readLogFile } from './log-reader.js';
+import type { LogFileSummary, MalformedLine, Report } from './report-types.js';
+import { latencyTable, latencyWindows } from './time-windows.js';
+import { verdictOf } from './verdict.js';
+
+export interface BuildReportOptions {
+  /** Which run to report when the directories hold several; default: the most recent. */
+  runId?: string;
+  /** Width of the latency windows (by t_avail); default 10 minutes. */
+  windowMs?: number;
+  signal?: AbortSignal;
+  /** Called every `progressEveryLines` lines of a file (for a live status line on long soaks). */
+  onProgress?: (file: string, lines: number) => void;
+  /** Default 50,000. */
+  progressEveryLines?: number;
+}
+
+export const defaultWindowMs = 10 * 60_000;
+
+/**
+ * Reads the upload and download logs of one run from every given directory (several hosts may
+ * contribute files), joins them by chunk, and returns the report as plain data. Reads each file as
+ * a stream, so memory grows with the number of chunks, not of lines.
+ */
+export async function buildReport(dirs: readonly string[], options: BuildReportOptions = {}): Promise<Report> {
+  const windowMs = options.windowMs ?? defaultWindowMs;
+  if (!Number.isFinite(windowMs) || windowMs <= 0) {
+    throw new UsageError(`invalid window ${windowMs} ms: give a positive duration, e.g. --window 10m`);
+  }
+  const runs = await discoverRuns(dirs);
+  const { run, selectedBy } = selectRun(runs, options.runId);
+
+  const ledger = new ChunkLedger();
+  const malformed: MalformedLine[] = [];
+  const files: LogFileSummary[] = [];
+  const counter = { order: 0 };
+  for (const file of run.files) {
+    if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGINT');
+    try {
+      const progress = options.onProgress && { every: Math.max(1, options.progressEveryLines ?? 50_000), report: options.onProgress };
+      files.push(await readLogFile(file, ledger, malformed, counter, progress));
+    } catch (error) {
+      throw new InputError(`cannot read log file ${file.path}: ${errorMessage(error)}; check that it exists and is readable`, { file: file.path, cause: error });
+    }
+  }
+
+  const haveUploadLog = files.some((file) => file.side === 'upload');
+  const haveDownloadLog = files.some((file) => file.side === 'download');
+  const ledgerResult = ledger.finish(haveUploadLog);
+  const { integrity, samples } = ledgerResult;
+  const facts = ledger.facts;
+
+  const warnings: string[] = [];
+  if (!haveUploadLog) warnings.push('no upload log in this run: only download-side numbers; total latency uses the download log\'s t_avail');
+  if (!haveDownloadLog) warnings.push('no download log in this run: nothing was verified, so every uploaded chunk counts as missing');
+  warnings.push(...ledgerResult.warnings);
+  if (integrity.notInUploadLog > 0) {
+    warnings.push(
+      `${plural(integrity.notInUploadLog, 'chunk')} downloaded but not in the upload logs: pass the log directories of every uploading host`,
+    );
+  }
+  // These span hosts (pacer, upload workers, downloader): a negative value means their clocks disagree.
+  const spanning = { upload: 'upload latencies', detection: 'detection delays', total: 'total latencies' } as const;
+  for (const [metric, label] of Object.entries(spanning) as [keyof typeof spanning, string][]) {
+    let negative = 0;
+    for (const value of samples[metric]) if (value < 0) negative++;
+    if (negative > 0) warnings.push(`${formatCount(negative)} negative ${label}: the clocks of the hosts disagree (check NTP)`);
+  }
+
+  const firstAvail = samples.tAvail[0];
+  const lastAvail = samples.tAvail[samples.tAvail.length - 1];
+  const origin = facts.t0 ?? firstAvail;
+  const latency = latencyTable(samples);
+  return {
+    run: {
+      id: run.id,
+      selectedBy,
+      candidates: runs.map((candidate) => candidate.id),
+      recordRuns: ledgerResult.recordRuns,
+      scope: facts.scope,
+      dataset: facts.dataset,
+      t0: facts.t0,
+      periodMs: facts.periodMs,
+      firstAvail,
+      lastAvail,
+      writerCounts: facts.writerCounts,
+    },
+    files,
+    malformed,
+    malformedCount: files.reduce((sum, file) => sum + file.malformed, 0),
+    warnings,
+    integrity,
+    lists: ledgerResult.lists,
+    latency,
+    windows: { sizeMs: windowMs, origin, items: origin === undefined ? [] : latencyWindows(samples, windowMs, origin) },
+    verdict: verdictOf(integrity, latency, ledger.size),
+    listing: ledgerResult.listing,
+    samples,
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * `wavefier report`: reconciles the upload and download JSON-lines logs of a rehearsal into
+ * integrity counts, exact latency statistics, plots and an HTML page. Reads log files only: it
+ * knows nothing of queues, Rucio or the uploader/downloader code.
+ */
+export { buildReport, defaultWindowMs, type BuildReportOptions } from './build-report.js';
+export { defaultPlotsDir } from './log-discovery.js';
+export { renderText, renderListing, reportNotes, verdictLine, type RenderTextOptions } from './render-text.js';
+export { reportToJson, type ReportJsonOptions } from './report-json.js';
+export { renderPlots, writePlots, defaultFontFile, type PlotOptions, type PlotResult, type RenderedPlot } from './plots.js';
+export { plotSpecs } from './plot-specs.js';
+export { renderHtml, writeHtml, htmlFileName } from './html.js';
+export { reportExitCode, integrityErrorFor } from './verdict.js';
+export { latencyStats, percentileOfSorted } from './latency-stats.js';
+export { maxMalformedKept } from './log-reader.js';
+export type * from './report-types.js';

@@ -1,0 +1,187 @@
+/**
+ * The report as pure data: what `buildReport` returns, what `renderText`, `writePlots`, `writeHtml`
+ * and `reportToJson` consume. All times are epoch milliseconds, all durations milliseconds.
+ */
+
+export type LogSide = 'upload' | 'download';
+
+/** One log file that was read, with what its lines turned out to be. */
+export interface LogFileSummary {
+  path: string;
+  side: LogSide;
+  lines: number;
+  chunkEvents: number;
+  runEvents: number;
+  /** Lines without a known event for this side (pino diagnostics, other events): not errors. */
+  ignored: number;
+  malformed: number;
+}
+
+/** A line that is not JSON, or a known event that does not match its schema. */
+export interface MalformedLine {
+  file: string;
+  line: number;
+  reason: string;
+}
+
+export interface WriterCounts {
+  side: LogSide;
+  counts: Record<string, number>;
+  reason: string | undefined;
+}
+
+export interface RunInfo {
+  /** The run directory name (the join of all the DIRs given). */
+  id: string;
+  selectedBy: 'only' | 'flag' | 'most-recent';
+  /** Every run found in the DIRs, most recent first. */
+  candidates: string[];
+  /** Distinct `run` values in the chunk events (normally exactly `[id]`). */
+  recordRuns: string[];
+  scope: string | undefined;
+  dataset: string | undefined;
+  /** From the upload side's run_started, when present. */
+  t0: number | undefined;
+  periodMs: number | undefined;
+  /** First and last t_avail over all chunks. */
+  firstAvail: number | undefined;
+  lastAvail: number | undefined;
+  /**
+   * What each writer process said it counted at run_finished, as written: whether a count is per
+   * process or run-wide is the writer's business, so they are not added up.
+   */
+  writerCounts: WriterCounts[];
+}
+
+export interface Integrity {
+  scheduled: number;
+  scheduledSource: 'run_started' | 'highest-seq';
+  /** Chunks with at least one successful upload event. */
+  uploaded: number;
+  /** Chunks whose final upload state is failed (never uploaded). */
+  failedUploads: number;
+  /** Chunks deliberately not sent (final state skipped), by reason. */
+  skipped: number;
+  skippedByReason: Record<string, number>;
+  /** Chunks the pacer flagged late. */
+  late: number;
+  /** Chunks whose bytes were received at least once (verified or corrupted). */
+  downloaded: number;
+  /** Chunks verified and not later found corrupted. */
+  verified: number;
+  /** Every corrupted download, including those later recovered. */
+  corruptedDetections: number;
+  /** Chunks whose final download state is corrupted. */
+  corrupted: number;
+  /** Chunks found corrupted, then verified from a good replica. */
+  recovered: number;
+  /** Uploaded chunks never verified (and not corrupted). */
+  missing: number;
+  /** Chunks whose last download attempt failed without ever being verified. */
+  downloadFailures: number;
+  /** Chunks uploaded successfully more than once. */
+  duplicateUploads: number;
+  /** Chunks verified more than once. */
+  duplicateVerifications: number;
+  /** Chunks in the download log but not in any upload log (only counted when upload logs exist). */
+  notInUploadLog: number;
+  /** Scheduled sequence numbers that appear in no log at all. */
+  unaccounted: number;
+}
+
+export interface IntegrityLists {
+  missing: string[];
+  corrupted: string[];
+  recovered: string[];
+  failedUploads: { name: string; error: string | undefined }[];
+  downloadFailures: { name: string; error: string | undefined }[];
+  skipped: { name: string; reason: string }[];
+  late: string[];
+  duplicateUploads: string[];
+  duplicateVerifications: string[];
+  notInUploadLog: string[];
+  unaccountedSeqs: number[];
+}
+
+/** Exact statistics of a set of latencies; spread = distance from the mean to p16 and p84. */
+export interface LatencyStats {
+  count: number;
+  mean: number;
+  /** p16 - mean (<= 0): the lower spread the seed's slides quote as "mean -x +y". */
+  minus: number;
+  /** p84 - mean (>= 0). */
+  plus: number;
+  min: number;
+  p16: number;
+  median: number;
+  p84: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+export const latencyMetrics = ['pacingError', 'upload', 'detection', 'total'] as const;
+export type LatencyMetric = (typeof latencyMetrics)[number];
+
+export const latencyLabels: Record<LatencyMetric, string> = {
+  pacingError: 'pacing error',
+  upload: 'upload latency',
+  detection: 'detection delay',
+  total: 'total latency',
+};
+
+export type LatencyTable = Record<LatencyMetric, LatencyStats | null>;
+
+export interface LatencyWindow {
+  index: number;
+  start: number;
+  end: number;
+  chunks: number;
+  latency: LatencyTable;
+}
+
+/** Per-chunk samples, ordered by t_avail; NaN where a chunk has no value. For plots and windows. */
+export interface LatencySamples {
+  tAvail: Float64Array;
+  pacingError: Float64Array;
+  upload: Float64Array;
+  detection: Float64Array;
+  total: Float64Array;
+}
+
+export type ChunkStatusSymbol = '=' | '-' | '*' | '!' | '+';
+
+/** One line of the rclone-`check --combined`-like listing. */
+export interface ChunkListingEntry {
+  status: ChunkStatusSymbol;
+  name: string;
+  /** -1 when no log line gave it (a download event of bytes that did not decode). */
+  seq: number;
+  run: string;
+  detail: string | undefined;
+}
+
+export interface Verdict {
+  ok: boolean;
+  /** One line: "2 chunks missing, 1 corrupted" or the slide sentence of a clean run. */
+  summary: string;
+  exitCode: 0 | 3;
+}
+
+export interface Report {
+  run: RunInfo;
+  files: LogFileSummary[];
+  /** The first `maxMalformedKept` malformed lines (a garbage file must not fill memory). */
+  malformed: MalformedLine[];
+  /** Every malformed line, including those not kept. */
+  malformedCount: number;
+  warnings: string[];
+  integrity: Integrity;
+  lists: IntegrityLists;
+  latency: LatencyTable;
+  windows: { sizeMs: number; origin: number | undefined; items: LatencyWindow[] };
+  verdict: Verdict;
+  /** Every chunk with its rclone-like status, ordered by run, seq and name. */
+  listing: ChunkListingEntry[];
+  samples: LatencySamples;
+}

@@ -1,0 +1,78 @@
+import { openStrainFileSync, type ChunkAttributes, type GpsGap, type LayoutKind } from './strain-file.js';
+
+/** What `wavefier inspect` reports for one file; JSON-serialisable. */
+export interface StrainFileSummary {
+  file: string;
+  path: string;
+  layout: LayoutKind;
+  detector: string;
+  observatory: string;
+  gpsStart: number;
+  gpsEnd: number;
+  duration: number;
+  sampleRate: number;
+  sampleCount: number;
+  dtype: 'float64' | 'float32';
+  utcStart?: string;
+  nanSamples: number;
+  nanGaps: GpsGap[];
+  dq?: DqSummary;
+  /** For a chunk written by wavefier: its run, sequence number, origin and t_avail. */
+  chunk?: ChunkAttributes;
+}
+
+export interface DqSummary {
+  seconds: number;
+  spacing: number;
+  bits?: number;
+  /** Seconds of the mask in which every declared bit is set. */
+  allBitsSet: number;
+  /** For each declared bit: how many mask values have it set. */
+  perBit: { bit: number; name?: string; set: number }[];
+}
+
+/** Opens, validates and scans a strain file (NaN gaps block by block); throws InputError for bad files. */
+export function summariseStrainFile(path: string): StrainFileSummary {
+  const file = openStrainFileSync(path);
+  try {
+    const { info } = file;
+    const nanGaps = file.findGaps();
+    const nanSamples = nanGaps.reduce((sum, gap) => sum + gap.samples, 0);
+    let dq: DqSummary | undefined;
+    if (info.dq) {
+      const bitCount = info.dq.bits ?? info.dq.shortnames?.length ?? Math.max(0, ...info.dq.mask.map((value) => 32 - Math.clz32(value)));
+      const full = bitCount >= 32 ? 0xffffffff : 2 ** bitCount - 1;
+      const perBit = Array.from({ length: bitCount }, (_, bit) => {
+        const name = info.dq?.shortnames?.[bit];
+        return { bit, ...(name === undefined ? {} : { name }), set: info.dq?.mask.filter((value) => ((value >>> bit) & 1) === 1).length ?? 0 };
+      });
+      dq = {
+        seconds: info.dq.mask.length * info.dq.spacing,
+        spacing: info.dq.spacing,
+        ...(info.dq.bits === undefined ? {} : { bits: info.dq.bits }),
+        allBitsSet: info.dq.mask.filter((value) => (value & full) >>> 0 === full >>> 0).length,
+        perBit,
+      };
+    }
+    return {
+      file: info.file,
+      path: info.path,
+      layout: info.layout,
+      detector: info.detector,
+      observatory: info.observatory,
+      gpsStart: info.gpsStart,
+      gpsEnd: info.gpsEnd,
+      duration: info.duration,
+      sampleRate: info.sampleRate,
+      sampleCount: info.sampleCount,
+      dtype: info.dtype,
+      ...(info.utcStart === undefined ? {} : { utcStart: info.utcStart }),
+      nanSamples,
+      nanGaps,
+      ...(dq === undefined ? {} : { dq }),
+      ...(info.chunk === undefined ? {} : { chunk: info.chunk }),
+    };
+  } finally {
+    file.close();
+  }
+}

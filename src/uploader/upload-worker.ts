@@ -1,0 +1,177 @@
+import { Worker, UnrecoverableError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { ConfigError, InputError, IntegrityError, NotFoundError, UsageError, errorMessage } from '../common/errors.js';
+import type { EventLog } from '../common/event-log.js';
+import type { UploadChunkEvent } from '../common/log-records.js';
+import { bullmqConnection } from '../redis/index.js';
+import { RucioAccessDeniedError, uploadFile, type RucioClient } from '../rucio/index.js';
+import { encodeChunk, type Chunk } from '../strain/index.js';
+import { decodeSamples, parseUploadJob, uploadQueueName, type UploadJob } from './job.js';
+import { RunState } from './run-state.js';
+
+export interface UploadWorkerOptions {
+  redisUrl: string;
+  /** A connection for run-state bookkeeping (not the worker's blocking connection). */
+  redis: Redis;
+  rucio: RucioClient;
+  concurrency: number;
+  /** The event log for chunks of `run` (a worker may serve several runs). */
+  logFor: (run: string) => EventLog;
+  now?: () => number;
+  /** Told about every chunk this worker finished (for live statistics). */
+  onOutcome?: (event: UploadChunkEvent) => void;
+  /** Connection and other worker-level errors (BullMQ reconnects by itself). */
+  onError?: (error: Error) => void;
+}
+
+/** BullMQ settings that decide how fast a killed worker's jobs come back to the queue. */
+export const workerLockSettings = {
+  lockDuration: 10_000,
+  stalledInterval: 5_000,
+  // A chunk whose worker dies repeatedly is retried, not failed: a kill -9 must not lose it.
+  maxStalledCount: 10,
+};
+
+/**
+ * Consumes upload jobs: encodes the chunk (HDF5 bytes + checksums), uploads it into the lake with one
+ * storage PUT and one catalog call, records the outcome in the run state and logs one event.
+ * Duplicated deliveries (a job re-added after its first copy completed, a stalled job that in fact
+ * finished) are harmless: the upload is idempotent and the run-state bitmap lets only the first
+ * completion log `uploaded`.
+ */
+export function startUploadWorker(options: UploadWorkerOptions): Worker {
+  const now = options.now ?? Date.now;
+  const states = new Map<string, RunState>();
+  const stateFor = (run: string): RunState => {
+    let state = states.get(run);
+    if (!state) {
+      state = new RunState(options.redis, run);
+      states.set(run, state);
+    }
+    return state;
+  };
+
+  const processChunk = async (job: Job): Promise<void> => {
+    const data = parseUploadJob(job.data);
+    const state = stateFor(data.run);
+    const log = options.logFor(data.run);
+    if (await state.has('uploaded', data.seq)) return;
+    const tStarted = now();
+    const attempts = job.attemptsMade + 1;
+    const base = baseEvent(data);
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeChunk(chunkOf(data), { tAvail: data.tAvail, tag: data.tag });
+    } catch (error) {
+      // A chunk that cannot be encoded will not encode on retry either.
+      await finalFailure(state, log, { ...base, t_started: tStarted, attempts, error: errorMessage(error) });
+      throw new UnrecoverableError(errorMessage(error));
+    }
+    try {
+      const result = await uploadFile(options.rucio, {
+        scope: data.scope,
+        name: data.name,
+        bytes,
+        dataset: { scope: data.scope, name: data.dataset },
+        rse: data.rse,
+        // A repeated attempt may follow a PUT that did land: check the catalog first, never overwrite.
+        retry: attempts > 1,
+      });
+      const tUploaded = now();
+      if (await state.record('uploaded', data.seq)) {
+        const event: UploadChunkEvent = {
+          ...base,
+          event: 'uploaded',
+          bytes: bytes.byteLength,
+          adler32: result.adler32,
+          md5: result.md5,
+          t_started: tStarted,
+          t_uploaded: tUploaded,
+          attempts,
+        };
+        log.write(event);
+        options.onOutcome?.(event);
+      }
+    } catch (error) {
+      const retryable = !isPermanent(error);
+      const maxAttempts = job.opts.attempts ?? 1;
+      const event = { ...base, t_started: tStarted, attempts, error: errorMessage(error) };
+      if (!retryable || attempts >= maxAttempts) {
+        await finalFailure(state, log, event);
+        throw new UnrecoverableError(errorMessage(error));
+      }
+      log.write({ ...event, event: 'retry' });
+      throw error;
+    }
+  };
+
+  const finalFailure = async (state: RunState, log: EventLog, event: Omit<UploadChunkEvent, 'event'>): Promise<void> => {
+    if (await state.record('failed', event.seq)) {
+      const failed: UploadChunkEvent = { ...event, event: 'failed' };
+      log.write(failed);
+      options.onOutcome?.(failed);
+    }
+  };
+
+  const worker = new Worker(uploadQueueName, processChunk, {
+    connection: bullmqConnection(options.redisUrl),
+    concurrency: options.concurrency,
+    ...workerLockSettings,
+    autorun: true,
+  });
+  worker.on('error', (error) => {
+    options.onError?.(error);
+  });
+  return worker;
+}
+
+/**
+ * Whether retrying the whole upload cannot help. Uploads are idempotent, so anything else is retried
+ * at the job level, including a 500 from the catalog that the HTTP layer itself does not repeat.
+ */
+function isPermanent(error: unknown): boolean {
+  return (
+    error instanceof IntegrityError ||
+    error instanceof ConfigError ||
+    error instanceof UsageError ||
+    error instanceof InputError ||
+    error instanceof NotFoundError ||
+    error instanceof RucioAccessDeniedError
+  );
+}
+
+function baseEvent(data: UploadJob): Omit<UploadChunkEvent, 'event'> {
+  return {
+    run: data.run,
+    seq: data.seq,
+    name: data.name,
+    scope: data.scope,
+    dataset: data.dataset,
+    gps: data.gps,
+    rse: data.rse,
+    t_avail: data.tAvail,
+    t_enqueued: data.tEnqueued,
+    late: data.late,
+  };
+}
+
+function chunkOf(data: UploadJob): Chunk {
+  const { chunk } = data;
+  const count = Math.round(chunk.duration * chunk.sampleRate);
+  return {
+    runId: data.run,
+    seq: data.seq,
+    gpsStart: data.gps,
+    duration: chunk.duration,
+    sampleRate: chunk.sampleRate,
+    samples: decodeSamples(chunk.samples, count),
+    detector: chunk.detector,
+    observatory: chunk.observatory,
+    source: {
+      kind: chunk.sourceKind,
+      ...(chunk.sourceFile === undefined ? {} : { file: chunk.sourceFile }),
+      gpsStart: chunk.sourceGps,
+    },
+    ...(chunk.dqMask === undefined ? {} : { dqMask: chunk.dqMask }),
+  };
+}

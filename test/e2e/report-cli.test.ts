@@ -1,0 +1,90 @@
+import { cp, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { fixturesDir } from '../fixtures/report/fixtures.js';
+import { scratch } from '../fixtures/report/log-lines.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => {
+  ({ dir, cleanup } = await scratch());
+  await cp(fixturesDir, dir, { recursive: true, filter: (source) => !source.endsWith('.ts') });
+});
+afterEach(async () => {
+  await cleanup();
+});
+
+describe('wavefier report (built bin)', () => {
+  it('reports a clean run, writes plots and report.html next to the logs, and exits 0', async () => {
+    const result = await runCli(['report', join(dir, 'clean')]);
+    expect(result.stderr).not.toMatch(/error/);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^run run-clean \(/);
+    expect(result.stdout).toMatch(/\nOK: all 12 chunks uploaded, all downloaded, none corrupted; upload latency mean [\d.]+ -[\d.]+ \+[\d.]+ s, total median [\d.]+ s\n$/);
+    expect(result.stderr).toMatch(/plots and report\.html written to .*clean\/report/);
+    expect((await readdir(join(dir, 'clean', 'report'))).sort()).toContain('report.html');
+  });
+
+  it('exits 3 on a faulty run, with the listing, the malformed line on stderr and one error line', async () => {
+    const result = await runCli(['report', '--list', '--no-plots', join(dir, 'faulty')]);
+    expect(result.code).toBe(3);
+    expect(result.stdout.split('\n').slice(0, 5)).toEqual([
+      '- V-V1_WAVEFIER-1400000002-1.hdf5  (never downloaded)',
+      '* V-V1_WAVEFIER-1400000004-1.hdf5  (corrupted in 1 download(s))',
+      '! V-V1_WAVEFIER-1400000006-1.hdf5  (upload failed)',
+      '+ V-V1_WAVEFIER-1400000011-1.hdf5  (downloaded, not in the upload log)',
+      '',
+    ]);
+    expect(result.stdout).toMatch(/\nFAIL: 1 chunk missing, 1 corrupted, 1 failed to upload\n$/);
+    expect(result.stderr).toMatch(/warning: .*run-faulty\/upload-ego-upload-2\.jsonl:\d+: truncated last line/);
+    expect(result.stderr).toMatch(/\nwavefier: error: rehearsal run run-faulty failed its integrity check: 1 chunk missing, 1 corrupted, 1 failed to upload/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    await expect(readdir(join(dir, 'faulty', 'report'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('gives one JSON object with --json, listing the malformed lines and the plot files', async () => {
+    const plots = join(dir, 'out');
+    const result = await runCli(['--json', 'report', '--combined', '--plots', plots, join(dir, 'faulty')]);
+    expect(result.code).toBe(3);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const json = JSON.parse(lines[0] ?? '') as {
+      ok: boolean;
+      integrity: Record<string, number>;
+      malformed: { file: string; line: number; reason: string }[];
+      malformed_count: number;
+      listing: { status: string }[];
+      plots: string[];
+    };
+    expect(json.ok).toBe(false);
+    expect(json.integrity).toMatchObject({ scheduled: 12, missing: 1, corrupted: 1, recovered: 1, failedUploads: 1, skipped: 1, late: 1, duplicateUploads: 1, notInUploadLog: 1 });
+    expect(json.malformed).toHaveLength(1);
+    expect(json.malformed_count).toBe(1);
+    expect(json.malformed[0]?.reason).toMatch(/^truncated last line/);
+    expect(json.listing).toHaveLength(11);
+    expect(json.plots).toContain(join(plots, 'report.html'));
+    const html = await readFile(join(plots, 'report.html'), 'utf8');
+    expect(html).toContain('FAIL: 1 chunk missing, 1 corrupted, 1 failed to upload');
+  });
+
+  it('merges several directories and picks the most recent run when asked nothing', async () => {
+    const result = await runCli(['report', '--no-plots', dir]);
+    expect(result.stderr).toMatch(/no upload\*\.jsonl or download\*\.jsonl in/);
+    expect(result.code).toBe(1);
+    const both = await runCli(['report', '--no-plots', '--run', 'run-clean', join(dir, 'faulty'), join(dir, 'clean')]);
+    expect(both.code).toBe(0);
+    expect(both.stdout).toMatch(/^run run-clean/);
+  });
+
+  it('rejects bad input with exit 2 and a line that says what to do', async () => {
+    const badWindow = await runCli(['report', '--window', 'soon', join(dir, 'clean')]);
+    expect(badWindow.code).toBe(2);
+    expect(badWindow.stderr).toMatch(/invalid --window 'soon': use a number with a unit/);
+    const absent = await runCli(['report', join(dir, 'nowhere')]);
+    expect(absent.code).toBe(2);
+    expect(absent.stderr).toMatch(/cannot read log path .*nowhere.*pass an existing log or run directory/);
+    const none = await runCli(['report']);
+    expect(none.code).toBe(2);
+  });
+});

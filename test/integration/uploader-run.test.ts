@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runTag, runUpload, type UploadRunOptions } from '../../src/uploader/index.js';
+import { datasetContent, readEvents, startTestStack, type TestStack } from '../helpers/stack.js';
+
+let stack: TestStack;
+beforeEach(async () => {
+  stack = await startTestStack();
+});
+afterEach(async () => {
+  await stack.dispose();
+});
+
+function options(overrides: Partial<UploadRunOptions> = {}): UploadRunOptions {
+  return {
+    redisUrl: stack.redis.url,
+    rucio: stack.rucio,
+    source: { kind: 'synthetic', sampleRate: 4096, seed: 7 },
+    periodMs: 1000,
+    rateFactor: 200,
+    asFastAsPossible: false,
+    count: 120,
+    alignGps: false,
+    latePolicy: 'catch-up',
+    gapPolicy: 'skip',
+    scope: 'wavefier',
+    rse: 'LAKE_S3',
+    closeDataset: true,
+    workers: 4,
+    attempts: 6,
+    logDir: join(stack.dir, 'logs'),
+    drainTimeoutMs: 30_000,
+    signal: new AbortController().signal,
+    output: stack.output,
+    ...overrides,
+  };
+}
+
+describe('wavefier upload (in process, real Redis and embedded lake)', () => {
+  it('lands 120 paced chunks exactly once, with the checksums the catalog holds', async () => {
+    const summary = await runUpload(options());
+    expect(summary).toMatchObject({ scheduled: 120, enqueued: 120, uploaded: 120, failed: 0, skipped: 0, interrupted: false });
+
+    const content = await datasetContent(stack.rucio, 'wavefier', summary.dataset);
+    expect(content.size).toBe(120);
+    const events = await readEvents(join(stack.dir, 'logs', summary.run), 'upload');
+    const uploaded = events.filter((event) => event.event === 'uploaded');
+    expect(uploaded).toHaveLength(120);
+    expect(new Set(uploaded.map((event) => event.seq)).size).toBe(120);
+    for (const event of uploaded) {
+      expect(content.get(event.name as string)?.adler32).toBe(event.adler32);
+      expect(event.t_uploaded as number).toBeGreaterThanOrEqual(event.t_avail as number);
+      expect(event.t_enqueued as number).toBeGreaterThanOrEqual(event.t_avail as number);
+    }
+    // Names follow the IGWN convention on the run's own GPS timeline: consecutive seconds.
+    const gps = uploaded.map((event) => event.gps as number).sort((a, b) => a - b);
+    expect(gps.at(-1)! - gps[0]!).toBe(119);
+    expect(uploaded[0]!.name).toMatch(new RegExp(`^H-H1_${runTag(summary.run)}-\\d{10}-1\\.hdf5$`));
+    expect(events.filter((event) => event.event === 'run_started')).toHaveLength(1);
+    expect(events.find((event) => event.event === 'run_finished')).toMatchObject({ counts: { uploaded: 120 } });
+    const did = await stack.rucio.getDid('wavefier', summary.dataset);
+    expect(did.open).toBe(false);
+  });
+
+  it('retries through bursts of storage and catalog 5xx and loses nothing', async () => {
+    stack.lake.faults.set({
+      storage: [{ method: 'PUT', errorBurst: 6, status: 503 }],
+      catalog: [{ path: '^/dids/[^/]+/[^/]+/dids$', method: 'POST', errorBurst: 6, status: 500 }],
+    });
+    const summary = await runUpload(options({ count: 40 }));
+    expect(summary.uploaded).toBe(40);
+    expect(summary.failed).toBe(0);
+    const counters = stack.lake.faults.counters();
+    expect(counters.storage.errors + counters.catalog.errors).toBeGreaterThanOrEqual(6);
+    expect((await datasetContent(stack.rucio, 'wavefier', summary.dataset)).size).toBe(40);
+  });
+
+  it('logs a chunk that keeps failing as failed, with the reason, and counts it', async () => {
+    stack.lake.faults.set({ storage: [{ method: 'PUT', errorRate: 1, status: 503 }] });
+    const failing = await runUpload(options({ count: 2, attempts: 2, closeDataset: false }));
+    expect(failing.uploaded).toBe(0);
+    expect(failing.failed).toBe(2);
+    const events = await readEvents(join(stack.dir, 'logs', failing.run), 'upload');
+    const failed = events.filter((event) => event.event === 'failed');
+    expect(failed).toHaveLength(2);
+    expect(failed[0]!.error).toMatch(/503|unavailable|storage/i);
+    expect(failed[0]!.attempts).toBe(2);
+    expect(events.filter((event) => event.event === 'retry')).toHaveLength(2);
+  });
+
+  it('gives each run its own chunk names, so accelerated runs in one scope never collide', async () => {
+    // Both runs start at the same GPS second and run ahead of real time: same GPS starts, other names.
+    const first = await runUpload(options({ count: 5, asFastAsPossible: true, dataset: 'ds-first' }));
+    const second = await runUpload(options({ count: 5, asFastAsPossible: true, dataset: 'ds-second' }));
+    expect(first.uploaded).toBe(5);
+    expect(second.uploaded).toBe(5);
+    expect(second.failed).toBe(0);
+  });
+
+  it('skips chunks with NaN gaps by default and logs why', async () => {
+    const { writeGwoscFile } = await import('../../src/strain/index.js');
+    const file = join(stack.dir, 'gappy.hdf5');
+    writeGwoscFile(file, {
+      detector: 'H1',
+      gpsStart: 1_126_259_446,
+      duration: 4,
+      sampleRate: 4096,
+      sample: (index) => (index >= 4096 + 100 && index < 4096 + 200 ? Number.NaN : 1e-21),
+    });
+    const summary = await runUpload(options({ source: { kind: 'file', path: file, order: 'sequential' }, count: 4 }));
+    expect(summary.uploaded).toBe(3);
+    expect(summary.skipped).toBe(1);
+    const events = await readEvents(join(stack.dir, 'logs', summary.run), 'upload');
+    expect(events.find((event) => event.event === 'skipped')).toMatchObject({ seq: 1, reason: 'gap' });
+  });
+
+  it('stops pacing on abort, drains what is in flight and says it was interrupted', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const summary = await runUpload(options({ rateFactor: 20, count: 1000, signal: controller.signal }));
+    expect(summary.interrupted).toBe(true);
+    expect(summary.enqueued).toBeGreaterThan(0);
+    expect(summary.enqueued).toBeLessThan(1000);
+    expect(summary.uploaded + summary.failed).toBe(summary.enqueued);
+  });
+});

@@ -1,0 +1,110 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildReport, renderHtml, renderListing, renderText, reportToJson, verdictLine } from '../../src/report/index.js';
+import { m4Indices } from '../../src/report/plot-specs.js';
+import { writeSyntheticRun } from '../../src/report/synthetic-logs.js';
+import { scratch } from '../fixtures/report/log-lines.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => {
+  ({ dir, cleanup } = await scratch());
+});
+afterEach(async () => {
+  await cleanup();
+});
+
+describe('report rendering', () => {
+  it('prints the integrity block, the latency table with the spread definition, windows and the verdict', async () => {
+    await writeSyntheticRun({ logDir: dir, run: 'r1', chunks: 1500, uploadLatencyMs: (seq) => (seq < 1200 ? 1900 : 2600) });
+    const report = await buildReport([dir]);
+    const text = renderText(report);
+    expect(text).toMatch(/^run r1 \(scope user\.wavefier, dataset rehearsal-r1\)/);
+    expect(text).toMatch(/\n {2}scheduled\s+1,500 {2}from run_started\n/);
+    expect(text).toContain('distance from the mean to the 16th and 84th percentiles');
+    expect(text).toMatch(/\n {2}upload latency\s+1,500\s+2\.04 -0\.14 \+0\.56 s\s+1\.90 s\s+2\.60 s\s+2\.60 s\s+2\.60 s\n/);
+    expect(text).toContain('latency over time (10 min windows by t_avail, from 2026-11-26T12:00:00Z)');
+    expect(text).toMatch(/\n {2}\+0:20\s+300\s+2\.60 s/);
+    expect(text.trimEnd().split('\n').at(-1)).toBe(verdictLine(report));
+    expect(verdictLine(report)).toMatch(/^OK: all 1,500 chunks uploaded, all downloaded, none corrupted; upload latency mean 2\.04 -0\.14 \+0\.56 s, total median/);
+    expect(renderText(report, { windows: false })).not.toContain('latency over time');
+  });
+
+  it('lists problem chunks, or every chunk with --combined, with rclone symbols', async () => {
+    await writeSyntheticRun({ logDir: dir, run: 'r2', chunks: 6, missing: [1], corrupted: [2], failedUploads: [3] });
+    const report = await buildReport([dir]);
+    expect(renderListing(report, { all: false }).split('\n')).toEqual([
+      '- V-V1_WAVEFIER-1400000001-1.hdf5  (never downloaded)',
+      '* V-V1_WAVEFIER-1400000002-1.hdf5  (corrupted in 1 download(s))',
+      '! V-V1_WAVEFIER-1400000003-1.hdf5  (upload failed)',
+    ]);
+    const all = renderListing(report, { all: true }).split('\n');
+    expect(all.map((line) => line.slice(0, 1))).toEqual(['=', '-', '*', '!', '=', '=']);
+    expect(verdictLine(report)).toBe('FAIL: 1 chunk missing, 1 corrupted, 1 failed to upload');
+    expect(renderText(report)).toContain(
+      '\n\nmissing:\n  V-V1_WAVEFIER-1400000001-1.hdf5\ncorrupted:\n  V-V1_WAVEFIER-1400000002-1.hdf5\n' +
+        'failed uploads:\n  V-V1_WAVEFIER-1400000003-1.hdf5 (storage PUT: 503 Slow Down (5 attempts))\n\n',
+    );
+  });
+
+  it('names at most ten chunks per problem in the summary', async () => {
+    await writeSyntheticRun({ logDir: dir, run: 'r5', chunks: 20, missing: Array.from({ length: 12 }, (_, index) => index) });
+    const text = renderText(await buildReport([dir]));
+    expect(text).toContain('  V-V1_WAVEFIER-1400000009-1.hdf5\n  ... and 2 more (--list shows them all)\n');
+    expect(text).not.toContain('1400000010');
+  });
+
+  it('gives one JSON object with every number and no per-chunk samples', async () => {
+    await writeSyntheticRun({ logDir: dir, run: 'r3', chunks: 10, missing: [4] });
+    const report = await buildReport([dir]);
+    const json = JSON.parse(JSON.stringify(reportToJson(report, { listing: 'problems', plots: ['/x/report.html'] }))) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      ok: false,
+      exit_code: 3,
+      summary: '1 chunk missing',
+      run: { id: 'r3' },
+      integrity: { scheduled: 10, missing: 1 },
+      lists: { missing: ['V-V1_WAVEFIER-1400000004-1.hdf5'] },
+      latency: { unit: 'ms', upload: { count: 10 } },
+      listing: [{ status: '-', seq: 4 }],
+      plots: ['/x/report.html'],
+      malformed: [],
+    });
+    expect(json).not.toHaveProperty('samples');
+    expect(reportToJson(report)).not.toHaveProperty('listing');
+  });
+
+  it('writes a self-contained HTML page with the numbers', async () => {
+    await writeSyntheticRun({ logDir: dir, run: 'r<4>', chunks: 5 });
+    const report = await buildReport([dir]);
+    const html = renderHtml(report, []);
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain('wavefier report: run r&lt;4&gt;');
+    expect(html).toContain('class="verdict ok"');
+    expect(html).toContain('all 5 chunks uploaded');
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+  });
+
+  it('names the problem chunks in the HTML page', async () => {
+    await writeSyntheticRun({ logDir: dir, run: 'r6', chunks: 5, corrupted: [2] });
+    const html = renderHtml(await buildReport([dir]));
+    expect(html).toContain('class="verdict fail"');
+    expect(html).toContain('<h3>Corrupted (1)</h3><ul><li><code>V-V1_WAVEFIER-1400000002-1.hdf5</code></li></ul>');
+  });
+});
+
+describe('report over-time plot reduction (M4)', () => {
+  it('keeps every point of a short series and the first, last, lowest and highest per column of a long one', () => {
+    const x = Float64Array.from({ length: 10 }, (_, index) => index);
+    const y = Float64Array.from([5, 1, 9, 3, Number.NaN, 4, 4, 8, 0, 2]);
+    expect(m4Indices(x, y, 4)).toEqual([0, 1, 2, 3, 5, 6, 7, 8, 9]);
+    const longX = Float64Array.from({ length: 1000 }, (_, index) => index);
+    const longY = Float64Array.from({ length: 1000 }, (_, index) => (index === 123 ? 99 : index === 456 ? -99 : index % 7));
+    const kept = m4Indices(longX, longY, 10);
+    expect(kept.length).toBeLessThanOrEqual(40);
+    expect(kept).toContain(123);
+    expect(kept).toContain(456);
+    expect(kept[0]).toBe(0);
+    expect(kept.at(-1)).toBe(999);
+    expect([...kept].sort((a, b) => a - b)).toEqual(kept);
+  });
+});
