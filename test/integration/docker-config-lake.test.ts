@@ -141,23 +141,28 @@ describe("the stack's client configuration against a Rucio-compatible server", (
   });
 
   it('S3 keys other than the ones minio-init creates are refused, and the error points at rse-accounts.cfg', async () => {
-    const other = join(dir, 'other');
-    await mkdir(other, { recursive: true });
-    await copyFile(configPath, join(other, 'rucio.cfg'));
     const accounts = accountsSchema.parse(JSON.parse(await readFile(join(dirname(configPath), 'rse-accounts.cfg'), 'utf8')));
-    const wrong = Object.fromEntries(Object.entries(accounts).map(([rse, a]) => [rse, { ...a, access_key: 'NOT-THE-STACK-KEY' }]));
-    await writeFile(join(other, 'rse-accounts.cfg'), JSON.stringify(wrong));
-    const config = await loadRucioConfig({
-      env: { RUCIO_CONFIG: join(other, 'rucio.cfg'), RUCIO_HOST: lake.settings.rucioHost, RUCIO_AUTH_HOST: lake.settings.authHost },
-      flags: { tokenCacheDir: join(dir, 'tokens') },
-    });
-    const c = new RucioClient(config, { retry: { baseDelayMs: 5, maxDelayMs: 20 } });
-    clients.push(c);
-    const dataset = { scope: rses.scope.name, name: `${run}-wrong-keys` };
-    await c.addDataset(dataset.scope, dataset.name);
-    await expect(
-      uploadFile(c, { scope: dataset.scope, name: 'V-V1_WAVEFIER_DOCKER-1399999999-1.hdf5', bytes: randomBytes(64), dataset, rse: 'EGO_SCRATCHDISK' }),
-    ).rejects.toThrow(/InvalidAccessKeyId.*rse-accounts\.cfg/);
+    const cases = [
+      { change: { access_key: 'NOT-THE-STACK-KEY' }, error: /InvalidAccessKeyId.*rse-accounts\.cfg/ },
+      { change: { secret_key: 'not-the-stack-secret' }, error: /SignatureDoesNotMatch.*rse-accounts\.cfg/ },
+    ];
+    for (const [index, { change, error }] of cases.entries()) {
+      const other = join(dir, `other-${index}`);
+      await mkdir(other, { recursive: true });
+      await copyFile(configPath, join(other, 'rucio.cfg'));
+      const wrong = Object.fromEntries(Object.entries(accounts).map(([rse, a]) => [rse, { ...a, ...change }]));
+      await writeFile(join(other, 'rse-accounts.cfg'), JSON.stringify(wrong));
+      const config = await loadRucioConfig({
+        env: { RUCIO_CONFIG: join(other, 'rucio.cfg'), RUCIO_HOST: lake.settings.rucioHost, RUCIO_AUTH_HOST: lake.settings.authHost },
+        flags: { tokenCacheDir: join(dir, 'tokens') },
+      });
+      const c = new RucioClient(config, { retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+      clients.push(c);
+      const dataset = { scope: rses.scope.name, name: `${run}-wrong-keys-${index}` };
+      await c.addDataset(dataset.scope, dataset.name);
+      const name = `V-V1_WAVEFIER_DOCKER-${1_399_999_990 + index}-1.hdf5`;
+      await expect(uploadFile(c, { scope: dataset.scope, name, bytes: randomBytes(64), dataset, rse: 'EGO_SCRATCHDISK' })).rejects.toThrow(error);
+    }
   });
 
   it('the RSEs keep the attributes rses.json gives them', async () => {
