@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -5,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker, type Job } from 'bullmq';
 import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog, type EventLog } from '../common/event-log.js';
+import { boundedCleanup } from '../common/cleanup.js';
 import { formatDuration } from '../common/duration.js';
 import { SlidingWindow } from '../common/live-stats.js';
 import { downloadLogFile, type DownloadChunkEvent, type RunEvent } from '../common/log-records.js';
@@ -108,7 +110,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     const runName = options.runName ?? defaultRunName(options.dataset);
     const logFile = join(options.logDir, runName, downloadLogFile);
     const alreadyVerified = await verifiedNamesFromLog(logFile, options.scope, options.dataset);
-    const log = openEventLog(logFile, { side: 'download' });
+    const log = openEventLog(logFile);
     cleanups.push(() => log.close());
     log.write({
       event: 'run_started',
@@ -127,13 +129,16 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     } satisfies RunEvent);
 
     const connection = bullmqConnection(redisUrl);
-    const queue = new Queue(downloadQueueName, { connection });
-    cleanups.push(() => queue.close());
-    // Jobs of an earlier downloader of this dataset that never finished are taken up again by the poller.
-    await queue.obliterate({ force: true }).catch(() => undefined);
+    const queueName = downloadQueueName(options.scope, options.dataset, `${process.pid}${randomBytes(3).toString('hex')}`);
+    const queue = new Queue(queueName, { connection });
+    // Nothing of this queue outlives the run: what was not verified is found again by the next poller.
+    cleanups.push(async () => {
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+    });
 
     const coordinator = new Coordinator(options, log, queue, runName, now);
-    const worker = new Worker(downloadQueueName, processorFile(), {
+    const worker = new Worker(queueName, processorFile(), {
       connection,
       concurrency: Math.max(1, options.workers),
       useWorkerThreads: false,
@@ -144,9 +149,9 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     });
     cleanups.push(() => worker.close(true));
     worker.on('completed', (job: Job, outcome: DownloadOutcome) => coordinator.completed(job, outcome));
-    await coordinator.warmUp(options.workers);
     worker.on('failed', (job: Job | undefined, error: Error) => coordinator.failed(job, error));
     worker.on('error', (error) => log.diagnostic('warn', 'download worker error', { error: errorMessage(error) }));
+    await coordinator.warmUp(options.workers);
 
     const poller = new DatasetPoller(
       {
@@ -206,7 +211,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
   } finally {
     for (const step of cleanups.reverse()) {
       try {
-        await step();
+        await boundedCleanup(step());
       } catch (error) {
         options.output.warn(`cleanup step failed: ${errorMessage(error)}`);
       }
@@ -250,7 +255,15 @@ class Coordinator {
         const result = await poller.poll();
         this.polls++;
         this.pollRequests += result.requests;
-        for (const replica of result.fresh) await this.enqueue(replica, this.now(), 0);
+        for (const [index, replica] of result.fresh.entries()) {
+          try {
+            await this.enqueue(replica, this.now(), 0);
+          } catch (error) {
+            // Not queued: let the next poll offer these again instead of losing them.
+            for (const left of result.fresh.slice(index)) poller.forget(left.name);
+            throw error;
+          }
+        }
         if (result.fresh.length > 0) this.lastNewAt = this.now();
         if (options.untilClosed && pollStarted - this.lastDidCheck >= 1000) {
           this.lastDidCheck = pollStarted;
@@ -318,8 +331,6 @@ class Coordinator {
       relativeName,
       corruptions,
     };
-    if (corruptions === 0) this.detected++;
-    this.pending.set(replica.name, { tDetected, replica, corruptions });
     await this.queue.add('chunk', job, {
       jobId: downloadJobId(options.scope, replica.name, corruptions),
       attempts: options.attempts,
@@ -328,6 +339,8 @@ class Coordinator {
       removeOnComplete: true,
       removeOnFail: true,
     });
+    if (corruptions === 0) this.detected++;
+    this.pending.set(replica.name, { tDetected, replica, corruptions });
   }
 
   private warmedUp = 0;
@@ -365,7 +378,8 @@ class Coordinator {
       t_downloaded: outcome.tDownloaded,
       attempts: job.attemptsMade + 1 + pending.corruptions,
       ...(outcome.rse === undefined ? {} : { rse: outcome.rse }),
-      ...(outcome.pfn === undefined ? {} : { pfn: outcome.pfn }),
+      // A presigned URL is a credential until it expires: log where, not the signature.
+      ...(outcome.pfn === undefined ? {} : { pfn: outcome.pfn.split('?')[0] }),
     };
     if (outcome.status === 'verified') {
       this.pending.delete(data.name);

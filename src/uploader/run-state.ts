@@ -31,12 +31,16 @@ export const runSettingsSchema = z.object({
   gapPolicy: z.enum(['skip', 'send', 'fail']),
   logDir: z.string(),
   createdAt: z.number(),
+  /** The Rucio server the run uploads to: an upload-worker configured for another one leaves it alone. */
+  rucioHost: z.string().optional(),
 });
 export type RunSettings = z.infer<typeof runSettingsSchema>;
 
 export type ChunkOutcome = 'uploaded' | 'failed' | 'skipped';
 
 const prefix = 'wavefier:run:';
+/** The set of runs whose producer is running, for upload-worker processes to serve. */
+const activeRunsKey = 'wavefier:runs:active';
 /** Run state outlives the run by a week: long enough to resume or inspect, bounded for Redis memory. */
 const retentionSeconds = 7 * 24 * 3600;
 
@@ -90,7 +94,15 @@ export class RunState {
   }
 
   async setStatus(status: 'running' | 'finished' | 'interrupted'): Promise<void> {
-    await this.redis.hset(this.key(), 'status', status);
+    const transaction = this.redis.multi().hset(this.key(), 'status', status);
+    if (status === 'running') transaction.sadd(activeRunsKey, this.runId);
+    else transaction.srem(activeRunsKey, this.runId);
+    await transaction.exec();
+  }
+
+  /** Runs whose producer is running now (or crashed without saying so: then --resume them). */
+  static async activeRuns(redis: Redis): Promise<string[]> {
+    return redis.smembers(activeRunsKey);
   }
 
   /**
