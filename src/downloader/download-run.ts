@@ -71,7 +71,12 @@ interface Pending {
   tDetected: number;
   replica: ReplicaRecord;
   corruptions: number;
+  /** When its job was (last) added to the queue. */
+  queuedAt: number;
 }
+
+/** A pending chunk whose job has been gone from the queue this long without an outcome is queued again. */
+const lostJobCheckAfterMs = 10_000;
 
 export function defaultRunName(dataset: string): string {
   const match = /(\d{8}T\d{6}Z-[0-9a-f]{4})$/.exec(dataset);
@@ -131,6 +136,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     const connection = bullmqConnection(redisUrl);
     const queueName = downloadQueueName(options.scope, options.dataset, `${process.pid}${randomBytes(3).toString('hex')}`);
     const queue = new Queue(queueName, { connection });
+    queue.on('error', (error) => log.diagnostic('warn', 'download queue connection error', { error: errorMessage(error) }));
     // Nothing of this queue outlives the run: what was not verified is found again by the next poller.
     cleanups.push(async () => {
       await queue.obliterate({ force: true }).catch(() => undefined);
@@ -265,6 +271,7 @@ class Coordinator {
           }
         }
         if (result.fresh.length > 0) this.lastNewAt = this.now();
+        await this.requeueLostJobs();
         if (options.untilClosed && pollStarted - this.lastDidCheck >= 1000) {
           this.lastDidCheck = pollStarted;
           const did = await options.rucio.getDid(options.scope, options.dataset);
@@ -317,7 +324,7 @@ class Coordinator {
     return undefined;
   }
 
-  async enqueue(replica: ReplicaRecord, tDetected: number, corruptions: number, delayMs = 0): Promise<void> {
+  async enqueue(replica: ReplicaRecord, tDetected: number, corruptions: number, delayMs = 0, again = false): Promise<void> {
     const { options } = this;
     const relativeName = options.subdir ? join(options.dataset, replica.name) : replica.name;
     const job: DownloadJob = {
@@ -339,8 +346,28 @@ class Coordinator {
       removeOnComplete: true,
       removeOnFail: true,
     });
-    if (corruptions === 0) this.detected++;
-    this.pending.set(replica.name, { tDetected, replica, corruptions });
+    if (corruptions === 0 && !again) this.detected++;
+    this.pending.set(replica.name, { tDetected, replica, corruptions, queuedAt: this.now() + delayMs });
+  }
+
+  private lastLostJobCheck = 0;
+
+  /**
+   * A job can vanish without an outcome reaching us: a worker's completion command re-sent after a
+   * Redis connection broke finds the job already removed, and BullMQ then reports only an error.
+   * Such chunks are queued again (their first download was never logged, so nothing is counted twice).
+   */
+  async requeueLostJobs(): Promise<void> {
+    const now = this.now();
+    if (now - this.lastLostJobCheck < 5000) return;
+    this.lastLostJobCheck = now;
+    for (const [name, pending] of this.pending) {
+      if (now - pending.queuedAt < lostJobCheckAfterMs) continue;
+      const state = await this.queue.getJobState(downloadJobId(this.options.scope, name, pending.corruptions));
+      if (state !== 'unknown') continue;
+      this.log.diagnostic('warn', 'a download job vanished without an outcome; queuing the chunk again', { name });
+      await this.enqueue(pending.replica, pending.tDetected, pending.corruptions, 0, true);
+    }
   }
 
   private warmedUp = 0;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ConfigError, NotFoundError } from '../common/errors.js';
@@ -44,13 +45,20 @@ const activeRunsKey = 'wavefier:runs:active';
 /** Run state outlives the run by a week: long enough to resume or inspect, bounded for Redis memory. */
 const retentionSeconds = 7 * 24 * 3600;
 
-// SETBIT returns the previous bit: only the first recorder of a chunk's outcome counts it.
+// SETBIT returns the previous bit: only the first recorder of a chunk's outcome counts it. The
+// recorder's token is kept per chunk so that the same call sent again (ioredis re-sends commands
+// whose reply a broken connection lost, e.g. across a Redis restart) still answers "first".
 const recordScript = `
 local previous = redis.call('SETBIT', KEYS[1], ARGV[1], 1)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if previous == 0 then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
   redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
   redis.call('EXPIRE', KEYS[2], ARGV[3])
+  return 1
+end
+if redis.call('HGET', KEYS[3], ARGV[1]) == ARGV[4] then
   return 1
 end
 return 0
@@ -110,15 +118,17 @@ export class RunState {
    * to record it for `seq`. One round trip, so the caller can log right after with the smallest
    * window in which a SIGKILL could separate the record from its log line.
    */
-  async record(outcome: ChunkOutcome, seq: number): Promise<boolean> {
+  async record(outcome: ChunkOutcome, seq: number, token: string = randomUUID()): Promise<boolean> {
     const first = await this.redis.eval(
       recordScript,
-      2,
+      3,
       this.key(`:${outcome}`),
       this.key(':counts'),
+      this.key(`:${outcome}-by`),
       String(seq),
       outcome,
       String(retentionSeconds),
+      token,
     );
     return first === 1;
   }

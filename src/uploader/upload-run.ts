@@ -135,6 +135,8 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     await ensureDataset(options.rucio, plan, options.replicateTo);
 
     const queue = new Queue(uploadQueueName(plan.runId), { connection: bullmqConnection(redisUrl) });
+    // A Redis restart surfaces here as connection errors while ioredis reconnects: note them, go on.
+    queue.on('error', (error) => log.diagnostic('warn', 'upload queue connection error', { error: errorMessage(error) }));
     cleanups.push(() => queue.close());
     const stats = new RunStats(now);
     if (options.workers > 0) {
