@@ -1,6 +1,6 @@
 import { checksums, sameAdler32 } from '../common/checksum.js';
 import { errorMessage } from '../common/errors.js';
-import type { ReplicaRecord, RucioClient } from '../rucio/index.js';
+import { rucioNotFound, type ReplicaRecord, type RucioClient } from '../rucio/index.js';
 
 export interface CatalogChecksums {
   bytes: number | undefined;
@@ -30,11 +30,17 @@ export async function auditDataset(client: RucioClient, scope: string, dataset: 
   const seen = new Set<string>();
   const duplicateNames: string[] = [];
   let listed = 0;
-  for await (const entry of client.listContent(scope, dataset)) {
-    listed++;
-    if (seen.has(entry.name)) duplicateNames.push(entry.name);
-    seen.add(entry.name);
-    catalog.set(entry.name, { bytes: entry.bytes ?? undefined, adler32: entry.adler32 ?? undefined, md5: entry.md5 ?? undefined });
+  try {
+    for await (const entry of client.listContent(scope, dataset)) {
+      listed++;
+      if (seen.has(entry.name)) duplicateNames.push(entry.name);
+      seen.add(entry.name);
+      catalog.set(entry.name, { bytes: entry.bytes ?? undefined, adler32: entry.adler32 ?? undefined, md5: entry.md5 ?? undefined });
+    }
+  } catch (error) {
+    // A run stopped before the producer created its dataset has nothing in the lake: an empty audit.
+    if (!rucioNotFound(error)) throw error;
+    return { listed: 0, duplicateNames: [], catalog, corruptStored: new Set(), unreadable: [] };
   }
 
   const corruptStored = new Set<string>();

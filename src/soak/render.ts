@@ -38,6 +38,7 @@ export function renderSoak(result: SoakResult): string {
       `${k.storage.corruptedWrites} writes corrupted (rate for the whole run)`,
     `chunks: ${c.scheduled} scheduled, ${c.uploaded} uploaded, ${c.verified} verified, ${c.detectedCorrupt} detected corrupted ` +
       `(${c.corruptStored} stored corrupt), ${c.lost} lost; dataset lists ${c.datasetFiles} files`,
+    `processes: ${Object.entries(result.processes).map(([label, exit]) => `${label} ${exit.signal ?? `exit ${exit.code ?? '?'}`}`).join(', ')}`,
     '',
     table(checkRows),
     ...failures.flatMap((check) => ['', `${check.id}:`, ...check.examples.map((example) => `  ${example}`)]),

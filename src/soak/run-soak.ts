@@ -43,6 +43,8 @@ export interface SoakOptions {
   logDir: string;
   /** Stop everything after this long (default: 5 min + 40 ms per chunk). */
   deadlineMs?: number;
+  /** Once the producer is done, stop when no chunk was uploaded, verified or found corrupted for this long (default 90 s). */
+  stallMs?: number;
   signal: AbortSignal;
   output: Output;
 }
@@ -147,9 +149,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     );
     output.info(`run directory ${runDir}`);
 
+    const stopping = { now: false };
     const processes: Record<string, { code: number | null; signal: string | null }> = {};
+    const killedByUs = new Set<number>();
     const track = (label: string, child: RunningChild): RunningChild => {
-      void child.done.then((result: ChildResult) => (processes[`${label} (pid ${child.process.pid ?? '?'})`] = { code: result.code, signal: result.signal }));
+      void child.done.then((result: ChildResult) => {
+        const pid = child.process.pid ?? -1;
+        processes[`${label} (pid ${pid})`] = { code: result.code, signal: result.signal };
+        // A process that ends on its own before the run is over is news: say so when it happens.
+        if (result.code !== 0 && !killedByUs.has(pid) && !stopping.now) {
+          output.warn(`${label} (pid ${pid}) exited with ${result.signal ?? `code ${result.code ?? '?'}`} (its stderr is in ${join(runDir, 'processes.stderr.log')})`);
+        }
+      });
       return child;
     };
     let workerSerial = 0;
@@ -231,6 +242,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
               record.outcome = 'no live upload-worker process';
               break;
             }
+            killedByUs.add(victim.process.pid ?? -1);
             victim.process.kill('SIGKILL');
             await victim.done;
             uploadWorkers.splice(uploadWorkers.indexOf(victim), 1);
@@ -314,7 +326,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       applyRules();
     };
 
-    const stopping = { now: false };
     const stopAll = (reason: string): void => {
       if (stopping.now) return;
       stopping.now = true;
@@ -330,9 +341,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     void upload.done.then(() => (exited.upload = true));
     void download.done.then(() => (exited.download = true));
     let uploadExitNoted = false;
+    const stallMs = options.stallMs ?? 90_000;
+    let lastProgressAt = Date.now();
+    let lastProgress = -1;
     while (!exited.download) {
       await tail.poll();
       const now = Date.now();
+      const progress = uploadedNames.size + downloads.length;
+      if (progress !== lastProgress) {
+        lastProgress = progress;
+        lastProgressAt = now;
+      } else if (exited.upload && now - lastProgressAt >= stallMs) {
+        // A stuck downloader would otherwise hold the soak until the deadline: the verdict is the same.
+        stopAll(`no chunk uploaded, verified or found corrupted for ${formatDuration(stallMs)} after the producer finished`);
+      }
       expireRules(now);
       while (!stopping.now && pending[0] !== undefined && uploadedNames.size >= pending[0].at * options.count) {
         const step = pending.shift();
