@@ -157,7 +157,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         const pid = child.process.pid ?? -1;
         processes[`${label} (pid ${pid})`] = { code: result.code, signal: result.signal };
         // A process that ends on its own before the run is over is news: say so when it happens.
-        if (result.code !== 0 && !killedByUs.has(pid) && !stopping.now) {
+        // Exit 3 is a downloader that saw corruption: expected here.
+        if (result.code !== 0 && result.code !== 3 && !killedByUs.has(pid) && !stopping.now) {
           output.warn(`${label} (pid ${pid}) exited with ${result.signal ?? `code ${result.code ?? '?'}`} (its stderr is in ${join(runDir, 'processes.stderr.log')})`);
         }
       });
@@ -372,6 +373,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     }
     clearTimeout(deadline);
     options.signal.removeEventListener('abort', onAbort);
+    stopping.now = true; // from here on, the soak ends its children itself
     if (!exited.upload) upload.stop(15_000);
     await upload.done;
     for (const worker of uploadWorkers) worker.stop(15_000);

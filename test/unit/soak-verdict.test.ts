@@ -53,10 +53,20 @@ describe('soak verdict', () => {
     const input = clean();
     input.downloads = input.downloads.filter((event) => event.seq !== 5);
     input.uploads = input.uploads.filter((event) => event.seq !== 7);
+    input.downloads = input.downloads.filter((event) => event.seq !== 7);
     const verdict = soakVerdict(input);
     expect(failing(input)).toContain('lost');
     expect(verdict.counts.lost).toBe(2);
-    expect(verdict.checks.find((c) => c.id === 'lost')?.examples).toEqual([name(5), 'seq 7 (never uploaded)']);
+    expect(verdict.checks.find((c) => c.id === 'lost')?.examples).toEqual([name(5), 'seq 7 (never seen)']);
+  });
+
+  it('tells an upload missing from the logs (but verified) from a lost chunk', () => {
+    const input = clean();
+    input.uploads = input.uploads.filter((event) => event.seq !== 6);
+    const verdict = soakVerdict(input);
+    expect(failing(input)).toEqual(['unlogged-uploads']);
+    expect(verdict.counts.lost).toBe(0);
+    expect(verdict.checks.find((c) => c.id === 'unlogged-uploads')?.examples).toEqual([`seq 6: ${name(6)} in no upload log`]);
   });
 
   it('fails when a verified chunk has checksums other than the catalog\'s (corruption accepted)', () => {
@@ -73,9 +83,12 @@ describe('soak verdict', () => {
     expect(failing(input)).toEqual(expect.arrayContaining(['corrupt-accepted', 'undetected-corruption', 'corruption-count']));
   });
 
-  it('fails when the lake corrupted more writes than the downloader detected', () => {
+  it('accepts more corrupted writes than detections only when the extra objects are intact in storage', () => {
     const input = clean();
-    input.corruptedWrites = 2;
+    input.corruptedWrites = 2; // the read-back finds one corrupt object, the one detected
+    expect(failing(input)).toEqual([]);
+    expect(soakVerdict(input).checks.find((c) => c.id === 'corruption-count')?.summary).toMatch(/1 overwritten by a retried upload/);
+    input.corruptedWrites = 0;
     expect(failing(input)).toEqual(['corruption-count']);
   });
 
