@@ -75,7 +75,9 @@ describe('the short soak (every fault kind, a few hundred chunks)', () => {
     expect(c).toMatchObject({ scheduled: 300, uploaded: 300, lost: 0, datasetFiles: 300 });
     expect(c.verified + c.detectedCorrupt).toBe(300);
     expect(c.detectedCorrupt).toBe(c.corruptStored);
-    expect(c.detectedCorrupt).toBe(summary.lake_counters.storage.corruptedWrites);
+    // A corrupted write can be overwritten intact by a retried upload (the verdict's read-back proves
+    // which); every corruption still in storage was detected.
+    expect(c.detectedCorrupt).toBeLessThanOrEqual(summary.lake_counters.storage.corruptedWrites);
     // The report itself exits 3 when corruption was injected (detected corruption is still bad data).
     expect(summary.report.exit_code).toBe(c.detectedCorrupt > 0 ? 3 : 0);
 
