@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startPrivateRedis } from '../../redis/index.js';
 import { latencyStats } from '../../report/index.js';
@@ -13,6 +14,37 @@ interface PacedRun {
   label: string;
   count: number;
   rateFactor: number;
+}
+
+/**
+ * The control: a bare Node process that sleeps to the same absolute schedule with the same timer
+ * call and clock as the pacer and prints its errors. What it sees is the machine (other processes,
+ * the scheduler), not wavefier; started together with the upload so both see the same load.
+ */
+const controlScript = `
+const [intervalMs, count, t0] = process.argv.slice(1).map(Number);
+const errors = [];
+for (let k = 0; k < count; k++) {
+  const due = t0 + k * intervalMs;
+  for (let left = due - Date.now(); left > 0; left = due - Date.now()) await new Promise((r) => setTimeout(r, left));
+  errors.push(Date.now() - due);
+}
+process.stdout.write(JSON.stringify(errors));
+`;
+
+function startControl(intervalMs: number, count: number): Promise<number[]> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', controlScript, String(intervalMs), String(count), String(Date.now() + 1000)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let text = '';
+  child.stdout.on('data', (data: Buffer) => (text += data.toString('utf8')));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`the control timer process exited with ${code ?? 'a signal'}`));
+      else resolve(JSON.parse(text) as number[]);
+    });
+  });
 }
 
 const runs: readonly PacedRun[] = [
@@ -35,6 +67,7 @@ async function run(context: BenchContext): Promise<Metric[]> {
       const logDir = join(workDir, 'logs');
       const runId = `bench-pacing-${paced.rateFactor}x-${Date.now()}`;
       log(`${paced.label}: ${paced.count} chunks (${round(paced.count / paced.rateFactor, 1)} s)`);
+      const control = startControl(1000 / paced.rateFactor, paced.count);
       await runWavefier(
         'upload',
         [
@@ -51,6 +84,9 @@ async function run(context: BenchContext): Promise<Metric[]> {
         log,
       );
       metrics.push(...pacingMetrics(paced, await readJsonLines(uploadLog(logDir, runId))));
+      metrics.push(
+        ...latencyMetrics(`${paced.label} control (a bare Node timer loop on the same schedule, same time): timer error`, latencyStats(await control), {}, true),
+      );
     }
   } finally {
     await redis.stop();
@@ -109,6 +145,8 @@ export const pacing: Benchmark = {
     'factor 20, 60 s). Drift is the last chunk\'s error minus the first\'s (tolerance 5 ms, the p99 target), also as the ' +
     'mean of the last 10 minus the first 10 and as a least-squares trend. Note: the uploader takes t_enqueued just before ' +
     '`queue.add()`, so the figure is timer lateness plus chunk generation, not the Redis round trip. The upload process, ' +
-    'the lake process and redis-server share the 2 cores with whatever else runs (see the load average).',
+    'the lake process and redis-server share the 2 cores with whatever else runs (see the load average); a control process ' +
+    '(a bare Node loop sleeping to the same absolute schedule with setTimeout and Date.now, started at the same time) shows ' +
+    'how much of the error the machine alone causes.',
   run,
 };
