@@ -1,16 +1,19 @@
 import { performance } from 'node:perf_hooks';
 import { Option, type Command } from 'commander';
-import { Redis } from 'ioredis';
 import { ExitCode, RuntimeFailure, WavefierError, errorMessage, isWavefierError } from '../common/errors.js';
 import { redactUrl } from '../common/redact.js';
-import { authTypes, diagnoseRucio, loadRucioConfig, skipped, type CheckResult, type RucioSettings } from '../rucio/index.js';
+import type { AuthType, RucioSettings } from '../rucio/config.js';
+
+// The same list as src/rucio/config.ts, kept here so that `--help` does not load the config module.
+const authTypes: readonly AuthType[] = ['userpass', 'x509', 'x509_proxy', 'token', 'oidc'];
+import type { CheckResult } from '../rucio/index.js';
 import { contextFor, type RegisterCommand } from './runtime.js';
 
 interface DoctorOptions {
   rucioHost?: string;
   authHost?: string;
   account?: string;
-  authType?: (typeof authTypes)[number];
+  authType?: AuthType;
   vo?: string;
   caCert?: string;
   rse?: string;
@@ -21,6 +24,7 @@ interface DoctorOptions {
 
 async function checkRedis(url: string): Promise<CheckResult> {
   const started = performance.now();
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   let lastError: unknown;
   redis.on('error', (error: unknown) => (lastError = error));
@@ -67,6 +71,7 @@ export const registerDoctor: RegisterCommand = (program, runtime) => {
         ...(options.vo !== undefined ? { vo: options.vo } : {}),
         ...(options.caCert !== undefined ? { caCert: options.caCert } : {}),
       };
+      const [{ diagnoseRucio, skipped }, { loadRucioConfig }] = await Promise.all([import('../rucio/diagnose.js'), import('../rucio/config.js')]);
       const results: CheckResult[] = [];
       const started = performance.now();
       try {

@@ -2,19 +2,6 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parseDuration } from '../common/duration.js';
 import { UsageError } from '../common/errors.js';
-import {
-  buildReport,
-  defaultPlotsDir,
-  defaultWindowMs,
-  htmlFileName,
-  integrityErrorFor,
-  renderListing,
-  reportNotes,
-  renderText,
-  reportToJson,
-  writeHtml,
-  writePlots,
-} from '../report/index.js';
 import { contextFor, type RegisterCommand } from './runtime.js';
 
 interface ReportFlags {
@@ -46,6 +33,20 @@ export const registerReport: RegisterCommand = (program, runtime) => {
         'Exit status: 0 clean rehearsal, 3 chunks missing, corrupted or failed to upload.',
     )
     .action(async (dirs: string[], flags: ReportFlags, command: Command) => {
+      // Loaded on use: the plotting stack (Vega, resvg) is heavy and other commands never need it.
+      const {
+        buildReport,
+        defaultPlotsDir,
+        defaultWindowMs,
+        htmlFileName,
+        integrityErrorFor,
+        renderListing,
+        reportNotes,
+        renderText,
+        reportToJson,
+        writeHtml,
+        writePlots,
+      } = await import('../report/index.js');
       const { output, signal } = contextFor(command, runtime);
       const windowMs = flags.window === undefined ? defaultWindowMs : parseDuration(flags.window, '--window');
       if (windowMs <= 0) throw new UsageError(`invalid --window '${flags.window ?? ''}': give a positive duration, e.g. 10m`);

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { loadRucioConfig, type RucioConfig, type RucioSettings } from '../rucio/config.js';
+import type { RucioConfig, RucioSettings } from '../rucio/config.js';
 import type { RucioClient } from '../rucio/index.js';
 
 /** The connection flags every command that talks to Rucio accepts; they override env and rucio.cfg. */
@@ -36,6 +36,7 @@ export async function rucioConfigFromFlags(options: RucioFlags, env: NodeJS.Proc
     ...(options.caCert === undefined ? {} : { caCert: options.caCert }),
     ...(options.insecure === true ? { insecure: true } : {}),
   };
+  const { loadRucioConfig } = await import('../rucio/config.js');
   return loadRucioConfig({ flags, env });
 }
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { openEventLog, type EventLog } from '../common/event-log.js';
+import type { EventLog } from '../common/event-log.js';
 import { redactUrl } from '../common/redact.js';
 import { nonNegativeInteger } from './parse.js';
 import { addRucioOptions, rucioClientFromFlags } from './rucio-options.js';
@@ -22,7 +22,11 @@ export function registerUploadWorker(program: Command, runtime: Runtime): void {
     .addOption(new Option('--log-dir <dir>', 'logs go to <dir>/<run id>/upload-<host>-<pid>.jsonl').default('rehearsals'));
   addRucioOptions(command).action(async (flags: UploadWorkerFlags & Parameters<typeof rucioClientFromFlags>[0], cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
-    const [{ connectRedis }, { startUploadWorker }] = await Promise.all([import('../redis/index.js'), import('../uploader/index.js')]);
+    const [{ connectRedis }, { startUploadWorker }, { openEventLog }] = await Promise.all([
+      import('../redis/index.js'),
+      import('../uploader/index.js'),
+      import('../common/event-log.js'),
+    ]);
     const redis = await connectRedis(flags.redis);
     const { client } = await rucioClientFromFlags(flags);
     const logs = new Map<string, EventLog>();

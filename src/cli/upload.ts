@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { IntegrityError, UsageError } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
-import { defaultChunkTag, validateChunkTag } from '../strain/chunk-name.js';
+import { validateChunkTag } from '../strain/chunk-name.js';
 import type { GapPolicy, SourceSpec } from '../strain/index.js';
 import type { UploadSummary } from '../uploader/index.js';
 import { duration, nonNegativeInteger, pointInTime, positiveInteger, positiveNumber } from './parse.js';
@@ -27,7 +27,7 @@ interface UploadFlags {
   scope: string;
   dataset?: string;
   rse: string;
-  tag: string;
+  tag?: string;
   replicateTo?: string;
   closeDataset?: boolean;
   workers: number;
@@ -59,9 +59,9 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--late <policy>', 'chunks whose slot passed while the process was behind').choices(['catch-up', 'skip']).default('catch-up'))
     .addOption(new Option('--on-gap <policy>', 'chunks that contain NaN samples').choices(['skip', 'send', 'fail']).default('skip'))
     .addOption(new Option('--scope <scope>', 'Rucio scope of the chunks and the dataset').default('wavefier'))
-    .addOption(new Option('--dataset <name>', 'dataset to attach chunks to (created if missing; default <tag>-<run id>)'))
+    .addOption(new Option('--dataset <name>', 'dataset to attach chunks to (created if missing; default wavefier-<run id>)'))
     .addOption(new Option('--rse <rse>', 'RSE to upload to').makeOptionMandatory(true))
-    .addOption(new Option('--tag <tag>', 'TAG of the IGWN chunk names <SITE>-<IFO>_<TAG>-<GPS>-<DUR>.hdf5').default(defaultChunkTag))
+    .addOption(new Option('--tag <tag>', 'TAG of the IGWN chunk names <SITE>-<IFO>_<TAG>-<GPS>-<DUR>.hdf5 (default WAVEFIER_<run id>, unique per run)'))
     .addOption(new Option('--replicate-to <expr>', 'also add a dataset rule to this RSE expression (EGO → CERN → CNAF chain)'))
     .addOption(new Option('--close-dataset', 'close the dataset when the run completes'))
     .addOption(new Option('--workers <n>', 'concurrent uploads in this process (0: only upload-worker processes)').argParser(nonNegativeInteger('--workers')).default(4))
@@ -77,7 +77,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     if (flags.resume !== undefined && flags.redis === undefined) {
       throw new UsageError('--resume needs --redis: the run state lives in the Redis of the interrupted run');
     }
-    const tag = validateChunkTag(flags.tag);
+    const tag = flags.tag === undefined ? undefined : validateChunkTag(flags.tag);
     const { client } = await rucioClientFromFlags(flags);
     // Loaded here, not at start-up: `wavefier --help` should not pay for HDF5, BullMQ and the AWS SDK.
     const { runUpload } = await import('../uploader/index.js');
@@ -100,7 +100,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
         scope: flags.scope,
         ...(flags.dataset === undefined ? {} : { dataset: flags.dataset }),
         rse: flags.rse,
-        tag,
+        ...(tag === undefined ? {} : { tag }),
         ...(flags.replicateTo === undefined ? {} : { replicateTo: flags.replicateTo }),
         closeDataset: flags.closeDataset === true,
         workers: flags.workers,

@@ -58,7 +58,9 @@ export class Output {
   /** A live status line (overwritten in place) when interactive; nothing otherwise. */
   status(line: string): void {
     if (!this.interactive) return;
-    const width = (this.stderr as { columns?: number }).columns ?? 120;
+    // A pseudo-terminal may report 0 columns; then assume a common width.
+    const columns = (this.stderr as { columns?: number }).columns;
+    const width = columns !== undefined && columns > 0 ? columns : 120;
     this.stderr.write(`\r\x1b[2K${line.slice(0, Math.max(20, width - 1))}`);
     this.statusShown = true;
   }

@@ -9,8 +9,8 @@ const replicaSchema = z.object({
   bytes: z.number().int().nonnegative(),
   adler32: z.string(),
   md5: z.string().optional(),
-  pfns: z.array(z.object({ pfn: z.string(), rse: z.string(), priority: z.number(), domain: z.string().optional() })),
-  states: z.record(z.string(), z.string()).optional(),
+  pfns: z.array(z.object({ pfn: z.string(), rse: z.string(), priority: z.number(), domain: z.string() })),
+  states: z.record(z.string(), z.string()),
 });
 
 /** One chunk to fetch and verify; everything a worker process needs, validated when read from Redis. */

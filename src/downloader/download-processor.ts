@@ -39,7 +39,7 @@ export default async function processDownload(job: SandboxedJob): Promise<Downlo
     return { status: 'warmup' };
   }
   const data = parseDownloadJob(job.data);
-  const replica: ReplicaRecord = { ...data.replica, states: data.replica.states ?? {}, pfns: data.replica.pfns.map((p) => ({ ...p, domain: p.domain ?? 'wan' })) };
+  const replica: ReplicaRecord = data.replica;
   let fetched: Awaited<ReturnType<typeof fetchVerified>>;
   try {
     fetched = await fetchVerified(rucio(), replica);

@@ -7,8 +7,9 @@ import { adminRoutes } from './routes-admin.js';
 import { authRoutes } from './routes-auth.js';
 import { didRoutes } from './routes-dids.js';
 import { replicaRoutes } from './routes-replicas.js';
+import { rseRoutes } from './routes-rses.js';
 
-const routes: readonly Route[] = [...authRoutes, ...didRoutes, ...replicaRoutes, ...adminRoutes];
+const routes: readonly Route[] = [...authRoutes, ...rseRoutes, ...didRoutes, ...replicaRoutes, ...adminRoutes];
 
 function sameSecret(a: string, b: string): boolean {
   const left = Buffer.from(a);
@@ -33,7 +34,8 @@ export interface CatalogServerOptions {
 /** The Rucio REST subset over node:http. Routing first (unknown path: 404), then auth, then the handler. */
 export function createCatalogServer(context: LakeContext, options: CatalogServerOptions = {}): Server {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://lake.invalid');
+    // Prefixing (not resolving against a base) keeps a path like `//x/y` a path, not a host.
+    const url = new URL(`http://lake.invalid${req.url?.startsWith('/') === true ? req.url : '/'}`);
     const method = (req.method ?? 'GET').toUpperCase();
     const path = url.pathname;
 

@@ -92,10 +92,13 @@ export class Catalog {
     >;
     closeDid: Statement<[number | null, number | null, number, number, string, string]>;
     reopenDid: Statement<[number, string, string]>;
+    setMeta: Statement<[string, number, string, string]>;
     insertContent: Statement<[string, string, string, string, string, number | null, string | null, string | null, number]>;
     getContent: Statement<[string, string, string, string], { child_name: string }>;
     listContent: Statement<[string, string], ContentRow>;
     countContent: Statement<[string, string], { length: number; bytes: number | null }>;
+    getContentSize: Statement<[string, string], { length: number; bytes: number }>;
+    upsertContentSize: Statement<[string, string, number, number]>;
     listParents: Statement<[string, string], { scope: string; name: string; did_type: DidType }>;
     getReplica: Statement<[string, string, string], ReplicaRow>;
     insertReplica: Statement<[string, string, string, number, string | null, string | null, string, number, number]>;
@@ -119,6 +122,7 @@ export class Catalog {
         'UPDATE dids SET is_open = 0, length = ?, bytes = ?, closed_at = ?, updated_at = ? WHERE scope = ? AND name = ?',
       ),
       reopenDid: db.prepare('UPDATE dids SET is_open = 1, closed_at = NULL, updated_at = ? WHERE scope = ? AND name = ?'),
+      setMeta: db.prepare('UPDATE dids SET meta = ?, updated_at = ? WHERE scope = ? AND name = ?'),
       insertContent: db.prepare(
         `INSERT INTO contents (scope, name, child_scope, child_name, child_type, bytes, adler32, md5, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -130,6 +134,11 @@ export class Catalog {
         'SELECT child_scope, child_name, child_type, bytes, adler32, md5 FROM contents WHERE scope = ? AND name = ? ORDER BY child_scope, child_name',
       ),
       countContent: db.prepare('SELECT COUNT(*) AS length, SUM(bytes) AS bytes FROM contents WHERE scope = ? AND name = ?'),
+      getContentSize: db.prepare('SELECT length, bytes FROM content_sizes WHERE scope = ? AND name = ?'),
+      upsertContentSize: db.prepare(
+        `INSERT INTO content_sizes (scope, name, length, bytes) VALUES (?, ?, ?, ?)
+         ON CONFLICT (scope, name) DO UPDATE SET length = length + excluded.length, bytes = bytes + excluded.bytes`,
+      ),
       listParents: db.prepare(
         `SELECT c.scope AS scope, c.name AS name, d.did_type AS did_type FROM contents c
          JOIN dids d ON d.scope = c.scope AND d.name = c.name WHERE c.child_scope = ? AND c.child_name = ?`,
@@ -172,10 +181,32 @@ export class Catalog {
     return row;
   }
 
-  /** Length and bytes counted now (Rucio's dynamic_depth): the column stays null until close. */
-  dynamicSize(scope: string, name: string): { length: number; bytes: number } {
+  /** Direct children and their bytes, kept up to date by attach (O(1) for the downloader's probe). */
+  private directSize(scope: string, name: string): { length: number; bytes: number } {
+    const kept = this.s.getContentSize.get(scope, name);
+    if (kept !== undefined) return kept;
+    // A collection from before the counter existed: count once and keep it.
     const row = this.s.countContent.get(scope, name);
-    return { length: row?.length ?? 0, bytes: row?.bytes ?? 0 };
+    const size = { length: row?.length ?? 0, bytes: row?.bytes ?? 0 };
+    this.s.upsertContentSize.run(scope, name, size.length, size.bytes);
+    return size;
+  }
+
+  /**
+   * Length and bytes counted now (Rucio's dynamic_depth=FILE): files of a dataset, summed over the
+   * datasets below a container. The `length` column itself stays null until the dataset is closed.
+   */
+  dynamicSize(scope: string, name: string): { length: number; bytes: number } {
+    const row = this.findDid(scope, name);
+    if (row?.did_type !== 'CONTAINER') return this.directSize(scope, name);
+    let length = 0;
+    let bytes = 0;
+    for (const dataset of this.resolveDatasets(row)) {
+      const size = this.directSize(dataset.scope, dataset.name);
+      length += size.length;
+      bytes += size.bytes;
+    }
+    return { length, bytes };
   }
 
   addCollection(input: {
@@ -194,6 +225,7 @@ export class Catalog {
     const now = this.now();
     const meta = Object.keys(input.meta).length === 0 ? null : JSON.stringify(input.meta);
     this.s.insertDid.run(input.scope, input.name, input.type, input.account, null, null, null, null, 1, input.monotonic ? 1 : 0, meta, now, now);
+    this.s.upsertContentSize.run(input.scope, input.name, 0, 0);
   }
 
   /** Registers the file DID if new; if it exists, its size and checksums must agree. */
@@ -276,7 +308,11 @@ export class Catalog {
       const parent = this.getDid(parentScope, parentName);
       if (parent.did_type === 'FILE') throw rucioErrors.unsupported(`Data identifier '${parentScope}:${parentName}' is a file, nothing can be attached to it`);
       if (parent.is_open === 0) throw rucioErrors.closed(parentScope, parentName);
+      // Make sure the size counter exists before the new rows, so they are counted exactly once.
+      this.directSize(parentScope, parentName);
       const now = this.now();
+      let addedLength = 0;
+      let addedBytes = 0;
       for (const child of children) {
         let row: DidRow | undefined;
         if (options.rse !== undefined) {
@@ -300,7 +336,10 @@ export class Catalog {
           );
         }
         this.s.insertContent.run(parentScope, parentName, row.scope, row.name, row.did_type, row.bytes, row.adler32, row.md5, now);
+        addedLength++;
+        addedBytes += row.bytes ?? 0;
       }
+      if (addedLength > 0) this.s.upsertContentSize.run(parentScope, parentName, addedLength, addedBytes);
     });
   }
 
@@ -321,7 +360,8 @@ export class Catalog {
     const out: DidRow[] = [];
     const seen = new Set<string>();
     const walk = (s: string, n: string): void => {
-      for (const child of this.s.listContent.iterate(s, n)) {
+      // all(), not iterate(): the recursion re-enters this statement.
+      for (const child of this.s.listContent.all(s, n)) {
         const key = `${child.child_scope}:${child.child_name}`;
         if (seen.has(key)) continue;
         seen.add(key);
@@ -405,7 +445,17 @@ export class Catalog {
     });
   }
 
-  searchDids(scope: string, createdFrom: number, createdTo: number): Iterable<DidRow> {
-    return this.s.searchDids.iterate(scope, createdFrom, createdTo);
+  /** Merges generic metadata into a DID (Rucio's JSON metadata plugin; DID columns are read-only here). */
+  setMetadata(scope: string, name: string, values: Record<string, unknown>): void {
+    this.transaction(() => {
+      const row = this.getDid(scope, name);
+      const current = row.meta === null ? {} : (JSON.parse(row.meta) as Record<string, unknown>);
+      this.s.setMeta.run(JSON.stringify({ ...current, ...values }), this.now(), scope, name);
+    });
+  }
+
+  searchDids(scope: string, createdFrom: number, createdTo: number): DidRow[] {
+    // all(): callers look up sizes per row, which must not run inside an open iteration.
+    return this.s.searchDids.all(scope, createdFrom, createdTo);
   }
 }

@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS contents (
   child_type TEXT NOT NULL, bytes INTEGER, adler32 TEXT, md5 TEXT, created_at REAL NOT NULL,
   PRIMARY KEY (scope, name, child_scope, child_name)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS contents_child ON contents (child_scope, child_name);
+CREATE TABLE IF NOT EXISTS content_sizes (
+  scope TEXT NOT NULL, name TEXT NOT NULL, length INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  PRIMARY KEY (scope, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS replicas (
   scope TEXT NOT NULL, name TEXT NOT NULL, rse TEXT NOT NULL, bytes INTEGER NOT NULL, adler32 TEXT, md5 TEXT,
   state TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,

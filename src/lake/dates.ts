@@ -35,6 +35,7 @@ export function parseRucioDate(value: unknown): number | undefined {
   const iso = isoLike.exec(text);
   if (iso) {
     const [, y, mo, d, h, mi, s, frac] = iso;
+    if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) return undefined;
     const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
     const fraction = frac === undefined ? 0 : Number(`0.${frac}`) * 1000;
     return Number.isFinite(ms) ? ms + fraction : undefined;

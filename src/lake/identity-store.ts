@@ -51,7 +51,8 @@ export class IdentityStore {
         "SELECT account, password_hash, salt FROM identities WHERE identity = ? AND identity_type = 'USERPASS'",
       ),
       insertIdentity: db.prepare(
-        "INSERT OR IGNORE INTO identities (identity, identity_type, account, password_hash, salt, created_at) VALUES (?, 'USERPASS', ?, ?, ?, ?)",
+        `INSERT INTO identities (identity, identity_type, account, password_hash, salt, created_at) VALUES (?, 'USERPASS', ?, ?, ?, ?)
+         ON CONFLICT (identity, identity_type, account) DO UPDATE SET password_hash = excluded.password_hash, salt = excluded.salt`,
       ),
       insertToken: db.prepare('INSERT INTO tokens (token, account, identity, expires_at, created_at) VALUES (?, ?, ?, ?, ?)'),
       getToken: db.prepare('SELECT token, account, identity, expires_at FROM tokens WHERE token = ?'),
@@ -68,7 +69,7 @@ export class IdentityStore {
     this.statements.insertAccount.run(account, type, now, now);
   }
 
-  /** Adds a userpass identity unless it already exists (an existing password is kept). */
+  /** Adds a userpass identity, or sets the password of an existing one (the configured one wins). */
   ensureUserpass(username: string, account: string, password: string): void {
     const salt = randomBytes(16).toString('hex');
     this.statements.insertIdentity.run(username, account, hashPassword(password, salt), salt, Date.now());
@@ -116,8 +117,14 @@ export class IdentityStore {
     const token = `${account}-${identity}-unknown-${randomBytes(16).toString('hex')}`;
     const info: TokenInfo = { token, account, identity, expiresAt: now + lifetimeMs };
     this.statements.insertToken.run(token, account, identity, info.expiresAt, now);
-    this.tokenCache.set(token, info);
+    this.remember(info);
     return info;
+  }
+
+  private remember(info: TokenInfo): void {
+    // Bounded: the database is the truth, the cache only spares a lookup per request.
+    if (this.tokenCache.size >= 10_000) this.tokenCache.clear();
+    this.tokenCache.set(info.token, info);
   }
 
   /** The token's owner if the token exists and has not expired. */
@@ -127,7 +134,7 @@ export class IdentityStore {
       const row = this.statements.getToken.get(token);
       if (row === undefined) return undefined;
       info = { token: row.token, account: row.account, identity: row.identity, expiresAt: row.expires_at };
-      this.tokenCache.set(token, info);
+      this.remember(info);
     }
     if (info.expiresAt <= Date.now()) {
       this.tokenCache.delete(token);

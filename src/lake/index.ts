@@ -1,5 +1,5 @@
 export { startLake } from './lake.js';
-export type { Lake, LakeOptions, LakeSettings, LakeAccountConfig } from './lake.js';
+export type { Lake, LakeOptions, LakeSettings, LakeAccountConfig, ObjectRef } from './lake.js';
 export type { LakeRse, LakeRseConfig, RseKind } from './rse.js';
 export { FaultController, flipBytes } from './faults.js';
 export type { FaultSpec, FaultCounters, CatalogFault, StorageFault } from './faults.js';

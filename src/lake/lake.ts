@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
-import { ConfigError, UnavailableError } from '../common/errors.js';
+import { ConfigError, NotFoundError, UnavailableError } from '../common/errors.js';
 import { Catalog } from './catalog.js';
 import { createCatalogServer } from './catalog-server.js';
 import { readOrCreateSecret, writeRseAccounts, writeRucioCfg, type RseCredentials } from './config-files.js';
@@ -15,6 +15,7 @@ import { IdentityStore } from './identity-store.js';
 import { isValidScope } from './names.js';
 import { bindRse, defaultRseConfigs, publicRse, type LakeRse, type LakeRseConfig, type RseRuntime } from './rse.js';
 import { RuleStore } from './rule-store.js';
+import { RucioApiError } from './rucio-error.js';
 import { createStorageServer } from './storage-server.js';
 
 export interface LakeAccountConfig {
@@ -40,6 +41,8 @@ export interface LakeOptions {
   /** Extra scopes owned by the first account. */
   scopes?: string[];
   rses?: LakeRseConfig[];
+  /** Check S3 request signatures (SigV4) as real S3/MinIO do; default true. */
+  verifyS3Signatures?: boolean;
   quiet?: boolean;
 }
 
@@ -61,9 +64,18 @@ export interface LakeSettings {
   adminToken: string;
 }
 
+/** A stored replica, for the object-tampering helpers. */
+export interface ObjectRef {
+  scope: string;
+  name: string;
+  rse: string;
+}
+
 export interface Lake {
   settings: LakeSettings;
   faults: FaultController;
+  /** Flip bytes of / delete the stored object of a replica (what `/.lake/objects/*` does over HTTP). */
+  objects: { corrupt: (ref: ObjectRef) => Promise<void>; delete: (ref: ObjectRef) => Promise<void> };
   close(): Promise<void>;
 }
 
@@ -87,10 +99,15 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+/** Stops accepting, lets requests in flight finish for up to `graceMs`, then cuts what is left. */
+function closeServer(server: Server, graceMs = 2000): Promise<void> {
   return new Promise((resolveClose) => {
-    server.close(() => resolveClose());
-    server.closeAllConnections();
+    server.close(() => {
+      clearTimeout(timer);
+      resolveClose();
+    });
+    server.closeIdleConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   });
 }
 
@@ -107,7 +124,6 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
   const host = options.host ?? '127.0.0.1';
   const tokenLifetimeMs = options.tokenLifetimeMs ?? 3_600_000;
   if (!Number.isFinite(tokenLifetimeMs) || tokenLifetimeMs <= 0) throw new ConfigError(`token lifetime must be positive, not ${tokenLifetimeMs} ms`);
-  await mkdir(join(dir, 'etc'), { recursive: true, mode: 0o700 });
 
   const accounts: LakeAccountConfig[] = options.accounts ?? [
     { account: 'root', type: 'SERVICE', identities: [{ username: 'wavefier' }], scopes: ['wavefier', 'user.root'] },
@@ -122,6 +138,7 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
   const rseConfigs = options.rses ?? [...defaultRseConfigs];
   if (!rseConfigs.some((rse) => rse.name === 'LAKE_S3')) throw new ConfigError('the lake needs an RSE named LAKE_S3 (the default RSE)');
 
+  await mkdir(join(dir, 'etc'), { recursive: true, mode: 0o700 });
   const db: Db = openDatabase(join(dir, 'catalog.sqlite'));
   const closers: (() => Promise<void> | void)[] = [() => {
     db.close();
@@ -159,6 +176,7 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
       ...s3Secrets,
       region,
       faults,
+      verifySignatures: options.verifyS3Signatures ?? true,
     });
     const s3Port = await listen(storage.server, options.s3Port ?? 0, host);
     closers.push(() => closeServer(storage.server));
@@ -248,7 +266,22 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
         }
         if (errors.length > 0 && options.quiet !== true) process.stderr.write(`wavefier lake: ${errors.length} error(s) while closing\n`);
       })());
-    return { settings, faults, close };
+    const tamper = async (ref: ObjectRef, action: 'corrupt' | 'delete'): Promise<void> => {
+      const rse = context.rseByName.get(ref.rse);
+      if (rse === undefined) throw new NotFoundError(`RSE '${ref.rse}' is not an RSE of this lake (${rses.map((r) => r.name).join(', ')})`);
+      try {
+        if (action === 'corrupt') await storage.corruptObject(rse, ref.scope, ref.name);
+        else await storage.deleteObject(rse, ref.scope, ref.name);
+      } catch (error) {
+        throw error instanceof RucioApiError ? new NotFoundError(`${error.message}: nothing to ${action}`) : error;
+      }
+      faults.noteObject(action === 'corrupt' ? 'corrupted' : 'deleted');
+    };
+    const objects = {
+      corrupt: (ref: ObjectRef) => tamper(ref, 'corrupt'),
+      delete: (ref: ObjectRef) => tamper(ref, 'delete'),
+    };
+    return { settings, faults, objects, close };
   } catch (error) {
     for (const closer of [...closers].reverse()) {
       try {

@@ -1,9 +1,6 @@
 import type { Route } from './context.js';
-import { getRse } from './context.js';
 import { rfc1123, isoSeconds } from './dates.js';
-import { sendJson, sendJsonStream, sendRaw, sendText } from './http-io.js';
-import { resolveRseExpression } from './rse-expression.js';
-import { rseInfoJson, rseListJson, pfnFor } from './rse.js';
+import { sendJson, sendRaw } from './http-io.js';
 import { rucioErrors } from './rucio-error.js';
 
 const exposeHeaders = 'X-Rucio-Auth-Token, X-Rucio-Auth-Account, X-Rucio-Auth-Accounts';
@@ -12,7 +9,7 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Ping, authentication, accounts, scopes and RSEs. */
+/** Ping, authentication, accounts and scopes. */
 export const authRoutes: Route[] = [
   {
     method: 'GET',
@@ -97,70 +94,5 @@ export const authRoutes: Route[] = [
     pattern: /^\/scopes\/?$/,
     auth: 'token',
     handle: ({ res }, context) => sendJson(res, context.identity.listScopes()),
-  },
-  {
-    method: 'GET',
-    pattern: /^\/rses\/?$/,
-    auth: 'token',
-    handle: ({ res, url }, context) => {
-      const expression = url.searchParams.get('expression');
-      if (expression === null) {
-        sendJsonStream(res, context.rses.map((rse) => rseListJson(rse, context.rseCreatedAt)));
-        return;
-      }
-      sendJsonStream(res, resolveRseExpression(expression, context.rses).map((rse) => ({ rse: rse.name })));
-    },
-  },
-  {
-    method: 'GET',
-    pattern: /^\/rses\/([^/]+)\/attr\/?$/,
-    auth: 'token',
-    handle: ({ res, params }, context) => sendJson(res, getRse(context, params[0] ?? '').attributes),
-  },
-  {
-    method: 'GET',
-    pattern: /^\/rses\/([^/]+)\/protocols\/?$/,
-    auth: 'token',
-    handle: ({ res, params }, context) => sendJson(res, rseInfoJson(getRse(context, params[0] ?? ''))),
-  },
-  {
-    method: 'GET',
-    pattern: /^\/rses\/([^/]+)\/lfns2pfns\/?$/,
-    auth: 'token',
-    handle: ({ res, params, url }, context) => {
-      const rse = getRse(context, params[0] ?? '');
-      const out: Record<string, string> = {};
-      for (const lfn of url.searchParams.getAll('lfn')) {
-        const colon = lfn.indexOf(':');
-        if (colon <= 0) throw rucioErrors.invalidObject(`Problem validating lfn: '${lfn}' is not scope:name`);
-        out[lfn] = pfnFor(rse, lfn.slice(0, colon), lfn.slice(colon + 1));
-      }
-      sendJson(res, out);
-    },
-  },
-  {
-    method: 'GET',
-    pattern: /^\/rses\/([^/]+)\/?$/,
-    auth: 'token',
-    handle: ({ res, params }, context) => sendJson(res, rseInfoJson(getRse(context, params[0] ?? ''))),
-  },
-  {
-    method: 'GET',
-    pattern: /^\/credentials\/signurl\/?$/,
-    auth: 'token',
-    handle: async ({ res, url }, context) => {
-      const rseName = url.searchParams.get('rse');
-      const op = url.searchParams.get('op') ?? 'read';
-      const pfn = url.searchParams.get('url');
-      const lifetime = Number(url.searchParams.get('lifetime') ?? '600');
-      if (rseName === null || pfn === null) throw rucioErrors.missingKey(rseName === null ? 'rse' : 'url');
-      if (op !== 'read' && op !== 'write' && op !== 'delete') {
-        throw rucioErrors.invalidValueForKey(`op must be one of read, write, delete, not '${op}'`);
-      }
-      if (!Number.isFinite(lifetime) || lifetime <= 0) throw rucioErrors.invalidValueForKey(`lifetime must be a positive number of seconds, not '${String(url.searchParams.get('lifetime'))}'`);
-      const rse = getRse(context, rseName);
-      if (rse.kind === 'posix') throw rucioErrors.unsupported(`RSE '${rse.name}' has no S3 storage to sign URLs for`);
-      sendText(res, 200, await context.storage.presign(rse, op, pfn, lifetime), 'text/plain; charset=utf-8');
-    },
   },
 ];

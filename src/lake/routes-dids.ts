@@ -96,6 +96,17 @@ function scopeExists(context: LakeContext): (scope: string) => boolean {
   return (scope) => context.identity.hasScope(scope);
 }
 
+/** Keys that are DID columns in Rucio and cannot be set as generic metadata. */
+const readOnlyKeys = new Set(['scope', 'name', 'account', 'did_type', 'bytes', 'length', 'md5', 'adler32', 'guid', 'is_open', 'created_at', 'updated_at']);
+
+function setMetadata(context: LakeContext, scope: string, name: string, values: Record<string, unknown>): void {
+  for (const key of Object.keys(values)) {
+    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(key)) throw rucioErrors.invalidValueForKey(`metadata key '${key}' is not valid (letters, digits, '_', '.', '-')`);
+    if (readOnlyKeys.has(key)) throw new RucioApiError(400, 'InvalidMetadata', `the key '${key}' is a DID column and cannot be set as metadata`);
+  }
+  context.catalog.setMetadata(scope, name, values);
+}
+
 async function addDid(request: RouteRequest, context: LakeContext): Promise<void> {
   const [scope = '', name = ''] = request.params;
   const body = parseOrInvalid(addDidSchema, parseJsonObject(await request.body()), 'did');
@@ -322,6 +333,30 @@ export const didRoutes: Route[] = [
         return;
       }
       sendJson(res, metaJson(row));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/dids\/([^/]+)\/(.+?)\/meta\/([^/]+)\/?$/,
+    auth: 'token',
+    handle: async ({ res, params, body }, context) => {
+      const [scope = '', name = '', key = ''] = params;
+      const raw = parseJsonObject(await body());
+      if (!('value' in raw)) throw rucioErrors.missingKey('value');
+      setMetadata(context, scope, name, { [key]: raw.value });
+      sendCreated(res);
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/dids\/([^/]+)\/(.+?)\/meta\/?$/,
+    auth: 'token',
+    handle: async ({ res, params, body }, context) => {
+      const raw = parseJsonObject(await body());
+      const meta = raw.meta;
+      if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw rucioErrors.missingKey('meta');
+      setMetadata(context, params[0] ?? '', params[1] ?? '', meta as Record<string, unknown>);
+      sendCreated(res);
     },
   },
   {

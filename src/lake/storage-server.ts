@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -11,6 +11,7 @@ import { flipBytes } from './faults.js';
 import { locationFor, type RseRuntime } from './rse.js';
 import type { StorageOps } from './context.js';
 import { rucioErrors } from './rucio-error.js';
+import { verifySigV4 } from './sigv4.js';
 
 /** The parts of s3rver 3 (a Koa app, CommonJS, untyped) the lake relies on. */
 interface S3rverObject {
@@ -45,6 +46,43 @@ async function toBuffer(content: Buffer | Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+interface ObjectMeta {
+  md5: string;
+  headers: Record<string, string>;
+}
+
+/** The headers s3rver keeps with an object (models/object.js ALLOWED_METADATA + x-amz-meta-*). */
+const allowedMetadata = new Set([
+  'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'content-type', 'expires',
+  'x-amz-storage-class', 'x-amz-website-redirect-location',
+]);
+
+function metadataFromHeaders(headers: IncomingMessage['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value === 'string' && (allowedMetadata.has(name) || name.startsWith('x-amz-meta-'))) out[name] = value;
+  }
+  return out;
+}
+
+function metadataFromRecord(metadata: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(metadata)) {
+    if (typeof value === 'string' && (allowedMetadata.has(name) || name.startsWith('x-amz-meta-'))) out[name] = value;
+  }
+  return out;
+}
+
+function storedHeaders(metadata: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(metadata)) {
+    if (typeof value === 'string' && (allowedMetadata.has(name) || name.startsWith('x-amz-meta-'))) {
+      out[name.replace(/(^|-)([a-z])/g, (_m, dash: string, ch: string) => dash + ch.toUpperCase())] = value;
+    }
+  }
+  return out;
+}
+
 const s3ErrorCodes: Record<number, string> = { 500: 'InternalError', 502: 'BadGateway', 503: 'SlowDown', 504: 'GatewayTimeout' };
 
 function sendS3Error(res: ServerResponse, status: number, code: string, message: string, resource: string): void {
@@ -62,6 +100,8 @@ export interface StorageServerOptions {
   secretAccessKey: string;
   region: string;
   faults: FaultController;
+  /** Check AWS SigV4 signatures (s3rver alone checks only the access key). */
+  verifySignatures: boolean;
 }
 
 export interface StorageServer extends StorageOps {
@@ -93,18 +133,47 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   const store = s3rver.store;
   const faults = options.faults;
 
-  store.putObject = async (object) => {
-    const sent = await toBuffer(object.content ?? Buffer.alloc(0));
-    const stored = faults.corrupt('write', `${object.bucket}/${object.key}`) ? flipBytes(sent) : sent;
-    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
-    await mkdir(dirname(objectPath), { recursive: true });
+  // Metadata (md5 + stored headers) of objects written or read since start: the fast GET path
+  // then needs one open/stat/read/close instead of s3rver's three file reads.
+  const metadataCache = new Map<string, ObjectMeta>();
+  const remember = (id: string, meta: ObjectMeta): void => {
+    if (metadataCache.size >= 200_000) metadataCache.delete(metadataCache.keys().next().value ?? '');
+    metadataCache.set(id, meta);
+  };
+
+  const storeObject = async (bucket: string, key: string, sent: Buffer, metadata: Record<string, unknown>): Promise<{ size: number; md5: string }> => {
+    const id = `${bucket}/${key}`;
+    const stored = faults.corrupt('write', id) ? flipBytes(sent) : sent;
+    const objectPath = store.getResourcePath(bucket, key, 'object');
+    const directory = dirname(objectPath);
+    if (!knownDirectories.has(directory)) {
+      await mkdir(directory, { recursive: true });
+      knownDirectories.add(directory);
+    }
     // The ETag is the md5 of what the client sent, so an injected write corruption stays silent.
     const md5 = createHash('md5').update(sent).digest('hex');
-    await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+    // Same files as s3rver's putMetadata, minus an empty metadata.json (s3rver reads a missing
+    // one as "no metadata") and minus graceful-fs: fewer file operations per PUT. A stale
+    // metadata.json is removed when we know of one (an overwrite of an object seen since start).
+    const headers = storedHeaders(metadata);
+    const metadataPath = store.getResourcePath(bucket, key, 'metadata.json');
+    await writeFile(`${objectPath}.md5`, md5);
+    if (Object.keys(headers).length > 0) await writeFile(metadataPath, JSON.stringify(metadataFromRecord(metadata), null, 2));
+    else if (Object.keys(metadataCache.get(id)?.headers ?? {}).length > 0) await unlink(metadataPath).catch(() => undefined);
     const temporary = `${objectPath}.${randomBytes(6).toString('hex')}.partial`;
     await writeFile(temporary, stored);
     await rename(temporary, objectPath);
+    remember(id, { md5, headers });
     return { size: stored.length, md5 };
+  };
+  const knownDirectories = new Set<string>();
+
+  store.putObject = async (object) => storeObject(object.bucket, object.key, await toBuffer(object.content ?? Buffer.alloc(0)), object.metadata);
+  const originalDelete = store.deleteObject.bind(store);
+  store.deleteObject = async (bucket, key) => {
+    metadataCache.delete(`${bucket}/${key}`);
+    knownDirectories.clear();
+    await originalDelete(bucket, key);
   };
   const originalGet = store.getObject.bind(store);
   store.getObject = async (bucket, key, getOptions) => {
@@ -116,8 +185,122 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   };
 
   const koa = s3rver.callback();
+  const knownBuckets = new Set(options.buckets);
+
+  /** The object of a plain path-style request (`/bucket/key`, no subresource), or undefined. */
+  const plainObject = (url: URL): { bucket: string; key: string } | undefined => {
+    for (const name of url.searchParams.keys()) if (name !== 'x-id' && !name.startsWith('X-Amz-')) return undefined;
+    const slash = url.pathname.indexOf('/', 1);
+    if (slash < 0) return undefined;
+    try {
+      const bucket = decodeURIComponent(url.pathname.slice(1, slash));
+      const key = decodeURIComponent(url.pathname.slice(slash + 1));
+      return knownBuckets.has(bucket) && key !== '' ? { bucket, key } : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  /** Our own key, and an unexpired presigned URL; anything else goes to s3rver for its error answer. */
+  const authorised = (req: IncomingMessage, url: URL): boolean => {
+    const header = req.headers.authorization;
+    if (header !== undefined) return header.includes(`Credential=${options.accessKeyId}/`);
+    const credential = url.searchParams.get('X-Amz-Credential');
+    const date = url.searchParams.get('X-Amz-Date');
+    const expires = Number(url.searchParams.get('X-Amz-Expires'));
+    if (credential === null || date === null || !credential.startsWith(`${options.accessKeyId}/`)) return false;
+    const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(date);
+    if (match === null || !Number.isFinite(expires)) return false;
+    const [, y, mo, d, h, mi, sec] = match;
+    return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec)) + expires * 1000 >= Date.now();
+  };
+
+  const fastPut = async (req: IncomingMessage, res: ServerResponse, bucket: string, key: string): Promise<void> => {
+    const body = await toBuffer(req);
+    // Conditional create (`If-None-Match: *`), as S3 and MinIO honour it; s3rver itself ignores it.
+    if (req.headers['if-none-match'] === '*') {
+      const exists = await stat(store.getResourcePath(bucket, key, 'object')).then(() => true, () => false);
+      if (exists) {
+        sendS3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', `${bucket}/${key}`);
+        return;
+      }
+    }
+    const { md5 } = await storeObject(bucket, key, body, metadataFromHeaders(req.headers));
+    res.writeHead(200, { ETag: JSON.stringify(md5), 'Content-Length': '0' });
+    res.end();
+  };
+
+  const fastGet = async (req: IncomingMessage, res: ServerResponse, bucket: string, key: string): Promise<boolean> => {
+    const id = `${bucket}/${key}`;
+    const objectPath = store.getResourcePath(bucket, key, 'object');
+    let handle;
+    try {
+      handle = await open(objectPath, 'r');
+    } catch {
+      return false;
+    }
+    try {
+      const stats = await handle.stat();
+      let meta = metadataCache.get(id);
+      if (meta === undefined) {
+        const [md5, json] = await Promise.all([
+          readFile(`${objectPath}.md5`, 'utf8').catch(() => undefined),
+          readFile(store.getResourcePath(bucket, key, 'metadata.json'), 'utf8').catch(() => '{}'),
+        ]);
+        if (md5 === undefined) return false;
+        meta = { md5, headers: storedHeaders(JSON.parse(json) as Record<string, unknown>) };
+        remember(id, meta);
+      }
+      let bytes: Buffer = req.method === 'HEAD' ? Buffer.alloc(0) : await handle.readFile();
+      if (req.method !== 'HEAD' && faults.corrupt('read', id)) bytes = flipBytes(bytes);
+      res.writeHead(200, {
+        'Accept-Ranges': 'bytes',
+        'Content-Type': 'binary/octet-stream',
+        ...meta.headers,
+        ETag: JSON.stringify(meta.md5),
+        'Last-Modified': stats.mtime.toUTCString(),
+        'Content-Length': String(stats.size),
+      });
+      res.end(bytes);
+      return true;
+    } finally {
+      await handle.close();
+    }
+  };
+
+  /**
+   * Plain object PUT/GET/HEAD skip s3rver's Koa stack (its per-request logging and three file
+   * reads per GET cost more than the I/O) and use the same on-disk layout; everything else
+   * (listings, ranges, conditional and streamed aws-chunked uploads, errors) is s3rver's.
+   */
+  const fastPath = (req: IncomingMessage, res: ServerResponse, url: URL, method: string): boolean => {
+    if (method !== 'PUT' && method !== 'GET' && method !== 'HEAD') return false;
+    const target = plainObject(url);
+    if (target === undefined || !authorised(req, url)) return false;
+    const h = req.headers;
+    if (method === 'PUT') {
+      const sha = String(h['x-amz-content-sha256'] ?? '');
+      const encoding = h['content-encoding'] ?? '';
+      if (sha.startsWith('STREAMING') || encoding.includes('aws-chunked') || h['x-amz-copy-source'] !== undefined || h['content-md5'] !== undefined || h['x-amz-storage-class'] !== undefined) return false;
+      fastPut(req, res, target.bucket, target.key).catch((error: unknown) => {
+        if (!res.headersSent) sendS3Error(res, 500, 'InternalError', error instanceof Error ? error.message : 'write failed', url.pathname);
+        else res.destroy();
+      });
+      return true;
+    }
+    if (h.range !== undefined || h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) return false;
+    fastGet(req, res, target.bucket, target.key)
+      .then((served) => {
+        if (!served) koa(req, res);
+      })
+      .catch((error: unknown) => {
+        if (!res.headersSent) sendS3Error(res, 500, 'InternalError', error instanceof Error ? error.message : 'read failed', url.pathname);
+        else res.destroy();
+      });
+    return true;
+  };
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://storage.invalid');
+    const url = new URL(`http://storage.invalid${req.url?.startsWith('/') === true ? req.url : '/'}`);
     let resource = url.pathname.slice(1);
     try {
       resource = decodeURIComponent(resource);
@@ -131,6 +314,15 @@ export async function createStorageServer(options: StorageServerOptions): Promis
       sendS3Error(res, 403, 'AccessDenied', 'Anonymous access to the lake storage is denied: sign the request (or use a presigned URL)', resource);
       return;
     }
+    if (options.verifySignatures) {
+      const verdict = verifySigV4(method, req.url ?? '/', req.headers, options);
+      if (verdict?.ok !== true) {
+        req.resume();
+        const code = verdict?.code ?? 'AccessDenied';
+        sendS3Error(res, code === 'AuthorizationQueryParametersError' ? 400 : 403, code, verdict?.message ?? 'only AWS Signature Version 4 is accepted', resource);
+        return;
+      }
+    }
     const decision = faults.storageDecision(method, resource);
     const proceed = (): void => {
       if (decision.drop) {
@@ -142,7 +334,7 @@ export async function createStorageServer(options: StorageServerOptions): Promis
         sendS3Error(res, decision.errorStatus, s3ErrorCodes[decision.errorStatus] ?? 'InternalError', `injected fault: ${method} answered ${decision.errorStatus}`, resource);
         return;
       }
-      koa(req, res);
+      if (!fastPath(req, res, url, method)) koa(req, res);
     };
     if (decision.latencyMs > 0) setTimeout(proceed, decision.latencyMs);
     else proceed();

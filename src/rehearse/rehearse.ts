@@ -5,7 +5,7 @@ import { formatDuration } from '../common/duration.js';
 import type { Output } from '../common/output.js';
 import { startLake, type Lake } from '../lake/index.js';
 import { startPrivateRedis, type PrivateRedis } from '../redis/index.js';
-import { buildReport, reportExitCode, writeHtml, writePlots, type Report } from '../report/index.js';
+import { buildReport, reportExitCode, reportNotes, writeHtml, writePlots, type Report } from '../report/index.js';
 import { newRunId } from '../uploader/index.js';
 import { startWavefier, type ChildResult, type RunningChild } from './child.js';
 
@@ -165,6 +165,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
     warnOnAbnormalExit(output, 'download', downloadResult);
 
     const report = await buildReport([runDir], { runId });
+    for (const note of reportNotes(report)) output.warn(note);
     let plotsDir: string | undefined;
     let htmlFile: string | undefined;
     if (options.plots) {

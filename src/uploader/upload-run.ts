@@ -38,7 +38,8 @@ export interface UploadRunOptions {
   scope: string;
   dataset?: string;
   rse: string;
-  tag: string;
+  /** TAG of the chunk names; default `WAVEFIER_<run id>` (see runTag). */
+  tag?: string;
   replicateTo?: string;
   closeDataset: boolean;
   /** Upload concurrency in this process; 0 leaves the work to `wavefier upload-worker` processes. */
@@ -76,6 +77,15 @@ const backoffDelayMs = 500;
 const startLeadMs = 20;
 /** As-fast-as-possible mode keeps at most this many chunks per worker waiting in Redis. */
 const outstandingPerWorker = 16;
+
+/**
+ * The default TAG of a run's chunk names. Chunk GPS starts follow the run's own timeline from the
+ * current GPS second, so an accelerated run (chunks ahead of real time) would reuse the names of a run
+ * started just after it in the same scope; DIDs are immutable, so names carry the run id.
+ */
+export function runTag(runId: string): string {
+  return `WAVEFIER_${runId.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
+}
 
 export function newRunId(now: number = Date.now()): string {
   const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -170,7 +180,10 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     const countsBefore = await state.counts();
     const doneBefore = (countsBefore.uploaded ?? 0) + (countsBefore.failed ?? 0);
     const producer = new Producer({ queue, state, source, settings, log, stats, attempts: options.attempts, now, doneBefore });
-    const progress = startProgress(options.output, stats, settings, state);
+    const progress = startProgress(options.output, stats, settings, state, (counts) => {
+      const doneHere = (counts.uploaded ?? 0) + (counts.failed ?? 0) - doneBefore;
+      return producer.enqueued - doneHere;
+    });
     cleanups.push(() => progress.stop());
 
     const nextUnsent = await runPacer({
@@ -255,9 +268,9 @@ function planRun(options: UploadRunOptions, now: () => number): RunSettings {
     duration: options.periodMs / 1000,
     source: options.source,
     scope: options.scope,
-    dataset: options.dataset ?? `${options.tag.toLowerCase()}-${runId}`,
+    dataset: options.dataset ?? `wavefier-${runId}`,
     rse: options.rse,
-    tag: options.tag,
+    tag: options.tag ?? runTag(runId),
     latePolicy: options.latePolicy,
     gapPolicy: options.gapPolicy,
     logDir: options.logDir,
@@ -491,7 +504,14 @@ class Summary {
   }
 }
 
-function startProgress(output: Output, stats: RunStats, settings: RunSettings, state: RunState): { stop(): void } {
+function startProgress(
+  output: Output,
+  stats: RunStats,
+  settings: RunSettings,
+  state: RunState,
+  /** Chunks this process enqueued that no worker (on any host) has finished: the queue's depth. */
+  inQueue: (counts: Record<string, number>) => number,
+): { stop(): void } {
   const ms = (value: number | undefined): string => (value === undefined ? '-' : formatDuration(value));
   const line = async (): Promise<string> => {
     const counts = await state.counts();
@@ -504,7 +524,7 @@ function startProgress(output: Output, stats: RunStats, settings: RunSettings, s
       total === undefined ? '' : ` · ETA ${formatDuration(Math.max(0, settings.t0 + total * settings.intervalMs - now))}`;
     return (
       `${counts.uploaded ?? 0}${total === undefined ? '' : `/${total}`} uploaded · ${counts.failed ?? 0} failed · ` +
-      `${counts.skipped ?? 0} skipped · pacing p50 ${ms(pacing.p50)} p99 ${ms(pacing.p99)} · ` +
+      `${counts.skipped ?? 0} skipped · ${Math.max(0, inQueue(counts))} queued · pacing p50 ${ms(pacing.p50)} p99 ${ms(pacing.p99)} · ` +
       `upload p50 ${ms(upload.p50)} p99 ${ms(upload.p99)} (last min) · ${done} done${eta}`
     );
   };

@@ -15,7 +15,13 @@ export interface TestLake extends Lake {
 /** Starts an embedded lake in a fresh temporary directory (or `options.dir`) for a test. */
 export async function startTestLake(options: LakeOptions = {}): Promise<TestLake> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'wavefier-lake-')));
-  const lake = await startLake({ quiet: true, ...options, dir });
+  let lake: Lake;
+  try {
+    lake = await startLake({ quiet: true, ...options, dir });
+  } catch (error) {
+    if (options.dir === undefined) await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   let cached: string | undefined;
   const token = async (): Promise<string> => {
     const response = await fetch(`${lake.settings.authHost}/auth/userpass`, {

@@ -33,7 +33,6 @@ function upload(overrides: Partial<UploadRunOptions> = {}): Promise<UploadSummar
     gapPolicy: 'skip',
     scope: 'wavefier',
     rse: 'LAKE_S3',
-    tag: 'WAVEFIER',
     closeDataset: true,
     workers: 4,
     attempts: 5,

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestLake, type TestLake } from '../helpers/lake.js';
 
@@ -361,6 +362,31 @@ describe('DIDs, replicas and rules (transcript 02-08, 10-12)', () => {
     expect(await (await lake.rucio('/dids/user.root/ds3')).json()).toMatchObject({ open: false, length: 1, bytes: 14 });
   });
 
+  it('counts files through a container with dynamic_depth=FILE', async () => {
+    expect((await lake.rucio('/dids/user.root/cont', { method: 'POST', body: json({ type: 'CONTAINER' }) })).status).toBe(201);
+    const attach = await lake.rucio('/dids/user.root/cont/dids', { method: 'POST', body: json({ dids: [{ scope: 'user.root', name: 'ds1' }, { scope: 'user.root', name: 'ds3' }] }) });
+    expect(attach.status).toBe(201);
+    expect(await (await lake.rucio('/dids/user.root/cont?dynamic_depth=FILE')).json()).toMatchObject({ type: 'CONTAINER', length: 4, bytes: 14 + 29 + 2048 + 14 });
+    await expectRucioError(
+      await lake.rucio('/dids/user.root/cont/dids', { method: 'POST', body: json({ dids: [{ scope: 'user.root', name: 'file1.txt' }] }) }),
+      409,
+      'UnsupportedOperation',
+    );
+    const files = await (await lake.rucio('/dids/user.root/cont/files')).text();
+    expect(files.trim().split('\n')).toHaveLength(3);
+  });
+
+  it('sets generic metadata by key and in bulk, and refuses DID columns', async () => {
+    const one = await lake.rucio('/dids/user.root/ds1/meta/run_id', { method: 'POST', body: json({ value: 'R-42' }) });
+    expect([one.status, await one.text()]).toEqual([201, 'Created']);
+    expect((await lake.rucio('/dids/user.root/ds1/meta', { method: 'POST', body: json({ meta: { detector: 'V1', gps: 1126259462 } }) })).status).toBe(201);
+    expect(await (await lake.rucio('/dids/user.root/ds1/meta?plugin=JSON')).json()).toEqual({ run_id: 'R-42', detector: 'V1', gps: 1126259462 });
+    expect(await (await lake.rucio('/dids/user.root/ds1/meta')).json()).toMatchObject({ run_id: 'R-42', did_type: 'DATASET' });
+    await expectRucioError(await lake.rucio('/dids/user.root/ds1/meta/adler32', { method: 'POST', body: json({ value: 'x' }) }), 400, 'InvalidMetadata');
+    await expectRucioError(await lake.rucio('/dids/user.root/ds1/meta/k', { method: 'POST', body: json({ nope: 1 }) }), 400, 'KeyError');
+    await expectRucioError(await lake.rucio('/dids/user.root/nothing/meta/k', { method: 'POST', body: json({ value: 1 }) }), 404, 'DataIdentifierNotFound');
+  });
+
   it('lists parents of a file', async () => {
     const text = await (await lake.rucio('/dids/user.root/file1.txt/parents')).text();
     expect(text.trim().split('\n').map((line) => (JSON.parse(line) as { name: string }).name).sort()).toEqual(['ds1', 'ds3']);
@@ -419,5 +445,39 @@ describe('bad requests get Rucio answers, never a crash', () => {
 
   it('still serves after all of the above', async () => {
     expect((await lake.rucio('/ping', { token: null })).status).toBe(200);
+  });
+});
+
+describe('robustness against odd requests', () => {
+  function raw(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const url = new URL(lake.settings.rucioHost);
+      const request = http.request({ host: url.hostname, port: url.port, method, path, headers }, (response) => {
+        let text = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+
+  it('accepts a JSON body without any Content-Type (as the Python client sends it)', async () => {
+    const token = await lake.token();
+    const response = await raw('POST', '/dids/wavefier/no-content-type', JSON.stringify({ type: 'DATASET' }), { 'X-Rucio-Auth-Token': token });
+    expect(response).toEqual({ status: 201, body: 'Created' });
+  });
+
+  it('survives odd paths, binary bodies and bad encodings', async () => {
+    const token = await lake.token();
+    const auth = { 'X-Rucio-Auth-Token': token };
+    expect((await raw('GET', '//evil.example/ping')).status).toBe(404);
+    expect((await raw('GET', '/dids/wavefier/%E0%A4%A', undefined, auth)).status).toBe(400);
+    expect((await raw('POST', '/replicas/list', '\u0000\u0001binary', auth)).status).toBe(400);
+    expect((await raw('POST', '/replicas/list', JSON.stringify({ dids: 'nope' }), auth)).status).toBe(400);
+    expect((await raw('POST', '/replicas/list', JSON.stringify({ dids: [{ scope: 'wavefier', name: 'none' }] }), auth)).status).toBe(404);
+    expect((await raw('PUT', '/dids/wavefier/no-content-type/status', JSON.stringify({ open: 'no' }), auth)).status).toBe(400);
+    expect((await raw('PUT', '/dids/wavefier/no-content-type/status', JSON.stringify({ frozen: true }), auth)).status).toBe(409);
+    expect((await raw('GET', '/ping')).status).toBe(200);
   });
 });

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checksums } from '../../src/common/checksum.js';
@@ -148,5 +149,28 @@ describe('the admin API over HTTP', () => {
     await expect(get(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
     expect((await admin('/.lake/objects/delete', { method: 'POST', body: ref })).status).toBe(404);
     expect(lake.faults.counters().objects).toEqual({ corrupted: 1, deleted: 1 });
+  });
+});
+
+describe('in-process object tampering and the posix RSE', () => {
+  it('corrupts and deletes a LAKE_POSIX replica file', async () => {
+    const posix = lake.settings.rses.find((rse) => rse.name === 'LAKE_POSIX')!;
+    const path = `${posix.prefix}${lfn2pfnHash('wavefier', 'posix.hdf5')}`;
+    const bytes = Buffer.from('a chunk on a posix RSE');
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, bytes);
+    const attach = await lake.rucio('/dids/wavefier/faulty/dids', {
+      method: 'POST',
+      body: JSON.stringify({ rse: 'LAKE_POSIX', dids: [{ scope: 'wavefier', name: 'posix.hdf5', bytes: bytes.length, ...checksums(bytes) }] }),
+    });
+    expect(attach.status).toBe(201);
+    const listed = await (await lake.rucio('/replicas/list', { method: 'POST', body: JSON.stringify({ dids: [{ scope: 'wavefier', name: 'posix.hdf5' }] }) })).text();
+    expect((JSON.parse(listed) as { rses: Record<string, string[]> }).rses.LAKE_POSIX).toEqual([`file://localhost${path}`]);
+    await lake.objects.corrupt({ scope: 'wavefier', name: 'posix.hdf5', rse: 'LAKE_POSIX' });
+    expect(checksums(await readFile(path)).adler32).not.toBe(checksums(bytes).adler32);
+    await lake.objects.delete({ scope: 'wavefier', name: 'posix.hdf5', rse: 'LAKE_POSIX' });
+    await expect(readFile(path)).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(lake.objects.delete({ scope: 'wavefier', name: 'posix.hdf5', rse: 'LAKE_POSIX' })).rejects.toMatchObject({ code: 'not-found' });
+    await expect(lake.objects.corrupt({ scope: 'wavefier', name: 'posix.hdf5', rse: 'NOPE' })).rejects.toMatchObject({ code: 'not-found' });
   });
 });

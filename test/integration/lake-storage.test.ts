@@ -42,6 +42,53 @@ describe('lake storage (s3rver behind the lake)', () => {
     expect(onDisk.equals(bytes)).toBe(true);
   });
 
+  it('answers HEAD, ranges and missing keys like S3', async () => {
+    const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+    const s3 = client(safe);
+    const bytes = Buffer.from('0123456789');
+    await s3.send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/head.bin', Body: bytes, ContentType: 'application/x-hdf5' }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/head.bin' }));
+    expect(head.ContentLength).toBe(10);
+    expect(head.ContentType).toBe('application/x-hdf5');
+    expect(head.ETag).toBe('"781e5e245d69b566979b86e28d23f2c7"');
+    const range = await s3.send(new GetObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/head.bin', Range: 'bytes=2-4' }));
+    expect(Buffer.from(await range.Body!.transformToByteArray()).toString()).toBe('234');
+    await expect(s3.send(new GetObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/none.bin' }))).rejects.toMatchObject({ name: 'NoSuchKey' });
+    const wrongKey = new S3Client({ endpoint: lake.settings.s3.endpoint, region: 'us-east-1', forcePathStyle: true, ...safe, credentials: { accessKeyId: 'NOTOURS', secretAccessKey: 'x' } });
+    await expect(wrongKey.send(new GetObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/head.bin' }))).rejects.toMatchObject({ name: 'InvalidAccessKeyId' });
+  });
+
+  it('honours If-None-Match: * on PUT (conditional create), unlike s3rver', async () => {
+    const s3 = client(safe);
+    await s3.send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/once.bin', Body: Buffer.from('first'), IfNoneMatch: '*' }));
+    await expect(s3.send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/once.bin', Body: Buffer.from('second'), IfNoneMatch: '*' }))).rejects.toMatchObject({
+      name: 'PreconditionFailed',
+      $metadata: { httpStatusCode: 412 },
+    });
+    expect((await getBytes(s3, 'misc/once.bin')).toString()).toBe('first');
+  });
+
+  it('checks SigV4 signatures: a wrong secret, a tampered or expired presigned URL are refused', async () => {
+    const wrongSecret = new S3Client({
+      endpoint: lake.settings.s3.endpoint, region: 'us-east-1', forcePathStyle: true, ...safe,
+      credentials: { accessKeyId: lake.settings.s3.accessKeyId, secretAccessKey: 'not-the-secret' },
+    });
+    await expect(wrongSecret.send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: 'misc/forged.bin', Body: Buffer.from('x') }))).rejects.toMatchObject({
+      name: 'SignatureDoesNotMatch',
+      $metadata: { httpStatusCode: 403 },
+    });
+    const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2pfnHash('wavefier', 'sig.bin')}`;
+    const url = await (await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&op=write&url=${encodeURIComponent(pfn)}&lifetime=1`)).text();
+    const tampered = url.replace('sig.bin', 'other.bin');
+    const refused = await fetch(tampered, { method: 'PUT', body: 'x' });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const expired = await fetch(url, { method: 'PUT', body: 'x' });
+    expect(expired.status).toBe(403);
+    expect(await expired.text()).toContain('expired');
+  });
+
   it('pins the s3rver trap: default SDK checksums + a streamed body store aws-chunked framing; safe settings do not', async () => {
     const bytes = Buffer.from('h(t) strain bytes that must arrive unchanged\n'.repeat(200));
     const trapped = 'trap/default-checksums.bin';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runUpload, type UploadRunOptions } from '../../src/uploader/index.js';
+import { runTag, runUpload, type UploadRunOptions } from '../../src/uploader/index.js';
 import { datasetContent, readEvents, startTestStack, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
@@ -25,7 +25,6 @@ function options(overrides: Partial<UploadRunOptions> = {}): UploadRunOptions {
     gapPolicy: 'skip',
     scope: 'wavefier',
     rse: 'LAKE_S3',
-    tag: 'WAVEFIER',
     closeDataset: true,
     workers: 4,
     attempts: 6,
@@ -56,7 +55,7 @@ describe('wavefier upload (in process, real Redis and embedded lake)', () => {
     // Names follow the IGWN convention on the run's own GPS timeline: consecutive seconds.
     const gps = uploaded.map((event) => event.gps as number).sort((a, b) => a - b);
     expect(gps.at(-1)! - gps[0]!).toBe(119);
-    expect(uploaded[0]!.name).toMatch(/^H-H1_WAVEFIER-\d{10}-1\.hdf5$/);
+    expect(uploaded[0]!.name).toMatch(new RegExp(`^H-H1_${runTag(summary.run)}-\\d{10}-1\\.hdf5$`));
     expect(events.filter((event) => event.event === 'run_started')).toHaveLength(1);
     expect(events.find((event) => event.event === 'run_finished')).toMatchObject({ counts: { uploaded: 120 } });
     const did = await stack.rucio.getDid('wavefier', summary.dataset);
@@ -87,6 +86,15 @@ describe('wavefier upload (in process, real Redis and embedded lake)', () => {
     expect(failed[0]!.error).toMatch(/503|unavailable|storage/i);
     expect(failed[0]!.attempts).toBe(2);
     expect(events.filter((event) => event.event === 'retry')).toHaveLength(2);
+  });
+
+  it('gives each run its own chunk names, so accelerated runs in one scope never collide', async () => {
+    // Both runs start at the same GPS second and run ahead of real time: same GPS starts, other names.
+    const first = await runUpload(options({ count: 5, asFastAsPossible: true, dataset: 'ds-first' }));
+    const second = await runUpload(options({ count: 5, asFastAsPossible: true, dataset: 'ds-second' }));
+    expect(first.uploaded).toBe(5);
+    expect(second.uploaded).toBe(5);
+    expect(second.failed).toBe(0);
   });
 
   it('skips chunks with NaN gaps by default and logs why', async () => {

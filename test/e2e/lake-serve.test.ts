@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { repoRoot, runCli, wavefierBin } from '../helpers/cli.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+describe('wavefier lake serve', () => {
+  it('prints one JSON object when ready, serves Rucio requests, and exits 143 cleanly on SIGTERM', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wavefier-lake-e2e-'));
+    dirs.push(dir);
+    const child = spawn(process.execPath, [wavefierBin, '--json', 'lake', 'serve', '--dir', dir, '--token-lifetime', '10m'], {
+      cwd: repoRoot,
+      env: { ...process.env, CI: '1', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+    const firstLine = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ready line; stderr: ${stderr}`)), 30_000);
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+        const newline = stdout.indexOf('\n');
+        if (newline >= 0) {
+          clearTimeout(timer);
+          resolve(stdout.slice(0, newline));
+        }
+      });
+    });
+    const ready = JSON.parse(firstLine) as {
+      event: string; rucioHost: string; account: string; username: string; password: string; adminToken: string; rucioCfgPath: string; s3: { endpoint: string };
+    };
+    expect(ready.event).toBe('lake-ready');
+    expect(ready.rucioCfgPath).toBe(join(dir, 'etc', 'rucio.cfg'));
+    expect((await stat(ready.rucioCfgPath)).mode & 0o777).toBe(0o600);
+
+    expect((await fetch(`${ready.rucioHost}/ping`)).status).toBe(200);
+    const auth = await fetch(`${ready.rucioHost}/auth/userpass`, {
+      headers: { 'X-Rucio-Account': ready.account, 'X-Rucio-Username': ready.username, 'X-Rucio-Password': ready.password },
+    });
+    expect(auth.status).toBe(200);
+    const expires = Date.parse((auth.headers.get('x-rucio-auth-token-expires') ?? '').replace(' UTC', ' GMT'));
+    expect(expires - Date.now()).toBeGreaterThan(590_000);
+    expect(expires - Date.now()).toBeLessThanOrEqual(600_000);
+    const admin = await fetch(`${ready.rucioHost}/.lake/faults`, { headers: { 'X-Lake-Admin-Token': ready.adminToken } });
+    expect(admin.status).toBe(200);
+
+    child.kill('SIGTERM');
+    const { code } = await exited;
+    expect(code).toBe(143);
+    expect(stdout.trim().split('\n')).toHaveLength(1);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(stderr).not.toMatch(/NodeVersionSupportWarning/);
+    await expect(fetch(`${ready.rucioHost}/ping`)).rejects.toThrow();
+  });
+
+  it('rejects a bad port with exit 2 and one line', async () => {
+    const result = await runCli(['lake', 'serve', '--port', 'http']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/invalid --port 'http'/);
+    const lifetime = await runCli(['lake', 'serve', '--token-lifetime', 'forever']);
+    expect(lifetime.code).toBe(2);
+  });
+});
