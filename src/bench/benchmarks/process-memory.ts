@@ -28,7 +28,7 @@ export interface MemorySummary {
   samples: number;
   maxRssMb: number;
   hwmMb: number;
-  /** Least-squares slope of RSS over the second half of the process's samples, MB per minute. */
+  /** Least-squares slope of RSS over the second half of the chosen window, MB per minute. */
   secondHalfSlopeMbPerMin: number;
   cpuSeconds: number;
 }
@@ -71,22 +71,46 @@ export class TreeMemorySampler {
     }
   }
 
-  summaries(): MemorySummary[] {
+  /**
+   * One summary per process. The trend is taken over the second half of `window` (ms since sampling
+   * started; default each process's own lifetime), so that a process's start-up and its wind-down
+   * after the work is done do not pass for growth or shrinkage.
+   */
+  summaries(window?: { from: number; to: number }): MemorySummary[] {
     return [...this.series.values()]
       .filter((entry) => entry.times.length > 0)
       .map((entry) => {
-        const half = Math.floor(entry.times.length / 2);
-        const times = entry.times.slice(half).map((ms) => ms / 60_000);
+        const from = window?.from ?? entry.times[0] ?? 0;
+        const to = window?.to ?? entry.times.at(-1) ?? 0;
+        const middle = (from + to) / 2;
+        const times: number[] = [];
+        const rss: number[] = [];
+        entry.times.forEach((at, index) => {
+          if (at < middle || at > to) return;
+          times.push(at / 60_000);
+          rss.push(entry.rssMb[index] ?? Number.NaN);
+        });
         return {
           role: entry.role,
           pid: entry.pid,
           samples: entry.times.length,
           maxRssMb: Math.max(...entry.rssMb),
           hwmMb: entry.hwmMb,
-          secondHalfSlopeMbPerMin: slope(times, entry.rssMb.slice(half)),
+          secondHalfSlopeMbPerMin: slope(times, rss),
           cpuSeconds: entry.cpuSeconds,
         };
       });
+  }
+
+  /** First and last sample time (ms) of the first process with this role. */
+  lifetime(role: string): { from: number; to: number } | undefined {
+    for (const entry of this.series.values()) {
+      if (entry.role !== role) continue;
+      const from = entry.times[0];
+      const to = entry.times.at(-1);
+      if (from !== undefined && to !== undefined) return { from, to };
+    }
+    return undefined;
   }
 }
 
