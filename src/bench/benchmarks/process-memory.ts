@@ -28,7 +28,7 @@ export interface MemorySummary {
   samples: number;
   maxRssMb: number;
   hwmMb: number;
-  /** Least-squares slope of RSS over the second half of the chosen window, MB per minute. */
+  /** Least-squares slope of the RSS floor (minimum per 5 s) over the second half of the chosen window, MB per minute. */
   secondHalfSlopeMbPerMin: number;
   cpuSeconds: number;
 }
@@ -83,13 +83,18 @@ export class TreeMemorySampler {
         const from = window?.from ?? entry.times[0] ?? 0;
         const to = window?.to ?? entry.times.at(-1) ?? 0;
         const middle = (from + to) / 2;
-        const times: number[] = [];
-        const rss: number[] = [];
+        // Regress the floor of each 5 s bin (the RSS after the collector ran), not every sample: a
+        // garbage-collected heap saws up and down by tens of MB, which a leak must outgrow.
+        const floors = new Map<number, { at: number; rss: number }>();
         entry.times.forEach((at, index) => {
           if (at < middle || at > to) return;
-          times.push(at / 60_000);
-          rss.push(entry.rssMb[index] ?? Number.NaN);
+          const bin = Math.floor(at / floorBinMs);
+          const rss = entry.rssMb[index] ?? Number.NaN;
+          const floor = floors.get(bin);
+          if (floor === undefined || rss < floor.rss) floors.set(bin, { at, rss });
         });
+        const times = [...floors.values()].map((floor) => floor.at / 60_000);
+        const rss = [...floors.values()].map((floor) => floor.rss);
         return {
           role: entry.role,
           pid: entry.pid,
@@ -113,6 +118,8 @@ export class TreeMemorySampler {
     return undefined;
   }
 }
+
+const floorBinMs = 5_000;
 
 /** USER_HZ: the unit of utime/stime in /proc/<pid>/stat, 100 on every Linux architecture Node runs on. */
 const clockTicksPerSecond = 100;

@@ -81,7 +81,7 @@ async function run(context: BenchContext): Promise<Metric[]> {
         note: `VmHWM ${round(process.hwmMb, 1)} MB; ${process.samples} samples`,
       },
       {
-        name: `${label}: RSS trend over the second half of the transfer`,
+        name: `${label}: RSS floor trend over the second half of the transfer`,
         value: round(process.secondHalfSlopeMbPerMin, 2),
         unit: 'MB/min',
         target: '<= 5',
@@ -101,8 +101,9 @@ export const replay14400: Benchmark = {
     'default settings otherwise: synthetic 4 kHz source, 4 upload workers, 2 download worker processes, incremental polls ' +
     'every 250 ms). The benchmark process only waits and reads /proc every 500 ms: VmRSS, VmHWM and CPU time of every ' +
     'process under rehearse (the rehearse process holding the lake, upload, download, each download worker, redis-server). ' +
-    'The RSS trend is the least-squares slope of each process\'s RSS over the second half of the transfer phase (the upload ' +
-    'process\'s lifetime), so start-up and the wind-down after the last chunk do not count. Integrity from the logs via ' +
+    'The RSS trend is the least-squares slope of each process\'s RSS floor (the minimum of each 5 s, i.e. after garbage ' +
+    'collection) over the second half of the transfer phase (the upload process\'s lifetime), so neither the collector\'s ' +
+    'sawtooth nor start-up and wind-down pass for a trend. Integrity from the logs via ' +
     'the report module. All of these processes share the 2 cores (plus whatever else runs: see the load average).',
   run,
 };
