@@ -16,6 +16,8 @@ export interface ProcessSeries {
   /** Milliseconds since sampling started, and RSS in MB at that time. */
   times: number[];
   rssMb: number[];
+  /** Anonymous (heap) part of RSS, without file-backed pages such as SQLite's mapped files. */
+  anonMb: number[];
   /** Peak resident set size the kernel recorded (VmHWM), last seen. */
   hwmMb: number;
   /** User + system CPU time, last seen. */
@@ -30,6 +32,9 @@ export interface MemorySummary {
   hwmMb: number;
   /** Least-squares slope of the RSS floor (minimum per 5 s) over the second half of the chosen window, MB per minute. */
   secondHalfSlopeMbPerMin: number;
+  maxAnonMb: number;
+  /** The same trend for the anonymous part of RSS. */
+  secondHalfAnonSlopeMbPerMin: number;
   cpuSeconds: number;
 }
 
@@ -61,11 +66,12 @@ export class TreeMemorySampler {
       let entry = this.series.get(pid);
       if (entry === undefined) {
         const command = readCommand(pid);
-        entry = { pid, ppid, role: this.classify(command), command, times: [], rssMb: [], hwmMb: 0, cpuSeconds: 0 };
+        entry = { pid, ppid, role: this.classify(command), command, times: [], rssMb: [], anonMb: [], hwmMb: 0, cpuSeconds: 0 };
         this.series.set(pid, entry);
       }
       entry.times.push(at);
       entry.rssMb.push(status.rssKb / 1024);
+      entry.anonMb.push(status.anonKb / 1024);
       entry.hwmMb = Math.max(entry.hwmMb, status.hwmKb / 1024);
       entry.cpuSeconds = cpuTicks / clockTicksPerSecond;
     }
@@ -83,25 +89,29 @@ export class TreeMemorySampler {
         const from = window?.from ?? entry.times[0] ?? 0;
         const to = window?.to ?? entry.times.at(-1) ?? 0;
         const middle = (from + to) / 2;
-        // Regress the floor of each 5 s bin (the RSS after the collector ran), not every sample: a
-        // garbage-collected heap saws up and down by tens of MB, which a leak must outgrow.
-        const floors = new Map<number, { at: number; rss: number }>();
-        entry.times.forEach((at, index) => {
-          if (at < middle || at > to) return;
-          const bin = Math.floor(at / floorBinMs);
-          const rss = entry.rssMb[index] ?? Number.NaN;
-          const floor = floors.get(bin);
-          if (floor === undefined || rss < floor.rss) floors.set(bin, { at, rss });
-        });
-        const times = [...floors.values()].map((floor) => floor.at / 60_000);
-        const rss = [...floors.values()].map((floor) => floor.rss);
+        const trend = (series: number[]): number => {
+          // Regress the floor of each 5 s bin (the RSS after the collector ran), not every sample: a
+          // garbage-collected heap saws up and down by tens of MB, which a leak must outgrow.
+          const floors = new Map<number, { at: number; mb: number }>();
+          entry.times.forEach((at, index) => {
+            if (at < middle || at > to) return;
+            const bin = Math.floor(at / floorBinMs);
+            const mb = series[index] ?? Number.NaN;
+            const floor = floors.get(bin);
+            if (floor === undefined || mb < floor.mb) floors.set(bin, { at, mb });
+          });
+          const points = [...floors.values()];
+          return slope(points.map((floor) => floor.at / 60_000), points.map((floor) => floor.mb));
+        };
         return {
           role: entry.role,
           pid: entry.pid,
           samples: entry.times.length,
           maxRssMb: Math.max(...entry.rssMb),
           hwmMb: entry.hwmMb,
-          secondHalfSlopeMbPerMin: slope(times, rss),
+          secondHalfSlopeMbPerMin: trend(entry.rssMb),
+          maxAnonMb: Math.max(...entry.anonMb),
+          secondHalfAnonSlopeMbPerMin: trend(entry.anonMb),
           cpuSeconds: entry.cpuSeconds,
         };
       });
@@ -160,13 +170,14 @@ function descendants(root: number): ProcEntry[] {
   return found;
 }
 
-function readStatus(pid: number): { rssKb: number; hwmKb: number } | undefined {
+function readStatus(pid: number): { rssKb: number; hwmKb: number; anonKb: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
     const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(text);
     const hwm = /^VmHWM:\s+(\d+)\s+kB/m.exec(text);
+    const anon = /^RssAnon:\s+(\d+)\s+kB/m.exec(text);
     if (!rss || !hwm) return undefined; // a zombie has no memory lines
-    return { rssKb: Number(rss[1]), hwmKb: Number(hwm[1]) };
+    return { rssKb: Number(rss[1]), hwmKb: Number(hwm[1]), anonKb: anon ? Number(anon[1]) : Number.NaN };
   } catch {
     return undefined;
   }

@@ -78,14 +78,16 @@ async function run(context: BenchContext): Promise<Metric[]> {
         value: round(process.maxRssMb, 1),
         unit: 'MB',
         target: '<= 200',
-        note: `VmHWM ${round(process.hwmMb, 1)} MB; ${process.samples} samples`,
+        note: `VmHWM ${round(process.hwmMb, 1)} MB; anonymous (heap) part at most ${round(process.maxAnonMb, 1)} MB; ${process.samples} samples`,
       },
       {
         name: `${label}: RSS floor trend over the second half of the transfer`,
         value: round(process.secondHalfSlopeMbPerMin, 2),
         unit: 'MB/min',
         target: '<= 5',
-        note: 'flat: no growth above 5 MB/min (a 1 KB/chunk leak at 240 chunks/s would show as 14 MB/min)',
+        note:
+          `anonymous part: ${round(process.secondHalfAnonSlopeMbPerMin, 2)} MB/min; ` +
+          'flat: no growth above 5 MB/min (a 1 KB/chunk leak at 240 chunks/s would show as 14 MB/min)',
       },
       { name: `${label}: CPU time (user + system)`, value: round(process.cpuSeconds, 1), unit: 's' },
     );
