@@ -97,8 +97,11 @@ export const registerDoctor: RegisterCommand = (program, runtime) => {
       if (options.redis !== undefined) results.push(await checkRedis(options.redis));
       for (const r of results) {
         const mark = r.skipped === true ? 'skip' : r.ok ? 'ok  ' : 'FAIL';
-        const text = `${mark}  ${r.check.padEnd(14)} ${r.detail}${r.ok ? '' : `\n      fix: ${r.fix ?? ''}`}`;
-        ctx.output.result({ check: r.check, ok: r.ok, skipped: r.skipped === true, detail: r.detail, ...(r.fix ? { fix: r.fix } : {}), ms: Math.round(r.ms * 10) / 10 }, text);
+        // Hosts may carry user:password@ (from a flag or rucio.cfg): never print it.
+        const detail = redactUrl(r.detail);
+        const fix = r.fix === undefined ? undefined : redactUrl(r.fix);
+        const text = `${mark}  ${r.check.padEnd(14)} ${detail}${r.ok ? '' : `\n      fix: ${fix ?? ''}`}`;
+        ctx.output.result({ check: r.check, ok: r.ok, skipped: r.skipped === true, detail, ...(fix ? { fix } : {}), ms: Math.round(r.ms * 10) / 10 }, text);
       }
       const failed = results.filter((r) => !r.ok);
       if (failed.length > 0) {

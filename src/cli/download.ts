@@ -38,7 +38,7 @@ const defaultPollIntervalMs = 250;
 export function registerDownload(program: Command, runtime: Runtime): void {
   const command = program
     .command('download')
-    .description('poll a dataset for new chunks, download and verify each with worker processes, and log when')
+    .description('poll a dataset for new chunks; download and verify each with worker processes; log every chunk with its times')
     .addOption(new Option('--scope <scope>', 'scope of the dataset').default('wavefier'))
     .addOption(new Option('--dataset <name>', 'dataset to follow').makeOptionMandatory(true))
     .addOption(new Option('--dest <dir>', 'verified files land in <dir>/<dataset>/<name>'))

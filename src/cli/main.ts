@@ -76,4 +76,7 @@ export async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   const code = await run(process.argv.slice(2), { signal: controller.signal });
   process.exitCode = code;
+  // Everything was closed and flushed by now; a handle that a library leaked (a worker pool's
+  // child, a socket) must not keep a finished command alive. Unref'd: a clean exit is not delayed.
+  setTimeout(() => process.exit(code), 2000).unref();
 }

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parseDuration } from '../common/duration.js';
 import { UsageError } from '../common/errors.js';
@@ -23,7 +23,7 @@ export const registerReport: RegisterCommand = (program, runtime) => {
     .argument('<logdir...>', 'log directories (the --log-dir of upload/download, or run directories) from every host; merged')
     .addOption(new Option('--run <id>', 'the run to report when the directories hold several (default: the most recent)'))
     .addOption(new Option('--window <duration>', 'width of the latency windows, by t_avail').default('10m'))
-    .addOption(new Option('--plots <dir>', 'where to write the plots and report.html (default: <first logdir>/report)'))
+    .addOption(new Option('--plots <dir>', 'where to write the plots and report.html (default: <run directory>/report)'))
     .addOption(new Option('--no-plots', 'do not draw plots nor write report.html'))
     .addOption(new Option('--list', 'list the chunks with a problem: - missing, * corrupted, ! failed upload, + not in the upload log'))
     .addOption(new Option('--combined', 'list every chunk, rclone check --combined style (= verified as well)'))
@@ -66,7 +66,10 @@ export const registerReport: RegisterCommand = (program, runtime) => {
 
       const written: string[] = [];
       if (flags.plots !== false) {
-        const dir = flags.plots === undefined ? await defaultPlotsDir(dirs) : resolve(flags.plots);
+        // By default next to the selected run's logs, so that reports of several runs in one log
+        // directory do not overwrite each other.
+        const runFile = report.files[0]?.path;
+        const dir = flags.plots !== undefined ? resolve(flags.plots) : runFile !== undefined ? join(dirname(runFile), 'report') : await defaultPlotsDir(dirs);
         const plots = await writePlots(report, dir);
         for (const warning of plots.warnings) output.warn(warning);
         written.push(...plots.files, await writeHtml(report, dir, plots.plots));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { EventLog } from '../common/event-log.js';
 import { redactUrl } from '../common/redact.js';
-import { nonNegativeInteger } from './parse.js';
+import { positiveInteger } from './parse.js';
 import { addRucioOptions, rucioClientFromFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
 
@@ -16,13 +16,13 @@ interface UploadWorkerFlags {
 export function registerUploadWorker(program: Command, runtime: Runtime): void {
   const command = program
     .command('upload-worker')
-    .description('extra upload workers for runs on a shared Redis (another host): take chunks from the queue and upload them')
+    .description('extra upload workers on another host: serve every active run on a shared Redis that uploads to this Rucio server')
     .addOption(new Option('--redis <url>', 'the Redis the uploading process uses').makeOptionMandatory(true))
-    .addOption(new Option('--workers <n>', 'concurrent uploads in this process').argParser(nonNegativeInteger('--workers')).default(4))
+    .addOption(new Option('--workers <n>', 'concurrent uploads per run in this process').argParser(positiveInteger('--workers')).default(4))
     .addOption(new Option('--log-dir <dir>', 'logs go to <dir>/<run id>/upload-<host>-<pid>.jsonl').default('rehearsals'));
   addRucioOptions(command).action(async (flags: UploadWorkerFlags & Parameters<typeof rucioClientFromFlags>[0], cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
-    const [{ connectRedis }, { startUploadWorker }, { openEventLog }] = await Promise.all([
+    const [{ connectRedis }, { startWorkerPool }, { openEventLog }] = await Promise.all([
       import('../redis/index.js'),
       import('../uploader/index.js'),
       import('../common/event-log.js'),
@@ -33,28 +33,29 @@ export function registerUploadWorker(program: Command, runtime: Runtime): void {
     const logFor = (run: string): EventLog => {
       let log = logs.get(run);
       if (!log) {
-        log = openEventLog(join(flags.logDir, run, `upload-${hostname()}-${process.pid}.jsonl`), { side: 'upload' });
+        log = openEventLog(join(flags.logDir, run, `upload-${hostname()}-${process.pid}.jsonl`));
         logs.set(run, log);
       }
       return log;
     };
     let uploaded = 0;
     let failed = 0;
-    const worker = startUploadWorker({
+    const pool = startWorkerPool({
       redisUrl: flags.redis,
       redis,
       rucio: client,
-      concurrency: Math.max(1, flags.workers),
+      concurrency: flags.workers,
       logFor,
       onOutcome: (event) => (event.event === 'uploaded' ? uploaded++ : failed++),
       onError: (error) => ctx.output.warn(`upload worker: ${error.message}`),
+      onRun: (run, action, why) => ctx.output.info(`run ${run}: ${action}${why === undefined ? '' : ` (${why})`}`),
     });
-    ctx.output.info(`upload-worker ${hostname()}:${process.pid} serving the upload queue on ${redactUrl(flags.redis)} with ${flags.workers} workers`);
+    ctx.output.info(`upload-worker ${hostname()}:${process.pid} following the active upload runs on ${redactUrl(flags.redis)} with ${flags.workers} workers per run`);
     await new Promise<void>((resolve) => {
       if (ctx.signal.aborted) resolve();
       ctx.signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    await worker.close();
+    await pool.close();
     for (const log of logs.values()) log.close();
     redis.disconnect();
     await client.close();

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { InputError } from '../common/errors.js';
 
-export const downloadQueueName = 'wavefier-download';
+/**
+ * Each downloader has a queue of its own (its worker processes serve only it), so two downloaders on
+ * one Redis never take or delete each other's jobs.
+ */
+export function downloadQueueName(scope: string, dataset: string, instance: string): string {
+  return `wavefier-download-${scope}-${dataset}-${instance}`;
+}
 
 const replicaSchema = z.object({
   scope: z.string(),

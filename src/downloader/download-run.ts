@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -5,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker, type Job } from 'bullmq';
 import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog, type EventLog } from '../common/event-log.js';
+import { boundedCleanup } from '../common/cleanup.js';
 import { formatDuration } from '../common/duration.js';
 import { SlidingWindow } from '../common/live-stats.js';
 import { downloadLogFile, type DownloadChunkEvent, type RunEvent } from '../common/log-records.js';
@@ -69,7 +71,12 @@ interface Pending {
   tDetected: number;
   replica: ReplicaRecord;
   corruptions: number;
+  /** When its job was (last) added to the queue. */
+  queuedAt: number;
 }
+
+/** A pending chunk whose job has been gone from the queue this long without an outcome is queued again. */
+const lostJobCheckAfterMs = 10_000;
 
 export function defaultRunName(dataset: string): string {
   const match = /(\d{8}T\d{6}Z-[0-9a-f]{4})$/.exec(dataset);
@@ -108,7 +115,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     const runName = options.runName ?? defaultRunName(options.dataset);
     const logFile = join(options.logDir, runName, downloadLogFile);
     const alreadyVerified = await verifiedNamesFromLog(logFile, options.scope, options.dataset);
-    const log = openEventLog(logFile, { side: 'download' });
+    const log = openEventLog(logFile);
     cleanups.push(() => log.close());
     log.write({
       event: 'run_started',
@@ -127,13 +134,17 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     } satisfies RunEvent);
 
     const connection = bullmqConnection(redisUrl);
-    const queue = new Queue(downloadQueueName, { connection });
-    cleanups.push(() => queue.close());
-    // Jobs of an earlier downloader of this dataset that never finished are taken up again by the poller.
-    await queue.obliterate({ force: true }).catch(() => undefined);
+    const queueName = downloadQueueName(options.scope, options.dataset, `${process.pid}${randomBytes(3).toString('hex')}`);
+    const queue = new Queue(queueName, { connection });
+    queue.on('error', (error) => log.diagnostic('warn', 'download queue connection error', { error: errorMessage(error) }));
+    // Nothing of this queue outlives the run: what was not verified is found again by the next poller.
+    cleanups.push(async () => {
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+    });
 
     const coordinator = new Coordinator(options, log, queue, runName, now);
-    const worker = new Worker(downloadQueueName, processorFile(), {
+    const worker = new Worker(queueName, processorFile(), {
       connection,
       concurrency: Math.max(1, options.workers),
       useWorkerThreads: false,
@@ -144,9 +155,9 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     });
     cleanups.push(() => worker.close(true));
     worker.on('completed', (job: Job, outcome: DownloadOutcome) => coordinator.completed(job, outcome));
-    await coordinator.warmUp(options.workers);
     worker.on('failed', (job: Job | undefined, error: Error) => coordinator.failed(job, error));
     worker.on('error', (error) => log.diagnostic('warn', 'download worker error', { error: errorMessage(error) }));
+    await coordinator.warmUp(options.workers);
 
     const poller = new DatasetPoller(
       {
@@ -206,7 +217,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
   } finally {
     for (const step of cleanups.reverse()) {
       try {
-        await step();
+        await boundedCleanup(step());
       } catch (error) {
         options.output.warn(`cleanup step failed: ${errorMessage(error)}`);
       }
@@ -250,8 +261,17 @@ class Coordinator {
         const result = await poller.poll();
         this.polls++;
         this.pollRequests += result.requests;
-        for (const replica of result.fresh) await this.enqueue(replica, this.now(), 0);
+        for (const [index, replica] of result.fresh.entries()) {
+          try {
+            await this.enqueue(replica, this.now(), 0);
+          } catch (error) {
+            // Not queued: let the next poll offer these again instead of losing them.
+            for (const left of result.fresh.slice(index)) poller.forget(left.name);
+            throw error;
+          }
+        }
         if (result.fresh.length > 0) this.lastNewAt = this.now();
+        await this.requeueLostJobs();
         if (options.untilClosed && pollStarted - this.lastDidCheck >= 1000) {
           this.lastDidCheck = pollStarted;
           const did = await options.rucio.getDid(options.scope, options.dataset);
@@ -304,7 +324,7 @@ class Coordinator {
     return undefined;
   }
 
-  async enqueue(replica: ReplicaRecord, tDetected: number, corruptions: number, delayMs = 0): Promise<void> {
+  async enqueue(replica: ReplicaRecord, tDetected: number, corruptions: number, delayMs = 0, again = false): Promise<void> {
     const { options } = this;
     const relativeName = options.subdir ? join(options.dataset, replica.name) : replica.name;
     const job: DownloadJob = {
@@ -318,8 +338,6 @@ class Coordinator {
       relativeName,
       corruptions,
     };
-    if (corruptions === 0) this.detected++;
-    this.pending.set(replica.name, { tDetected, replica, corruptions });
     await this.queue.add('chunk', job, {
       jobId: downloadJobId(options.scope, replica.name, corruptions),
       attempts: options.attempts,
@@ -328,6 +346,28 @@ class Coordinator {
       removeOnComplete: true,
       removeOnFail: true,
     });
+    if (corruptions === 0 && !again) this.detected++;
+    this.pending.set(replica.name, { tDetected, replica, corruptions, queuedAt: this.now() + delayMs });
+  }
+
+  private lastLostJobCheck = 0;
+
+  /**
+   * A job can vanish without an outcome reaching us: a worker's completion command re-sent after a
+   * Redis connection broke finds the job already removed, and BullMQ then reports only an error.
+   * Such chunks are queued again (their first download was never logged, so nothing is counted twice).
+   */
+  async requeueLostJobs(): Promise<void> {
+    const now = this.now();
+    if (now - this.lastLostJobCheck < 5000) return;
+    this.lastLostJobCheck = now;
+    for (const [name, pending] of this.pending) {
+      if (now - pending.queuedAt < lostJobCheckAfterMs) continue;
+      const state = await this.queue.getJobState(downloadJobId(this.options.scope, name, pending.corruptions));
+      if (state !== 'unknown') continue;
+      this.log.diagnostic('warn', 'a download job vanished without an outcome; queuing the chunk again', { name });
+      await this.enqueue(pending.replica, pending.tDetected, pending.corruptions, 0, true);
+    }
   }
 
   private warmedUp = 0;
@@ -365,7 +405,8 @@ class Coordinator {
       t_downloaded: outcome.tDownloaded,
       attempts: job.attemptsMade + 1 + pending.corruptions,
       ...(outcome.rse === undefined ? {} : { rse: outcome.rse }),
-      ...(outcome.pfn === undefined ? {} : { pfn: outcome.pfn }),
+      // A presigned URL is a credential until it expires: log where, not the signature.
+      ...(outcome.pfn === undefined ? {} : { pfn: outcome.pfn.split('?')[0] }),
     };
     if (outcome.status === 'verified') {
       this.pending.delete(data.name);

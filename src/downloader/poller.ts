@@ -73,10 +73,10 @@ export class DatasetPoller {
       ...(rseExpression === undefined ? {} : { rseExpression }),
       ...(full || this.lastPollStartedAt === undefined ? {} : { updatedAfter: new Date(this.lastPollStartedAt - this.options.overlapMs) }),
     };
-    const fresh: ReplicaRecord[] = [];
+    const fresh = new Map<string, ReplicaRecord>();
     for await (const replica of client.listReplicas(query)) this.offer(replica, fresh);
     if (full) this.lastFullAt = startedAt;
-    return { fresh, requests: 1, full };
+    return { fresh: this.handOut(fresh), requests: 1, full };
   }
 
   private async pollFull(): Promise<PollResult> {
@@ -85,7 +85,7 @@ export class DatasetPoller {
     for await (const entry of client.listContent(scope, dataset)) {
       if (!this.known.has(entry.name)) names.push({ scope: entry.scope, name: entry.name });
     }
-    const fresh: ReplicaRecord[] = [];
+    const fresh = new Map<string, ReplicaRecord>();
     let requests = 1;
     // Ask for replicas in batches so a large first poll does not become one huge request.
     for (let start = 0; start < names.length; start += 500) {
@@ -93,14 +93,23 @@ export class DatasetPoller {
       const query = { dids: names.slice(start, start + 500), ...(rseExpression === undefined ? {} : { rseExpression }) };
       for await (const replica of client.listReplicas(query)) this.offer(replica, fresh);
     }
-    return { fresh, requests, full: true };
+    return { fresh: this.handOut(fresh), requests, full: true };
   }
 
-  private offer(replica: ReplicaRecord, fresh: ReplicaRecord[]): void {
+  private offer(replica: ReplicaRecord, fresh: Map<string, ReplicaRecord>): void {
     if (this.known.has(replica.name)) return;
     // A file with no available replica (yet) at the wanted RSE is not ready: a later poll will see it.
     if (replica.pfns.length === 0) return;
-    this.known.add(replica.name);
-    fresh.push(replica);
+    fresh.set(replica.name, replica);
+  }
+
+  /**
+   * Names become known only once a whole listing arrived: a listing that breaks off half-way marks
+   * nothing, and the next poll offers the same files again. The caller forgets a name it could not
+   * take (see forget()).
+   */
+  private handOut(fresh: Map<string, ReplicaRecord>): ReplicaRecord[] {
+    for (const name of fresh.keys()) this.known.add(name);
+    return [...fresh.values()];
   }
 }

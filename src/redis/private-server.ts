@@ -69,6 +69,11 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   };
 
   await launch();
+  // If this process ends without stop() (a second Ctrl-C exits at once), the server must not outlive it.
+  const killOnExit = (): void => {
+    child?.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
   let stopped: Promise<void> | undefined;
   return {
     url: `redis://127.0.0.1:${port}`,
@@ -77,6 +82,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     stop() {
       stopped ??= (async () => {
         await terminate('SIGTERM');
+        process.off('exit', killOnExit);
         if (ownDir) await rm(dir, { recursive: true, force: true });
       })();
       return stopped;

@@ -35,6 +35,11 @@ export function startWavefier(
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A rehearse that exits at once (second signal) takes its upload and download with it.
+  const killOnExit = (): void => {
+    child.kill('SIGTERM');
+  };
+  process.on('exit', killOnExit);
   let summary: unknown;
   createInterface({ input: child.stdout }).on('line', (line) => {
     try {
@@ -47,7 +52,10 @@ export function startWavefier(
     if (line.trim() !== '') onLine(label, line);
   });
   const done = new Promise<ChildResult>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, summary }));
+    child.on('close', (code, signal) => {
+      process.off('exit', killOnExit);
+      resolve({ code, signal, summary });
+    });
     child.on('error', (error) => {
       onLine(label, `could not start: ${error.message}`);
       resolve({ code: null, signal: null, summary });

@@ -1,8 +1,13 @@
 import { z } from 'zod';
 import { InputError } from '../common/errors.js';
 
-/** The BullMQ queue every upload job goes through; workers on any host consume it. */
-export const uploadQueueName = 'wavefier-upload';
+/**
+ * Each run has its own BullMQ queue, so that two runs sharing a Redis never take each other's
+ * chunks; `upload-worker` processes on other hosts follow the runs that are active (RunState).
+ */
+export function uploadQueueName(run: string): string {
+  return `wavefier-upload-${run}`;
+}
 
 /**
  * Everything a worker needs to encode and upload one chunk, including its samples, so that workers

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ConfigError, NotFoundError } from '../common/errors.js';
@@ -31,22 +32,33 @@ export const runSettingsSchema = z.object({
   gapPolicy: z.enum(['skip', 'send', 'fail']),
   logDir: z.string(),
   createdAt: z.number(),
+  /** The Rucio server the run uploads to: an upload-worker configured for another one leaves it alone. */
+  rucioHost: z.string().optional(),
 });
 export type RunSettings = z.infer<typeof runSettingsSchema>;
 
 export type ChunkOutcome = 'uploaded' | 'failed' | 'skipped';
 
 const prefix = 'wavefier:run:';
+/** The set of runs whose producer is running, for upload-worker processes to serve. */
+const activeRunsKey = 'wavefier:runs:active';
 /** Run state outlives the run by a week: long enough to resume or inspect, bounded for Redis memory. */
 const retentionSeconds = 7 * 24 * 3600;
 
-// SETBIT returns the previous bit: only the first recorder of a chunk's outcome counts it.
+// SETBIT returns the previous bit: only the first recorder of a chunk's outcome counts it. The
+// recorder's token is kept per chunk so that the same call sent again (ioredis re-sends commands
+// whose reply a broken connection lost, e.g. across a Redis restart) still answers "first".
 const recordScript = `
 local previous = redis.call('SETBIT', KEYS[1], ARGV[1], 1)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if previous == 0 then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
   redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
   redis.call('EXPIRE', KEYS[2], ARGV[3])
+  return 1
+end
+if redis.call('HGET', KEYS[3], ARGV[1]) == ARGV[4] then
   return 1
 end
 return 0
@@ -90,7 +102,15 @@ export class RunState {
   }
 
   async setStatus(status: 'running' | 'finished' | 'interrupted'): Promise<void> {
-    await this.redis.hset(this.key(), 'status', status);
+    const transaction = this.redis.multi().hset(this.key(), 'status', status);
+    if (status === 'running') transaction.sadd(activeRunsKey, this.runId);
+    else transaction.srem(activeRunsKey, this.runId);
+    await transaction.exec();
+  }
+
+  /** Runs whose producer is running now (or crashed without saying so: then --resume them). */
+  static async activeRuns(redis: Redis): Promise<string[]> {
+    return redis.smembers(activeRunsKey);
   }
 
   /**
@@ -98,15 +118,17 @@ export class RunState {
    * to record it for `seq`. One round trip, so the caller can log right after with the smallest
    * window in which a SIGKILL could separate the record from its log line.
    */
-  async record(outcome: ChunkOutcome, seq: number): Promise<boolean> {
+  async record(outcome: ChunkOutcome, seq: number, token: string = randomUUID()): Promise<boolean> {
     const first = await this.redis.eval(
       recordScript,
-      2,
+      3,
       this.key(`:${outcome}`),
       this.key(':counts'),
+      this.key(`:${outcome}-by`),
       String(seq),
       outcome,
       String(retentionSeconds),
+      token,
     );
     return first === 1;
   }

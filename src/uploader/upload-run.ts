@@ -5,6 +5,7 @@ import { Queue, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog, type EventLog } from '../common/event-log.js';
+import { boundedCleanup } from '../common/cleanup.js';
 import { formatDuration } from '../common/duration.js';
 import { gpsToUnixMs, unixMsToGps } from '../common/gps.js';
 import { SlidingWindow } from '../common/live-stats.js';
@@ -104,7 +105,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
   const cleanup = async (): Promise<void> => {
     for (const step of cleanups.reverse()) {
       try {
-        await step();
+        await boundedCleanup(step());
       } catch (error) {
         options.output.warn(`cleanup step failed: ${errorMessage(error)}`);
       }
@@ -129,15 +130,18 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     const resumed = options.resume === undefined ? undefined : await RunState.load(redis, options.resume);
     const plan = resumed?.settings ?? planRun(options, now);
     const logFile = join(plan.logDir, plan.runId, uploadLogFile);
-    const log = openEventLog(logFile, { side: 'upload' });
+    const log = openEventLog(logFile);
     cleanups.push(() => log.close());
     await ensureDataset(options.rucio, plan, options.replicateTo);
 
-    const queue = new Queue(uploadQueueName, { connection: bullmqConnection(redisUrl) });
+    const queue = new Queue(uploadQueueName(plan.runId), { connection: bullmqConnection(redisUrl) });
+    // A Redis restart surfaces here as connection errors while ioredis reconnects: note them, go on.
+    queue.on('error', (error) => log.diagnostic('warn', 'upload queue connection error', { error: errorMessage(error) }));
     cleanups.push(() => queue.close());
     const stats = new RunStats(now);
     if (options.workers > 0) {
       const worker: Worker = startUploadWorker({
+        run: plan.runId,
         redisUrl,
         redis,
         rucio: options.rucio,
@@ -153,6 +157,10 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
 
     const source = await openSource(plan.source as SourceSpec, { runId: plan.runId, gpsStart: plan.gpsStart, duration: plan.duration });
     cleanups.push(() => source.close());
+    // Pay the first-time costs (connection, code compilation, the first read) before the schedule
+    // is fixed, so that the first chunks are not late.
+    await queue.waitUntilReady();
+    encodeSamples(source.chunk(0).samples);
     const { state, settings, next } = resumed ?? (await createRun(redis, plan, options.alignGps, now));
     const runStarted: RunEvent = {
       event: 'run_started',
@@ -275,6 +283,7 @@ function planRun(options: UploadRunOptions, now: () => number): RunSettings {
     gapPolicy: options.gapPolicy,
     logDir: options.logDir,
     createdAt: now(),
+    rucioHost: options.rucio.config.rucioHost,
   };
 }
 
@@ -424,11 +433,15 @@ class Producer {
       if (jobState === 'unknown' || jobState === 'completed' || jobState === 'failed') {
         log.diagnostic('warn', 'chunk lost from the queue, enqueuing it again', { seq });
         await queue.remove(uploadJobId(settings.runId, seq)).catch(() => undefined);
-        await this.enqueue({ seq, tAvail: settings.t0 + seq * settings.intervalMs, late: true });
+        // Unpaced runs have no schedule to recover t_avail from: the chunk is available again now.
+        const tAvail = settings.intervalMs === 0 ? this.deps.now() : settings.t0 + seq * settings.intervalMs;
+        await this.enqueue({ seq, tAvail, late: true });
       }
     }
     await this.drain(until, timeoutMs);
     for (const seq of await state.unaccounted(until)) {
+      // Take the job out first: a chunk logged as failed must not be uploaded behind the log's back.
+      await queue.remove(uploadJobId(settings.runId, seq)).catch(() => undefined);
       if (await state.record('failed', seq)) {
         const chunk = this.deps.source.chunk(seq);
         log.write({

@@ -10,6 +10,8 @@ import { decodeSamples, parseUploadJob, uploadQueueName, type UploadJob } from '
 import { RunState } from './run-state.js';
 
 export interface UploadWorkerOptions {
+  /** The run whose queue this worker serves. */
+  run: string;
   redisUrl: string;
   /** A connection for run-state bookkeeping (not the worker's blocking connection). */
   redis: Redis;
@@ -113,7 +115,7 @@ export function startUploadWorker(options: UploadWorkerOptions): Worker {
     }
   };
 
-  const worker = new Worker(uploadQueueName, processChunk, {
+  const worker = new Worker(uploadQueueName(options.run), processChunk, {
     connection: bullmqConnection(options.redisUrl),
     concurrency: options.concurrency,
     ...workerLockSettings,

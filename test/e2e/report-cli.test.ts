@@ -22,8 +22,8 @@ describe('wavefier report (built bin)', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^run run-clean \(/);
     expect(result.stdout).toMatch(/\nOK: all 12 chunks uploaded, all downloaded, none corrupted; upload latency mean [\d.]+ -[\d.]+ \+[\d.]+ s, total median [\d.]+ s\n$/);
-    expect(result.stderr).toMatch(/plots and report\.html written to .*clean\/report/);
-    expect((await readdir(join(dir, 'clean', 'report'))).sort()).toContain('report.html');
+    expect(result.stderr).toMatch(/plots and report\.html written to .*clean\/run-clean\/report/);
+    expect((await readdir(join(dir, 'clean', 'run-clean', 'report'))).sort()).toContain('report.html');
   });
 
   it('exits 3 on a faulty run, with the listing, the malformed line on stderr and one error line', async () => {

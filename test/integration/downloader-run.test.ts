@@ -170,6 +170,16 @@ describe('wavefier download (real Redis, embedded lake, worker processes)', () =
     expect(summary.pollErrors).toBeGreaterThan(0);
   });
 
+  it('runs two downloaders on one Redis side by side without taking each other\'s jobs', async () => {
+    await Promise.all([upload({ dataset: 'ds-one', count: 15 }), upload({ dataset: 'ds-two', count: 15 })]);
+    const [one, two] = await Promise.all([
+      download('ds-one', { runName: 'r7', keep: 'none' }),
+      download('ds-two', { runName: 'r8', keep: 'none' }),
+    ]);
+    expect(one).toMatchObject({ verified: 15, failed: 0, pending: 0 });
+    expect(two).toMatchObject({ verified: 15, failed: 0, pending: 0 });
+  });
+
   it('verifies without keeping files with --keep none', async () => {
     await upload({ dataset: 'ds-keepnone', count: 10 });
     const summary = await download('ds-keepnone', { runName: 'r6', keep: 'none' });

@@ -77,12 +77,16 @@ describe('run state in Redis', () => {
 
       expect(await state.record('uploaded', 3)).toBe(true);
       expect(await state.record('uploaded', 3)).toBe(false);
+      // The same call sent again (a reply lost to a broken connection) is still the first.
+      expect(await state.record('uploaded', 9, 'attempt-a')).toBe(true);
+      expect(await state.record('uploaded', 9, 'attempt-a')).toBe(true);
+      expect(await state.record('uploaded', 9, 'attempt-b')).toBe(false);
       expect(await state.record('skipped', 5)).toBe(true);
       expect(await state.record('failed', 0)).toBe(true);
       expect(await state.has('uploaded', 3)).toBe(true);
       expect(await state.has('uploaded', 4)).toBe(false);
-      expect(await state.counts()).toEqual({ uploaded: 1, skipped: 1, failed: 1 });
-      expect(await state.unaccounted(8)).toEqual([1, 2, 4, 6, 7]);
+      expect(await state.counts()).toEqual({ uploaded: 2, skipped: 1, failed: 1 });
+      expect(await state.unaccounted(10)).toEqual([1, 2, 4, 6, 7, 8]);
     } finally {
       redis.disconnect();
     }

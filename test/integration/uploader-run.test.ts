@@ -97,6 +97,21 @@ describe('wavefier upload (in process, real Redis and embedded lake)', () => {
     expect(second.failed).toBe(0);
   });
 
+  it('keeps two concurrent runs on one Redis apart: each uploads and logs only its own chunks', async () => {
+    const [a, b] = await Promise.all([
+      runUpload(options({ count: 30, rateFactor: 100, dataset: 'ds-a' })),
+      runUpload(options({ count: 30, rateFactor: 100, dataset: 'ds-b' })),
+    ]);
+    for (const summary of [a, b]) {
+      expect(summary.uploaded).toBe(30);
+      const events = await readEvents(join(stack.dir, 'logs', summary.run), 'upload');
+      const uploaded = events.filter((event) => event.event === 'uploaded');
+      expect(uploaded).toHaveLength(30);
+      expect(new Set(uploaded.map((event) => event.run))).toEqual(new Set([summary.run]));
+      expect((await datasetContent(stack.rucio, 'wavefier', summary.dataset)).size).toBe(30);
+    }
+  });
+
   it('skips chunks with NaN gaps by default and logs why', async () => {
     const { writeGwoscFile } = await import('../../src/strain/index.js');
     const file = join(stack.dir, 'gappy.hdf5');
