@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog, type EventLog } from '../common/event-log.js';
 import { boundedCleanup } from '../common/cleanup.js';
@@ -76,7 +77,7 @@ interface Pending {
 }
 
 /** A pending chunk whose job has been gone from the queue this long without an outcome is queued again. */
-const lostJobCheckAfterMs = 10_000;
+const lostJobCheckAfterMs = 5_000;
 
 export function defaultRunName(dataset: string): string {
   const match = /(\d{8}T\d{6}Z-[0-9a-f]{4})$/.exec(dataset);
@@ -143,7 +144,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       await queue.close();
     });
 
-    const coordinator = new Coordinator(options, log, queue, runName, now);
+    const coordinator = new Coordinator(options, log, queue, redis, runName, now);
     const worker = new Worker(queueName, processorFile(), {
       connection,
       concurrency: Math.max(1, options.workers),
@@ -245,6 +246,8 @@ class Coordinator {
     private readonly options: DownloadRunOptions,
     private readonly log: EventLog,
     private readonly queue: Queue,
+    /** A plain connection to the queue's Redis, for checks BullMQ has no call for. */
+    private readonly redis: Redis,
     private readonly runName: string,
     private readonly now: () => number,
   ) {
@@ -359,12 +362,16 @@ class Coordinator {
    */
   async requeueLostJobs(): Promise<void> {
     const now = this.now();
-    if (now - this.lastLostJobCheck < 5000) return;
+    if (now - this.lastLostJobCheck < 2000) return;
     this.lastLostJobCheck = now;
-    for (const [name, pending] of this.pending) {
-      if (now - pending.queuedAt < lostJobCheckAfterMs) continue;
-      const state = await this.queue.getJobState(downloadJobId(this.options.scope, name, pending.corruptions));
-      if (state !== 'unknown') continue;
+    const old = [...this.pending.entries()].filter(([, pending]) => now - pending.queuedAt >= lostJobCheckAfterMs);
+    if (old.length === 0) return;
+    // One round trip for all of them: does each job's hash still exist?
+    const pipeline = this.redis.pipeline();
+    for (const [name, pending] of old) pipeline.exists(this.queue.toKey(downloadJobId(this.options.scope, name, pending.corruptions)));
+    const answers = (await pipeline.exec()) ?? [];
+    for (const [index, [name, pending]] of old.entries()) {
+      if (answers[index]?.[1] !== 0) continue;
       this.log.diagnostic('warn', 'a download job vanished without an outcome; queuing the chunk again', { name });
       await this.enqueue(pending.replica, pending.tDetected, pending.corruptions, 0, true);
     }

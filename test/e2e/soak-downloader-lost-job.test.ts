@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bullmqConnection } from '../../src/redis/index.js';
+import { bullmqConnection, connectRedis } from '../../src/redis/index.js';
 import { runCli, wavefierBin } from '../helpers/cli.js';
 import { readEvents, startTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -43,7 +43,17 @@ describe('downloader, when the queue loses a job (soak finding)', () => {
     download.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const exited = new Promise<number | null>((resolve) => download.on('close', (code) => resolve(code)));
 
-    const queue = new Queue('wavefier-download', { connection: bullmqConnection(stack.redis.url) });
+    // The downloader's queue has a name of its own; find it in Redis.
+    const redis = await connectRedis(stack.redis.url);
+    let queueName: string | undefined;
+    for (let tries = 0; tries < 200 && queueName === undefined; tries++) {
+      const keys = await redis.keys('bull:wavefier-download-wavefier-ds-lost-*:meta');
+      queueName = keys[0]?.slice('bull:'.length, -':meta'.length);
+      if (queueName === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    redis.disconnect();
+    expect(queueName).toBeDefined();
+    const queue = new Queue(queueName!, { connection: bullmqConnection(stack.redis.url) });
     let lost: string | undefined;
     try {
       for (let tries = 0; tries < 200 && lost === undefined; tries++) {
