@@ -63,11 +63,15 @@ export class TreeMemorySampler {
     for (const { pid, ppid, cpuTicks } of descendants(this.rootPid)) {
       const status = readStatus(pid);
       if (status === undefined) continue; // exited between the listing and the read
+      // Read every time: a child caught between fork() and exec() still shows its parent's command line.
+      const command = readCommand(pid);
       let entry = this.series.get(pid);
       if (entry === undefined) {
-        const command = readCommand(pid);
         entry = { pid, ppid, role: this.classify(command), command, times: [], rssMb: [], anonMb: [], hwmMb: 0, cpuSeconds: 0 };
         this.series.set(pid, entry);
+      } else if (entry.command !== command) {
+        entry.command = command;
+        entry.role = this.classify(command);
       }
       entry.times.push(at);
       entry.rssMb.push(status.rssKb / 1024);
