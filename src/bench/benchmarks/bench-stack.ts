@@ -1,0 +1,136 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startWavefier, type ChildResult, type RunningChild } from '../../rehearse/index.js';
+import type { LatencyStats } from '../../report/index.js';
+import type { Metric } from '../types.js';
+
+/**
+ * Helpers shared by the end-to-end benchmarks (pacing, latency-1hz, poll-cost, replay-14400): the
+ * embedded lake in a process of its own, `bin/wavefier` children, log reading and number formatting.
+ */
+
+export interface LakeProcess {
+  /** RUCIO_HOME of the lake: its etc/rucio.cfg and rse-accounts.cfg configure any client. */
+  rucioHome: string;
+  rucioHost: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * `wavefier lake serve` as a separate process, so that the server's CPU is not charged to (and does
+ * not delay) the process being measured. Ready when it prints its JSON settings line.
+ */
+export async function serveLakeProcess(dir: string, log: (line: string) => void): Promise<LakeProcess> {
+  const child = startWavefier('lake', ['lake', 'serve', '--dir', dir], { ...process.env }, (label, line) => {
+    if (!line.includes('NodeDeprecationWarning') && !line.includes('AWS SDK')) log(`${label} | ${line}`);
+  });
+  const settings = await new Promise<{ rucioHome: string; rucioHost: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('wavefier lake serve did not print its settings within 20 s')), 20_000);
+    child.process.stdout?.on('data', (data: Buffer) => {
+      for (const line of data.toString('utf8').split('\n')) {
+        if (!line.includes('lake-ready')) continue;
+        const parsed = JSON.parse(line) as { rucioHome?: unknown; rucioHost?: unknown };
+        if (typeof parsed.rucioHome === 'string' && typeof parsed.rucioHost === 'string') {
+          clearTimeout(timer);
+          resolve({ rucioHome: parsed.rucioHome, rucioHost: parsed.rucioHost });
+        }
+      }
+    });
+    void child.done.then((result) => {
+      clearTimeout(timer);
+      reject(new Error(`wavefier lake serve exited before it was ready (${describe(result)})`));
+    });
+  });
+  const pid = child.process.pid;
+  if (pid === undefined) throw new Error('wavefier lake serve has no pid');
+  return {
+    ...settings,
+    pid,
+    async stop() {
+      child.stop(5000);
+      await child.done;
+    },
+  };
+}
+
+/** Runs `wavefier <args>` to completion and fails with its stderr tail unless it exits 0. */
+export async function runWavefier(label: string, args: readonly string[], env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<ChildResult> {
+  const tail: string[] = [];
+  const child: RunningChild = startWavefier(label, args, env, (name, line) => {
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+    if (/error|warning/i.test(line) && !line.includes('NodeDeprecationWarning')) log(`${name} | ${line}`);
+  });
+  const result = await child.done;
+  if (result.code !== 0) throw new Error(`wavefier ${args[0] ?? ''} exited with ${describe(result)}: ${tail.join(' / ')}`);
+  return result;
+}
+
+export function describe(result: ChildResult): string {
+  return result.signal === null ? `code ${result.code ?? 'unknown'}` : `signal ${result.signal}`;
+}
+
+/** Every JSON object of a JSON-lines file (pino lines), skipping blank lines. */
+export async function readJsonLines(path: string): Promise<Record<string, unknown>[]> {
+  const text = await readFile(path, 'utf8');
+  const records: Record<string, unknown>[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    records.push(JSON.parse(line) as Record<string, unknown>);
+  }
+  return records;
+}
+
+export function uploadLog(logDir: string, runId: string): string {
+  return join(logDir, runId, 'upload.jsonl');
+}
+
+export function round(value: number, digits = 3): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+/** Least-squares slope of y over x (NaN with fewer than two distinct x). */
+export function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = Math.min(xs.length, ys.length);
+  if (n < 2) return Number.NaN;
+  let sx = 0;
+  let sy = 0;
+  for (let i = 0; i < n; i++) {
+    sx += xs[i] ?? 0;
+    sy += ys[i] ?? 0;
+  }
+  const mx = sx / n;
+  const my = sy / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = (xs[i] ?? 0) - mx;
+    sxy += dx * ((ys[i] ?? 0) - my);
+    sxx += dx * dx;
+  }
+  return sxx === 0 ? Number.NaN : sxy / sxx;
+}
+
+/** p50 / p99 (and optionally max) of a latency as metrics, with targets where DESIGN §5 sets them. */
+export function latencyMetrics(
+  label: string,
+  stats: LatencyStats | null,
+  targets: { p50?: string; p99?: string; max?: string } = {},
+  withMax = false,
+): Metric[] {
+  const value = (pick: (s: LatencyStats) => number): number => (stats === null ? Number.NaN : round(pick(stats)));
+  const metric = (name: string, v: number, target: string | undefined): Metric => ({
+    name: `${label} ${name}`,
+    value: v,
+    unit: 'ms',
+    ...(target === undefined ? {} : { target }),
+    ...(stats === null ? { note: 'no samples' } : {}),
+  });
+  return [
+    metric('p50', value((s) => s.median), targets.p50),
+    metric('p99', value((s) => s.p99), targets.p99),
+    ...(withMax || targets.max !== undefined ? [metric('max', value((s) => s.max), targets.max)] : []),
+  ];
+}

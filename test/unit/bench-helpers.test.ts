@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { slope } from '../../src/bench/benchmarks/bench-stack.js';
+import { CountingProxy } from '../../src/bench/benchmarks/counting-proxy.js';
+import { TreeMemorySampler, rehearsalRole } from '../../src/bench/benchmarks/process-memory.js';
+
+describe('bench helpers', () => {
+  it('fits the slope of a line and refuses a single point', () => {
+    expect(slope([0, 1, 2, 3], [5, 7, 9, 11])).toBeCloseTo(2, 12);
+    expect(slope([0, 1, 2, 3], [4, 4, 4, 4])).toBe(0);
+    expect(slope([1], [1])).toBeNaN();
+    expect(slope([2, 2], [1, 5])).toBeNaN();
+  });
+
+  it('names the processes of a rehearsal from their command lines', () => {
+    expect(rehearsalRole('redis-server 127.0.0.1:4242')).toBe('redis-server');
+    expect(rehearsalRole('/usr/bin/node /x/node_modules/bullmq/dist/cjs/classes/main.js')).toBe('download-worker');
+    expect(rehearsalRole('node bin/wavefier rehearse --count 10')).toBe('rehearse (lake)');
+    expect(rehearsalRole('/usr/bin/node /x/bin/wavefier --json upload --redis r')).toBe('upload');
+    expect(rehearsalRole('/usr/bin/node /x/bin/wavefier --json download --redis r')).toBe('download');
+    expect(rehearsalRole('/usr/bin/node /x/bin/wavefier upload-worker --redis r')).toBe('upload-worker');
+  });
+
+  it.runIf(process.platform === 'linux')('samples the RSS of a process and of its children from /proc', async () => {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 5000)'], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      const sampler = new TreeMemorySampler(process.pid, (command) => (command.includes('setTimeout') ? 'child' : 'self'));
+      sampler.sample();
+      sampler.sample();
+      const summaries = sampler.summaries();
+      const self = summaries.find((summary) => summary.pid === process.pid);
+      const found = summaries.find((summary) => summary.pid === child.pid);
+      expect(self?.role).toBe('self');
+      expect(self?.maxRssMb).toBeGreaterThan(10);
+      expect(self?.hwmMb).toBeGreaterThanOrEqual(self?.maxRssMb ?? Number.POSITIVE_INFINITY);
+      expect(self?.samples).toBe(2);
+      expect(found?.role).toBe('child');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('counting proxy', () => {
+  let server: Server | undefined;
+  let proxy: CountingProxy | undefined;
+  afterEach(async () => {
+    await proxy?.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  });
+
+  it('relays HTTP and counts the bytes each way, headers included', async () => {
+    const body = 'x'.repeat(1000);
+    server = createServer((_request, response) => response.end(body));
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = server.address() as AddressInfo;
+    proxy = await CountingProxy.start(`http://127.0.0.1:${port}`);
+    const response = await fetch(`${proxy.url}/path`, { headers: { connection: 'close' } });
+    expect(await response.text()).toBe(body);
+    expect(proxy.received).toBeGreaterThan(body.length);
+    expect(proxy.received).toBeLessThan(body.length + 500);
+    expect(proxy.sent).toBeGreaterThan('GET /path HTTP/1.1\r\n'.length);
+  });
+});
