@@ -13,6 +13,7 @@ import {
   fetchVerified,
   rucioConfigFrom,
   writeFileAtomically,
+  type FetchedReplica,
   type ReplicaRecord,
 } from '../rucio/index.js';
 import { parseDownloadJob, warmupJobName, type DownloadOutcome } from './download-job.js';
@@ -40,7 +41,7 @@ export default async function processDownload(job: SandboxedJob): Promise<Downlo
   }
   const data = parseDownloadJob(job.data);
   const replica: ReplicaRecord = data.replica;
-  let fetched: Awaited<ReturnType<typeof fetchVerified>>;
+  let fetched: FetchedReplica;
   try {
     fetched = await fetchVerified(rucio(), replica);
   } catch (error) {
@@ -65,32 +66,28 @@ export default async function processDownload(job: SandboxedJob): Promise<Downlo
     decoded = verifyChunkContent(data.name, fetched.bytes);
   } catch (error) {
     if (!(error instanceof IntegrityError)) throw error;
-    return {
-      status: 'corrupted',
-      bytes: fetched.bytes.byteLength,
-      adler32: fetched.adler32,
-      md5: fetched.md5,
-      pfn: fetched.pfn,
-      rse: fetched.rse,
-      replicaAttempts: fetched.attempts,
-      tDownloaded,
-      reason: error.message,
-    };
+    return { status: 'corrupted', ...fetchedFields(fetched), tDownloaded, reason: error.message };
   }
   const path = data.destDir === undefined ? undefined : await writeFileAtomically(data.destDir, data.relativeName, fetched.bytes);
   return {
     status: 'verified',
-    bytes: fetched.bytes.byteLength,
-    adler32: fetched.adler32,
-    md5: fetched.md5,
-    pfn: fetched.pfn,
-    rse: fetched.rse,
-    replicaAttempts: fetched.attempts,
+    ...fetchedFields(fetched),
     tDownloaded,
     tVerified: Date.now(),
     run: decoded.runId,
     seq: decoded.seq,
     tAvail: decoded.tAvail,
     ...(path === undefined ? {} : { path }),
+  };
+}
+
+function fetchedFields(fetched: FetchedReplica): { bytes: number; adler32: string; md5: string; pfn: string; rse: string; replicaAttempts: number } {
+  return {
+    bytes: fetched.bytes.byteLength,
+    adler32: fetched.adler32,
+    md5: fetched.md5,
+    pfn: fetched.pfn,
+    rse: fetched.rse,
+    replicaAttempts: fetched.attempts,
   };
 }

@@ -1,24 +1,10 @@
-import { openStrainFileSync, type ChunkAttributes, type GpsGap, type LayoutKind } from './strain-file.js';
+import { openStrainFileSync, type GpsGap, type StrainFileInfo } from './strain-file.js';
 
 /** What `wavefier inspect` reports for one file; JSON-serialisable. */
-export interface StrainFileSummary {
-  file: string;
-  path: string;
-  layout: LayoutKind;
-  detector: string;
-  observatory: string;
-  gpsStart: number;
-  gpsEnd: number;
-  duration: number;
-  sampleRate: number;
-  sampleCount: number;
-  dtype: 'float64' | 'float32';
-  utcStart?: string;
+export interface StrainFileSummary extends Omit<StrainFileInfo, 'dq'> {
   nanSamples: number;
   nanGaps: GpsGap[];
   dq?: DqSummary;
-  /** For a chunk written by wavefier: its run, sequence number, origin and t_avail. */
-  chunk?: ChunkAttributes;
 }
 
 export interface DqSummary {
