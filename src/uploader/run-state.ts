@@ -45,7 +45,9 @@ const activeRunsKey = 'wavefier:runs:active';
 /** Run state outlives the run by a week: long enough to resume or inspect, bounded for Redis memory. */
 const retentionSeconds = 7 * 24 * 3600;
 
-// SETBIT returns the previous bit: only the first recorder of a chunk's outcome counts it. The
+// SETBIT returns the previous bit: only the first recorder of a chunk's outcome counts it, and its
+// log record is appended to the run's event stream in the same atomic step, so that an outcome is
+// never recorded without its log line (the producer writes the stream to upload.jsonl). The
 // recorder's token is kept per chunk so that the same call sent again (ioredis re-sends commands
 // whose reply a broken connection lost, e.g. across a Redis restart) still answers "first".
 const recordScript = `
@@ -56,6 +58,10 @@ if previous == 0 then
   redis.call('EXPIRE', KEYS[3], ARGV[3])
   redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
   redis.call('EXPIRE', KEYS[2], ARGV[3])
+  if ARGV[5] ~= '' then
+    redis.call('XADD', KEYS[4], '*', 'e', ARGV[5])
+    redis.call('EXPIRE', KEYS[4], ARGV[3])
+  end
   return 1
 end
 if redis.call('HGET', KEYS[3], ARGV[1]) == ARGV[4] then
@@ -118,19 +124,32 @@ export class RunState {
    * to record it for `seq`. One round trip, so the caller can log right after with the smallest
    * window in which a SIGKILL could separate the record from its log line.
    */
-  async record(outcome: ChunkOutcome, seq: number, token: string = randomUUID()): Promise<boolean> {
+  async record(outcome: ChunkOutcome, seq: number, event?: Record<string, unknown>, token: string = randomUUID()): Promise<boolean> {
     const first = await this.redis.eval(
       recordScript,
-      3,
+      4,
       this.key(`:${outcome}`),
       this.key(':counts'),
       this.key(`:${outcome}-by`),
+      this.key(':events'),
       String(seq),
       outcome,
       String(retentionSeconds),
       token,
+      event === undefined ? '' : JSON.stringify(event),
     );
     return first === 1;
+  }
+
+  /** Log records appended by record() after stream id `after` ('0' for all), oldest first. */
+  async eventsAfter(after: string, count = 1000): Promise<{ id: string; event: Record<string, unknown> }[]> {
+    const entries = await this.redis.xrange(this.key(':events'), after === '0' ? '-' : `(${after}`, '+', 'COUNT', count);
+    return entries.map(([id, fields]) => ({ id, event: JSON.parse(fields[1] ?? '{}') as Record<string, unknown> }));
+  }
+
+  /** Drops stream entries older than `upTo` once they are in the log (the reader keeps its position). */
+  async trimEvents(upTo: string): Promise<void> {
+    await this.redis.xtrim(this.key(':events'), 'MINID', upTo);
   }
 
   async has(outcome: ChunkOutcome, seq: number): Promise<boolean> {

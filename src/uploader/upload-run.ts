@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, type Worker } from 'bullmq';
@@ -183,6 +184,8 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
       },
     };
     log.write(runStarted);
+    const pump = await EventPump.start(state, log, logFile);
+    cleanups.push(() => pump.stop());
     await state.setStatus('running');
 
     const countsBefore = await state.counts();
@@ -214,6 +217,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     if (interrupted) options.output.info(`stopping: waiting up to ${formatDuration(drainTimeout)} for uploads in flight`);
     await producer.drain(nextUnsent, drainTimeout);
     if (!interrupted) await producer.reconcile(nextUnsent, options.drainTimeoutMs);
+    await pump.flush();
 
     if (options.closeDataset && !interrupted) {
       await options.rucio.closeDataset(settings.scope, settings.dataset);
@@ -337,8 +341,9 @@ class Producer {
     try {
       decision = applyGapPolicy(chunk, settings.gapPolicy);
     } catch (error) {
-      if (error instanceof GapError && (await this.deps.state.record('failed', tick.seq))) {
-        this.deps.log.write({ ...this.eventBase(tick, name), event: 'failed', reason: 'gap', error: error.message } satisfies UploadChunkEvent);
+      if (error instanceof GapError) {
+        const failed: UploadChunkEvent = { ...this.eventBase(tick, name), event: 'failed', reason: 'gap', error: error.message };
+        await this.deps.state.record('failed', tick.seq, failed);
       }
       throw error;
     }
@@ -379,9 +384,8 @@ class Producer {
 
   async skip(tick: PacerTick, reason: 'late' | 'gap', error: string, knownName?: string): Promise<void> {
     const name = knownName ?? chunkName(this.deps.source.chunk(tick.seq), this.deps.settings.tag);
-    if (await this.deps.state.record('skipped', tick.seq)) {
-      this.deps.log.write({ ...this.eventBase(tick, name), event: 'skipped', reason, error } satisfies UploadChunkEvent);
-    }
+    const skipped: UploadChunkEvent = { ...this.eventBase(tick, name), event: 'skipped', reason, error };
+    await this.deps.state.record('skipped', tick.seq, skipped);
     if (reason === 'late') this.late++;
   }
 
@@ -442,14 +446,13 @@ class Producer {
     for (const seq of await state.unaccounted(until)) {
       // Take the job out first: a chunk logged as failed must not be uploaded behind the log's back.
       await queue.remove(uploadJobId(settings.runId, seq)).catch(() => undefined);
-      if (await state.record('failed', seq)) {
-        const chunk = this.deps.source.chunk(seq);
-        log.write({
-          ...this.eventBase({ seq, tAvail: settings.t0 + seq * settings.intervalMs, late: false }, chunkName(chunk, settings.tag)),
-          event: 'failed',
-          error: `not uploaded within the drain timeout (${formatDuration(timeoutMs)}) after the last chunk; is an upload worker running?`,
-        } satisfies UploadChunkEvent);
-      }
+      const chunk = this.deps.source.chunk(seq);
+      const failed: UploadChunkEvent = {
+        ...this.eventBase({ seq, tAvail: settings.t0 + seq * settings.intervalMs, late: false }, chunkName(chunk, settings.tag)),
+        event: 'failed',
+        error: `not uploaded within the drain timeout (${formatDuration(timeoutMs)}) after the last chunk; is an upload worker running?`,
+      };
+      await state.record('failed', seq, failed);
     }
   }
 }
@@ -555,4 +558,89 @@ function startProgress(
       output.clearStatus();
     },
   };
+}
+
+/**
+ * Writes the chunk outcomes that workers (here or on other hosts) recorded in the run state into
+ * upload.jsonl: the producer is the log's single writer, and a record and its log line are one atomic
+ * step in Redis, so a worker killed at any moment leaves neither an outcome without a line nor a line
+ * twice. After a crash, lines already in the file are not written again.
+ */
+class EventPump {
+  private last = '0';
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  private constructor(
+    private readonly state: RunState,
+    private readonly log: EventLog,
+    private readonly written: Set<string>,
+  ) {}
+
+  static async start(state: RunState, log: EventLog, logFile: string): Promise<EventPump> {
+    const pump = new EventPump(state, log, await loggedOutcomes(logFile));
+    pump.schedule();
+    return pump;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.drainOnce()
+        .then(() => undefined)
+        .catch((error: unknown) => this.log.diagnostic('warn', 'reading recorded outcomes failed; retrying', { error: errorMessage(error) }))
+        .finally(() => this.schedule());
+    }, 50);
+  }
+
+  /** Writes what is in the stream; resolves true when it was empty. */
+  private async drainOnce(): Promise<boolean> {
+    const entries = await this.state.eventsAfter(this.last);
+    for (const { id, event } of entries) {
+      const key = `${String(event.event)}:${String(event.seq)}`;
+      if (!this.written.has(key)) {
+        this.written.add(key);
+        this.log.write(event);
+      }
+      this.last = id;
+    }
+    if (entries.length > 0) await this.state.trimEvents(this.last);
+    return entries.length === 0;
+  }
+
+  /** Writes everything recorded so far (after the last outcome is in). */
+  async flush(): Promise<void> {
+    await this.running;
+    for (let attempt = 0; attempt < 100 && !(await this.drainOnce()); attempt++);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}
+
+/** `event:seq` of the chunk outcomes an earlier process of this run already wrote to the log. */
+async function loggedOutcomes(logFile: string): Promise<Set<string>> {
+  const written = new Set<string>();
+  let text: string;
+  try {
+    text = await readFile(logFile, 'utf8');
+  } catch {
+    return written;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.includes('"seq"')) continue;
+    try {
+      const record = JSON.parse(line) as { event?: unknown; seq?: unknown };
+      if (record.event === 'uploaded' || record.event === 'failed' || record.event === 'skipped') {
+        written.add(`${record.event}:${String(record.seq)}`);
+      }
+    } catch {
+      // A torn last line of a killed process: its record is still in the stream and is written again.
+    }
+  }
+  return written;
 }

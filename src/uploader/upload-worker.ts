@@ -17,7 +17,10 @@ export interface UploadWorkerOptions {
   redis: Redis;
   rucio: RucioClient;
   concurrency: number;
-  /** The event log for chunks of `run` (a worker may serve several runs). */
+  /**
+   * Where this worker notes retries of `run`'s chunks. Outcomes (uploaded, failed) go through the
+   * run state to the producer, the single writer of upload.jsonl.
+   */
   logFor: (run: string) => EventLog;
   now?: () => number;
   /** Told about every chunk this worker finished (for live statistics). */
@@ -66,7 +69,7 @@ export function startUploadWorker(options: UploadWorkerOptions): Worker {
       bytes = encodeChunk(chunkOf(data), { tAvail: data.tAvail, tag: data.tag });
     } catch (error) {
       // A chunk that cannot be encoded will not encode on retry either.
-      await finalFailure(state, log, { ...base, t_started: tStarted, attempts, error: errorMessage(error) });
+      await finalFailure(state, { ...base, t_started: tStarted, attempts, error: errorMessage(error) });
       throw new UnrecoverableError(errorMessage(error));
     }
     try {
@@ -80,26 +83,24 @@ export function startUploadWorker(options: UploadWorkerOptions): Worker {
         retry: attempts > 1,
       });
       const tUploaded = now();
-      if (await state.record('uploaded', data.seq)) {
-        const event: UploadChunkEvent = {
-          ...base,
-          event: 'uploaded',
-          bytes: bytes.byteLength,
-          adler32: result.adler32,
-          md5: result.md5,
-          t_started: tStarted,
-          t_uploaded: tUploaded,
-          attempts,
-        };
-        log.write(event);
-        options.onOutcome?.(event);
-      }
+      const event: UploadChunkEvent = {
+        ...base,
+        event: 'uploaded',
+        bytes: bytes.byteLength,
+        adler32: result.adler32,
+        md5: result.md5,
+        t_started: tStarted,
+        t_uploaded: tUploaded,
+        attempts,
+      };
+      // The record carries the log line atomically; the producer writes it to upload.jsonl.
+      if (await state.record('uploaded', data.seq, event)) options.onOutcome?.(event);
     } catch (error) {
       const retryable = !isPermanent(error);
       const maxAttempts = job.opts.attempts ?? 1;
       const event = { ...base, t_started: tStarted, attempts, error: errorMessage(error) };
       if (!retryable || attempts >= maxAttempts) {
-        await finalFailure(state, log, event);
+        await finalFailure(state, event);
         throw new UnrecoverableError(errorMessage(error));
       }
       log.write({ ...event, event: 'retry' });
@@ -107,12 +108,9 @@ export function startUploadWorker(options: UploadWorkerOptions): Worker {
     }
   };
 
-  const finalFailure = async (state: RunState, log: EventLog, event: Omit<UploadChunkEvent, 'event'>): Promise<void> => {
-    if (await state.record('failed', event.seq)) {
-      const failed: UploadChunkEvent = { ...event, event: 'failed' };
-      log.write(failed);
-      options.onOutcome?.(failed);
-    }
+  const finalFailure = async (state: RunState, event: Omit<UploadChunkEvent, 'event'>): Promise<void> => {
+    const failed: UploadChunkEvent = { ...event, event: 'failed' };
+    if (await state.record('failed', event.seq, failed)) options.onOutcome?.(failed);
   };
 
   const worker = new Worker(uploadQueueName(options.run), processChunk, {

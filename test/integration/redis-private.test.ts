@@ -78,9 +78,13 @@ describe('run state in Redis', () => {
       expect(await state.record('uploaded', 3)).toBe(true);
       expect(await state.record('uploaded', 3)).toBe(false);
       // The same call sent again (a reply lost to a broken connection) is still the first.
-      expect(await state.record('uploaded', 9, 'attempt-a')).toBe(true);
-      expect(await state.record('uploaded', 9, 'attempt-a')).toBe(true);
-      expect(await state.record('uploaded', 9, 'attempt-b')).toBe(false);
+      expect(await state.record('uploaded', 9, { event: 'uploaded', seq: 9 }, 'attempt-a')).toBe(true);
+      expect(await state.record('uploaded', 9, { event: 'uploaded', seq: 9 }, 'attempt-a')).toBe(true);
+      expect(await state.record('uploaded', 9, { event: 'uploaded', seq: 9 }, 'attempt-b')).toBe(false);
+      // The first record's log line, once: the same call sent again does not add it twice.
+      const events = await state.eventsAfter('0');
+      expect(events.map((entry) => entry.event)).toEqual([{ event: 'uploaded', seq: 9 }]);
+      expect(await state.eventsAfter(events[0]!.id)).toEqual([]);
       expect(await state.record('skipped', 5)).toBe(true);
       expect(await state.record('failed', 0)).toBe(true);
       expect(await state.has('uploaded', 3)).toBe(true);
