@@ -19,7 +19,7 @@ export function registerUploadWorker(program: Command, runtime: Runtime): void {
     .description('extra upload workers on another host: serve every active run on a shared Redis that uploads to this Rucio server')
     .addOption(new Option('--redis <url>', 'the Redis the uploading process uses').makeOptionMandatory(true))
     .addOption(new Option('--workers <n>', 'concurrent uploads per run in this process').argParser(positiveInteger('--workers')).default(4))
-    .addOption(new Option('--log-dir <dir>', 'logs go to <dir>/<run id>/upload-<host>-<pid>.jsonl').default('rehearsals'));
+    .addOption(new Option('--log-dir <dir>', 'retries are noted in <dir>/<run id>/upload-<host>-<pid>.jsonl; outcomes go to the producer log').default('rehearsals'));
   addRucioOptions(command).action(async (flags: UploadWorkerFlags & Parameters<typeof rucioClientFromFlags>[0], cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
     const [{ connectRedis }, { startWorkerPool }, { openEventLog }] = await Promise.all([
