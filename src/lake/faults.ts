@@ -17,17 +17,22 @@ const pattern = z.string().refine((text) => {
   }
 }, 'not a valid regular expression');
 
+/** What a catalog rule and a storage rule can both do to a matching request. */
+const requestFaults = {
+  method: z.string().toUpperCase().optional(),
+  latencyMs: z.number().min(0).max(600_000).optional(),
+  errorRate: probability.optional(),
+  errorBurst: count.optional(),
+  status: status.optional(),
+  dropRate: probability.optional(),
+  dropBurst: count.optional(),
+};
+
 export const catalogFaultSchema = z
   .object({
     /** Regex on the request path (without query), e.g. `^/dids/.+/dids$`. */
     path: pattern.optional(),
-    method: z.string().toUpperCase().optional(),
-    latencyMs: z.number().min(0).max(600_000).optional(),
-    errorRate: probability.optional(),
-    errorBurst: count.optional(),
-    status: status.optional(),
-    dropRate: probability.optional(),
-    dropBurst: count.optional(),
+    ...requestFaults,
   })
   .strict();
 
@@ -35,13 +40,7 @@ export const storageFaultSchema = z
   .object({
     /** Regex on `bucket/key` (or the file path for posix RSEs is not covered: S3 only). */
     key: pattern.optional(),
-    method: z.string().toUpperCase().optional(),
-    latencyMs: z.number().min(0).max(600_000).optional(),
-    errorRate: probability.optional(),
-    errorBurst: count.optional(),
-    status: status.optional(),
-    dropRate: probability.optional(),
-    dropBurst: count.optional(),
+    ...requestFaults,
     /** Bytes stored differ from the bytes sent (PUT). */
     corruptWriteRate: probability.optional(),
     corruptWriteBurst: count.optional(),
