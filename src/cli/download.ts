@@ -47,7 +47,7 @@ export function registerDownload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--workers <n>', 'worker processes that download and verify').argParser(positiveInteger('--workers')).default(4))
     .addOption(new Option('--poll <mode>', 'incremental: cost per poll independent of dataset size; full: list the whole dataset (the seed approach)').choices(['incremental', 'full']).default('incremental'))
     .addOption(new Option('--poll-interval <duration>', 'time between polls').argParser(duration('--poll-interval')).default(defaultPollIntervalMs, '250ms'))
-    .addOption(new Option('--reconcile-every <duration>', 'incremental mode: full listing this often, so nothing is ever missed').argParser(duration('--reconcile-every')).default(60_000, '60s'))
+    .addOption(new Option('--reconcile-every <duration>', 'incremental mode: check the dataset length this often, and list it fully when it holds unseen files').argParser(duration('--reconcile-every')).default(60_000, '60s'))
     .addOption(new Option('--from-rse <expr>', 'only count replicas at RSEs matching this expression (replicated chain)'))
     .addOption(new Option('--until-count <n>', 'stop after N verified chunks').argParser(positiveInteger('--until-count')))
     .addOption(new Option('--until-idle <duration>', 'stop after no new chunk for this long').argParser(duration('--until-idle')))

@@ -33,7 +33,8 @@ export interface PollResult {
  *   replicas of the new names. Each poll costs O(files in the dataset).
  * - `incremental` (default): one `POST /replicas/list` with `updated_after` per poll, which returns only
  *   recently registered replicas, with PFNs and checksums. Each poll costs O(new files). A full listing
- *   on the first poll and every `reconcileEveryMs` catches anything the time filter could miss.
+ *   on the first poll, and every `reconcileEveryMs` when the dataset's length says files are unseen,
+ *   catches anything the time filter could miss.
  */
 export class DatasetPoller {
   private readonly known = new Set<string>();
@@ -67,7 +68,18 @@ export class DatasetPoller {
 
   private async pollIncremental(startedAt: number): Promise<PollResult> {
     const { client, scope, dataset, rseExpression } = this.options;
-    const full = this.lastPollStartedAt === undefined || startedAt - this.lastFullAt >= this.options.reconcileEveryMs;
+    let full = this.lastPollStartedAt === undefined || startedAt - this.lastFullAt >= this.options.reconcileEveryMs;
+    let requests = 1;
+    if (full && this.lastPollStartedAt !== undefined) {
+      // A full listing costs O(dataset) (7 MB at 14,400 files): first ask the dataset's length, which
+      // is cheap, and reconcile only when it holds files this poller has not seen.
+      requests++;
+      const did = await client.getDid(scope, dataset, { dynamic: true });
+      if (typeof did.length === 'number' && did.length <= this.known.size) {
+        full = false;
+        this.lastFullAt = startedAt;
+      }
+    }
     const query = {
       dids: [{ scope, name: dataset }],
       ...(rseExpression === undefined ? {} : { rseExpression }),
@@ -76,7 +88,7 @@ export class DatasetPoller {
     const fresh = new Map<string, ReplicaRecord>();
     for await (const replica of client.listReplicas(query)) this.offer(replica, fresh);
     if (full) this.lastFullAt = startedAt;
-    return { fresh: this.handOut(fresh), requests: 1, full };
+    return { fresh: this.handOut(fresh), requests, full };
   }
 
   private async pollFull(): Promise<PollResult> {

@@ -1,0 +1,48 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DatasetPoller } from '../../src/downloader/index.js';
+import { uploadFile } from '../../src/rucio/index.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+
+let stack: TestStack;
+beforeEach(async () => {
+  stack = await startTestStack();
+});
+afterEach(async () => {
+  await stack.dispose();
+});
+
+async function addFiles(dataset: string, names: string[]): Promise<void> {
+  await stack.rucio.addDataset('wavefier', dataset);
+  for (const name of names) {
+    await uploadFile(stack.rucio, { scope: 'wavefier', name, bytes: Buffer.from(name), dataset: { scope: 'wavefier', name: dataset }, rse: 'LAKE_S3' });
+  }
+}
+
+describe('incremental poller reconciliation', () => {
+  it('skips the costly full listing when the dataset length shows nothing unseen, and does it when something is', async () => {
+    await addFiles('ds-poll', ['f-1', 'f-2', 'f-3']);
+    let now = 1_000_000;
+    const poller = new DatasetPoller({
+      client: stack.rucio,
+      scope: 'wavefier',
+      dataset: 'ds-poll',
+      mode: 'incremental',
+      reconcileEveryMs: 1000,
+      overlapMs: 2000,
+      now: () => now,
+    });
+    const first = await poller.poll();
+    expect(first.fresh.map((replica) => replica.name).sort()).toEqual(['f-1', 'f-2', 'f-3']);
+    expect(first.full).toBe(true);
+
+    now += 5000; // reconciliation is due, but every file is known: one length probe, no full listing
+    const quiet = await poller.poll();
+    expect(quiet).toMatchObject({ full: false, requests: 2, fresh: [] });
+
+    poller.forget('f-2'); // as if its listing had been lost: the length now exceeds what is known
+    now += 5000;
+    const reconciled = await poller.poll();
+    expect(reconciled.full).toBe(true);
+    expect(reconciled.fresh.map((replica) => replica.name)).toEqual(['f-2']);
+  });
+});
