@@ -2,24 +2,18 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { InputError } from '../common/errors.js';
 import { chunkFormatVersion, littleEndian, maxTemplates, templateFor, utcLength, type ShapeFields, type Template } from './chunk-template.js';
 import { asNumber, asString, attribute, datasetValue, DiskFile, hdf5Reason, isDataset } from './hdf5.js';
+import type { Chunk } from './chunk.js';
 import type { Dataset, Group, H5File } from './hdf5.js';
 import { noteTransientBytes } from './memory-governor.js';
 import { scratchPath } from './scratch-files.js';
 
-export interface DecodedChunk {
-  runId: string;
-  seq: number;
-  gpsStart: number;
-  duration: number;
-  sampleRate: number;
-  samples: Float64Array;
-  detector: string;
-  observatory: string;
+/** A chunk as read back from its bytes: the Chunk fields plus its origin, t_avail and format. */
+export interface DecodedChunk
+  extends Pick<Chunk, 'runId' | 'seq' | 'gpsStart' | 'duration' | 'sampleRate' | 'samples' | 'detector' | 'observatory' | 'dqMask'> {
   sourceKind: 'file' | 'synthetic';
   sourceFile?: string;
   sourceGps: number;
   tAvail: number;
-  dqMask?: number[];
   formatVersion: number;
 }
 

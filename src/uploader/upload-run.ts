@@ -12,7 +12,7 @@ import { gpsToUnixMs, unixMsToGps } from '../common/gps.js';
 import { SlidingWindow } from '../common/live-stats.js';
 import { uploadLogFile, type RunEvent, type UploadChunkEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
-import { bullmqConnection, connectRedis, startPrivateRedis, type PrivateRedis } from '../redis/index.js';
+import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
 import type { RucioClient, RuleRequest } from '../rucio/index.js';
 import { GapError, applyGapPolicy, chunkName, openSource, type Chunk, type ChunkSource, type GapDecision, type GapPolicy, type SourceSpec } from '../strain/index.js';
 import { encodeSamples, uploadJobId, uploadQueueName, type UploadJob } from './job.js';
@@ -114,13 +114,11 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
   };
 
   try {
-    let privateRedis: PrivateRedis | undefined;
     let redisUrl = options.redisUrl;
     if (redisUrl === undefined) {
-      privateRedis = await startPrivateRedis();
+      const privateRedis = await startPrivateRedis();
       redisUrl = privateRedis.url;
-      const stopRedis = privateRedis;
-      cleanups.push(() => stopRedis.stop());
+      cleanups.push(() => privateRedis.stop());
       options.output.info(`started a private redis-server at ${redisUrl} for this run`);
     }
     const redis = await connectRedis(redisUrl);
@@ -475,8 +473,6 @@ function jobChunk(chunk: Chunk): UploadJob['chunk'] {
 class RunStats {
   readonly pacing = new Summary();
   readonly upload = new Summary();
-  uploaded = 0;
-  failed = 0;
 
   constructor(private readonly now: () => number) {}
 
@@ -485,11 +481,8 @@ class RunStats {
   }
 
   outcome(event: UploadChunkEvent): void {
-    if (event.event === 'uploaded') {
-      this.uploaded++;
-      if (event.t_uploaded !== undefined) this.upload.add(event.t_uploaded - event.t_avail, this.now());
-    } else if (event.event === 'failed') {
-      this.failed++;
+    if (event.event === 'uploaded' && event.t_uploaded !== undefined) {
+      this.upload.add(event.t_uploaded - event.t_avail, this.now());
     }
   }
 }
