@@ -79,8 +79,9 @@ export function startUploadWorker(options: UploadWorkerOptions): Worker {
         bytes,
         dataset: { scope: data.scope, name: data.dataset },
         rse: data.rse,
-        // A repeated attempt may follow a PUT that did land: check the catalog first, never overwrite.
-        retry: attempts > 1,
+        // A repeated attempt, or a job whose worker died (stalled), may follow a PUT that did land:
+        // check the catalog first and never overwrite what a consumer may already be reading.
+        retry: attempts > 1 || job.stalledCounter > 0,
       });
       const tUploaded = now();
       const event: UploadChunkEvent = {

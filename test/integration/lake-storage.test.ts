@@ -78,8 +78,11 @@ describe('lake storage (s3rver behind the lake)', () => {
       $metadata: { httpStatusCode: 403 },
     });
     const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2pfnHash('wavefier', 'sig.bin')}`;
-    const url = await (await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&op=write&url=${encodeURIComponent(pfn)}&lifetime=1`)).text();
-    const tampered = url.replace('sig.bin', 'other.bin');
+    const signUrl = async (lifetime: number): Promise<string> =>
+      (await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&op=write&url=${encodeURIComponent(pfn)}&lifetime=${lifetime}`)).text();
+    // A long-lived URL for the tampering check: on a busy machine a 1 s URL could expire first.
+    const tampered = (await signUrl(600)).replace('sig.bin', 'other.bin');
+    const url = await signUrl(1);
     const refused = await fetch(tampered, { method: 'PUT', body: 'x' });
     expect(refused.status).toBe(403);
     expect(await refused.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
