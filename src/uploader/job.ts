@@ -10,12 +10,13 @@ export function uploadQueueName(run: string): string {
 }
 
 /**
- * Everything a worker needs to encode and upload one chunk, including its samples, so that workers
- * on other hosts never need the source file. Validated when read back from Redis (another process,
- * maybe another version of wavefier, wrote it).
+ * Everything a worker needs to encode and upload one chunk; its samples wait beside the job in the
+ * run state (RunState.putSamples), so that workers on other hosts never need the source file.
+ * Validated when read back from Redis (another process, maybe another version of wavefier, wrote it;
+ * version 1 jobs carried the samples inline).
  */
 export const uploadJobSchema = z.object({
-  v: z.literal(1),
+  v: z.literal(2),
   run: z.string().min(1),
   seq: z.number().int().nonnegative(),
   name: z.string().min(1),
@@ -36,8 +37,6 @@ export const uploadJobSchema = z.object({
     sourceFile: z.string().optional(),
     sourceGps: z.number(),
     dqMask: z.array(z.number().int()).optional(),
-    /** Little-endian float64 samples, base64. */
-    samples: z.string(),
   }),
 });
 export type UploadJob = z.infer<typeof uploadJobSchema>;
@@ -46,21 +45,6 @@ export type UploadJob = z.infer<typeof uploadJobSchema>;
 export function uploadJobId(run: string, seq: number): string {
   // BullMQ forbids ':' and all-digit custom ids; run ids contain letters and no ':'.
   return `${run}-${seq}`;
-}
-
-export function encodeSamples(samples: Float64Array): string {
-  return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).toString('base64');
-}
-
-export function decodeSamples(base64: string, expectedCount: number): Float64Array {
-  const bytes = Buffer.from(base64, 'base64');
-  if (bytes.byteLength !== expectedCount * 8) {
-    throw new InputError(`upload job carries ${bytes.byteLength} bytes of samples, expected ${expectedCount * 8}`);
-  }
-  // Copy into an aligned buffer: Buffer slices from the pool are not 8-byte aligned.
-  const samples = new Float64Array(expectedCount);
-  new Uint8Array(samples.buffer).set(bytes);
-  return samples;
 }
 
 export function parseUploadJob(data: unknown): UploadJob {

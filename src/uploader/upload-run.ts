@@ -15,7 +15,7 @@ import type { Output } from '../common/output.js';
 import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
 import type { RucioClient, RuleRequest } from '../rucio/index.js';
 import { GapError, applyGapPolicy, chunkName, openSource, type Chunk, type ChunkSource, type GapDecision, type GapPolicy, type SourceSpec } from '../strain/index.js';
-import { encodeSamples, uploadJobId, uploadQueueName, type UploadJob } from './job.js';
+import { uploadJobId, uploadQueueName, type UploadJob } from './job.js';
 import { runPacer, type LatePolicy, type PacerTick } from './pacer.js';
 import { RunState, type RunSettings } from './run-state.js';
 import { startUploadWorker } from './upload-worker.js';
@@ -159,7 +159,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     // Pay the first-time costs (connection, code compilation, the first read) before the schedule
     // is fixed, so that the first chunks are not late.
     await queue.waitUntilReady();
-    encodeSamples(source.chunk(0).samples);
+    source.chunk(0);
     const { state, settings, next } = resumed ?? (await createRun(redis, plan, options.alignGps, now));
     const runStarted: RunEvent = {
       event: 'run_started',
@@ -221,6 +221,8 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
       await options.rucio.closeDataset(settings.scope, settings.dataset);
     }
     const counts = await state.counts();
+    // Every chunk has its outcome by now; a resumed run enqueues unfinished chunks with fresh samples.
+    if (!interrupted) await state.dropSamples();
     await state.setStatus(interrupted ? 'interrupted' : 'finished');
     log.write({
       event: 'run_finished',
@@ -352,7 +354,7 @@ class Producer {
     }
     const tEnqueued = now();
     const job: UploadJob = {
-      v: 1,
+      v: 2,
       run: settings.runId,
       seq: tick.seq,
       name,
@@ -366,6 +368,8 @@ class Producer {
       late: tick.late,
       chunk: jobChunk(chunk),
     };
+    // Before the job: a worker that takes it finds its samples.
+    await this.deps.state.putSamples(tick.seq, chunk.samples);
     await this.deps.queue.add('chunk', job, {
       jobId: uploadJobId(settings.runId, tick.seq),
       attempts: this.deps.attempts,
@@ -402,12 +406,15 @@ class Producer {
     };
   }
 
+  /** Outcomes seen at the last look: they only grow, so a count below the limit needs no new look. */
+  private doneSeen = 0;
+
   /** Back-pressure for unpaced runs: waits while too many chunks sit in Redis unprocessed. */
   async waitForRoom(maxOutstanding: number, signal: AbortSignal): Promise<void> {
-    for (;;) {
+    while (this.enqueued - this.doneSeen >= maxOutstanding && !signal.aborted) {
       const counts = await this.deps.state.counts();
-      const doneHere = (counts.uploaded ?? 0) + (counts.failed ?? 0) - this.deps.doneBefore;
-      if (this.enqueued - doneHere < maxOutstanding || signal.aborted) return;
+      this.doneSeen = (counts.uploaded ?? 0) + (counts.failed ?? 0) - this.deps.doneBefore;
+      if (this.enqueued - this.doneSeen < maxOutstanding) return;
       await sleep(5);
     }
   }
@@ -465,7 +472,6 @@ function jobChunk(chunk: Chunk): UploadJob['chunk'] {
     ...(chunk.source.file === undefined ? {} : { sourceFile: chunk.source.file }),
     sourceGps: chunk.source.gpsStart,
     ...(chunk.dqMask === undefined ? {} : { dqMask: chunk.dqMask }),
-    samples: encodeSamples(chunk.samples),
   };
 }
 

@@ -6,7 +6,7 @@ import type { UploadChunkEvent } from '../common/log-records.js';
 import { bullmqConnection } from '../redis/index.js';
 import { RucioAccessDeniedError, uploadFile, type RucioClient } from '../rucio/index.js';
 import { encodeChunk, type Chunk } from '../strain/index.js';
-import { decodeSamples, parseUploadJob, uploadQueueName, type UploadJob } from './job.js';
+import { parseUploadJob, uploadQueueName, type UploadJob } from './job.js';
 import { RunState } from './run-state.js';
 
 export interface UploadWorkerOptions {
@@ -64,9 +64,18 @@ export function startUploadWorker(options: UploadWorkerOptions): Worker {
     const tStarted = now();
     const attempts = job.attemptsMade + 1;
     const base = baseEvent(data);
+    const samples = await state.samples(data.seq, Math.round(data.chunk.duration * data.chunk.sampleRate));
+    if (samples === undefined) {
+      // Recorded by a duplicate of this job in the meantime, or lost by Redis. Without an outcome the
+      // producer's reconciliation enqueues the chunk again from its source: it is never dropped.
+      if (!(await state.has('uploaded', data.seq))) {
+        log.diagnostic('warn', 'chunk samples missing from Redis; leaving the chunk to the producer\'s reconciliation', { seq: data.seq });
+      }
+      return;
+    }
     let bytes: Uint8Array;
     try {
-      bytes = encodeChunk(chunkOf(data), { tAvail: data.tAvail, tag: data.tag });
+      bytes = encodeChunk(chunkOf(data, samples), { tAvail: data.tAvail, tag: data.tag });
     } catch (error) {
       // A chunk that cannot be encoded will not encode on retry either.
       await finalFailure(state, { ...base, t_started: tStarted, attempts, error: errorMessage(error) });
@@ -156,16 +165,15 @@ function baseEvent(data: UploadJob): Omit<UploadChunkEvent, 'event'> {
   };
 }
 
-function chunkOf(data: UploadJob): Chunk {
+function chunkOf(data: UploadJob, samples: Float64Array): Chunk {
   const { chunk } = data;
-  const count = Math.round(chunk.duration * chunk.sampleRate);
   return {
     runId: data.run,
     seq: data.seq,
     gpsStart: data.gps,
     duration: chunk.duration,
     sampleRate: chunk.sampleRate,
-    samples: decodeSamples(chunk.samples, count),
+    samples,
     detector: chunk.detector,
     observatory: chunk.observatory,
     source: {

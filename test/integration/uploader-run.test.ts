@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { fetchVerified } from '../../src/rucio/index.js';
+import { decodeChunk, openSource } from '../../src/strain/index.js';
 import { runTag, runUpload, type UploadRunOptions } from '../../src/uploader/index.js';
 import { datasetContent, readEvents, startTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -60,6 +63,33 @@ describe('wavefier upload (in process, real Redis and embedded lake)', () => {
     expect(events.find((event) => event.event === 'run_finished')).toMatchObject({ counts: { uploaded: 120 } });
     const did = await stack.rucio.getDid('wavefier', summary.dataset);
     expect(did.open).toBe(false);
+  });
+
+  it('stores every sample bit for bit, and leaves no chunk data behind in Redis', async () => {
+    const source = { kind: 'synthetic' as const, sampleRate: 4096, seed: 11 };
+    const summary = await runUpload(options({ source, count: 24, asFastAsPossible: true }));
+    expect(summary.uploaded).toBe(24);
+
+    const replicas = [];
+    for await (const replica of stack.rucio.listReplicas({ dids: [{ scope: 'wavefier', name: summary.dataset }] })) replicas.push(replica);
+    expect(replicas).toHaveLength(24);
+    const reference = await openSource(source, { runId: summary.run, gpsStart: 0, duration: 1 });
+    try {
+      for (const replica of replicas) {
+        const stored = decodeChunk((await fetchVerified(stack.rucio, replica)).bytes);
+        expect(Buffer.from(stored.samples.buffer).equals(Buffer.from(reference.chunk(stored.seq).samples.buffer))).toBe(true);
+      }
+    } finally {
+      await reference.close();
+    }
+    // Samples wait in Redis beside their jobs only until the chunk's outcome is recorded.
+    const redis = new Redis(stack.redis.url);
+    try {
+      expect(await redis.keys(`wavefier:run:${summary.run}:samples`)).toEqual([]);
+      expect(await redis.keys('bull:*:*-[0-9]*')).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('retries through bursts of storage and catalog 5xx and loses nothing', async () => {
