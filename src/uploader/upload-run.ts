@@ -519,6 +519,21 @@ class Summary {
   }
 }
 
+/**
+ * Time left in a run: a paced run ends with its schedule; an unpaced one at the rate seen since
+ * `since` (undefined until a chunk has finished).
+ */
+export function remainingTimeMs(
+  settings: Pick<RunSettings, 't0' | 'count' | 'intervalMs'>,
+  remaining: number,
+  now: { done: number; at: number },
+  since: { done: number; at: number },
+): number | undefined {
+  if (settings.intervalMs > 0) return Math.max(0, settings.t0 + (settings.count ?? 0) * settings.intervalMs - now.at);
+  const rate = (now.done - since.done) / (now.at - since.at);
+  return rate > 0 && Number.isFinite(rate) ? Math.max(0, remaining) / rate : undefined;
+}
+
 function startProgress(
   output: Output,
   stats: RunStats,
@@ -528,6 +543,12 @@ function startProgress(
   inQueue: (counts: Record<string, number>) => number,
 ): { stop(): void } {
   const ms = (value: number | undefined): string => (value === undefined ? '-' : formatDuration(value));
+  let first: { done: number; at: number } | undefined;
+  const etaOf = (remaining: number, done: number, now: number): string => {
+    first ??= { done, at: now };
+    const eta = remainingTimeMs(settings, remaining, { done, at: now }, first);
+    return eta === undefined ? '-' : formatDuration(eta);
+  };
   const line = async (): Promise<string> => {
     const counts = await state.counts();
     const now = Date.now();
@@ -535,8 +556,7 @@ function startProgress(
     const upload = stats.upload.recent(now);
     const done = (counts.uploaded ?? 0) + (counts.failed ?? 0) + (counts.skipped ?? 0);
     const total = settings.count;
-    const eta =
-      total === undefined ? '' : ` · ETA ${formatDuration(Math.max(0, settings.t0 + total * settings.intervalMs - now))}`;
+    const eta = total === undefined ? '' : ` · ETA ${etaOf(total - done, done, now)}`;
     return (
       `${counts.uploaded ?? 0}${total === undefined ? '' : `/${total}`} uploaded · ${counts.failed ?? 0} failed · ` +
       `${counts.skipped ?? 0} skipped · ${Math.max(0, inQueue(counts))} queued · pacing p50 ${ms(pacing.p50)} p99 ${ms(pacing.p99)} · ` +

@@ -80,7 +80,7 @@ describe('wavefier upload (in process, real Redis and embedded lake)', () => {
         expect(Buffer.from(stored.samples.buffer).equals(Buffer.from(reference.chunk(stored.seq).samples.buffer))).toBe(true);
       }
     } finally {
-      await reference.close();
+      reference.close();
     }
     // Samples wait in Redis beside their jobs only until the chunk's outcome is recorded.
     const redis = new Redis(stack.redis.url);
