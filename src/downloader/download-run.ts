@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog, type EventLog } from '../common/event-log.js';
@@ -264,14 +264,12 @@ class Coordinator {
         const result = await poller.poll();
         this.polls++;
         this.pollRequests += result.requests;
-        for (const [index, replica] of result.fresh.entries()) {
-          try {
-            await this.enqueue(replica, this.now(), 0);
-          } catch (error) {
-            // Not queued: let the next poll offer these again instead of losing them.
-            for (const left of result.fresh.slice(index)) poller.forget(left.name);
-            throw error;
-          }
+        try {
+          await this.enqueueDetected(result.fresh, this.now());
+        } catch (error) {
+          // Not queued (BullMQ adds a batch in one transaction): the next poll offers them again.
+          for (const left of result.fresh) poller.forget(left.name);
+          throw error;
         }
         if (result.fresh.length > 0) this.lastNewAt = this.now();
         await this.requeueLostJobs();
@@ -327,10 +325,26 @@ class Coordinator {
     return undefined;
   }
 
+  /** A poll's new files in one round trip: one by one costs ~0.1 ms more CPU per file (BullMQ). */
+  async enqueueDetected(replicas: ReplicaRecord[], tDetected: number): Promise<void> {
+    if (replicas.length === 0) return;
+    await this.queue.addBulk(replicas.map((replica) => ({ name: 'chunk', data: this.jobFor(replica, tDetected, 0), opts: this.jobOptions(replica, 0, 0) })));
+    for (const replica of replicas) {
+      this.detected++;
+      this.pending.set(replica.name, { tDetected, replica, corruptions: 0, queuedAt: this.now() });
+    }
+  }
+
   async enqueue(replica: ReplicaRecord, tDetected: number, corruptions: number, delayMs = 0, again = false): Promise<void> {
+    await this.queue.add('chunk', this.jobFor(replica, tDetected, corruptions), this.jobOptions(replica, corruptions, delayMs));
+    if (corruptions === 0 && !again) this.detected++;
+    this.pending.set(replica.name, { tDetected, replica, corruptions, queuedAt: this.now() + delayMs });
+  }
+
+  private jobFor(replica: ReplicaRecord, tDetected: number, corruptions: number): DownloadJob {
     const { options } = this;
     const relativeName = options.subdir ? join(options.dataset, replica.name) : replica.name;
-    const job: DownloadJob = {
+    return {
       v: 1,
       scope: options.scope,
       dataset: options.dataset,
@@ -341,16 +355,17 @@ class Coordinator {
       relativeName,
       corruptions,
     };
-    await this.queue.add('chunk', job, {
-      jobId: downloadJobId(options.scope, replica.name, corruptions),
-      attempts: options.attempts,
+  }
+
+  private jobOptions(replica: ReplicaRecord, corruptions: number, delayMs: number): JobsOptions {
+    return {
+      jobId: downloadJobId(this.options.scope, replica.name, corruptions),
+      attempts: this.options.attempts,
       backoff: { type: 'exponential', delay: 500 },
       delay: delayMs,
       removeOnComplete: true,
       removeOnFail: true,
-    });
-    if (corruptions === 0 && !again) this.detected++;
-    this.pending.set(replica.name, { tDetected, replica, corruptions, queuedAt: this.now() + delayMs });
+    };
   }
 
   private lastLostJobCheck = 0;
