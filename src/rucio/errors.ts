@@ -104,7 +104,13 @@ export class ChecksumMismatchError extends IntegrityError {
     readonly expected: { adler32: string; md5?: string | undefined; bytes: number },
     readonly actual: { pfn: string; rse: string; adler32: string; md5: string; bytes: number }[],
   ) {
-    const seen = actual.map((a) => `${a.rse}: adler32 ${a.adler32}, ${a.bytes} bytes`).join('; ');
+    // The same replica is read more than once: say each distinct result once, with how often.
+    const reads = new Map<string, number>();
+    for (const a of actual) {
+      const text = `${a.rse}: adler32 ${a.adler32}, ${a.bytes} bytes`;
+      reads.set(text, (reads.get(text) ?? 0) + 1);
+    }
+    const seen = [...reads].map(([text, times]) => (times > 1 ? `${text} (${times} reads)` : text)).join('; ');
     super(
       `download ${did} failed: every replica is corrupt (catalog adler32 ${expected.adler32}, ${expected.bytes} bytes; ` +
         `read ${seen}); the stored objects differ from what was registered, re-upload the file or repair the RSE`,
