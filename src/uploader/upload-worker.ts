@@ -60,15 +60,15 @@ export function startUploadWorker(options: UploadWorkerOptions): Worker {
     const data = parseUploadJob(job.data);
     const state = stateFor(data.run);
     const log = options.logFor(data.run);
-    if (await state.has('uploaded', data.seq)) return;
     const tStarted = now();
     const attempts = job.attemptsMade + 1;
     const base = baseEvent(data);
+    // Recording an outcome drops the samples: finding them means no outcome yet, in one round trip.
     const samples = await state.samples(data.seq, Math.round(data.chunk.duration * data.chunk.sampleRate));
     if (samples === undefined) {
-      // Recorded by a duplicate of this job in the meantime, or lost by Redis. Without an outcome the
+      // A duplicate of this job finished first, or Redis lost them. Without an outcome the
       // producer's reconciliation enqueues the chunk again from its source: it is never dropped.
-      if (!(await state.has('uploaded', data.seq))) {
+      if (!(await state.has('uploaded', data.seq)) && !(await state.has('failed', data.seq))) {
         log.diagnostic('warn', 'chunk samples missing from Redis; leaving the chunk to the producer\'s reconciliation', { seq: data.seq });
       }
       return;
