@@ -39,12 +39,12 @@ export const registerReport: RegisterCommand = (program, runtime) => {
         defaultPlotsDir,
         defaultWindowMs,
         htmlFileName,
-        integrityErrorFor,
         renderListing,
         reportNotes,
         renderText,
         reportToJson,
         writeHtml,
+        verdictErrorFor,
         writePlots,
       } = await import('../report/index.js');
       const { output, signal } = contextFor(command, runtime);
@@ -85,7 +85,7 @@ export const registerReport: RegisterCommand = (program, runtime) => {
         reportToJson(report, { ...(listing === undefined ? {} : { listing }), ...(flags.plots === false ? {} : { plots: written }) }),
         text,
       );
-      const failure = integrityErrorFor(report);
+      const failure = verdictErrorFor(report);
       if (failure) throw failure;
     });
 };

@@ -50,7 +50,7 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
 
   const haveUploadLog = files.some((file) => file.side === 'upload');
   const haveDownloadLog = files.some((file) => file.side === 'download');
-  const ledgerResult = ledger.finish(haveUploadLog);
+  const ledgerResult = ledger.finish(haveUploadLog, haveDownloadLog);
   const { integrity, samples } = ledgerResult;
   const facts = ledger.facts;
 
@@ -97,7 +97,8 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
     lists: ledgerResult.lists,
     latency,
     windows: { sizeMs: windowMs, origin, items: origin === undefined ? [] : latencyWindows(samples, windowMs, origin) },
-    verdict: verdictOf(integrity, latency, ledger.size),
+    completion: ledgerResult.completion,
+    verdict: verdictOf(integrity, latency, ledger.size, ledgerResult.completion),
     listing: ledgerResult.listing,
     samples,
   };

@@ -21,7 +21,7 @@ describe('wavefier report (built bin)', () => {
     expect(result.stderr).not.toMatch(/error/);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^run run-clean \(/);
-    expect(result.stdout).toMatch(/\nOK: all 12 chunks uploaded, all downloaded, none corrupted; upload latency mean [\d.]+ -[\d.]+ \+[\d.]+ s, total median [\d.]+ s\n$/);
+    expect(result.stdout).toMatch(/\nPASS: all 12 chunks uploaded, all downloaded, none corrupted; upload latency median [\d.]+ -[\d.]+ \+[\d.]+ s \(mean [\d.]+ s\), total median [\d.]+ s\n$/);
     expect(result.stderr).toMatch(/plots and report\.html written to .*clean\/run-clean\/report/);
     expect((await readdir(join(dir, 'clean', 'run-clean', 'report'))).sort()).toContain('report.html');
   });
