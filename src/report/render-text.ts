@@ -101,12 +101,13 @@ function statsCells(stats: LatencyStats | null, unit: LatencyUnit): string[] {
 }
 
 function latencyBlock(report: Report): string[] {
+  if (latencyMetrics.every((metric) => report.latency[metric] === null)) return ['latency: no chunk has upload or download times'];
   const rows = [['  metric', 'count', 'median -p16 +p84', 'mean', 'p90', 'p99', 'max']];
   for (const metric of latencyMetrics) {
     const stats = report.latency[metric];
     rows.push([`  ${latencyLabels[metric]}`, ...statsCells(stats, stats ? unitFor(stats) : 'ms')]);
   }
-  return ['latency (median -a +b: a = median - p16, b = p84 - median, the central 68 % of chunks; exact percentiles)', table(rows)];
+  return ['latency (median -a +b: the middle 68 % of chunks lie between median - a and median + b, i.e. p16 and p84)', table(rows)];
 }
 
 function windowBlock(report: Report): string[] {

@@ -60,6 +60,7 @@ function stoppedSentence(integrity: Integrity, completion: Completion): string {
     ...(integrity.inFlight > 0 ? [`${formatCount(integrity.inFlight)} in flight at the stop`] : []),
     ...(integrity.skipped > 0 ? [`${formatCount(integrity.skipped)} skipped`] : []),
   ];
+  if (produced === 0) return `${how} before any chunk was produced (0 of ${plural(integrity.scheduled, 'scheduled chunk')})`;
   return `${how} after ${of}: of those, ${tally.join(', ')}`;
 }
 
@@ -109,7 +110,7 @@ export function verdictErrorFor(report: Report): WavefierError | undefined {
     case 'interrupted':
     case 'unfinished':
       return new IncompleteRunError(
-        `rehearsal run ${run.id} is incomplete (exit ${incompleteExitCode}): ${verdict.summary}; none of the chunks it produced was lost or corrupted; rerun it to the end for a pass`,
+        `rehearsal run ${run.id} is incomplete (exit ${incompleteExitCode}: stopped early, nothing it produced was lost): ${verdict.summary}; rerun it to the end for a pass`,
       );
   }
 }

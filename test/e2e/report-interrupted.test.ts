@@ -70,7 +70,7 @@ describe('report of a rehearsal interrupted with Ctrl-C (built bin)', () => {
     const report = await runCli(['report', '--no-plots', join(logDir, runId ?? '')]);
     expect(report.code).toBe(4);
     expect(report.stdout).toContain(verdict?.[0]?.trim());
-    expect(report.stderr).toMatch(/(?:^|\n)wavefier: error: rehearsal run \S+ is incomplete \(exit 4\): interrupted after .*none of the chunks it produced was lost or corrupted/);
+    expect(report.stderr).toMatch(/(?:^|\n)wavefier: error: rehearsal run \S+ is incomplete \(exit 4: stopped early, nothing it produced was lost\): interrupted after [\d,]+ of [\d,]+ scheduled chunks: .*; rerun it to the end for a pass$/m);
 
     const json = await runCli(['--json', 'report', '--no-plots', join(logDir, runId ?? '')]);
     expect(json.code).toBe(4);

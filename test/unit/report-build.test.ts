@@ -2,7 +2,7 @@ import { chmod, utimes } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, NotFoundError } from '../../src/common/errors.js';
-import { buildReport, maxMalformedKept, reportExitCode, reportNotes, type Report } from '../../src/report/index.js';
+import { buildReport, maxMalformedKept, renderText, reportExitCode, reportNotes, type Report } from '../../src/report/index.js';
 import { writeSyntheticRun } from '../../src/report/synthetic-logs.js';
 import { chunk, corrupted, pinoLine, run, runFinished, runStarted, scratch, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
 
@@ -235,6 +235,15 @@ describe('report latency', () => {
       [1, 10, 100, 1000],
       [2, 10, 900, 5000],
     ]);
+  });
+
+  it('starts the windows at the first chunk when it is stamped before t0, so no window lies before the run', async () => {
+    await writeLog(dir, 'upload.jsonl', [runStarted(2), uploaded(0, 100, { t_avail: t0 - 5 }), uploaded(1, 100), runFinished('upload')]);
+    await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(1, 300)]);
+    const report = await buildReport([dir], { windowMs: 600_000 });
+    expect(report.windows.origin).toBe(t0 - 5);
+    expect(report.windows.items.map((window) => [window.index, window.chunks])).toEqual([[0, 2]]);
+    expect(renderText(report)).not.toContain('latency over time');
   });
 
   it('warns when clocks disagree (negative latencies)', async () => {

@@ -37,7 +37,10 @@ describe('report of a run stopped early', () => {
     expect(renderListing(report, { all: false })).toBe('  seq 2000-14399  (12,400 chunks not produced: the run stopped before them)');
     const error = verdictErrorFor(report);
     expect(error?.exitCode).toBe(4);
-    expect(error?.message).toMatch(/^rehearsal run stopped is incomplete \(exit 4\): interrupted after 2,000 of 14,400 .*none of the chunks it produced was lost or corrupted/);
+    expect(error?.message).toBe(
+      'rehearsal run stopped is incomplete (exit 4: stopped early, nothing it produced was lost): ' +
+        'interrupted after 2,000 of 14,400 scheduled chunks: of those, 2,000 verified, 0 lost, 0 corrupted; rerun it to the end for a pass',
+    );
   });
 
   it('counts the chunks uploaded just before the downloader stopped as in flight, not lost', async () => {
@@ -121,6 +124,15 @@ describe('report of a run stopped early', () => {
     const report = await buildReport([dir]);
     expect(report.completion).toMatchObject({ state: 'complete', upload: 'finished', download: 'finished' });
     expect(report.verdict).toMatchObject({ state: 'pass', exitCode: 0, ok: true });
+  });
+
+  it('says so when a run was stopped before it produced anything, and prints no empty latency table', async () => {
+    await writeLog(dir, 'upload.jsonl', [runStarted(200), runFinished('upload', { reason: 'interrupted' })]);
+    await writeLog(dir, 'download.jsonl', [runFinished('download', { reason: 'interrupted' })]);
+    const report = await buildReport([dir]);
+    expect(verdictLine(report)).toBe('INTERRUPTED before any chunk was produced (0 of 200 scheduled chunks)');
+    expect(report.verdict.exitCode).toBe(4);
+    expect(renderText(report)).toContain('\n\nlatency: no chunk has upload or download times\n\n');
   });
 
   it('keeps a complete run with scheduled chunks in no log a failure, with the seqs as ranges', async () => {

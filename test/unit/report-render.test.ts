@@ -20,7 +20,7 @@ describe('report rendering', () => {
     const text = renderText(report);
     expect(text).toMatch(/^run r1 \(scope user\.wavefier, dataset rehearsal-r1\)/);
     expect(text).toMatch(/\n {2}scheduled\s+1,500 {2}from run_started\n/);
-    expect(text).toContain('median -a +b: a = median - p16, b = p84 - median');
+    expect(text).toContain('latency (median -a +b: the middle 68 % of chunks lie between median - a and median + b, i.e. p16 and p84)');
     // Skewed (a fifth of the chunks slower): p16 equals the median, so the lower spread is 0.
     expect(text).toMatch(/\n {2}upload latency\s+1,500\s+1\.90 -0\.00 \+0\.70 s\s+2\.04 s\s+2\.60 s\s+2\.60 s\s+2\.60 s\n/);
     expect(text).toContain('latency over time (10 min windows by t_avail, from 2026-11-26T12:00:00Z)');
