@@ -25,8 +25,8 @@ export const registerReport: RegisterCommand = (program, runtime) => {
     .addOption(new Option('--window <duration>', 'width of the latency windows, by t_avail').default('10m'))
     .addOption(new Option('--plots <dir>', 'where to write the plots and report.html (default: <run directory>/report)'))
     .addOption(new Option('--no-plots', 'do not draw plots nor write report.html'))
-    .addOption(new Option('--list', 'list the chunks with a problem: - missing, * corrupted, ! failed upload, + not in the upload log, ~ in flight at a stop'))
-    .addOption(new Option('--combined', 'list every chunk, rclone check --combined style (= verified as well)'))
+    .addOption(new Option('--list', 'list the chunks with a problem: - missing, * corrupted, ! failed upload, + not in the upload log'))
+    .addOption(new Option('--combined', 'list every chunk, rclone check --combined style (= verified and ~ in flight at a stop as well)'))
     .addHelpText(
       'after',
       '\nLatency spread: "median -a +b": the middle 68 % of chunks lie between median - a (p16) and median + b (p84).\n' +

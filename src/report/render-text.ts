@@ -2,7 +2,7 @@ import { formatDuration } from '../common/duration.js';
 import { table } from '../common/output.js';
 import { formatCount, formatWindow, formatIn, formatSpread, formatOffset, formatTime, plural, unitFor, type LatencyUnit } from './format.js';
 import { verdictLabel } from './verdict.js';
-import { latencyLabels, latencyMetrics, type ChunkListingEntry, type LatencyStats, type Report } from './report-types.js';
+import { isProblem, latencyLabels, latencyMetrics, type ChunkListingEntry, type LatencyStats, type Report } from './report-types.js';
 
 export interface RenderTextOptions {
   /** Include the per-window table (default true). */
@@ -198,10 +198,10 @@ function listingLine(entry: ChunkListingEntry): string {
 /**
  * rclone-`check --combined`-like listing: `=` verified, `-` missing, `*` corrupted, `!` failed
  * upload, `+` downloaded but not in the upload log, `~` in flight when a run stopped early.
- * `all: false` leaves out the `=` lines.
+ * `all: false` leaves out the `=` and `~` lines (neither is a problem).
  */
 export function renderListing(report: Report, options: { all: boolean }): string {
-  const entries = options.all ? report.listing : report.listing.filter((entry) => entry.status !== '=');
+  const entries = options.all ? report.listing : report.listing.filter(isProblem);
   const lines = entries.map(listingLine);
   if (report.lists.unaccountedSeqs.length === 0) return lines.join('\n');
   const seqs = report.lists.unaccountedSeqs;

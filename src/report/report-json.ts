@@ -1,4 +1,4 @@
-import type { Report } from './report-types.js';
+import { isProblem, type Report } from './report-types.js';
 
 export interface ReportJsonOptions {
   /** Include every chunk's listing entry (`--list`: problems only, `--combined`: all). */
@@ -29,7 +29,7 @@ export function reportToJson(report: Report, options: ReportJsonOptions = {}): R
     windows: report.windows,
   };
   if (options.listing !== undefined) {
-    json.listing = options.listing === 'all' ? report.listing : report.listing.filter((entry) => entry.status !== '=');
+    json.listing = options.listing === 'all' ? report.listing : report.listing.filter(isProblem);
   }
   if (options.plots !== undefined) json.plots = options.plots;
   return json;

@@ -171,6 +171,11 @@ export interface LatencySamples {
 
 export type ChunkStatusSymbol = '=' | '-' | '*' | '!' | '+' | '~';
 
+/** Listing entries `--list` shows: not `=` (verified) and not `~` (in flight at a stop: not a loss, `--combined` shows them). */
+export function isProblem(entry: { status: ChunkStatusSymbol }): boolean {
+  return entry.status !== '=' && entry.status !== '~';
+}
+
 /** One line of the rclone-`check --combined`-like listing. */
 export interface ChunkListingEntry {
   status: ChunkStatusSymbol;

@@ -54,7 +54,8 @@ describe('report of a run stopped early', () => {
     expect(report.verdict.state).toBe('interrupted');
     expect(report.verdict.summary).toBe(`interrupted after 40 of 100 scheduled chunks: of those, ${verified} verified, 0 lost, 0 corrupted, ${inFlight} in flight at the stop`);
     expect(report.lists.inFlight).toHaveLength(inFlight);
-    expect(renderListing(report, { all: false }).split('\n')[0]).toMatch(/^~ V-V1_WAVEFIER-\d+-1\.hdf5 {2}\(in flight: uploaded, not yet downloaded when the run stopped\)$/);
+    expect(renderListing(report, { all: false })).toBe('  seq 40-99  (60 chunks not produced: the run stopped before them)');
+    expect(renderListing(report, { all: true }).split('\n').filter((line) => line.startsWith('~'))[0]).toMatch(/^~ V-V1_WAVEFIER-\d+-1\.hdf5 {2}\(in flight: uploaded, not yet downloaded when the run stopped\)$/);
     expect(renderText(report)).toMatch(/\n {2}in flight\s+\d+ {2}uploaded, not yet downloaded when the run stopped\n/);
     expect(reportToJson(report)).toMatchObject({ ok: false, verdict: 'interrupted', exit_code: 4, integrity: { inFlight }, completion: { state: 'interrupted' } });
   });
