@@ -45,7 +45,7 @@ function integrityBlock(report: Report): string[] {
     [stoppedEarly ? 'not produced' : 'in no log', i.unaccounted, stoppedEarly ? 'the run stopped before them' : 'scheduled seq never logged', 'nonzero'],
     ['uploaded', i.uploaded, '', 'always'],
     ['failed uploads', i.failedUploads, '', 'nonzero'],
-    ['skipped', i.skipped, skipped, 'nonzero'],
+    ['skipped', i.skipped, `by reason: ${skipped}`, 'nonzero'],
     ['late', i.late, 'emitted after their due time', 'nonzero'],
     ['downloaded', i.downloaded, '', 'always'],
     ['verified', i.verified, i.recovered > 0 ? `${formatCount(i.recovered)} recovered after a corrupted download` : '', 'always'],

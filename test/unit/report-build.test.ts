@@ -86,7 +86,7 @@ describe('report integrity', () => {
     expect(statuses(report).filter((line) => !line.startsWith('='))).toEqual(['- 3', '- 4', '* 7', '! 11']);
     // Skipped chunks are deliberate: not in the listing, not a failure.
     expect(report.listing.some((entry) => entry.seq === 13)).toBe(false);
-    expect(report.verdict).toEqual({ ok: false, state: 'fail', summary: '2 chunks missing, 1 corrupted, 1 failed to upload', exitCode: 3 });
+    expect(report.verdict).toEqual({ ok: false, state: 'fail', summary: '2 chunks missing, 1 corrupted, 1 failed to upload (33 of 40 scheduled chunks verified)', exitCode: 3 });
   });
 
   it('treats a chunk verified and later found corrupted as corrupted, and corrupted-then-verified as recovered', async () => {
@@ -115,7 +115,7 @@ describe('report integrity', () => {
     const report = await buildReport([dir]);
     expect(report.integrity).toMatchObject({ scheduled: 5, scheduledSource: 'highest-seq', unaccounted: 2 });
     expect(report.lists.unaccountedSeqs).toEqual([2, 3]);
-    expect(report.verdict.summary).toBe('2 chunks scheduled but in no log');
+    expect(report.verdict.summary).toBe('2 chunks scheduled but in no log (3 of 5 scheduled chunks verified)');
   });
 
   it('counts a chunk whose upload only retried (writer stopped mid-retry) as a failed upload', async () => {

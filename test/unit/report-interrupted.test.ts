@@ -140,7 +140,7 @@ describe('report of a run stopped early', () => {
     await writeLog(dir, 'upload.jsonl', [runStarted(8), uploaded(0, 100), uploaded(4, 100), runFinished('upload')]);
     await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(4, 300), runFinished('download')]);
     const report = await buildReport([dir]);
-    expect(report.verdict).toMatchObject({ state: 'fail', exitCode: 3, summary: '6 chunks scheduled but in no log' });
+    expect(report.verdict).toMatchObject({ state: 'fail', exitCode: 3, summary: '6 chunks scheduled but in no log (2 of 8 scheduled chunks verified)' });
     expect(renderText(report)).toContain('\nin no log (6 scheduled chunks):\n  seq 1-3, 5-7\n');
     expect(renderListing(report, { all: false })).toBe('- seq 1-3, 5-7  (6 chunks scheduled, in no log)');
   });

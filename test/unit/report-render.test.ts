@@ -40,7 +40,7 @@ describe('report rendering', () => {
     ]);
     const all = renderListing(report, { all: true }).split('\n');
     expect(all.map((line) => line.slice(0, 1))).toEqual(['=', '-', '*', '!', '=', '=']);
-    expect(verdictLine(report)).toBe('FAIL: 1 chunk missing, 1 corrupted, 1 failed to upload');
+    expect(verdictLine(report)).toBe('FAIL: 1 chunk missing, 1 corrupted, 1 failed to upload (3 of 6 scheduled chunks verified)');
     expect(renderText(report)).toContain(
       '\n\nmissing:\n  V-V1_WAVEFIER-1400000001-1.hdf5\ncorrupted:\n  V-V1_WAVEFIER-1400000002-1.hdf5\n' +
         'failed uploads:\n  V-V1_WAVEFIER-1400000003-1.hdf5 (storage PUT: 503 Slow Down (5 attempts))\n\n',
@@ -61,7 +61,7 @@ describe('report rendering', () => {
     expect(json).toMatchObject({
       ok: false,
       exit_code: 3,
-      summary: '1 chunk missing',
+      summary: '1 chunk missing (9 of 10 scheduled chunks verified)',
       run: { id: 'r3' },
       integrity: { scheduled: 10, missing: 1 },
       lists: { missing: ['V-V1_WAVEFIER-1400000004-1.hdf5'] },
