@@ -82,4 +82,12 @@ describe('report of a rehearsal interrupted with Ctrl-C (built bin)', () => {
       integrity: { scheduled: 400, missing: 0, corrupted: 0, failedUploads: 0 },
     });
   }, 90_000);
+
+  it('exits 4 when the rehearsal\'s own --deadline stops it with nothing lost', async () => {
+    const result = await runCli(['rehearse', '--count', '400', '--rate-factor', '20', '--deadline', '7s', '--no-plots', '--log-dir', join(dir, 'deadline')], { timeoutMs: 60_000 });
+    expect(result.stderr).toMatch(/stopping upload and download: deadline of 7\.00 s passed/);
+    expect(result.code).toBe(4);
+    expect(result.stdout).toMatch(/\nINTERRUPTED (?:after [\d,]+ of 400 scheduled chunks: of those, [\d,]+ verified, 0 lost, 0 corrupted|before any chunk was produced)/);
+    expect(result.stderr).toMatch(/\nwavefier: error: rehearsal run \S+ is incomplete \(exit 4: stopped early, nothing it produced was lost\)/);
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildReport, renderListing, renderText, reportExitCode, reportToJson, verdictErrorFor, verdictLine } from '../../src/report/index.js';
+import { buildReport, renderHtml, renderListing, renderText, reportExitCode, reportToJson, verdictErrorFor, verdictLine } from '../../src/report/index.js';
 import { writeSyntheticRun } from '../../src/report/synthetic-logs.js';
 import { runFinished, runStarted, scratch, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
 
@@ -35,6 +35,9 @@ describe('report of a run stopped early', () => {
     expect(text).not.toContain('in no log');
     expect(text).toMatch(/\n {2}missing\s+0 /);
     expect(renderListing(report, { all: false })).toBe('  seq 2000-14399  (12,400 chunks not produced: the run stopped before them)');
+    expect(renderHtml(report, [])).toContain(
+      '<div class="verdict stopped">INTERRUPTED after 2,000 of 14,400 scheduled chunks: of those, 2,000 verified, 0 lost, 0 corrupted</div>',
+    );
     const error = verdictErrorFor(report);
     expect(error?.exitCode).toBe(4);
     expect(error?.message).toBe(
