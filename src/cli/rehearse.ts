@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { IntegrityError, UsageError, errorMessage } from '../common/errors.js';
+import { ExitCode, IntegrityError, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import { duration, nonNegativeInteger, positiveInteger, positiveNumber } from './parse.js';
 import { contextFor, type Runtime } from './runtime.js';
@@ -64,7 +64,7 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
     )
     .action(async (flags: RehearseFlags, cmd: Command) => {
       const ctx = contextFor(cmd, runtime);
-      const [{ rehearse }, { renderListing, renderText, reportExitCode, reportToJson }] = await Promise.all([
+      const [{ rehearse }, { incompleteExitCode, renderListing, renderText, reportExitCode, reportToJson, verdictErrorFor }] = await Promise.all([
         import('../rehearse/index.js'),
         import('../report/index.js'),
       ]);
@@ -110,7 +110,9 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         { run: result.run, run_dir: result.runDir, dataset: result.dataset, html: result.htmlFile, wall_ms: result.wallMs, report: reportToJson(result.report) },
         text,
       );
-      if (result.exitCode === 3) throw new IntegrityError(`rehearsal ${result.run} is not clean: see the report above`);
+      if (result.exitCode === ExitCode.integrity) throw new IntegrityError(`rehearsal ${result.run} is not clean: see the report above`);
+      // Stopped by its --deadline (not by a signal) with nothing lost: exit 4, as `wavefier report` does.
+      if (result.exitCode === incompleteExitCode) throw verdictErrorFor(result.report) ?? new IntegrityError(`rehearsal ${result.run} stopped early`);
     });
 }
 

@@ -18,7 +18,7 @@ export const registerReport: RegisterCommand = (program, runtime) => {
     .description(
       'Join the upload and download logs of a rehearsal: integrity (uploaded, verified, missing, corrupted...), ' +
         'latency statistics over the run and per time window, plots and an HTML page. Exits 3 when anything ' +
-        'is missing, corrupted or failed.',
+        'produced is missing, corrupted or failed, 4 when the run stopped early with nothing lost.',
     )
     .argument('<logdir...>', 'log directories (the --log-dir of upload/download, or run directories) from every host; merged')
     .addOption(new Option('--run <id>', 'the run to report when the directories hold several (default: the most recent)'))
@@ -26,11 +26,13 @@ export const registerReport: RegisterCommand = (program, runtime) => {
     .addOption(new Option('--plots <dir>', 'where to write the plots and report.html (default: <run directory>/report)'))
     .addOption(new Option('--no-plots', 'do not draw plots nor write report.html'))
     .addOption(new Option('--list', 'list the chunks with a problem: - missing, * corrupted, ! failed upload, + not in the upload log'))
-    .addOption(new Option('--combined', 'list every chunk, rclone check --combined style (= verified as well)'))
+    .addOption(new Option('--combined', 'list every chunk, rclone check --combined style (= verified and ~ in flight at a stop as well)'))
     .addHelpText(
       'after',
-      '\nLatency spread: "mean -a +b" gives the distance from the mean to the 16th and 84th percentiles.\n' +
-        'Exit status: 0 clean rehearsal, 3 chunks missing, corrupted or failed to upload.',
+      '\nLatency spread: "median -a +b": the middle 68 % of chunks lie between median - a (p16) and median + b (p84).\n' +
+        'Exit status: 0 PASS (complete and clean); 3 FAIL (a chunk it produced is missing, corrupted or failed to\n' +
+        'upload, interrupted or not); 4 INTERRUPTED or UNFINISHED (stopped early, or a log has no run_finished,\n' +
+        'with nothing it produced lost: chunks never produced, or in flight at the stop, are not losses).',
     )
     .action(async (dirs: string[], flags: ReportFlags, command: Command) => {
       // Loaded on use: the plotting stack (Vega, resvg) is heavy and other commands never need it.
@@ -39,12 +41,12 @@ export const registerReport: RegisterCommand = (program, runtime) => {
         defaultPlotsDir,
         defaultWindowMs,
         htmlFileName,
-        integrityErrorFor,
         renderListing,
         reportNotes,
         renderText,
         reportToJson,
         writeHtml,
+        verdictErrorFor,
         writePlots,
       } = await import('../report/index.js');
       const { output, signal } = contextFor(command, runtime);
@@ -85,7 +87,7 @@ export const registerReport: RegisterCommand = (program, runtime) => {
         reportToJson(report, { ...(listing === undefined ? {} : { listing }), ...(flags.plots === false ? {} : { plots: written }) }),
         text,
       );
-      const failure = integrityErrorFor(report);
+      const failure = verdictErrorFor(report);
       if (failure) throw failure;
     });
 };

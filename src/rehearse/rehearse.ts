@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { ZodError, prettifyError } from 'zod';
-import { ExitCode, RuntimeFailure, UsageError, errorMessage } from '../common/errors.js';
+import { ExitCode, InterruptedError, RuntimeFailure, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import type { Output } from '../common/output.js';
 import { startLake, type Lake } from '../lake/index.js';
@@ -179,7 +179,8 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
       }
     }
     let exitCode: number = reportExitCode(report);
-    if (options.signal.aborted) exitCode = ExitCode.sigint;
+    // Stopped by the user: the shell's 128 + signal, unless something produced was lost (that stays 3).
+    if (options.signal.aborted && exitCode !== ExitCode.integrity) exitCode = options.signal.reason instanceof InterruptedError ? options.signal.reason.exitCode : ExitCode.sigint;
     return {
       run: runId,
       runDir,

@@ -50,7 +50,7 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
 
   const haveUploadLog = files.some((file) => file.side === 'upload');
   const haveDownloadLog = files.some((file) => file.side === 'download');
-  const ledgerResult = ledger.finish(haveUploadLog);
+  const ledgerResult = ledger.finish(haveUploadLog, haveDownloadLog);
   const { integrity, samples } = ledgerResult;
   const facts = ledger.facts;
 
@@ -73,7 +73,9 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
 
   const firstAvail = samples.tAvail[0];
   const lastAvail = samples.tAvail[samples.tAvail.length - 1];
-  const origin = facts.t0 ?? firstAvail;
+  // From t0, unless a chunk is stamped before it (an unpaced run stamps its first chunk a few ms
+  // early): a window "-0:10" holding one chunk would read as a clock problem.
+  const origin = facts.t0 === undefined || firstAvail === undefined ? (facts.t0 ?? firstAvail) : Math.min(facts.t0, firstAvail);
   const latency = latencyTable(samples);
   return {
     run: {
@@ -97,7 +99,8 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
     lists: ledgerResult.lists,
     latency,
     windows: { sizeMs: windowMs, origin, items: origin === undefined ? [] : latencyWindows(samples, windowMs, origin) },
-    verdict: verdictOf(integrity, latency, ledger.size),
+    completion: ledgerResult.completion,
+    verdict: verdictOf(integrity, latency, ledger.size, ledgerResult.completion),
     listing: ledgerResult.listing,
     samples,
   };

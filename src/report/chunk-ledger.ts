@@ -1,6 +1,6 @@
 import type { DownloadChunkEvent, RunEvent, UploadChunkEvent } from '../common/log-records.js';
 import type { LogSink } from './log-reader.js';
-import type { ChunkListingEntry, Integrity, IntegrityLists, LatencySamples, WriterCounts } from './report-types.js';
+import type { ChunkListingEntry, Completion, Integrity, IntegrityLists, LatencySamples, LogSide, SideEnding, WriterCounts } from './report-types.js';
 
 const DownloadState = { none: 0, verified: 1, corrupted: 2, failed: 3 } as const;
 type DownloadState = (typeof DownloadState)[keyof typeof DownloadState];
@@ -65,10 +65,23 @@ class ChunkState {
   get avail(): number {
     return Number.isFinite(this.tAvail) ? this.tAvail : this.downloadAvail;
   }
+
+  /** When it reached the lake, as far as the upload log says (t_avail when t_uploaded is absent). */
+  get uploadTime(): number {
+    return Number.isFinite(this.tUploaded) ? this.tUploaded : this.tAvail;
+  }
 }
 
 function eventTime(event: DownloadChunkEvent): number {
   return event.t_verified ?? event.t_downloaded ?? event.t_detected ?? Number.NaN;
+}
+
+/** The last run event of one side: by its time, then by reading order. */
+interface LastRunEvent {
+  kind: RunEvent['event'];
+  reason: string | undefined;
+  time: number;
+  order: number;
 }
 
 export interface RunFacts {
@@ -78,9 +91,13 @@ export interface RunFacts {
   scope: string | undefined;
   dataset: string | undefined;
   writerCounts: WriterCounts[];
+  lastRunEvent: Record<LogSide, LastRunEvent | undefined>;
+  /** Latest time of any download chunk event: where a download log without run_finished stops. */
+  lastDownloadEventTime: number;
 }
 
 export interface LedgerResult {
+  completion: Completion;
   integrity: Integrity;
   lists: IntegrityLists;
   listing: ChunkListingEntry[];
@@ -88,6 +105,9 @@ export interface LedgerResult {
   recordRuns: string[];
   warnings: string[];
 }
+
+/** In a run stopped early, how long before the downloader stopped an upload may be and still be in flight, besides twice the run's longest upload-to-verified time. */
+export const inFlightMarginMs = 5000;
 
 /** Largest schedule whose never-logged sequence numbers are enumerated (a byte per chunk). */
 const maxEnumeratedSchedule = 100_000_000;
@@ -104,6 +124,8 @@ export class ChunkLedger implements LogSink {
     scope: undefined,
     dataset: undefined,
     writerCounts: [],
+    lastRunEvent: { upload: undefined, download: undefined },
+    lastDownloadEventTime: Number.NEGATIVE_INFINITY,
   };
 
   private chunk(run: string, name: string, seq: number | undefined): ChunkState {
@@ -161,6 +183,7 @@ export class ChunkLedger implements LogSink {
     this.facts.dataset ??= event.dataset;
     if (!Number.isFinite(state.downloadAvail) && event.t_avail !== undefined) state.downloadAvail = event.t_avail;
     const time = eventTime(event);
+    if (time > this.facts.lastDownloadEventTime) this.facts.lastDownloadEventTime = time;
     const later =
       Number.isFinite(time) && Number.isFinite(state.lastDownloadTime)
         ? time > state.lastDownloadTime || (time === state.lastDownloadTime && order > state.lastDownloadOrder)
@@ -192,8 +215,13 @@ export class ChunkLedger implements LogSink {
     }
   }
 
-  runEvent(event: RunEvent): void {
+  runEvent(event: RunEvent, time: number | undefined, order: number): void {
     const facts = this.facts;
+    const last = facts.lastRunEvent[event.side];
+    const at = time ?? Number.NaN;
+    // Without times (hand-written logs), reading order decides.
+    const isLater = last === undefined || (Number.isFinite(at) && Number.isFinite(last.time) && at !== last.time ? at > last.time : order > last.order);
+    if (isLater) facts.lastRunEvent[event.side] = { kind: event.event, reason: event.reason, time: at, order };
     facts.scope ??= event.scope;
     facts.dataset ??= event.dataset;
     if (event.event === 'run_started' && event.side === 'upload') {
@@ -210,11 +238,40 @@ export class ChunkLedger implements LogSink {
     return this.count;
   }
 
-  /** Reconciles every chunk; `haveUploadLog` says whether "not in the upload log" means anything. */
-  finish(haveUploadLog: boolean): LedgerResult {
+  /**
+   * Whether the writers ran to the end and, if not, when the downloader stopped and how long before
+   * that an upload may be and still count as in flight.
+   */
+  private completion(chunks: readonly ChunkState[], haveDownloadLog: boolean): Completion {
+    const upload = endingOf(this.facts.lastRunEvent.upload);
+    const download = endingOf(this.facts.lastRunEvent.download);
+    const state = upload === 'interrupted' || download === 'interrupted' ? 'interrupted' : upload === 'unfinished' || download === 'unfinished' ? 'unfinished' : 'complete';
+    const last = this.facts.lastRunEvent.download;
+    const finishedAt = last?.kind === 'run_finished' && Number.isFinite(last.time) ? last.time : Number.NaN;
+    const stoppedAt = Number.isFinite(finishedAt) ? finishedAt : this.facts.lastDownloadEventTime;
+    const downloadStoppedAt = haveDownloadLog && Number.isFinite(stoppedAt) ? stoppedAt : undefined;
+    if (state === 'complete' || downloadStoppedAt === undefined) return { state, upload, download, downloadStoppedAt, graceMs: undefined };
+    // A downloader with a backlog verifies late: allow twice the worst delay it showed in this run.
+    let longest = 0;
+    for (const chunk of chunks) {
+      const lag = chunk.tVerified - chunk.uploadTime;
+      if (chunk.delivered && lag > longest) longest = lag;
+    }
+    return { state, upload, download, downloadStoppedAt, graceMs: inFlightMarginMs + 2 * longest };
+  }
+
+  /**
+   * Reconciles every chunk; `haveUploadLog` says whether "not in the upload log" means anything,
+   * `haveDownloadLog` whether a chunk can be in flight to a downloader.
+   */
+  finish(haveUploadLog: boolean, haveDownloadLog: boolean): LedgerResult {
     const chunks = [...this.runs.values()].flatMap((known) => [...known.chunks.values()]).sort(compareChunks);
+    const completion = this.completion(chunks, haveDownloadLog);
+    const inFlightFrom =
+      completion.downloadStoppedAt !== undefined && completion.graceMs !== undefined ? completion.downloadStoppedAt - completion.graceMs : Number.POSITIVE_INFINITY;
     const lists: IntegrityLists = {
       missing: [],
+      inFlight: [],
       corrupted: [],
       recovered: [],
       failedUploads: [],
@@ -261,11 +318,13 @@ export class ChunkLedger implements LogSink {
       if (!chunk.delivered && chunk.lastDownload === DownloadState.failed) {
         lists.downloadFailures.push({ name: chunk.name, error: chunk.downloadError });
       }
-      const entry = this.classify(chunk, notInUploadLog);
+      const inFlight = chunk.uploads > 0 && chunk.lastDownload === DownloadState.none && chunk.uploadTime >= inFlightFrom;
+      const entry = this.classify(chunk, notInUploadLog, inFlight);
       if (entry) {
         listing.push(entry);
         if (entry.status === '*') lists.corrupted.push(chunk.name);
         if (entry.status === '-') lists.missing.push(chunk.name);
+        if (entry.status === '~') lists.inFlight.push(chunk.name);
       }
     }
 
@@ -301,17 +360,18 @@ export class ChunkLedger implements LogSink {
       corrupted: lists.corrupted.length,
       recovered: lists.recovered.length,
       missing: lists.missing.length,
+      inFlight: lists.inFlight.length,
       downloadFailures: lists.downloadFailures.length,
       duplicateUploads: lists.duplicateUploads.length,
       duplicateVerifications: lists.duplicateVerifications.length,
       notInUploadLog: lists.notInUploadLog.length,
       unaccounted: lists.unaccountedSeqs.length,
     };
-    return { integrity, lists, listing, samples: samplesOf(chunks), recordRuns: [...runs], warnings };
+    return { completion, integrity, lists, listing, samples: samplesOf(chunks), recordRuns: [...runs], warnings };
   }
 
   /** The rclone-`check --combined`-like status; undefined for a chunk deliberately skipped. */
-  private classify(chunk: ChunkState, notInUploadLog: boolean): ChunkListingEntry | undefined {
+  private classify(chunk: ChunkState, notInUploadLog: boolean, inFlight: boolean): ChunkListingEntry | undefined {
     const base = { name: chunk.name, seq: chunk.seq, run: chunk.run };
     if (chunk.lastDownload === DownloadState.corrupted) {
       return { ...base, status: '*', detail: `corrupted in ${chunk.corruptions} download(s)${chunk.verifications > 0 ? ' (also verified once, then corrupted)' : ''}` };
@@ -324,9 +384,16 @@ export class ChunkLedger implements LogSink {
       return { ...base, status: notInUploadLog ? '+' : '=', detail: notInUploadLog ? 'downloaded, not in the upload log' : detail };
     }
     if (chunk.skippedForGood && !chunk.inDownloadLog) return undefined;
+    if (inFlight) return { ...base, status: '~', detail: 'in flight: uploaded, not yet downloaded when the run stopped' };
     if (chunk.lastDownload === DownloadState.failed) return { ...base, status: '-', detail: `download failed${chunk.downloadError ? `: ${chunk.downloadError}` : ''}` };
     return { ...base, status: '-', detail: 'never downloaded' };
   }
+}
+
+function endingOf(last: LastRunEvent | undefined): SideEnding {
+  if (last === undefined) return 'none';
+  if (last.kind === 'run_started') return 'unfinished';
+  return last.reason === 'interrupted' ? 'interrupted' : 'finished';
 }
 
 /** By run, then seq, then name: the order of the listing. */

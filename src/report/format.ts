@@ -30,10 +30,12 @@ export function formatLatency(ms: number, unit: LatencyUnit): string {
   return `${formatIn(ms, unit)} ${unit}`;
 }
 
-/** The seed's "mean : 1.9s -0.5 +0.3 s": mean, then the distances to p16 and p84. */
-export function formatMeanSpread(stats: LatencyStats, unit: LatencyUnit = unitFor(stats)): string {
-  const signed = (ms: number): string => `${ms < 0 ? '-' : '+'}${formatIn(Math.abs(ms), unit)}`;
-  return `${formatIn(stats.mean, unit)} ${signed(stats.minus)} ${signed(stats.plus)} ${unit}`;
+/**
+ * "1.85 -0.45 +0.35 s": the median, then how far below it p16 and above it p84 lie, in the seed
+ * slides' "x -a +b" style. Both distances are non-negative by construction, whatever the skew.
+ */
+export function formatSpread(stats: LatencyStats, unit: LatencyUnit = unitFor(stats)): string {
+  return `${formatIn(stats.median, unit)} -${formatIn(stats.belowMedian, unit)} +${formatIn(stats.aboveMedian, unit)} ${unit}`;
 }
 
 /** Milliseconds since the window origin as "+h:mm". */

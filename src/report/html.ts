@@ -2,8 +2,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatDuration } from '../common/duration.js';
 import { RuntimeFailure, errorMessage } from '../common/errors.js';
-import { formatCount, formatWindow, formatIn, formatMeanSpread, formatOffset, formatTime, unitFor, type LatencyUnit } from './format.js';
+import { formatCount, formatWindow, formatIn, formatSpread, formatOffset, formatTime, unitFor, type LatencyUnit } from './format.js';
 import type { RenderedPlot } from './plots.js';
+import { verdictLine } from './render-text.js';
 import { latencyLabels, latencyMetrics, type LatencyStats, type Report } from './report-types.js';
 
 export const htmlFileName = 'report.html';
@@ -37,10 +38,11 @@ function integrityHtml(report: Report): string {
     ['verified', i.verified, i.recovered > 0 ? `${formatCount(i.recovered)} recovered` : ''],
     ['corrupted', i.corrupted, `${formatCount(i.corruptedDetections)} detections`],
     ['missing', i.missing, i.downloadFailures > 0 ? `${formatCount(i.downloadFailures)} download failures` : ''],
+    ['in flight', i.inFlight, 'uploaded, not yet downloaded when the run stopped'],
     ['duplicate uploads', i.duplicateUploads, ''],
     ['duplicate verifications', i.duplicateVerifications, ''],
     ['not in upload log', i.notInUploadLog, ''],
-    ['in no log', i.unaccounted, ''],
+    [report.completion.state === 'complete' ? 'in no log' : 'not produced', i.unaccounted, report.completion.state === 'complete' ? '' : 'the run stopped before them'],
   ];
   return tableHtml(['', 'chunks', 'note'], rows.map(([label, count, note]) => [label, formatCount(count), note]), 1, 2);
 }
@@ -51,7 +53,7 @@ function problemsHtml(report: Report): string {
     ['Missing', lists.missing],
     ['Corrupted', lists.corrupted],
     ['Failed uploads', lists.failedUploads.map((entry) => (entry.error ? `${entry.name} (${entry.error})` : entry.name))],
-    ['Scheduled but in no log (seq)', lists.unaccountedSeqs.map(String)],
+    ['Scheduled but in no log (seq)', report.completion.state === 'complete' ? lists.unaccountedSeqs.map(String) : []],
   ];
   const shown = 50;
   const parts = kinds
@@ -70,7 +72,7 @@ function statsRow(label: string, stats: LatencyStats | null): string[] {
   if (!stats) return [label, '0', '-', '-', '-', '-', '-'];
   const unit = unitFor(stats);
   const at = (ms: number): string => `${formatIn(ms, unit)} ${unit}`;
-  return [label, formatCount(stats.count), formatMeanSpread(stats, unit), at(stats.median), at(stats.p90), at(stats.p99), at(stats.max)];
+  return [label, formatCount(stats.count), formatSpread(stats, unit), at(stats.mean), at(stats.p90), at(stats.p99), at(stats.max)];
 }
 
 function windowsHtml(report: Report): string {
@@ -124,20 +126,21 @@ body{font-family:"DejaVu Sans",Verdana,sans-serif;margin:2rem auto;max-width:60r
 h1{font-size:1.4rem;margin-bottom:.2rem}h2{font-size:1.1rem;margin-top:2rem}h3{font-size:1rem;margin:.8rem 0 .2rem}
 .verdict{font-size:1.15rem;padding:.6rem .9rem;border-radius:4px;margin:1rem 0}
 .ok{background:#e3f4e1;border-left:6px solid #3a9b3a}.fail{background:#fbe3e1;border-left:6px solid #c8362b}
+.stopped{background:#fdf3dc;border-left:6px solid #c98a00}
 table{border-collapse:collapse;margin:.5rem 0}th,td{padding:.2rem .7rem;border-bottom:1px solid #ddd;text-align:left}
 .n{text-align:right;font-variant-numeric:tabular-nums}figure{margin:1rem 0}img{max-width:100%}
 .muted{color:#666;font-size:.9rem}ul.notes{font-size:.9rem;color:#7a4a00}
 </style></head><body>
 <h1>${escapeHtml(title)}</h1>
 <p class="muted">${escapeHtml([where, span].filter(Boolean).join('; '))}</p>
-<div class="verdict ${verdict.ok ? 'ok' : 'fail'}">${verdict.ok ? 'OK' : 'FAIL'}: ${escapeHtml(verdict.summary)}</div>
+<div class="verdict ${verdict.state === 'pass' ? 'ok' : verdict.state === 'fail' ? 'fail' : 'stopped'}">${escapeHtml(verdictLine(report))}</div>
 <h2>Integrity</h2>
 ${integrityHtml(report)}
 ${problemsHtml(report)}
 <h2>Latency</h2>
-<p class="muted">Spread: distance from the mean to the 16th and 84th percentiles (exact, from every chunk).
+<p class="muted">Median -a +b: a = median &minus; p16, b = p84 &minus; median (the central 68 % of chunks; exact, from every chunk).
 Upload = t_uploaded &minus; t_avail; total = t_verified &minus; t_avail; detection = t_detected &minus; t_uploaded; pacing error = t_enqueued &minus; t_avail.</p>
-${tableHtml(['metric', 'count', 'mean -p16 +p84', 'median', 'p90', 'p99', 'max'], latencyRows)}
+${tableHtml(['metric', 'count', 'median -p16 +p84', 'mean', 'p90', 'p99', 'max'], latencyRows)}
 ${plots.map(plotHtml).join('\n')}
 ${windowsHtml(report)}
 ${notes.length > 0 ? `<h2>Notes</h2><ul class="notes">${notes.map((note) => `<li>${escapeHtml(note)}</li>`).join('')}</ul>` : ''}

@@ -31,14 +31,18 @@ export function latencyStats(values: ArrayLike<number>): LatencyStats | null {
   const mean = sum / count;
   const p16 = percentileOfSorted(sorted, 0.16);
   const p84 = percentileOfSorted(sorted, 0.84);
+  const median = percentileOfSorted(sorted, 0.5);
   return {
     count,
     mean,
     minus: p16 - mean,
     plus: p84 - mean,
+    // Clamped: interpolation rounding must not print "-0.00" for a flat distribution.
+    belowMedian: Math.max(0, median - p16),
+    aboveMedian: Math.max(0, p84 - median),
     min: sorted[0] ?? Number.NaN,
     p16,
-    median: percentileOfSorted(sorted, 0.5),
+    median,
     p84,
     p90: percentileOfSorted(sorted, 0.9),
     p99: percentileOfSorted(sorted, 0.99),

@@ -22,7 +22,8 @@ export const maxMalformedKept = 1000;
 export interface LogSink {
   uploadChunk(event: UploadChunkEvent, order: number): void;
   downloadChunk(event: DownloadChunkEvent, order: number): void;
-  runEvent(event: RunEvent): void;
+  /** `time`: the line's pino timestamp (epoch ms), when it has one: when the writer started or stopped. */
+  runEvent(event: RunEvent, time: number | undefined, order: number): void;
 }
 
 const uploadKinds = new Set<string>(uploadEventKinds);
@@ -102,7 +103,8 @@ export async function readLogFile(
         return;
       }
       summary.runEvents++;
-      sink.runEvent(parsed.data);
+      const time = (value as { time?: unknown }).time;
+      sink.runEvent(parsed.data, typeof time === 'number' && Number.isFinite(time) ? time : undefined, counter.order++);
       return;
     }
     if (!chunkKinds.has(event)) {

@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { formatIn, formatLatency, formatMeanSpread, formatTime, plural, unitFor, type LatencyUnit } from './format.js';
+import { formatIn, formatLatency, formatSpread, formatTime, plural, unitFor, type LatencyUnit } from './format.js';
 import { percentileOfSorted } from './latency-stats.js';
 import type { LatencyStats, Report } from './report-types.js';
 
@@ -69,9 +69,9 @@ function histogramSpec(label: string, values: Float64Array, stats: LatencyStats)
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: `${label}: mean ${formatMeanSpread(stats, unit)}, median ${formatLatency(stats.median, unit)}`,
+      text: `${label}: median ${formatSpread(stats, unit)}, mean ${formatLatency(stats.mean, unit)}`,
       // One line per fact, so the title never makes the image wider than the plot.
-      subtitle: [`${plural(stats.count, 'chunk')}; band: 16th to 84th percentile; solid: mean; dashed: median`, ...tail],
+      subtitle: [`${plural(stats.count, 'chunk')}; band: 16th to 84th percentile (-/+ in the title); solid: mean; dashed: median`, ...tail],
     },
     width: plotWidth,
     height: 300,

@@ -1,7 +1,8 @@
 import { formatDuration } from '../common/duration.js';
 import { table } from '../common/output.js';
-import { formatCount, formatWindow, formatIn, formatMeanSpread, formatOffset, formatTime, plural, unitFor, type LatencyUnit } from './format.js';
-import { latencyLabels, latencyMetrics, type ChunkListingEntry, type LatencyStats, type Report } from './report-types.js';
+import { formatCount, formatWindow, formatIn, formatSpread, formatOffset, formatTime, plural, unitFor, type LatencyUnit } from './format.js';
+import { verdictLabel } from './verdict.js';
+import { isProblem, latencyLabels, latencyMetrics, type ChunkListingEntry, type LatencyStats, type Report } from './report-types.js';
 
 export interface RenderTextOptions {
   /** Include the per-window table (default true). */
@@ -33,34 +34,66 @@ function headerBlock(report: Report): string[] {
 
 function integrityBlock(report: Report): string[] {
   const i = report.integrity;
+  const stoppedEarly = report.completion.state !== 'complete';
   const skipped = Object.entries(i.skippedByReason)
     .map(([reason, count]) => `${reason} ${formatCount(count)}`)
     .join(', ');
-  const rows: [string, number, string][] = [
-    ['scheduled', i.scheduled, i.scheduledSource === 'run_started' ? 'from run_started' : 'highest seq + 1 (no run_started.scheduled)'],
-    ['uploaded', i.uploaded, ''],
-    ['failed uploads', i.failedUploads, ''],
-    ['skipped', i.skipped, skipped],
-    ['late', i.late, i.late > 0 ? 'emitted after their due time' : ''],
-    ['downloaded', i.downloaded, ''],
-    ['verified', i.verified, i.recovered > 0 ? `${formatCount(i.recovered)} recovered after a corrupted download` : ''],
-    ['corrupted', i.corrupted, `${plural(i.corruptedDetections, 'detection')}, ${formatCount(i.recovered)} recovered`],
-    ['missing', i.missing, i.downloadFailures > 0 ? plural(i.downloadFailures, 'download failure') : 'uploaded, never verified'],
-    ['duplicates', i.duplicateUploads + i.duplicateVerifications, `${formatCount(i.duplicateUploads)} uploaded twice or more, ${formatCount(i.duplicateVerifications)} verified twice or more`],
-    ['not in upload log', i.notInUploadLog, ''],
-    ['in no log', i.unaccounted, 'scheduled seq never logged'],
+  // The counts every run has are always shown; the rest only when they happened, so that the
+  // block of a clean 4-hour run fits on a screen. --json has every count.
+  const rows: [string, number, string, 'always' | 'nonzero'][] = [
+    ['scheduled', i.scheduled, i.scheduledSource === 'run_started' ? 'from run_started' : 'highest seq + 1 (no run_started.scheduled)', 'always'],
+    [stoppedEarly ? 'not produced' : 'in no log', i.unaccounted, stoppedEarly ? 'the run stopped before them' : 'scheduled seq never logged', 'nonzero'],
+    ['uploaded', i.uploaded, '', 'always'],
+    ['failed uploads', i.failedUploads, '', 'nonzero'],
+    ['skipped', i.skipped, `by reason: ${skipped}`, 'nonzero'],
+    ['late', i.late, 'emitted after their due time', 'nonzero'],
+    ['downloaded', i.downloaded, '', 'always'],
+    ['verified', i.verified, i.recovered > 0 ? `${formatCount(i.recovered)} recovered after a corrupted download` : '', 'always'],
+    ['corrupted', i.corrupted, i.corruptedDetections > 0 ? `${plural(i.corruptedDetections, 'detection')}, ${formatCount(i.recovered)} recovered` : '', 'always'],
+    ['missing', i.missing, i.downloadFailures > 0 ? plural(i.downloadFailures, 'download failure') : 'uploaded, never verified', 'always'],
+    ['in flight', i.inFlight, 'uploaded, not yet downloaded when the run stopped', 'nonzero'],
+    ['duplicates', i.duplicateUploads + i.duplicateVerifications, `${formatCount(i.duplicateUploads)} uploaded twice or more, ${formatCount(i.duplicateVerifications)} verified twice or more`, 'nonzero'],
+    ['not in upload log', i.notInUploadLog, '', 'nonzero'],
   ];
-  const counts = rightAlign(rows.map(([, count]) => formatCount(count)));
-  const body = table(rows.map(([label, , note], index) => [`  ${label}`, counts[index] ?? '', note]));
-  return ['integrity', ...body.split('\n').map((line) => line.trimEnd())];
+  const shown = rows.filter(([, count, , when]) => when === 'always' || count > 0);
+  const counts = rightAlign(shown.map(([, count]) => formatCount(count)));
+  const body = table(shown.map(([label, , note], index) => [`  ${label}`, counts[index] ?? '', note]));
+  return [`integrity${stoppedText(report)}`, ...body.split('\n').map((line) => line.trimEnd())];
+}
+
+const endingText = { interrupted: 'was interrupted', unfinished: 'has no run_finished (still running, or killed)' } as const;
+
+/** " (upload was interrupted, download has no run_finished ...)" for a run stopped early. */
+function stoppedText(report: Report): string {
+  const { completion } = report;
+  if (completion.state === 'complete') return '';
+  const sides = (['upload', 'download'] as const).flatMap((side) => {
+    const ending = completion[side];
+    return ending === 'interrupted' || ending === 'unfinished' ? [`${side} ${endingText[ending]}`] : [];
+  });
+  return ` (stopped early: ${sides.join(', ')})`;
+}
+
+/** "3, 5-9, 12": sequence numbers as ranges (a stopped run leaves thousands in one range). */
+export function formatSeqRanges(seqs: readonly number[], maxRanges = 10): string {
+  const ranges: string[] = [];
+  let index = 0;
+  while (index < seqs.length && ranges.length < maxRanges) {
+    const first = seqs[index] ?? 0;
+    let last = first;
+    while (index + 1 < seqs.length && seqs[index + 1] === last + 1) last = seqs[++index] ?? last;
+    ranges.push(first === last ? String(first) : `${first}-${last}`);
+    index++;
+  }
+  return index < seqs.length ? `${ranges.join(', ')}, ...` : ranges.join(', ');
 }
 
 function statsCells(stats: LatencyStats | null, unit: LatencyUnit): string[] {
   if (!stats) return ['0', '-', '-', '-', '-', '-'];
   return [
     formatCount(stats.count),
-    formatMeanSpread(stats, unit),
-    `${formatIn(stats.median, unit)} ${unit}`,
+    formatSpread(stats, unit),
+    `${formatIn(stats.mean, unit)} ${unit}`,
     `${formatIn(stats.p90, unit)} ${unit}`,
     `${formatIn(stats.p99, unit)} ${unit}`,
     `${formatIn(stats.max, unit)} ${unit}`,
@@ -68,12 +101,13 @@ function statsCells(stats: LatencyStats | null, unit: LatencyUnit): string[] {
 }
 
 function latencyBlock(report: Report): string[] {
-  const rows = [['  metric', 'count', 'mean -p16 +p84', 'median', 'p90', 'p99', 'max']];
+  if (latencyMetrics.every((metric) => report.latency[metric] === null)) return ['latency: no chunk has upload or download times'];
+  const rows = [['  metric', 'count', 'median -p16 +p84', 'mean', 'p90', 'p99', 'max']];
   for (const metric of latencyMetrics) {
     const stats = report.latency[metric];
     rows.push([`  ${latencyLabels[metric]}`, ...statsCells(stats, stats ? unitFor(stats) : 'ms')]);
   }
-  return ['latency (spread: distance from the mean to the 16th and 84th percentiles; exact percentiles)', table(rows)];
+  return ['latency (median -a +b: the middle 68 % of chunks lie between median - a and median + b, i.e. p16 and p84)', table(rows)];
 }
 
 function windowBlock(report: Report): string[] {
@@ -107,7 +141,6 @@ function problemBlock(report: Report): string[] {
     ['missing', lists.missing],
     ['corrupted', lists.corrupted],
     ['failed uploads', lists.failedUploads.map((entry) => (entry.error ? `${entry.name} (${entry.error})` : entry.name))],
-    ['in no log (seq)', lists.unaccountedSeqs.map(String)],
   ];
   const lines: string[] = [];
   for (const [label, names] of kinds) {
@@ -115,6 +148,11 @@ function problemBlock(report: Report): string[] {
     lines.push(`${label}:`);
     lines.push(...names.slice(0, namesShown).map((name) => `  ${name}`));
     if (names.length > namesShown) lines.push(`  ... and ${formatCount(names.length - namesShown)} more (--list shows them all)`);
+  }
+  const seqs = lists.unaccountedSeqs;
+  // In a run stopped early these were never produced: the integrity block counts them, no more.
+  if (seqs.length > 0 && report.completion.state === 'complete') {
+    lines.push(`in no log (${plural(seqs.length, 'scheduled chunk')}):`, `  seq ${formatSeqRanges(seqs)}`);
   }
   return lines;
 }
@@ -142,9 +180,15 @@ export function reportNotes(report: Report, max = 20): string[] {
   return [...notes, ...report.warnings];
 }
 
-/** "OK: all 14,400 chunks uploaded..." or "FAIL: 2 chunks missing, 1 corrupted". */
+/**
+ * "PASS: all 14,400 chunks uploaded...", "FAIL: 2 chunks missing, 1 corrupted", "INTERRUPTED after
+ * 2,000 of 14,400 scheduled chunks: ..." (a summary that starts with the verdict's word is not
+ * prefixed twice).
+ */
 export function verdictLine(report: Report): string {
-  return `${report.verdict.ok ? 'OK' : 'FAIL'}: ${report.verdict.summary}`;
+  const { state, summary } = report.verdict;
+  const label = verdictLabel(state);
+  return summary.startsWith(`${state} `) ? `${label}${summary.slice(state.length)}` : `${label}: ${summary}`;
 }
 
 function listingLine(entry: ChunkListingEntry): string {
@@ -153,14 +197,16 @@ function listingLine(entry: ChunkListingEntry): string {
 
 /**
  * rclone-`check --combined`-like listing: `=` verified, `-` missing, `*` corrupted, `!` failed
- * upload, `+` downloaded but not in the upload log. `all: false` leaves out the `=` lines.
+ * upload, `+` downloaded but not in the upload log, `~` in flight when a run stopped early.
+ * `all: false` leaves out the `=` and `~` lines (neither is a problem).
  */
 export function renderListing(report: Report, options: { all: boolean }): string {
-  const entries = options.all ? report.listing : report.listing.filter((entry) => entry.status !== '=');
+  const entries = options.all ? report.listing : report.listing.filter(isProblem);
   const lines = entries.map(listingLine);
   if (report.lists.unaccountedSeqs.length === 0) return lines.join('\n');
   const seqs = report.lists.unaccountedSeqs;
-  const shown = seqs.slice(0, 20).join(', ');
-  lines.push(`- seq ${shown}${seqs.length > 20 ? `, ... (${formatCount(seqs.length)} in all)` : ''}  (scheduled, in no log)`);
+  const what = report.completion.state === 'complete' ? '- seq' : '  seq';
+  const why = report.completion.state === 'complete' ? 'scheduled, in no log' : 'not produced: the run stopped before them';
+  lines.push(`${what} ${formatSeqRanges(seqs, 20)}  (${plural(seqs.length, 'chunk')} ${why})`);
   return lines.join('\n');
 }

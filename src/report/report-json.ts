@@ -1,4 +1,4 @@
-import type { Report } from './report-types.js';
+import { isProblem, type Report } from './report-types.js';
 
 export interface ReportJsonOptions {
   /** Include every chunk's listing entry (`--list`: problems only, `--combined`: all). */
@@ -14,8 +14,10 @@ export interface ReportJsonOptions {
 export function reportToJson(report: Report, options: ReportJsonOptions = {}): Record<string, unknown> {
   const json: Record<string, unknown> = {
     ok: report.verdict.ok,
+    verdict: report.verdict.state,
     exit_code: report.verdict.exitCode,
     summary: report.verdict.summary,
+    completion: report.completion,
     run: report.run,
     files: report.files,
     malformed: report.malformed,
@@ -23,11 +25,11 @@ export function reportToJson(report: Report, options: ReportJsonOptions = {}): R
     warnings: report.warnings,
     integrity: report.integrity,
     lists: report.lists,
-    latency: { unit: 'ms', spread: 'minus = p16 - mean, plus = p84 - mean', ...report.latency },
+    latency: { unit: 'ms', spread: 'belowMedian = median - p16, aboveMedian = p84 - median (never negative); minus = p16 - mean, plus = p84 - mean (either sign when skewed)', ...report.latency },
     windows: report.windows,
   };
   if (options.listing !== undefined) {
-    json.listing = options.listing === 'all' ? report.listing : report.listing.filter((entry) => entry.status !== '=');
+    json.listing = options.listing === 'all' ? report.listing : report.listing.filter(isProblem);
   }
   if (options.plots !== undefined) json.plots = options.plots;
   return json;

@@ -75,8 +75,16 @@ export interface Integrity {
   corrupted: number;
   /** Chunks found corrupted, then verified from a good replica. */
   recovered: number;
-  /** Uploaded chunks never verified (and not corrupted). */
+  /**
+   * Uploaded chunks never verified (and not corrupted), except those in flight when a run that was
+   * stopped early stopped.
+   */
   missing: number;
+  /**
+   * Run stopped early only: uploaded shortly before the downloader stopped (or after), never
+   * downloaded. Neither verified nor lost: the rehearsal ended before it could tell.
+   */
+  inFlight: number;
   /** Chunks whose last download attempt failed without ever being verified. */
   downloadFailures: number;
   /** Chunks uploaded successfully more than once. */
@@ -85,12 +93,16 @@ export interface Integrity {
   duplicateVerifications: number;
   /** Chunks in the download log but not in any upload log (only counted when upload logs exist). */
   notInUploadLog: number;
-  /** Scheduled sequence numbers that appear in no log at all. */
+  /**
+   * Scheduled sequence numbers that appear in no log at all: lost chunks in a complete run, chunks
+   * never produced in a run stopped early.
+   */
   unaccounted: number;
 }
 
 export interface IntegrityLists {
   missing: string[];
+  inFlight: string[];
   corrupted: string[];
   recovered: string[];
   failedUploads: { name: string; error: string | undefined }[];
@@ -103,14 +115,22 @@ export interface IntegrityLists {
   unaccountedSeqs: number[];
 }
 
-/** Exact statistics of a set of latencies; spread = distance from the mean to p16 and p84. */
+/**
+ * Exact statistics of a set of latencies. The spread people read is around the median: p16 and p84
+ * always bracket the median, whereas a skewed tail can pull the mean above p84 (the seed's
+ * mean-centred "-x +y" then turns into two minus signs).
+ */
 export interface LatencyStats {
   count: number;
   mean: number;
-  /** p16 - mean (<= 0): the lower spread the seed's slides quote as "mean -x +y". */
+  /** p16 - mean: the seed slides' "mean -x +y". Either sign with skewed data; kept for scripts. */
   minus: number;
-  /** p84 - mean (>= 0). */
+  /** p84 - mean: either sign with skewed data; kept for scripts. */
   plus: number;
+  /** median - p16, never negative: the "-x" of "median -x +y". */
+  belowMedian: number;
+  /** p84 - median, never negative: the "+y" of "median -x +y". */
+  aboveMedian: number;
   min: number;
   p16: number;
   median: number;
@@ -149,7 +169,12 @@ export interface LatencySamples {
   total: Float64Array;
 }
 
-export type ChunkStatusSymbol = '=' | '-' | '*' | '!' | '+';
+export type ChunkStatusSymbol = '=' | '-' | '*' | '!' | '+' | '~';
+
+/** Listing entries `--list` shows: not `=` (verified) and not `~` (in flight at a stop: not a loss, `--combined` shows them). */
+export function isProblem(entry: { status: ChunkStatusSymbol }): boolean {
+  return entry.status !== '=' && entry.status !== '~';
+}
 
 /** One line of the rclone-`check --combined`-like listing. */
 export interface ChunkListingEntry {
@@ -161,11 +186,45 @@ export interface ChunkListingEntry {
   detail: string | undefined;
 }
 
+/**
+ * How one writer's log ends, from its last run event: `finished` (run_finished), `interrupted`
+ * (run_finished with reason 'interrupted': a signal or the rehearsal's deadline), `unfinished`
+ * (run_started and nothing after: still running, or killed), `none` (no run event, or no log).
+ */
+export type SideEnding = 'finished' | 'interrupted' | 'unfinished' | 'none';
+
+export interface Completion {
+  /**
+   * `complete` unless a writer says it was interrupted (`interrupted`) or a log ends without
+   * run_finished (`unfinished`). Logs without run events count as complete (nothing says otherwise).
+   */
+  state: 'complete' | 'interrupted' | 'unfinished';
+  upload: SideEnding;
+  download: SideEnding;
+  /** When the downloader stopped (its last run_finished, else its last event); undefined without a download log. */
+  downloadStoppedAt: number | undefined;
+  /**
+   * Run stopped early only: a chunk uploaded after downloadStoppedAt - graceMs and never downloaded
+   * is in flight, not missing. 5 s plus twice the longest upload-to-verified time of the run.
+   */
+  graceMs: number | undefined;
+}
+
+/**
+ * `pass`: complete and clean. `fail`: a chunk that was produced is missing, corrupted or failed to
+ * upload (whether or not the run was stopped early), or a complete run has scheduled chunks in no
+ * log. `interrupted` / `unfinished`: stopped early (see Completion) with every produced chunk intact.
+ */
+export type VerdictState = 'pass' | 'fail' | 'interrupted' | 'unfinished';
+
 export interface Verdict {
+  /** True for `pass` only. */
   ok: boolean;
-  /** One line: "2 chunks missing, 1 corrupted" or the slide sentence of a clean run. */
+  state: VerdictState;
+  /** One line: "2 chunks missing, 1 corrupted", "interrupted after 2,000 of 14,400 ..." or the slide sentence of a clean run. */
   summary: string;
-  exitCode: 0 | 3;
+  /** 0 pass, 3 fail (integrity), 4 interrupted/unfinished (incomplete but intact). */
+  exitCode: 0 | 3 | 4;
 }
 
 export interface Report {
@@ -180,6 +239,8 @@ export interface Report {
   lists: IntegrityLists;
   latency: LatencyTable;
   windows: { sizeMs: number; origin: number | undefined; items: LatencyWindow[] };
+  /** Whether the writers ran to the end: decides between "missing" and "not produced / in flight". */
+  completion: Completion;
   verdict: Verdict;
   /** Every chunk with its rclone-like status, ordered by run, seq and name. */
   listing: ChunkListingEntry[];

@@ -39,6 +39,18 @@ export interface SyntheticRunOptions {
   withoutUploadLog?: boolean;
   /** Add a diagnostic line and an unknown event every this many chunks (0: none). */
   noiseEvery?: number;
+  /**
+   * Stop the run as Ctrl-C would after this many chunks: both writers end with run_finished reason
+   * 'interrupted' (run_started still schedules `chunks`).
+   */
+  interruptAfter?: number;
+  /**
+   * With interruptAfter: the downloader stops this long after the last upload (default 20 s);
+   * chunks it would have verified later are left out of the download log (in flight at the stop).
+   */
+  downloadStopsAfterMs?: number;
+  /** Leave out run_finished on this side (a killed writer, or one still running). */
+  unfinished?: 'upload' | 'download';
   /** Cut the last upload line in half, as a killed writer leaves it. */
   truncateLastUploadLine?: boolean;
   scope?: string;
@@ -113,7 +125,10 @@ export async function writeSyntheticRun(options: SyntheticRunOptions): Promise<S
   downloads.push(pinoLine(t0 - 3, 'cnaf-download', { event: 'run_started', run, side: 'download', scope, dataset } satisfies RunEvent, 'run started'));
 
   let lastAvail = t0;
-  for (let seq = 0; seq < chunks; seq++) {
+  let lastUploaded = t0;
+  const produced = Math.min(chunks, options.interruptAfter ?? chunks);
+  const pendingDownloads: { tVerified: number; line: string }[] = [];
+  for (let seq = 0; seq < produced; seq++) {
     const tAvail = t0 + seq * period;
     lastAvail = tAvail;
     const gps = 1_400_000_000 + seq;
@@ -140,6 +155,7 @@ export async function writeSyntheticRun(options: SyntheticRunOptions): Promise<S
       continue;
     }
     const tUploaded = tAvail + uploadLatency(seq);
+    lastUploaded = Math.max(lastUploaded, tUploaded);
     const bytes = 33_000 + (seq % 97);
     const adler32 = hex(seq * 2654435761, 8);
     const md5 = `${hex(seq, 8)}${hex(seq * 3, 8)}${hex(seq * 5, 8)}${hex(seq * 7, 8)}`;
@@ -179,17 +195,30 @@ export async function writeSyntheticRun(options: SyntheticRunOptions): Promise<S
       attempts: 1,
     };
     const bad: DownloadChunkEvent = { ...base, event: 'corrupted', adler32: 'deadbeef', expected_adler32: adler32, t_downloaded: tVerified - 503, t_verified: tVerified - 500 };
+    const download = (time: number, line: string): void => {
+      pendingDownloads.push({ tVerified: time, line });
+    };
     if (corrupted.has(seq)) {
-      downloads.push(pinoLine(tVerified, 'cnaf-download', { ...bad, t_verified: tVerified }, 'chunk corrupted'));
+      download(tVerified, pinoLine(tVerified, 'cnaf-download', { ...bad, t_verified: tVerified }, 'chunk corrupted'));
       continue;
     }
-    if (recovered.has(seq)) downloads.push(pinoLine(tVerified - 500, 'cnaf-download', bad, 'chunk corrupted'));
-    downloads.push(pinoLine(tVerified, 'cnaf-download', base, 'chunk verified'));
+    if (recovered.has(seq)) download(tVerified - 500, pinoLine(tVerified - 500, 'cnaf-download', bad, 'chunk corrupted'));
+    download(tVerified, pinoLine(tVerified, 'cnaf-download', base, 'chunk verified'));
   }
 
-  const finished = (side: 'upload' | 'download'): RunEvent => ({ event: 'run_finished', run, side, counts: { chunks }, reason: 'done' });
-  uploads[0]?.push(pinoLine(lastAvail + 10_000, host(0), finished('upload'), 'run finished'));
-  downloads.push(pinoLine(lastAvail + 20_000, 'cnaf-download', finished('download'), 'run finished'));
+  const interrupted = produced < chunks;
+  const uploadEnd = interrupted ? lastUploaded + 10 : lastAvail + 10_000;
+  const downloadEnd = interrupted ? lastUploaded + (options.downloadStopsAfterMs ?? 20_000) : lastAvail + 20_000;
+  downloads.push(...pendingDownloads.filter((entry) => entry.tVerified <= downloadEnd).map((entry) => entry.line));
+  const finished = (side: 'upload' | 'download'): RunEvent => ({
+    event: 'run_finished',
+    run,
+    side,
+    counts: { chunks: produced },
+    reason: interrupted ? 'interrupted' : 'done',
+  });
+  if (options.unfinished !== 'upload') uploads[0]?.push(pinoLine(uploadEnd, host(0), finished('upload'), 'run finished'));
+  if (options.unfinished !== 'download') downloads.push(pinoLine(downloadEnd, 'cnaf-download', finished('download'), 'run finished'));
 
   const uploadFiles: string[] = [];
   if (options.withoutUploadLog !== true) {

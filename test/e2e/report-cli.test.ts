@@ -21,7 +21,7 @@ describe('wavefier report (built bin)', () => {
     expect(result.stderr).not.toMatch(/error/);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^run run-clean \(/);
-    expect(result.stdout).toMatch(/\nOK: all 12 chunks uploaded, all downloaded, none corrupted; upload latency mean [\d.]+ -[\d.]+ \+[\d.]+ s, total median [\d.]+ s\n$/);
+    expect(result.stdout).toMatch(/\nPASS: all 12 chunks uploaded, all downloaded, none corrupted; upload latency median [\d.]+ -[\d.]+ \+[\d.]+ s \(mean [\d.]+ s\), total median [\d.]+ s\n$/);
     expect(result.stderr).toMatch(/plots and report\.html written to .*clean\/run-clean\/report/);
     expect((await readdir(join(dir, 'clean', 'run-clean', 'report'))).sort()).toContain('report.html');
   });
@@ -36,7 +36,7 @@ describe('wavefier report (built bin)', () => {
       '+ V-V1_WAVEFIER-1400000011-1.hdf5  (downloaded, not in the upload log)',
       '',
     ]);
-    expect(result.stdout).toMatch(/\nFAIL: 1 chunk missing, 1 corrupted, 1 failed to upload\n$/);
+    expect(result.stdout).toMatch(/\nFAIL: 1 chunk missing, 1 corrupted, 1 failed to upload \(8 of 12 scheduled chunks verified\)\n$/);
     expect(result.stderr).toMatch(/warning: .*run-faulty\/upload-ego-upload-2\.jsonl:\d+: truncated last line/);
     expect(result.stderr).toMatch(/\nwavefier: error: rehearsal run run-faulty failed its integrity check: 1 chunk missing, 1 corrupted, 1 failed to upload/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
@@ -65,7 +65,7 @@ describe('wavefier report (built bin)', () => {
     expect(json.listing).toHaveLength(11);
     expect(json.plots).toContain(join(plots, 'report.html'));
     const html = await readFile(join(plots, 'report.html'), 'utf8');
-    expect(html).toContain('FAIL: 1 chunk missing, 1 corrupted, 1 failed to upload');
+    expect(html).toContain('FAIL: 1 chunk missing, 1 corrupted, 1 failed to upload (8 of 12 scheduled chunks verified)');
   });
 
   it('merges several directories and picks the most recent run when asked nothing', async () => {

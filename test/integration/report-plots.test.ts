@@ -40,7 +40,7 @@ describe('report plots (Vega-Lite → SVG → PNG with resvg)', () => {
     }
     const uploadSvg = await readFile(join(out, 'upload-latency.svg'), 'utf8');
     expect(uploadSvg).toMatch(/^<svg/);
-    expect(uploadSvg).toContain('Upload latency: mean');
+    expect(uploadSvg).toContain('Upload latency: median');
     expect(uploadSvg).toContain('1 chunk above');
     expect(uploadSvg).toContain('DejaVu Sans');
     // One path per series, so a long run stays a light file.

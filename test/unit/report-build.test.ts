@@ -2,9 +2,9 @@ import { chmod, utimes } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, NotFoundError } from '../../src/common/errors.js';
-import { buildReport, maxMalformedKept, reportExitCode, reportNotes, type Report } from '../../src/report/index.js';
+import { buildReport, maxMalformedKept, renderText, reportExitCode, reportNotes, type Report } from '../../src/report/index.js';
 import { writeSyntheticRun } from '../../src/report/synthetic-logs.js';
-import { chunk, corrupted, pinoLine, run, runStarted, scratch, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
+import { chunk, corrupted, pinoLine, run, runFinished, runStarted, scratch, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -36,7 +36,7 @@ describe('report integrity', () => {
     });
     expect(report.malformed).toEqual([]);
     expect(report.verdict.ok).toBe(true);
-    expect(report.verdict.summary).toMatch(/^all 30 chunks uploaded, all downloaded, none corrupted; upload latency mean [\d.]+ -[\d.]+ \+[\d.]+ s, total median [\d.]+ s$/);
+    expect(report.verdict.summary).toMatch(/^all 30 chunks uploaded, all downloaded, none corrupted; upload latency median [\d.]+ -[\d.]+ \+[\d.]+ s \(mean [\d.]+ s\), total median [\d.]+ s$/);
     expect(reportExitCode(report)).toBe(0);
     // Diagnostics and unknown events are ignored, not errors.
     expect(report.files.reduce((sum, file) => sum + file.ignored, 0)).toBeGreaterThan(0);
@@ -86,7 +86,7 @@ describe('report integrity', () => {
     expect(statuses(report).filter((line) => !line.startsWith('='))).toEqual(['- 3', '- 4', '* 7', '! 11']);
     // Skipped chunks are deliberate: not in the listing, not a failure.
     expect(report.listing.some((entry) => entry.seq === 13)).toBe(false);
-    expect(report.verdict).toEqual({ ok: false, summary: '2 chunks missing, 1 corrupted, 1 failed to upload', exitCode: 3 });
+    expect(report.verdict).toEqual({ ok: false, state: 'fail', summary: '2 chunks missing, 1 corrupted, 1 failed to upload (33 of 40 scheduled chunks verified)', exitCode: 3 });
   });
 
   it('treats a chunk verified and later found corrupted as corrupted, and corrupted-then-verified as recovered', async () => {
@@ -115,7 +115,7 @@ describe('report integrity', () => {
     const report = await buildReport([dir]);
     expect(report.integrity).toMatchObject({ scheduled: 5, scheduledSource: 'highest-seq', unaccounted: 2 });
     expect(report.lists.unaccountedSeqs).toEqual([2, 3]);
-    expect(report.verdict.summary).toBe('2 chunks scheduled but in no log');
+    expect(report.verdict.summary).toBe('2 chunks scheduled but in no log (3 of 5 scheduled chunks verified)');
   });
 
   it('counts a chunk whose upload only retried (writer stopped mid-retry) as a failed upload', async () => {
@@ -160,7 +160,7 @@ describe('report integrity', () => {
   });
 
   it('counts chunks verified twice as duplicates without failing the run', async () => {
-    await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100)]);
+    await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100), runFinished('upload')]);
     await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(0, 700)]);
     const report = await buildReport([dir]);
     expect(report.integrity.duplicateVerifications).toBe(1);
@@ -237,6 +237,15 @@ describe('report latency', () => {
     ]);
   });
 
+  it('starts the windows at the first chunk when it is stamped before t0, so no window lies before the run', async () => {
+    await writeLog(dir, 'upload.jsonl', [runStarted(2), uploaded(0, 100, { t_avail: t0 - 5 }), uploaded(1, 100), runFinished('upload')]);
+    await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(1, 300)]);
+    const report = await buildReport([dir], { windowMs: 600_000 });
+    expect(report.windows.origin).toBe(t0 - 5);
+    expect(report.windows.items.map((window) => [window.index, window.chunks])).toEqual([[0, 2]]);
+    expect(renderText(report)).not.toContain('latency over time');
+  });
+
   it('warns when clocks disagree (negative latencies)', async () => {
     await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 500)]);
     await writeLog(dir, 'download.jsonl', [verified(0, 300)]);
@@ -280,7 +289,7 @@ describe('report log reading', () => {
   it('merges the logs of several hosts given as several directories', async () => {
     const hostA = join(dir, 'ego');
     const hostB = join(dir, 'cnaf');
-    await writeLog(hostA, 'upload.jsonl', [runStarted(4), uploaded(0, 100), uploaded(2, 100)]);
+    await writeLog(hostA, 'upload.jsonl', [runStarted(4), uploaded(0, 100), uploaded(2, 100), runFinished('upload')]);
     await writeLog(hostA, 'upload-worker2.jsonl', [uploaded(1, 100), uploaded(3, 100)]);
     await writeLog(hostB, 'download.jsonl', [0, 1, 2, 3].map((seq) => verified(seq, 400)));
     const merged = await buildReport([hostA, hostB]);
@@ -330,7 +339,7 @@ describe('report unreadable log', () => {
 describe('report of a garbage log', () => {
   it('keeps the first malformed lines with their reasons and counts them all', async () => {
     const garbage = Array.from({ length: maxMalformedKept + 500 }, (_, index) => `garbage ${index}`);
-    await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100), ...garbage]);
+    await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100), ...garbage, runFinished('upload')]);
     await writeLog(dir, 'download.jsonl', [verified(0, 300)]);
     const report = await buildReport([dir]);
     expect(report.malformed).toHaveLength(maxMalformedKept);

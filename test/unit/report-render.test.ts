@@ -20,12 +20,13 @@ describe('report rendering', () => {
     const text = renderText(report);
     expect(text).toMatch(/^run r1 \(scope user\.wavefier, dataset rehearsal-r1\)/);
     expect(text).toMatch(/\n {2}scheduled\s+1,500 {2}from run_started\n/);
-    expect(text).toContain('distance from the mean to the 16th and 84th percentiles');
-    expect(text).toMatch(/\n {2}upload latency\s+1,500\s+2\.04 -0\.14 \+0\.56 s\s+1\.90 s\s+2\.60 s\s+2\.60 s\s+2\.60 s\n/);
+    expect(text).toContain('latency (median -a +b: the middle 68 % of chunks lie between median - a and median + b, i.e. p16 and p84)');
+    // Skewed (a fifth of the chunks slower): p16 equals the median, so the lower spread is 0.
+    expect(text).toMatch(/\n {2}upload latency\s+1,500\s+1\.90 -0\.00 \+0\.70 s\s+2\.04 s\s+2\.60 s\s+2\.60 s\s+2\.60 s\n/);
     expect(text).toContain('latency over time (10 min windows by t_avail, from 2026-11-26T12:00:00Z)');
     expect(text).toMatch(/\n {2}\+0:20\s+300\s+2\.60 s/);
     expect(text.trimEnd().split('\n').at(-1)).toBe(verdictLine(report));
-    expect(verdictLine(report)).toMatch(/^OK: all 1,500 chunks uploaded, all downloaded, none corrupted; upload latency mean 2\.04 -0\.14 \+0\.56 s, total median/);
+    expect(verdictLine(report)).toMatch(/^PASS: all 1,500 chunks uploaded, all downloaded, none corrupted; upload latency median 1\.90 -0\.00 \+0\.70 s \(mean 2\.04 s\), total median/);
     expect(renderText(report, { windows: false })).not.toContain('latency over time');
   });
 
@@ -39,7 +40,7 @@ describe('report rendering', () => {
     ]);
     const all = renderListing(report, { all: true }).split('\n');
     expect(all.map((line) => line.slice(0, 1))).toEqual(['=', '-', '*', '!', '=', '=']);
-    expect(verdictLine(report)).toBe('FAIL: 1 chunk missing, 1 corrupted, 1 failed to upload');
+    expect(verdictLine(report)).toBe('FAIL: 1 chunk missing, 1 corrupted, 1 failed to upload (3 of 6 scheduled chunks verified)');
     expect(renderText(report)).toContain(
       '\n\nmissing:\n  V-V1_WAVEFIER-1400000001-1.hdf5\ncorrupted:\n  V-V1_WAVEFIER-1400000002-1.hdf5\n' +
         'failed uploads:\n  V-V1_WAVEFIER-1400000003-1.hdf5 (storage PUT: 503 Slow Down (5 attempts))\n\n',
@@ -60,7 +61,7 @@ describe('report rendering', () => {
     expect(json).toMatchObject({
       ok: false,
       exit_code: 3,
-      summary: '1 chunk missing',
+      summary: '1 chunk missing (9 of 10 scheduled chunks verified)',
       run: { id: 'r3' },
       integrity: { scheduled: 10, missing: 1 },
       lists: { missing: ['V-V1_WAVEFIER-1400000004-1.hdf5'] },
