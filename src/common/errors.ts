@@ -9,6 +9,8 @@ export const ExitCode = {
   runtime: 1,
   usage: 2,
   integrity: 3,
+  /** A run stopped early with everything it produced intact: neither a pass nor an integrity failure. */
+  incomplete: 4,
   sigint: 130,
   sigterm: 143,
 } as const;

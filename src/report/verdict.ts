@@ -5,15 +5,14 @@ import type { Completion, Integrity, LatencyTable, Report, Verdict, VerdictState
 /**
  * Exit status of a run that stopped early (interrupted, or its logs end without run_finished) with
  * every chunk it produced intact: not a pass (the rehearsal did not run to the end), not an
- * integrity failure (nothing produced was lost). Wanted in common/errors.ts as ExitCode.incomplete.
+ * integrity failure (nothing produced was lost).
  */
-export const incompleteExitCode = 4;
+export const incompleteExitCode = ExitCode.incomplete;
 
 /** A run that stopped early with every chunk it produced intact. Exit 4. */
 export class IncompleteRunError extends WavefierError {
   constructor(message: string) {
-    // ExitCode has no 4 yet (src/common is not this module's to change): widened, then narrowed.
-    super(message, { code: 'incomplete', exitCode: incompleteExitCode as number as ExitCode, retryable: false });
+    super(message, { code: 'incomplete', exitCode: ExitCode.incomplete, retryable: false });
   }
 }
 
