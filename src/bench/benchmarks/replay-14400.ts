@@ -36,7 +36,8 @@ async function run(context: BenchContext): Promise<Metric[]> {
   if (typeof summary?.run_dir !== 'string') throw new Error('wavefier rehearse printed no run_dir in its --json summary');
   const report = await buildReport([summary.run_dir]);
   const { integrity, latency } = report;
-  const lost = integrity.missing + integrity.unaccounted + integrity.failedUploads + integrity.downloadFailures + (count - integrity.scheduled);
+  // A replay cut short by its deadline must not pass: chunks in flight at the stop count as lost here.
+  const lost = integrity.missing + integrity.unaccounted + integrity.failedUploads + integrity.downloadFailures + integrity.inFlight + (count - integrity.scheduled);
   const rehearseWallMs = typeof summary.wall_ms === 'number' ? summary.wall_ms : Number.NaN;
 
   const metrics: Metric[] = [
