@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { FaultController } from './faults.js';
 import { flipBytes } from './faults.js';
+import { ObjectFiles, type ObjectMeta } from './object-files.js';
 import { locationFor, type RseRuntime } from './rse.js';
 import type { StorageOps } from './context.js';
 import { rucioErrors } from './rucio-error.js';
@@ -26,6 +26,7 @@ interface S3rverStore {
   putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
   getObject(bucket: string, key: string, options?: unknown): Promise<S3rverObject | null>;
   deleteObject(bucket: string, key: string): Promise<void>;
+  copyObject(srcBucket: string, srcKey: string, destBucket: string, destKey: string, replacementMetadata?: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
 interface S3rverInstance {
   store: S3rverStore;
@@ -39,16 +40,21 @@ interface AwsAccountModule {
 
 const require = createRequire(import.meta.url);
 
+/** The request body; plain 'data' events cost less than async iteration of the stream. */
+function readRequestBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
 async function toBuffer(content: Buffer | Readable): Promise<Buffer> {
   if (Buffer.isBuffer(content)) return content;
   const chunks: Buffer[] = [];
   for await (const chunk of content) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
   return Buffer.concat(chunks);
-}
-
-interface ObjectMeta {
-  md5: string;
-  headers: Record<string, string>;
 }
 
 /** The headers s3rver keeps with an object (models/object.js ALLOWED_METADATA + x-amz-meta-*). */
@@ -133,47 +139,31 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   const store = s3rver.store;
   const faults = options.faults;
 
-  // Metadata (md5 + stored headers) of objects written or read since start: the fast GET path
-  // then needs one open/stat/read/close instead of s3rver's three file reads.
-  const metadataCache = new Map<string, ObjectMeta>();
-  const remember = (id: string, meta: ObjectMeta): void => {
-    if (metadataCache.size >= 200_000) metadataCache.delete(metadataCache.keys().next().value ?? '');
-    metadataCache.set(id, meta);
-  };
+  const files = new ObjectFiles((bucket, key, resource) => store.getResourcePath(bucket, key, resource));
 
-  const storeObject = async (bucket: string, key: string, sent: Buffer, metadata: Record<string, unknown>): Promise<{ size: number; md5: string }> => {
-    const id = `${bucket}/${key}`;
-    const stored = faults.corrupt('write', id) ? flipBytes(sent) : sent;
-    const objectPath = store.getResourcePath(bucket, key, 'object');
-    const directory = dirname(objectPath);
-    if (!knownDirectories.has(directory)) {
-      await mkdir(directory, { recursive: true });
-      knownDirectories.add(directory);
-    }
+  const storeObject = (bucket: string, key: string, sent: Buffer, metadata: Record<string, unknown>): ObjectMeta => {
+    const stored = faults.corrupt('write', `${bucket}/${key}`) ? flipBytes(sent) : sent;
     // The ETag is the md5 of what the client sent, so an injected write corruption stays silent.
     const md5 = createHash('md5').update(sent).digest('hex');
-    // Same files as s3rver's putMetadata, minus an empty metadata.json (s3rver reads a missing
-    // one as "no metadata") and minus graceful-fs: fewer file operations per PUT. A stale
-    // metadata.json is removed when we know of one (an overwrite of an object seen since start).
     const headers = storedHeaders(metadata);
-    const metadataPath = store.getResourcePath(bucket, key, 'metadata.json');
-    await writeFile(`${objectPath}.md5`, md5);
-    if (Object.keys(headers).length > 0) await writeFile(metadataPath, JSON.stringify(metadataFromRecord(metadata), null, 2));
-    else if (Object.keys(metadataCache.get(id)?.headers ?? {}).length > 0) await unlink(metadataPath).catch(() => undefined);
-    const temporary = `${objectPath}.${randomBytes(6).toString('hex')}.partial`;
-    await writeFile(temporary, stored);
-    await rename(temporary, objectPath);
-    remember(id, { md5, headers });
-    return { size: stored.length, md5 };
+    const metadataJson = Object.keys(headers).length > 0 ? JSON.stringify(metadataFromRecord(metadata), null, 2) : undefined;
+    return files.write(bucket, key, stored, md5, headers, metadataJson, stored !== sent);
   };
-  const knownDirectories = new Set<string>();
 
-  store.putObject = async (object) => storeObject(object.bucket, object.key, await toBuffer(object.content ?? Buffer.alloc(0)), object.metadata);
+  store.putObject = async (object) => {
+    const meta = storeObject(object.bucket, object.key, await toBuffer(object.content ?? Buffer.alloc(0)), object.metadata);
+    return { size: meta.size, md5: meta.md5 };
+  };
   const originalDelete = store.deleteObject.bind(store);
   store.deleteObject = async (bucket, key) => {
-    metadataCache.delete(`${bucket}/${key}`);
-    knownDirectories.clear();
+    files.forget(bucket, key);
+    files.forgetDirectories();
     await originalDelete(bucket, key);
+  };
+  const originalCopy = store.copyObject.bind(store);
+  store.copyObject = async (srcBucket, srcKey, destBucket, destKey, replacementMetadata) => {
+    files.forget(destBucket, destKey);
+    return originalCopy(srcBucket, srcKey, destBucket, destKey, replacementMetadata);
   };
   const originalGet = store.getObject.bind(store);
   store.getObject = async (bucket, key, getOptions) => {
@@ -216,56 +206,36 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   };
 
   const fastPut = async (req: IncomingMessage, res: ServerResponse, bucket: string, key: string): Promise<void> => {
-    const body = await toBuffer(req);
+    const body = await readRequestBody(req);
     // Conditional create (`If-None-Match: *`), as S3 and MinIO honour it; s3rver itself ignores it.
-    if (req.headers['if-none-match'] === '*') {
-      const exists = await stat(store.getResourcePath(bucket, key, 'object')).then(() => true, () => false);
-      if (exists) {
-        sendS3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', `${bucket}/${key}`);
-        return;
-      }
+    // The check and the write run in one synchronous step, so two such PUTs cannot both succeed.
+    if (req.headers['if-none-match'] === '*' && files.exists(bucket, key)) {
+      sendS3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', `${bucket}/${key}`);
+      return;
     }
-    const { md5 } = await storeObject(bucket, key, body, metadataFromHeaders(req.headers));
-    res.writeHead(200, { ETag: JSON.stringify(md5), 'Content-Length': '0' });
+    const { md5 } = storeObject(bucket, key, body, metadataFromHeaders(req.headers));
+    res.writeHead(200, { ETag: `"${md5}"`, 'Content-Length': '0' });
     res.end();
   };
 
-  const fastGet = async (req: IncomingMessage, res: ServerResponse, bucket: string, key: string): Promise<boolean> => {
-    const id = `${bucket}/${key}`;
-    const objectPath = store.getResourcePath(bucket, key, 'object');
-    let handle;
-    try {
-      handle = await open(objectPath, 'r');
-    } catch {
-      return false;
-    }
-    try {
-      const stats = await handle.stat();
-      let meta = metadataCache.get(id);
-      if (meta === undefined) {
-        const [md5, json] = await Promise.all([
-          readFile(`${objectPath}.md5`, 'utf8').catch(() => undefined),
-          readFile(store.getResourcePath(bucket, key, 'metadata.json'), 'utf8').catch(() => '{}'),
-        ]);
-        if (md5 === undefined) return false;
-        meta = { md5, headers: storedHeaders(JSON.parse(json) as Record<string, unknown>) };
-        remember(id, meta);
-      }
-      let bytes: Buffer = req.method === 'HEAD' ? Buffer.alloc(0) : await handle.readFile();
-      if (req.method !== 'HEAD' && faults.corrupt('read', id)) bytes = flipBytes(bytes);
-      res.writeHead(200, {
-        'Accept-Ranges': 'bytes',
-        'Content-Type': 'binary/octet-stream',
-        ...meta.headers,
-        ETag: JSON.stringify(meta.md5),
-        'Last-Modified': stats.mtime.toUTCString(),
-        'Content-Length': String(stats.size),
-      });
-      res.end(bytes);
-      return true;
-    } finally {
-      await handle.close();
-    }
+  /** Serves a plain GET/HEAD; false when s3rver should answer (no such object, metadata unknown). */
+  const fastGet = (req: IncomingMessage, res: ServerResponse, bucket: string, key: string): boolean => {
+    const head = req.method === 'HEAD';
+    const found = files.read(bucket, key, head, (json) => storedHeaders(JSON.parse(json) as Record<string, unknown>));
+    if (found === undefined) return false;
+    const { meta } = found;
+    let bytes = found.bytes;
+    if (!head && faults.corrupt('read', `${bucket}/${key}`)) bytes = flipBytes(bytes);
+    res.writeHead(200, {
+      'Accept-Ranges': 'bytes',
+      'Content-Type': 'binary/octet-stream',
+      ...meta.headers,
+      ETag: `"${meta.md5}"`,
+      'Last-Modified': new Date(meta.mtimeMs).toUTCString(),
+      'Content-Length': String(meta.size),
+    });
+    res.end(bytes);
+    return true;
   };
 
   /**
@@ -289,15 +259,15 @@ export async function createStorageServer(options: StorageServerOptions): Promis
       return true;
     }
     if (h.range !== undefined || h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) return false;
-    fastGet(req, res, target.bucket, target.key)
-      .then((served) => {
-        if (!served) koa(req, res);
-      })
-      .catch((error: unknown) => {
-        if (!res.headersSent) sendS3Error(res, 500, 'InternalError', error instanceof Error ? error.message : 'read failed', url.pathname);
-        else res.destroy();
-      });
-    return true;
+    let served: boolean;
+    try {
+      served = fastGet(req, res, target.bucket, target.key);
+    } catch (error) {
+      if (!res.headersSent) sendS3Error(res, 500, 'InternalError', error instanceof Error ? error.message : 'read failed', url.pathname);
+      else res.destroy();
+      return true;
+    }
+    return served;
   };
   const server = createServer((req, res) => {
     const url = new URL(`http://storage.invalid${req.url?.startsWith('/') === true ? req.url : '/'}`);
