@@ -91,10 +91,14 @@ function storedHeaders(metadata: Record<string, unknown>): Record<string, string
 
 const s3ErrorCodes: Record<number, string> = { 500: 'InternalError', 502: 'BadGateway', 503: 'SlowDown', 504: 'GatewayTimeout' };
 
-function sendS3Error(res: ServerResponse, status: number, code: string, message: string, resource: string): void {
+const xmlSafe = (text: string): string => text.replace(/[<>&]/g, '');
+
+/** S3's XML error; `details` are extra elements S3 adds for some codes (e.g. the digests of a BadDigest). */
+function sendS3Error(res: ServerResponse, status: number, code: string, message: string, resource: string, details: Record<string, string> = {}): void {
+  const extra = Object.entries(details).map(([name, value]) => `<${name}>${xmlSafe(value)}</${name}>`).join('');
   const body =
-    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>` +
-    `<Resource>${resource.replace(/[<>&]/g, '')}</Resource><RequestId>${randomBytes(8).toString('hex')}</RequestId></Error>`;
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>${extra}` +
+    `<Resource>${xmlSafe(resource)}</Resource><RequestId>${randomBytes(8).toString('hex')}</RequestId></Error>`;
   res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': String(Buffer.byteLength(body)) });
   res.end(body);
 }
@@ -141,10 +145,10 @@ export async function createStorageServer(options: StorageServerOptions): Promis
 
   const files = new ObjectFiles((bucket, key, resource) => store.getResourcePath(bucket, key, resource));
 
-  const storeObject = (bucket: string, key: string, sent: Buffer, metadata: Record<string, unknown>): ObjectMeta => {
-    const stored = faults.corrupt('write', `${bucket}/${key}`) ? flipBytes(sent) : sent;
+  /** `md5`: the hex md5 of `sent`, when the caller has it already. */
+  const storeObject = (bucket: string, key: string, sent: Buffer, metadata: Record<string, unknown>, md5 = createHash('md5').update(sent).digest('hex')): ObjectMeta => {
     // The ETag is the md5 of what the client sent, so an injected write corruption stays silent.
-    const md5 = createHash('md5').update(sent).digest('hex');
+    const stored = faults.corrupt('write', `${bucket}/${key}`) ? flipBytes(sent) : sent;
     const headers = storedHeaders(metadata);
     const metadataJson = Object.keys(headers).length > 0 ? JSON.stringify(metadataFromRecord(metadata), null, 2) : undefined;
     return files.write(bucket, key, stored, md5, headers, metadataJson, stored !== sent);
@@ -207,14 +211,45 @@ export async function createStorageServer(options: StorageServerOptions): Promis
 
   const fastPut = async (req: IncomingMessage, res: ServerResponse, bucket: string, key: string): Promise<void> => {
     const body = await readRequestBody(req);
+    const resource = `${bucket}/${key}`;
+    // A header-signed request covers the body through x-amz-content-sha256; S3 checks that it is the
+    // body's (UNSIGNED-PAYLOAD: nothing to check, and nothing hashed here).
+    const payloadHash = req.headers['x-amz-content-sha256'];
+    if (options.verifySignatures && typeof payloadHash === 'string' && payloadHash !== 'UNSIGNED-PAYLOAD' && req.headers.authorization !== undefined) {
+      const computed = createHash('sha256').update(body).digest('hex');
+      if (computed !== payloadHash.toLowerCase()) {
+        sendS3Error(res, 400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", resource, {
+          ClientComputedContentSHA256: payloadHash,
+          S3ComputedContentSHA256: computed,
+        });
+        return;
+      }
+    }
+    const md5 = createHash('md5').update(body).digest();
+    const contentMd5Header = req.headers['content-md5'];
+    if (contentMd5Header !== undefined) {
+      const contentMd5 = Array.isArray(contentMd5Header) ? contentMd5Header.join(',') : contentMd5Header;
+      if (!/^[A-Za-z0-9+/]{22}==$/.test(contentMd5)) {
+        sendS3Error(res, 400, 'InvalidDigest', 'The Content-MD5 you specified is not valid.', resource, { 'Content-MD5': contentMd5 });
+        return;
+      }
+      const calculated = md5.toString('base64');
+      if (calculated !== contentMd5) {
+        sendS3Error(res, 400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.', resource, {
+          ExpectedDigest: contentMd5,
+          CalculatedDigest: calculated,
+        });
+        return;
+      }
+    }
     // Conditional create (`If-None-Match: *`), as S3 and MinIO honour it; s3rver itself ignores it.
     // The check and the write run in one synchronous step, so two such PUTs cannot both succeed.
     if (req.headers['if-none-match'] === '*' && files.exists(bucket, key)) {
       sendS3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', `${bucket}/${key}`);
       return;
     }
-    const { md5 } = storeObject(bucket, key, body, metadataFromHeaders(req.headers));
-    res.writeHead(200, { ETag: `"${md5}"`, 'Content-Length': '0' });
+    const meta = storeObject(bucket, key, body, metadataFromHeaders(req.headers), md5.toString('hex'));
+    res.writeHead(200, { ETag: `"${meta.md5}"`, 'Content-Length': '0' });
     res.end();
   };
 
@@ -241,7 +276,8 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   /**
    * Plain object PUT/GET/HEAD skip s3rver's Koa stack (its per-request logging and three file
    * reads per GET cost more than the I/O) and use the same on-disk layout; everything else
-   * (listings, ranges, conditional and streamed aws-chunked uploads, errors) is s3rver's.
+   * (listings, ranges, conditional GETs, copies, streamed aws-chunked uploads, errors) is s3rver's.
+   * The fast PUT checks Content-MD5 and the signed payload hash, which s3rver does not.
    */
   const fastPath = (req: IncomingMessage, res: ServerResponse, url: URL, method: string): boolean => {
     if (method !== 'PUT' && method !== 'GET' && method !== 'HEAD') return false;
@@ -251,7 +287,7 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     if (method === 'PUT') {
       const sha = String(h['x-amz-content-sha256'] ?? '');
       const encoding = h['content-encoding'] ?? '';
-      if (sha.startsWith('STREAMING') || encoding.includes('aws-chunked') || h['x-amz-copy-source'] !== undefined || h['content-md5'] !== undefined || h['x-amz-storage-class'] !== undefined) return false;
+      if (sha.startsWith('STREAMING') || encoding.includes('aws-chunked') || h['x-amz-copy-source'] !== undefined || h['x-amz-storage-class'] !== undefined) return false;
       fastPut(req, res, target.bucket, target.key).catch((error: unknown) => {
         if (!res.headersSent) sendS3Error(res, 500, 'InternalError', error instanceof Error ? error.message : 'write failed', url.pathname);
         else res.destroy();
