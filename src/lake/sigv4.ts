@@ -20,8 +20,21 @@ const encode = (text: string): string =>
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 const hmac = (key: Buffer | string, text: string): Buffer => createHmac('sha256', key).update(text).digest();
 
+/**
+ * Signing keys by secret, date, region and service: the key changes once a day, and deriving it
+ * is four HMACs per request. Few entries (one secret, a date or two), so a small bound suffices.
+ */
+const signingKeys = new Map<string, Buffer>();
+
 function signingKey(secret: string, date: string, region: string, service: string): Buffer {
-  return hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+  const id = `${date}\n${region}\n${service}\n${secret}`;
+  let key = signingKeys.get(id);
+  if (key === undefined) {
+    key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+    if (signingKeys.size >= 64) signingKeys.clear();
+    signingKeys.set(id, key);
+  }
+  return key;
 }
 
 function canonicalQuery(rawQuery: string, exclude: string | undefined): string {

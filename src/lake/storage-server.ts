@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { FaultController } from './faults.js';
 import { flipBytes } from './faults.js';
+import { ObjectFiles, type ObjectMeta } from './object-files.js';
 import { locationFor, type RseRuntime } from './rse.js';
 import type { StorageOps } from './context.js';
 import { rucioErrors } from './rucio-error.js';
@@ -26,6 +26,7 @@ interface S3rverStore {
   putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
   getObject(bucket: string, key: string, options?: unknown): Promise<S3rverObject | null>;
   deleteObject(bucket: string, key: string): Promise<void>;
+  copyObject(srcBucket: string, srcKey: string, destBucket: string, destKey: string, replacementMetadata?: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
 interface S3rverInstance {
   store: S3rverStore;
@@ -39,16 +40,21 @@ interface AwsAccountModule {
 
 const require = createRequire(import.meta.url);
 
+/** The request body; plain 'data' events cost less than async iteration of the stream. */
+function readRequestBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
 async function toBuffer(content: Buffer | Readable): Promise<Buffer> {
   if (Buffer.isBuffer(content)) return content;
   const chunks: Buffer[] = [];
   for await (const chunk of content) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
   return Buffer.concat(chunks);
-}
-
-interface ObjectMeta {
-  md5: string;
-  headers: Record<string, string>;
 }
 
 /** The headers s3rver keeps with an object (models/object.js ALLOWED_METADATA + x-amz-meta-*). */
@@ -85,10 +91,14 @@ function storedHeaders(metadata: Record<string, unknown>): Record<string, string
 
 const s3ErrorCodes: Record<number, string> = { 500: 'InternalError', 502: 'BadGateway', 503: 'SlowDown', 504: 'GatewayTimeout' };
 
-function sendS3Error(res: ServerResponse, status: number, code: string, message: string, resource: string): void {
+const xmlSafe = (text: string): string => text.replace(/[<>&]/g, '');
+
+/** S3's XML error; `details` are extra elements S3 adds for some codes (e.g. the digests of a BadDigest). */
+function sendS3Error(res: ServerResponse, status: number, code: string, message: string, resource: string, details: Record<string, string> = {}): void {
+  const extra = Object.entries(details).map(([name, value]) => `<${name}>${xmlSafe(value)}</${name}>`).join('');
   const body =
-    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>` +
-    `<Resource>${resource.replace(/[<>&]/g, '')}</Resource><RequestId>${randomBytes(8).toString('hex')}</RequestId></Error>`;
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>${extra}` +
+    `<Resource>${xmlSafe(resource)}</Resource><RequestId>${randomBytes(8).toString('hex')}</RequestId></Error>`;
   res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': String(Buffer.byteLength(body)) });
   res.end(body);
 }
@@ -133,47 +143,31 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   const store = s3rver.store;
   const faults = options.faults;
 
-  // Metadata (md5 + stored headers) of objects written or read since start: the fast GET path
-  // then needs one open/stat/read/close instead of s3rver's three file reads.
-  const metadataCache = new Map<string, ObjectMeta>();
-  const remember = (id: string, meta: ObjectMeta): void => {
-    if (metadataCache.size >= 200_000) metadataCache.delete(metadataCache.keys().next().value ?? '');
-    metadataCache.set(id, meta);
-  };
+  const files = new ObjectFiles((bucket, key, resource) => store.getResourcePath(bucket, key, resource));
 
-  const storeObject = async (bucket: string, key: string, sent: Buffer, metadata: Record<string, unknown>): Promise<{ size: number; md5: string }> => {
-    const id = `${bucket}/${key}`;
-    const stored = faults.corrupt('write', id) ? flipBytes(sent) : sent;
-    const objectPath = store.getResourcePath(bucket, key, 'object');
-    const directory = dirname(objectPath);
-    if (!knownDirectories.has(directory)) {
-      await mkdir(directory, { recursive: true });
-      knownDirectories.add(directory);
-    }
+  /** `md5`: the hex md5 of `sent`, when the caller has it already. */
+  const storeObject = (bucket: string, key: string, sent: Buffer, metadata: Record<string, unknown>, md5 = createHash('md5').update(sent).digest('hex')): ObjectMeta => {
     // The ETag is the md5 of what the client sent, so an injected write corruption stays silent.
-    const md5 = createHash('md5').update(sent).digest('hex');
-    // Same files as s3rver's putMetadata, minus an empty metadata.json (s3rver reads a missing
-    // one as "no metadata") and minus graceful-fs: fewer file operations per PUT. A stale
-    // metadata.json is removed when we know of one (an overwrite of an object seen since start).
+    const stored = faults.corrupt('write', `${bucket}/${key}`) ? flipBytes(sent) : sent;
     const headers = storedHeaders(metadata);
-    const metadataPath = store.getResourcePath(bucket, key, 'metadata.json');
-    await writeFile(`${objectPath}.md5`, md5);
-    if (Object.keys(headers).length > 0) await writeFile(metadataPath, JSON.stringify(metadataFromRecord(metadata), null, 2));
-    else if (Object.keys(metadataCache.get(id)?.headers ?? {}).length > 0) await unlink(metadataPath).catch(() => undefined);
-    const temporary = `${objectPath}.${randomBytes(6).toString('hex')}.partial`;
-    await writeFile(temporary, stored);
-    await rename(temporary, objectPath);
-    remember(id, { md5, headers });
-    return { size: stored.length, md5 };
+    const metadataJson = Object.keys(headers).length > 0 ? JSON.stringify(metadataFromRecord(metadata), null, 2) : undefined;
+    return files.write(bucket, key, stored, md5, headers, metadataJson, stored !== sent);
   };
-  const knownDirectories = new Set<string>();
 
-  store.putObject = async (object) => storeObject(object.bucket, object.key, await toBuffer(object.content ?? Buffer.alloc(0)), object.metadata);
+  store.putObject = async (object) => {
+    const meta = storeObject(object.bucket, object.key, await toBuffer(object.content ?? Buffer.alloc(0)), object.metadata);
+    return { size: meta.size, md5: meta.md5 };
+  };
   const originalDelete = store.deleteObject.bind(store);
   store.deleteObject = async (bucket, key) => {
-    metadataCache.delete(`${bucket}/${key}`);
-    knownDirectories.clear();
+    files.forget(bucket, key);
+    files.forgetDirectories();
     await originalDelete(bucket, key);
+  };
+  const originalCopy = store.copyObject.bind(store);
+  store.copyObject = async (srcBucket, srcKey, destBucket, destKey, replacementMetadata) => {
+    files.forget(destBucket, destKey);
+    return originalCopy(srcBucket, srcKey, destBucket, destKey, replacementMetadata);
   };
   const originalGet = store.getObject.bind(store);
   store.getObject = async (bucket, key, getOptions) => {
@@ -216,62 +210,74 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   };
 
   const fastPut = async (req: IncomingMessage, res: ServerResponse, bucket: string, key: string): Promise<void> => {
-    const body = await toBuffer(req);
-    // Conditional create (`If-None-Match: *`), as S3 and MinIO honour it; s3rver itself ignores it.
-    if (req.headers['if-none-match'] === '*') {
-      const exists = await stat(store.getResourcePath(bucket, key, 'object')).then(() => true, () => false);
-      if (exists) {
-        sendS3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', `${bucket}/${key}`);
+    const body = await readRequestBody(req);
+    const resource = `${bucket}/${key}`;
+    // A header-signed request covers the body through x-amz-content-sha256; S3 checks that it is the
+    // body's (UNSIGNED-PAYLOAD: nothing to check, and nothing hashed here).
+    const payloadHash = req.headers['x-amz-content-sha256'];
+    if (options.verifySignatures && typeof payloadHash === 'string' && payloadHash !== 'UNSIGNED-PAYLOAD' && req.headers.authorization !== undefined) {
+      const computed = createHash('sha256').update(body).digest('hex');
+      if (computed !== payloadHash.toLowerCase()) {
+        sendS3Error(res, 400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", resource, {
+          ClientComputedContentSHA256: payloadHash,
+          S3ComputedContentSHA256: computed,
+        });
         return;
       }
     }
-    const { md5 } = await storeObject(bucket, key, body, metadataFromHeaders(req.headers));
-    res.writeHead(200, { ETag: JSON.stringify(md5), 'Content-Length': '0' });
+    const md5 = createHash('md5').update(body).digest();
+    const contentMd5Header = req.headers['content-md5'];
+    if (contentMd5Header !== undefined) {
+      const contentMd5 = Array.isArray(contentMd5Header) ? contentMd5Header.join(',') : contentMd5Header;
+      if (!/^[A-Za-z0-9+/]{22}==$/.test(contentMd5)) {
+        sendS3Error(res, 400, 'InvalidDigest', 'The Content-MD5 you specified is not valid.', resource, { 'Content-MD5': contentMd5 });
+        return;
+      }
+      const calculated = md5.toString('base64');
+      if (calculated !== contentMd5) {
+        sendS3Error(res, 400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.', resource, {
+          ExpectedDigest: contentMd5,
+          CalculatedDigest: calculated,
+        });
+        return;
+      }
+    }
+    // Conditional create (`If-None-Match: *`), as S3 and MinIO honour it; s3rver itself ignores it.
+    // The check and the write run in one synchronous step, so two such PUTs cannot both succeed.
+    if (req.headers['if-none-match'] === '*' && files.exists(bucket, key)) {
+      sendS3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', `${bucket}/${key}`);
+      return;
+    }
+    const meta = storeObject(bucket, key, body, metadataFromHeaders(req.headers), md5.toString('hex'));
+    res.writeHead(200, { ETag: `"${meta.md5}"`, 'Content-Length': '0' });
     res.end();
   };
 
-  const fastGet = async (req: IncomingMessage, res: ServerResponse, bucket: string, key: string): Promise<boolean> => {
-    const id = `${bucket}/${key}`;
-    const objectPath = store.getResourcePath(bucket, key, 'object');
-    let handle;
-    try {
-      handle = await open(objectPath, 'r');
-    } catch {
-      return false;
-    }
-    try {
-      const stats = await handle.stat();
-      let meta = metadataCache.get(id);
-      if (meta === undefined) {
-        const [md5, json] = await Promise.all([
-          readFile(`${objectPath}.md5`, 'utf8').catch(() => undefined),
-          readFile(store.getResourcePath(bucket, key, 'metadata.json'), 'utf8').catch(() => '{}'),
-        ]);
-        if (md5 === undefined) return false;
-        meta = { md5, headers: storedHeaders(JSON.parse(json) as Record<string, unknown>) };
-        remember(id, meta);
-      }
-      let bytes: Buffer = req.method === 'HEAD' ? Buffer.alloc(0) : await handle.readFile();
-      if (req.method !== 'HEAD' && faults.corrupt('read', id)) bytes = flipBytes(bytes);
-      res.writeHead(200, {
-        'Accept-Ranges': 'bytes',
-        'Content-Type': 'binary/octet-stream',
-        ...meta.headers,
-        ETag: JSON.stringify(meta.md5),
-        'Last-Modified': stats.mtime.toUTCString(),
-        'Content-Length': String(stats.size),
-      });
-      res.end(bytes);
-      return true;
-    } finally {
-      await handle.close();
-    }
+  /** Serves a plain GET/HEAD; false when s3rver should answer (no such object, metadata unknown). */
+  const fastGet = (req: IncomingMessage, res: ServerResponse, bucket: string, key: string): boolean => {
+    const head = req.method === 'HEAD';
+    const found = files.read(bucket, key, head, (json) => storedHeaders(JSON.parse(json) as Record<string, unknown>));
+    if (found === undefined) return false;
+    const { meta } = found;
+    let bytes = found.bytes;
+    if (!head && faults.corrupt('read', `${bucket}/${key}`)) bytes = flipBytes(bytes);
+    res.writeHead(200, {
+      'Accept-Ranges': 'bytes',
+      'Content-Type': 'binary/octet-stream',
+      ...meta.headers,
+      ETag: `"${meta.md5}"`,
+      'Last-Modified': new Date(meta.mtimeMs).toUTCString(),
+      'Content-Length': String(meta.size),
+    });
+    res.end(bytes);
+    return true;
   };
 
   /**
    * Plain object PUT/GET/HEAD skip s3rver's Koa stack (its per-request logging and three file
    * reads per GET cost more than the I/O) and use the same on-disk layout; everything else
-   * (listings, ranges, conditional and streamed aws-chunked uploads, errors) is s3rver's.
+   * (listings, ranges, conditional GETs, copies, streamed aws-chunked uploads, errors) is s3rver's.
+   * The fast PUT checks Content-MD5 and the signed payload hash, which s3rver does not.
    */
   const fastPath = (req: IncomingMessage, res: ServerResponse, url: URL, method: string): boolean => {
     if (method !== 'PUT' && method !== 'GET' && method !== 'HEAD') return false;
@@ -281,7 +287,7 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     if (method === 'PUT') {
       const sha = String(h['x-amz-content-sha256'] ?? '');
       const encoding = h['content-encoding'] ?? '';
-      if (sha.startsWith('STREAMING') || encoding.includes('aws-chunked') || h['x-amz-copy-source'] !== undefined || h['content-md5'] !== undefined || h['x-amz-storage-class'] !== undefined) return false;
+      if (sha.startsWith('STREAMING') || encoding.includes('aws-chunked') || h['x-amz-copy-source'] !== undefined || h['x-amz-storage-class'] !== undefined) return false;
       fastPut(req, res, target.bucket, target.key).catch((error: unknown) => {
         if (!res.headersSent) sendS3Error(res, 500, 'InternalError', error instanceof Error ? error.message : 'write failed', url.pathname);
         else res.destroy();
@@ -289,15 +295,15 @@ export async function createStorageServer(options: StorageServerOptions): Promis
       return true;
     }
     if (h.range !== undefined || h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) return false;
-    fastGet(req, res, target.bucket, target.key)
-      .then((served) => {
-        if (!served) koa(req, res);
-      })
-      .catch((error: unknown) => {
-        if (!res.headersSent) sendS3Error(res, 500, 'InternalError', error instanceof Error ? error.message : 'read failed', url.pathname);
-        else res.destroy();
-      });
-    return true;
+    let served: boolean;
+    try {
+      served = fastGet(req, res, target.bucket, target.key);
+    } catch (error) {
+      if (!res.headersSent) sendS3Error(res, 500, 'InternalError', error instanceof Error ? error.message : 'read failed', url.pathname);
+      else res.destroy();
+      return true;
+    }
+    return served;
   };
   const server = createServer((req, res) => {
     const url = new URL(`http://storage.invalid${req.url?.startsWith('/') === true ? req.url : '/'}`);
