@@ -36,6 +36,11 @@ export interface StoreCallOptions {
 
 export interface PutOptions extends StoreCallOptions {
   ifAbsent?: boolean;
+  /**
+   * Hex md5 of the bytes, when the caller has it already: S3 stores send it as Content-MD5, so the
+   * server refuses bytes damaged on the way instead of storing them.
+   */
+  md5?: string;
 }
 
 /** `put` with `ifAbsent` found an object already there. */

@@ -96,6 +96,7 @@ export class S3Store implements ObjectStore {
           Key: key,
           Body: body,
           ContentLength: body.byteLength,
+          ...(options?.md5 === undefined ? {} : { ContentMD5: Buffer.from(options.md5, 'hex').toString('base64') }),
           ...(options?.ifAbsent === true ? { IfNoneMatch: '*' } : {}),
         }),
         options?.signal ? { abortSignal: options.signal } : {},
@@ -168,6 +169,10 @@ function s3Error(operation: string, pfn: string, error: unknown): Error {
       return new StorageError(operation, pfn, 'the bucket does not exist; create it or fix the RSE prefix', { cause: error });
     }
     return new ObjectNotFoundError(pfn, { cause: error });
+  }
+  if (name === 'BadDigest') {
+    // The bytes changed on the way: nothing was stored, and sending them again is the cure.
+    return new StorageTransientError(operation, pfn, 'HTTP 400 BadDigest: the storage received other bytes than were sent', { cause: error });
   }
   if ((status !== undefined && (status >= 500 || status === 429)) || e.$retryable !== undefined || isTransientNetworkCode(e.code ?? name)) {
     return new StorageTransientError(operation, pfn, `${name}${status === undefined ? '' : ` (HTTP ${status})`}`, { cause: error });

@@ -78,6 +78,7 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
     alreadyRegistered: false,
   };
   const signal = req.signal ? { signal: req.signal } : {};
+  const putOptions = { ...signal, md5: sums.md5 };
 
   if (req.mode === 'rucio-compatible') {
     const existing = await existingFile(client, req.scope, req.name);
@@ -87,7 +88,7 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
       return { ...result, alreadyRegistered: true };
     }
     await client.addReplicas(req.rse, [{ ...file, state: 'C' }], { ignoreAvailability: true });
-    await target.store.put(target.pfn, req.bytes, signal);
+    await target.store.put(target.pfn, req.bytes, putOptions);
     await client.updateReplicas(req.rse, [{ ...file, state: 'A' }]);
     await client.attachDids(req.dataset.scope, req.dataset.name, [{ scope: req.scope, name: req.name }], signal);
     return result;
@@ -98,20 +99,20 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
     if (existing !== undefined) {
       checkSame(did, existing, file);
       // Same bytes: rewriting them is harmless and restores an object that may have been lost.
-      await target.store.put(target.pfn, req.bytes, signal);
+      await target.store.put(target.pfn, req.bytes, putOptions);
       await completeExisting(client, req, file);
       return { ...result, alreadyRegistered: true };
     }
   }
   try {
-    await target.store.put(target.pfn, req.bytes, { ...signal, ifAbsent: true });
+    await target.store.put(target.pfn, req.bytes, { ...putOptions, ifAbsent: true });
   } catch (error) {
     if (!(error instanceof ObjectExistsError)) throw error;
     // Something is at the PFN already: a retried upload, or another DID's bytes. Never clobber the latter.
     const existing = await existingFile(client, req.scope, req.name);
     if (existing !== undefined) checkSame(did, existing, file);
     // A leftover of an upload that never reached the catalog (or the same bytes): safe to replace.
-    await target.store.put(target.pfn, req.bytes, signal);
+    await target.store.put(target.pfn, req.bytes, putOptions);
   }
   try {
     await client.attachDids(req.dataset.scope, req.dataset.name, [file], { rse: req.rse, ...signal });

@@ -13,6 +13,7 @@ import {
   RucioClient,
   RucioConflictError,
   RucioNotFoundError,
+  StorageTransientError,
   downloadFile,
   fetchVerified,
   lfn2path,
@@ -280,6 +281,18 @@ describe('failures a user would see', () => {
     expect((error as Error).message).toMatch(/storage put of s3:\/\/127\.0\.0\.1:\d+\/wavefier-lake\/wavefier\/.*nostore failed/);
     lake.faults.clear();
     await expect(client.getDid(scope, `${run}-nostore`)).rejects.toBeInstanceOf(RucioNotFoundError);
+  });
+
+  it('sends the md5 with every PUT: bytes damaged on the way are refused by the storage, not stored', async () => {
+    const bytes = randomBytes(4096);
+    const target = await client.storage.writeTarget('LAKE_S3', scope, `${run}-digest`);
+    await target.store.put(target.pfn, bytes, { md5: checksums(bytes).md5 });
+    const damaged = Buffer.from(bytes);
+    damaged[100] = (damaged[100] ?? 0) ^ 0xff;
+    const error = await target.store.put(target.pfn, damaged, { md5: checksums(bytes).md5 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageTransientError);
+    expect((error as Error).message).toMatch(/BadDigest/);
+    expect(Buffer.from(await target.store.get(target.pfn)).equals(bytes)).toBe(true);
   });
 
   it('detects corruption on download and uses a clean second read', async () => {
