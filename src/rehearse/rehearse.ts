@@ -145,7 +145,9 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
       (label, line) => output.info(`${label.padEnd(8)} | ${line}`),
     );
     const children = [upload, download];
+    let stopRequested = false;
     const stopAll = (reason: string): void => {
+      stopRequested = true;
       output.info(`stopping upload and download: ${reason}`);
       for (const child of children) child.stop(15_000);
     };
@@ -161,8 +163,8 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
     const downloadResult = await download.done;
     clearTimeout(deadline);
     options.signal.removeEventListener('abort', onAbort);
-    warnOnAbnormalExit(output, 'upload', uploadResult);
-    warnOnAbnormalExit(output, 'download', downloadResult);
+    warnOnAbnormalExit(output, 'upload', uploadResult, stopRequested);
+    warnOnAbnormalExit(output, 'download', downloadResult, stopRequested);
 
     const report = await buildReport([runDir], { runId });
     for (const note of reportNotes(report)) output.warn(note);
@@ -208,8 +210,10 @@ function describeExit(result: ChildResult): string {
   return result.signal === null ? `code ${result.code ?? 'unknown'}` : `signal ${result.signal}`;
 }
 
-function warnOnAbnormalExit(output: Output, label: string, result: ChildResult): void {
+function warnOnAbnormalExit(output: Output, label: string, result: ChildResult, stopRequested: boolean): void {
   if (result.code === ExitCode.ok || result.code === ExitCode.integrity) return;
+  // Asked to stop, it stopped: the expected exit of a graceful shutdown is not news.
+  if (stopRequested && (result.code === ExitCode.sigint || result.code === ExitCode.sigterm)) return;
   output.warn(`${label} exited with ${describeExit(result)}; the report below says what reached the lake`);
 }
 
