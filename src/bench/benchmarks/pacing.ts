@@ -14,6 +14,8 @@ interface PacedRun {
   label: string;
   count: number;
   rateFactor: number;
+  /** Whether the p99/max targets apply (they are for rehearsal rates; the long run is about drift). */
+  errorTargets: boolean;
 }
 
 /**
@@ -48,8 +50,10 @@ function startControl(intervalMs: number, count: number): Promise<number[]> {
 }
 
 const runs: readonly PacedRun[] = [
-  { label: '1 Hz', count: 120, rateFactor: 1 },
-  { label: '20 Hz', count: 1200, rateFactor: 20 },
+  { label: '1 Hz', count: 120, rateFactor: 1, errorTargets: true },
+  { label: '20 Hz', count: 1200, rateFactor: 20, errorTargets: true },
+  // DESIGN's "error at chunk 14,400 no larger than at chunk 1", over a whole 4-hour schedule in 144 s.
+  { label: '100 Hz', count: 14_400, rateFactor: 100, errorTargets: false },
 ];
 
 /**
@@ -111,7 +115,7 @@ function pacingMetrics(paced: PacedRun, records: Record<string, unknown>[]): Met
   const last = errors.at(-1) ?? Number.NaN;
   const mean = (values: number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
   return [
-    ...latencyMetrics(label, latencyStats(errors), { p99: '<= 5', max: '<= 50' }),
+    ...latencyMetrics(label, latencyStats(errors), paced.errorTargets ? { p99: '<= 5', max: '<= 50' } : {}),
     { name: `${label} of the first chunk`, value: round(first), unit: 'ms' },
     { name: `${label} of the last chunk`, value: round(last), unit: 'ms' },
     {
@@ -137,12 +141,13 @@ function pacingMetrics(paced: PacedRun, records: Record<string, unknown>[]): Met
 
 export const pacing: Benchmark = {
   name: 'pacing',
-  title: 'pacing error of a paced upload at 1 Hz and 20 Hz',
+  title: 'pacing error of a paced upload at 1 Hz and 20 Hz, and its drift over 14,400 chunks',
   description:
     'Pacing error (t_enqueued - t_avail, from upload.jsonl) of `wavefier upload --source synthetic` run as its own process ' +
     '(the built bin/wavefier, default 4 in-process upload workers) against a private redis-server and the embedded lake in ' +
-    'a separate `wavefier lake serve` process: 120 chunks at 1 Hz (rate factor 1, 120 s) and 1200 chunks at 20 Hz (rate ' +
-    'factor 20, 60 s). Drift is the last chunk\'s error minus the first\'s (tolerance 5 ms, the p99 target), also as the ' +
+    'a separate `wavefier lake serve` process: 120 chunks at 1 Hz (rate factor 1, 120 s), 1200 chunks at 20 Hz (rate ' +
+    'factor 20, 60 s) and a whole 4-hour schedule, 14,400 chunks at 100 Hz (rate factor 100, 144 s), for DESIGN\'s "error at ' +
+    'chunk 14,400 no larger than at chunk 1" (the p99/max targets are for the rehearsal rates above). Drift is the last chunk\'s error minus the first\'s (tolerance 5 ms, the p99 target), also as the ' +
     'mean of the last 10 minus the first 10 and as a least-squares trend. Note: the uploader takes t_enqueued just before ' +
     '`queue.add()`, so the figure is timer lateness plus chunk generation, not the Redis round trip. The upload process, ' +
     'the lake process and redis-server share the 2 cores with whatever else runs (see the load average); a control process ' +
