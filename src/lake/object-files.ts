@@ -82,6 +82,9 @@ export class ObjectFiles {
     if (!this.knownDirectories.has(directory)) {
       // The first directory created, if any: then the object's own directory is new too.
       newDirectory = mkdirSync(directory, { recursive: true }) !== undefined;
+      // Bounded: with Rucio's hash layout nearly every new object has a directory of its own, and
+      // forgetting one costs a mkdir that finds it there.
+      if (this.knownDirectories.size >= 4096) this.knownDirectories.clear();
       this.knownDirectories.add(directory);
     }
     const md5Path = `${objectPath}.md5`;
