@@ -36,9 +36,12 @@ const readyTimeoutMs = 60_000;
  * the report's and uploader's modules, and its work runs on an event loop of its own.
  */
 export async function startLakeProcess(dir: string, env: NodeJS.ProcessEnv, onLine: (line: string) => void): Promise<LakeProcess> {
+  // A process group of its own: a Ctrl-C at the terminal stops upload and download, which still
+  // talk to the lake while they wind down; the lake is stopped last, by close() (or at exit).
   const child = spawn(process.execPath, [wavefierExecutable(), '--json', 'lake', 'serve', '--dir', dir], {
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   const killOnExit = (): void => {
     child.kill('SIGTERM');
