@@ -164,7 +164,9 @@ export class Catalog {
         'SELECT * FROM dids WHERE scope = ? AND created_at >= ? AND created_at <= ? ORDER BY created_at, name',
       ),
     };
-    this.transaction = <T>(fn: () => T): T => db.transaction(fn)();
+    // One transaction function for all: db.transaction() builds five wrapper closures per call.
+    const inTransaction = db.transaction((fn: () => unknown) => fn());
+    this.transaction = <T>(fn: () => T): T => inTransaction(fn) as T;
   }
 
   now(): number {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** What the fast paths serve of an object besides its bytes. */
@@ -9,8 +9,8 @@ export interface ObjectMeta {
   /** Stored headers (Content-Type, x-amz-meta-*), in response spelling. */
   headers: Record<string, string>;
   size: number;
-  /** Modification time of the object file, ms since the epoch. */
-  mtimeMs: number;
+  /** Modification time of the object file in whole seconds (what Last-Modified shows; a small integer, unboxed). */
+  mtime: number;
 }
 
 /** One shared object for the common case of no stored headers (the cache may hold 200,000 entries). */
@@ -57,17 +57,13 @@ export class ObjectFiles {
 
   constructor(
     private readonly resourcePath: ResourcePath,
-    private readonly cacheLimit = 200_000,
+    /** About 250 bytes each; an evicted object's GET works out its md5 again. */
+    private readonly cacheLimit = 50_000,
   ) {}
 
   exists(bucket: string, key: string): boolean {
-    if (this.cache.has(`${bucket}/${key}`)) return true;
-    try {
-      statSync(this.resourcePath(bucket, key, 'object'));
-      return true;
-    } catch {
-      return false;
-    }
+    // existsSync: no exception to build for the usual answer, "no".
+    return this.cache.has(`${bucket}/${key}`) || existsSync(this.resourcePath(bucket, key, 'object'));
   }
 
   /**
@@ -86,6 +82,9 @@ export class ObjectFiles {
     if (!this.knownDirectories.has(directory)) {
       // The first directory created, if any: then the object's own directory is new too.
       newDirectory = mkdirSync(directory, { recursive: true }) !== undefined;
+      // Bounded: with Rucio's hash layout nearly every new object has a directory of its own, and
+      // forgetting one costs a mkdir that finds it there.
+      if (this.knownDirectories.size >= 4096) this.knownDirectories.clear();
       this.knownDirectories.add(directory);
     }
     const md5Path = `${objectPath}.md5`;
@@ -97,10 +96,10 @@ export class ObjectFiles {
     // pid + sequence: unique among lakes sharing a directory, no random bytes per PUT.
     const temporary = `${objectPath}.${process.pid}-${++this.sequence}.partial`;
     const fd = openSync(temporary, 'wx');
-    let mtimeMs: number;
+    let mtime: number;
     try {
       writeFileSync(fd, stored);
-      mtimeMs = fstatSync(fd).mtimeMs;
+      mtime = Math.floor(fstatSync(fd).mtimeMs / 1000);
     } catch (error) {
       closeSync(fd);
       try {
@@ -112,7 +111,7 @@ export class ObjectFiles {
     }
     closeSync(fd);
     renameSync(temporary, objectPath);
-    const meta: ObjectMeta = { md5, headers: Object.keys(headers).length === 0 ? noHeaders : headers, size: stored.length, mtimeMs };
+    const meta: ObjectMeta = { md5, headers: Object.keys(headers).length === 0 ? noHeaders : headers, size: stored.length, mtime };
     this.remember(id, meta);
     return meta;
   }
@@ -164,10 +163,10 @@ export class ObjectFiles {
           if (!isMissing(error)) throw error;
         }
         const headers = parseHeaders(json);
-        meta = { md5, headers: Object.keys(headers).length === 0 ? noHeaders : headers, size: stats.size, mtimeMs: stats.mtimeMs };
+        meta = { md5, headers: Object.keys(headers).length === 0 ? noHeaders : headers, size: stats.size, mtime: Math.floor(stats.mtimeMs / 1000) };
         this.remember(id, meta);
       }
-      return { meta: { ...meta, size: head ? stats.size : bytes.length, mtimeMs: stats.mtimeMs }, bytes };
+      return { meta: { ...meta, size: head ? stats.size : bytes.length, mtime: Math.floor(stats.mtimeMs / 1000) }, bytes };
     } finally {
       closeSync(fd);
     }

@@ -2,7 +2,7 @@ import type { LakeContext, Route, RouteRequest } from './context.js';
 import { getRse } from './context.js';
 import { replicaStateNames } from './catalog.js';
 import { parseRucioDate } from './dates.js';
-import { parseJsonObject, sendCreated, sendJsonStream, sendRaw, sendText } from './http-io.js';
+import { JsonStreamBody, parseJsonObject, sendCreated, sendJsonStream, sendRaw, sendText } from './http-io.js';
 import { renderMetalink, type MetalinkFile } from './metalink.js';
 import {
   listReplicasSchema,
@@ -63,7 +63,9 @@ async function listReplicas(request: RouteRequest, context: LakeContext): Promis
   const metalink = accept.includes('application/metalink4+xml');
 
   const groups = context.catalog.listReplicaRows(body.dids, updatedAfter);
-  const files: { json: Record<string, unknown>; metalink: MetalinkFile }[] = [];
+  // Each file goes out (or into the metalink list) as soon as it is built: no list of all of them.
+  const jsonBody = metalink ? undefined : new JsonStreamBody();
+  const metalinkFiles: MetalinkFile[] = [];
   for (const group of groups) {
     const pfns: Record<string, unknown> = {};
     const rses: Record<string, string[]> = {};
@@ -97,6 +99,10 @@ async function listReplicas(request: RouteRequest, context: LakeContext): Promis
     // name is always listed (with empty maps when it has no usable replica), as Rucio does.
     if (urls.length === 0 && group.requestedFile === undefined) continue;
     const parents = resolveParents ? group.parents : undefined;
+    if (jsonBody === undefined) {
+      metalinkFiles.push({ scope: group.file.scope, name: group.file.name, bytes, adler32, md5, parents, urls });
+      continue;
+    }
     const json: Record<string, unknown> = {
       scope: group.file.scope,
       name: group.file.name,
@@ -108,13 +114,13 @@ async function listReplicas(request: RouteRequest, context: LakeContext): Promis
       states,
     };
     if (parents !== undefined) json.parents = parents;
-    files.push({ json, metalink: { scope: group.file.scope, name: group.file.name, bytes, adler32, md5, parents, urls } });
+    jsonBody.add(json);
   }
-  if (metalink) {
-    sendRaw(request.res, 200, 'application/metalink4+xml', renderMetalink(files.map((file) => file.metalink)));
+  if (jsonBody === undefined) {
+    sendRaw(request.res, 200, 'application/metalink4+xml', renderMetalink(metalinkFiles));
     return;
   }
-  sendJsonStream(request.res, files.map((file) => file.json));
+  jsonBody.send(request.res);
 }
 
 async function addRules(request: RouteRequest, context: LakeContext): Promise<void> {

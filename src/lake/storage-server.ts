@@ -266,7 +266,7 @@ export async function createStorageServer(options: StorageServerOptions): Promis
       'Content-Type': 'binary/octet-stream',
       ...meta.headers,
       ETag: `"${meta.md5}"`,
-      'Last-Modified': new Date(meta.mtimeMs).toUTCString(),
+      'Last-Modified': new Date(meta.mtime * 1000).toUTCString(),
       'Content-Length': String(meta.size),
     });
     res.end(bytes);

@@ -8,12 +8,17 @@ export function wavefierExecutable(): string {
 }
 
 /**
- * V8 sizes its heap for this machine's memory (gigabytes), so a busy upload or download process lets
- * garbage pile up to 250+ MB before collecting it. Their live data is small (a few MB even for a
+ * V8 sizes its heap for this machine's memory (gigabytes), so a busy upload, download or lake process
+ * lets garbage pile up to 250+ MB before collecting it. Their live data is small (a few MB even for a
  * 4-hour run); tighter limits keep each process near 150 MB at the cost of more frequent, cheap GCs.
  * Inherited by the download worker processes.
  */
 const childHeapOptions = '--max-old-space-size=256 --max-semi-space-size=8';
+
+/** The environment of a child process: `env` plus the heap limits (appended, so they win). */
+export function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, childHeapOptions].filter(Boolean).join(' ') };
+}
 
 export interface ChildResult {
   code: number | null;
@@ -40,7 +45,7 @@ export function startWavefier(
   onLine: (label: string, line: string) => void,
 ): RunningChild {
   const child = spawn(process.execPath, [wavefierExecutable(), '--json', ...args], {
-    env: { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, childHeapOptions].filter(Boolean).join(' ') },
+    env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // A rehearse that exits at once (second signal) takes its upload and download with it.

@@ -3,11 +3,12 @@ import { ZodError, prettifyError } from 'zod';
 import { ExitCode, InterruptedError, RuntimeFailure, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import type { Output } from '../common/output.js';
-import { startLake, type Lake } from '../lake/index.js';
+import { FaultController } from '../lake/index.js';
 import { startPrivateRedis, type PrivateRedis } from '../redis/index.js';
 import { buildReport, reportExitCode, reportNotes, writeHtml, writePlots, type Report } from '../report/index.js';
 import { newRunId } from '../uploader/index.js';
 import { startWavefier, type ChildResult, type RunningChild } from './child.js';
+import { startLakeProcess, type LakeProcess } from './lake-process.js';
 
 export interface RehearseOptions {
   count: number;
@@ -53,7 +54,7 @@ export interface RehearseResult {
 }
 
 /**
- * The one-command rehearsal: an embedded lake (unless a real one is configured), a private Redis
+ * The one-command rehearsal: an embedded lake in a process of its own (unless a real one is configured), a private Redis
  * (unless one is given), `wavefier upload` and `wavefier download` as two processes as they would
  * run at two sites, then the report of their logs.
  */
@@ -66,18 +67,22 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
   const dataset = `wavefier-${runId}`;
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    let lake: Lake | undefined;
+    let lake: LakeProcess | undefined;
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (!options.external) {
-      lake = await startLake({ dir: options.lakeDir ?? join(runDir, 'lake'), quiet: true });
-      const running = lake;
-      cleanups.push(() => running.close());
       if (options.faults !== undefined) {
+        // Checked here, before anything starts, with the lake's own rules.
         try {
-          running.faults.set(options.faults as Parameters<typeof running.faults.set>[0]);
+          new FaultController().set(options.faults as Parameters<FaultController['set']>[0]);
         } catch (error) {
           throw new UsageError(`invalid --faults: ${error instanceof ZodError ? prettifyError(error).replace(/\n/g, '; ') : errorMessage(error)}`);
         }
+      }
+      lake = await startLakeProcess(options.lakeDir ?? join(runDir, 'lake'), env, (line) => output.info(`${'lake'.padEnd(8)} | ${line}`));
+      const running = lake;
+      cleanups.push(() => running.close());
+      if (options.faults !== undefined) {
+        await running.setFaults(options.faults);
         output.warn(`fault injection active in the embedded lake: ${JSON.stringify(options.faults)}`);
       }
       env.RUCIO_HOME = lake.settings.rucioHome;
