@@ -1,6 +1,7 @@
 import { InputError, InterruptedError, UsageError, errorMessage } from '../common/errors.js';
 import { ChunkLedger } from './chunk-ledger.js';
-import { formatCount, plural } from './format.js';
+import { plural } from './format.js';
+import { formatDuration } from '../common/duration.js';
 import { discoverRuns, selectRun } from './log-discovery.js';
 import { readLogFile } from './log-reader.js';
 import type { LogFileSummary, MalformedLine, Report } from './report-types.js';
@@ -26,6 +27,9 @@ export const defaultWindowMs = 10 * 60_000;
  * contribute files), joins them by chunk, and returns the report as plain data. Reads each file as
  * a stream, so memory grows with the number of chunks, not of lines.
  */
+/** How far before t_uploaded a downloader may see a chunk on one clock (the uploader's stamp lags). */
+const detectionStampSlackMs = 1000;
+
 export async function buildReport(dirs: readonly string[], options: BuildReportOptions = {}): Promise<Report> {
   const windowMs = options.windowMs ?? defaultWindowMs;
   if (!Number.isFinite(windowMs) || windowMs <= 0) {
@@ -64,11 +68,17 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
     );
   }
   // These span hosts (pacer, upload workers, downloader): a negative value means their clocks disagree.
-  const spanning = { upload: 'upload latencies', detection: 'detection delays', total: 'total latencies' } as const;
+  // Except slightly negative detection delays: an upload worker stamps t_uploaded after the catalog
+  // answered, and a busy worker can do so after the downloader already saw the file.
+  const spanning = { upload: 'upload latency', detection: 'detection delay', total: 'total latency' } as const;
   for (const [metric, label] of Object.entries(spanning) as [keyof typeof spanning, string][]) {
+    const floor = metric === 'detection' ? -detectionStampSlackMs : 0;
     let negative = 0;
-    for (const value of samples[metric]) if (value < 0) negative++;
-    if (negative > 0) warnings.push(`${formatCount(negative)} negative ${label}: the clocks of the hosts disagree (check NTP)`);
+    for (const value of samples[metric]) if (value < floor) negative++;
+    if (negative > 0) {
+      const below = floor === 0 ? 'negative' : `below ${formatDuration(floor)}`;
+      warnings.push(`${plural(negative, label).replace(/ys$/, 'ies')} ${below}: the clocks of the hosts disagree (check NTP)`);
+    }
   }
 
   const firstAvail = samples.tAvail[0];
