@@ -55,7 +55,7 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
     .addOption(new Option('--scope <scope>', 'Rucio scope').default('wavefier'))
     .addOption(new Option('--redis <url>', 'Redis to use (default: a private redis-server)'))
     .addOption(new Option('--lake-dir <dir>', 'state directory of the embedded lake (default: <run>/lake)'))
-    .addOption(new Option('--deadline <duration>', 'stop both sides after this long (default: expected duration + 2 min)').argParser(duration('--deadline')))
+    .addOption(new Option('--deadline <duration>', 'stop both sides after this long (default: expected duration + 2 min; unpaced: 25 ms per chunk + 2 min)').argParser(duration('--deadline')))
     .addOption(new Option('--no-plots', 'skip plots and the HTML page'))
     .addOption(new Option('--upload-args <flags>', 'more flags for `wavefier upload`, e.g. "--late skip --attempts 8"'))
     .addOption(new Option('--download-args <flags>', 'more flags for `wavefier download`, e.g. "--corruption-retries 5"'))

@@ -58,6 +58,8 @@ export interface RehearseResult {
  * (unless one is given), `wavefier upload` and `wavefier download` as two processes as they would
  * run at two sites, then the report of their logs.
  */
+const unpacedAllowanceMsPerChunk = 25;
+
 export async function rehearse(options: RehearseOptions): Promise<RehearseResult> {
   const started = Date.now();
   const { output } = options;
@@ -101,7 +103,8 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
     }
 
     const intervalMs = options.asFastAsPossible ? 0 : options.periodMs / options.rateFactor;
-    const expectedMs = options.count * intervalMs;
+    // Unpaced, a run takes as long as the machine needs: allow a slow one (40 chunks/s) before giving up.
+    const expectedMs = options.count * (intervalMs > 0 ? intervalMs : unpacedAllowanceMsPerChunk);
     const deadlineMs = options.deadlineMs ?? expectedMs + 120_000;
     output.info(
       `rehearsal ${runId}: ${options.count} chunks of ${formatDuration(options.periodMs)} from ${options.source}, ` +

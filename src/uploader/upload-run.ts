@@ -192,7 +192,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     const progress = startProgress(options.output, stats, settings, state, (counts) => {
       const doneHere = (counts.uploaded ?? 0) + (counts.failed ?? 0) - doneBefore;
       return producer.enqueued - doneHere;
-    });
+    }, doneBefore + (countsBefore.skipped ?? 0));
     cleanups.push(() => progress.stop());
 
     const nextUnsent = await runPacer({
@@ -541,11 +541,12 @@ function startProgress(
   state: RunState,
   /** Chunks this process enqueued that no worker (on any host) has finished: the queue's depth. */
   inQueue: (counts: Record<string, number>) => number,
+  doneAtStart: number,
 ): { stop(): void } {
   const ms = (value: number | undefined): string => (value === undefined ? '-' : formatDuration(value));
-  let first: { done: number; at: number } | undefined;
+  // The rate is measured from the start of this process's part of the run.
+  const first = { done: doneAtStart, at: Date.now() };
   const etaOf = (remaining: number, done: number, now: number): string => {
-    first ??= { done, at: now };
     const eta = remainingTimeMs(settings, remaining, { done, at: now }, first);
     return eta === undefined ? '-' : formatDuration(eta);
   };

@@ -199,7 +199,8 @@ function readCommand(pid: number): string {
 export function rehearsalRole(command: string): string {
   if (command.includes('redis-server')) return 'redis-server';
   if (command.includes('bullmq') && command.includes('main.js')) return 'download-worker';
-  if (/\bwavefier\b.*\brehearse\b/.test(command)) return 'rehearse (lake)';
+  if (/\bwavefier\b.*\blake serve\b/.test(command)) return 'lake';
+  if (/\bwavefier\b.*\brehearse\b/.test(command)) return 'rehearse';
   if (/\bwavefier\b.*\bupload-worker\b/.test(command)) return 'upload-worker';
   if (/\bwavefier\b.*\bupload\b/.test(command)) return 'upload';
   if (/\bwavefier\b.*\bdownload\b/.test(command)) return 'download';

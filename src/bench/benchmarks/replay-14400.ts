@@ -10,9 +10,8 @@ const sampleEveryMs = 500;
 
 /**
  * The accelerated replay of a 4-hour rehearsal as a user runs it: `wavefier rehearse --count 14400
- * --as-fast-as-possible --keep none`, the built executable. Every process of the run (the rehearse
- * process holding the lake and redis-server's parent, upload, download, each download worker,
- * redis-server) is found under the rehearse process in /proc every 500 ms and its RSS recorded.
+ * --as-fast-as-possible --keep none`, the built executable. Every process of the run (rehearse, the
+ * lake (`wavefier lake serve`), upload, download, each download worker, redis-server) is found under the rehearse process in /proc every 500 ms and its RSS recorded.
  * Integrity comes from the run's logs through the report module.
  */
 async function run(context: BenchContext): Promise<Metric[]> {
@@ -103,7 +102,7 @@ export const replay14400: Benchmark = {
     '`wavefier rehearse --count 14400 --as-fast-as-possible --keep none --no-plots --deadline 10m` (the built executable, ' +
     'default settings otherwise: synthetic 4 kHz source, 4 upload workers, 2 download worker processes, incremental polls ' +
     'every 250 ms). The benchmark process only waits and reads /proc every 500 ms: VmRSS, VmHWM and CPU time of every ' +
-    'process under rehearse (the rehearse process holding the lake, upload, download, each download worker, redis-server). ' +
+    'process under rehearse (rehearse, the lake, upload, download, each download worker, redis-server). ' +
     'The RSS trend is the least-squares slope of each process\'s RSS floor (the minimum of each 5 s, i.e. after garbage ' +
     'collection) over the second half of the transfer phase (the upload process\'s lifetime), so neither the collector\'s ' +
     'sawtooth nor start-up and wind-down pass for a trend. Integrity from the logs via ' +
