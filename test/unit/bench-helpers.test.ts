@@ -17,7 +17,8 @@ describe('bench helpers', () => {
   it('names the processes of a rehearsal from their command lines', () => {
     expect(rehearsalRole('redis-server 127.0.0.1:4242')).toBe('redis-server');
     expect(rehearsalRole('/usr/bin/node /x/node_modules/bullmq/dist/cjs/classes/main.js')).toBe('download-worker');
-    expect(rehearsalRole('node bin/wavefier rehearse --count 10')).toBe('rehearse (lake)');
+    expect(rehearsalRole('node bin/wavefier rehearse --count 10')).toBe('rehearse');
+    expect(rehearsalRole('/usr/bin/node /x/bin/wavefier --json lake serve --dir /tmp/l')).toBe('lake');
     expect(rehearsalRole('/usr/bin/node /x/bin/wavefier --json upload --redis r')).toBe('upload');
     expect(rehearsalRole('/usr/bin/node /x/bin/wavefier --json download --redis r')).toBe('download');
     expect(rehearsalRole('/usr/bin/node /x/bin/wavefier upload-worker --redis r')).toBe('upload-worker');
