@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { table } from '../common/output.js';
-import { benchmarks } from './benchmarks/index.js';
+import { benchmarkNames, loadBenchmarks } from './benchmarks/index.js';
 import { machineInfo } from './machine.js';
 import { formatValue, updateMarkdown, writeJsonResults } from './report.js';
 import { meetsTarget } from './targets.js';
@@ -26,7 +26,7 @@ interface ChildMessage {
 }
 
 async function runChild(name: string): Promise<void> {
-  const benchmark = benchmarks.find((candidate) => candidate.name === name);
+  const [benchmark] = await loadBenchmarks([name]);
   if (!benchmark) throw new Error(`no benchmark named ${name}`);
   const workDir = mkdtempSync(join(tmpdir(), `wavefier-bench-${name}-`));
   const started = performance.now();
@@ -81,17 +81,17 @@ function runInChild(benchmark: Benchmark): Promise<BenchmarkResult> {
   });
 }
 
-function select(names: readonly string[]): Benchmark[] {
-  if (names.length === 0) return [...benchmarks];
-  const chosen = new Set<Benchmark>();
+function select(names: readonly string[]): string[] {
+  if (names.length === 0) return [...benchmarkNames];
+  const chosen = new Set<string>();
   for (const name of names) {
-    const matches = benchmarks.filter((benchmark) => benchmark.name === name || benchmark.name.startsWith(`${name}-`) || benchmark.name.startsWith(name));
+    const matches = benchmarkNames.filter((known) => known === name || known.startsWith(`${name}-`) || known.startsWith(name));
     if (matches.length === 0) {
-      throw new SelectionError(`unknown benchmark ${JSON.stringify(name)}; known: ${benchmarks.map((benchmark) => benchmark.name).join(', ')}`);
+      throw new SelectionError(`unknown benchmark ${JSON.stringify(name)}; known: ${benchmarkNames.join(', ')}`);
     }
     for (const match of matches) chosen.add(match);
   }
-  return benchmarks.filter((benchmark) => chosen.has(benchmark));
+  return benchmarkNames.filter((known) => chosen.has(known));
 }
 
 class SelectionError extends Error {}
@@ -101,7 +101,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const names = argv.filter((arg) => arg !== '--check');
   let selected: Benchmark[];
   try {
-    selected = select(names);
+    selected = await loadBenchmarks(select(names));
   } catch (error) {
     if (!(error instanceof SelectionError)) throw error;
     process.stderr.write(`bench: ${error.message}\n`);
