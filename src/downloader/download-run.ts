@@ -328,11 +328,15 @@ class Coordinator {
   /** A poll's new files in one round trip: one by one costs ~0.1 ms more CPU per file (BullMQ). */
   async enqueueDetected(replicas: ReplicaRecord[], tDetected: number): Promise<void> {
     if (replicas.length === 0) return;
-    await this.queue.addBulk(replicas.map((replica) => ({ name: 'chunk', data: this.jobFor(replica, tDetected, 0), opts: this.jobOptions(replica, 0, 0) })));
-    for (const replica of replicas) {
-      this.detected++;
-      this.pending.set(replica.name, { tDetected, replica, corruptions: 0, queuedAt: this.now() });
+    // Pending before queued: a worker's outcome can arrive before addBulk's reply does.
+    for (const replica of replicas) this.pending.set(replica.name, { tDetected, replica, corruptions: 0, queuedAt: this.now() });
+    try {
+      await this.queue.addBulk(replicas.map((replica) => ({ name: 'chunk', data: this.jobFor(replica, tDetected, 0), opts: this.jobOptions(replica, 0, 0) })));
+    } catch (error) {
+      for (const replica of replicas) this.pending.delete(replica.name);
+      throw error;
     }
+    this.detected += replicas.length;
   }
 
   async enqueue(replica: ReplicaRecord, tDetected: number, corruptions: number, delayMs = 0, again = false): Promise<void> {
@@ -387,6 +391,8 @@ class Coordinator {
     const answers = (await pipeline.exec()) ?? [];
     for (const [index, [name, pending]] of old.entries()) {
       if (answers[index]?.[1] !== 0) continue;
+      // Its outcome may have arrived while the check was on its way: then the job is gone because it finished.
+      if (this.pending.get(name) !== pending) continue;
       this.log.diagnostic('warn', 'a download job vanished without an outcome; queuing the chunk again', { name });
       await this.enqueue(pending.replica, pending.tDetected, pending.corruptions, 0, true);
     }
