@@ -78,6 +78,8 @@ interface Pending {
 
 /** A pending chunk whose job has been gone from the queue this long without an outcome is queued again. */
 const lostJobCheckAfterMs = 5_000;
+/** In flight this long (several times the retry backoff of a healthy run) is worth a note in the log. */
+const longPendingReportMs = 30_000;
 
 export function defaultRunName(dataset: string): string {
   const match = /(\d{8}T\d{6}Z-[0-9a-f]{4})$/.exec(dataset);
@@ -390,12 +392,34 @@ class Coordinator {
     for (const [name, pending] of old) pipeline.exists(this.queue.toKey(downloadJobId(this.options.scope, name, pending.corruptions)));
     const answers = (await pipeline.exec()) ?? [];
     for (const [index, [name, pending]] of old.entries()) {
-      if (answers[index]?.[1] !== 0) continue;
+      if (answers[index]?.[1] !== 0) {
+        await this.reportLongPending(name, pending, now);
+        continue;
+      }
       // Its outcome may have arrived while the check was on its way: then the job is gone because it finished.
       if (this.pending.get(name) !== pending) continue;
       this.log.diagnostic('warn', 'a download job vanished without an outcome; queuing the chunk again', { name });
       await this.enqueue(pending.replica, pending.tDetected, pending.corruptions, 0, true);
     }
+  }
+
+  private readonly reportedLongPending = new Set<string>();
+
+  /**
+   * A chunk in flight far longer than any retry schedule explains is logged once with its job's
+   * BullMQ state, so that a run that stalls on it says where it is stuck.
+   */
+  private async reportLongPending(name: string, pending: Pending, now: number): Promise<void> {
+    if (now - pending.queuedAt < longPendingReportMs || this.reportedLongPending.has(name)) return;
+    this.reportedLongPending.add(name);
+    const jobId = downloadJobId(this.options.scope, name, pending.corruptions);
+    const state = await this.queue.getJobState(jobId).catch((error: unknown) => `unknown (${errorMessage(error)})`);
+    this.log.diagnostic('warn', 'a chunk has been in flight for long; its download job is still in Redis', {
+      name,
+      job: jobId,
+      state,
+      in_flight_ms: now - pending.queuedAt,
+    });
   }
 
   private warmedUp = 0;
