@@ -73,6 +73,11 @@ export class StorageTransientError extends TransientError {
   }
 }
 
+/** A server refused a PUT's Content-MD5 (S3 BadDigest): nothing was stored, and sending the bytes again is the cure. */
+export function badDigestError(pfn: string, options?: WavefierErrorOptions): StorageTransientError {
+  return new StorageTransientError('put', pfn, 'HTTP 400 BadDigest: the storage received other bytes than were sent', options);
+}
+
 export class StorageError extends RuntimeFailure {
   constructor(
     readonly operation: string,

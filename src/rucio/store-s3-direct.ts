@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Dispatcher } from 'undici';
 import {
+  badDigestError,
   isTransientNetworkCode,
   ObjectExistsError,
   ObjectNotFoundError,
@@ -153,10 +154,7 @@ export class S3DirectStore implements ObjectStore {
     if (options?.md5 !== undefined) headers['content-md5'] = Buffer.from(options.md5, 'hex').toString('base64');
     const response = await this.send('put', pfn, 'PUT', { body, headers, signal: options?.signal });
     if (response.status === 200) return;
-    if (response.status === 400 && errorCode(response.body).includes('BadDigest')) {
-      // The bytes changed on the way: nothing was stored, and sending them again is the cure.
-      throw new StorageTransientError('put', pfn, 'HTTP 400 BadDigest: the storage received other bytes than were sent');
-    }
+    if (response.status === 400 && errorCode(response.body).includes('BadDigest')) throw badDigestError(pfn);
     if (options?.ifAbsent === true && response.status === 412) throw new ObjectExistsError(pfn);
     throw failure('put', pfn, response.status, response.body);
   }

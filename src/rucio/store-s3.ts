@@ -8,6 +8,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import {
+  badDigestError,
   isTransientNetworkCode,
   ObjectExistsError,
   ObjectNotFoundError,
@@ -170,10 +171,7 @@ function s3Error(operation: string, pfn: string, error: unknown): Error {
     }
     return new ObjectNotFoundError(pfn, { cause: error });
   }
-  if (name === 'BadDigest') {
-    // The bytes changed on the way: nothing was stored, and sending them again is the cure.
-    return new StorageTransientError(operation, pfn, 'HTTP 400 BadDigest: the storage received other bytes than were sent', { cause: error });
-  }
+  if (name === 'BadDigest') return badDigestError(pfn, { cause: error });
   if ((status !== undefined && (status >= 500 || status === 429)) || e.$retryable !== undefined || isTransientNetworkCode(e.code ?? name)) {
     return new StorageTransientError(operation, pfn, `${name}${status === undefined ? '' : ` (HTTP ${status})`}`, { cause: error });
   }
