@@ -53,13 +53,14 @@ export interface RehearseResult {
   wallMs: number;
 }
 
+/** An unpaced run's deadline allowance per chunk: a slow machine's 40 chunks/s. */
+const unpacedAllowanceMsPerChunk = 25;
+
 /**
  * The one-command rehearsal: an embedded lake in a process of its own (unless a real one is configured), a private Redis
  * (unless one is given), `wavefier upload` and `wavefier download` as two processes as they would
  * run at two sites, then the report of their logs.
  */
-const unpacedAllowanceMsPerChunk = 25;
-
 export async function rehearse(options: RehearseOptions): Promise<RehearseResult> {
   const started = Date.now();
   const { output } = options;
@@ -103,7 +104,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
     }
 
     const intervalMs = options.asFastAsPossible ? 0 : options.periodMs / options.rateFactor;
-    // Unpaced, a run takes as long as the machine needs: allow a slow one (40 chunks/s) before giving up.
+    // Unpaced, a run takes as long as the machine needs: allow a slow one before giving up.
     const expectedMs = options.count * (intervalMs > 0 ? intervalMs : unpacedAllowanceMsPerChunk);
     const deadlineMs = options.deadlineMs ?? expectedMs + 120_000;
     output.info(

@@ -1,7 +1,7 @@
+import { formatDuration } from '../common/duration.js';
 import { InputError, InterruptedError, UsageError, errorMessage } from '../common/errors.js';
 import { ChunkLedger } from './chunk-ledger.js';
 import { plural } from './format.js';
-import { formatDuration } from '../common/duration.js';
 import { discoverRuns, selectRun } from './log-discovery.js';
 import { readLogFile } from './log-reader.js';
 import type { LogFileSummary, MalformedLine, Report } from './report-types.js';
@@ -22,14 +22,14 @@ export interface BuildReportOptions {
 
 export const defaultWindowMs = 10 * 60_000;
 
+/** How far before t_uploaded a downloader may see a chunk on one clock (the uploader's stamp lags). */
+const detectionStampSlackMs = 1000;
+
 /**
  * Reads the upload and download logs of one run from every given directory (several hosts may
  * contribute files), joins them by chunk, and returns the report as plain data. Reads each file as
  * a stream, so memory grows with the number of chunks, not of lines.
  */
-/** How far before t_uploaded a downloader may see a chunk on one clock (the uploader's stamp lags). */
-const detectionStampSlackMs = 1000;
-
 export async function buildReport(dirs: readonly string[], options: BuildReportOptions = {}): Promise<Report> {
   const windowMs = options.windowMs ?? defaultWindowMs;
   if (!Number.isFinite(windowMs) || windowMs <= 0) {
