@@ -63,15 +63,8 @@ const allowedMetadata = new Set([
   'x-amz-storage-class', 'x-amz-website-redirect-location',
 ]);
 
-function metadataFromHeaders(headers: IncomingMessage['headers']): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (typeof value === 'string' && (allowedMetadata.has(name) || name.startsWith('x-amz-meta-'))) out[name] = value;
-  }
-  return out;
-}
-
-function metadataFromRecord(metadata: Record<string, unknown>): Record<string, string> {
+/** The entries s3rver would keep of a request's headers or a stored metadata record. */
+function keptMetadata(metadata: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(metadata)) {
     if (typeof value === 'string' && (allowedMetadata.has(name) || name.startsWith('x-amz-meta-'))) out[name] = value;
@@ -79,12 +72,11 @@ function metadataFromRecord(metadata: Record<string, unknown>): Record<string, s
   return out;
 }
 
+/** The kept metadata as response headers, in S3's capitalisation. */
 function storedHeaders(metadata: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(metadata)) {
-    if (typeof value === 'string' && (allowedMetadata.has(name) || name.startsWith('x-amz-meta-'))) {
-      out[name.replace(/(^|-)([a-z])/g, (_m, dash: string, ch: string) => dash + ch.toUpperCase())] = value;
-    }
+  for (const [name, value] of Object.entries(keptMetadata(metadata))) {
+    out[name.replace(/(^|-)([a-z])/g, (_m, dash: string, ch: string) => dash + ch.toUpperCase())] = value;
   }
   return out;
 }
@@ -150,7 +142,7 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     // The ETag is the md5 of what the client sent, so an injected write corruption stays silent.
     const stored = faults.corrupt('write', `${bucket}/${key}`) ? flipBytes(sent) : sent;
     const headers = storedHeaders(metadata);
-    const metadataJson = Object.keys(headers).length > 0 ? JSON.stringify(metadataFromRecord(metadata), null, 2) : undefined;
+    const metadataJson = Object.keys(headers).length > 0 ? JSON.stringify(keptMetadata(metadata), null, 2) : undefined;
     return files.write(bucket, key, stored, md5, headers, metadataJson, stored !== sent);
   };
 
@@ -248,7 +240,7 @@ export async function createStorageServer(options: StorageServerOptions): Promis
       sendS3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', `${bucket}/${key}`);
       return;
     }
-    const meta = storeObject(bucket, key, body, metadataFromHeaders(req.headers), md5.toString('hex'));
+    const meta = storeObject(bucket, key, body, keptMetadata(req.headers), md5.toString('hex'));
     res.writeHead(200, { ETag: `"${meta.md5}"`, 'Content-Length': '0' });
     res.end();
   };
