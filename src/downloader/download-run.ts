@@ -10,6 +10,7 @@ import { openEventLog, type EventLog } from '../common/event-log.js';
 import { boundedCleanup } from '../common/cleanup.js';
 import { formatDuration } from '../common/duration.js';
 import { SlidingWindow } from '../common/live-stats.js';
+import { defaultRunName } from '../common/run-id.js';
 import { downloadLogFile, type DownloadChunkEvent, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
 import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
@@ -80,11 +81,6 @@ interface Pending {
 const lostJobCheckAfterMs = 5_000;
 /** In flight this long (several times the retry backoff of a healthy run) is worth a note in the log. */
 const longPendingReportMs = 30_000;
-
-export function defaultRunName(dataset: string): string {
-  const match = /(\d{8}T\d{6}Z-[0-9a-f]{4})$/.exec(dataset);
-  return match?.[1] ?? dataset;
-}
 
 /** The processor file of the worker processes: always the compiled JavaScript, also under vitest. */
 export function processorFile(): string {

@@ -1,4 +1,4 @@
-export { runDownload, defaultRunName, processorFile, type DownloadRunOptions, type DownloadSummary } from './download-run.js';
+export { runDownload, processorFile, type DownloadRunOptions, type DownloadSummary } from './download-run.js';
 export { DatasetPoller, type PollMode, type PollResult, type PollerOptions } from './poller.js';
 export { verifyChunkContent } from './verify-chunk.js';
 export { downloadQueueName, type DownloadJob, type DownloadOutcome } from './download-job.js';

@@ -6,7 +6,7 @@ import type { Output } from '../common/output.js';
 import { FaultController } from '../lake/index.js';
 import { startPrivateRedis, type PrivateRedis } from '../redis/index.js';
 import { buildReport, reportExitCode, reportNotes, writeHtml, writePlots, type Report } from '../report/index.js';
-import { newRunId } from '../uploader/index.js';
+import { newRunId } from '../common/run-id.js';
 import { startWavefier, type ChildResult, type RunningChild } from './child.js';
 import { startLakeProcess, type LakeProcess } from './lake-process.js';
 

@@ -17,7 +17,7 @@ import { startPrivateRedis, type PrivateRedis } from '../redis/index.js';
 import { startWavefier, type ChildResult, type RunningChild } from '../rehearse/index.js';
 import { buildReport, renderListing, renderText, reportExitCode, reportToJson, type Report } from '../report/index.js';
 import { RucioClient, loadRucioConfig } from '../rucio/index.js';
-import { newRunId } from '../uploader/index.js';
+import { newRunId } from '../common/run-id.js';
 import { auditDataset } from './dataset-audit.js';
 import { LogTail, isDownloadLog, isUploadLog } from './log-tail.js';
 import { downloadWorkerProcesses } from './processes.js';

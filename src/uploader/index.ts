@@ -1,4 +1,4 @@
-export { runUpload, newRunId, runTag, type UploadRunOptions, type UploadSummary } from './upload-run.js';
+export { runUpload, type UploadRunOptions, type UploadSummary } from './upload-run.js';
 export { startUploadWorker, workerLockSettings, type UploadWorkerOptions } from './upload-worker.js';
 export { runPacer, dueAt, defaultLateTolerance, type LatePolicy, type PacerTick, type Schedule } from './pacer.js';
 export { RunState, type RunSettings } from './run-state.js';

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +9,7 @@ import { boundedCleanup } from '../common/cleanup.js';
 import { formatDuration } from '../common/duration.js';
 import { gpsToUnixMs, unixMsToGps } from '../common/gps.js';
 import { SlidingWindow } from '../common/live-stats.js';
+import { newRunId, runTag } from '../common/run-id.js';
 import { uploadLogFile, type RunEvent, type UploadChunkEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
 import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
@@ -79,20 +79,6 @@ const backoffDelayMs = 500;
 const startLeadMs = 20;
 /** As-fast-as-possible mode keeps at most this many chunks per worker waiting in Redis. */
 const outstandingPerWorker = 16;
-
-/**
- * The default TAG of a run's chunk names. Chunk GPS starts follow the run's own timeline from the
- * current GPS second, so an accelerated run (chunks ahead of real time) would reuse the names of a run
- * started just after it in the same scope; DIDs are immutable, so names carry the run id.
- */
-export function runTag(runId: string): string {
-  return `WAVEFIER_${runId.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
-}
-
-export function newRunId(now: number = Date.now()): string {
-  const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `${stamp}-${randomBytes(2).toString('hex')}`;
-}
 
 /**
  * One upload run: paces chunks from the source onto the BullMQ queue at their due times, uploads them

@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { fetchVerified } from '../../src/rucio/index.js';
 import { decodeChunk, openSource } from '../../src/strain/index.js';
-import { runTag, runUpload, type UploadRunOptions } from '../../src/uploader/index.js';
+import { runTag } from '../../src/common/run-id.js';
+import { runUpload, type UploadRunOptions } from '../../src/uploader/index.js';
 import { datasetContent, readEvents, startTestStack, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
