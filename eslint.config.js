@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench-results/', '.wavefier/', 'rehearsals/'] },
+  { ignores: ['dist/', 'build/', 'node_modules/', 'coverage/', 'bench-results/', '.wavefier/', 'rehearsals/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

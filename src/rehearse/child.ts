@@ -1,10 +1,32 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { RuntimeFailure } from '../common/errors.js';
+
+let root: string | undefined;
+
+/**
+ * The directory of this wavefier installation (package.json, bin/), found upwards from this module:
+ * the same answer from the compiled product (dist/), from the sources under vitest (src/), and from
+ * the tools' build, which compiles the sources once more (build/src/).
+ */
+export function packageRoot(): string {
+  if (root !== undefined) return root;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'bin', 'wavefier'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new RuntimeFailure(`no wavefier installation (package.json and bin/wavefier) above ${fileURLToPath(import.meta.url)}: reinstall wavefier`);
+    dir = parent;
+  }
+  root = dir;
+  return dir;
+}
 
 /** The wavefier executable of this installation, for running upload and download as separate processes. */
 export function wavefierExecutable(): string {
-  return fileURLToPath(new URL('../../bin/wavefier', import.meta.url));
+  return join(packageRoot(), 'bin', 'wavefier');
 }
 
 /**

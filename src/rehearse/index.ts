@@ -1,2 +1,2 @@
 export { rehearse, type RehearseOptions, type RehearseResult } from './rehearse.js';
-export { startWavefier, wavefierExecutable, type ChildResult, type RunningChild } from './child.js';
+export { packageRoot, startWavefier, wavefierExecutable, type ChildResult, type RunningChild } from './child.js';

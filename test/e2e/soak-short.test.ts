@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cli.js';
-import { faultKinds } from '../../src/soak/schedule.js';
+import { faultKinds } from '../../tools/soak/schedule.js';
 
 interface Summary {
   ok: boolean;
@@ -21,7 +21,7 @@ interface Summary {
 
 function runSoakCli(args: readonly string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'dist/soak/run.js'), ...args], {
+    const child = spawn(process.execPath, [join(repoRoot, 'build/tools/soak/run.js'), ...args], {
       cwd: repoRoot,
       env: { ...process.env, CI: '1', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],

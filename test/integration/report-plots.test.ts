@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildReport, writeHtml, writePlots } from '../../src/report/index.js';
-import { writeSyntheticRun } from '../../src/report/synthetic-logs.js';
+import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
 import { scratch } from '../fixtures/report/log-lines.js';
 
 let dir: string;

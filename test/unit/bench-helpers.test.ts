@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { slope } from '../../src/bench/benchmarks/bench-stack.js';
-import { CountingProxy } from '../../src/bench/benchmarks/counting-proxy.js';
-import { TreeMemorySampler, rehearsalRole } from '../../src/bench/benchmarks/process-memory.js';
+import { slope } from '../../tools/bench/benchmarks/bench-stack.js';
+import { CountingProxy } from '../../tools/bench/benchmarks/counting-proxy.js';
+import { TreeMemorySampler, rehearsalRole } from '../../tools/bench/benchmarks/process-memory.js';
 
 describe('bench helpers', () => {
   it('fits the slope of a line and refuses a single point', () => {

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, NotFoundError } from '../../src/common/errors.js';
 import { buildReport, maxMalformedKept, renderText, reportExitCode, reportNotes, type Report } from '../../src/report/index.js';
-import { writeSyntheticRun } from '../../src/report/synthetic-logs.js';
+import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
 import { chunk, corrupted, pinoLine, run, runFinished, runStarted, scratch, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
 
 let dir: string;

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeSyntheticRun } from '../../src/report/synthetic-logs.js';
+import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
 import { fixtureRuns, fixturesDir } from '../fixtures/report/fixtures.js';
 import { scratch } from '../fixtures/report/log-lines.js';
 

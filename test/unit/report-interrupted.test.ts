@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildReport, renderHtml, renderListing, renderText, reportExitCode, reportToJson, verdictErrorFor, verdictLine } from '../../src/report/index.js';
-import { writeSyntheticRun } from '../../src/report/synthetic-logs.js';
+import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
 import { runFinished, runStarted, scratch, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
 
 let dir: string;

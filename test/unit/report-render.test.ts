@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildReport, renderHtml, renderListing, renderText, reportToJson, verdictLine } from '../../src/report/index.js';
 import { m4Indices } from '../../src/report/plot-specs.js';
-import { writeSyntheticRun } from '../../src/report/synthetic-logs.js';
+import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
 import { scratch } from '../fixtures/report/log-lines.js';
 
 let dir: string;

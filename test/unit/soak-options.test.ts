@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/common/errors.js';
-import { LogTail } from '../../src/soak/log-tail.js';
-import { parsePgrep } from '../../src/soak/processes.js';
-import { defaultSchedule, faultKinds } from '../../src/soak/schedule.js';
-import { parseSoakArgs } from '../../src/soak/soak-options.js';
+import { LogTail } from '../../tools/soak/log-tail.js';
+import { parsePgrep } from '../../tools/soak/processes.js';
+import { defaultSchedule, faultKinds } from '../../tools/soak/schedule.js';
+import { parseSoakArgs } from '../../tools/soak/soak-options.js';
 
 describe('soak command line', () => {
   it('defaults to the 4 h rehearsal as fast as possible with the default schedule', () => {

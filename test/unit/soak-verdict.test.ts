@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DownloadChunkEvent, UploadChunkEvent } from '../../src/common/log-records.js';
-import type { DatasetAudit } from '../../src/soak/dataset-audit.js';
-import { soakVerdict, type SoakVerdictInput } from '../../src/soak/verdict.js';
+import type { DatasetAudit } from '../../tools/soak/dataset-audit.js';
+import { soakVerdict, type SoakVerdictInput } from '../../tools/soak/verdict.js';
 
 const name = (seq: number): string => `V-V1_SOAK-${1_400_000_000 + seq}-1.hdf5`;
 const adler = (seq: number): string => seq.toString(16).padStart(8, '0');

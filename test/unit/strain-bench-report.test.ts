@@ -1,9 +1,9 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { updateMarkdown, writeJsonResults } from '../../src/bench/report.js';
-import { meetsTarget } from '../../src/bench/targets.js';
-import type { BenchmarkResult, MachineInfo } from '../../src/bench/types.js';
+import { updateMarkdown, writeJsonResults } from '../../tools/bench/report.js';
+import { meetsTarget } from '../../tools/bench/targets.js';
+import type { BenchmarkResult, MachineInfo } from '../../tools/bench/types.js';
 import { scratchDir } from '../fixtures/strain/files.js';
 
 const scratch = scratchDir('bench-report');

@@ -1,5 +1,5 @@
-import { ExitCode, InterruptedError, errorMessage, isWavefierError } from '../common/errors.js';
-import { Output } from '../common/output.js';
+import { ExitCode, InterruptedError, errorMessage, isWavefierError } from '../../src/common/errors.js';
+import { Output } from '../../src/common/output.js';
 import { renderSoak } from './render.js';
 import { runSoak, soakSummaryJson } from './run-soak.js';
 import { parseSoakArgs, soakUsage } from './soak-options.js';

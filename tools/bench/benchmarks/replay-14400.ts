@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { startWavefier } from '../../rehearse/index.js';
-import { buildReport } from '../../report/index.js';
+import { startWavefier } from '../../../src/rehearse/index.js';
+import { buildReport } from '../../../src/report/index.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
 import { describe, latencyMetrics, round } from './bench-stack.js';
 import { TreeMemorySampler, rehearsalRole } from './process-memory.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startWavefier, type ChildResult, type RunningChild } from '../../rehearse/index.js';
-import type { LatencyStats } from '../../report/index.js';
+import { startWavefier, type ChildResult, type RunningChild } from '../../../src/rehearse/index.js';
+import type { LatencyStats } from '../../../src/report/index.js';
 import type { Metric } from '../types.js';
 
 /**

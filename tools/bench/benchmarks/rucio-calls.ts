@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { checksums } from '../../common/checksum.js';
-import { startLake } from '../../lake/index.js';
+import { checksums } from '../../../src/common/checksum.js';
+import { startLake } from '../../../src/lake/index.js';
+import { startLakeProcess } from '../../../src/rehearse/lake-process.js';
 import {
   RucioClient,
   fetchVerified,
@@ -17,7 +15,7 @@ import {
   writeFileAtomically,
   type ClientStats,
   type ReplicaRecord,
-} from '../../rucio/index.js';
+} from '../../../src/rucio/index.js';
 
 import type { Benchmark, Metric } from '../types.js';
 
@@ -73,38 +71,18 @@ async function run(options: { uploads?: number; warmup?: number } = {}): Promise
       await client.close();
       await lake.close();
     }
-    const child = await serveLake(join(dir, 'lake2'));
-    const remote = new RucioClient(await loadRucioConfig({ env: { RUCIO_HOME: join(dir, 'lake2') }, flags: { tokenCacheDir: join(dir, 'tokens') } }));
+    const child = await startLakeProcess(join(dir, 'lake2'), { ...process.env }, () => undefined);
+    const remote = new RucioClient(await loadRucioConfig({ env: { RUCIO_HOME: child.settings.rucioHome }, flags: { tokenCacheDir: join(dir, 'tokens') } }));
     try {
       results.push(...(await measure(remote, join(dir, 'down-out'), 'lake in a child process', options)));
     } finally {
       await remote.close();
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await child.close();
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
   return results;
-}
-
-/** `wavefier lake serve --dir DIR` in a child process, ready when its rucio.cfg exists and it answers. */
-async function serveLake(dir: string): Promise<ChildProcess> {
-  const bin = fileURLToPath(new URL('../../../bin/wavefier', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'lake', 'serve', '--dir', dir], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`wavefier lake serve exited with ${child.exitCode}`);
-    const ready = await access(join(dir, 'etc', 'rse-accounts.cfg')).then(() => true, () => false);
-    if (ready) {
-      const probe = new RucioClient(await loadRucioConfig({ env: { RUCIO_HOME: dir } }), { retry: { attempts: 1 } });
-      const ok = await probe.ping().then(() => true, () => false);
-      await probe.close();
-      if (ok) return child;
-    }
-    await sleep(100);
-  }
-  if (child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
-  throw new Error('wavefier lake serve did not become ready in 10 s');
 }
 
 async function measure(client: RucioClient, downDir: string, where: string, options: { uploads?: number; warmup?: number }): Promise<BenchResult[]> {

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startLake, type LakeSettings } from './lake.js';
-import { lfn2pfnHash } from './names.js';
-import { signature } from './sigv4.js';
+import { startLake, type LakeSettings } from '../../../src/lake/lake.js';
+import { lfn2pfnHash } from '../../../src/lake/names.js';
+import { signature } from '../../../src/lake/sigv4.js';
+import type { Benchmark, Metric } from '../types.js';
 
 /**
  * Throughput of the embedded lake on the per-chunk hot paths: attach-with-rse (the uploader's one
@@ -172,24 +173,15 @@ export async function runLakeBenchmark(options: { files?: number; concurrency?: 
   }
 }
 
-/** A metric and a benchmark in the shape of the project's bench harness (src/bench/types.ts). */
-export interface LakeMetric {
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-  note?: string;
-}
-
 /** 14,400 chunks in 60 s means 240 per second of each: PUT, attach, GET (DESIGN.md §5). */
-export const lakeThroughputBenchmark = {
+export const lakeThroughputBenchmark: Benchmark = {
   name: 'lake-throughput',
   title: 'Embedded lake: attach, S3 PUT/GET and poll cost',
   description:
     'The embedded lake in a worker thread; a lean keep-alive HTTP client sends 14,400 attach-with-rse calls, ' +
     '14,400 S3 PUTs and GETs of 33 KB (16 in flight), then times an updated_after poll that finds nothing ' +
     'new with 100 and with 14,400 files in the dataset, and 2,000 PUTs through the AWS SDK.',
-  async run(context: { log: (line: string) => void }): Promise<LakeMetric[]> {
+  async run(context): Promise<Metric[]> {
     context.log('lake-throughput: 14,400 files');
     const result = await runLakeBenchmark({ files: 14_400 });
     return [

@@ -1,5 +1,5 @@
-import { sameAdler32 } from '../common/checksum.js';
-import type { DownloadChunkEvent, UploadChunkEvent } from '../common/log-records.js';
+import { sameAdler32 } from '../../src/common/checksum.js';
+import type { DownloadChunkEvent, UploadChunkEvent } from '../../src/common/log-records.js';
 import type { DatasetAudit } from './dataset-audit.js';
 
 export interface SoakCheck {

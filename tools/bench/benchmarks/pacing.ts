@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { startPrivateRedis } from '../../redis/index.js';
-import { latencyStats } from '../../report/index.js';
+import { startPrivateRedis } from '../../../src/redis/index.js';
+import { latencyStats } from '../../../src/report/index.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
 import { latencyMetrics, readJsonLines, round, runWavefier, serveLakeProcess, slope, uploadLog } from './bench-stack.js';
 

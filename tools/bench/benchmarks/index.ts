@@ -14,7 +14,7 @@ const sources: readonly { names: readonly string[]; load: () => Promise<readonly
       return [module.strainSynthetic, module.strainReplay, module.strainBulk];
     },
   },
-  { names: ['lake-throughput'], load: async () => [(await import('../../lake/benchmark.js')).lakeThroughputBenchmark] },
+  { names: ['lake-throughput'], load: async () => [(await import('./lake-throughput.js')).lakeThroughputBenchmark] },
   { names: ['rucio-calls'], load: async () => [(await import('./rucio-calls.js')).rucioCalls] },
   { names: ['report-build'], load: async () => [(await import('./report-build.js')).reportBuild] },
   { names: ['poll-cost'], load: async () => [(await import('./poll-cost.js')).pollCost] },

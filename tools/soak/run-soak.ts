@@ -1,8 +1,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { errorMessage } from '../common/errors.js';
-import { formatDuration } from '../common/duration.js';
+import { errorMessage } from '../../src/common/errors.js';
+import { formatDuration } from '../../src/common/duration.js';
 import {
   downloadChunkEventSchema,
   downloadStatuses,
@@ -10,14 +10,14 @@ import {
   uploadEventKinds,
   type DownloadChunkEvent,
   type UploadChunkEvent,
-} from '../common/log-records.js';
-import type { Output } from '../common/output.js';
-import { startLake, type FaultCounters, type FaultSpec, type Lake } from '../lake/index.js';
-import { startPrivateRedis, type PrivateRedis } from '../redis/index.js';
-import { startWavefier, type ChildResult, type RunningChild } from '../rehearse/index.js';
-import { buildReport, renderListing, renderText, reportExitCode, reportToJson, type Report } from '../report/index.js';
-import { RucioClient, loadRucioConfig } from '../rucio/index.js';
-import { newRunId } from '../common/run-id.js';
+} from '../../src/common/log-records.js';
+import type { Output } from '../../src/common/output.js';
+import { startLake, type FaultCounters, type FaultSpec, type Lake } from '../../src/lake/index.js';
+import { startPrivateRedis, type PrivateRedis } from '../../src/redis/index.js';
+import { startWavefier, type ChildResult, type RunningChild } from '../../src/rehearse/index.js';
+import { buildReport, renderListing, renderText, reportExitCode, reportToJson, type Report } from '../../src/report/index.js';
+import { RucioClient, loadRucioConfig } from '../../src/rucio/index.js';
+import { newRunId } from '../../src/common/run-id.js';
 import { auditDataset } from './dataset-audit.js';
 import { LogTail, isDownloadLog, isUploadLog } from './log-tail.js';
 import { downloadWorkerProcesses } from './processes.js';

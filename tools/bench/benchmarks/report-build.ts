@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { buildReport, renderPlots, renderText } from '../../report/index.js';
-import { writeSyntheticRun } from '../../report/synthetic-logs.js';
+import { buildReport, renderPlots, renderText } from '../../../src/report/index.js';
+import { writeSyntheticRun } from '../../fixtures/synthetic-logs.js';
 
 import type { Benchmark, Metric } from '../types.js';
 

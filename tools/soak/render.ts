@@ -1,6 +1,6 @@
-import { formatDuration } from '../common/duration.js';
-import { table } from '../common/output.js';
-import { renderText } from '../report/index.js';
+import { formatDuration } from '../../src/common/duration.js';
+import { table } from '../../src/common/output.js';
+import { renderText } from '../../src/report/index.js';
 import type { SoakResult } from './run-soak.js';
 
 function clock(epochMs: number): string {

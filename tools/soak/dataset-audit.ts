@@ -1,6 +1,6 @@
-import { checksums, sameAdler32 } from '../common/checksum.js';
-import { errorMessage } from '../common/errors.js';
-import { rucioNotFound, type ReplicaRecord, type RucioClient } from '../rucio/index.js';
+import { checksums, sameAdler32 } from '../../src/common/checksum.js';
+import { errorMessage } from '../../src/common/errors.js';
+import { rucioNotFound, type ReplicaRecord, type RucioClient } from '../../src/rucio/index.js';
 
 export interface CatalogChecksums {
   bytes: number | undefined;

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { prettifyError, z } from 'zod';
-import { UsageError, errorMessage } from '../common/errors.js';
-import { parseDuration } from '../common/duration.js';
+import { UsageError, errorMessage } from '../../src/common/errors.js';
+import { parseDuration } from '../../src/common/duration.js';
 import { defaultSchedule, scheduleSchema, type FaultStep } from './schedule.js';
 
-export const soakUsage = `usage: npm run soak -- [options]   (or: node dist/soak/run.js [options])
+export const soakUsage = `usage: npm run soak -- [options]   (or: node build/tools/soak/run.js [options])
 
 The reliability run: an accelerated rehearsal on the embedded lake with faults injected mid-run
 (kill -9 of upload and download workers, Redis restarts, storage and catalog 5xx bursts, catalog

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { buildReport, latencyStats } from '../../report/index.js';
+import { buildReport, latencyStats } from '../../../src/report/index.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
 import { latencyMetrics, round, runWavefier } from './bench-stack.js';
 

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { table } from '../common/output.js';
+import { table } from '../../src/common/output.js';
+import { packageRoot } from '../../src/rehearse/index.js';
 import { benchmarkNames, loadBenchmarks } from './benchmarks/index.js';
 import { machineInfo } from './machine.js';
 import { formatValue, updateMarkdown, writeJsonResults } from './report.js';
@@ -11,11 +12,11 @@ import { meetsTarget } from './targets.js';
 import type { Benchmark, BenchmarkResult, Metric } from './types.js';
 
 /**
- * `node dist/bench/run.js [--check] [NAME|PREFIX...]`: runs the selected benchmarks, each in a child
+ * `node build/tools/bench/run.js [--check] [NAME|PREFIX...]` (`npm run bench -- ...`): runs the selected benchmarks, each in a child
  * process of its own, prints a summary, writes bench-results/<time>.json and updates BENCHMARKS.md.
  * Exit 0; 1 if a benchmark failed; 2 for an unknown name; 3 with --check when a target was missed.
  */
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = packageRoot();
 const self = fileURLToPath(import.meta.url);
 
 interface ChildMessage {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DatasetPoller, type PollMode } from '../../downloader/index.js';
-import { latencyStats } from '../../report/index.js';
-import { RucioClient, loadRucioConfig, type FileDid } from '../../rucio/index.js';
+import { DatasetPoller, type PollMode } from '../../../src/downloader/index.js';
+import { latencyStats } from '../../../src/report/index.js';
+import { RucioClient, loadRucioConfig, type FileDid } from '../../../src/rucio/index.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
 import { round, serveLakeProcess } from './bench-stack.js';
 import { CountingProxy } from './counting-proxy.js';

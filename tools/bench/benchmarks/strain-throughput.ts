@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { checksums } from '../../common/checksum.js';
-import { decodeChunk, encodeChunk, openSource, type ChunkSource, type SourceSpec } from '../../strain/index.js';
+import { checksums } from '../../../src/common/checksum.js';
+import { packageRoot } from '../../../src/rehearse/index.js';
+import { decodeChunk, encodeChunk, openSource, type ChunkSource, type SourceSpec } from '../../../src/strain/index.js';
 import type { Benchmark, Metric } from '../types.js';
 
 /**
@@ -10,7 +10,7 @@ import type { Benchmark, Metric } from '../types.js';
  * times are CPU-bound wall times on an otherwise idle process.
  */
 // The real files live beside the repository (../shared/data/gwosc); WAVEFIER_GWOSC_DIR overrides.
-const gwoscDir = process.env.WAVEFIER_GWOSC_DIR ?? fileURLToPath(new URL('../../../../shared/data/gwosc/', import.meta.url));
+const gwoscDir = process.env.WAVEFIER_GWOSC_DIR ?? join(packageRoot(), '..', 'shared', 'data', 'gwosc');
 const run = { runId: 'bench', gpsStart: 1418400000 };
 const chunkCostTarget = '>= 1000';
 const cpuTarget = '<= 1';
@@ -135,7 +135,7 @@ export const strainBulk: Benchmark = {
   peakRssTarget: '< 100',
   run: async ({ workDir, log }) => {
     const path = join(workDir, 'L-L1_GWOSC_O2_4KHZ_R1-1187008512-4096.hdf5');
-    const writer = new URL('../../strain/index.js', import.meta.url).href;
+    const writer = new URL('../../../src/strain/index.js', import.meta.url).href;
     const started = performance.now();
     // A separate process, so that the writer's memory does not count in this one's peak RSS.
     execFileSync(
