@@ -1,5 +1,8 @@
+import { join } from 'node:path';
+import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { InputError } from '../common/errors.js';
+import type { ReplicaRecord } from '../rucio/index.js';
 
 /**
  * Each downloader has a queue of its own (its worker processes serve only it), so two downloaders on
@@ -20,7 +23,7 @@ const replicaSchema = z.object({
 });
 
 /** One chunk to fetch and verify; everything a worker process needs, validated when read from Redis. */
-export const downloadJobSchema = z.object({
+const downloadJobSchema = z.object({
   v: z.literal(1),
   scope: z.string(),
   dataset: z.string(),
@@ -38,40 +41,44 @@ export type DownloadJob = z.infer<typeof downloadJobSchema>;
 /** Jobs of this name only make BullMQ start a worker process ahead of the first chunk. */
 export const warmupJobName = 'warmup';
 
-/** What a worker process answers for a job it could run to the end. */
-export type DownloadOutcome =
-  | { status: 'warmup' }
-  | {
-      status: 'verified';
-      bytes: number;
-      adler32: string;
-      md5: string;
-      pfn: string;
-      rse: string;
-      replicaAttempts: number;
-      tDownloaded: number;
-      tVerified: number;
-      run?: string;
-      seq?: number;
-      tAvail?: number;
-      path?: string;
-    }
-  | {
-      status: 'corrupted';
-      bytes: number;
-      adler32?: string;
-      md5?: string;
-      expectedAdler32?: string;
-      expectedMd5?: string;
-      pfn?: string;
-      rse?: string;
-      replicaAttempts: number;
-      tDownloaded: number;
-      reason: string;
-      run?: string;
-      seq?: number;
-      tAvail?: number;
-    };
+export interface VerifiedOutcome {
+  status: 'verified';
+  bytes: number;
+  adler32: string;
+  md5: string;
+  pfn: string;
+  rse: string;
+  replicaAttempts: number;
+  tDownloaded: number;
+  tVerified: number;
+  run?: string;
+  seq?: number;
+  tAvail?: number;
+  path?: string;
+}
+
+export interface CorruptedOutcome {
+  status: 'corrupted';
+  bytes: number;
+  adler32?: string;
+  md5?: string;
+  expectedAdler32?: string;
+  expectedMd5?: string;
+  pfn?: string;
+  rse?: string;
+  replicaAttempts: number;
+  tDownloaded: number;
+  reason: string;
+  run?: string;
+  seq?: number;
+  tAvail?: number;
+}
+
+/** What a worker process answers for a chunk's job it could run to the end. */
+export type ChunkOutcome = VerifiedOutcome | CorruptedOutcome;
+
+/** What a worker process answers for any job it could run to the end. */
+export type DownloadOutcome = { status: 'warmup' } | ChunkOutcome;
 
 export function downloadJobId(scope: string, name: string, corruptions: number): string {
   // BullMQ job ids may not contain ':'; DID names cannot contain it either.
@@ -84,4 +91,47 @@ export function parseDownloadJob(data: unknown): DownloadJob {
     throw new InputError(`malformed download job: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
   }
   return parsed.data;
+}
+
+/** What every job of one download run shares. */
+export interface JobSettings {
+  scope: string;
+  dataset: string;
+  /** Files go to `<dest>/<dataset>/<name>` rather than `<dest>/<name>`. */
+  subdir: boolean;
+  keep: 'all' | 'none';
+  dest?: string;
+  /** Attempts per job for transient failures (BullMQ retries them with exponential back-off). */
+  attempts: number;
+}
+
+/** The job that fetches and verifies one replica; `corruptions` says how often it was found corrupted before. */
+export function downloadJobFor(settings: JobSettings, replica: ReplicaRecord, tDetected: number, corruptions: number): DownloadJob {
+  const relativeName = settings.subdir ? join(settings.dataset, replica.name) : replica.name;
+  return {
+    v: 1,
+    scope: settings.scope,
+    dataset: settings.dataset,
+    name: replica.name,
+    replica,
+    tDetected,
+    ...(settings.keep === 'all' && settings.dest !== undefined ? { destDir: settings.dest } : {}),
+    relativeName,
+    corruptions,
+  };
+}
+
+/**
+ * The job id names the chunk and its corruption round, so the lost-job watchdog can find the job in
+ * Redis from the chunk alone; finished jobs are removed at once, since the download log is the record.
+ */
+export function downloadJobOptions(settings: JobSettings, name: string, corruptions: number, delayMs: number): JobsOptions {
+  return {
+    jobId: downloadJobId(settings.scope, name, corruptions),
+    attempts: settings.attempts,
+    backoff: { type: 'exponential', delay: 500 },
+    delay: delayMs,
+    removeOnComplete: true,
+    removeOnFail: true,
+  };
 }

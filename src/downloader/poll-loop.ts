@@ -1,0 +1,104 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { definedProps } from '../common/defined.js';
+import { errorMessage } from '../common/errors.js';
+import type { EventLog } from '../common/event-log.js';
+import type { Output } from '../common/output.js';
+import { rucioNotFound } from '../rucio/index.js';
+import type { Coordinator } from './coordinator.js';
+import type { LostJobWatchdog } from './lost-job-watchdog.js';
+import type { DatasetPoller, PollResult } from './poller.js';
+import type { PollSchedule } from './poll-schedule.js';
+import type { DownloadStats } from './run-progress.js';
+import { stopReason, type ClosedDatasetProbe, type RunPosition, type StopRules } from './stop-rules.js';
+
+export interface PollLoopOptions {
+  scope: string;
+  dataset: string;
+  poller: DatasetPoller;
+  coordinator: Coordinator;
+  watchdog: LostJobWatchdog;
+  /** Present with --until-closed. */
+  closedProbe?: ClosedDatasetProbe;
+  schedule: PollSchedule;
+  rules: StopRules;
+  stats: DownloadStats;
+  /** Chunks an earlier run of the same log verified; they count towards --until-count. */
+  alreadyVerified: number;
+  startedAt: number;
+  log: EventLog;
+  output: Output;
+  signal: AbortSignal;
+  now: () => number;
+}
+
+/**
+ * Polls the dataset until a stop rule holds and returns why it stopped. Each round: poll, hand the
+ * new chunks to the coordinator, let the watchdog look for lost jobs, refresh what --until-closed
+ * needs, then wait as long as the schedule says. A failed round is counted, logged and retried.
+ */
+export async function runPollLoop(options: PollLoopOptions): Promise<string> {
+  const { stats, schedule, output, signal, now } = options;
+  let announcedWaiting = false;
+  for (;;) {
+    const reason = stopReason(options.rules, runPosition(options));
+    if (reason !== undefined) return reason;
+    const startedAt = now();
+    let result: PollResult | undefined;
+    try {
+      result = await pollOnce(options, startedAt);
+    } catch (error) {
+      if (rucioNotFound(error) && stats.polls === 0) {
+        // The uploader at the other site has not created the dataset yet: wait for it quietly.
+        if (!announcedWaiting) output.info(`waiting for ${options.scope}:${options.dataset} to appear`);
+        announcedWaiting = true;
+        await pause(schedule.delayWhileAbsent(), signal);
+        continue;
+      }
+      stats.pollErrors++;
+      options.log.diagnostic('warn', 'poll failed; will poll again', { error: errorMessage(error) });
+      output.warn(`poll of ${options.scope}:${options.dataset} failed (${errorMessage(error)}); retrying`);
+    }
+    const wait = schedule.delayAfter(definedProps({ startedAt, finishedAt: now(), result }));
+    // Aborted: the next stop check says so.
+    if (wait > 0) await pause(wait, signal);
+  }
+}
+
+/** One round's work: what a poll does, apart from when it happens. */
+async function pollOnce(options: PollLoopOptions, startedAt: number): Promise<PollResult> {
+  const { poller, coordinator, stats, now } = options;
+  const result = await poller.poll();
+  stats.polls++;
+  stats.pollRequests += result.requests;
+  try {
+    await coordinator.dispatch(result.fresh, now());
+  } catch (error) {
+    // Not queued (BullMQ adds a batch in one transaction): the next poll offers them again.
+    for (const left of result.fresh) poller.forget(left.name);
+    throw error;
+  }
+  if (result.fresh.length > 0) stats.lastNewAt = now();
+  await options.watchdog.check();
+  if (options.closedProbe !== undefined) stats.pollRequests += await options.closedProbe.refresh(startedAt);
+  return result;
+}
+
+function runPosition(options: PollLoopOptions): RunPosition {
+  const { stats, closedProbe } = options;
+  return {
+    aborted: options.signal.aborted,
+    now: options.now(),
+    startedAt: options.startedAt,
+    verifiedTotal: stats.verified + options.alreadyVerified,
+    givenUp: stats.corruptedFinal + stats.failedFinal,
+    inFlight: options.coordinator.pending.size,
+    lastNewAt: stats.lastNewAt,
+    datasetClosed: closedProbe?.closed ?? false,
+    datasetLength: closedProbe?.length,
+  };
+}
+
+/** Sleeps, or returns early when the run is aborted. */
+async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  await sleep(ms, undefined, { signal }).catch(() => undefined);
+}
