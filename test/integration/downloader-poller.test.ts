@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatasetPoller } from '../../src/downloader/index.js';
+import { ClosedDatasetProbe } from '../../src/downloader/stop-rules.js';
 import { uploadFile } from '../../src/rucio/index.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -44,5 +45,20 @@ describe('incremental poller reconciliation', () => {
     const reconciled = await poller.poll();
     expect(reconciled.full).toBe(true);
     expect(reconciled.fresh.map((replica) => replica.name)).toEqual(['f-2']);
+  });
+});
+
+describe('--until-closed probe', () => {
+  it('reads whether the dataset is closed and how many files it holds, asking at most once a second', async () => {
+    await addFiles('ds-close', ['g-1', 'g-2']);
+    const probe = new ClosedDatasetProbe(stack.rucio, 'wavefier', 'ds-close');
+    expect(await probe.refresh(10_000)).toBe(1);
+    // As in Rucio, a dataset's length is recorded when it is closed; before, only a dynamic lookup counts it.
+    expect(probe).toMatchObject({ closed: false, length: undefined });
+    await stack.rucio.closeDataset('wavefier', 'ds-close');
+    expect(await probe.refresh(10_999)).toBe(0);
+    expect(probe.closed).toBe(false);
+    expect(await probe.refresh(11_000)).toBe(1);
+    expect(probe).toMatchObject({ closed: true, length: 2 });
   });
 });

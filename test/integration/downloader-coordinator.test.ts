@@ -1,0 +1,236 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openEventLog, type EventLog } from '../../src/common/event-log.js';
+import { Output } from '../../src/common/output.js';
+import { Coordinator } from '../../src/downloader/coordinator.js';
+import { downloadJobFor, downloadJobId, parseDownloadJob, type ChunkOutcome, type CorruptedOutcome, type JobSettings, type VerifiedOutcome } from '../../src/downloader/download-job.js';
+import { LostJobWatchdog } from '../../src/downloader/lost-job-watchdog.js';
+import { OutcomeLog } from '../../src/downloader/outcome-log.js';
+import { DownloadStats } from '../../src/downloader/run-progress.js';
+import { bullmqConnection, connectRedis, startPrivateRedis, type PrivateRedis } from '../../src/redis/index.js';
+import type { ReplicaRecord } from '../../src/rucio/index.js';
+
+/**
+ * The coordinator and the lost-job watchdog against a real redis-server and real BullMQ queues. The
+ * worker here answers from a script instead of fetching from a lake: what is under test is what the
+ * coordinator does with each answer (downloader-run.test.ts runs the real worker processes).
+ */
+let server: PrivateRedis;
+let redis: Redis;
+let queue: Queue;
+let dir: string;
+let log: EventLog;
+let stderr: string;
+let output: Output;
+const closers: (() => Promise<unknown>)[] = [];
+
+beforeEach(async () => {
+  server = await startPrivateRedis({ persistence: 'none' });
+  redis = await connectRedis(server.url);
+  queue = new Queue(`test-download-${randomBytes(4).toString('hex')}`, { connection: bullmqConnection(server.url) });
+  dir = await mkdtemp(join(tmpdir(), 'wavefier-coordinator-'));
+  log = openEventLog(join(dir, 'download.jsonl'));
+  stderr = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      stderr += chunk.toString('utf8');
+      callback();
+    },
+  });
+  output = new Output({ json: false, debug: false, stdout: sink, stderr: sink, env: { CI: '1' } });
+});
+
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+  await queue.close();
+  redis.disconnect();
+  log.close();
+  await server.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const jobs: JobSettings = { scope: 'wavefier', dataset: 'ds-c', subdir: true, keep: 'none', attempts: 2 };
+
+function replica(name: string): ReplicaRecord {
+  return {
+    scope: 'wavefier',
+    name,
+    bytes: 4,
+    adler32: '0000abcd',
+    pfns: [{ pfn: `https://lake.example/wavefier/${name}`, rse: 'LAKE_S3', priority: 1, domain: 'wan' }],
+    states: { LAKE_S3: 'AVAILABLE' },
+  };
+}
+
+function coordinatorWith(stats: DownloadStats, now: () => number = Date.now): Coordinator {
+  return new Coordinator({ queue, jobs, corruptionRetries: 1, outcomes: new OutcomeLog(log, output, 'run-c'), stats, now });
+}
+
+async function logLines(): Promise<Record<string, unknown>[]> {
+  log.flush();
+  const text = await readFile(join(dir, 'download.jsonl'), 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+const verified = (tVerified: number): VerifiedOutcome => ({
+  status: 'verified',
+  bytes: 4,
+  adler32: '0000abcd',
+  md5: '0123456789abcdef0123456789abcdef',
+  pfn: 'https://lake.example/wavefier/x?X-Amz-Signature=secret',
+  rse: 'LAKE_S3',
+  replicaAttempts: 1,
+  tDownloaded: tVerified - 1,
+  tVerified,
+  run: 'up-1',
+  seq: 7,
+  tAvail: tVerified - 42,
+});
+
+const corrupted: CorruptedOutcome = {
+  status: 'corrupted',
+  bytes: 4,
+  adler32: 'ffffffff',
+  expectedAdler32: '0000abcd',
+  rse: 'LAKE_S3',
+  replicaAttempts: 1,
+  tDownloaded: 1_700_000_000_000,
+  reason: 'adler32 ffffffff, expected 0000abcd',
+};
+
+describe('download coordinator (real Redis and BullMQ)', () => {
+  it('queues each new chunk once, keeps it pending until its outcome, and counts and logs every outcome', async () => {
+    const stats = new DownloadStats(Date.now());
+    const coordinator = coordinatorWith(stats);
+    // The worker's answers: by chunk name, and for "bad-once" by how often it was corrupted before.
+    const worker = new Worker(
+      queue.name,
+      async (job: Job): Promise<ChunkOutcome> => {
+        const data = parseDownloadJob(job.data);
+        if (data.name === 'flaky') throw new Error('connection reset by peer');
+        if (data.name === 'bad' || (data.name === 'bad-once' && data.corruptions === 0)) return corrupted;
+        return verified(Date.now());
+      },
+      { connection: bullmqConnection(server.url), concurrency: 4 },
+    );
+    closers.push(() => worker.close());
+    worker.on('completed', (job: Job, outcome: ChunkOutcome) => coordinator.completed(job, outcome));
+    worker.on('failed', (job: Job | undefined, error: Error) => job && coordinator.failed(job, error));
+
+    const names = ['good', 'bad-once', 'bad', 'flaky'];
+    await coordinator.dispatch(names.map(replica), 1_700_000_000_500);
+    expect(stats.detected).toBe(4);
+    await coordinator.drain(20_000);
+
+    expect(coordinator.pending.size).toBe(0);
+    expect(stats).toMatchObject({ detected: 4, verified: 2, corruptedFinal: 1, failedFinal: 1, corruptionEvents: 3 });
+    expect(stats.latency()).toEqual({ p50: 42, p99: 42 });
+
+    const events = (await logLines()).filter((line) => typeof line.event === 'string');
+    const of = (name: string): unknown[] => events.filter((event) => event.name === name).map((event) => event.event);
+    expect(of('good')).toEqual(['verified']);
+    expect(of('bad-once')).toEqual(['corrupted', 'verified']);
+    expect(of('bad')).toEqual(['corrupted', 'corrupted']);
+    expect(of('flaky')).toEqual(['failed']);
+    // Each read of a chunk counts as an attempt: a corrupted one, and each transient failure.
+    const attempts = (name: string): unknown[] => events.filter((event) => event.name === name).map((event) => event.attempts);
+    const [firstRead] = attempts('good') as number[];
+    expect(attempts('bad-once')).toEqual([firstRead, firstRead! + 1]);
+    expect(attempts('bad')).toEqual([firstRead, firstRead! + 1]);
+    expect(attempts('flaky')).toEqual([2]);
+
+    const good = events.find((event) => event.name === 'good')!;
+    expect(good).toMatchObject({ run: 'up-1', seq: 7, scope: 'wavefier', dataset: 'ds-c', t_detected: 1_700_000_000_500, rse: 'LAKE_S3' });
+    // A presigned URL is a credential: only where the chunk came from is logged.
+    expect(good.pfn).toBe('https://lake.example/wavefier/x');
+    const bad = events.find((event) => event.name === 'bad')!;
+    expect(bad).toMatchObject({ run: 'run-c', adler32: 'ffffffff', expected_adler32: '0000abcd', error: corrupted.reason });
+    expect(bad).not.toHaveProperty('md5');
+    expect(events.find((event) => event.name === 'flaky')).toMatchObject({ run: 'run-c', error: 'connection reset by peer' });
+
+    expect(stderr).toContain('corrupted: bad (adler32 ffffffff, expected 0000abcd)');
+    expect(stderr).toContain('failed: flaky after 2 attempts (connection reset by peer)');
+  });
+
+  it('reads a corrupted chunk again under a job id of its own, after a delay', async () => {
+    const stats = new DownloadStats(Date.now());
+    const coordinator = coordinatorWith(stats);
+    await coordinator.dispatch([replica('x')], 1_700_000_000_500);
+    const first = (await queue.getJob(downloadJobId('wavefier', 'x', 0)))!;
+    coordinator.completed(first, corrupted);
+    let retry: Job | undefined;
+    for (let tries = 0; tries < 100 && retry === undefined; tries++) {
+      retry = await queue.getJob(downloadJobId('wavefier', 'x', 1));
+      if (retry === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(retry?.opts.delay).toBe(1000);
+    expect(await retry?.getState()).toBe('delayed');
+    expect(parseDownloadJob(retry?.data)).toMatchObject({ name: 'x', corruptions: 1, tDetected: 1_700_000_000_500 });
+    expect(coordinator.pending.get('x')?.corruptions).toBe(1);
+    expect(stats).toMatchObject({ corruptionEvents: 1, corruptedFinal: 0 });
+  });
+
+  it('ignores answers for chunks it does not hold (a duplicate answer after the outcome was counted)', async () => {
+    const stats = new DownloadStats(Date.now());
+    const coordinator = coordinatorWith(stats);
+    await queue.add('chunk', downloadJobFor(jobs, replica('stray'), 1, 0), { jobId: downloadJobId('wavefier', 'stray', 0) });
+    const job = (await queue.getJob(downloadJobId('wavefier', 'stray', 0)))!;
+    coordinator.completed(job, verified(Date.now()));
+    coordinator.failed(job, new Error('late failure'));
+    expect(stats).toMatchObject({ verified: 0, failedFinal: 0, corruptionEvents: 0 });
+    expect(await logLines()).toEqual([]);
+  });
+});
+
+describe('lost-job watchdog (real Redis and BullMQ)', () => {
+  it('queues again a chunk whose job vanished, looks at most every 2 s, and notes a chunk in flight for long once', async () => {
+    let now = 1_700_000_000_000;
+    const clock = (): number => now;
+    const stats = new DownloadStats(now);
+    const coordinator = coordinatorWith(stats, clock);
+    const watchdog = new LostJobWatchdog({ pending: coordinator.pending, queue, redis, scope: 'wavefier', log, requeue: (chunk) => coordinator.requeue(chunk), now: clock });
+    await coordinator.dispatch(['a', 'b', 'c'].map(replica), now);
+    const jobOf = (name: string): Promise<Job | undefined> => queue.getJob(downloadJobId('wavefier', name, 0));
+    const diagnostics = async (message: string): Promise<unknown[]> =>
+      (await logLines()).filter((line) => typeof line.msg === 'string' && line.msg.startsWith(message)).map((line) => line.name);
+
+    await (await jobOf('b'))!.remove();
+    now += 1_000; // too recent to look for
+    await watchdog.check();
+    expect(await jobOf('b')).toBeUndefined();
+
+    now += 4_000;
+    await watchdog.check();
+    expect(await jobOf('b')).toBeDefined();
+    expect(coordinator.pending.get('b')?.queuedAt).toBe(now);
+    expect(await diagnostics('a download job vanished')).toEqual(['b']);
+    // Queued again, not detected again: the chunk is counted once.
+    expect(stats.detected).toBe(3);
+
+    await (await jobOf('c'))!.remove();
+    now += 1_000; // within 2 s of the last look: nothing happens yet
+    await watchdog.check();
+    expect(await jobOf('c')).toBeUndefined();
+
+    now += 24_000; // a: 30 s in flight, its job still waiting; c: gone
+    await watchdog.check();
+    expect(await jobOf('c')).toBeDefined();
+    expect(await diagnostics('a download job vanished')).toEqual(['b', 'c']);
+    const longLines = (await logLines()).filter((line) => line.msg === 'a chunk has been in flight for long; its download job is still in Redis');
+    expect(longLines).toEqual([expect.objectContaining({ name: 'a', job: downloadJobId('wavefier', 'a', 0), state: 'waiting', in_flight_ms: 30_000 })]);
+
+    now += 10_000; // b now 35 s in flight: noted; a was noted already
+    await watchdog.check();
+    expect(await diagnostics('a chunk has been in flight for long')).toEqual(['a', 'b']);
+    expect(coordinator.pending.size).toBe(3);
+  });
+});
