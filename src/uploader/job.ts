@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { definedProps } from '../common/defined.js';
 import { InputError } from '../common/errors.js';
+import type { Chunk } from '../strain/index.js';
 
 /**
  * Each run has its own BullMQ queue, so that two runs sharing a Redis never take each other's
@@ -15,7 +17,7 @@ export function uploadQueueName(run: string): string {
  * Validated when read back from Redis (another process, maybe another version of wavefier, wrote it;
  * version 1 jobs carried the samples inline).
  */
-export const uploadJobSchema = z.object({
+const uploadJobSchema = z.object({
   v: z.literal(2),
   run: z.string().min(1),
   seq: z.number().int().nonnegative(),
@@ -53,4 +55,39 @@ export function parseUploadJob(data: unknown): UploadJob {
     throw new InputError(`malformed upload job: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
   }
   return parsed.data;
+}
+
+/** The chunk's description as a job carries it: everything but the samples, which wait in the run state. */
+export function jobChunk(chunk: Chunk): UploadJob['chunk'] {
+  return {
+    duration: chunk.duration,
+    sampleRate: chunk.sampleRate,
+    detector: chunk.detector,
+    observatory: chunk.observatory,
+    sourceKind: chunk.source.kind,
+    ...definedProps({ sourceFile: chunk.source.file }),
+    sourceGps: chunk.source.gpsStart,
+    ...definedProps({ dqMask: chunk.dqMask }),
+  };
+}
+
+/** The chunk again, from a job and its samples: what jobChunk took apart. */
+export function chunkOf(data: UploadJob, samples: Float64Array): Chunk {
+  const { chunk } = data;
+  return {
+    runId: data.run,
+    seq: data.seq,
+    gpsStart: data.gps,
+    duration: chunk.duration,
+    sampleRate: chunk.sampleRate,
+    samples,
+    detector: chunk.detector,
+    observatory: chunk.observatory,
+    source: {
+      kind: chunk.sourceKind,
+      ...definedProps({ file: chunk.sourceFile }),
+      gpsStart: chunk.sourceGps,
+    },
+    ...definedProps({ dqMask: chunk.dqMask }),
+  };
 }

@@ -5,8 +5,8 @@ import type { EventLog } from '../common/event-log.js';
 import type { UploadChunkEvent } from '../common/log-records.js';
 import { bullmqConnection } from '../redis/index.js';
 import { RucioAccessDeniedError, uploadFile, type RucioClient } from '../rucio/index.js';
-import { encodeChunk, type Chunk } from '../strain/index.js';
-import { parseUploadJob, uploadQueueName, type UploadJob } from './job.js';
+import { encodeChunk } from '../strain/index.js';
+import { chunkOf, parseUploadJob, uploadQueueName, type UploadJob } from './job.js';
 import { RunState } from './run-state.js';
 
 export interface UploadWorkerOptions {
@@ -30,7 +30,7 @@ export interface UploadWorkerOptions {
 }
 
 /** BullMQ settings that decide how fast a killed worker's jobs come back to the queue. */
-export const workerLockSettings = {
+const workerLockSettings = {
   lockDuration: 10_000,
   stalledInterval: 5_000,
   // A chunk whose worker dies repeatedly is retried, not failed: a kill -9 must not lose it.
@@ -162,25 +162,5 @@ function baseEvent(data: UploadJob): Omit<UploadChunkEvent, 'event'> {
     t_avail: data.tAvail,
     t_enqueued: data.tEnqueued,
     late: data.late,
-  };
-}
-
-function chunkOf(data: UploadJob, samples: Float64Array): Chunk {
-  const { chunk } = data;
-  return {
-    runId: data.run,
-    seq: data.seq,
-    gpsStart: data.gps,
-    duration: chunk.duration,
-    sampleRate: chunk.sampleRate,
-    samples,
-    detector: chunk.detector,
-    observatory: chunk.observatory,
-    source: {
-      kind: chunk.sourceKind,
-      ...(chunk.sourceFile === undefined ? {} : { file: chunk.sourceFile }),
-      gpsStart: chunk.sourceGps,
-    },
-    ...(chunk.dqMask === undefined ? {} : { dqMask: chunk.dqMask }),
   };
 }
