@@ -2,44 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ConfigError, InputError, NotFoundError } from '../common/errors.js';
-
-/**
- * The state of an upload run, kept in Redis so that a crashed producer can be resumed from any host
- * (`wavefier upload --resume RUN`) and so that workers can tell a chunk already uploaded from a new one.
- *
- * Keys (all under `wavefier:run:<id>`):
- * - the hash itself: the run's settings (JSON) and `next`, the first sequence number not yet enqueued
- * - `:uploaded`, `:failed`, `:skipped`: bitmaps by sequence number (SETBIT is atomic, so exactly one
- *   worker wins when a chunk is processed twice, and only that one logs it)
- * - `:counts`: a hash of counters for live progress across processes
- * - `:samples`: each queued chunk's samples (raw little-endian float64), by sequence number, until
- *   its outcome is recorded. They travel beside the BullMQ job rather than inside it: 32 KiB of
- *   binary instead of 44 KB of base64 in the job's JSON, which BullMQ's Lua scripts copy on every
- *   step (measured: about 0.2 ms of Redis and 0.25 ms of Node CPU per chunk saved).
- */
-export const runSettingsSchema = z.object({
-  runId: z.string().min(1),
-  t0: z.number(),
-  periodMs: z.number().positive(),
-  rateFactor: z.number().positive(),
-  /** 0 when chunks are emitted as fast as possible. */
-  intervalMs: z.number().nonnegative(),
-  count: z.number().int().positive().optional(),
-  gpsStart: z.number().int(),
-  duration: z.number().positive(),
-  source: z.record(z.string(), z.unknown()),
-  scope: z.string(),
-  dataset: z.string(),
-  rse: z.string(),
-  tag: z.string(),
-  latePolicy: z.enum(['catch-up', 'skip']),
-  gapPolicy: z.enum(['skip', 'send', 'fail']),
-  logDir: z.string(),
-  createdAt: z.number(),
-  /** The Rucio server the run uploads to: an upload-worker configured for another one leaves it alone. */
-  rucioHost: z.string().optional(),
-});
-export type RunSettings = z.infer<typeof runSettingsSchema>;
+import { runSettingsSchema, type RunSettings } from './run-plan.js';
 
 export type ChunkOutcome = 'uploaded' | 'failed' | 'skipped';
 
@@ -85,7 +48,24 @@ function withRecordCommand(redis: Redis): Redis & RecordCommand {
   return redis as Redis & RecordCommand;
 }
 
+/**
+ * The state of an upload run, kept in Redis so that a crashed producer can be resumed from any host
+ * (`wavefier upload --resume RUN`) and so that workers can tell a chunk already uploaded from a new one.
+ *
+ * Keys (all under `wavefier:run:<id>`):
+ * - the hash itself: the run's settings (JSON) and `next`, the first sequence number not yet enqueued
+ * - `:uploaded`, `:failed`, `:skipped`: bitmaps by sequence number (SETBIT is atomic, so exactly one
+ *   worker wins when a chunk is processed twice, and only that one logs it)
+ * - `:counts`: a hash of counters for live progress across processes
+ * - `:samples`: each queued chunk's samples (raw little-endian float64), by sequence number, until
+ *   its outcome is recorded. They travel beside the BullMQ job rather than inside it: 32 KiB of
+ *   binary instead of 44 KB of base64 in the job's JSON, which BullMQ's Lua scripts copy on every
+ *   step (measured: about 0.2 ms of Redis and 0.25 ms of Node CPU per chunk saved).
+ */
 export class RunState {
+  /** Whether the samples hash has its retention set (putSamples renews it only now and then). */
+  private samplesExpirySet = false;
+
   constructor(
     private readonly redis: Redis,
     readonly runId: string,
@@ -167,8 +147,6 @@ export class RunState {
       await this.redis.hset(key, String(seq), bytes);
     }
   }
-
-  private samplesExpirySet = false;
 
   /** A queued chunk's samples, or undefined once its outcome is recorded (or Redis lost them). */
   async samples(seq: number, expectedCount: number): Promise<Float64Array | undefined> {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectRedis, startPrivateRedis, type PrivateRedis } from '../../src/redis/index.js';
-import { RunState, type RunSettings } from '../../src/uploader/run-state.js';
+import type { RunSettings } from '../../src/uploader/run-plan.js';
+import { RunState } from '../../src/uploader/run-state.js';
 import { UnavailableError, UsageError } from '../../src/common/errors.js';
 
 const running: PrivateRedis[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { remainingTimeMs } from '../../src/uploader/upload-run.js';
+import { remainingTimeMs } from '../../src/uploader/run-progress.js';
 
 describe('upload progress: time left', () => {
   it('follows the schedule of a paced run', () => {

@@ -1,0 +1,175 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Queue } from 'bullmq';
+import { formatDuration } from '../common/duration.js';
+import type { EventLog } from '../common/event-log.js';
+import type { UploadChunkEvent } from '../common/log-records.js';
+import { GapError, applyGapPolicy, chunkName, type ChunkSource, type GapDecision } from '../strain/index.js';
+import { jobChunk, uploadJobId, type UploadJob } from './job.js';
+import type { PacerTick } from './pacer.js';
+import type { RunSettings } from './run-plan.js';
+import type { RunState } from './run-state.js';
+import type { RunStats } from './run-stats.js';
+
+/** Upload jobs are retried with exponential backoff starting here (0.5 s, 1 s, 2 s, ...). */
+const backoffDelayMs = 500;
+
+export interface ProducerDeps {
+  queue: Queue;
+  state: RunState;
+  source: ChunkSource;
+  settings: RunSettings;
+  log: EventLog;
+  stats: RunStats;
+  attempts: number;
+  now: () => number;
+  /** Outcomes counted in Redis before this process started (a resumed run). */
+  doneBefore: number;
+}
+
+/**
+ * The producer side of a run: turns the pacer's ticks into upload jobs (the samples beside them in
+ * the run state), logs the chunks it skips, and at the end waits for the outcomes and reconciles so
+ * that every scheduled chunk has one.
+ */
+export class Producer {
+  enqueued = 0;
+  late = 0;
+  /** Outcomes seen at the last look: they only grow, so a count below the limit needs no new look. */
+  private doneSeen = 0;
+
+  constructor(private readonly deps: ProducerDeps) {}
+
+  async enqueue(tick: PacerTick): Promise<void> {
+    const { settings, source, now } = this.deps;
+    const chunk = source.chunk(tick.seq);
+    const name = chunkName(chunk, settings.tag);
+    let decision: GapDecision;
+    try {
+      decision = applyGapPolicy(chunk, settings.gapPolicy);
+    } catch (error) {
+      if (error instanceof GapError) {
+        const failed: UploadChunkEvent = { ...this.eventBase(tick, name), event: 'failed', reason: 'gap', error: error.message };
+        await this.deps.state.record('failed', tick.seq, failed);
+      }
+      throw error;
+    }
+    if (decision.action === 'skip') {
+      const nan = decision.gap.nanSamples;
+      await this.skip(tick, 'gap', `chunk holds ${nan} NaN samples (a gap in the source; --on-gap skip)`, name);
+      return;
+    }
+    const tEnqueued = now();
+    const job: UploadJob = {
+      v: 2,
+      run: settings.runId,
+      seq: tick.seq,
+      name,
+      gps: chunk.gpsStart,
+      scope: settings.scope,
+      dataset: settings.dataset,
+      rse: settings.rse,
+      tag: settings.tag,
+      tAvail: tick.tAvail,
+      tEnqueued,
+      late: tick.late,
+      chunk: jobChunk(chunk),
+    };
+    // Before the job: a worker that takes it finds its samples.
+    await this.deps.state.putSamples(tick.seq, chunk.samples);
+    await this.deps.queue.add('chunk', job, {
+      jobId: uploadJobId(settings.runId, tick.seq),
+      attempts: this.deps.attempts,
+      backoff: { type: 'exponential', delay: backoffDelayMs },
+      // The worker has logged the outcome by the time a job completes or fails: keep Redis bounded.
+      removeOnComplete: true,
+      removeOnFail: true,
+    });
+    this.enqueued++;
+    if (tick.late) this.late++;
+    this.deps.stats.enqueued(tEnqueued - tick.tAvail);
+    if (tick.seq % 64 === 0) await this.deps.state.setNext(tick.seq + 1);
+  }
+
+  async skip(tick: PacerTick, reason: 'late' | 'gap', error: string, knownName?: string): Promise<void> {
+    const name = knownName ?? chunkName(this.deps.source.chunk(tick.seq), this.deps.settings.tag);
+    const skipped: UploadChunkEvent = { ...this.eventBase(tick, name), event: 'skipped', reason, error };
+    await this.deps.state.record('skipped', tick.seq, skipped);
+    if (reason === 'late') this.late++;
+  }
+
+  private eventBase(tick: PacerTick, name: string): Omit<UploadChunkEvent, 'event'> {
+    const { settings } = this.deps;
+    return {
+      run: settings.runId,
+      seq: tick.seq,
+      name,
+      scope: settings.scope,
+      dataset: settings.dataset,
+      rse: settings.rse,
+      gps: settings.gpsStart + tick.seq * settings.duration,
+      t_avail: tick.tAvail,
+      late: tick.late,
+    };
+  }
+
+  /** Chunks this process enqueued that no worker (on any host) has finished, given the run's counters. */
+  inQueue(counts: Record<string, number>): number {
+    return this.enqueued - this.doneHere(counts);
+  }
+
+  /** Uploads and failures recorded since this process started (skipped chunks were never enqueued). */
+  private doneHere(counts: Record<string, number>): number {
+    return (counts.uploaded ?? 0) + (counts.failed ?? 0) - this.deps.doneBefore;
+  }
+
+  /** Back-pressure for unpaced runs: waits while too many chunks sit in Redis unprocessed. */
+  async waitForRoom(maxOutstanding: number, signal: AbortSignal): Promise<void> {
+    while (this.enqueued - this.doneSeen >= maxOutstanding && !signal.aborted) {
+      this.doneSeen = this.doneHere(await this.deps.state.counts());
+      if (this.enqueued - this.doneSeen < maxOutstanding) return;
+      await sleep(5);
+    }
+  }
+
+  /** Waits until every chunk below `until` has an outcome, or the timeout passes. */
+  async drain(until: number, timeoutMs: number): Promise<void> {
+    const deadline = this.deps.now() + timeoutMs;
+    while (this.deps.now() < deadline) {
+      if ((await this.deps.state.unaccounted(until)).length === 0) return;
+      await sleep(50);
+    }
+  }
+
+  /**
+   * Makes sure no chunk is silently lost: a chunk with no outcome whose job is gone from the queue (a
+   * Redis restart without persistence, a job removed by hand) is enqueued again; whatever still has no
+   * outcome after a second drain is logged as failed, with the reason.
+   */
+  async reconcile(until: number, timeoutMs: number): Promise<void> {
+    const { queue, state, settings, log } = this.deps;
+    const missing = await state.unaccounted(until);
+    if (missing.length === 0) return;
+    for (const seq of missing) {
+      const jobState = await queue.getJobState(uploadJobId(settings.runId, seq));
+      if (jobState === 'unknown' || jobState === 'completed' || jobState === 'failed') {
+        log.diagnostic('warn', 'chunk lost from the queue, enqueuing it again', { seq });
+        await queue.remove(uploadJobId(settings.runId, seq)).catch(() => undefined);
+        // Unpaced runs have no schedule to recover t_avail from: the chunk is available again now.
+        const tAvail = settings.intervalMs === 0 ? this.deps.now() : settings.t0 + seq * settings.intervalMs;
+        await this.enqueue({ seq, tAvail, late: true });
+      }
+    }
+    await this.drain(until, timeoutMs);
+    for (const seq of await state.unaccounted(until)) {
+      // Take the job out first: a chunk logged as failed must not be uploaded behind the log's back.
+      await queue.remove(uploadJobId(settings.runId, seq)).catch(() => undefined);
+      const chunk = this.deps.source.chunk(seq);
+      const failed: UploadChunkEvent = {
+        ...this.eventBase({ seq, tAvail: settings.t0 + seq * settings.intervalMs, late: false }, chunkName(chunk, settings.tag)),
+        event: 'failed',
+        error: `not uploaded within the drain timeout (${formatDuration(timeoutMs)}) after the last chunk; is an upload worker running?`,
+      };
+      await state.record('failed', seq, failed);
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { definedProps } from '../common/defined.js';
+import { UsageError } from '../common/errors.js';
+import { gpsToUnixMs, unixMsToGps } from '../common/gps.js';
+import { newRunId, runTag } from '../common/run-id.js';
+import type { RucioClient, RuleRequest } from '../rucio/index.js';
+import type { GapPolicy, SourceSpec } from '../strain/index.js';
+import type { LatePolicy } from './pacer.js';
+
+/** What a new run is asked to do: the source, its schedule and where its chunks go. */
+export interface RunRequest {
+  runId?: string;
+  source?: SourceSpec;
+  periodMs: number;
+  rateFactor: number;
+  asFastAsPossible: boolean;
+  count?: number;
+  durationMs?: number;
+  startAt?: number;
+  alignGps: boolean;
+  latePolicy: LatePolicy;
+  gapPolicy: GapPolicy;
+  scope: string;
+  dataset?: string;
+  rse: string;
+  /** TAG of the chunk names; default `WAVEFIER_<run id>` (see runTag). */
+  tag?: string;
+  logDir: string;
+}
+
+/**
+ * The settings of a run, as the run state keeps them in Redis (RunState): a resumed run, or an
+ * upload-worker on another host, reads them back from there.
+ */
+export const runSettingsSchema = z.object({
+  runId: z.string().min(1),
+  t0: z.number(),
+  periodMs: z.number().positive(),
+  rateFactor: z.number().positive(),
+  /** 0 when chunks are emitted as fast as possible. */
+  intervalMs: z.number().nonnegative(),
+  count: z.number().int().positive().optional(),
+  gpsStart: z.number().int(),
+  duration: z.number().positive(),
+  source: z.record(z.string(), z.unknown()),
+  scope: z.string(),
+  dataset: z.string(),
+  rse: z.string(),
+  tag: z.string(),
+  latePolicy: z.enum(['catch-up', 'skip']),
+  gapPolicy: z.enum(['skip', 'send', 'fail']),
+  logDir: z.string(),
+  createdAt: z.number(),
+  /** The Rucio server the run uploads to: an upload-worker configured for another one leaves it alone. */
+  rucioHost: z.string().optional(),
+});
+export type RunSettings = z.infer<typeof runSettingsSchema>;
+
+/** Chunk 0 of a new run is due this long after the run is set up (enough to enqueue the first job). */
+const startLeadMs = 20;
+
+/** Chunks in `durationMs` of data cut into periods of `periodMs`: only whole chunks count. */
+export function chunkCount(request: { count?: number | undefined; durationMs?: number | undefined }, periodMs: number): number | undefined {
+  return request.count ?? (request.durationMs === undefined ? undefined : Math.floor(request.durationMs / periodMs));
+}
+
+/** The settings of a new run, before its schedule is fixed (t0 is set by fixSchedule). */
+export function planRun(request: RunRequest, rucioHost: string, now: () => number): RunSettings {
+  if (!request.source) throw new UsageError('no --source given: pass an HDF5 file or "synthetic"');
+  if (!(request.periodMs > 0)) throw new UsageError(`--period must be positive, got ${request.periodMs} ms`);
+  if (!(request.rateFactor > 0)) throw new UsageError(`--rate-factor must be positive, got ${request.rateFactor}`);
+  const runId = request.runId ?? newRunId(now());
+  const count = chunkCount(request, request.periodMs);
+  if (count !== undefined && count < 1) throw new UsageError('nothing to upload: --count/--duration gives fewer than one chunk');
+  // With --align-gps chunk 0 is due on a whole GPS second far enough ahead to finish setting up.
+  const alignedStart = Math.ceil(unixMsToGps((request.startAt ?? now()) + 1000));
+  return {
+    runId,
+    t0: request.alignGps ? gpsToUnixMs(alignedStart) : (request.startAt ?? 0),
+    periodMs: request.periodMs,
+    rateFactor: request.rateFactor,
+    intervalMs: request.asFastAsPossible ? 0 : request.periodMs / request.rateFactor,
+    ...definedProps({ count }),
+    gpsStart: request.alignGps ? alignedStart : Math.floor(unixMsToGps(request.startAt ?? now())),
+    duration: request.periodMs / 1000,
+    source: request.source,
+    scope: request.scope,
+    dataset: request.dataset ?? `wavefier-${runId}`,
+    rse: request.rse,
+    tag: request.tag ?? runTag(runId),
+    latePolicy: request.latePolicy,
+    gapPolicy: request.gapPolicy,
+    logDir: request.logDir,
+    createdAt: now(),
+    rucioHost,
+  };
+}
+
+/**
+ * Fixes the schedule of a planned run, unless --start-at or --align-gps did: called once the slow
+ * set-up is done, so that chunk 0 is not already late when pacing starts.
+ */
+export function fixSchedule(plan: RunSettings, aligned: boolean, now: () => number): RunSettings {
+  return aligned || plan.t0 > 0 ? plan : { ...plan, t0: now() + startLeadMs };
+}
+
+/** Creates the run's dataset (if missing) with its rules: one on the run's RSE, one more for --replicate-to. */
+export async function ensureDataset(
+  rucio: RucioClient,
+  settings: Pick<RunSettings, 'scope' | 'dataset' | 'rse'>,
+  replicateTo: string | undefined,
+): Promise<void> {
+  const dids = [{ scope: settings.scope, name: settings.dataset }];
+  const rules: RuleRequest[] = [{ dids, copies: 1, rseExpression: settings.rse, grouping: 'DATASET' }];
+  if (replicateTo !== undefined) rules.push({ dids, copies: 1, rseExpression: replicateTo, grouping: 'DATASET' });
+  await rucio.addDataset(settings.scope, settings.dataset, { rules });
+}
