@@ -1,2 +1,2 @@
 export { runUpload, type UploadRunOptions, type UploadSummary } from './upload-run.js';
-export { startWorkerPool } from './worker-pool.js';
+export { serveUploadWorkers, type UploadWorkerCounts, type UploadWorkerServiceOptions } from './upload-worker-service.js';

@@ -1,0 +1,81 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { CleanupStack } from '../common/cleanup.js';
+import { openEventLog, type EventLog } from '../common/event-log.js';
+import type { Output } from '../common/output.js';
+import { redactUrl } from '../common/redact.js';
+import { connectRedis } from '../redis/index.js';
+import type { RucioClient } from '../rucio/index.js';
+import { startWorkerPool } from './worker-pool.js';
+
+export interface UploadWorkerServiceOptions {
+  /** The Redis the producers use. */
+  redisUrl: string;
+  /** Runs that upload to another Rucio server than this client's are left alone. */
+  rucio: RucioClient;
+  /** Concurrent uploads per run. */
+  workers: number;
+  /** Retries are noted in `<logDir>/<run id>/upload-<host>-<pid>.jsonl`. */
+  logDir: string;
+  /** Serving stops when this fires. */
+  signal: AbortSignal;
+  output: Output;
+}
+
+/** What this process's workers finished, over every run they served. */
+export interface UploadWorkerCounts {
+  uploaded: number;
+  failed: number;
+}
+
+/**
+ * The life of a `wavefier upload-worker` process: serves every active run on a shared Redis (that
+ * uploads to this Rucio server) until the signal fires, then stops the workers (waiting for the
+ * uploads in flight), closes its per-run logs and disconnects. The Rucio client stays its owner's.
+ */
+export async function serveUploadWorkers(options: UploadWorkerServiceOptions): Promise<UploadWorkerCounts> {
+  const { output } = options;
+  const cleanup = new CleanupStack({ onError: (message) => output.warn(`cleanup: ${message}`) });
+  const counts: UploadWorkerCounts = { uploaded: 0, failed: 0 };
+  try {
+    const redis = await connectRedis(options.redisUrl);
+    cleanup.push('disconnecting from Redis', () => redis.disconnect());
+    const logs = new Map<string, EventLog>();
+    cleanup.push('closing the retry logs', () => {
+      for (const log of logs.values()) log.close();
+    });
+    const logFor = (run: string): EventLog => {
+      let log = logs.get(run);
+      if (!log) {
+        log = openEventLog(join(options.logDir, run, `upload-${hostname()}-${process.pid}.jsonl`));
+        logs.set(run, log);
+      }
+      return log;
+    };
+    const pool = startWorkerPool({
+      redisUrl: options.redisUrl,
+      redis,
+      rucio: options.rucio,
+      concurrency: options.workers,
+      logFor,
+      onOutcome: (event) => (event.event === 'uploaded' ? counts.uploaded++ : counts.failed++),
+      onError: (error) => output.warn(`upload worker: ${error.message}`),
+      onRun: (run, action, why) => output.info(`run ${run}: ${action}${why === undefined ? '' : ` (${why})`}`),
+    });
+    cleanup.push('stopping the upload workers', () => pool.close());
+    output.info(
+      `upload-worker ${hostname()}:${process.pid} following the active upload runs on ${redactUrl(options.redisUrl)} with ${options.workers} workers per run`,
+    );
+    await aborted(options.signal);
+  } finally {
+    await cleanup.run();
+  }
+  return counts;
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
