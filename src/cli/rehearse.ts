@@ -64,11 +64,12 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
     )
     .action(async (flags: RehearseFlags, cmd: Command) => {
       const ctx = contextFor(cmd, runtime);
-      const [{ rehearse }, { incompleteExitCode, renderListing, renderText, reportExitCode, reportToJson, verdictErrorFor }] = await Promise.all([
+      const [{ rehearse }, { incompleteExitCode, renderListing, renderText, reportExitCode, reportToJson, verdictErrorFor }, { chunkCount }] = await Promise.all([
         import('../rehearse/index.js'),
         import('../report/index.js'),
+        import('../uploader/run-plan.js'),
       ]);
-      const count = flags.count ?? (flags.duration === undefined ? 60 : Math.max(1, Math.floor(flags.duration / flags.period)));
+      const count = Math.max(1, chunkCount({ count: flags.count, durationMs: flags.duration }, flags.period) ?? 60);
       const result = await rehearse({
         count,
         periodMs: flags.period,
