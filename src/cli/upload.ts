@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { definedProps } from '../common/defined.js';
 import { IntegrityError, UsageError } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import { validateChunkTag } from '../strain/chunk-name.js';
@@ -83,25 +84,18 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     const { runUpload } = await import('../uploader/index.js');
     try {
       const summary = await runUpload({
-        ...(flags.redis === undefined ? {} : { redisUrl: flags.redis }),
+        ...definedProps({ redisUrl: flags.redis, resume: flags.resume, runId: flags.runId, source }),
         rucio: client,
-        ...(flags.resume === undefined ? {} : { resume: flags.resume }),
-        ...(flags.runId === undefined ? {} : { runId: flags.runId }),
-        ...(source === undefined ? {} : { source }),
         periodMs: flags.period,
         rateFactor: flags.rateFactor,
         asFastAsPossible: flags.asFastAsPossible === true,
-        ...(flags.count === undefined ? {} : { count: flags.count }),
-        ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
-        ...(flags.startAt === undefined ? {} : { startAt: flags.startAt }),
+        ...definedProps({ count: flags.count, durationMs: flags.duration, startAt: flags.startAt }),
         alignGps: flags.alignGps === true,
         latePolicy: flags.late,
         gapPolicy: flags.onGap,
         scope: flags.scope,
-        ...(flags.dataset === undefined ? {} : { dataset: flags.dataset }),
+        ...definedProps({ dataset: flags.dataset, tag, replicateTo: flags.replicateTo }),
         rse: flags.rse,
-        ...(tag === undefined ? {} : { tag }),
-        ...(flags.replicateTo === undefined ? {} : { replicateTo: flags.replicateTo }),
         closeDataset: flags.closeDataset === true,
         workers: flags.workers,
         attempts: flags.attempts,
