@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openEventLog, type EventLog } from '../../src/common/event-log.js';
+import { bullmqConnection, connectRedis, startPrivateRedis, type PrivateRedis } from '../../src/redis/index.js';
+import { openSource, type ChunkSource } from '../../src/strain/index.js';
+import { chunkOf, parseUploadJob, uploadJobId, uploadQueueName } from '../../src/uploader/job.js';
+import { Producer } from '../../src/uploader/producer.js';
+import type { RunSettings } from '../../src/uploader/run-plan.js';
+import { RunState } from '../../src/uploader/run-state.js';
+import { RunStats } from '../../src/uploader/run-stats.js';
+import { scratchDir } from '../fixtures/strain/files.js';
+
+let server: PrivateRedis;
+let redis: Redis;
+beforeAll(async () => {
+  server = await startPrivateRedis({ persistence: 'none' });
+  redis = await connectRedis(server.url);
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+let runCounter = 0;
+let scratch: ReturnType<typeof scratchDir>;
+let settings: RunSettings;
+let queue: Queue;
+let source: ChunkSource;
+let log: EventLog;
+let state: RunState;
+let stats: RunStats;
+let producer: Producer;
+
+beforeEach(async () => {
+  scratch = scratchDir('producer');
+  const runId = `producer-run-${++runCounter}`;
+  settings = {
+    runId,
+    t0: Date.now(),
+    periodMs: 1000,
+    rateFactor: 1,
+    intervalMs: 1000,
+    count: 10,
+    gpsStart: 1_400_000_000,
+    duration: 1,
+    source: { kind: 'synthetic', sampleRate: 4096, seed: 3 },
+    scope: 'wavefier',
+    dataset: 'ds',
+    rse: 'LAKE_S3',
+    tag: 'WAVEFIER_TEST',
+    latePolicy: 'catch-up',
+    gapPolicy: 'skip',
+    logDir: scratch.dir,
+    createdAt: Date.now(),
+  };
+  queue = new Queue(uploadQueueName(runId), { connection: bullmqConnection(server.url) });
+  source = await openSource({ kind: 'synthetic', sampleRate: 4096, seed: 3 }, { runId, gpsStart: settings.gpsStart, duration: 1 });
+  log = openEventLog(join(scratch.dir, 'upload.jsonl'));
+  state = await RunState.create(redis, settings);
+  stats = new RunStats(Date.now);
+  producer = new Producer({ queue, state, source, settings, log, stats, attempts: 3, now: Date.now, doneBefore: 0 });
+});
+afterEach(async () => {
+  await queue.close();
+  source.close();
+  log.close();
+  scratch.cleanup();
+});
+
+const tick = (seq: number, late = false): { seq: number; tAvail: number; late: boolean } => ({ seq, tAvail: settings.t0 + seq * 1000, late });
+
+async function recordedEvents(): Promise<Record<string, unknown>[]> {
+  return (await state.eventsAfter('0')).map((entry) => entry.event);
+}
+
+describe('the producer (real redis-server and BullMQ queue, no workers)', () => {
+  it('enqueues a job that a worker on any host can upload: the chunk described in the job, its samples beside it', async () => {
+    await producer.enqueue(tick(3));
+    const job = await queue.getJob(uploadJobId(settings.runId, 3));
+    expect(job).toBeDefined();
+    expect(job!.opts.attempts).toBe(3);
+    const data = parseUploadJob(job!.data);
+    expect(data).toMatchObject({ run: settings.runId, seq: 3, scope: 'wavefier', dataset: 'ds', rse: 'LAKE_S3', tag: 'WAVEFIER_TEST', late: false });
+    const samples = await state.samples(3, 4096);
+    expect(samples).toBeDefined();
+    // What a worker rebuilds from the job and the samples is the chunk the source gave.
+    expect(chunkOf(data, samples!)).toEqual(source.chunk(3));
+    expect(producer.enqueued).toBe(1);
+    // Its pacing error is how long after its due time it went onto the queue.
+    expect(stats.pacing.summary()).toMatchObject({ max: data.tEnqueued - data.tAvail });
+  });
+
+  it('counts its queue depth from the run counters and waits for room while the queue is full', async () => {
+    for (const seq of [0, 1, 2]) await producer.enqueue(tick(seq));
+    expect(producer.inQueue(await state.counts())).toBe(3);
+
+    let roomMade = false;
+    const waiting = producer.waitForRoom(3, new AbortController().signal).then(() => (roomMade = true));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(roomMade).toBe(false);
+    // A worker somewhere finishes chunk 0.
+    await state.record('uploaded', 0, { event: 'uploaded', seq: 0 });
+    await waiting;
+    expect(producer.inQueue(await state.counts())).toBe(2);
+  });
+
+  it('stops waiting for room when the run is stopped', async () => {
+    await producer.enqueue(tick(0));
+    const controller = new AbortController();
+    const waiting = producer.waitForRoom(1, controller.signal);
+    controller.abort();
+    await expect(waiting).resolves.toBeUndefined();
+  });
+
+  it('logs a chunk the pacer skipped as late, with the reason, and enqueues nothing for it', async () => {
+    await producer.skip(tick(4, true), 'late', 'emitted too late for its slot (--late skip)');
+    expect(producer.late).toBe(1);
+    expect(producer.enqueued).toBe(0);
+    expect(await state.has('skipped', 4)).toBe(true);
+    const events = await recordedEvents();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ event: 'skipped', seq: 4, reason: 'late', late: true, gps: 1_400_000_004 });
+    expect(events[0]!.name).toMatch(/_WAVEFIER_TEST-1400000004-1\.hdf5$/);
+    expect(await queue.getJob(uploadJobId(settings.runId, 4))).toBeUndefined();
+  });
+
+  it('reconciles: a chunk lost from the queue is enqueued again; one nobody uploads is logged as failed and taken off the queue', async () => {
+    for (const seq of [0, 1, 2]) await producer.enqueue(tick(seq));
+    await state.record('uploaded', 0, { event: 'uploaded', seq: 0 });
+    // Chunk 1's job is lost (a Redis restart without persistence); chunk 2's still waits for a worker.
+    await queue.remove(uploadJobId(settings.runId, 1));
+
+    await producer.reconcile(3, 300);
+
+    log.flush();
+    const diagnostics = readFileSync(log.path, 'utf8');
+    expect(diagnostics.match(/chunk lost from the queue, enqueuing it again/g)).toHaveLength(1);
+    expect(diagnostics).toContain('"seq":1');
+    expect(producer.enqueued).toBe(4);
+    const failed = (await recordedEvents()).filter((event) => event.event === 'failed');
+    expect(failed.map((event) => event.seq)).toEqual([1, 2]);
+    expect(failed[0]!.error).toBe('not uploaded within the drain timeout (300 ms) after the last chunk; is an upload worker running?');
+    expect(await state.unaccounted(3)).toEqual([]);
+    // A chunk logged as failed must not be uploaded behind the log's back.
+    expect(await queue.getJob(uploadJobId(settings.runId, 1))).toBeUndefined();
+    expect(await queue.getJob(uploadJobId(settings.runId, 2))).toBeUndefined();
+  });
+
+  it('drains without waiting once every chunk has its outcome', async () => {
+    await producer.enqueue(tick(0));
+    await state.record('uploaded', 0, { event: 'uploaded', seq: 0 });
+    const started = Date.now();
+    await producer.drain(1, 30_000);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(await state.unaccounted(1)).toEqual([]);
+  });
+});
