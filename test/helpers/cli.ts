@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const wavefierBin = fileURLToPath(new URL('../../bin/wavefier', import.meta.url));
-export const sharedDir = fileURLToPath(new URL('../../../shared', import.meta.url));
+/** The shared data and peers (`../shared` next to the checkout; WAVEFIER_SHARED_DIR for a checkout elsewhere). */
+export const sharedDir = process.env.WAVEFIER_SHARED_DIR ?? fileURLToPath(new URL('../../../shared', import.meta.url));
 
 export interface CliResult {
   code: number | null;

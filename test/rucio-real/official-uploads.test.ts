@@ -1,0 +1,68 @@
+/**
+ * The official Rucio client uploads to a real Rucio 1.31.7 server (its 9-call sequence, its PFNs,
+ * its dataset and rule); `wavefier download` finds, fetches and verifies what it uploaded.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { chunkName, encodeChunk, openSource } from '../../src/strain/index.js';
+import { runCli } from '../helpers/cli.js';
+import { fileSums, readJsonLines, realRucioForFile } from './peer.js';
+
+const real = realRucioForFile();
+
+interface DownloadSummary {
+  verified: number;
+  corrupted: number;
+  failed: number;
+  logFile: string;
+}
+
+/** Chunks as wavefier's uploader encodes them, written to files for the official client. */
+async function writeChunks(dir: string, runId: string, count: number): Promise<{ path: string; name: string; bytes: Uint8Array }[]> {
+  await mkdir(dir, { recursive: true });
+  const source = await openSource({ kind: 'synthetic', sampleRate: 4096, seed: 3, detector: 'L1' }, { runId, gpsStart: 1_400_000_000 });
+  try {
+    const files = [];
+    for (let seq = 0; seq < count; seq++) {
+      const chunk = source.chunk(seq);
+      const bytes = encodeChunk(chunk, { tAvail: Date.now() });
+      const name = chunkName(chunk, `OFFICIAL_${runId.replaceAll('-', '_')}`);
+      const path = join(dir, name);
+      await writeFile(path, bytes);
+      files.push({ path, name, bytes });
+    }
+    return files;
+  } finally {
+    source.close();
+  }
+}
+
+describe('the official Rucio client uploads → wavefier download', () => {
+  it('chunks uploaded with `rucio upload` into a dataset it then closes are all downloaded and verified', async () => {
+    const run = '20261206T120000Z-0f1c';
+    const dataset = `official-${run}`;
+    const files = await writeChunks(join(real().dir, 'chunks'), run, 5);
+    const upload = await real().rucio(['upload', '--rse', 'LOCAL_POSIX', '--scope', 'wavefier', ...files.map((f) => f.path), `wavefier:${dataset}`]);
+    expect(upload.code, upload.stderr).toBe(0);
+    await real().rucioOk(['close', `wavefier:${dataset}`]);
+
+    const dest = join(real().dir, 'wavefier-download');
+    const result = await runCli(
+      ['--json', 'download', '--dataset', dataset, '--dest', dest, '--until-closed', '--workers', '2', '--log-dir', join(real().dir, 'logs')],
+      { env: real().env },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '') as DownloadSummary;
+    expect(summary).toMatchObject({ verified: 5, corrupted: 0, failed: 0 });
+
+    const verified = (await readJsonLines(summary.logFile)).filter((e) => e.event === 'verified');
+    expect(verified.map((e) => e.name).sort()).toEqual(files.map((f) => f.name).sort());
+    for (const file of files) {
+      const sums = fileSums(file.bytes);
+      const event = verified.find((e) => e.name === file.name);
+      expect(event).toMatchObject({ adler32: sums.adler32, md5: sums.md5, bytes: sums.bytes, run, rse: 'LOCAL_POSIX' });
+      expect(Buffer.from(await readFile(join(dest, dataset, file.name))).equals(Buffer.from(file.bytes))).toBe(true);
+    }
+  });
+});
