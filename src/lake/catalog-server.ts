@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { LakeContext, Route, RouteRequest } from './context.js';
-import { readBody, sendError, sendHtmlNotFound, sendMethodNotAllowed } from './http-io.js';
+import { BodyTooLargeError, readBody, sendError, sendHtmlNotFound, sendMethodNotAllowed } from './http-io.js';
 import { RucioApiError, rucioErrors } from './rucio-error.js';
 import { adminRoutes } from './routes-admin.js';
 import { authRoutes } from './routes-auth.js';
@@ -111,7 +111,9 @@ export function createCatalogServer(context: LakeContext, options: CatalogServer
         res.destroy();
         return;
       }
-      req.resume();
+      // The rest of a body too large to read is not drained: the answer closes the connection.
+      if (error instanceof BodyTooLargeError) res.setHeader('Connection', 'close');
+      else req.resume();
       if (error instanceof RucioApiError) {
         sendError(res, error);
         return;

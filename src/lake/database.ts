@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
@@ -46,7 +48,42 @@ CREATE TABLE IF NOT EXISTS rules (
 CREATE INDEX IF NOT EXISTS rules_did ON rules (scope, name);
 `;
 
+/**
+ * The database holds password hashes and live tokens: created 0600 before SQLite opens it, so its
+ * -wal and -shm files (which SQLite creates with the database file's mode) are 0600 as well.
+ * Files an older version left readable to others lose that access.
+ */
+function createPrivate(file: string): void {
+  closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    let mode: number;
+    try {
+      mode = statSync(path).mode;
+    } catch {
+      continue;
+    }
+    if ((mode & 0o077) !== 0) chmodSync(path, 0o600);
+  }
+}
+
+/** SHA-256 of a bearer token: the form the tokens table keeps (a copy of the database yields no usable token). */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Databases of older versions kept tokens in plain text: hashed in place, once (live tokens stay valid). */
+function hashStoredTokens(db: Db): void {
+  const done = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'token_storage'").get();
+  if (done?.value === 'sha256') return;
+  db.function('wavefier_token_digest', { deterministic: true }, (token: unknown) => tokenDigest(String(token)));
+  db.transaction(() => {
+    db.exec('UPDATE tokens SET token = wavefier_token_digest(token)');
+    db.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('token_storage', 'sha256')");
+  })();
+}
+
 export function openDatabase(file: string): Db {
+  createPrivate(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: durable across a process crash, a power loss may lose the last commits.
@@ -59,5 +96,6 @@ export function openDatabase(file: string): Db {
   // page cache. 4 MB keeps the lake's memory flat.
   db.pragma('cache_size = -4000');
   db.exec(schema);
+  hashStoredTokens(db);
   return db;
 }

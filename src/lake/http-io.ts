@@ -3,29 +3,60 @@ import { RucioApiError, rucioErrors } from './rucio-error.js';
 
 const maxBodyBytes = 64 * 1024 * 1024;
 
-export function readBody(req: IncomingMessage): Promise<Buffer> {
+/** A request body too large to read: answered with the connection closed, the rest left unread. */
+export class BodyTooLargeError extends RucioApiError {
+  constructor(limit: number) {
+    super(413, 'InvalidObject', `request body larger than ${limit} bytes`);
+  }
+}
+
+export function readBody(req: IncomingMessage, limit = maxBodyBytes): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > maxBodyBytes) {
-        reject(new RucioApiError(413, 'InvalidObject', `request body larger than ${maxBodyBytes} bytes`));
-        req.destroy();
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        reject(new BodyTooLargeError(limit));
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
+/** Far deeper than any Rucio request body nests (a list of DIDs with a meta dict is 3). */
+export const maxJsonDepth = 64;
+
+/** Deepest nesting of arrays and objects in a JSON text (a scan: checked before anything recursive walks it). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 0x5c) i++;
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x5b || code === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (code === 0x5d || code === 0x7d) depth--;
+  }
+  return deepest;
+}
+
 /** Parses a JSON body whatever its Content-Type (the Python client sends none). */
 export function parseJson(body: Buffer): unknown {
   if (body.length === 0) throw rucioErrors.badJson();
+  const text = body.toString('utf8');
+  if (jsonDepth(text) > maxJsonDepth) throw new RucioApiError(400, 'ValueError', `Cannot decode json parameter: nested deeper than ${maxJsonDepth} levels`);
   try {
-    return JSON.parse(body.toString('utf8')) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     throw rucioErrors.badJson();
   }

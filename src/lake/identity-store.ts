@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
-import type { Db } from './database.js';
+import { tokenDigest, type Db } from './database.js';
 import { rucioErrors } from './rucio-error.js';
 
 export interface AccountRow {
@@ -33,7 +33,7 @@ export class IdentityStore {
     identitiesFor: Statement<[string], { account: string; password_hash: string | null; salt: string | null }>;
     insertIdentity: Statement<[string, string, string, string, number]>;
     insertToken: Statement<[string, string, string, number, number]>;
-    getToken: Statement<[string], { token: string; account: string; identity: string; expires_at: number }>;
+    getToken: Statement<[string], { account: string; identity: string; expires_at: number }>;
     deleteExpiredTokens: Statement<[number]>;
     insertScope: Statement<[string, string, number]>;
     getScope: Statement<[string], { scope: string; account: string }>;
@@ -55,7 +55,7 @@ export class IdentityStore {
          ON CONFLICT (identity, identity_type, account) DO UPDATE SET password_hash = excluded.password_hash, salt = excluded.salt`,
       ),
       insertToken: db.prepare('INSERT INTO tokens (token, account, identity, expires_at, created_at) VALUES (?, ?, ?, ?, ?)'),
-      getToken: db.prepare('SELECT token, account, identity, expires_at FROM tokens WHERE token = ?'),
+      getToken: db.prepare('SELECT account, identity, expires_at FROM tokens WHERE token = ?'),
       deleteExpiredTokens: db.prepare('DELETE FROM tokens WHERE expires_at < ?'),
       insertScope: db.prepare('INSERT OR IGNORE INTO scopes (scope, account, created_at) VALUES (?, ?, ?)'),
       getScope: db.prepare('SELECT scope, account FROM scopes WHERE scope = ?'),
@@ -116,7 +116,8 @@ export class IdentityStore {
     this.statements.deleteExpiredTokens.run(now - 3_600_000);
     const token = `${account}-${identity}-unknown-${randomBytes(16).toString('hex')}`;
     const info: TokenInfo = { token, account, identity, expiresAt: now + lifetimeMs };
-    this.statements.insertToken.run(token, account, identity, info.expiresAt, now);
+    // Only the digest is stored: whoever reads the database file gets no usable token.
+    this.statements.insertToken.run(tokenDigest(token), account, identity, info.expiresAt, now);
     this.remember(info);
     return info;
   }
@@ -131,9 +132,9 @@ export class IdentityStore {
   validateToken(token: string): TokenInfo | undefined {
     let info = this.tokenCache.get(token);
     if (info === undefined) {
-      const row = this.statements.getToken.get(token);
+      const row = this.statements.getToken.get(tokenDigest(token));
       if (row === undefined) return undefined;
-      info = { token: row.token, account: row.account, identity: row.identity, expiresAt: row.expires_at };
+      info = { token, account: row.account, identity: row.identity, expiresAt: row.expires_at };
       this.remember(info);
     }
     if (info.expiresAt <= Date.now()) {

@@ -3,10 +3,11 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
+import { definedProps } from '../common/defined.js';
 import { ConfigError, NotFoundError, UnavailableError } from '../common/errors.js';
 import { Catalog } from './catalog.js';
 import { createCatalogServer } from './catalog-server.js';
-import { readOrCreateSecret, writeRseAccounts, writeRucioCfg, type RseCredentials } from './config-files.js';
+import { prepareStateDirectory, readOrCreateSecret, writeRseAccounts, writeRucioCfg, type RseCredentials } from './config-files.js';
 import type { LakeContext } from './context.js';
 import { openDatabase, type Db } from './database.js';
 import { rfc1123 } from './dates.js';
@@ -17,6 +18,7 @@ import { bindRse, defaultRseConfigs, publicRse, type LakeRse, type LakeRseConfig
 import { RuleStore } from './rule-store.js';
 import { RucioApiError } from './rucio-error.js';
 import { createStorageServer } from './storage-server.js';
+import type { StorageLimits } from './storage-request.js';
 
 export interface LakeAccountConfig {
   account: string;
@@ -43,6 +45,8 @@ export interface LakeOptions {
   rses?: LakeRseConfig[];
   /** Check S3 request signatures (SigV4) as real S3/MinIO do; default true. */
   verifyS3Signatures?: boolean;
+  /** Largest S3 bodies accepted (default 256 MiB per object, 1 MiB per XML document). */
+  storageLimits?: Partial<StorageLimits>;
   quiet?: boolean;
 }
 
@@ -138,7 +142,7 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
   const rseConfigs = options.rses ?? [...defaultRseConfigs];
   if (!rseConfigs.some((rse) => rse.name === 'LAKE_S3')) throw new ConfigError('the lake needs an RSE named LAKE_S3 (the default RSE)');
 
-  await mkdir(join(dir, 'etc'), { recursive: true, mode: 0o700 });
+  await prepareStateDirectory(dir);
   const db: Db = openDatabase(join(dir, 'catalog.sqlite'));
   const closers: (() => Promise<void> | void)[] = [() => {
     db.close();
@@ -177,6 +181,10 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
       region,
       faults,
       verifySignatures: options.verifyS3Signatures ?? true,
+      ...definedProps({ limits: options.storageLimits }),
+      onError: (error) => {
+        if (options.quiet !== true) process.stderr.write(`wavefier lake: storage internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      },
     });
     const s3Port = await listen(storage.server, options.s3Port ?? 0, host);
     closers.push(() => closeServer(storage.server));

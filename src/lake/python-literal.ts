@@ -1,11 +1,15 @@
+/** Far deeper than any filter a client sends (a list of flat dicts is 2). */
+export const maxLiteralDepth = 32;
+
 /**
  * The Python client sends `list_dids` filters as `repr()` of a list of dicts, which the server reads
  * with `ast.literal_eval` (e.g. `[{'name': 'ds1'}]`). This turns such a literal of strings, numbers,
  * booleans, None, lists and dicts into JSON text, then parses it. Anything else is rejected.
  */
-export function parsePythonLiteral(text: string): unknown {
+export function parsePythonLiteral(text: string, maxDepth = maxLiteralDepth): unknown {
   let out = '';
   let i = 0;
+  let depth = 0;
   while (i < text.length) {
     const ch = text[i] ?? '';
     if (ch === "'" || ch === '"') {
@@ -37,8 +41,12 @@ export function parsePythonLiteral(text: string): unknown {
       i += word.length;
       continue;
     }
+    if (ch === '[' || ch === '{' || ch === '(') {
+      // Nested values are walked recursively later: bounded here, before anything recurses.
+      if (++depth > maxDepth) throw new SyntaxError(`nested deeper than ${maxDepth} levels`);
+    } else if (ch === ']' || ch === '}' || ch === ')') depth--;
     if ('[]{}:,-+.0123456789 \t\n'.includes(ch)) {
-      out += ch === '(' ? '[' : ch;
+      out += ch;
       i++;
       continue;
     }

@@ -12,7 +12,14 @@ export interface SigV4Credentials {
   secretAccessKey: string;
 }
 
-export type SigV4Verdict = { ok: true } | { ok: false; code: 'InvalidAccessKeyId' | 'SignatureDoesNotMatch' | 'AccessDenied' | 'AuthorizationQueryParametersError'; message: string };
+export type SigV4Verdict =
+  | { ok: true }
+  | { ok: false; code: 'InvalidAccessKeyId' | 'SignatureDoesNotMatch' | 'AccessDenied' | 'AuthorizationQueryParametersError' | 'RequestTimeTooSkewed'; message: string };
+
+/** S3 refuses a header-signed request dated further than this from its clock: a captured request cannot be replayed later. */
+export const maxClockSkewMs = 15 * 60 * 1000;
+/** S3's longest presigned URL lifetime (7 days). */
+export const maxPresignedSeconds = 604_800;
 
 const encode = (text: string): string =>
   encodeURIComponent(text).replace(/[!'()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
@@ -37,13 +44,24 @@ function signingKey(secret: string, date: string, region: string, service: strin
   return key;
 }
 
+/** A query that is not valid percent-encoding has no canonical form: nothing signed it. */
+class MalformedQuery extends Error {}
+
+function decodeQueryPart(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    throw new MalformedQuery();
+  }
+}
+
 function canonicalQuery(rawQuery: string, exclude: string | undefined): string {
   const pairs: [string, string][] = [];
   for (const part of rawQuery.split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
-    const key = decodeURIComponent((eq < 0 ? part : part.slice(0, eq)).replace(/\+/g, ' '));
-    const value = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1).replace(/\+/g, ' '));
+    const key = decodeQueryPart(eq < 0 ? part : part.slice(0, eq));
+    const value = eq < 0 ? '' : decodeQueryPart(part.slice(eq + 1));
     if (key === exclude) continue;
     pairs.push([encode(key), encode(value)]);
   }
@@ -103,8 +121,33 @@ function amzDateMs(amzDate: string): number | undefined {
   return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
 }
 
-/** Checks the SigV4 signature of a request (header or presigned); undefined when it carries none. */
+const mismatch: SigV4Verdict = {
+  ok: false,
+  code: 'SignatureDoesNotMatch',
+  message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+};
+
+/**
+ * Checks the SigV4 signature of a request (header or presigned); undefined when it carries none.
+ * Like S3, a header-signed request is only good within 15 minutes of its X-Amz-Date, and a
+ * presigned URL from its X-Amz-Date (not before, give or take the same skew) until it expires.
+ */
 export function verifySigV4(
+  method: string,
+  rawUrl: string,
+  headers: IncomingHttpHeaders,
+  credentials: SigV4Credentials,
+  now = Date.now(),
+): SigV4Verdict | undefined {
+  try {
+    return check(method, rawUrl, headers, credentials, now);
+  } catch (error) {
+    if (error instanceof MalformedQuery) return mismatch;
+    throw error;
+  }
+}
+
+function check(
   method: string,
   rawUrl: string,
   headers: IncomingHttpHeaders,
@@ -121,9 +164,14 @@ export function verifySigV4(
     const [, accessKey = '', , region = '', service = '', signed = '', given = ''] = match;
     if (accessKey !== credentials.accessKeyId) return { ok: false, code: 'InvalidAccessKeyId', message: 'The AWS Access Key Id you provided does not exist in our records.' };
     const amzDate = String(headers['x-amz-date'] ?? '');
+    const dated = amzDateMs(amzDate);
+    if (dated === undefined) return { ok: false, code: 'AccessDenied', message: 'AWS authentication requires a valid X-Amz-Date header' };
+    if (Math.abs(now - dated) > maxClockSkewMs) {
+      return { ok: false, code: 'RequestTimeTooSkewed', message: 'The difference between the request time and the current time is too large.' };
+    }
     const payloadHash = String(headers['x-amz-content-sha256'] ?? 'UNSIGNED-PAYLOAD');
     const expected = signature({ method, path, rawQuery, headers, signedHeaders: signed.split(';'), payloadHash, amzDate, region, service }, credentials.secretAccessKey);
-    return same(expected, given) ? { ok: true } : { ok: false, code: 'SignatureDoesNotMatch', message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.' };
+    return same(expected, given) ? { ok: true } : mismatch;
   }
   if (!/(^|&)X-Amz-Signature=/.test(rawQuery)) return undefined;
   const params = new URLSearchParams(rawQuery);
@@ -134,15 +182,19 @@ export function verifySigV4(
   const given = params.get('X-Amz-Signature') ?? '';
   const [accessKey = '', , region = '', service = ''] = credential.split('/');
   const issued = amzDateMs(amzDate);
-  if (issued === undefined || !Number.isFinite(expires) || signed === '') {
+  if (issued === undefined || !Number.isInteger(expires) || signed === '') {
     return { ok: false, code: 'AuthorizationQueryParametersError', message: 'X-Amz-Date, X-Amz-Expires and X-Amz-SignedHeaders are required' };
+  }
+  if (expires < 1 || expires > maxPresignedSeconds) {
+    return { ok: false, code: 'AuthorizationQueryParametersError', message: `X-Amz-Expires must be between 1 and ${maxPresignedSeconds} seconds` };
   }
   if (accessKey !== credentials.accessKeyId) return { ok: false, code: 'InvalidAccessKeyId', message: 'The AWS Access Key Id you provided does not exist in our records.' };
   if (now > issued + expires * 1000) return { ok: false, code: 'AccessDenied', message: 'Request has expired' };
+  if (issued - now > maxClockSkewMs) return { ok: false, code: 'AccessDenied', message: 'Request is not valid yet' };
   const payloadHash = params.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD';
   const expected = signature(
     { method, path, rawQuery, headers, signedHeaders: signed.split(';'), payloadHash, amzDate, region, service, excludeQuery: 'X-Amz-Signature' },
     credentials.secretAccessKey,
   );
-  return same(expected, given) ? { ok: true } : { ok: false, code: 'SignatureDoesNotMatch', message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.' };
+  return same(expected, given) ? { ok: true } : mismatch;
 }

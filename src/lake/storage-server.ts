@@ -1,17 +1,20 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, unlink, writeFile } from 'node:fs/promises';
+import { readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
+import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { FaultController } from './faults.js';
 import { flipBytes } from './faults.js';
 import { ObjectFiles, type ObjectMeta } from './object-files.js';
+import { decodeKeyPath, encodeKeyPath, isSafeBucketName } from './object-keys.js';
 import { locationFor, type RseRuntime } from './rse.js';
 import type { StorageOps } from './context.js';
 import { rucioErrors } from './rucio-error.js';
 import { verifySigV4 } from './sigv4.js';
+import { checkRequest, isRefusal, lacksLength, parseTarget, s3rverServiceEndpoint, type StorageLimits, type StorageTarget } from './storage-request.js';
 
 /** The parts of s3rver 3 (a Koa app, CommonJS, untyped) the lake relies on. */
 interface S3rverObject {
@@ -21,7 +24,8 @@ interface S3rverObject {
   metadata: Record<string, unknown>;
 }
 interface S3rverStore {
-  getResourcePath(bucket: string, key: string, resource: string): string;
+  getBucketPath(bucket: string): string;
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
   putMetadata(bucket: string, key: string, metadata: Record<string, unknown>, md5?: string): Promise<void>;
   putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
   getObject(bucket: string, key: string, options?: unknown): Promise<S3rverObject | null>;
@@ -34,20 +38,77 @@ interface S3rverInstance {
   callback(): (req: IncomingMessage, res: ServerResponse) => void;
 }
 type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstance;
+interface FilesystemStoreClass {
+  encodeKeyPath(key: string): string;
+  decodeKeyPath(path: string): string;
+}
+interface XmlParserModule {
+  validate(xml: string, options?: unknown): true | { err: { code: string; msg: string; line?: number } };
+}
 interface AwsAccountModule {
   DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secretAccessKey: string): void };
 }
 
 const require = createRequire(import.meta.url);
 
-/** The request body; plain 'data' events cost less than async iteration of the stream. */
-function readRequestBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
+class BodyTooLarge extends Error {}
+
+/** The request body, at most `limit` bytes; plain 'data' events cost less than async iteration of the stream. */
+function readRequestBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolveBody, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks)));
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolveBody(chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** Deepest element nesting of an XML text (a scan, no parse: the parse is what could overflow). */
+function xmlDepth(xml: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = xml.indexOf('<'); i >= 0; i = xml.indexOf('<', i + 1)) {
+    const next = xml[i + 1];
+    if (next === '/') depth--;
+    else if (next !== '?' && next !== '!') {
+      const end = xml.indexOf('>', i);
+      if (end < 0 || xml[end - 1] !== '/') deepest = Math.max(deepest, ++depth);
+    }
+  }
+  return deepest;
+}
+
+/** Far deeper than any S3 document (DeleteObjects, CompleteMultipartUpload, CORS) nests. */
+const maxXmlDepth = 32;
+
+let s3rverPatched = false;
+
+/**
+ * Process-wide changes to s3rver's modules, made once. Keys map to paths through the lake's
+ * confining encoding (object-keys.ts) wherever s3rver builds or lists paths, and an XML body
+ * nested deeper than any S3 document is MalformedXML (400) before s3rver's recursive parser runs
+ * out of stack on it.
+ */
+function patchS3rver(): void {
+  if (s3rverPatched) return;
+  s3rverPatched = true;
+  const FilesystemStore = require('s3rver/lib/stores/filesystem.js') as FilesystemStoreClass;
+  FilesystemStore.encodeKeyPath = encodeKeyPath;
+  FilesystemStore.decodeKeyPath = decodeKeyPath;
+  const xmlParser = createRequire(require.resolve('s3rver'))('fast-xml-parser') as XmlParserModule;
+  const validate = xmlParser.validate.bind(xmlParser);
+  xmlParser.validate = (xml, validateOptions) =>
+    xmlDepth(xml) > maxXmlDepth ? { err: { code: 'InvalidXml', msg: `elements nested deeper than ${maxXmlDepth} levels` } } : validate(xml, validateOptions);
 }
 
 async function toBuffer(content: Buffer | Readable): Promise<Buffer> {
@@ -83,17 +144,25 @@ function storedHeaders(metadata: Record<string, unknown>): Record<string, string
 
 const s3ErrorCodes: Record<number, string> = { 500: 'InternalError', 502: 'BadGateway', 503: 'SlowDown', 504: 'GatewayTimeout' };
 
-const xmlSafe = (text: string): string => text.replace(/[<>&]/g, '');
+const xmlEntities: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' };
+/** Text for an XML element; control characters (which XML 1.0 cannot carry) become U+FFFD. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const xmlText = (text: string): string => text.replace(/[<>&"']/g, (ch) => xmlEntities[ch] ?? '').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\ufffd');
 
-/** S3's XML error; `details` are extra elements S3 adds for some codes (e.g. the digests of a BadDigest). */
+/**
+ * S3's XML error; `details` are extra elements S3 adds for some codes (e.g. the digests of a
+ * BadDigest). `resource` is what the client asked for, never a path of the server.
+ */
 function sendS3Error(res: ServerResponse, status: number, code: string, message: string, resource: string, details: Record<string, string> = {}): void {
-  const extra = Object.entries(details).map(([name, value]) => `<${name}>${xmlSafe(value)}</${name}>`).join('');
+  const extra = Object.entries(details).map(([name, value]) => `<${name}>${xmlText(value)}</${name}>`).join('');
   const body =
-    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>${extra}` +
-    `<Resource>${xmlSafe(resource)}</Resource><RequestId>${randomBytes(8).toString('hex')}</RequestId></Error>`;
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlText(message)}</Message>${extra}` +
+    `<Resource>${xmlText(resource)}</Resource><RequestId>${randomBytes(8).toString('hex')}</RequestId></Error>`;
   res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': String(Buffer.byteLength(body)) });
   res.end(body);
 }
+
+const internalErrorMessage = 'We encountered an internal error. Please try again.';
 
 export interface StorageServerOptions {
   directory: string;
@@ -104,7 +173,13 @@ export interface StorageServerOptions {
   faults: FaultController;
   /** Check AWS SigV4 signatures (s3rver alone checks only the access key). */
   verifySignatures: boolean;
+  /** Body limits; default 256 MiB per object, 1 MiB for XML documents. */
+  limits?: Partial<StorageLimits>;
+  /** An unexpected failure (answered 500 without its details, which may name server paths). */
+  onError?: (error: unknown) => void;
 }
+
+const defaultLimits: StorageLimits = { maxObjectBytes: 256 * 1024 * 1024, maxDocumentBytes: 1024 * 1024 };
 
 export interface StorageServer extends StorageOps {
   server: Server;
@@ -122,6 +197,8 @@ export interface StorageServer extends StorageOps {
 export async function createStorageServer(options: StorageServerOptions): Promise<StorageServer> {
   // The SDK's Node 20 end-of-support notice is not for the people running the lake (STYLE.md).
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  patchS3rver();
+  const limits: StorageLimits = { ...defaultLimits, ...options.limits };
   const S3rver = require('s3rver') as S3rverConstructor;
   const accounts = require('s3rver/lib/models/account.js') as AwsAccountModule;
   accounts.DUMMY_ACCOUNT.createKeyPair(options.accessKeyId, options.secretAccessKey);
@@ -129,11 +206,26 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     directory: options.directory,
     silent: true,
     vhostBuckets: false,
+    serviceEndpoint: s3rverServiceEndpoint,
     configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
   });
   await s3rver.configureBuckets();
   const store = s3rver.store;
   const faults = options.faults;
+  const root = resolve(options.directory);
+
+  // Every path s3rver builds goes through these two: a bucket name that could leave the storage
+  // directory throws instead (the gate refuses unknown buckets before; this is the second wall).
+  const bucketPath = (bucket: string): string => {
+    if (!isSafeBucketName(bucket)) throw new Error(`refused bucket name of ${bucket.length} characters`);
+    return join(root, bucket);
+  };
+  const resourcePath = store.getResourcePath.bind(store);
+  store.getBucketPath = bucketPath;
+  store.getResourcePath = (bucket, key = '', resource) => {
+    bucketPath(bucket);
+    return resourcePath(bucket, key, resource);
+  };
 
   const files = new ObjectFiles((bucket, key, resource) => store.getResourcePath(bucket, key, resource));
 
@@ -150,11 +242,25 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     const meta = storeObject(object.bucket, object.key, await toBuffer(object.content ?? Buffer.alloc(0)), object.metadata);
     return { size: meta.size, md5: meta.md5 };
   };
-  const originalDelete = store.deleteObject.bind(store);
+  // s3rver's own deleteObject removes emptied directories by splitting the raw key; this one walks
+  // up from the object's encoded path and stops at the bucket directory.
   store.deleteObject = async (bucket, key) => {
     files.forget(bucket, key);
     files.forgetDirectories();
-    await originalDelete(bucket, key);
+    const objectPath = store.getResourcePath(bucket, key, 'object');
+    for (const path of [objectPath, `${objectPath}.md5`, store.getResourcePath(bucket, key, 'metadata.json')]) {
+      await unlink(path).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      });
+    }
+    const top = bucketPath(bucket);
+    for (let dir = dirname(objectPath); dir.startsWith(top + sep); dir = dirname(dir)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break;
+      }
+    }
   };
   const originalCopy = store.copyObject.bind(store);
   store.copyObject = async (srcBucket, srcKey, destBucket, destKey, replacementMetadata) => {
@@ -173,18 +279,11 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   const koa = s3rver.callback();
   const knownBuckets = new Set(options.buckets);
 
-  /** The object of a plain path-style request (`/bucket/key`, no subresource), or undefined. */
-  const plainObject = (url: URL): { bucket: string; key: string } | undefined => {
-    for (const name of url.searchParams.keys()) if (name !== 'x-id' && !name.startsWith('X-Amz-')) return undefined;
-    const slash = url.pathname.indexOf('/', 1);
-    if (slash < 0) return undefined;
-    try {
-      const bucket = decodeURIComponent(url.pathname.slice(1, slash));
-      const key = decodeURIComponent(url.pathname.slice(slash + 1));
-      return knownBuckets.has(bucket) && key !== '' ? { bucket, key } : undefined;
-    } catch {
-      return undefined;
-    }
+  /** A plain object request: a key, and no subresource (only the SigV4 query parameters). */
+  const isPlainObject = (target: StorageTarget | undefined, url: URL): target is StorageTarget => {
+    if (target === undefined || target.key === '') return false;
+    for (const name of url.searchParams.keys()) if (name !== 'x-id' && !name.startsWith('X-Amz-')) return false;
+    return true;
   };
 
   /** Our own key, and an unexpired presigned URL; anything else goes to s3rver for its error answer. */
@@ -202,8 +301,18 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   };
 
   const fastPut = async (req: IncomingMessage, res: ServerResponse, bucket: string, key: string): Promise<void> => {
-    const body = await readRequestBody(req);
     const resource = `${bucket}/${key}`;
+    let body: Buffer;
+    try {
+      body = await readRequestBody(req, limits.maxObjectBytes);
+    } catch (error) {
+      if (!(error instanceof BodyTooLarge)) throw error;
+      // The rest of the body is not read: the answer closes the connection.
+      res.setHeader('Connection', 'close');
+      sendS3Error(res, 400, 'EntityTooLarge', `Your proposed upload exceeds the maximum allowed object size of this storage (${limits.maxObjectBytes} bytes).`, resource);
+      res.on('finish', () => req.destroy());
+      return;
+    }
     // A header-signed request covers the body through x-amz-content-sha256; S3 checks that it is the
     // body's (UNSIGNED-PAYLOAD: nothing to check, and nothing hashed here).
     const payloadHash = req.headers['x-amz-content-sha256'];
@@ -271,55 +380,77 @@ export async function createStorageServer(options: StorageServerOptions): Promis
    * (listings, ranges, conditional GETs, copies, streamed aws-chunked uploads, errors) is s3rver's.
    * The fast PUT checks Content-MD5 and the signed payload hash, which s3rver does not.
    */
-  const fastPath = (req: IncomingMessage, res: ServerResponse, url: URL, method: string): boolean => {
+  const internalError = (res: ServerResponse, error: unknown, resource: string): void => {
+    options.onError?.(error);
+    if (!res.headersSent) sendS3Error(res, 500, 'InternalError', internalErrorMessage, resource);
+    else res.destroy();
+  };
+
+  const fastPath = (req: IncomingMessage, res: ServerResponse, url: URL, method: string, target: StorageTarget | undefined): boolean => {
     if (method !== 'PUT' && method !== 'GET' && method !== 'HEAD') return false;
-    const target = plainObject(url);
-    if (target === undefined || !authorised(req, url)) return false;
+    if (!isPlainObject(target, url) || !authorised(req, url)) return false;
     const h = req.headers;
+    const resource = `${target.bucket}/${target.key}`;
     if (method === 'PUT') {
       const sha = String(h['x-amz-content-sha256'] ?? '');
       const encoding = h['content-encoding'] ?? '';
       if (sha.startsWith('STREAMING') || encoding.includes('aws-chunked') || h['x-amz-copy-source'] !== undefined || h['x-amz-storage-class'] !== undefined) return false;
-      fastPut(req, res, target.bucket, target.key).catch((error: unknown) => {
-        if (!res.headersSent) sendS3Error(res, 500, 'InternalError', error instanceof Error ? error.message : 'write failed', url.pathname);
-        else res.destroy();
-      });
+      fastPut(req, res, target.bucket, target.key).catch((error: unknown) => internalError(res, error, resource));
       return true;
     }
     if (h.range !== undefined || h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) return false;
-    let served: boolean;
     try {
-      served = fastGet(req, res, target.bucket, target.key);
+      return fastGet(req, res, target.bucket, target.key);
     } catch (error) {
-      if (!res.headersSent) sendS3Error(res, 500, 'InternalError', error instanceof Error ? error.message : 'read failed', url.pathname);
-      else res.destroy();
+      internalError(res, error, resource);
       return true;
     }
-    return served;
   };
-  const server = createServer((req, res) => {
-    const url = new URL(`http://storage.invalid${req.url?.startsWith('/') === true ? req.url : '/'}`);
-    let resource = url.pathname.slice(1);
+
+  /** Answers a request before it reaches storage: the body, if any, is not read. */
+  const refuse = (req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string, resource: string): void => {
+    // Draining a body that is refused for its size would read it all: close the connection instead.
+    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) {
+      res.setHeader('Connection', 'close');
+      res.on('finish', () => req.destroy());
+    }
+    sendS3Error(res, status, code, message, resource);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const rawUrl = req.url?.startsWith('/') === true ? req.url : '/';
+    const url = new URL(`http://storage.invalid${rawUrl}`);
+    const rawPath = rawUrl.split('?', 1)[0] ?? '/';
+    let resource = rawPath.slice(1);
     try {
       resource = decodeURIComponent(resource);
     } catch {
-      // keep the raw path for matching
+      // keep the raw path for error messages
     }
     const method = (req.method ?? 'GET').toUpperCase();
     const signed = req.headers.authorization !== undefined || url.searchParams.has('X-Amz-Signature') || url.searchParams.has('Signature');
     if (!signed) {
-      req.resume();
-      sendS3Error(res, 403, 'AccessDenied', 'Anonymous access to the lake storage is denied: sign the request (or use a presigned URL)', resource);
+      refuse(req, res, 403, 'AccessDenied', 'Anonymous access to the lake storage is denied: sign the request (or use a presigned URL)', resource);
       return;
     }
     if (options.verifySignatures) {
-      const verdict = verifySigV4(method, req.url ?? '/', req.headers, options);
+      const verdict = verifySigV4(method, rawUrl, req.headers, options);
       if (verdict?.ok !== true) {
-        req.resume();
         const code = verdict?.code ?? 'AccessDenied';
-        sendS3Error(res, code === 'AuthorizationQueryParametersError' ? 400 : 403, code, verdict?.message ?? 'only AWS Signature Version 4 is accepted', resource);
+        refuse(req, res, code === 'AuthorizationQueryParametersError' ? 400 : 403, code, verdict?.message ?? 'only AWS Signature Version 4 is accepted', resource);
         return;
       }
+    }
+    // Checked on the raw path, before any file-system call, whichever engine serves the request.
+    const parsed = parseTarget(rawUrl);
+    if (isRefusal(parsed)) {
+      refuse(req, res, parsed.status, parsed.code, parsed.message, resource);
+      return;
+    }
+    const problem = checkRequest(req, method, parsed, url.searchParams, knownBuckets, limits);
+    if (problem !== undefined) {
+      refuse(req, res, problem.status, problem.code, problem.message, resource);
+      return;
     }
     const decision = faults.storageDecision(method, resource);
     const proceed = (): void => {
@@ -332,10 +463,25 @@ export async function createStorageServer(options: StorageServerOptions): Promis
         sendS3Error(res, decision.errorStatus, s3ErrorCodes[decision.errorStatus] ?? 'InternalError', `injected fault: ${method} answered ${decision.errorStatus}`, resource);
         return;
       }
-      if (!fastPath(req, res, url, method)) koa(req, res);
+      if (fastPath(req, res, url, method, parsed)) return;
+      // s3rver reads bodies without a limit: it gets only those whose length is declared (and checked).
+      if (lacksLength(req)) {
+        refuse(req, res, 411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.', resource);
+        return;
+      }
+      koa(req, res);
     };
     if (decision.latencyMs > 0) setTimeout(proceed, decision.latencyMs);
     else proceed();
+  };
+  // A throw in a request listener would end the process: whatever a request holds, the server stays up.
+  const server = createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (error) {
+      req.resume();
+      internalError(res, error, '');
+    }
   });
 
   let presigner: S3Client | undefined;
@@ -350,9 +496,13 @@ export async function createStorageServer(options: StorageServerOptions): Promis
       credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
     });
 
+  /** Where the replica's bytes are; a DID name that would lead out of the RSE's directory is not found. */
   const filePathOf = (rse: RseRuntime, scope: string, name: string): string => {
     const location = locationFor(rse, scope, name);
-    return location.kind === 'file' ? location.path : store.getResourcePath(location.bucket, location.key, 'object');
+    if (location.kind === 's3') return store.getResourcePath(location.bucket, location.key, 'object');
+    const path = resolve(location.path);
+    if (!path.startsWith(resolve(rse.prefix) + sep)) throw rucioErrors.replicaNotFound(`no stored object for '${scope}:${name}' on RSE '${rse.name}': the name leads outside the RSE`);
+    return path;
   };
 
   return {
@@ -390,11 +540,8 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     async deleteObject(rse, scope, name) {
       const location = locationFor(rse, scope, name);
       try {
-        if (location.kind === 'file') await unlink(location.path);
-        else {
-          await unlink(store.getResourcePath(location.bucket, location.key, 'object'));
-          await store.deleteObject(location.bucket, location.key);
-        }
+        await unlink(filePathOf(rse, scope, name));
+        if (location.kind === 's3') await store.deleteObject(location.bucket, location.key);
       } catch {
         throw rucioErrors.replicaNotFound(`no stored object for '${scope}:${name}' on RSE '${rse.name}'`);
       }

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
+import { ConfigError } from '../common/errors.js';
 
 /**
  * Rucio tokens cached on disk so that separate invocations and processes (workers) share one
@@ -38,10 +39,33 @@ export function tokenCachePath(
   return join(dir, `auth_token_for_account_${key.account}${vo}_${digest}`);
 }
 
+/**
+ * mkdir leaves an existing directory's mode alone: one of ours loses group and world access; one
+ * of another user's (an explicit auth_token_file_path in a shared directory) must at least not let
+ * others replace our file, i.e. not be writable by them unless sticky like /tmp.
+ */
+async function checkDirectory(dir: string): Promise<void> {
+  const info = await stat(dir);
+  const uid = process.getuid?.();
+  if (uid === undefined || info.uid === uid) {
+    if ((info.mode & 0o077) !== 0) await chmod(dir, 0o700);
+    return;
+  }
+  if ((info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0) {
+    throw new ConfigError(
+      `the Rucio token cache directory ${dir} belongs to another user (uid ${info.uid}) and others may write to it: a token kept there is not safe; remove it or set auth_token_file_path elsewhere`,
+    );
+  }
+}
+
 export class TokenCache {
   constructor(readonly path: string) {}
 
   async read(): Promise<CachedToken | undefined> {
+    // Only a plain file of ours: a symlink or a file another user planted would hand us their token.
+    const info = await lstat(this.path).catch(() => undefined);
+    const uid = process.getuid?.();
+    if (info === undefined || !info.isFile() || (uid !== undefined && info.uid !== uid)) return undefined;
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -63,15 +87,13 @@ export class TokenCache {
         return undefined;
       }
     }
-    const info = await stat(this.path).catch(() => undefined);
-    return { token: trimmed, obtainedAt: info?.mtimeMs ?? 0 };
+    return { token: trimmed, obtainedAt: info.mtimeMs };
   }
 
   async write(entry: CachedToken): Promise<void> {
     const dir = dirname(this.path);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    // mkdir leaves an existing directory's mode alone; a token directory must not be readable by others.
-    await chmod(dir, 0o700).catch(() => undefined);
+    await checkDirectory(dir);
     const temp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(temp, JSON.stringify(entry), { mode: 0o600, flag: 'wx' });
     try {

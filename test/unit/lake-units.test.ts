@@ -148,10 +148,15 @@ describe('SigV4 verification', () => {
   it('accepts that request and rejects it when anything changes', () => {
     const authorization =
       'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41';
-    expect(verifySigV4('GET', '/test.txt', { ...headers, authorization }, credentials)).toEqual({ ok: true });
-    expect(verifySigV4('GET', '/test2.txt', { ...headers, authorization }, credentials)).toMatchObject({ ok: false, code: 'SignatureDoesNotMatch' });
-    expect(verifySigV4('GET', '/test.txt', { ...headers, range: 'bytes=0-10', authorization }, credentials)).toMatchObject({ ok: false, code: 'SignatureDoesNotMatch' });
-    expect(verifySigV4('GET', '/test.txt', { ...headers, authorization }, { ...credentials, accessKeyId: 'OTHER' })).toMatchObject({ ok: false, code: 'InvalidAccessKeyId' });
-    expect(verifySigV4('GET', '/test.txt', headers, credentials)).toBeUndefined();
+    // The request is dated 2013-05-24T00:00:00Z; S3 accepts it within 15 minutes of that.
+    const signedAt = Date.UTC(2013, 4, 24);
+    expect(verifySigV4('GET', '/test.txt', { ...headers, authorization }, credentials, signedAt + 60_000)).toEqual({ ok: true });
+    expect(verifySigV4('GET', '/test2.txt', { ...headers, authorization }, credentials, signedAt)).toMatchObject({ ok: false, code: 'SignatureDoesNotMatch' });
+    expect(verifySigV4('GET', '/test.txt', { ...headers, range: 'bytes=0-10', authorization }, credentials, signedAt)).toMatchObject({ ok: false, code: 'SignatureDoesNotMatch' });
+    expect(verifySigV4('GET', '/test.txt', { ...headers, authorization }, { ...credentials, accessKeyId: 'OTHER' }, signedAt)).toMatchObject({ ok: false, code: 'InvalidAccessKeyId' });
+    expect(verifySigV4('GET', '/test.txt', headers, credentials, signedAt)).toBeUndefined();
+    // Replayed later (or sent with a clock far ahead): refused although the signature is right.
+    expect(verifySigV4('GET', '/test.txt', { ...headers, authorization }, credentials, signedAt + 16 * 60_000)).toMatchObject({ ok: false, code: 'RequestTimeTooSkewed' });
+    expect(verifySigV4('GET', '/test.txt', { ...headers, authorization }, credentials, signedAt - 16 * 60_000)).toMatchObject({ ok: false, code: 'RequestTimeTooSkewed' });
   });
 });
