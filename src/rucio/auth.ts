@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { ConfigError } from '../common/errors.js';
 import type { RucioConfig } from './config.js';
-import { rucioErrorFor, type RucioFailure } from './errors.js';
+import { failureFrom, headerValue, rucioErrorFor } from './errors.js';
 import type { HttpTransport } from './http.js';
 import { defaultTokenCacheDir, TokenCache, tokenCachePath, type CachedToken } from './token-cache.js';
 
@@ -44,11 +44,6 @@ export function needsRenewal(entry: CachedToken, now = Date.now()): 'fresh' | 'r
   const lifetime = entry.expiresAt - entry.obtainedAt;
   if (lifetime > 0 && now >= entry.obtainedAt + renewAtFraction * lifetime) return 'renew-soon';
   return 'fresh';
-}
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const value = headers[name.toLowerCase()];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 export interface AuthDeps {
@@ -200,20 +195,20 @@ export class TokenManager {
     const text = response.body ? await response.body.text() : '';
     if (response.status === 206) {
       throw new ConfigError(
-        `${operation}: the identity maps to several accounts (${header(response.headers, 'X-Rucio-Auth-Accounts') ?? text}); set the account explicitly`,
+        `${operation}: the identity maps to several accounts (${headerValue(response.headers, 'X-Rucio-Auth-Accounts') ?? text}); set the account explicitly`,
       );
     }
-    const token = header(response.headers, 'X-Rucio-Auth-Token');
+    const token = headerValue(response.headers, 'X-Rucio-Auth-Token');
     if (response.status !== 200 || token === undefined || token === '') {
       throw rucioErrorFor(failureFrom(operation, undefined, response.status, response.headers, text));
     }
     this.authentications++;
-    return { token, expiresAt: parseTokenExpiry(header(response.headers, 'X-Rucio-Auth-Token-Expires')), obtainedAt: started };
+    return { token, expiresAt: parseTokenExpiry(headerValue(response.headers, 'X-Rucio-Auth-Token-Expires')), obtainedAt: started };
   }
 }
 
 /** WLCG bearer token discovery: BEARER_TOKEN, BEARER_TOKEN_FILE, $XDG_RUNTIME_DIR/bt_u<uid>, /tmp/bt_u<uid>. */
-export async function discoverBearerToken(config: RucioConfig, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+async function discoverBearerToken(config: RucioConfig, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   if (config.token !== undefined) return config.token.trim();
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   const files = [
@@ -230,27 +225,4 @@ export async function discoverBearerToken(config: RucioConfig, env: NodeJS.Proce
     }
   }
   return undefined;
-}
-
-/** The Rucio failure carried by a non-success response: body JSON first, headers second (as the Python client). */
-export function failureFrom(
-  operation: string,
-  subject: string | undefined,
-  status: number,
-  headers: Record<string, string | string[] | undefined>,
-  body: string,
-): RucioFailure {
-  let exceptionClass = header(headers, 'ExceptionClass');
-  let exceptionMessage = header(headers, 'ExceptionMessage');
-  const trimmed = body.trim();
-  if (trimmed.startsWith('{')) {
-    try {
-      const data = JSON.parse(trimmed) as { ExceptionClass?: unknown; ExceptionMessage?: unknown };
-      if (typeof data.ExceptionClass === 'string') exceptionClass = data.ExceptionClass;
-      if (typeof data.ExceptionMessage === 'string') exceptionMessage = data.ExceptionMessage;
-    } catch {
-      // not JSON: keep the headers
-    }
-  }
-  return { operation, subject, status, exceptionClass, exceptionMessage };
 }

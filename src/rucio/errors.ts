@@ -24,6 +24,35 @@ export interface RucioFailure {
   exceptionMessage?: string | undefined;
 }
 
+/** The first value of a response header (undici gives arrays for repeated headers). */
+export function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The Rucio failure carried by a non-success response: body JSON first, headers second (as the Python client). */
+export function failureFrom(
+  operation: string,
+  subject: string | undefined,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+): RucioFailure {
+  let exceptionClass = headerValue(headers, 'ExceptionClass');
+  let exceptionMessage = headerValue(headers, 'ExceptionMessage');
+  const trimmed = body.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      const data = JSON.parse(trimmed) as { ExceptionClass?: unknown; ExceptionMessage?: unknown };
+      if (typeof data.ExceptionClass === 'string') exceptionClass = data.ExceptionClass;
+      if (typeof data.ExceptionMessage === 'string') exceptionMessage = data.ExceptionMessage;
+    } catch {
+      // not JSON: keep the headers
+    }
+  }
+  return { operation, subject, status, exceptionClass, exceptionMessage };
+}
+
 function describe(failure: RucioFailure, hint?: string): string {
   const about = failure.subject === undefined ? '' : ` ${failure.subject}`;
   const server =
@@ -201,6 +230,11 @@ export function rucioErrorFor(failure: RucioFailure, context: { registersReplica
 
 export function isRucioError(error: unknown): error is RucioError {
   return typeof error === 'object' && error !== null && 'failure' in error && error instanceof Error;
+}
+
+/** Whether `error` is a Rucio error saying the DID, RSE, scope or account does not exist. */
+export function rucioNotFound(error: unknown): boolean {
+  return isRucioError(error) && error.code === 'not-found';
 }
 
 /** The `ExceptionClass` of a Rucio error, or undefined for anything else. */

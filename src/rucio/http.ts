@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { redactUrl } from '../common/redact.js';
 import { RucioTransientError, RucioUnavailableError, type RucioFailure } from './errors.js';
 
@@ -52,7 +52,7 @@ export interface RequestStats {
   retries: number;
 }
 
-export function newStats(): RequestStats {
+function newStats(): RequestStats {
   return { requests: 0, byEndpoint: {}, retries: 0 };
 }
 
@@ -92,29 +92,6 @@ export function classifyNetworkError(error: unknown): { kind: FailureKind; code:
 export function backoffDelay(attempt: number, policy: RetryPolicy): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
   return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-export interface TlsOptions {
-  ca?: string[];
-  cert?: string;
-  key?: string;
-  rejectUnauthorized?: boolean;
-}
-
-export function createAgent(tls: TlsOptions, connections = 32): Agent {
-  return new Agent({
-    keepAliveTimeout: 30_000,
-    keepAliveMaxTimeout: 120_000,
-    connections,
-    pipelining: 1,
-    connect: {
-      timeout: 10_000,
-      ...(tls.ca ? { ca: tls.ca } : {}),
-      ...(tls.cert ? { cert: tls.cert } : {}),
-      ...(tls.key ? { key: tls.key } : {}),
-      rejectUnauthorized: tls.rejectUnauthorized ?? true,
-    },
-  });
 }
 
 export class HttpTransport {

@@ -4,21 +4,14 @@
  */
 export { loadRucioConfig, rucioConfigFrom, rucioConfigCandidates, authTypes } from './config.js';
 export type { RucioConfig, RucioSettings, S3Settings, AuthType } from './config.js';
-export { RucioClient, rucioNotFound } from './client.js';
-export type {
-  ClientStats,
-  ContentEntry,
-  Did,
-  DidInfo,
-  FileDid,
-  ReplicaFile,
-  ReplicaQuery,
-  RucioClientOptions,
-  RuleRequest,
-} from './client.js';
+export { RucioClient } from './client.js';
+export type { ClientStats } from './client.js';
+export type { RucioClientOptions } from './client-rest.js';
+export type { ContentEntry, Did, DidInfo, FileDid, RuleRequest } from './client-dids.js';
+export type { ReplicaFile, ReplicaQuery } from './client-replicas.js';
 export type { ReplicaRecord, ReplicaPfn } from './replicas.js';
 export { replicasFromMetalink, rucioTimestamp } from './replicas.js';
-export type { RseInfo, RseProtocol, Operation } from './rse.js';
+export type { RseInfo, RseProtocol, Operation, SignUrlRequest } from './rse.js';
 export { protocolsFor } from './rse.js';
 export { lfn2pfn, lfn2path, pfnFor } from './lfn2pfn.js';
 export { uploadFile } from './upload.js';
@@ -48,7 +41,12 @@ export {
   exceptionClassOf,
   genericPolicyHint,
   isRucioError,
+  rucioNotFound,
 } from './errors.js';
 export type { RucioError, RucioFailure } from './errors.js';
+export { StorageRegistry } from './storage-registry.js';
+export type { RseLookup, SignUrl, StorageRegistryOptions, StorageSettings, StorageTls, WriteTarget } from './storage-registry.js';
+export { TlsConnections } from './tls.js';
+export type { ClientCertificate, TlsOptions } from './tls.js';
 export { diagnoseRucio, skipped } from './diagnose.js';
 export type { CheckResult } from './diagnose.js';

@@ -55,3 +55,14 @@ export function protocolsFor(info: RseInfo, operation: Operation, domain: 'wan' 
   const chosen = usable.length > 0 ? usable : info.protocols.filter((p) => priority(p, domain === 'wan' ? 'lan' : 'wan') > 0);
   return chosen.sort((a, b) => priority(a, domain) - priority(b, domain));
 }
+
+/** A storage URL to presign for one operation, by the Rucio server's `sign_url` service of the RSE. */
+export interface SignUrlRequest {
+  rse: string;
+  url: string;
+  operation: Operation;
+  /** The signing service, the RSE's `sign_url` (default s3). */
+  service?: string;
+  /** Seconds the signature stays valid (default 600). */
+  lifetime?: number;
+}

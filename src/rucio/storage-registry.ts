@@ -1,12 +1,45 @@
+import type { Dispatcher } from 'undici';
+import { definedProps } from '../common/defined.js';
 import { ConfigError } from '../common/errors.js';
-import type { RucioClient } from './client.js';
+import type { RucioConfig, S3Settings } from './config.js';
 import { isLocalLfn2pfn, lfn2pfn } from './lfn2pfn.js';
 import type { ObjectStore, PutOptions, StoreCallOptions } from './object-store.js';
-import { protocolsFor, type Operation, type RseInfo, type RseProtocol } from './rse.js';
+import { protocolsFor, type Operation, type RseInfo, type RseProtocol, type SignUrlRequest } from './rse.js';
 import { FileStore } from './store-file.js';
-import { HttpStore } from './store-http.js';
+import { HttpStore, type HttpStoreOptions } from './store-http.js';
 import { S3DirectStore } from './store-s3-direct.js';
 import { S3Store } from './store-s3.js';
+import type { TlsOptions } from './tls.js';
+
+/** What the registry asks the catalog: an RSE's settings and protocols, and the PFNs it cannot compute itself. */
+export interface RseLookup {
+  rse(name: string): Promise<RseInfo>;
+  lfns2pfns(
+    rse: string,
+    lfns: { scope: string; name: string }[],
+    options: { scheme?: string; operation?: Operation },
+  ): Promise<Record<string, string>>;
+}
+
+/** Presigns a storage URL (Rucio's `GET /credentials/signurl`) for RSEs whose keys only the server holds. */
+export type SignUrl = (request: SignUrlRequest) => Promise<string>;
+
+/** The TLS of storage endpoints: the CA and verification setting of the Rucio servers. */
+export interface StorageTls {
+  tls(): Promise<TlsOptions>;
+  /** A keep-alive pool for storage URLs, verifying as `tls()` says. */
+  dispatcher(): Promise<Dispatcher>;
+}
+
+/** What the registry reads from the configuration: the storage credentials and how to talk to storage. */
+export type StorageSettings = Pick<RucioConfig, 's3' | 'rseAccounts' | 's3Checksums' | 's3Engine' | 'timeoutMs'>;
+
+export interface StorageRegistryOptions {
+  rses: RseLookup;
+  signUrl: SignUrl;
+  connections: StorageTls;
+  settings: StorageSettings;
+}
 
 export interface WriteTarget {
   rse: RseInfo;
@@ -15,21 +48,29 @@ export interface WriteTarget {
   store: ObjectStore;
 }
 
+/** What a protocol's factory builds its store from: one protocol of one RSE, and the registry's means. */
+interface StoreContext extends StorageRegistryOptions {
+  rse: RseInfo;
+  protocol: RseProtocol;
+}
+
+type StoreFactory = (context: StoreContext) => ObjectStore | Promise<ObjectStore>;
+
 /**
  * Storage clients per RSE protocol, created on first use and kept (one S3 client per endpoint and
- * credentials, so connections are reused). Every operation is counted in the client's stats.
+ * credentials, so connections are reused). Every operation is counted in `counts`. It knows the
+ * catalog only through `RseLookup` and `SignUrl`, so it works with any source of RSE descriptions.
  */
 export class StorageRegistry {
+  /** Storage operations by protocol and verb, e.g. "s3 PUT". */
+  readonly counts: Record<string, number> = {};
   private readonly stores = new Map<string, Promise<ObjectStore>>();
 
-  constructor(
-    private readonly client: RucioClient,
-    private readonly counts: Record<string, number>,
-  ) {}
+  constructor(private readonly options: StorageRegistryOptions) {}
 
   /** Where a new file goes on `rseName`: its deterministic PFN under the best write protocol. */
   async writeTarget(rseName: string, scope: string, name: string): Promise<WriteTarget> {
-    const rse = await this.client.rse(rseName);
+    const rse = await this.options.rses.rse(rseName);
     const protocol = protocolsFor(rse, 'write')[0];
     if (protocol === undefined) {
       throw new ConfigError(`RSE ${rseName} has no protocol that allows writes; check its protocol domains (wan/lan write)`);
@@ -38,7 +79,7 @@ export class StorageRegistry {
     if (rse.deterministic && isLocalLfn2pfn(rse.lfn2pfnAlgorithm)) {
       pfn = lfn2pfn(scope, name, protocol, rse.lfn2pfnAlgorithm);
     } else {
-      const answer = await this.client.lfns2pfns(rseName, [{ scope, name }], { scheme: protocol.scheme, operation: 'write' });
+      const answer = await this.options.rses.lfns2pfns(rseName, [{ scope, name }], { scheme: protocol.scheme, operation: 'write' });
       const resolved = answer[`${scope}:${name}`];
       if (resolved === undefined) throw new ConfigError(`RSE ${rseName} did not resolve a PFN for ${scope}:${name}`);
       pfn = resolved;
@@ -48,7 +89,7 @@ export class StorageRegistry {
 
   /** The store that serves `pfn` on `rseName` (matched against the RSE's protocols). */
   async forPfn(rseName: string, pfn: string, operation: Operation = 'read'): Promise<ObjectStore> {
-    const rse = await this.client.rse(rseName);
+    const rse = await this.options.rses.rse(rseName);
     const scheme = pfn.slice(0, Math.max(0, pfn.indexOf('://')));
     const candidates = protocolsFor(rse, operation).concat(rse.protocols);
     const protocol =
@@ -70,76 +111,20 @@ export class StorageRegistry {
     return store;
   }
 
+  async close(): Promise<void> {
+    const stores = await Promise.allSettled([...this.stores.values()]);
+    this.stores.clear();
+    await Promise.allSettled(stores.map((s) => (s.status === 'fulfilled' ? s.value.close() : Promise.resolve())));
+  }
+
   private async create(rse: RseInfo, protocol: RseProtocol): Promise<ObjectStore> {
-    const { config } = this.client;
-    const tls = await this.client.tls();
-    switch (protocol.scheme) {
-      case 'file':
-      case 'posix':
-        return new FileStore();
-      case 's3': {
-        const ext = protocol.extended_attributes ?? {};
-        const creds = config.rseAccounts[rse.name] ?? config.s3;
-        const endpointScheme = typeof ext.endpoint_scheme === 'string' ? ext.endpoint_scheme : protocol.port === 80 ? 'http' : 'https';
-        const endpoint = creds?.endpoint ?? `${endpointScheme}://${protocol.hostname}:${protocol.port}`;
-        const urlStyle = rse.attributes.s3_url_style;
-        const pathStyle =
-          typeof ext.path_style === 'boolean' ? ext.path_style : urlStyle === 'host' ? false : (creds?.forcePathStyle ?? true);
-        const region = typeof ext.region === 'string' ? ext.region : (creds?.region ?? 'us-east-1');
-        if (creds !== undefined && config.s3Engine === 'direct') {
-          return new S3DirectStore({
-            endpoint,
-            region,
-            credentials: {
-              accessKeyId: creds.accessKeyId,
-              secretAccessKey: creds.secretAccessKey,
-              ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
-            },
-            forcePathStyle: pathStyle,
-            dispatcher: await this.client.storageDispatcher(),
-            timeoutMs: config.timeoutMs,
-          });
-        }
-        return new S3Store({
-          endpoint,
-          region,
-          credentials: creds
-            ? {
-                accessKeyId: creds.accessKeyId,
-                secretAccessKey: creds.secretAccessKey,
-                ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
-              }
-            : undefined,
-          forcePathStyle: pathStyle,
-          checksums: config.s3Checksums,
-          requestTimeoutMs: config.timeoutMs,
-          ca: tls.ca,
-          rejectUnauthorized: tls.rejectUnauthorized ?? true,
-        });
-      }
-      case 'http':
-      case 'https':
-      case 'davs': {
-        const signService = rse.signUrl;
-        return new HttpStore({
-          scheme: protocol.scheme,
-          dispatcher: await this.client.storageDispatcher(),
-          timeoutMs: config.timeoutMs,
-          sign:
-            signService === undefined
-              ? undefined
-              : (operation, pfn) =>
-                  // list_replicas may already hand out signed URLs: never sign twice.
-                  /[?&](X-Amz-Signature|Signature)=/.test(pfn)
-                    ? Promise.resolve(pfn)
-                    : this.client.signUrl({ rse: rse.name, url: pfn, operation, service: signService }),
-        });
-      }
-      default:
-        throw new ConfigError(
-          `RSE ${rse.name} protocol '${protocol.scheme}' is not supported by wavefier (supported: s3, file, http, https, davs)`,
-        );
+    const factory = storeFactories.get(protocol.scheme);
+    if (factory === undefined) {
+      throw new ConfigError(
+        `RSE ${rse.name} protocol '${protocol.scheme}' is not supported by wavefier (supported: ${[...storeFactories.keys()].join(', ')})`,
+      );
     }
+    return factory({ ...this.options, rse, protocol });
   }
 
   private counted(store: ObjectStore): ObjectStore {
@@ -156,10 +141,75 @@ export class StorageRegistry {
       close: () => store.close(),
     };
   }
-
-  async close(): Promise<void> {
-    const stores = await Promise.allSettled([...this.stores.values()]);
-    this.stores.clear();
-    await Promise.allSettled(stores.map((s) => (s.status === 'fulfilled' ? s.value.close() : Promise.resolve())));
-  }
 }
+
+function fileStore(): ObjectStore {
+  return new FileStore();
+}
+
+/**
+ * S3 with the RSE's own credentials (rse-accounts.cfg) or the default ones: the direct SigV4 engine
+ * when credentials are explicit, else the AWS SDK so that its credential chain applies.
+ */
+async function s3Store({ rse, protocol, settings, connections }: StoreContext): Promise<ObjectStore> {
+  const ext = protocol.extended_attributes ?? {};
+  const creds = settings.rseAccounts[rse.name] ?? settings.s3;
+  const endpointScheme = typeof ext.endpoint_scheme === 'string' ? ext.endpoint_scheme : protocol.port === 80 ? 'http' : 'https';
+  const endpoint = creds?.endpoint ?? `${endpointScheme}://${protocol.hostname}:${protocol.port}`;
+  const urlStyle = rse.attributes.s3_url_style;
+  const forcePathStyle = typeof ext.path_style === 'boolean' ? ext.path_style : urlStyle === 'host' ? false : (creds?.forcePathStyle ?? true);
+  const region = typeof ext.region === 'string' ? ext.region : (creds?.region ?? 'us-east-1');
+  if (creds !== undefined && settings.s3Engine === 'direct') {
+    return new S3DirectStore({
+      endpoint,
+      region,
+      credentials: s3Credentials(creds),
+      forcePathStyle,
+      dispatcher: await connections.dispatcher(),
+      timeoutMs: settings.timeoutMs,
+    });
+  }
+  const tls = await connections.tls();
+  return new S3Store({
+    endpoint,
+    region,
+    credentials: creds === undefined ? undefined : s3Credentials(creds),
+    forcePathStyle,
+    checksums: settings.s3Checksums,
+    requestTimeoutMs: settings.timeoutMs,
+    ca: tls.ca,
+    rejectUnauthorized: tls.rejectUnauthorized ?? true,
+  });
+}
+
+function s3Credentials(creds: S3Settings): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } {
+  return { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, ...definedProps({ sessionToken: creds.sessionToken }) };
+}
+
+/** HTTP(S)/WebDAV on the PFN itself, or on a URL the Rucio server presigns when the RSE has `sign_url`. */
+function httpStore(scheme: HttpStoreOptions['scheme']): StoreFactory {
+  return async ({ rse, settings, connections, signUrl }) => {
+  const service = rse.signUrl;
+  return new HttpStore({
+    scheme,
+    dispatcher: await connections.dispatcher(),
+    timeoutMs: settings.timeoutMs,
+    sign:
+      service === undefined
+        ? undefined
+        : (operation, pfn) =>
+            // list_replicas may already hand out signed URLs: never sign twice.
+            /[?&](X-Amz-Signature|Signature)=/.test(pfn) ? Promise.resolve(pfn) : signUrl({ rse: rse.name, url: pfn, operation, service }),
+  });
+  };
+}
+
+/** The storage protocols wavefier speaks, by RSE protocol scheme: a new protocol is one more entry. */
+const storeFactories: ReadonlyMap<string, StoreFactory> = new Map([
+  ['file', fileStore],
+  ['posix', fileStore],
+  ['s3', s3Store],
+  ['http', httpStore('http')],
+  ['https', httpStore('https')],
+  ['davs', httpStore('davs')],
+]);

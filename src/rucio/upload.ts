@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { checksums as computeChecksums, sameAdler32, type Checksums } from '../common/checksum.js';
-import type { Did, RucioClient } from './client.js';
-import { rucioNotFound } from './client.js';
-import { DidConflictError, exceptionClassOf } from './errors.js';
+import type { Did } from './client-dids.js';
+import type { RucioClient } from './client.js';
+import { DidConflictError, exceptionClassOf, rucioNotFound } from './errors.js';
 import { ObjectExistsError } from './object-store.js';
 
 export type UploadMode = 'fast' | 'rucio-compatible';

@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RucioTransientError, RucioUnavailableError } from '../../src/rucio/errors.js';
-import { backoffDelay, classifyNetworkError, createAgent, HttpTransport } from '../../src/rucio/http.js';
+import { backoffDelay, classifyNetworkError, HttpTransport } from '../../src/rucio/http.js';
+import { createAgent } from '../../src/rucio/tls.js';
 
 describe('backoff', () => {
   it('grows exponentially with jitter and stays under the cap', () => {

@@ -2,13 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { jwtExpiry, needsRenewal, parseTokenExpiry, failureFrom } from '../../src/rucio/auth.js';
+import { jwtExpiry, needsRenewal, parseTokenExpiry } from '../../src/rucio/auth.js';
 import {
   RucioAccessDeniedError,
   RucioAuthenticationError,
   RucioConflictError,
   RucioNotFoundError,
   RucioTransientError,
+  failureFrom,
   rucioErrorFor,
 } from '../../src/rucio/errors.js';
 import { parseJsonLines } from '../../src/rucio/json-stream.js';
