@@ -1,5 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
+import { definedProps } from '../common/defined.js';
 import { parseDuration } from '../common/duration.js';
 import { UsageError } from '../common/errors.js';
 import { contextFor, type RegisterCommand } from './runtime.js';
@@ -55,7 +56,7 @@ export const registerReport: RegisterCommand = (program, runtime) => {
       if (flags.run?.trim() === '') throw new UsageError('--run needs a run id (a directory name under the log dir)');
 
       const report = await buildReport(dirs, {
-        ...(flags.run === undefined ? {} : { runId: flags.run }),
+        ...definedProps({ runId: flags.run }),
         windowMs,
         signal,
         onProgress: (file, lines) => output.status(`reading ${file}: ${lines.toLocaleString('en-US')} lines`),

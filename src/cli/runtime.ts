@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { definedProps } from '../common/defined.js';
 import { Output } from '../common/output.js';
 
 /** What every subcommand receives besides its own options: output streams, the stop signal, global flags. */
@@ -29,9 +30,7 @@ export function contextFor(command: Command, runtime: Runtime): CommandContext {
   const output = new Output({
     json,
     debug,
-    ...(runtime.stdout ? { stdout: runtime.stdout } : {}),
-    ...(runtime.stderr ? { stderr: runtime.stderr } : {}),
-    ...(runtime.env ? { env: runtime.env } : {}),
+    ...definedProps({ stdout: runtime.stdout, stderr: runtime.stderr, env: runtime.env }),
   });
   return { output, signal: runtime.signal, json, debug };
 }

@@ -51,17 +51,6 @@ function formatAdler32(signed: number): string {
   return (signed >>> 0).toString(16).padStart(8, '0');
 }
 
-const adler32Pattern = /^[0-9a-fA-F]{1,8}$/;
-const md5Pattern = /^[0-9a-fA-F]{32}$/;
-
-export function isAdler32(value: string): boolean {
-  return adler32Pattern.test(value);
-}
-
-export function isMd5(value: string): boolean {
-  return md5Pattern.test(value);
-}
-
 /** Compares adler32 values the way Rucio does after rucio#4127: case- and leading-zero-insensitive. */
 export function sameAdler32(a: string, b: string): boolean {
   const strip = (value: string): string => value.toLowerCase().replace(/^0+(?=.)/, '');

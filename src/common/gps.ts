@@ -44,7 +44,3 @@ export function gpsToUnixMs(gps: number): number {
   const approx = gpsEpochUnixMs + gps * 1000;
   return approx - offsetAtUnixMs(approx - 18_000) * 1000;
 }
-
-export function currentGps(now: number = Date.now()): number {
-  return unixMsToGps(now);
-}

@@ -6,9 +6,9 @@
 const secretKeyPattern =
   /pass(word)?|secret|token|authorization|credential|x-rucio-password|x-amz-security-token|access[-_]?key|private[-_]?key|signature/i;
 
-export const redactedValue = '[redacted]';
+const redactedValue = '[redacted]';
 
-export function isSecretKey(key: string): boolean {
+function isSecretKey(key: string): boolean {
   return secretKeyPattern.test(key);
 }
 

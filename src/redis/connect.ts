@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisOptions as BullmqRedisOptions } from 'bullmq';
+import { definedProps } from '../common/defined.js';
 import { UnavailableError, UsageError } from '../common/errors.js';
 import { redactUrl } from '../common/redact.js';
 
@@ -84,10 +85,7 @@ export function bullmqConnection(url: string): BullmqRedisOptions {
   return {
     host,
     port,
-    ...(db === undefined ? {} : { db }),
-    ...(username === undefined ? {} : { username }),
-    ...(password === undefined ? {} : { password }),
-    ...(tls === undefined ? {} : { tls }),
+    ...definedProps({ db, username, password, tls }),
     maxRetriesPerRequest: null,
     ...(typeof retryStrategy === 'function' ? { retryStrategy: (times: number) => retryStrategy(times) ?? null } : {}),
   };

@@ -7,13 +7,6 @@ import { failureFrom, headerValue, rucioErrorFor } from './errors.js';
 import type { HttpTransport } from './http.js';
 import { defaultTokenCacheDir, TokenCache, tokenCachePath, type CachedToken } from './token-cache.js';
 
-/**
- * Obtains and keeps a valid Rucio token: from memory, else the shared disk cache, else the auth
- * server (userpass, x509 certificate + key, x509 proxy) or a bearer token (WLCG discovery). Renews
- * proactively at 80% of the lifetime the server announced in X-Rucio-Auth-Token-Expires (in the
- * background while the old token is still good), and on demand after a 401. One renewal at a time.
- */
-
 /** Renew once this fraction of the lifetime has passed. */
 const renewAtFraction = 0.8;
 /** Never send a token with less than this left. */
@@ -49,11 +42,17 @@ export function needsRenewal(entry: CachedToken, now = Date.now()): 'fresh' | 'r
 export interface AuthDeps {
   transport: HttpTransport;
   /** Dispatcher for the auth host: custom CA, and the TLS client certificate for x509. */
-  authDispatcher: () => Promise<Dispatcher | undefined>;
+  authDispatcher: () => Promise<Dispatcher>;
   userAgent: string;
   env: NodeJS.ProcessEnv;
 }
 
+/**
+ * Obtains and keeps a valid Rucio token: from memory, else the shared disk cache, else the auth
+ * server (userpass, x509 certificate + key, x509 proxy) or a bearer token (WLCG discovery). Renews
+ * proactively at 80% of the lifetime the server announced in X-Rucio-Auth-Token-Expires (in the
+ * background while the old token is still good), and on demand after a 401. One renewal at a time.
+ */
 export class TokenManager {
   private current: CachedToken | undefined;
   private renewing: Promise<CachedToken> | undefined;
@@ -173,7 +172,7 @@ export class TokenManager {
       Accept: '*/*',
     };
     let path: string;
-    const dispatcher: Dispatcher | undefined = await this.deps.authDispatcher();
+    const dispatcher = await this.deps.authDispatcher();
     if (config.authType === 'userpass') {
       path = '/auth/userpass';
       headers['X-Rucio-Username'] = config.username ?? '';
@@ -190,7 +189,7 @@ export class TokenManager {
       endpoint: `GET ${path}`,
       operation,
       idempotent: true,
-      ...(dispatcher ? { dispatcher } : {}),
+      dispatcher,
     });
     const text = response.body ? await response.body.text() : '';
     if (response.status === 206) {

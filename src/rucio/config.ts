@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { definedProps } from '../common/defined.js';
 import { ConfigError } from '../common/errors.js';
 import { parseIni } from './ini.js';
 
@@ -189,7 +190,7 @@ function finish(raw: Record<string, unknown>, sources: Record<string, string>, c
   }
   const sourcesCopy = { ...sources };
   return Object.freeze({
-    ...stripUndefined({
+    ...definedProps({
       username: s.username,
       password: s.password,
       clientCert: s.clientCert,
@@ -200,7 +201,7 @@ function finish(raw: Record<string, unknown>, sources: Record<string, string>, c
       tokenFile: s.tokenFile,
       tokenCachePath: s.tokenCachePath,
       tokenCacheDir: s.tokenCacheDir,
-      s3: s.s3 === undefined ? undefined : (stripUndefined(s.s3) as S3Settings),
+      s3: s.s3 === undefined ? undefined : definedProps(s.s3),
       configFile,
     }),
     rucioHost: s.rucioHost,
@@ -212,16 +213,12 @@ function finish(raw: Record<string, unknown>, sources: Record<string, string>, c
     timeoutMs: s.timeoutMs ?? 30_000,
     retries: s.retries ?? 4,
     rseAccounts: Object.fromEntries(
-      Object.entries(s.rseAccounts ?? {}).map(([rse, creds]) => [rse, stripUndefined(creds) as S3Settings]),
+      Object.entries(s.rseAccounts ?? {}).map(([rse, creds]) => [rse, definedProps(creds)]),
     ),
     s3Checksums: s.s3Checksums ?? 'WHEN_REQUIRED',
     s3Engine: s.s3Engine ?? 'direct',
     sources: sourcesCopy,
-  }) as RucioConfig;
-}
-
-function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+  });
 }
 
 /** A config from explicit values (e.g. the embedded lake's settings), validated. Extra keys are ignored. */
@@ -279,7 +276,7 @@ async function readOptional(path: string): Promise<string | undefined> {
 }
 
 /** Parses rse-accounts.cfg: JSON keyed by RSE name, the format Rucio's server-side protocols read. */
-export function parseRseAccounts(text: string, file: string): Record<string, S3Settings> {
+function parseRseAccounts(text: string, file: string): Record<string, S3Settings> {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -307,14 +304,14 @@ export function parseRseAccounts(text: string, file: string): Record<string, S3S
   return Object.fromEntries(
     Object.entries(parsed.data).map(([rse, e]) => [
       rse,
-      stripUndefined({
+      definedProps({
         accessKeyId: e.access_key,
         secretAccessKey: e.secret_key,
         sessionToken: e.session_token,
         region: e.region,
         endpoint: e.endpoint,
         forcePathStyle: e.path_style,
-      }) as S3Settings,
+      }),
     ]),
   );
 }
@@ -386,7 +383,7 @@ export async function loadRucioConfig(input: {
   if (raw.s3 === undefined && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
     set(
       's3',
-      stripUndefined({
+      definedProps({
         accessKeyId: env.AWS_ACCESS_KEY_ID,
         secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
         sessionToken: env.AWS_SESSION_TOKEN || undefined,

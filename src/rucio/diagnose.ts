@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { definedProps } from '../common/defined.js';
 import { isWavefierError, errorMessage } from '../common/errors.js';
 import { RucioClient } from './client.js';
 import type { RucioConfig } from './config.js';
@@ -46,7 +47,7 @@ export async function diagnoseRucio(
   config: RucioConfig,
   options: { rse?: string | undefined; write: boolean; scope?: string | undefined; env?: NodeJS.ProcessEnv },
 ): Promise<CheckResult[]> {
-  const client = new RucioClient(config, { retry: { attempts: 2, baseDelayMs: 100 }, ...(options.env ? { env: options.env } : {}) });
+  const client = new RucioClient(config, { retry: { attempts: 2, baseDelayMs: 100 }, ...definedProps({ env: options.env }) });
   const results: CheckResult[] = [];
   try {
     const ping = await timed(

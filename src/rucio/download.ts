@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { checksums, sameAdler32 } from '../common/checksum.js';
+import { definedProps } from '../common/defined.js';
 import { NotFoundError, UsageError } from '../common/errors.js';
 import type { RucioClient } from './client.js';
 import { ChecksumMismatchError } from './errors.js';
@@ -50,7 +51,7 @@ export async function fetchVerified(client: RucioClient, replica: ReplicaRecord,
       let bytes: Uint8Array;
       try {
         const store = await client.storage.forPfn(candidate.rse, candidate.pfn, 'read');
-        bytes = await store.get(candidate.pfn, opts.signal ? { signal: opts.signal } : {});
+        bytes = await store.get(candidate.pfn, definedProps({ signal: opts.signal }));
       } catch (error) {
         lastError = error;
         // Missing objects and permanent errors will not change on a second read of this PFN.

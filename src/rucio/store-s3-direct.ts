@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Dispatcher } from 'undici';
+import { definedProps } from '../common/defined.js';
 import {
   badDigestError,
   isTransientNetworkCode,
@@ -114,7 +115,7 @@ export class S3DirectStore implements ObjectStore {
           ...(extra.body === undefined ? {} : { 'content-length': String(extra.body.byteLength) }),
           ...(extra.headers ?? {}),
         },
-        ...(extra.body === undefined ? {} : { body: extra.body }),
+        ...definedProps({ body: extra.body }),
       });
       let response: Dispatcher.ResponseData;
       try {

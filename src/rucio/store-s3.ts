@@ -7,6 +7,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { definedProps } from '../common/defined.js';
 import {
   badDigestError,
   isTransientNetworkCode,
@@ -56,7 +57,7 @@ export class S3Store implements ObjectStore {
       requestChecksumCalculation: options.checksums,
       responseChecksumValidation: options.checksums,
       maxAttempts: options.maxAttempts ?? 3,
-      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...definedProps({ credentials: options.credentials }),
       requestHandler: {
         requestTimeout: options.requestTimeoutMs ?? 30_000,
         connectionTimeout: 10_000,
@@ -64,7 +65,7 @@ export class S3Store implements ObjectStore {
         httpsAgent: new HttpsAgent({
           keepAlive: true,
           maxSockets: 64,
-          ...(options.ca ? { ca: options.ca } : {}),
+          ...definedProps({ ca: options.ca }),
           rejectUnauthorized: options.rejectUnauthorized ?? true,
         }),
       },
@@ -100,7 +101,7 @@ export class S3Store implements ObjectStore {
           ...(options?.md5 === undefined ? {} : { ContentMD5: Buffer.from(options.md5, 'hex').toString('base64') }),
           ...(options?.ifAbsent === true ? { IfNoneMatch: '*' } : {}),
         }),
-        options?.signal ? { abortSignal: options.signal } : {},
+        definedProps({ abortSignal: options?.signal }),
       );
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -116,7 +117,7 @@ export class S3Store implements ObjectStore {
     try {
       const response = await this.client.send(
         new GetObjectCommand({ Bucket: bucket, Key: key }),
-        options?.signal ? { abortSignal: options.signal } : {},
+        definedProps({ abortSignal: options?.signal }),
       );
       if (response.Body === undefined) throw new StorageError('get', pfn, 'the server returned no body');
       return await response.Body.transformToByteArray();
@@ -130,7 +131,7 @@ export class S3Store implements ObjectStore {
     try {
       const response = await this.client.send(
         new HeadObjectCommand({ Bucket: bucket, Key: key }),
-        options?.signal ? { abortSignal: options.signal } : {},
+        definedProps({ abortSignal: options?.signal }),
       );
       return { bytes: response.ContentLength ?? 0 };
     } catch (error) {
@@ -145,7 +146,7 @@ export class S3Store implements ObjectStore {
     try {
       await this.client.send(
         new DeleteObjectCommand({ Bucket: bucket, Key: key }),
-        options?.signal ? { abortSignal: options.signal } : {},
+        definedProps({ abortSignal: options?.signal }),
       );
     } catch (error) {
       const mapped = s3Error('delete', pfn, error);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { checksums as computeChecksums, sameAdler32, type Checksums } from '../common/checksum.js';
+import { definedProps } from '../common/defined.js';
 import type { Did } from './client-dids.js';
 import type { RucioClient } from './client.js';
 import { DidConflictError, exceptionClassOf, rucioNotFound } from './errors.js';
@@ -77,7 +78,7 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
     guid,
     alreadyRegistered: false,
   };
-  const signal = req.signal ? { signal: req.signal } : {};
+  const signal = definedProps({ signal: req.signal });
   const putOptions = { ...signal, md5: sums.md5 };
 
   if (req.mode === 'rucio-compatible') {

@@ -4,7 +4,7 @@
  */
 
 /** A 32-bit mix of a seed and a sequence number (murmur3 finaliser over both words). */
-export function mixSeed(seed: number, seq: number, stream = 0): number {
+function mixSeed(seed: number, seq: number, stream = 0): number {
   let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(seq + 0x7f4a7c15, 0xc2b2ae35) ^ Math.imul(stream + 1, 0x27d4eb2f);
   h ^= Math.floor(seq / 2 ** 32) * 0x165667b1;
   h ^= h >>> 16;
