@@ -1,47 +1,79 @@
 import { Option, type Command } from 'commander';
+import { definedProps } from '../common/defined.js';
+import { authTypes, type AuthType } from '../rucio/auth-types.js';
 import type { RucioConfig, RucioSettings } from '../rucio/config.js';
 import type { RucioClient } from '../rucio/index.js';
 
-/** The connection flags every command that talks to Rucio accepts; they override env and rucio.cfg. */
-export function addRucioOptions(command: Command): Command {
-  return command
-    .addOption(new Option('--rucio-host <url>', 'Rucio server URL (default: RUCIO_HOST, then rucio.cfg [client] rucio_host)'))
-    .addOption(new Option('--auth-host <url>', 'Rucio auth server URL (default: the Rucio host)'))
-    .addOption(new Option('--account <name>', 'Rucio account (default: RUCIO_ACCOUNT, then rucio.cfg)'))
-    .addOption(new Option('--auth-type <type>', 'userpass, x509, x509_proxy or token').choices(['userpass', 'x509', 'x509_proxy', 'token']))
-    .addOption(new Option('--ca-cert <path>', 'CA bundle file or directory to verify the Rucio servers'))
-    .addOption(new Option('--insecure', 'do not verify TLS certificates of the Rucio servers (testing only)'));
-}
-
-interface RucioFlags {
+/** The values of the Rucio connection flags, as commander hands them to an action. */
+export interface RucioFlags {
   rucioHost?: string;
   authHost?: string;
   account?: string;
-  authType?: RucioSettings['authType'];
+  vo?: string;
+  authType?: AuthType;
   caCert?: string;
   insecure?: boolean;
 }
 
 /**
- * The effective configuration: flags > environment (RUCIO_*) > rucio.cfg. Passwords and tokens
- * never come from flags (they would show in `ps` and shell history); they come from rucio.cfg or
- * the environment.
+ * The Rucio connection flags, defined once for every command that talks to Rucio (commander's
+ * "global options added" pattern: the same options are added to each such subcommand). They
+ * override the environment and rucio.cfg. Passwords and tokens are not among them: they would show
+ * in `ps` and shell histories; they come from rucio.cfg or the environment.
  */
-export async function rucioConfigFromFlags(options: RucioFlags, env: NodeJS.ProcessEnv = process.env): Promise<RucioConfig> {
-  const flags: Partial<RucioSettings> = {
-    ...(options.rucioHost === undefined ? {} : { rucioHost: options.rucioHost }),
-    ...(options.authHost === undefined ? {} : { authHost: options.authHost }),
-    ...(options.account === undefined ? {} : { account: options.account }),
-    ...(options.authType === undefined ? {} : { authType: options.authType }),
-    ...(options.caCert === undefined ? {} : { caCert: options.caCert }),
-    ...(options.insecure === true ? { insecure: true } : {}),
-  };
-  const { loadRucioConfig } = await import('../rucio/config.js');
-  return loadRucioConfig({ flags, env });
+function rucioOptions(): Option[] {
+  return [
+    new Option('--rucio-host <url>', 'Rucio server URL (default: RUCIO_HOST, then rucio.cfg [client] rucio_host)'),
+    new Option('--auth-host <url>', 'Rucio auth server URL (default: RUCIO_AUTH_HOST, then rucio.cfg, then the Rucio host)'),
+    new Option('--account <name>', 'Rucio account (default: RUCIO_ACCOUNT, then rucio.cfg)'),
+    new Option('--vo <vo>', 'Rucio VO (default: RUCIO_VO, then rucio.cfg, then def)'),
+    new Option('--auth-type <type>', 'how to authenticate (default: RUCIO_AUTH_TYPE, then rucio.cfg)').choices(authTypes),
+    new Option('--ca-cert <path>', 'CA bundle file or directory to verify the Rucio servers (default: X509_CERT_DIR, then rucio.cfg)'),
+    new Option('--insecure', 'do not verify TLS certificates of the Rucio servers (testing only)'),
+  ].map((option) => option.helpGroup('Rucio connection:'));
 }
 
-export async function rucioClientFromFlags(options: RucioFlags): Promise<{ config: RucioConfig; client: RucioClient }> {
-  const config = await rucioConfigFromFlags(options);
+export function addRucioOptions(command: Command): Command {
+  for (const option of rucioOptions()) command.addOption(option);
+  return command;
+}
+
+/** The flags that were given, as the arguments that give them again (for child processes). */
+export function rucioFlagArgs(flags: RucioFlags): string[] {
+  return rucioOptions().flatMap((option) => {
+    const value: unknown = (flags as Record<string, unknown>)[option.attributeName()];
+    if (option.long === undefined) return [];
+    if (typeof value === 'string') return [option.long, value];
+    return value === true ? [option.long] : [];
+  });
+}
+
+/** Whether any Rucio connection flag was given. */
+export function hasRucioFlags(flags: RucioFlags): boolean {
+  return rucioFlagArgs(flags).length > 0;
+}
+
+/** The connection settings the flags give; the rest comes from the environment and rucio.cfg. */
+function settingsFromFlags(flags: RucioFlags): Partial<RucioSettings> {
+  return definedProps({
+    rucioHost: flags.rucioHost,
+    authHost: flags.authHost,
+    account: flags.account,
+    vo: flags.vo,
+    authType: flags.authType,
+    caCert: flags.caCert,
+    insecure: flags.insecure === true ? true : undefined,
+  });
+}
+
+/** The effective configuration: flags > environment (RUCIO_*) > rucio.cfg. */
+export async function rucioConfigFromFlags(flags: RucioFlags, env: NodeJS.ProcessEnv = process.env): Promise<RucioConfig> {
+  const { loadRucioConfig } = await import('../rucio/config.js');
+  return loadRucioConfig({ flags: settingsFromFlags(flags), env });
+}
+
+export async function rucioClientFromFlags(flags: RucioFlags, env: NodeJS.ProcessEnv = process.env): Promise<{ config: RucioConfig; client: RucioClient }> {
+  const config = await rucioConfigFromFlags(flags, env);
   const { RucioClient: Client } = await import('../rucio/client.js');
-  return { config, client: new Client(config) };
+  return { config, client: new Client(config, { env }) };
 }

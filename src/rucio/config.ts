@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { definedProps } from '../common/defined.js';
 import { ConfigError } from '../common/errors.js';
+import { authTypes, type AuthType } from './auth-types.js';
 import { parseIni } from './ini.js';
 
 /**
@@ -10,9 +11,6 @@ import { parseIni } from './ini.js';
  * (rucio.cfg `[client]` + the RUCIO_* variables it honours) with wavefier's flags on top:
  * flags > environment > rucio.cfg. Everything is validated once, here.
  */
-
-export const authTypes = ['userpass', 'x509', 'x509_proxy', 'token', 'oidc'] as const;
-export type AuthType = (typeof authTypes)[number];
 
 /** S3 credentials (and endpoint defaults) for an RSE, or for every RSE when given as `s3`. */
 export interface S3Settings {

@@ -2,8 +2,9 @@
  * wavefier's Rucio library: configuration, authentication, the REST client, storage protocols
  * and one-file upload/download. Knows nothing of queues, the CLI or strain data.
  */
-export { loadRucioConfig, rucioConfigFrom, rucioConfigCandidates, authTypes } from './config.js';
-export type { RucioConfig, RucioSettings, S3Settings, AuthType } from './config.js';
+export { loadRucioConfig, rucioConfigFrom, rucioConfigCandidates } from './config.js';
+export type { RucioConfig, RucioSettings, S3Settings } from './config.js';
+export { authTypes, type AuthType } from './auth-types.js';
 export { RucioClient } from './client.js';
 export type { ClientStats } from './client.js';
 export type { RucioClientOptions } from './client-rest.js';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLake, type Lake } from '../../src/lake/index.js';
+import { RucioClient, rucioConfigFrom } from '../../src/rucio/index.js';
 import { runCli } from '../helpers/cli.js';
 
 let dir: string;
@@ -82,5 +83,26 @@ describe('wavefier doctor', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/FAIL\s+reachability .*cannot reach http:\/\/127\.0\.0\.1:\d+/);
     expect(result.stdout).toMatch(/FAIL\s+redis .*ECONNREFUSED/);
+  });
+
+  it('takes the shared Rucio connection flags: --vo and --insecure reach the configuration', async () => {
+    const result = await runCli(['doctor', '--vo', 'def', '--insecure', '--rucio-host', lake.settings.rucioHost, '--account', 'root'], { env: env() });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/ok\s+config .*account root, vo def, TLS certificates not verified \(--insecure\)/);
+    const badVo = await runCli(['doctor', '--vo', 'not a vo'], { env: env() });
+    expect(badVo.code).toBe(2);
+    expect(badVo.stdout).toMatch(/FAIL\s+config\s+invalid Rucio setting vo from flag vo: must be a short VO name/);
+  });
+
+  it('authenticates with --auth-type oidc from a bearer token in BEARER_TOKEN', async () => {
+    const client = new RucioClient(rucioConfigFrom({ ...lake.settings, tokenCacheDir: join(dir, 'tokens') }));
+    const token = await client.auth.token();
+    await client.close();
+    const result = await runCli(['doctor', '--auth-type', 'oidc'], { env: { ...env(), BEARER_TOKEN: token } });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/ok\s+authentication\s+authenticated as root \(oidc at /);
+    const without = await runCli(['doctor', '--auth-type', 'oidc'], { env: { ...env(), BEARER_TOKEN: '', XDG_RUNTIME_DIR: dir } });
+    expect(without.code).toBe(2);
+    expect(without.stdout).toMatch(/FAIL\s+authentication .*needs a bearer token: set BEARER_TOKEN/);
   });
 });
