@@ -44,7 +44,7 @@ export function registerDownload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--dest <dir>', 'verified files land in <dir>/<dataset>/<name>'))
     .addOption(new Option('--no-subdir', 'put files directly in --dest, without the <dataset> folder'))
     .addOption(new Option('--keep <what>', '"none" verifies without keeping the files (long rehearsals)').choices(['all', 'none']).default('all'))
-    .addOption(new Option('--workers <n>', 'worker processes that download and verify').argParser(positiveInteger('--workers')).default(4))
+    .addOption(new Option('--workers <n>', 'worker processes on this host that download and verify (0: only `download-worker` processes started elsewhere)').argParser(nonNegativeInteger('--workers')).default(4))
     .addOption(new Option('--poll <mode>', 'incremental: cost per poll independent of dataset size; full: list the whole dataset (the seed approach)').choices(['incremental', 'full']).default('incremental'))
     .addOption(new Option('--poll-interval <duration>', 'time between polls').argParser(duration('--poll-interval')).default(defaultPollIntervalMs, '250ms'))
     .addOption(new Option('--reconcile-every <duration>', 'incremental mode: check the dataset length this often, and list it fully when it holds unseen files').argParser(duration('--reconcile-every')).default(60_000, '60s'))

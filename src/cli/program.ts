@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { registerDoctor } from './doctor.js';
 import { registerDownload } from './download.js';
+import { registerDownloadWorker } from './download-worker.js';
 import { registerInspect } from './inspect.js';
 import { registerLake } from './lake.js';
 import { registerRehearse } from './rehearse.js';
@@ -16,6 +17,7 @@ const subcommands: RegisterCommand[] = [
   registerUpload,
   registerUploadWorker,
   registerDownload,
+  registerDownloadWorker,
   registerReport,
   registerInspect,
   registerLake,

@@ -77,9 +77,13 @@ export const downloadChunkEventSchema = z.object({
 });
 export type DownloadChunkEvent = z.infer<typeof downloadChunkEventSchema>;
 
-/** First and last lines of each log: what the run intended and what it ended with. */
+/**
+ * First and last lines of each log: what the run intended and what it ended with; between them
+ * `ready`, when the side had finished starting (the downloader: first poll answered and workers
+ * connected; the uploader: its schedule fixed, t0 set).
+ */
 export const runEventSchema = z.object({
-  event: z.enum(['run_started', 'run_finished']),
+  event: z.enum(['run_started', 'ready', 'run_finished']),
   run: z.string().min(1),
   side: z.enum(['upload', 'download']),
   scope: z.string().optional(),

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Job, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { ReplicaRecord } from '../rucio/index.js';
-import { downloadJobFor, downloadJobOptions, parseDownloadJob, type ChunkOutcome, type JobSettings } from './download-job.js';
+import { downloadJobFor, downloadJobId, downloadJobOptions, type JobSettings, type WorkerAnswer } from './download-job.js';
 import type { OutcomeLog } from './outcome-log.js';
 import type { DownloadStats } from './run-progress.js';
 
@@ -13,6 +13,7 @@ export interface PendingChunk {
   /** When its job was (last) added to the queue. */
   queuedAt: number;
 }
+
 
 export interface CoordinatorOptions {
   /** The run's own download queue, which its workers serve. */
@@ -37,6 +38,8 @@ const corruptionRetryDelayMs = 1000;
 export class Coordinator {
   /** Chunks handed to the workers and not finished, by name. */
   readonly pending = new Map<string, PendingChunk>();
+  /** The chunk of each job id handed out (a failure event names the job only). */
+  private readonly names = new Map<string, string>();
 
   constructor(private readonly options: CoordinatorOptions) {}
 
@@ -45,13 +48,19 @@ export class Coordinator {
     if (replicas.length === 0) return;
     const { queue, jobs, now } = this.options;
     // Pending before queued: a worker's outcome can arrive before addBulk's reply does.
-    for (const replica of replicas) this.pending.set(replica.name, { tDetected, replica, corruptions: 0, queuedAt: now() });
+    for (const replica of replicas) {
+      this.pending.set(replica.name, { tDetected, replica, corruptions: 0, queuedAt: now() });
+      this.names.set(this.jobIdOf(replica.name, 0), replica.name);
+    }
     try {
       await queue.addBulk(
         replicas.map((replica) => ({ name: 'chunk', data: downloadJobFor(jobs, replica, tDetected, 0), opts: downloadJobOptions(jobs, replica.name, 0, 0) })),
       );
     } catch (error) {
-      for (const replica of replicas) this.pending.delete(replica.name);
+      for (const replica of replicas) {
+        this.pending.delete(replica.name);
+        this.names.delete(this.jobIdOf(replica.name, 0));
+      }
       throw error;
     }
     this.options.stats.detected += replicas.length;
@@ -62,47 +71,49 @@ export class Coordinator {
     return this.enqueue(chunk.replica, chunk.tDetected, chunk.corruptions, 0);
   }
 
-  /** A worker's answer for a chunk job (not a warm-up job). */
-  completed(job: Job, outcome: ChunkOutcome): void {
-    const data = parseDownloadJob(job.data);
-    const pending = this.pending.get(data.name);
-    if (!pending) return;
-    const { outcomes, stats, now } = this.options;
-    const context = { job: data, tDetected: pending.tDetected, attempts: job.attemptsMade + 1 + pending.corruptions };
-    if (outcome.status === 'verified') {
-      this.pending.delete(data.name);
-      stats.recordVerified(outcome.tAvail === undefined ? undefined : outcome.tVerified - outcome.tAvail, now());
-      outcomes.verified(context, outcome);
+  /**
+   * A worker's answer. An answer for a chunk no longer pending, or for an earlier corruption round of
+   * it (a job that ran twice: a stalled worker that had in fact finished), is a duplicate and ignored.
+   */
+  completed(answer: WorkerAnswer): void {
+    const pending = this.pending.get(answer.name);
+    if (!pending || pending.corruptions !== answer.corruptions) return;
+    const { outcomes, stats, now, jobs } = this.options;
+    const context = {
+      job: downloadJobFor(jobs, pending.replica, pending.tDetected, pending.corruptions),
+      tDetected: pending.tDetected,
+      attempts: answer.attempt + pending.corruptions,
+    };
+    if (answer.status === 'verified') {
+      this.finish(answer.name, pending);
+      stats.recordVerified(answer.tAvail === undefined ? undefined : answer.tVerified - answer.tAvail, now());
+      outcomes.verified(context, answer);
       return;
     }
     stats.corruptionEvents++;
-    outcomes.corrupted(context, outcome);
+    outcomes.corrupted(context, answer);
     if (pending.corruptions < this.options.corruptionRetries) {
       // The bytes may have been damaged in transit, or a good replica may appear: try again later.
       const corruptions = pending.corruptions + 1;
       this.enqueue(pending.replica, pending.tDetected, corruptions, corruptionRetryDelayMs * corruptions).catch((error: unknown) =>
-        outcomes.retryNotQueued(data.name, error),
+        outcomes.retryNotQueued(answer.name, error),
       );
     } else {
-      this.pending.delete(data.name);
+      this.finish(answer.name, pending);
       stats.corruptedFinal++;
     }
   }
 
-  /** A job attempt that threw: BullMQ retries it until its attempts are used up. */
-  failed(job: Job, error: Error): void {
-    const data = parseDownloadJob(job.data);
-    const pending = this.pending.get(data.name);
-    if (!pending) return;
-    const { outcomes } = this.options;
-    const final = job.attemptsMade >= (job.opts.attempts ?? 1);
-    if (!final) {
-      outcomes.retrying(data.name, job.attemptsMade, error);
-      return;
-    }
-    this.pending.delete(data.name);
+  /** A job whose attempts are used up (BullMQ retried the transient failures before). */
+  failed(jobId: string, reason: string): void {
+    const name = this.names.get(jobId);
+    const pending = name === undefined ? undefined : this.pending.get(name);
+    if (name === undefined || !pending || this.jobIdOf(name, pending.corruptions) !== jobId) return;
+    const { outcomes, jobs } = this.options;
+    this.finish(name, pending);
     this.options.stats.failedFinal++;
-    outcomes.failed({ job: data, tDetected: pending.tDetected, attempts: job.attemptsMade + pending.corruptions }, job.attemptsMade, error);
+    const job = downloadJobFor(jobs, pending.replica, pending.tDetected, pending.corruptions);
+    outcomes.failed({ job, tDetected: pending.tDetected, attempts: jobs.attempts + pending.corruptions }, jobs.attempts, new Error(reason));
   }
 
   /** Waits for the chunks in flight, up to `timeoutMs`. */
@@ -115,6 +126,18 @@ export class Coordinator {
   private async enqueue(replica: ReplicaRecord, tDetected: number, corruptions: number, delayMs: number): Promise<void> {
     const { queue, jobs, now } = this.options;
     await queue.add('chunk', downloadJobFor(jobs, replica, tDetected, corruptions), downloadJobOptions(jobs, replica.name, corruptions, delayMs));
+    const previous = this.pending.get(replica.name);
+    if (previous !== undefined && previous.corruptions !== corruptions) this.names.delete(this.jobIdOf(replica.name, previous.corruptions));
     this.pending.set(replica.name, { tDetected, replica, corruptions, queuedAt: now() + delayMs });
+    this.names.set(this.jobIdOf(replica.name, corruptions), replica.name);
+  }
+
+  private finish(name: string, chunk: PendingChunk): void {
+    this.pending.delete(name);
+    this.names.delete(this.jobIdOf(name, chunk.corruptions));
+  }
+
+  private jobIdOf(name: string, corruptions: number): string {
+    return downloadJobId(this.options.jobs.scope, name, corruptions);
   }
 }

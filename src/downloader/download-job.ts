@@ -25,6 +25,8 @@ const replicaSchema = z.object({
 /** One chunk to fetch and verify; everything a worker process needs, validated when read from Redis. */
 const downloadJobSchema = z.object({
   v: z.literal(1),
+  /** The download run (its log folder): a worker notes its retries in `<log dir>/<run>/`. */
+  run: z.string(),
   scope: z.string(),
   dataset: z.string(),
   name: z.string(),
@@ -37,9 +39,6 @@ const downloadJobSchema = z.object({
   corruptions: z.number().int().nonnegative(),
 });
 export type DownloadJob = z.infer<typeof downloadJobSchema>;
-
-/** Jobs of this name only make BullMQ start a worker process ahead of the first chunk. */
-export const warmupJobName = 'warmup';
 
 export interface VerifiedOutcome {
   status: 'verified';
@@ -74,11 +73,54 @@ export interface CorruptedOutcome {
   tAvail?: number;
 }
 
-/** What a worker process answers for a chunk's job it could run to the end. */
+/** What a worker finds out about a chunk whose job it could run to the end. */
 export type ChunkOutcome = VerifiedOutcome | CorruptedOutcome;
 
-/** What a worker process answers for any job it could run to the end. */
-export type DownloadOutcome = { status: 'warmup' } | ChunkOutcome;
+/** A worker's answer to a job: the outcome and which job it answers (the chunk, its corruption round, the attempt). */
+export type WorkerAnswer = ChunkOutcome & { name: string; corruptions: number; attempt: number };
+
+const answerIdentity = { name: z.string(), corruptions: z.number().int().nonnegative(), attempt: z.number().int().positive() };
+const answerOrigin = { run: z.string().optional(), seq: z.number().int().nonnegative().optional(), tAvail: z.number().optional() };
+const workerAnswerSchema = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('verified'),
+    ...answerIdentity,
+    ...answerOrigin,
+    bytes: z.number().int().nonnegative(),
+    adler32: z.string(),
+    md5: z.string(),
+    pfn: z.string(),
+    rse: z.string(),
+    replicaAttempts: z.number().int().nonnegative(),
+    tDownloaded: z.number(),
+    tVerified: z.number(),
+    path: z.string().optional(),
+  }),
+  z.object({
+    status: z.literal('corrupted'),
+    ...answerIdentity,
+    ...answerOrigin,
+    bytes: z.number().int().nonnegative(),
+    adler32: z.string().optional(),
+    md5: z.string().optional(),
+    expectedAdler32: z.string().optional(),
+    expectedMd5: z.string().optional(),
+    pfn: z.string().optional(),
+    rse: z.string().optional(),
+    replicaAttempts: z.number().int().nonnegative(),
+    tDownloaded: z.number(),
+    reason: z.string(),
+  }),
+]);
+
+/** A worker's answer as read back from Redis (it may come from a worker process on another host). */
+export function parseWorkerAnswer(value: unknown): WorkerAnswer {
+  const parsed = workerAnswerSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new InputError(`malformed answer from a download worker: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
+  }
+  return parsed.data as WorkerAnswer;
+}
 
 export function downloadJobId(scope: string, name: string, corruptions: number): string {
   // BullMQ job ids may not contain ':'; DID names cannot contain it either.
@@ -95,6 +137,8 @@ export function parseDownloadJob(data: unknown): DownloadJob {
 
 /** What every job of one download run shares. */
 export interface JobSettings {
+  /** The download run (its log folder name). */
+  run: string;
   scope: string;
   dataset: string;
   /** Files go to `<dest>/<dataset>/<name>` rather than `<dest>/<name>`. */
@@ -110,6 +154,7 @@ export function downloadJobFor(settings: JobSettings, replica: ReplicaRecord, tD
   const relativeName = settings.subdir ? join(settings.dataset, replica.name) : replica.name;
   return {
     v: 1,
+    run: settings.run,
     scope: settings.scope,
     dataset: settings.dataset,
     name: replica.name,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
+import { formatDuration } from '../common/duration.js';
 import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog } from '../common/event-log.js';
 import { downloadLogFile, type RunEvent } from '../common/log-records.js';
@@ -20,6 +21,8 @@ import { IntervalSchedule } from './poll-schedule.js';
 import { DatasetPoller, type PollMode } from './poller.js';
 import { DownloadStats, progressLine, startProgress, type LatencyPercentiles } from './run-progress.js';
 import { ClosedDatasetProbe } from './stop-rules.js';
+import { DownloadRegistration } from './download-registry.js';
+import { WorkerAnswers } from './worker-answers.js';
 import { DownloadWorkerPool } from './worker-pool.js';
 
 export interface DownloadRunOptions {
@@ -27,13 +30,18 @@ export interface DownloadRunOptions {
   rucio: RucioClient;
   /** Plain Rucio settings handed to worker processes through their environment. */
   workerRucioSettings: unknown;
+  /** Environment of the worker processes (default: this process's). */
+  workerEnv?: NodeJS.ProcessEnv;
   scope: string;
   dataset: string;
   /** Destination directory; with `keep: 'none'` files are verified in memory and not written. */
   dest?: string;
   subdir: boolean;
   keep: 'all' | 'none';
+  /** Worker processes started on this host (`wavefier download-worker`); more can join from other hosts. */
   workers: number;
+  /** Chunks each worker process fetches at the same time. */
+  workerConcurrency?: number;
   pollMode: PollMode;
   pollIntervalMs: number;
   reconcileEveryMs: number;
@@ -68,6 +76,26 @@ export interface DownloadSummary {
   logFile: string;
   wallMs: number;
   totalLatencyMs: LatencyPercentiles;
+}
+
+/** Room in the queue's event stream, which carries the workers' answers (5 events per chunk). */
+const answerStreamLength = 100_000;
+/** Chunks each local worker process fetches at the same time. */
+const defaultWorkerConcurrency = 2;
+
+/** Calls `announce` once, when both the first poll was answered and the workers are connected. */
+class Readiness {
+  private readonly done = new Set<'polled' | 'workers'>();
+  private announced = false;
+
+  constructor(private readonly announce: () => void) {}
+
+  set(what: 'polled' | 'workers'): void {
+    this.done.add(what);
+    if (this.announced || this.done.size < 2) return;
+    this.announced = true;
+    this.announce();
+  }
 }
 
 /**
@@ -114,7 +142,8 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
 
     const connection = bullmqConnection(redisUrl);
     const queueName = downloadQueueName(options.scope, options.dataset, `${process.pid}${randomBytes(3).toString('hex')}`);
-    const queue = new Queue(queueName, { connection });
+    // The answers travel in the queue's event stream: room for a long backlog of them.
+    const queue = new Queue(queueName, { connection, streams: { events: { maxLen: answerStreamLength } } });
     queue.on('error', (error) => log.diagnostic('warn', 'download queue connection error', { error: errorMessage(error) }));
     // Nothing of this queue outlives the run: what was not verified is found again by the next poller.
     cleanup.push('removing the download queue', async () => {
@@ -126,6 +155,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     const coordinator = new Coordinator({
       queue,
       jobs: {
+        run: runName,
         scope: options.scope,
         dataset: options.dataset,
         subdir: options.subdir,
@@ -138,12 +168,45 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       stats,
       now,
     });
-    const workers = new DownloadWorkerPool(
-      { queueName, connection, workers: options.workers, rucioSettings: options.workerRucioSettings, log },
-      { completed: (job, outcome) => coordinator.completed(job, outcome), failed: (job, error) => coordinator.failed(job, error) },
+    const answers = new WorkerAnswers(
+      queueName,
+      connection,
+      { completed: (answer) => coordinator.completed(answer), failed: (jobId, reason) => coordinator.failed(jobId, reason) },
+      log,
     );
-    cleanup.push('stopping the download workers', () => workers.close());
-    await workers.warmUp(queue, options.signal, now);
+    cleanup.push('closing the answer stream', () => answers.close());
+    await Promise.all([queue.waitUntilReady(), answers.ready()]);
+    const registration = await DownloadRegistration.register(
+      redis,
+      { queue: queueName, run: runName, scope: options.scope, dataset: options.dataset, rucioHost: options.rucio.config.rucioHost },
+      (error) => log.diagnostic('warn', 'could not renew the download run in the registry of active runs', { error: errorMessage(error) }),
+    );
+    cleanup.push('leaving the registry of active download runs', () => registration.remove());
+    const workers = new DownloadWorkerPool({
+      workers: options.workers,
+      concurrency: options.workerConcurrency ?? defaultWorkerConcurrency,
+      redisUrl,
+      queueName,
+      logDir: options.logDir,
+      rucioSettings: options.workerRucioSettings,
+      ...definedProps({ env: options.workerEnv }),
+      log,
+      output: options.output,
+    });
+    cleanup.push('stopping the download worker processes', () => workers.close());
+    workers.start();
+    const readiness = new Readiness(() => {
+      log.write({
+        event: 'ready',
+        run: runName,
+        side: 'download',
+        scope: options.scope,
+        dataset: options.dataset,
+        settings: { workers_ready: workers.ready, startup_ms: Math.round(now() - started) },
+      } satisfies RunEvent);
+      options.output.info(`download ready after ${formatDuration(now() - started)}: first poll answered, ${workers.ready} worker processes connected`);
+    });
+    void workers.whenReady(options.signal).then(() => readiness.set('workers'));
 
     const poller = new DatasetPoller(
       {
@@ -182,6 +245,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
         ...definedProps({ untilCount: options.untilCount, untilIdleMs: options.untilIdleMs, durationMs: options.durationMs }),
       },
       stats,
+      onPolled: () => readiness.set('polled'),
       alreadyVerified: alreadyVerified.size,
       startedAt: started,
       log,

@@ -22,6 +22,8 @@ export interface PollLoopOptions {
   schedule: PollSchedule;
   rules: StopRules;
   stats: DownloadStats;
+  /** Told after every poll the catalog answered. */
+  onPolled?: (result: PollResult) => void;
   /** Chunks an earlier run of the same log verified; they count towards --until-count. */
   alreadyVerified: number;
   startedAt: number;
@@ -46,6 +48,7 @@ export async function runPollLoop(options: PollLoopOptions): Promise<string> {
     let result: PollResult | undefined;
     try {
       result = await pollOnce(options, startedAt);
+      options.onPolled?.(result);
     } catch (error) {
       if (rucioNotFound(error) && stats.polls === 0) {
         // The uploader at the other site has not created the dataset yet: wait for it quietly.

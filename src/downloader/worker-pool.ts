@@ -1,86 +1,147 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Worker, type ConnectionOptions, type Job, type Queue } from 'bullmq';
-import { errorMessage } from '../common/errors.js';
 import type { EventLog } from '../common/event-log.js';
-import { warmupJobName, type ChunkOutcome, type DownloadOutcome } from './download-job.js';
-import { workerConfigEnv } from './download-processor.js';
+import { childEnv, wavefierExecutable } from '../common/installation.js';
+import type { Output } from '../common/output.js';
 
-/** The processor file of the worker processes: always the compiled JavaScript, also under vitest. */
-function processorFile(): string {
-  const here = fileURLToPath(new URL('./download-processor.js', import.meta.url));
-  if (existsSync(here)) return here;
-  return fileURLToPath(new URL('../../dist/downloader/download-processor.js', import.meta.url));
-}
+/** The download's own Rucio settings reach its worker processes through this variable (never through Redis or argv). */
+export const downloadWorkerRucioEnv = 'WAVEFIER_DOWNLOAD_WORKER_RUCIO';
 
 export interface WorkerPoolOptions {
-  queueName: string;
-  connection: ConnectionOptions;
-  /** Worker processes (BullMQ sandboxed processors, one job each at a time). */
+  /** Worker processes to keep running. */
   workers: number;
-  /** Plain Rucio settings handed to the worker processes through their environment. */
+  /** Chunks each process fetches at the same time. */
+  concurrency: number;
+  redisUrl: string;
+  queueName: string;
+  /** The workers note retries under `<logDir>/<run>/`. */
+  logDir: string;
+  /** Plain Rucio settings, handed over in the environment. */
   rucioSettings: unknown;
+  env?: NodeJS.ProcessEnv;
   log: EventLog;
+  output: Output;
 }
 
-/** Where the pool sends the answers for chunk jobs. */
-export interface ChunkHandlers {
-  completed(job: Job, outcome: ChunkOutcome): void;
-  failed(job: Job, error: Error): void;
-}
+/** How long a worker process may take to start (load its modules, connect) before the run goes on without it. */
+const readyTimeoutMs = 30_000;
+/** A worker process that dies is replaced after this pause, at most this many times a minute. */
+const restartDelayMs = 500;
+const maxRestartsPerMinute = 10;
 
-/** How long a warm-up waits for the worker processes at most before the run goes on without them. */
-const warmUpTimeoutMs = 15_000;
+interface WorkerProcess {
+  child: ChildProcess;
+  ready: boolean;
+}
 
 /**
- * The worker processes that fetch and verify chunks: a BullMQ worker whose processor runs in child
- * processes (download-processor.ts), so a crash or a kill loses no job. Answers for chunk jobs go to
- * the handlers; warm-up jobs stay in here.
+ * The download's worker processes on this host: `wavefier download-worker` processes that take jobs
+ * from the run's queue straight from Redis (jobs and answers never pass through this process). A
+ * process that dies (a crash, a kill -9) is replaced; its job comes back to the queue by itself (BullMQ's
+ * stalled-job check) and another worker takes it. Each process stops when this one closes its stdin,
+ * so none outlives the download, even one killed with SIGKILL.
  */
 export class DownloadWorkerPool {
-  private readonly worker: Worker;
-  private warmedUp = 0;
+  private readonly processes = new Set<WorkerProcess>();
+  private readonly restarts: number[] = [];
+  private closing = false;
+  private readyCount = 0;
 
-  constructor(
-    private readonly options: WorkerPoolOptions,
-    handlers: ChunkHandlers,
-  ) {
-    const { log } = options;
-    this.worker = new Worker(options.queueName, processorFile(), {
-      connection: options.connection,
-      concurrency: Math.max(1, options.workers),
-      useWorkerThreads: false,
-      workerForkOptions: { env: { ...process.env, [workerConfigEnv]: JSON.stringify(options.rucioSettings) } },
-      lockDuration: 15_000,
-      stalledInterval: 5_000,
-      maxStalledCount: 10,
+  constructor(private readonly options: WorkerPoolOptions) {}
+
+  /** Starts the worker processes; they connect in the background (see whenReady). */
+  start(): void {
+    for (let index = 0; index < this.options.workers; index++) this.spawnOne();
+  }
+
+  /** Worker processes connected and warm. */
+  get ready(): number {
+    return this.readyCount;
+  }
+
+  /** Waits until every worker process said it is ready (or the timeout passed, or the signal fired). */
+  async whenReady(signal: AbortSignal): Promise<number> {
+    const deadline = Date.now() + readyTimeoutMs;
+    while (this.readyCount < this.options.workers && Date.now() < deadline && !signal.aborted && !this.closing) await sleep(10);
+    return this.readyCount;
+  }
+
+  private spawnOne(): void {
+    const { options } = this;
+    const args = [
+      wavefierExecutable(),
+      '--json',
+      'download-worker',
+      '--redis', options.redisUrl,
+      '--queue', options.queueName,
+      '--workers', String(options.concurrency),
+      '--log-dir', options.logDir,
+      '--stop-with-stdin',
+    ];
+    // Its own process group: a Ctrl-C reaches the download, which stops its workers in order.
+    const child = spawn(process.execPath, args, {
+      env: childEnv({ ...(options.env ?? process.env), [downloadWorkerRucioEnv]: JSON.stringify(options.rucioSettings) }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
     });
-    this.worker.on('completed', (job: Job, outcome: DownloadOutcome) => {
-      if (outcome.status === 'warmup') this.warmedUp++;
-      else handlers.completed(job, outcome);
+    const entry: WorkerProcess = { child, ready: false };
+    this.processes.add(entry);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (entry.ready || !line.includes('"ready"')) return;
+      entry.ready = true;
+      this.readyCount++;
     });
-    this.worker.on('failed', (job: Job | undefined, error: Error) => {
-      if (job !== undefined && job.name !== warmupJobName) handlers.failed(job, error);
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      if (line.trim() === '' || this.closing) return;
+      options.log.diagnostic('info', 'download worker process', { pid: child.pid, line });
     });
-    this.worker.on('error', (error) => log.diagnostic('warn', 'download worker error', { error: errorMessage(error) }));
+    child.stdin.on('error', () => undefined);
+    child.on('error', (error) => options.log.diagnostic('error', 'could not start a download worker process', { error: error.message }));
+    child.on('exit', (code, signal) => {
+      this.processes.delete(entry);
+      if (entry.ready) this.readyCount--;
+      if (this.closing) return;
+      options.log.diagnostic('warn', 'a download worker process exited; starting another', { pid: child.pid, code, signal });
+      options.output.warn(`download worker process ${child.pid ?? '?'} exited (${signal ?? `code ${code ?? '?'}`}); starting another`);
+      this.replace();
+    });
+  }
+
+  private replace(): void {
+    const now = Date.now();
+    while (this.restarts.length > 0 && now - (this.restarts[0] ?? now) > 60_000) this.restarts.shift();
+    if (this.restarts.length >= maxRestartsPerMinute) {
+      this.options.output.warn(`download worker processes keep exiting (${maxRestartsPerMinute} in a minute): not starting more; see the download log`);
+      return;
+    }
+    this.restarts.push(now);
+    setTimeout(() => {
+      if (!this.closing) this.spawnOne();
+    }, restartDelayMs).unref();
   }
 
   /**
-   * Starts the worker processes before the first chunk arrives (each loads the HDF5 library and the
-   * storage SDKs, which takes a moment), so the first chunks' latency is not the start-up time.
+   * Stops every worker process: closing its stdin asks it to stop (the chunks it holds go back to the
+   * queue for the next run); one that is still there after `graceMs` is killed.
    */
-  async warmUp(queue: Queue, signal: AbortSignal, now: () => number): Promise<void> {
-    const { workers } = this.options;
-    for (let index = 0; index < workers; index++) {
-      await queue.add(warmupJobName, {}, { jobId: `warmup-${process.pid}-${index}`, removeOnComplete: true, removeOnFail: true });
-    }
-    const deadline = now() + warmUpTimeoutMs;
-    while (this.warmedUp < workers && now() < deadline && !signal.aborted) await sleep(20);
-  }
-
-  /** Stops without waiting for the jobs in flight: a chunk not verified is found again by the next downloader. */
-  close(): Promise<void> {
-    return this.worker.close(true);
+  async close(graceMs = 5000): Promise<void> {
+    this.closing = true;
+    const exits = [...this.processes].map(
+      ({ child }) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) {
+            resolve();
+            return;
+          }
+          const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.stdin?.end();
+        }),
+    );
+    await Promise.all(exits);
   }
 }

@@ -1,46 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { RuntimeFailure } from '../common/errors.js';
+import { childEnv, wavefierExecutable } from '../common/installation.js';
 
-let root: string | undefined;
-
-/**
- * The directory of this wavefier installation (package.json, bin/), found upwards from this module:
- * the same answer from the compiled product (dist/), from the sources under vitest (src/), and from
- * the tools' build, which compiles the sources once more (build/src/).
- */
-export function packageRoot(): string {
-  if (root !== undefined) return root;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'bin', 'wavefier'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new RuntimeFailure(`no wavefier installation (package.json and bin/wavefier) above ${fileURLToPath(import.meta.url)}: reinstall wavefier`);
-    dir = parent;
-  }
-  root = dir;
-  return dir;
-}
-
-/** The wavefier executable of this installation, for running upload and download as separate processes. */
-export function wavefierExecutable(): string {
-  return join(packageRoot(), 'bin', 'wavefier');
-}
-
-/**
- * V8 sizes its heap for this machine's memory (gigabytes), so a busy upload, download or lake process
- * lets garbage pile up to 250+ MB before collecting it. Their live data is small (a few MB even for a
- * 4-hour run); tighter limits keep each process near 150 MB at the cost of more frequent, cheap GCs.
- * Inherited by the download worker processes.
- */
-const childHeapOptions = '--max-old-space-size=256 --max-semi-space-size=8';
-
-/** The environment of a child process: `env` plus the heap limits (appended, so they win). */
-export function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, childHeapOptions].filter(Boolean).join(' ') };
-}
+export { childEnv, packageRoot, wavefierExecutable } from '../common/installation.js';
 
 export interface ChildResult {
   code: number | null;

@@ -9,17 +9,19 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEventLog, type EventLog } from '../../src/common/event-log.js';
 import { Output } from '../../src/common/output.js';
 import { Coordinator } from '../../src/downloader/coordinator.js';
-import { downloadJobFor, downloadJobId, parseDownloadJob, type ChunkOutcome, type CorruptedOutcome, type JobSettings, type VerifiedOutcome } from '../../src/downloader/download-job.js';
+import { downloadJobId, parseDownloadJob, type CorruptedOutcome, type JobSettings, type VerifiedOutcome, type WorkerAnswer } from '../../src/downloader/download-job.js';
 import { LostJobWatchdog } from '../../src/downloader/lost-job-watchdog.js';
 import { OutcomeLog } from '../../src/downloader/outcome-log.js';
 import { DownloadStats } from '../../src/downloader/run-progress.js';
+import { WorkerAnswers } from '../../src/downloader/worker-answers.js';
 import { bullmqConnection, connectRedis, startPrivateRedis, type PrivateRedis } from '../../src/redis/index.js';
 import type { ReplicaRecord } from '../../src/rucio/index.js';
 
 /**
- * The coordinator and the lost-job watchdog against a real redis-server and real BullMQ queues. The
- * worker here answers from a script instead of fetching from a lake: what is under test is what the
- * coordinator does with each answer (downloader-run.test.ts runs the real worker processes).
+ * The coordinator, the answer stream and the lost-job watchdog against a real redis-server and real
+ * BullMQ queues. The worker here answers from a script instead of fetching from a lake: what is under
+ * test is how answers come back and what the coordinator does with each (downloader-run.test.ts runs
+ * the real worker processes).
  */
 let server: PrivateRedis;
 let redis: Redis;
@@ -55,7 +57,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const jobs: JobSettings = { scope: 'wavefier', dataset: 'ds-c', subdir: true, keep: 'none', attempts: 2 };
+const jobs: JobSettings = { run: 'run-c', scope: 'wavefier', dataset: 'ds-c', subdir: true, keep: 'none', attempts: 2 };
 
 function replica(name: string): ReplicaRecord {
   return {
@@ -114,17 +116,18 @@ describe('download coordinator (real Redis and BullMQ)', () => {
     // The worker's answers: by chunk name, and for "bad-once" by how often it was corrupted before.
     const worker = new Worker(
       queue.name,
-      async (job: Job): Promise<ChunkOutcome> => {
+      async (job: Job): Promise<WorkerAnswer> => {
         const data = parseDownloadJob(job.data);
         if (data.name === 'flaky') throw new Error('connection reset by peer');
-        if (data.name === 'bad' || (data.name === 'bad-once' && data.corruptions === 0)) return corrupted;
-        return verified(Date.now());
+        const outcome = data.name === 'bad' || (data.name === 'bad-once' && data.corruptions === 0) ? corrupted : verified(Date.now());
+        return { ...outcome, name: data.name, corruptions: data.corruptions, attempt: job.attemptsMade + 1 };
       },
       { connection: bullmqConnection(server.url), concurrency: 4 },
     );
     closers.push(() => worker.close());
-    worker.on('completed', (job: Job, outcome: ChunkOutcome) => coordinator.completed(job, outcome));
-    worker.on('failed', (job: Job | undefined, error: Error) => job && coordinator.failed(job, error));
+    // The answers come back through the queue's event stream, as from a worker process on another host.
+    const answers = new WorkerAnswers(queue.name, bullmqConnection(server.url), coordinator, log);
+    closers.push(() => answers.close());
 
     const names = ['good', 'bad-once', 'bad', 'flaky'];
     await coordinator.dispatch(names.map(replica), 1_700_000_000_500);
@@ -165,8 +168,7 @@ describe('download coordinator (real Redis and BullMQ)', () => {
     const stats = new DownloadStats(Date.now());
     const coordinator = coordinatorWith(stats);
     await coordinator.dispatch([replica('x')], 1_700_000_000_500);
-    const first = (await queue.getJob(downloadJobId('wavefier', 'x', 0)))!;
-    coordinator.completed(first, corrupted);
+    coordinator.completed({ ...corrupted, name: 'x', corruptions: 0, attempt: 1 });
     let retry: Job | undefined;
     for (let tries = 0; tries < 100 && retry === undefined; tries++) {
       retry = await queue.getJob(downloadJobId('wavefier', 'x', 1));
@@ -179,15 +181,20 @@ describe('download coordinator (real Redis and BullMQ)', () => {
     expect(stats).toMatchObject({ corruptionEvents: 1, corruptedFinal: 0 });
   });
 
-  it('ignores answers for chunks it does not hold (a duplicate answer after the outcome was counted)', async () => {
+  it('ignores answers for chunks it does not hold, and stale answers of an earlier round', async () => {
     const stats = new DownloadStats(Date.now());
     const coordinator = coordinatorWith(stats);
-    await queue.add('chunk', downloadJobFor(jobs, replica('stray'), 1, 0), { jobId: downloadJobId('wavefier', 'stray', 0) });
-    const job = (await queue.getJob(downloadJobId('wavefier', 'stray', 0)))!;
-    coordinator.completed(job, verified(Date.now()));
-    coordinator.failed(job, new Error('late failure'));
-    expect(stats).toMatchObject({ verified: 0, failedFinal: 0, corruptionEvents: 0 });
-    expect(await logLines()).toEqual([]);
+    coordinator.completed({ ...verified(Date.now()), name: 'stray', corruptions: 0, attempt: 1 });
+    coordinator.failed(downloadJobId('wavefier', 'stray', 0), 'late failure');
+    await coordinator.dispatch([replica('y')], 1_700_000_000_500);
+    coordinator.completed({ ...corrupted, name: 'y', corruptions: 0, attempt: 1 });
+    // A worker that stalled on round 0 of y answers after round 1 was queued: a duplicate, not an outcome.
+    for (let tries = 0; tries < 100 && coordinator.pending.get('y')?.corruptions !== 1; tries++) await new Promise((resolve) => setTimeout(resolve, 10));
+    coordinator.completed({ ...verified(Date.now()), name: 'y', corruptions: 0, attempt: 1 });
+    coordinator.failed(downloadJobId('wavefier', 'y', 0), 'late failure of round 0');
+    expect(coordinator.pending.get('y')?.corruptions).toBe(1);
+    expect(stats).toMatchObject({ verified: 0, failedFinal: 0, corruptionEvents: 1 });
+    expect((await logLines()).map((line) => line.event)).toEqual(['corrupted']);
   });
 });
 

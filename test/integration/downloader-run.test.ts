@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { adler32 } from '../../src/common/checksum.js';
 import { runDownload, type DownloadRunOptions } from '../../src/downloader/index.js';
 import { runUpload, type UploadRunOptions, type UploadSummary } from '../../src/uploader/index.js';
+import { repoRoot } from '../helpers/cli.js';
 import { readEvents, startTestStack, tamperObject, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
@@ -132,7 +133,7 @@ describe('wavefier download (real Redis, embedded lake, worker processes)', () =
       const children = execFileSync('pgrep', ['-P', String(process.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
       const workers = children.filter((pid) => {
         const cmdline = existsSync(`/proc/${pid}/cmdline`) ? readFileSyncSafe(`/proc/${pid}/cmdline`) : '';
-        return cmdline.includes('bullmq') || cmdline.includes('main.js');
+        return cmdline.includes('download-worker');
       });
       if (workers.length > 0 && (await verifiedNames('r3').catch(() => [])).length >= 5) {
         process.kill(Number(workers[0]), 'SIGKILL');
@@ -143,7 +144,33 @@ describe('wavefier download (real Redis, embedded lake, worker processes)', () =
     await uploading;
     const summary = await downloading;
     expect(summary).toMatchObject({ verified: 60, corrupted: 0, failed: 0 });
-    expect(new Set(await verifiedNames('r3')).size).toBe(60);
+    // Every chunk verified once: the killed worker's job came back and was done by another, and only once.
+    const names = await verifiedNames('r3');
+    expect(names).toHaveLength(60);
+    expect(new Set(names).size).toBe(60);
+    const events = await readEvents(join(logDir(), 'r3'), 'download');
+    expect(events.filter((event) => event.msg === 'a download worker process exited; starting another')).toHaveLength(1);
+  });
+
+  it('is served by a download-worker process started on its own, as on another host', async () => {
+    await upload({ dataset: 'ds-remote', count: 20 });
+    const worker = spawn(process.execPath, [join(repoRoot, 'bin', 'wavefier'), '--json', 'download-worker', '--redis', stack.redis.url, '--log-dir', logDir()], {
+      env: { ...process.env, ...stack.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    worker.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    const exited = new Promise<number | null>((resolve) => worker.on('exit', (code) => resolve(code)));
+    try {
+      // No worker process of its own: only the one above can verify its chunks.
+      const summary = await download('ds-remote', { runName: 'r9', workers: 0, keep: 'none' });
+      expect(summary).toMatchObject({ verified: 20, failed: 0, pending: 0 });
+    } finally {
+      worker.kill('SIGTERM');
+    }
+    expect(await exited).toBe(143);
+    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.at(-1)).toMatchObject({ event: 'stopped', verified: 20, corrupted: 0 });
   });
 
   it('resumes after a restart without fetching a verified chunk twice', async () => {

@@ -16,7 +16,7 @@ describe('bench helpers', () => {
 
   it('names the processes of a rehearsal from their command lines', () => {
     expect(rehearsalRole('redis-server 127.0.0.1:4242')).toBe('redis-server');
-    expect(rehearsalRole('/usr/bin/node /x/node_modules/bullmq/dist/cjs/classes/main.js')).toBe('download-worker');
+    expect(rehearsalRole('/usr/bin/node /x/bin/wavefier --json download-worker --redis r --queue q')).toBe('download-worker');
     expect(rehearsalRole('node bin/wavefier rehearse --count 10')).toBe('rehearse');
     expect(rehearsalRole('/usr/bin/node /x/bin/wavefier --json lake serve --dir /tmp/l')).toBe('lake');
     expect(rehearsalRole('/usr/bin/node /x/bin/wavefier --json upload --redis r')).toBe('upload');

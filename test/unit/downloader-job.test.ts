@@ -12,13 +12,14 @@ const replica: ReplicaRecord = {
   states: { LAKE_S3: 'AVAILABLE' },
 };
 
-const settings: JobSettings = { scope: 'wavefier', dataset: 'ds-1', subdir: true, keep: 'all', dest: '/data/in', attempts: 5 };
+const settings: JobSettings = { run: 'r1', scope: 'wavefier', dataset: 'ds-1', subdir: true, keep: 'all', dest: '/data/in', attempts: 5 };
 
 describe('download job building', () => {
   it('carries everything a worker process needs, and survives the round trip through Redis', () => {
     const job = downloadJobFor(settings, replica, 1_700_000_000_123.5, 0);
     expect(job).toEqual({
       v: 1,
+      run: 'r1',
       scope: 'wavefier',
       dataset: 'ds-1',
       name: replica.name,

@@ -29,9 +29,9 @@ export function parsePgrep(stdout: string): ProcessInfo[] {
   return out;
 }
 
-/** BullMQ's sandboxed job processes of a `wavefier download` process. */
+/** The `wavefier download-worker` processes a `wavefier download` process started. */
 export async function downloadWorkerProcesses(downloadPid: number): Promise<ProcessInfo[]> {
-  return (await childProcesses(downloadPid)).filter((child) => child.command.includes('bullmq'));
+  return (await childProcesses(downloadPid)).filter((child) => child.command.includes('download-worker'));
 }
 
 /** True while the process exists (signal 0 probes without sending anything). */

@@ -198,7 +198,7 @@ function readCommand(pid: number): string {
 /** Roles of the processes of a `wavefier rehearse` run. */
 export function rehearsalRole(command: string): string {
   if (command.includes('redis-server')) return 'redis-server';
-  if (command.includes('bullmq') && command.includes('main.js')) return 'download-worker';
+  if (/\bwavefier\b.*\bdownload-worker\b/.test(command)) return 'download-worker';
   if (/\bwavefier\b.*\blake serve\b/.test(command)) return 'lake';
   if (/\bwavefier\b.*\brehearse\b/.test(command)) return 'rehearse';
   if (/\bwavefier\b.*\bupload-worker\b/.test(command)) return 'upload-worker';

@@ -1,0 +1,65 @@
+import { Option, type Command } from 'commander';
+import { positiveInteger } from './parse.js';
+import { addRucioOptions, rucioClientFromFlags } from './rucio-options.js';
+import { contextFor, type Runtime } from './runtime.js';
+
+interface DownloadWorkerFlags {
+  redis: string;
+  workers: number;
+  logDir: string;
+  queue?: string;
+  stopWithStdin?: boolean;
+}
+
+/**
+ * `wavefier download` starts its worker processes with this command (one queue, its own Rucio
+ * settings in the environment, stopping when stdin closes, i.e. when the download process is gone);
+ * on other hosts a user starts it by hand to add workers to every download run on a shared Redis.
+ */
+export function registerDownloadWorker(program: Command, runtime: Runtime): void {
+  const command = program
+    .command('download-worker')
+    .description('extra download workers on another host: fetch and verify chunks for every active download run on a shared Redis that polls this Rucio server')
+    .addOption(new Option('--redis <url>', 'the Redis the downloading process uses').makeOptionMandatory(true))
+    .addOption(new Option('--workers <n>', 'chunks fetched at the same time per download run in this process').argParser(positiveInteger('--workers')).default(2))
+    .addOption(new Option('--log-dir <dir>', 'retries are noted in <dir>/<run>/download-worker-<host>-<pid>.jsonl; outcomes go to the download log').default('rehearsals'))
+    .addOption(new Option('--queue <name>', 'serve only this download queue').hideHelp())
+    .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (the process that started this one is gone)').hideHelp());
+  addRucioOptions(command).action(async (flags: DownloadWorkerFlags & Parameters<typeof rucioClientFromFlags>[0], cmd: Command) => {
+    const ctx = contextFor(cmd, runtime);
+    const [{ serveDownloadWorkers, downloadWorkerRucioEnv }, { RucioClient, rucioConfigFrom }] = await Promise.all([import('../downloader/index.js'), import('../rucio/index.js')]);
+    const inherited = (runtime.env ?? process.env)[downloadWorkerRucioEnv];
+    const client =
+      inherited === undefined
+        ? (await rucioClientFromFlags(flags)).client
+        : new RucioClient(rucioConfigFrom(JSON.parse(inherited) as Parameters<typeof rucioConfigFrom>[0]));
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort(ctx.signal.reason);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    if (flags.stopWithStdin === true) {
+      process.stdin.on('end', () => stop.abort(new Error('stdin closed')));
+      process.stdin.on('error', () => stop.abort(new Error('stdin closed')));
+      process.stdin.resume();
+    }
+    try {
+      const counts = await serveDownloadWorkers({
+        redisUrl: flags.redis,
+        rucio: client,
+        concurrency: flags.workers,
+        ...(flags.queue === undefined ? {} : { queue: flags.queue }),
+        logDir: flags.logDir,
+        signal: stop.signal,
+        output: ctx.output,
+        onReady: (queues) => ctx.output.result({ event: 'ready', pid: process.pid, queues }, `download-worker ready (${queues} download runs)`),
+      });
+      ctx.output.result(
+        { event: 'stopped', ...counts },
+        `download-worker stopped: ${counts.verified} verified, ${counts.corrupted} corrupted, ${counts.failedAttempts} failed attempts`,
+      );
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      process.stdin.pause();
+      await client.close();
+    }
+  });
+}

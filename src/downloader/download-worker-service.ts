@@ -1,0 +1,143 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Worker } from 'bullmq';
+import { CleanupStack } from '../common/cleanup.js';
+import { errorMessage } from '../common/errors.js';
+import { openEventLog, type EventLog } from '../common/event-log.js';
+import type { Output } from '../common/output.js';
+import { redactUrl } from '../common/redact.js';
+import { bullmqConnection, connectRedis } from '../redis/index.js';
+import type { RucioClient } from '../rucio/index.js';
+import type { WorkerAnswer } from './download-job.js';
+import { activeDownloads } from './download-registry.js';
+import { startDownloadWorker, warmUpDecoder } from './download-worker.js';
+
+export interface DownloadWorkerServiceOptions {
+  redisUrl: string;
+  /** Runs that poll another Rucio server than this client's are left alone. */
+  rucio: RucioClient;
+  /** Chunks fetched at the same time, per download run served. */
+  concurrency: number;
+  /** Serve only this download queue (a worker process started by `wavefier download`). */
+  queue?: string;
+  /** Retries are noted in `<logDir>/<run>/download-worker-<host>-<pid>.jsonl`. */
+  logDir: string;
+  signal: AbortSignal;
+  output: Output;
+  /** Told once the workers are connected and the decoder is warm. */
+  onReady?: (queues: number) => void;
+  /** How often the registry of active download runs is read again (without `queue`). */
+  refreshMs?: number;
+}
+
+/** What this process's workers answered, over every run they served. */
+export interface DownloadWorkerCounts {
+  verified: number;
+  corrupted: number;
+  /** Attempts that failed (BullMQ retries them, another worker may finish them). */
+  failedAttempts: number;
+}
+
+/**
+ * The life of a `wavefier download-worker` process: serves one download queue (when started by
+ * `wavefier download`) or every active download run on a shared Redis that polls this Rucio server,
+ * until the signal fires; then stops its workers without waiting for the chunks in flight (their jobs
+ * stay in Redis and another worker takes them) and closes its logs.
+ */
+export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions): Promise<DownloadWorkerCounts> {
+  const { output } = options;
+  const cleanup = new CleanupStack({ onError: (message) => output.warn(`cleanup: ${message}`) });
+  const counts: DownloadWorkerCounts = { verified: 0, corrupted: 0, failedAttempts: 0 };
+  try {
+    const redis = await connectRedis(options.redisUrl);
+    cleanup.push('disconnecting from Redis', () => redis.disconnect());
+    warmUpDecoder();
+    const logs = new Map<string, EventLog>();
+    cleanup.push('closing the retry logs', () => {
+      for (const log of logs.values()) log.close();
+    });
+    const logFor = (run: string): EventLog => {
+      let log = logs.get(run);
+      if (!log) {
+        log = openEventLog(join(options.logDir, run, `download-worker-${hostname()}-${process.pid}.jsonl`));
+        logs.set(run, log);
+      }
+      return log;
+    };
+    const workers = new Map<string, Worker>();
+    cleanup.push('stopping the download workers', () => Promise.all([...workers.values()].map((worker) => worker.close(true))).then(() => undefined));
+    const serve = async (queue: string): Promise<void> => {
+      const worker = startDownloadWorker({
+        queueName: queue,
+        connection: bullmqConnection(options.redisUrl),
+        rucio: options.rucio,
+        concurrency: options.concurrency,
+        onRetry: (data, attempt, error) =>
+          logFor(data.run).diagnostic('info', 'download attempt failed; retrying', { name: data.name, attempt, error: error.message }),
+        onError: (error) => output.warn(`download worker: ${error.message}`),
+      });
+      worker.on('completed', (_job, answer: WorkerAnswer) => {
+        if (answer.status === 'verified') counts.verified++;
+        else counts.corrupted++;
+      });
+      worker.on('failed', () => counts.failedAttempts++);
+      workers.set(queue, worker);
+      await worker.waitUntilReady();
+    };
+
+    if (options.queue !== undefined) {
+      await serve(options.queue);
+      options.onReady?.(1);
+    } else {
+      const ourHost = options.rucio.config.rucioHost;
+      const skipped = new Set<string>();
+      const refresh = async (): Promise<void> => {
+        const active = await activeDownloads(redis);
+        for (const run of active) {
+          if (workers.has(run.queue) || skipped.has(run.queue)) continue;
+          if (run.rucioHost !== ourHost) {
+            skipped.add(run.queue);
+            output.info(`download ${run.scope}:${run.dataset} (run ${run.run}) left alone: it polls ${run.rucioHost}, this worker ${ourHost}`);
+            continue;
+          }
+          await serve(run.queue);
+          output.info(`serving download ${run.scope}:${run.dataset} (run ${run.run}, on ${run.host})`);
+        }
+        const current = new Set(active.map((run) => run.queue));
+        for (const [queue, worker] of workers) {
+          if (current.has(queue)) continue;
+          workers.delete(queue);
+          await worker.close(true);
+        }
+      };
+      await refresh();
+      let timer: NodeJS.Timeout | undefined;
+      const loop = (): void => {
+        timer = setTimeout(() => {
+          refresh()
+            .catch((error: unknown) => output.warn(`reading the active download runs failed: ${errorMessage(error)}`))
+            .finally(() => {
+              if (!options.signal.aborted) loop();
+            });
+        }, options.refreshMs ?? 2000);
+      };
+      loop();
+      cleanup.push('stopping the registry refresh', () => clearTimeout(timer));
+      options.onReady?.(workers.size);
+      output.info(
+        `download-worker ${hostname()}:${process.pid} following the active download runs on ${redactUrl(options.redisUrl)}, ${options.concurrency} chunks at a time per run`,
+      );
+    }
+    await aborted(options.signal);
+  } finally {
+    await cleanup.run();
+  }
+  return counts;
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}

@@ -1,0 +1,129 @@
+/**
+ * What a download worker does with one job: fetch the chunk from its best replica, verify adler32
+ * and md5 against the catalog, decode it and check its metadata, and only then write it atomically
+ * into the destination. The BullMQ worker runs in a `wavefier download-worker` process and takes jobs
+ * straight from Redis; its answer travels back in the job's completion event (see worker-answers.ts).
+ * A worker that crashes or is killed loses nothing: its job stays in Redis and is retried.
+ */
+import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { IntegrityError, errorMessage } from '../common/errors.js';
+import { ChecksumMismatchError, fetchVerified, writeFileAtomically, type FetchedReplica, type RucioClient } from '../rucio/index.js';
+import { encodeChunk } from '../strain/index.js';
+import { parseDownloadJob, type ChunkOutcome, type DownloadJob, type WorkerAnswer } from './download-job.js';
+import { verifyChunkContent } from './verify-chunk.js';
+
+/** Fetches and verifies one chunk; throws only for failures worth another attempt (storage down...). */
+export async function processChunk(rucio: RucioClient, data: DownloadJob): Promise<ChunkOutcome> {
+  let fetched: FetchedReplica;
+  try {
+    fetched = await fetchVerified(rucio, data.replica);
+  } catch (error) {
+    if (error instanceof ChecksumMismatchError) {
+      const last = error.actual.at(-1);
+      return {
+        status: 'corrupted',
+        bytes: last?.bytes ?? 0,
+        ...(last === undefined ? {} : { adler32: last.adler32, md5: last.md5, pfn: last.pfn, rse: last.rse }),
+        expectedAdler32: error.expected.adler32,
+        ...(error.expected.md5 === undefined ? {} : { expectedMd5: error.expected.md5 }),
+        replicaAttempts: error.actual.length,
+        tDownloaded: Date.now(),
+        reason: errorMessage(error),
+      };
+    }
+    throw error;
+  }
+  const tDownloaded = Date.now();
+  let decoded: ReturnType<typeof verifyChunkContent>;
+  try {
+    decoded = verifyChunkContent(data.name, fetched.bytes);
+  } catch (error) {
+    if (!(error instanceof IntegrityError)) throw error;
+    return { status: 'corrupted', ...fetchedFields(fetched), tDownloaded, reason: error.message };
+  }
+  const path = data.destDir === undefined ? undefined : await writeFileAtomically(data.destDir, data.relativeName, fetched.bytes);
+  return {
+    status: 'verified',
+    ...fetchedFields(fetched),
+    tDownloaded,
+    tVerified: Date.now(),
+    run: decoded.runId,
+    seq: decoded.seq,
+    tAvail: decoded.tAvail,
+    ...(path === undefined ? {} : { path }),
+  };
+}
+
+function fetchedFields(fetched: FetchedReplica): { bytes: number; adler32: string; md5: string; pfn: string; rse: string; replicaAttempts: number } {
+  return {
+    bytes: fetched.bytes.byteLength,
+    adler32: fetched.adler32,
+    md5: fetched.md5,
+    pfn: fetched.pfn,
+    rse: fetched.rse,
+    replicaAttempts: fetched.attempts,
+  };
+}
+
+/**
+ * Pays the first-chunk costs before the first chunk: loading the HDF5 library and compiling the
+ * decoder (a chunk of the common shape, 1 s at 4096 Hz, is encoded and decoded once).
+ */
+export function warmUpDecoder(): void {
+  const samples = new Float64Array(4096);
+  const bytes = encodeChunk(
+    {
+      runId: 'warmup',
+      seq: 0,
+      gpsStart: 1_000_000_000,
+      duration: 1,
+      sampleRate: 4096,
+      samples,
+      detector: 'H1',
+      observatory: 'H',
+      source: { kind: 'synthetic', gpsStart: 1_000_000_000 },
+    },
+    { tAvail: Date.now(), tag: 'WARMUP' },
+  );
+  verifyChunkContent('H-H1_WARMUP-1000000000-1.hdf5', bytes);
+}
+
+/** BullMQ settings that decide how fast a killed worker's jobs come back to the queue. */
+const workerLockSettings = {
+  lockDuration: 15_000,
+  stalledInterval: 5_000,
+  // A chunk whose worker dies repeatedly is retried, not failed: a kill -9 must not lose it.
+  maxStalledCount: 10,
+};
+
+export interface DownloadWorkerOptions {
+  queueName: string;
+  connection: ConnectionOptions;
+  rucio: RucioClient;
+  /** Chunks this worker fetches at the same time. */
+  concurrency: number;
+  /** A job attempt failed and BullMQ will try again (the download process sees only the final outcome). */
+  onRetry?: (data: DownloadJob, attempt: number, error: Error) => void;
+  onError?: (error: Error) => void;
+}
+
+/** A BullMQ worker on one download queue, answering each job with its chunk's outcome. */
+export function startDownloadWorker(options: DownloadWorkerOptions): Worker {
+  const worker = new Worker(
+    options.queueName,
+    async (job: Job): Promise<WorkerAnswer> => {
+      const data = parseDownloadJob(job.data);
+      const attempt = job.attemptsMade + 1;
+      try {
+        const outcome = await processChunk(options.rucio, data);
+        return { ...outcome, name: data.name, corruptions: data.corruptions, attempt };
+      } catch (error) {
+        if (attempt < (job.opts.attempts ?? 1)) options.onRetry?.(data, attempt, error instanceof Error ? error : new Error(errorMessage(error)));
+        throw error;
+      }
+    },
+    { connection: options.connection, concurrency: Math.max(1, options.concurrency), ...workerLockSettings },
+  );
+  worker.on('error', (error) => options.onError?.(error));
+  return worker;
+}
