@@ -56,8 +56,8 @@ export function registerDownload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--attempts <n>', 'attempts per chunk for transient failures').argParser(positiveInteger('--attempts')).default(5))
     .addOption(new Option('--corruption-retries <n>', 'fetch a corrupted chunk again this many times before giving up').argParser(nonNegativeInteger('--corruption-retries')).default(3))
     .addOption(new Option('--redis <url>', 'Redis for the download queue (default: a private redis-server)'))
-    .addOption(new Option('--log-dir <dir>', 'logs go to <dir>/<run>/download.jsonl').default('rehearsals'))
-    .addOption(new Option('--run-name <name>', 'log folder name (default: the run id at the end of the dataset name)'));
+    .addOption(new Option('--log-dir <dir>', 'the log goes to <dir>/<dataset>/download.jsonl (<dir>/<run-name>/ with --run-name)').default('rehearsals'))
+    .addOption(new Option('--run-name <name>', 'log folder name under --log-dir (default: the dataset name); the report joins logs by chunk, not by folder'));
   addRucioOptions(command).action(async (flags: DownloadFlags & Parameters<typeof rucioClientFromFlags>[0], cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
     const { config, client } = await rucioClientFromFlags(flags);

@@ -17,12 +17,13 @@ export const registerReport: RegisterCommand = (program, runtime) => {
   program
     .command('report')
     .description(
-      'Join the upload and download logs of a rehearsal: integrity (uploaded, verified, missing, corrupted...), ' +
-        'latency statistics over the run and per time window, plots and an HTML page. Exits 3 when anything ' +
-        'produced is missing, corrupted or failed, 4 when the run stopped early with nothing lost.',
+      'Join the upload and download logs of a rehearsal, from any hosts and folders, by chunk identity: integrity ' +
+        '(uploaded, verified, missing, corrupted...), latency statistics over the run and per time window, plots and ' +
+        'an HTML page. Exits 3 when anything produced is missing, corrupted or failed, 4 when the run stopped early ' +
+        'with nothing lost, 5 when there is no verdict (a side\'s logs missing, or nothing uploaded).',
     )
-    .argument('<logdir...>', 'log directories (the --log-dir of upload/download, or run directories) from every host; merged')
-    .addOption(new Option('--run <id>', 'the run to report when the directories hold several (default: the most recent)'))
+    .argument('<logdir...>', 'log directories (the --log-dir of upload and of download), run directories or log files, from every host')
+    .addOption(new Option('--run <id>', 'the upload run id to report when the logs hold several (default: the most recent upload run)'))
     .addOption(new Option('--window <duration>', 'width of the latency windows, by t_avail').default('10m'))
     .addOption(new Option('--plots <dir>', 'where to write the plots and report.html (default: <run directory>/report)'))
     .addOption(new Option('--no-plots', 'do not draw plots nor write report.html'))
@@ -33,7 +34,8 @@ export const registerReport: RegisterCommand = (program, runtime) => {
       '\nLatency spread: "median -a +b": the middle 68 % of chunks lie between median - a (p16) and median + b (p84).\n' +
         'Exit status: 0 PASS (complete and clean); 3 FAIL (a chunk it produced is missing, corrupted or failed to\n' +
         'upload, interrupted or not); 4 INTERRUPTED or UNFINISHED (stopped early, or a log has no run_finished,\n' +
-        'with nothing it produced lost: chunks never produced, or in flight at the stop, are not losses).',
+        'with nothing it produced lost: chunks never produced, or in flight at the stop, are not losses);\n' +
+        '5 NO VERDICT (no upload log of the run, no download log of its dataset, or nothing uploaded).',
     )
     .action(async (dirs: string[], flags: ReportFlags, command: Command) => {
       // Loaded on use: the plotting stack (Vega, resvg) is heavy and other commands never need it.
@@ -53,7 +55,7 @@ export const registerReport: RegisterCommand = (program, runtime) => {
       const { output, signal } = contextFor(command, runtime);
       const windowMs = flags.window === undefined ? defaultWindowMs : parseDuration(flags.window, '--window');
       if (windowMs <= 0) throw new UsageError(`invalid --window '${flags.window ?? ''}': give a positive duration, e.g. 10m`);
-      if (flags.run?.trim() === '') throw new UsageError('--run needs a run id (a directory name under the log dir)');
+      if (flags.run?.trim() === '') throw new UsageError('--run needs an upload run id (the run id upload printed, as in its log lines)');
 
       const report = await buildReport(dirs, {
         ...definedProps({ runId: flags.run }),
@@ -63,7 +65,7 @@ export const registerReport: RegisterCommand = (program, runtime) => {
       });
       output.clearStatus();
       if (report.run.selectedBy === 'most-recent') {
-        output.info(`reporting run ${report.run.id}, the most recent of ${report.run.candidates.length} (${report.run.candidates.join(', ')}); choose one with --run`);
+        output.info(`reporting upload run ${report.run.id}, the most recent of ${report.run.candidates.length} (${report.run.candidates.join(', ')}); choose one with --run`);
       }
       for (const note of reportNotes(report)) output.warn(note);
 

@@ -11,6 +11,11 @@ export const ExitCode = {
   integrity: 3,
   /** A run stopped early with everything it produced intact: neither a pass nor an integrity failure. */
   incomplete: 4,
+  /**
+   * No verdict: one side of a rehearsal is missing (no upload log of the run, no download log) or
+   * nothing was uploaded, so the logs cannot say whether every chunk arrived: neither pass nor fail.
+   */
+  noVerdict: 5,
   sigint: 130,
   sigterm: 143,
 } as const;

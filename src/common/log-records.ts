@@ -52,27 +52,54 @@ export const uploadChunkEventSchema = z.object({
 });
 export type UploadChunkEvent = z.infer<typeof uploadChunkEventSchema>;
 
-export const downloadStatuses = ['verified', 'corrupted', 'failed'] as const;
+/**
+ * What a download line says about a chunk: `verified` (the bytes match the catalog and are the chunk
+ * they claim to be, or, with `foreign`, a file that is not a wavefier chunk but matches the
+ * catalog), `corrupted` (one read whose bytes differ from the catalog's checksums: one line per bad
+ * read), `invalid` (the bytes match the catalog but are not a valid chunk: a content error, not
+ * retried), `failed` (given up on: transient failures exhausted, or refused before any read).
+ */
+export const downloadStatuses = ['verified', 'corrupted', 'invalid', 'failed'] as const;
 
-/** One line of `download.jsonl` about one chunk. */
+/** `scope:name`, the DID every download line names. */
+export function didOf(scope: string, name: string): string {
+  return `${scope}:${name}`;
+}
+
+/** One line of `download.jsonl` about one file of the dataset. */
 export const downloadChunkEventSchema = z.object({
   event: z.enum(downloadStatuses),
-  ...chunkIdentity,
-  /** From the chunk's own metadata; absent when the bytes could not be decoded. */
+  /**
+   * The chunk's identity as the chunk itself says (its HDF5 attributes `wavefier_run_id` and
+   * `wavefier_seq`): the upload run and sequence number. Absent when the bytes were not decoded
+   * (a corrupted read, a failure, a foreign file). The report joins on it, else on the DID.
+   */
+  run: z.string().min(1).optional(),
   seq: z.number().int().nonnegative().optional(),
+  name: z.string().min(1),
+  scope: z.string().min(1).optional(),
+  dataset: z.string().min(1).optional(),
+  did: z.string().min(1).optional(),
+  /** verified only: the file is not a wavefier chunk, but its bytes match the catalog. */
+  foreign: z.boolean().optional(),
   bytes: z.number().int().nonnegative().optional(),
+  /** Of the bytes read. */
   adler32: hex8.optional(),
   md5: hex32.optional(),
-  /** What the catalog says, when the downloaded bytes differ. */
+  /** What the catalog says (corrupted lines). */
   expected_adler32: hex8.optional(),
   expected_md5: hex32.optional(),
+  expected_bytes: z.number().int().nonnegative().optional(),
   rse: z.string().optional(),
   pfn: z.string().optional(),
   t_avail: epochMs.optional(),
   t_detected: epochMs.optional(),
   t_downloaded: epochMs.optional(),
   t_verified: epochMs.optional(),
+  /** Reads of this file so far, this one included. */
   attempts: z.number().int().nonnegative().optional(),
+  /** corrupted: which read of the file this was (1 = the first). */
+  attempt: z.number().int().positive().optional(),
   error: z.string().optional(),
 });
 export type DownloadChunkEvent = z.infer<typeof downloadChunkEventSchema>;

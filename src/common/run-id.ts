@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 
 /**
- * Run ids and the names derived from them, in one place for both sides of a rehearsal: the producer
- * makes the id, the chunk names carry its tag, and the consumer names its log folder after it.
+ * Run ids and the names derived from them: the producer makes the id, and the chunk names carry its
+ * tag (the chunks carry the id itself as an attribute, which is what the report joins on).
  */
 
 /** A new run id: the UTC start time to the second plus 4 random hex digits (`20261126T190836Z-ed20`). */
@@ -18,10 +18,4 @@ export function newRunId(now: number = Date.now()): string {
  */
 export function runTag(runId: string): string {
   return `WAVEFIER_${runId.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
-}
-
-/** The consumer's default log folder: the run id at the end of the dataset name, else the dataset name. */
-export function defaultRunName(dataset: string): string {
-  const match = /(\d{8}T\d{6}Z-[0-9a-f]{4})$/.exec(dataset);
-  return match?.[1] ?? dataset;
 }

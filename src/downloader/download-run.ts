@@ -8,12 +8,11 @@ import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog } from '../common/event-log.js';
 import { downloadLogFile, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
-import { defaultRunName } from '../common/run-id.js';
 import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
 import type { RucioClient } from '../rucio/index.js';
 import { Coordinator } from './coordinator.js';
 import { downloadQueueName } from './download-job.js';
-import { verifiedNamesFromLog } from './download-state.js';
+import { downloadLogFolder, verifiedNamesFromLog } from './download-state.js';
 import { LostJobWatchdog } from './lost-job-watchdog.js';
 import { OutcomeLog } from './outcome-log.js';
 import { runPollLoop } from './poll-loop.js';
@@ -53,7 +52,7 @@ export interface DownloadRunOptions {
   attempts: number;
   corruptionRetries: number;
   logDir: string;
-  /** Name of the log directory under logDir; defaults to the upload run id found in the dataset name. */
+  /** Name of the log directory under logDir; defaults to the dataset's name (see downloadLogFolder). */
   runName?: string;
   signal: AbortSignal;
   output: Output;
@@ -119,7 +118,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     const redis = await connectRedis(redisUrl);
     cleanup.push('disconnecting from Redis', () => redis.disconnect());
 
-    const runName = options.runName ?? defaultRunName(options.dataset);
+    const runName = downloadLogFolder(options.dataset, options.runName);
     const logFile = join(options.logDir, runName, downloadLogFile);
     const alreadyVerified = await verifiedNamesFromLog(logFile, options.scope, options.dataset);
     const log = openEventLog(logFile);
@@ -164,7 +163,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
         attempts: options.attempts,
       },
       corruptionRetries: options.corruptionRetries,
-      outcomes: new OutcomeLog(log, options.output, runName),
+      outcomes: new OutcomeLog(log, options.output),
       stats,
       now,
     });

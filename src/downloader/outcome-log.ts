@@ -1,7 +1,7 @@
 import { definedProps } from '../common/defined.js';
 import { errorMessage } from '../common/errors.js';
 import type { EventLog } from '../common/event-log.js';
-import type { DownloadChunkEvent } from '../common/log-records.js';
+import { didOf, type DownloadChunkEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
 import type { ChunkOutcome, CorruptedOutcome, DownloadJob, VerifiedOutcome } from './download-job.js';
 
@@ -15,14 +15,14 @@ export interface OutcomeContext {
 
 /**
  * Writes the download log's line for each chunk outcome (`verified`, `corrupted`, `failed`, the
- * lines the report counts) and tells the user about the bad ones on stderr.
+ * lines the report counts) and tells the user about the bad ones on stderr. Every line names the
+ * DID; `run` and `seq` are the chunk's own (read from its attributes), never a guess, so a line about
+ * bytes that were not decoded has none and the report joins it by DID.
  */
 export class OutcomeLog {
   constructor(
     private readonly log: EventLog,
     private readonly output: Output,
-    /** The run named in lines whose chunk did not say which upload run it belongs to. */
-    private readonly runName: string,
   ) {}
 
   verified(context: OutcomeContext, outcome: VerifiedOutcome): void {
@@ -61,10 +61,10 @@ export class OutcomeLog {
     const { job } = context;
     this.log.write({
       event: 'failed',
-      run: this.runName,
       name: job.name,
       scope: job.scope,
       dataset: job.dataset,
+      did: didOf(job.scope, job.name),
       t_detected: context.tDetected,
       attempts: context.attempts,
       error: error.message,
@@ -80,11 +80,12 @@ export class OutcomeLog {
   private chunkFields(context: OutcomeContext, outcome: ChunkOutcome) {
     const { job } = context;
     return definedProps({
-      run: outcome.run ?? this.runName,
+      run: outcome.run,
       seq: outcome.seq,
       name: job.name,
       scope: job.scope,
       dataset: job.dataset,
+      did: didOf(job.scope, job.name),
       bytes: outcome.bytes,
       t_avail: outcome.tAvail,
       t_detected: context.tDetected,

@@ -2,14 +2,14 @@ import { formatDuration } from '../common/duration.js';
 import { InputError, InterruptedError, UsageError, errorMessage } from '../common/errors.js';
 import { ChunkLedger } from './chunk-ledger.js';
 import { plural } from './format.js';
-import { discoverRuns, selectRun } from './log-discovery.js';
+import { discoverLogs, selectRun, unknownRunError } from './log-discovery.js';
 import { readLogFile } from './log-reader.js';
 import type { LogFileSummary, MalformedLine, Report } from './report-types.js';
 import { latencyTable, latencyWindows } from './time-windows.js';
 import { verdictOf } from './verdict.js';
 
 export interface BuildReportOptions {
-  /** Which run to report when the directories hold several; default: the most recent. */
+  /** The upload run id to report when the logs hold several; default: the most recent upload run. */
   runId?: string;
   /** Width of the latency windows (by t_avail); default 10 minutes. */
   windowMs?: number;
@@ -26,23 +26,25 @@ export const defaultWindowMs = 10 * 60_000;
 const detectionStampSlackMs = 1000;
 
 /**
- * Reads the upload and download logs of one run from every given directory (several hosts may
- * contribute files), joins them by chunk, and returns the report as plain data. Reads each file as
- * a stream, so memory grows with the number of chunks, not of lines.
+ * Reads the upload and download logs of one upload run from every given path (any hosts, any
+ * folders: which run a log or a chunk belongs to is read from the lines), joins them by chunk
+ * identity, and returns the report as plain data. Reads each file as a stream, so memory grows with
+ * the number of chunks, not of lines.
  */
 export async function buildReport(dirs: readonly string[], options: BuildReportOptions = {}): Promise<Report> {
   const windowMs = options.windowMs ?? defaultWindowMs;
   if (!Number.isFinite(windowMs) || windowMs <= 0) {
     throw new UsageError(`invalid window ${windowMs} ms: give a positive duration, e.g. --window 10m`);
   }
-  const runs = await discoverRuns(dirs);
-  const { run, selectedBy } = selectRun(runs, options.runId);
+  const logs = await discoverLogs(dirs);
+  const selection = selectRun(logs, options.runId);
 
-  const ledger = new ChunkLedger();
+  const ledger = new ChunkLedger(selection.run);
   const malformed: MalformedLine[] = [];
   const files: LogFileSummary[] = [];
   const counter = { order: 0 };
-  for (const file of run.files) {
+  // Upload logs first: they say which chunks the run has, so download lines find their chunk.
+  for (const file of [...selection.uploadFiles, ...selection.downloadFiles]) {
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGINT');
     try {
       const progress = options.onProgress && { every: Math.max(1, options.progressEveryLines ?? 50_000), report: options.onProgress };
@@ -51,16 +53,23 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
       throw new InputError(`cannot read log file ${file.path}: ${errorMessage(error)}; check that it exists and is readable`, { file: file.path, cause: error });
     }
   }
+  // A --run that names nothing while other runs are there is most likely a typo: say which runs exist.
+  // With no upload run at all (a producer killed before its first line), the report says what is missing.
+  if (options.runId !== undefined && selection.uploadFiles.length === 0 && ledger.size === 0 && selection.candidates.length > 0) {
+    throw unknownRunError(options.runId, selection.candidates);
+  }
 
   const haveUploadLog = files.some((file) => file.side === 'upload');
   const haveDownloadLog = files.some((file) => file.side === 'download');
   const ledgerResult = ledger.finish(haveUploadLog, haveDownloadLog);
   const { integrity, samples } = ledgerResult;
   const facts = ledger.facts;
+  const runId = selection.run ?? (ledgerResult.recordRuns.length > 0 ? ledgerResult.recordRuns.join(', ') : '(unknown)');
 
   const warnings: string[] = [];
-  if (!haveUploadLog) warnings.push('no upload log in this run: only download-side numbers; total latency uses the download log\'s t_avail');
-  if (!haveDownloadLog) warnings.push('no download log in this run: nothing was verified, so every uploaded chunk counts as missing');
+  for (const file of selection.anonymousUploadFiles) warnings.push(`${file.path} names no upload run (no run or chunk event in its first lines): not read`);
+  if (!haveUploadLog) warnings.push(`no upload log of run ${runId}: only download-side numbers, and no verdict; total latency uses the chunks' own t_avail`);
+  if (!haveDownloadLog) warnings.push(`no download log of run ${runId}'s dataset: nothing can be called verified or missing, and there is no verdict`);
   warnings.push(...ledgerResult.warnings);
   if (integrity.notInUploadLog > 0) {
     warnings.push(
@@ -89,9 +98,9 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
   const latency = latencyTable(samples);
   return {
     run: {
-      id: run.id,
-      selectedBy,
-      candidates: runs.map((candidate) => candidate.id),
+      id: runId,
+      selectedBy: selection.uploadFiles.length === 0 && options.runId === undefined ? 'none' : selection.selectedBy,
+      candidates: selection.candidates,
       recordRuns: ledgerResult.recordRuns,
       scope: facts.scope,
       dataset: facts.dataset,
@@ -110,7 +119,7 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
     latency,
     windows: { sizeMs: windowMs, origin, items: origin === undefined ? [] : latencyWindows(samples, windowMs, origin) },
     completion: ledgerResult.completion,
-    verdict: verdictOf(integrity, latency, ledger.size, ledgerResult.completion),
+    verdict: verdictOf(integrity, latency, ledger.size, ledgerResult.completion, { upload: haveUploadLog, download: haveDownloadLog, run: runId }),
     listing: ledgerResult.listing,
     samples,
   };

@@ -2,7 +2,7 @@ import type { DownloadChunkEvent, RunEvent, UploadChunkEvent } from '../common/l
 import type { LogSink } from './log-reader.js';
 import type { ChunkListingEntry, Completion, Integrity, IntegrityLists, LatencySamples, LogSide, SideEnding, WriterCounts } from './report-types.js';
 
-const DownloadState = { none: 0, verified: 1, corrupted: 2, failed: 3 } as const;
+const DownloadState = { none: 0, verified: 1, corrupted: 2, failed: 3, invalid: 4 } as const;
 type DownloadState = (typeof DownloadState)[keyof typeof DownloadState];
 
 /**
@@ -15,6 +15,7 @@ class ChunkState {
   uploadFailures = 0;
   uploadSkips = 0;
   uploadRetries = 0;
+  /** An outcome line (uploaded, failed, skipped) flagged it late: the one definition of a late chunk. */
   late = false;
   skipReason: string | undefined = undefined;
   uploadError: string | undefined = undefined;
@@ -24,21 +25,26 @@ class ChunkState {
   tUploaded = Number.NaN;
 
   verifications = 0;
+  /** Corrupted reads: one download line each. */
   corruptions = 0;
+  invalids = 0;
   downloadFailures = 0;
   lastDownload: DownloadState = DownloadState.none;
   lastDownloadTime = Number.NaN;
   lastDownloadOrder = -1;
   downloadError: string | undefined = undefined;
+  invalidError: string | undefined = undefined;
   downloadAvail = Number.NaN;
   tDetected = Number.NaN;
   tVerified = Number.NaN;
 
   constructor(
-    readonly run: string,
+    /** The upload run, as the upload log or the chunk itself says; undefined while only its DID is known. */
+    public run: string | undefined,
     readonly name: string,
-    /** -1 until an event says it (a download event lacks it when the bytes did not decode). */
+    /** -1 until an event says it (a download line lacks it when the bytes were not decoded). */
     public seq: number,
+    public scope: string | undefined,
   ) {}
 
   get inUploadLog(): boolean {
@@ -46,7 +52,7 @@ class ChunkState {
   }
 
   get inDownloadLog(): boolean {
-    return this.verifications + this.corruptions + this.downloadFailures > 0;
+    return this.verifications + this.corruptions + this.invalids + this.downloadFailures > 0;
   }
 
   get uploadFailedForGood(): boolean {
@@ -57,9 +63,9 @@ class ChunkState {
     return this.uploads === 0 && !this.uploadFailedForGood && this.uploadSkips > 0;
   }
 
-  /** Verified at least once and not found corrupted afterwards. */
+  /** Verified at least once and not found corrupted or invalid afterwards. */
   get delivered(): boolean {
-    return this.verifications > 0 && this.lastDownload !== DownloadState.corrupted;
+    return this.verifications > 0 && this.lastDownload !== DownloadState.corrupted && this.lastDownload !== DownloadState.invalid;
   }
 
   get avail(): number {
@@ -112,11 +118,27 @@ export const inFlightMarginMs = 5000;
 /** Largest schedule whose never-logged sequence numbers are enumerated (a byte per chunk). */
 const maxEnumeratedSchedule = 100_000_000;
 
-/** Joins upload and download chunk events on (run, name) and reconciles them. */
+/** Names listed in a warning, at most. */
+const namesInWarning = 5;
+
+/**
+ * Joins upload and download lines on the chunk's identity, never on where the logs were found: the
+ * upload run id and seq (which the upload log writes and the downloader reads from the chunk's own
+ * attributes), else the DID (a download line about bytes that were not decoded). With a `run`, lines
+ * about chunks of other upload runs are set aside (a dataset may hold several runs).
+ */
 export class ChunkLedger implements LogSink {
-  /** Per run, per name: no concatenated key string per event, and one copy of each run id. */
-  private readonly runs = new Map<string, { id: string; chunks: Map<string, ChunkState> }>();
-  private count = 0;
+  /** By upload run, then seq: one copy of each run id. */
+  private readonly byIdentity = new Map<string, Map<number, ChunkState>>();
+  /** By name (the DID within the run's scope): how download lines without an identity find their chunk. */
+  private readonly byName = new Map<string, ChunkState>();
+  private readonly chunks: ChunkState[] = [];
+  /** Verified files that are not wavefier chunks, by DID. */
+  private readonly foreign = new Map<string, string>();
+  /** Chunks of other upload runs in the download logs, by run. */
+  private readonly otherRuns = new Map<string, Set<number>>();
+  /** Download lines without identity about names of another dataset (another downloader's log). */
+  private otherDatasetLines = 0;
   readonly facts: RunFacts = {
     scheduled: undefined,
     t0: undefined,
@@ -128,28 +150,45 @@ export class ChunkLedger implements LogSink {
     lastDownloadEventTime: Number.NEGATIVE_INFINITY,
   };
 
-  private chunk(run: string, name: string, seq: number | undefined): ChunkState {
-    let known = this.runs.get(run);
-    if (!known) {
-      known = { id: run, chunks: new Map() };
-      this.runs.set(run, known);
+  /** `run`: the upload run reported; undefined takes every run (download logs alone). */
+  constructor(private readonly run: string | undefined) {}
+
+  private create(run: string | undefined, seq: number, name: string, scope: string | undefined): ChunkState {
+    const state = new ChunkState(run, name, seq, scope);
+    this.chunks.push(state);
+    if (run !== undefined) this.index(state, run, seq);
+    if (!this.byName.has(name)) this.byName.set(name, state);
+    return state;
+  }
+
+  private index(state: ChunkState, run: string, seq: number): void {
+    let seqs = this.byIdentity.get(run);
+    if (!seqs) {
+      seqs = new Map();
+      this.byIdentity.set(run, seqs);
     }
-    let state = known.chunks.get(name);
-    if (!state) {
-      state = new ChunkState(known.id, name, seq ?? -1);
-      known.chunks.set(name, state);
-      this.count++;
-    } else if (state.seq < 0 && seq !== undefined) {
-      state.seq = seq;
-    }
+    seqs.set(seq, state);
+  }
+
+  private byId(run: string, seq: number): ChunkState | undefined {
+    return this.byIdentity.get(run)?.get(seq);
+  }
+
+  /** The chunk of this name, unless both sides name a scope and they differ (then it is another DID). */
+  private byDid(name: string, scope: string | undefined): ChunkState | undefined {
+    const state = this.byName.get(name);
+    if (state === undefined) return undefined;
+    if (scope !== undefined && state.scope !== undefined && scope !== state.scope) return undefined;
     return state;
   }
 
   uploadChunk(event: UploadChunkEvent): void {
-    const state = this.chunk(event.run, event.name, event.seq);
+    if (this.run !== undefined && event.run !== this.run) return;
+    const state = this.byId(event.run, event.seq) ?? this.create(event.run, event.seq, event.name, event.scope);
+    state.scope ??= event.scope;
     this.facts.scope ??= event.scope;
     this.facts.dataset ??= event.dataset;
-    if (event.late === true) state.late = true;
+    if (event.late === true && event.event !== 'retry') state.late = true;
     if (!state.inUploadLog) state.tAvail = event.t_avail;
     switch (event.event) {
       case 'uploaded': {
@@ -177,8 +216,52 @@ export class ChunkLedger implements LogSink {
     }
   }
 
+  /** The chunk a download line is about, or undefined when it belongs to another run or dataset. */
+  private downloadTarget(event: DownloadChunkEvent): ChunkState | undefined {
+    const { run, seq } = event;
+    if (run !== undefined && seq !== undefined) {
+      if (this.run !== undefined && run !== this.run) {
+        let seqs = this.otherRuns.get(run);
+        if (!seqs) this.otherRuns.set(run, (seqs = new Set()));
+        seqs.add(seq);
+        return undefined;
+      }
+      const known = this.byId(run, seq);
+      if (known) return known;
+      // Seen before only by its DID (a failed or corrupted read): now it says who it is.
+      const byName = this.byDid(event.name, event.scope);
+      if (byName !== undefined && byName.run === undefined) {
+        byName.run = run;
+        byName.seq = seq;
+        this.index(byName, run, seq);
+        return byName;
+      }
+      return this.create(run, seq, event.name, event.scope);
+    }
+    const byName = this.byDid(event.name, event.scope);
+    if (byName) return byName;
+    if (this.facts.dataset !== undefined && event.dataset !== undefined && event.dataset !== this.facts.dataset) {
+      this.otherDatasetLines++;
+      return undefined;
+    }
+    return this.create(undefined, -1, event.name, event.scope);
+  }
+
   downloadChunk(event: DownloadChunkEvent, order: number): void {
-    const state = this.chunk(event.run, event.name, event.seq);
+    if (event.event === 'verified' && event.foreign === true && event.run === undefined) {
+      const chunk = this.byDid(event.name, event.scope);
+      if (chunk === undefined || !chunk.inUploadLog) {
+        if (this.facts.dataset === undefined || event.dataset === undefined || event.dataset === this.facts.dataset) {
+          this.foreign.set(event.did ?? `${event.scope ?? this.facts.scope ?? ''}:${event.name}`, event.name);
+        }
+        return;
+      }
+      // The upload log says this DID is a chunk of the run: bytes that match the catalog yet do not
+      // open as a chunk are a content error, whatever the downloader took them for.
+      event = { ...event, event: 'invalid', error: 'its bytes match the catalog but are not a wavefier chunk (the downloader took it for a foreign file)' };
+    }
+    const state = this.downloadTarget(event);
+    if (state === undefined) return;
     this.facts.scope ??= event.scope;
     this.facts.dataset ??= event.dataset;
     if (!Number.isFinite(state.downloadAvail) && event.t_avail !== undefined) state.downloadAvail = event.t_avail;
@@ -188,9 +271,8 @@ export class ChunkLedger implements LogSink {
       Number.isFinite(time) && Number.isFinite(state.lastDownloadTime)
         ? time > state.lastDownloadTime || (time === state.lastDownloadTime && order > state.lastDownloadOrder)
         : order > state.lastDownloadOrder;
-    const kind = event.event === 'verified' ? DownloadState.verified : event.event === 'corrupted' ? DownloadState.corrupted : DownloadState.failed;
     if (later) {
-      state.lastDownload = kind;
+      state.lastDownload = DownloadState[event.event];
       state.lastDownloadTime = time;
       state.lastDownloadOrder = order;
     }
@@ -208,6 +290,10 @@ export class ChunkLedger implements LogSink {
       case 'corrupted':
         state.corruptions++;
         break;
+      case 'invalid':
+        state.invalids++;
+        state.invalidError = event.error ?? state.invalidError;
+        break;
       case 'failed':
         state.downloadFailures++;
         state.downloadError = event.error ?? state.downloadError;
@@ -217,13 +303,19 @@ export class ChunkLedger implements LogSink {
 
   runEvent(event: RunEvent, time: number | undefined, order: number): void {
     const facts = this.facts;
+    // Upload run events name the run; a download log's run events name its folder, so they are
+    // taken when they are about the run's dataset (the reader already left out other datasets).
+    if (event.side === 'upload' && this.run !== undefined && event.run !== this.run) return;
+    if (event.side === 'download' && facts.dataset !== undefined && event.dataset !== undefined && event.dataset !== facts.dataset) return;
     const last = facts.lastRunEvent[event.side];
     const at = time ?? Number.NaN;
     // Without times (hand-written logs), reading order decides.
     const isLater = last === undefined || (Number.isFinite(at) && Number.isFinite(last.time) && at !== last.time ? at > last.time : order > last.order);
     if (isLater) facts.lastRunEvent[event.side] = { kind: event.event, reason: event.reason, time: at, order };
-    facts.scope ??= event.scope;
-    facts.dataset ??= event.dataset;
+    if (event.side === 'upload') {
+      facts.scope ??= event.scope;
+      facts.dataset ??= event.dataset;
+    }
     if (event.event === 'run_started' && event.side === 'upload') {
       if (event.scheduled !== undefined) facts.scheduled = Math.max(facts.scheduled ?? 0, event.scheduled);
       if (event.t0 !== undefined) facts.t0 = Math.min(facts.t0 ?? Number.POSITIVE_INFINITY, event.t0);
@@ -234,8 +326,14 @@ export class ChunkLedger implements LogSink {
     }
   }
 
+  /** Chunks of the run the logs mention (not counting foreign files nor other runs' chunks). */
   get size(): number {
-    return this.count;
+    return this.chunks.length;
+  }
+
+  /** The upload runs whose chunks the download logs hold besides the reported one. */
+  get otherRunIds(): string[] {
+    return [...this.otherRuns.keys()];
   }
 
   /**
@@ -265,7 +363,19 @@ export class ChunkLedger implements LogSink {
    * `haveDownloadLog` whether a chunk can be in flight to a downloader.
    */
   finish(haveUploadLog: boolean, haveDownloadLog: boolean): LedgerResult {
-    const chunks = [...this.runs.values()].flatMap((known) => [...known.chunks.values()]).sort(compareChunks);
+    const warnings: string[] = [];
+    // A download line without identity about a name no upload log of the run has: with the run's
+    // upload logs at hand it is a file of another run in the same dataset (or of an uploading host
+    // whose log is missing, which the scheduled-but-in-no-log count catches); it is not judged here.
+    const unattributed = haveUploadLog ? this.chunks.filter((chunk) => chunk.run === undefined && !chunk.inUploadLog) : [];
+    const set = new Set(unattributed);
+    const chunks = this.chunks.filter((chunk) => !set.has(chunk)).sort(compareChunks);
+    if (unattributed.length > 0) {
+      const names = unattributed.slice(0, namesInWarning).map((chunk) => chunk.name);
+      warnings.push(
+        `${unattributed.length} file(s) of the dataset that are in no upload log of run ${this.run ?? '?'} were never read intact (${names.join(', ')}${unattributed.length > namesInWarning ? ', ...' : ''}): not counted; if they are chunks of this run, pass the upload logs of every uploading host`,
+      );
+    }
     const completion = this.completion(chunks, haveDownloadLog);
     const inFlightFrom =
       completion.downloadStoppedAt !== undefined && completion.graceMs !== undefined ? completion.downloadStoppedAt - completion.graceMs : Number.POSITIVE_INFINITY;
@@ -273,6 +383,7 @@ export class ChunkLedger implements LogSink {
       missing: [],
       inFlight: [],
       corrupted: [],
+      invalid: [],
       recovered: [],
       failedUploads: [],
       downloadFailures: [],
@@ -281,6 +392,7 @@ export class ChunkLedger implements LogSink {
       duplicateUploads: [],
       duplicateVerifications: [],
       notInUploadLog: [],
+      foreign: [...this.foreign.values()].sort(),
       unaccountedSeqs: [],
     };
     const skippedByReason: Record<string, number> = {};
@@ -289,15 +401,17 @@ export class ChunkLedger implements LogSink {
     let uploaded = 0;
     let downloaded = 0;
     let verified = 0;
-    let corruptedDetections = 0;
+    let corruptedReads = 0;
+    let chunksWithCorruptedRead = 0;
     let highestSeq = -1;
     for (const chunk of chunks) {
-      runs.add(chunk.run);
+      if (chunk.run !== undefined) runs.add(chunk.run);
       highestSeq = Math.max(highestSeq, chunk.seq);
       if (chunk.uploads > 0) uploaded++;
-      if (chunk.verifications + chunk.corruptions > 0) downloaded++;
+      if (chunk.verifications + chunk.corruptions + chunk.invalids > 0) downloaded++;
       if (chunk.delivered) verified++;
-      corruptedDetections += chunk.corruptions;
+      corruptedReads += chunk.corruptions;
+      if (chunk.corruptions > 0) chunksWithCorruptedRead++;
       if (chunk.uploads > 1) lists.duplicateUploads.push(chunk.name);
       if (chunk.verifications > 1) lists.duplicateVerifications.push(chunk.name);
       if (chunk.late) lists.late.push(chunk.name);
@@ -322,7 +436,8 @@ export class ChunkLedger implements LogSink {
       const entry = this.classify(chunk, notInUploadLog, inFlight);
       if (entry) {
         listing.push(entry);
-        if (entry.status === '*') lists.corrupted.push(chunk.name);
+        if (chunk.lastDownload === DownloadState.invalid) lists.invalid.push({ name: chunk.name, error: chunk.invalidError });
+        else if (entry.status === '*') lists.corrupted.push(chunk.name);
         if (entry.status === '-') lists.missing.push(chunk.name);
         if (entry.status === '~') lists.inFlight.push(chunk.name);
       }
@@ -330,7 +445,6 @@ export class ChunkLedger implements LogSink {
 
     const scheduledFromRun = this.facts.scheduled;
     const scheduled = scheduledFromRun ?? highestSeq + 1;
-    const warnings: string[] = [];
     if (scheduled <= maxEnumeratedSchedule) {
       const seen = new Uint8Array(scheduled);
       let beyond = 0;
@@ -344,7 +458,12 @@ export class ChunkLedger implements LogSink {
     } else {
       warnings.push(`run_started schedules ${scheduled} chunks: too many to check which were never logged`);
     }
-    if (runs.size > 1) warnings.push(`the logs mix runs ${[...runs].join(', ')}; chunks are joined by run and name`);
+    if (runs.size > 1) warnings.push(`the logs mix upload runs ${[...runs].join(', ')}; chunks are joined by run and seq`);
+    if (this.otherRuns.size > 0) {
+      const others = [...this.otherRuns].map(([run, seqs]) => `${run} (${seqs.size})`);
+      warnings.push(`the download logs also hold chunks of other upload runs, not counted here: ${others.join(', ')}; choose a run with --run`);
+    }
+    if (this.otherDatasetLines > 0) warnings.push(`${this.otherDatasetLines} download lines about another dataset than ${this.facts.dataset ?? '?'} were left out`);
 
     const integrity: Integrity = {
       scheduled,
@@ -356,8 +475,10 @@ export class ChunkLedger implements LogSink {
       late: lists.late.length,
       downloaded,
       verified,
-      corruptedDetections,
+      corruptedReads,
+      chunksWithCorruptedRead,
       corrupted: lists.corrupted.length,
+      invalid: lists.invalid.length,
       recovered: lists.recovered.length,
       missing: lists.missing.length,
       inFlight: lists.inFlight.length,
@@ -365,22 +486,26 @@ export class ChunkLedger implements LogSink {
       duplicateUploads: lists.duplicateUploads.length,
       duplicateVerifications: lists.duplicateVerifications.length,
       notInUploadLog: lists.notInUploadLog.length,
+      foreign: lists.foreign.length,
       unaccounted: lists.unaccountedSeqs.length,
     };
-    return { completion, integrity, lists, listing, samples: samplesOf(chunks), recordRuns: [...runs], warnings };
+    return { completion, integrity, lists, listing, samples: samplesOf(chunks), recordRuns: [...runs].sort(), warnings };
   }
 
   /** The rclone-`check --combined`-like status; undefined for a chunk deliberately skipped. */
   private classify(chunk: ChunkState, notInUploadLog: boolean, inFlight: boolean): ChunkListingEntry | undefined {
-    const base = { name: chunk.name, seq: chunk.seq, run: chunk.run };
+    const base = { name: chunk.name, seq: chunk.seq, run: chunk.run ?? '' };
+    if (chunk.lastDownload === DownloadState.invalid) {
+      return { ...base, status: '*', detail: `content error: ${chunk.invalidError ?? 'the bytes match the catalog but are not a valid chunk'}` };
+    }
     if (chunk.lastDownload === DownloadState.corrupted) {
-      return { ...base, status: '*', detail: `corrupted in ${chunk.corruptions} download(s)${chunk.verifications > 0 ? ' (also verified once, then corrupted)' : ''}` };
+      return { ...base, status: '*', detail: `corrupted in ${chunk.corruptions} read(s)${chunk.verifications > 0 ? ' (also verified once, then corrupted)' : ''}` };
     }
     if (chunk.uploadFailedForGood) {
       return { ...base, status: '!', detail: chunk.delivered ? 'upload logged as failed, yet verified downstream' : 'upload failed' };
     }
     if (chunk.delivered) {
-      const detail = chunk.corruptions > 0 ? `recovered after ${chunk.corruptions} corrupted download(s)` : undefined;
+      const detail = chunk.corruptions > 0 ? `recovered after ${chunk.corruptions} corrupted read(s)` : undefined;
       return { ...base, status: notInUploadLog ? '+' : '=', detail: notInUploadLog ? 'downloaded, not in the upload log' : detail };
     }
     if (chunk.skippedForGood && !chunk.inDownloadLog) return undefined;
@@ -398,7 +523,9 @@ function endingOf(last: LastRunEvent | undefined): SideEnding {
 
 /** By run, then seq, then name: the order of the listing. */
 function compareChunks(a: ChunkState, b: ChunkState): number {
-  if (a.run !== b.run) return a.run < b.run ? -1 : 1;
+  const runA = a.run ?? '';
+  const runB = b.run ?? '';
+  if (runA !== runB) return runA < runB ? -1 : 1;
   if (a.seq !== b.seq) return a.seq - b.seq;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -36,12 +36,15 @@ function integrityHtml(report: Report): string {
     ['late', i.late, ''],
     ['downloaded', i.downloaded, ''],
     ['verified', i.verified, i.recovered > 0 ? `${formatCount(i.recovered)} recovered` : ''],
-    ['corrupted', i.corrupted, `${formatCount(i.corruptedDetections)} detections`],
+    ['corrupted', i.corrupted, 'never read intact'],
+    ['corrupted reads', i.corruptedReads, `of ${formatCount(i.chunksWithCorruptedRead)} chunks`],
+    ['invalid', i.invalid, 'content error: bytes match the catalog, not a valid chunk'],
     ['missing', i.missing, i.downloadFailures > 0 ? `${formatCount(i.downloadFailures)} download failures` : ''],
     ['in flight', i.inFlight, 'uploaded, not yet downloaded when the run stopped'],
     ['duplicate uploads', i.duplicateUploads, ''],
     ['duplicate verifications', i.duplicateVerifications, ''],
     ['not in upload log', i.notInUploadLog, ''],
+    ['foreign files', i.foreign, 'not wavefier chunks; verified against the catalog'],
     [report.completion.state === 'complete' ? 'in no log' : 'not produced', i.unaccounted, report.completion.state === 'complete' ? '' : 'the run stopped before them'],
   ];
   return tableHtml(['', 'chunks', 'note'], rows.map(([label, count, note]) => [label, formatCount(count), note]), 1, 2);
@@ -52,6 +55,7 @@ function problemsHtml(report: Report): string {
   const kinds: [string, string[]][] = [
     ['Missing', lists.missing],
     ['Corrupted', lists.corrupted],
+    ['Invalid (content error)', lists.invalid.map((entry) => (entry.error ? `${entry.name} (${entry.error})` : entry.name))],
     ['Failed uploads', lists.failedUploads.map((entry) => (entry.error ? `${entry.name} (${entry.error})` : entry.name))],
     ['Scheduled but in no log (seq)', report.completion.state === 'complete' ? lists.unaccountedSeqs.map(String) : []],
   ];

@@ -48,12 +48,15 @@ function integrityBlock(report: Report): string[] {
     ['skipped', i.skipped, `by reason: ${skipped}`, 'nonzero'],
     ['late', i.late, 'emitted after their due time', 'nonzero'],
     ['downloaded', i.downloaded, '', 'always'],
-    ['verified', i.verified, i.recovered > 0 ? `${formatCount(i.recovered)} recovered after a corrupted download` : '', 'always'],
-    ['corrupted', i.corrupted, i.corruptedDetections > 0 ? `${plural(i.corruptedDetections, 'detection')}, ${formatCount(i.recovered)} recovered` : '', 'always'],
+    ['verified', i.verified, i.recovered > 0 ? `${formatCount(i.recovered)} recovered after a corrupted read` : '', 'always'],
+    ['corrupted', i.corrupted, 'chunks never read intact', 'always'],
+    ['corrupted reads', i.corruptedReads, `reads that did not match the catalog, of ${plural(i.chunksWithCorruptedRead, 'chunk')} (${formatCount(i.recovered)} recovered)`, 'nonzero'],
+    ['invalid', i.invalid, 'bytes match the catalog, but not a valid chunk (content error)', 'nonzero'],
     ['missing', i.missing, i.downloadFailures > 0 ? plural(i.downloadFailures, 'download failure') : 'uploaded, never verified', 'always'],
     ['in flight', i.inFlight, 'uploaded, not yet downloaded when the run stopped', 'nonzero'],
     ['duplicates', i.duplicateUploads + i.duplicateVerifications, `${formatCount(i.duplicateUploads)} uploaded twice or more, ${formatCount(i.duplicateVerifications)} verified twice or more`, 'nonzero'],
     ['not in upload log', i.notInUploadLog, '', 'nonzero'],
+    ['foreign', i.foreign, 'files in the dataset that are not wavefier chunks, verified against the catalog (not in any other count)', 'nonzero'],
   ];
   const shown = rows.filter(([, count, , when]) => when === 'always' || count > 0);
   const counts = rightAlign(shown.map(([, count]) => formatCount(count)));
@@ -140,6 +143,7 @@ function problemBlock(report: Report): string[] {
   const kinds: [string, string[]][] = [
     ['missing', lists.missing],
     ['corrupted', lists.corrupted],
+    ['invalid (content error)', lists.invalid.map((entry) => (entry.error ? `${entry.name} (${entry.error})` : entry.name))],
     ['failed uploads', lists.failedUploads.map((entry) => (entry.error ? `${entry.name} (${entry.error})` : entry.name))],
   ];
   const lines: string[] = [];

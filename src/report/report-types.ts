@@ -31,12 +31,16 @@ export interface WriterCounts {
 }
 
 export interface RunInfo {
-  /** The run directory name (the join of all the DIRs given). */
+  /**
+   * The upload run reported (its run id, as its upload log and its chunks say); with download logs
+   * alone and no --run, the runs their chunks name.
+   */
   id: string;
-  selectedBy: 'only' | 'flag' | 'most-recent';
-  /** Every run found in the DIRs, most recent first. */
+  /** `only`: the one upload run found; `flag`: --run; `most-recent`: the latest of several; `none`: no upload log. */
+  selectedBy: 'only' | 'flag' | 'most-recent' | 'none';
+  /** Every upload run found in the logs, most recent first. */
   candidates: string[];
-  /** Distinct `run` values in the chunk events (normally exactly `[id]`). */
+  /** Distinct upload runs of the chunks counted (normally exactly `[id]`). */
   recordRuns: string[];
   scope: string | undefined;
   dataset: string | undefined;
@@ -65,15 +69,19 @@ export interface Integrity {
   skippedByReason: Record<string, number>;
   /** Chunks the pacer flagged late. */
   late: number;
-  /** Chunks whose bytes were received at least once (verified or corrupted). */
+  /** Chunks whose bytes were received at least once (verified, corrupted or invalid). */
   downloaded: number;
-  /** Chunks verified and not later found corrupted. */
+  /** Chunks verified and not later found corrupted or invalid. */
   verified: number;
-  /** Every corrupted download, including those later recovered. */
-  corruptedDetections: number;
-  /** Chunks whose final download state is corrupted. */
+  /** Reads whose bytes differed from the catalog's checksums (one download line each), recovered or not. */
+  corruptedReads: number;
+  /** Chunks with at least one corrupted read. */
+  chunksWithCorruptedRead: number;
+  /** Chunks never read intact: their last read was corrupted. */
   corrupted: number;
-  /** Chunks found corrupted, then verified from a good replica. */
+  /** Chunks whose bytes match the catalog but are not a valid chunk (a content error, not a checksum mismatch). */
+  invalid: number;
+  /** Chunks with a corrupted read, then verified from a good read. */
   recovered: number;
   /**
    * Uploaded chunks never verified (and not corrupted), except those in flight when a run that was
@@ -94,6 +102,11 @@ export interface Integrity {
   /** Chunks in the download log but not in any upload log (only counted when upload logs exist). */
   notInUploadLog: number;
   /**
+   * Files of the dataset that are not wavefier chunks (no chunk attributes) but whose bytes match
+   * the catalog: verified and kept, counted on their own, in no chunk count nor latency statistic.
+   */
+  foreign: number;
+  /**
    * Scheduled sequence numbers that appear in no log at all: lost chunks in a complete run, chunks
    * never produced in a run stopped early.
    */
@@ -104,6 +117,7 @@ export interface IntegrityLists {
   missing: string[];
   inFlight: string[];
   corrupted: string[];
+  invalid: { name: string; error: string | undefined }[];
   recovered: string[];
   failedUploads: { name: string; error: string | undefined }[];
   downloadFailures: { name: string; error: string | undefined }[];
@@ -112,6 +126,7 @@ export interface IntegrityLists {
   duplicateUploads: string[];
   duplicateVerifications: string[];
   notInUploadLog: string[];
+  foreign: string[];
   unaccountedSeqs: number[];
 }
 
@@ -211,11 +226,13 @@ export interface Completion {
 }
 
 /**
- * `pass`: complete and clean. `fail`: a chunk that was produced is missing, corrupted or failed to
- * upload (whether or not the run was stopped early), or a complete run has scheduled chunks in no
- * log. `interrupted` / `unfinished`: stopped early (see Completion) with every produced chunk intact.
+ * `pass`: complete and clean. `fail`: a chunk that was produced is missing, corrupted, invalid or
+ * failed to upload (whether or not the run was stopped early), or a complete run has scheduled
+ * chunks in no log. `interrupted` / `unfinished`: stopped early (see Completion) with every produced
+ * chunk intact. `no-verdict`: one side's logs are missing (no upload log of the run, or no download
+ * log), or nothing was uploaded (every chunk skipped): nothing to judge, never a pass.
  */
-export type VerdictState = 'pass' | 'fail' | 'interrupted' | 'unfinished';
+export type VerdictState = 'pass' | 'fail' | 'interrupted' | 'unfinished' | 'no-verdict';
 
 export interface Verdict {
   /** True for `pass` only. */
@@ -223,8 +240,8 @@ export interface Verdict {
   state: VerdictState;
   /** One line: "2 chunks missing, 1 corrupted", "interrupted after 2,000 of 14,400 ..." or the slide sentence of a clean run. */
   summary: string;
-  /** 0 pass, 3 fail (integrity), 4 interrupted/unfinished (incomplete but intact). */
-  exitCode: 0 | 3 | 4;
+  /** 0 pass, 3 fail (integrity), 4 interrupted/unfinished (incomplete but intact), 5 no verdict. */
+  exitCode: 0 | 3 | 4 | 5;
 }
 
 export interface Report {

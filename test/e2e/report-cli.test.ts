@@ -31,7 +31,7 @@ describe('wavefier report (built bin)', () => {
     expect(result.code).toBe(3);
     expect(result.stdout.split('\n').slice(0, 5)).toEqual([
       '- V-V1_WAVEFIER-1400000002-1.hdf5  (never downloaded)',
-      '* V-V1_WAVEFIER-1400000004-1.hdf5  (corrupted in 1 download(s))',
+      '* V-V1_WAVEFIER-1400000004-1.hdf5  (corrupted in 1 read(s))',
       '! V-V1_WAVEFIER-1400000006-1.hdf5  (upload failed)',
       '+ V-V1_WAVEFIER-1400000011-1.hdf5  (downloaded, not in the upload log)',
       '',

@@ -71,7 +71,7 @@ function replica(name: string): ReplicaRecord {
 }
 
 function coordinatorWith(stats: DownloadStats, now: () => number = Date.now): Coordinator {
-  return new Coordinator({ queue, jobs, corruptionRetries: 1, outcomes: new OutcomeLog(log, output, 'run-c'), stats, now });
+  return new Coordinator({ queue, jobs, corruptionRetries: 1, outcomes: new OutcomeLog(log, output), stats, now });
 }
 
 async function logLines(): Promise<Record<string, unknown>[]> {
@@ -152,13 +152,17 @@ describe('download coordinator (real Redis and BullMQ)', () => {
     expect(attempts('flaky')).toEqual([2]);
 
     const good = events.find((event) => event.name === 'good')!;
-    expect(good).toMatchObject({ run: 'up-1', seq: 7, scope: 'wavefier', dataset: 'ds-c', t_detected: 1_700_000_000_500, rse: 'LAKE_S3' });
+    expect(good).toMatchObject({ run: 'up-1', seq: 7, scope: 'wavefier', dataset: 'ds-c', did: 'wavefier:good', t_detected: 1_700_000_000_500, rse: 'LAKE_S3' });
     // A presigned URL is a credential: only where the chunk came from is logged.
     expect(good.pfn).toBe('https://lake.example/wavefier/x');
     const bad = events.find((event) => event.name === 'bad')!;
-    expect(bad).toMatchObject({ run: 'run-c', adler32: 'ffffffff', expected_adler32: '0000abcd', error: corrupted.reason });
+    // Bytes that were not decoded say nothing about their run: the line names the DID only.
+    expect(bad).toMatchObject({ did: 'wavefier:bad', adler32: 'ffffffff', expected_adler32: '0000abcd', error: corrupted.reason });
     expect(bad).not.toHaveProperty('md5');
-    expect(events.find((event) => event.name === 'flaky')).toMatchObject({ run: 'run-c', error: 'connection reset by peer' });
+    expect(bad).not.toHaveProperty('run');
+    const flaky = events.find((event) => event.name === 'flaky');
+    expect(flaky).toMatchObject({ did: 'wavefier:flaky', error: 'connection reset by peer' });
+    expect(flaky).not.toHaveProperty('run');
 
     expect(stderr).toContain('corrupted: bad (adler32 ffffffff, expected 0000abcd)');
     expect(stderr).toContain('failed: flaky after 2 attempts (connection reset by peer)');

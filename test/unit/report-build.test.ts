@@ -2,7 +2,7 @@ import { chmod, utimes } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, NotFoundError } from '../../src/common/errors.js';
-import { buildReport, maxMalformedKept, renderText, reportExitCode, reportNotes, type Report } from '../../src/report/index.js';
+import { buildReport, maxMalformedKept, renderText, reportExitCode, reportNotes, verdictLine, type Report } from '../../src/report/index.js';
 import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
 import { chunk, corrupted, pinoLine, run, runFinished, runStarted, scratch, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
 
@@ -69,7 +69,8 @@ describe('report integrity', () => {
       late: 2,
       downloaded: 36 - 2,
       verified: 36 - 2 - 1,
-      corruptedDetections: 2,
+      corruptedReads: 2,
+      chunksWithCorruptedRead: 2,
       corrupted: 1,
       recovered: 1,
       missing: 2,
@@ -94,7 +95,7 @@ describe('report integrity', () => {
     await writeLog(dir, 'download.jsonl', [verified(0, 500), corrupted(0, 900), corrupted(1, 400), verified(1, 800)]);
     const report = await buildReport([dir]);
     expect(statuses(report)).toEqual(['* 0', '= 1']);
-    expect(report.integrity).toMatchObject({ corrupted: 1, recovered: 1, corruptedDetections: 2, verified: 1, missing: 0 });
+    expect(report.integrity).toMatchObject({ corrupted: 1, recovered: 1, corruptedReads: 2, chunksWithCorruptedRead: 2, verified: 1, missing: 0 });
     // Total latency comes from the first verification, including the time lost to the bad replica.
     expect(report.latency.total).toMatchObject({ count: 2, min: 500, max: 800 });
   });
@@ -168,11 +169,26 @@ describe('report integrity', () => {
     expect(report.latency.total?.max).toBe(300);
   });
 
-  it('fails an empty run instead of calling it clean', async () => {
+  it('gives no verdict for an upload log without events, instead of calling it clean', async () => {
     await writeLog(dir, 'upload.jsonl', [pinoLine({ msg: 'starting' })]);
     const report = await buildReport([dir]);
-    expect(report.verdict).toMatchObject({ ok: false, exitCode: 3 });
-    expect(report.verdict.summary).toContain('no chunk events');
+    expect(report.verdict).toMatchObject({ ok: false, state: 'no-verdict', exitCode: 5 });
+    expect(report.warnings.join('\n')).toMatch(/upload\.jsonl names no upload run .*: not read/);
+  });
+
+  it('gives no verdict when nothing was uploaded: every chunk skipped (an all-NaN source)', async () => {
+    const skipped = (seq: number): string => pinoLine({ event: 'skipped', ...chunk(seq), t_avail: t0 + seq * 1000, reason: 'gap', error: 'NaN' });
+    await writeLog(dir, 'upload.jsonl', [runStarted(3), skipped(0), skipped(1), skipped(2), runFinished('upload')]);
+    await writeLog(dir, 'download.jsonl', [runFinished('download')]);
+    const report = await buildReport([dir]);
+    expect(report.integrity).toMatchObject({ scheduled: 3, uploaded: 0, skipped: 3 });
+    expect(report.verdict).toEqual({
+      ok: false,
+      state: 'no-verdict',
+      summary: 'nothing was uploaded: 3 scheduled chunks, 3 skipped (gap 3); a rehearsal without chunks proves nothing',
+      exitCode: 5,
+    });
+    expect(verdictLine(report)).toMatch(/^NO VERDICT: nothing was uploaded/);
   });
 });
 
@@ -201,22 +217,29 @@ describe('report latency', () => {
     expect(report.latency.total?.p84).toBeCloseTo(6680, 9);
   });
 
-  it('uses the download log\'s t_avail when there is no upload log, and says so', async () => {
+  it('uses the chunks\' own t_avail when there is no upload log, and gives no verdict (never a PASS)', async () => {
     await writeLog(dir, 'download.jsonl', [verified(0, 4000), verified(1, 6000)]);
     const report = await buildReport([dir]);
     expect(report.latency.total).toMatchObject({ count: 2, mean: 5000 });
     expect(report.latency.upload).toBeNull();
     expect(report.warnings.join('\n')).toMatch(/no upload log/);
     expect(report.integrity).toMatchObject({ verified: 2, notInUploadLog: 0, missing: 0 });
-    expect(report.verdict.ok).toBe(true);
+    expect(report.run).toMatchObject({ id: run, selectedBy: 'none', candidates: [] });
+    expect(report.verdict).toMatchObject({ ok: false, state: 'no-verdict', exitCode: 5 });
+    expect(report.verdict.summary).toBe(
+      `no upload log of run ${run}: without it nobody can say which chunks should have arrived (the download logs alone show 2 verified, 0 corrupted, 0 invalid, 0 failed); pass the upload side's --log-dir too`,
+    );
+    // --run names the upload run even when only its chunks (in the download log) name it.
+    expect((await buildReport([dir], { runId: run })).verdict.state).toBe('no-verdict');
   });
 
-  it('counts every uploaded chunk as missing when there is no download log', async () => {
+  it('gives no verdict when there is no download log, rather than calling every chunk missing', async () => {
     await writeLog(dir, 'upload.jsonl', [runStarted(2), uploaded(0, 100), uploaded(1, 100)]);
     const report = await buildReport([dir]);
-    expect(report.integrity.missing).toBe(2);
     expect(report.warnings.join('\n')).toMatch(/no download log/);
     expect(report.latency.total).toBeNull();
+    expect(report.verdict).toMatchObject({ ok: false, state: 'no-verdict', exitCode: 5 });
+    expect(report.verdict.summary).toMatch(/^no download log of run run-a's dataset: without it nobody can say whether the 2 uploaded chunks arrived/);
   });
 
   it('cuts the run into windows by t_avail so that a degradation shows', async () => {
@@ -276,14 +299,14 @@ describe('report log reading', () => {
     await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(1, 300), pinoLine({ event: 'verified', ...chunk(2), adler32: 'XYZ' })]);
     const report = await buildReport([dir]);
     const where = report.malformed.map((line) => `${line.file.endsWith('upload.jsonl') ? 'up' : 'down'}:${line.line}`);
-    // Files are read in path order: download.jsonl before upload.jsonl.
-    expect(where).toEqual(['down:3', 'up:3', 'up:4', 'up:6', 'up:8']);
+    // Upload logs are read first: they say which chunks the run has.
+    expect(where).toEqual(['up:3', 'up:4', 'up:6', 'up:8', 'down:3']);
     const reasons = report.malformed.map((line) => line.reason);
-    expect(reasons[0]).toMatch(/^download 'verified' event does not match its schema: .*adler32/);
-    expect(reasons[1]).toMatch(/^not valid JSON/);
-    expect(reasons[2]).toMatch(/^upload 'uploaded' event does not match its schema: seq:/);
-    expect(reasons[3]).toBe('not a JSON object');
-    expect(reasons[4]).toMatch(/^truncated last line \(no final newline/);
+    expect(reasons[4]).toMatch(/^download 'verified' event does not match its schema: .*adler32/);
+    expect(reasons[0]).toMatch(/^not valid JSON/);
+    expect(reasons[1]).toMatch(/^upload 'uploaded' event does not match its schema: seq:/);
+    expect(reasons[2]).toBe('not a JSON object');
+    expect(reasons[3]).toMatch(/^truncated last line \(no final newline/);
     expect(report.integrity).toMatchObject({ uploaded: 2, verified: 2, missing: 0, unaccounted: 1 });
     expect(report.files.find((file) => file.side === 'upload')).toMatchObject({ lines: 8, chunkEvents: 2, runEvents: 1, ignored: 1, malformed: 4 });
   });
@@ -319,7 +342,7 @@ describe('report log reading', () => {
     expect(chosen.run).toMatchObject({ id: 'old', selectedBy: 'flag' });
     expect(chosen.integrity.scheduled).toBe(3);
     await expect(buildReport([dir], { runId: 'nope' })).rejects.toThrow(NotFoundError);
-    await expect(buildReport([dir], { runId: 'nope' })).rejects.toThrow(/run 'nope' is not in the given log directories; runs found: new, old/);
+    await expect(buildReport([dir], { runId: 'nope' })).rejects.toThrow(/run 'nope' is not in the given log directories \(neither in an upload log nor in a downloaded chunk\); upload runs found: new, old/);
   });
 
   it('says clearly when a path does not exist or holds no logs', async () => {
@@ -360,7 +383,7 @@ describe('report progress', () => {
     await writeSyntheticRun({ logDir: dir, run: 'p', chunks: 10 });
     const calls: string[] = [];
     await buildReport([dir], { progressEveryLines: 5, onProgress: (file, lines) => calls.push(`${basename(file)}:${lines}`) });
-    // 12 lines per file: the run events and 10 chunk events.
-    expect(calls).toEqual(['download.jsonl:5', 'download.jsonl:10', 'upload.jsonl:5', 'upload.jsonl:10']);
+    // 12 lines per file: the run events and 10 chunk events; upload logs first.
+    expect(calls).toEqual(['upload.jsonl:5', 'upload.jsonl:10', 'download.jsonl:5', 'download.jsonl:10']);
   });
 });

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { buildReport, renderHtml, renderListing, renderText, reportExitCode, reportToJson, verdictErrorFor, verdictLine } from '../../src/report/index.js';
 import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
 import { runFinished, runStarted, scratch, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
@@ -76,7 +77,7 @@ describe('report of a run stopped early', () => {
     expect(verdictErrorFor(report)?.exitCode).toBe(3);
     expect(renderListing(report, { all: false }).split('\n')).toEqual([
       '- V-V1_WAVEFIER-1400000100-1.hdf5  (never downloaded)',
-      '* V-V1_WAVEFIER-1400000200-1.hdf5  (corrupted in 1 download(s))',
+      '* V-V1_WAVEFIER-1400000200-1.hdf5  (corrupted in 1 read(s))',
       '  seq 2000-14399  (12,400 chunks not produced: the run stopped before them)',
     ]);
   });
@@ -105,9 +106,10 @@ describe('report of a run stopped early', () => {
     const report = await buildReport([dir]);
     expect(report.completion).toMatchObject({ state: 'interrupted', upload: 'unfinished', download: 'interrupted' });
 
-    await writeLog(dir, 'upload.jsonl', [runStarted(10), uploaded(0, 100), uploaded(1, 100)], { runId: 'peek' });
-    await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(1, 400)], { runId: 'peek' });
-    const peek = await buildReport([dir], { runId: 'peek' });
+    const live = join(dir, 'live');
+    await writeLog(live, 'upload.jsonl', [runStarted(10), uploaded(0, 100), uploaded(1, 100)]);
+    await writeLog(live, 'download.jsonl', [verified(0, 300), verified(1, 400)]);
+    const peek = await buildReport([live]);
     expect(peek.completion).toMatchObject({ state: 'unfinished', upload: 'unfinished', download: 'none' });
     expect(peek.verdict).toMatchObject({ state: 'unfinished', exitCode: 4 });
     expect(verdictLine(peek)).toBe(

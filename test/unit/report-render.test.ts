@@ -35,7 +35,7 @@ describe('report rendering', () => {
     const report = await buildReport([dir]);
     expect(renderListing(report, { all: false }).split('\n')).toEqual([
       '- V-V1_WAVEFIER-1400000001-1.hdf5  (never downloaded)',
-      '* V-V1_WAVEFIER-1400000002-1.hdf5  (corrupted in 1 download(s))',
+      '* V-V1_WAVEFIER-1400000002-1.hdf5  (corrupted in 1 read(s))',
       '! V-V1_WAVEFIER-1400000003-1.hdf5  (upload failed)',
     ]);
     const all = renderListing(report, { all: true }).split('\n');

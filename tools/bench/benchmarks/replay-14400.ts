@@ -46,7 +46,7 @@ async function run(context: BenchContext): Promise<Metric[]> {
     { name: 'chunks verified', value: integrity.verified, unit: 'chunks', target: `== ${count}` },
     { name: 'chunks lost (missing, unaccounted, failed)', value: lost, unit: 'chunks', target: '== 0' },
     { name: 'chunks corrupted (final)', value: integrity.corrupted, unit: 'chunks', target: '== 0' },
-    { name: 'corrupted downloads seen (incl. recovered)', value: integrity.corruptedDetections, unit: 'chunks' },
+    { name: 'corrupted reads (incl. recovered)', value: integrity.corruptedReads, unit: 'reads' },
     ...latencyMetrics('upload latency (unpaced: includes queueing)', latency.upload),
     ...latencyMetrics('total latency (unpaced: includes queueing)', latency.total),
   ];
