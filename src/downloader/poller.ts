@@ -1,3 +1,4 @@
+import { definedProps } from '../common/defined.js';
 import type { ReplicaRecord, RucioClient } from '../rucio/index.js';
 
 export type PollMode = 'incremental' | 'full';
@@ -82,7 +83,7 @@ export class DatasetPoller {
     }
     const query = {
       dids: [{ scope, name: dataset }],
-      ...(rseExpression === undefined ? {} : { rseExpression }),
+      ...definedProps({ rseExpression }),
       ...(full || this.lastPollStartedAt === undefined ? {} : { updatedAfter: new Date(this.lastPollStartedAt - this.options.overlapMs) }),
     };
     const fresh = new Map<string, ReplicaRecord>();
@@ -102,7 +103,7 @@ export class DatasetPoller {
     // Ask for replicas in batches so a large first poll does not become one huge request.
     for (let start = 0; start < names.length; start += 500) {
       requests++;
-      const query = { dids: names.slice(start, start + 500), ...(rseExpression === undefined ? {} : { rseExpression }) };
+      const query = { dids: names.slice(start, start + 500), ...definedProps({ rseExpression }) };
       for await (const replica of client.listReplicas(query)) this.offer(replica, fresh);
     }
     return { fresh: this.handOut(fresh), requests, full: true };
