@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { positiveInteger } from './parse.js';
-import { addRucioOptions, rucioClientFromFlags } from './rucio-options.js';
+import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
 
 interface DownloadWorkerFlags {
@@ -25,7 +25,7 @@ export function registerDownloadWorker(program: Command, runtime: Runtime): void
     .addOption(new Option('--log-dir <dir>', 'retries are noted in <dir>/<run>/download-worker-<host>-<pid>.jsonl; outcomes go to the download log').default('rehearsals'))
     .addOption(new Option('--queue <name>', 'serve only this download queue').hideHelp())
     .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (the process that started this one is gone)').hideHelp());
-  addRucioOptions(command).action(async (flags: DownloadWorkerFlags & Parameters<typeof rucioClientFromFlags>[0], cmd: Command) => {
+  command.action(async (flags: DownloadWorkerFlags & RucioFlags, cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
     const [{ serveDownloadWorkers, downloadWorkerRucioEnv }, { RucioClient, rucioConfigFrom }] = await Promise.all([import('../downloader/index.js'), import('../rucio/index.js')]);
     const inherited = (runtime.env ?? process.env)[downloadWorkerRucioEnv];

@@ -3,7 +3,7 @@ import { IntegrityError } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import type { DownloadSummary, PollMode } from '../downloader/index.js';
 import { duration, nonNegativeInteger, positiveInteger } from './parse.js';
-import { addRucioOptions, rucioClientFromFlags } from './rucio-options.js';
+import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
 
 interface DownloadFlags {
@@ -58,7 +58,7 @@ export function registerDownload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--redis <url>', 'Redis for the download queue (default: a private redis-server)'))
     .addOption(new Option('--log-dir <dir>', 'the log goes to <dir>/<dataset>/download.jsonl (<dir>/<run-name>/ with --run-name)').default('rehearsals'))
     .addOption(new Option('--run-name <name>', 'log folder name under --log-dir (default: the dataset name); the report joins logs by chunk, not by folder'));
-  addRucioOptions(command).action(async (flags: DownloadFlags & Parameters<typeof rucioClientFromFlags>[0], cmd: Command) => {
+  command.action(async (flags: DownloadFlags & RucioFlags, cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
     const { config, client } = await rucioClientFromFlags(flags);
     const { runDownload } = await import('../downloader/index.js');

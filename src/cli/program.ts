@@ -6,6 +6,7 @@ import { registerInspect } from './inspect.js';
 import { registerLake } from './lake.js';
 import { registerRehearse } from './rehearse.js';
 import { registerReport } from './report.js';
+import { addRucioOptions } from './rucio-options.js';
 import type { RegisterCommand, Runtime } from './runtime.js';
 import { packageVersion } from './version.js';
 import { registerUpload } from './upload.js';
@@ -23,6 +24,9 @@ const subcommands: RegisterCommand[] = [
   registerLake,
   registerDoctor,
 ];
+
+/** The subcommands that talk to Rucio: each gets the same connection flags, defined once in rucio-options.ts. */
+const rucioCommands = new Set(['rehearse', 'upload', 'upload-worker', 'download', 'download-worker', 'doctor']);
 
 export function createProgram(runtime: Runtime): Command {
   const program = new Command('wavefier')
@@ -48,5 +52,7 @@ export function createProgram(runtime: Runtime): Command {
   // commander throw instead of exiting, so run() maps every outcome to an exit code in one place.
   program.exitOverride();
   for (const register of subcommands) register(program, runtime);
+  // commander's "global options added" pattern: shared options added to the subcommands after they are defined.
+  for (const command of program.commands) if (rucioCommands.has(command.name())) addRucioOptions(command);
   return program;
 }

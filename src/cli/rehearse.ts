@@ -3,9 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { ExitCode, IntegrityError, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import { duration, nonNegativeInteger, positiveInteger, positiveNumber } from './parse.js';
+import { rucioConfigFromFlags, rucioFlagArgs, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
 
-interface RehearseFlags {
+interface RehearseFlags extends RucioFlags {
   count?: number;
   duration?: number;
   period: number;
@@ -64,6 +65,10 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
     )
     .action(async (flags: RehearseFlags, cmd: Command) => {
       const ctx = contextFor(cmd, runtime);
+      // The Rucio flags are for --external: checked here, before anything starts, then given to both sides.
+      const rucioArgs = rucioFlagArgs(flags);
+      if (flags.external === true) await rucioConfigFromFlags(flags, runtime.env);
+      else if (rucioArgs.length > 0) throw new UsageError(`${rucioArgs[0] ?? ''} applies to --external only: the embedded lake brings its own connection`);
       const [{ rehearse }, { incompleteExitCode, renderListing, renderText, reportExitCode, reportToJson, verdictErrorFor }, { chunkCount }] = await Promise.all([
         import('../rehearse/index.js'),
         import('../report/index.js'),
@@ -91,8 +96,8 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         ...(flags.lakeDir === undefined ? {} : { lakeDir: flags.lakeDir }),
         ...(flags.deadline === undefined ? {} : { deadlineMs: flags.deadline }),
         plots: flags.plots,
-        uploadArgs: splitArgs(flags.uploadArgs),
-        downloadArgs: splitArgs(flags.downloadArgs),
+        uploadArgs: [...rucioArgs, ...splitArgs(flags.uploadArgs)],
+        downloadArgs: [...rucioArgs, ...splitArgs(flags.downloadArgs)],
         ...(flags.faults === undefined ? {} : { faults: await readJsonArgument('--faults', flags.faults) }),
         signal: ctx.signal,
         output: ctx.output,

@@ -16,9 +16,8 @@ export interface RucioFlags {
 }
 
 /**
- * The Rucio connection flags, defined once for every command that talks to Rucio (commander's
- * "global options added" pattern: the same options are added to each such subcommand). They
- * override the environment and rucio.cfg. Passwords and tokens are not among them: they would show
+ * The Rucio connection flags, defined once; program.ts adds them to every subcommand that talks to
+ * Rucio (commander's "global options added" pattern). They override the environment and rucio.cfg. Passwords and tokens are not among them: they would show
  * in `ps` and shell histories; they come from rucio.cfg or the environment.
  */
 function rucioOptions(): Option[] {
@@ -46,11 +45,6 @@ export function rucioFlagArgs(flags: RucioFlags): string[] {
     if (typeof value === 'string') return [option.long, value];
     return value === true ? [option.long] : [];
   });
-}
-
-/** Whether any Rucio connection flag was given. */
-export function hasRucioFlags(flags: RucioFlags): boolean {
-  return rucioFlagArgs(flags).length > 0;
 }
 
 /** The connection settings the flags give; the rest comes from the environment and rucio.cfg. */

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { positiveInteger } from './parse.js';
-import { addRucioOptions, rucioClientFromFlags } from './rucio-options.js';
+import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
 
 interface UploadWorkerFlags {
@@ -16,7 +16,7 @@ export function registerUploadWorker(program: Command, runtime: Runtime): void {
     .addOption(new Option('--redis <url>', 'the Redis the uploading process uses').makeOptionMandatory(true))
     .addOption(new Option('--workers <n>', 'concurrent uploads per run in this process').argParser(positiveInteger('--workers')).default(4))
     .addOption(new Option('--log-dir <dir>', 'retries are noted in <dir>/<run id>/upload-<host>-<pid>.jsonl; outcomes go to the producer log').default('rehearsals'));
-  addRucioOptions(command).action(async (flags: UploadWorkerFlags & Parameters<typeof rucioClientFromFlags>[0], cmd: Command) => {
+  command.action(async (flags: UploadWorkerFlags & RucioFlags, cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
     const { serveUploadWorkers } = await import('../uploader/index.js');
     const { client } = await rucioClientFromFlags(flags);

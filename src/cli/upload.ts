@@ -6,7 +6,7 @@ import { validateChunkTag } from '../strain/chunk-name.js';
 import type { GapPolicy, SourceSpec } from '../strain/index.js';
 import type { UploadSummary } from '../uploader/index.js';
 import { duration, nonNegativeInteger, pointInTime, positiveInteger, positiveNumber } from './parse.js';
-import { addRucioOptions, rucioClientFromFlags } from './rucio-options.js';
+import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
 
 interface UploadFlags {
@@ -72,7 +72,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--run-id <id>', 'run id (default: UTC timestamp plus random suffix)'))
     .addOption(new Option('--log-dir <dir>', 'logs go to <dir>/<run id>/upload.jsonl').default('rehearsals'))
     .addOption(new Option('--drain-timeout <duration>', 'wait this long after the last chunk for uploads in flight').argParser(duration('--drain-timeout')).default(60_000, '60s'));
-  addRucioOptions(command).action(async (flags: UploadFlags & Parameters<typeof rucioClientFromFlags>[0], cmd: Command) => {
+  command.action(async (flags: UploadFlags & RucioFlags, cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
     const source = flags.resume === undefined ? sourceSpec(flags) : undefined;
     if (flags.resume !== undefined && flags.redis === undefined) {

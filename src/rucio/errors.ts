@@ -225,7 +225,11 @@ export function rucioErrorFor(failure: RucioFailure, context: { registersReplica
   if (cls === 'ResourceTemporaryUnavailable' || cls === 'ServiceUnavailable' || [502, 503, 504].includes(status)) {
     return new RucioTransientError(failure);
   }
-  return new RucioApiError(failure, status >= 500 ? 'the server failed; see its logs' : undefined);
+  // A 500 that the HTTP layer does not repeat (the request may have been applied) can pass when the
+  // operation is done again from the start, as an upload retry does: retryable, unlike other answers.
+  return status >= 500
+    ? new RucioApiError(failure, 'the server failed; see its logs', { retryable: true })
+    : new RucioApiError(failure);
 }
 
 export function isRucioError(error: unknown): error is RucioError {

@@ -1,10 +1,10 @@
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { ConfigError, InputError, IntegrityError, NotFoundError, UsageError, errorMessage } from '../common/errors.js';
+import { errorMessage, isWavefierError } from '../common/errors.js';
 import type { EventLog } from '../common/event-log.js';
 import type { UploadChunkEvent } from '../common/log-records.js';
 import { bullmqConnection } from '../redis/index.js';
-import { RucioAccessDeniedError, uploadFile, type RucioClient } from '../rucio/index.js';
+import { uploadFile, type RucioClient } from '../rucio/index.js';
 import { encodeChunk } from '../strain/index.js';
 import { chunkOf, parseUploadJob, uploadQueueName, type UploadJob } from './job.js';
 import { RunState } from './run-state.js';
@@ -136,18 +136,13 @@ export function startUploadWorker(options: UploadWorkerOptions): Worker {
 }
 
 /**
- * Whether retrying the whole upload cannot help. Uploads are idempotent, so anything else is retried
- * at the job level, including a 500 from the catalog that the HTTP layer itself does not repeat.
+ * Whether retrying the whole upload cannot help, as the error says (`retryable` false: input,
+ * configuration, integrity, permission, something missing, a refusal by catalog or storage). A
+ * catalog 500 that the HTTP layer does not repeat is retryable; an error of unknown kind is retried
+ * too (uploads are idempotent).
  */
 function isPermanent(error: unknown): boolean {
-  return (
-    error instanceof IntegrityError ||
-    error instanceof ConfigError ||
-    error instanceof UsageError ||
-    error instanceof InputError ||
-    error instanceof NotFoundError ||
-    error instanceof RucioAccessDeniedError
-  );
+  return isWavefierError(error) && !error.retryable;
 }
 
 function baseEvent(data: UploadJob): Omit<UploadChunkEvent, 'event'> {

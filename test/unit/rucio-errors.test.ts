@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { rucioErrorFor } from '../../src/rucio/errors.js';
 import { ChecksumMismatchError } from '../../src/rucio/index.js';
 
 describe('ChecksumMismatchError', () => {
@@ -14,5 +15,21 @@ describe('ChecksumMismatchError', () => {
         'read LAKE_S3: adler32 0badf00d, 45376 bytes (2 reads); LAKE_POSIX: adler32 deadbeef, 45376 bytes); ' +
         'the stored objects differ from what was registered, re-upload the file or repair the RSE',
     );
+  });
+});
+
+describe('whether a Rucio failure is worth repeating (the errors\' retryable field)', () => {
+  it('says yes for server failures and overload, no for what the request itself got wrong', () => {
+    const retryable = (status: number, exceptionClass?: string): boolean => rucioErrorFor({ operation: 'x', status, exceptionClass }).retryable;
+    expect(retryable(500)).toBe(true);
+    expect(retryable(500, 'DatabaseException')).toBe(true);
+    expect(retryable(503, 'ServiceUnavailable')).toBe(true);
+    expect(retryable(502)).toBe(true);
+    expect(retryable(404, 'DataIdentifierNotFound')).toBe(false);
+    expect(retryable(401, 'CannotAuthenticate')).toBe(false);
+    expect(retryable(401, 'AccessDenied')).toBe(false);
+    expect(retryable(409, 'UnsupportedOperation')).toBe(false);
+    expect(retryable(400, 'InvalidObject')).toBe(false);
+    expect(retryable(418)).toBe(false);
   });
 });
