@@ -89,9 +89,9 @@ export function registerDownload(program: Command, runtime: Runtime): void {
         output: ctx.output,
       });
       ctx.output.result(summary, renderDownloadSummary(summary));
-      if (summary.corrupted > 0 || summary.failed > 0) {
+      if (summary.corrupted > 0 || summary.invalid > 0 || summary.failed > 0) {
         throw new IntegrityError(
-          `${summary.corrupted} chunks corrupted and ${summary.failed} failed for good; details in ${summary.logFile}`,
+          `${summary.corrupted} chunks never read intact (corrupted), ${summary.invalid} invalid and ${summary.failed} failed for good; details in ${summary.logFile}`,
         );
       }
     } finally {
@@ -104,8 +104,10 @@ export function renderDownloadSummary(summary: DownloadSummary): string {
   const ms = (value: number | undefined): string => (value === undefined ? '-' : formatDuration(value));
   return [
     `download ${summary.scope}:${summary.dataset}: stopped (${summary.stopReason})`,
-    `  chunks     ${summary.verified} verified, ${summary.corrupted} corrupted, ${summary.failed} failed, ${summary.pending} unfinished` +
+    `  chunks     ${summary.verified} verified, ${summary.corrupted} corrupted, ${summary.invalid} invalid, ${summary.failed} failed, ${summary.inFlight} in flight` +
+      (summary.foreign > 0 ? ` (${summary.foreign} of the verified: foreign files, not wavefier chunks)` : '') +
       (summary.alreadyVerified > 0 ? `, ${summary.alreadyVerified} verified by an earlier run` : ''),
+    `  corrupted  ${summary.corruptedReads} corrupted reads, ${summary.chunksWithCorruptedRead} chunks with a corrupted read, ${summary.corrupted} chunks never verified`,
     `  polls      ${summary.polls} (${summary.pollRequests} catalog requests, ${summary.pollErrors} errors)`,
     `  latency    total p50 ${ms(summary.totalLatencyMs.p50)}, p99 ${ms(summary.totalLatencyMs.p99)}`,
     `  wall time  ${formatDuration(summary.wallMs)}`,

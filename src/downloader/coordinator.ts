@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
+import { definedProps } from '../common/defined.js';
 import type { ReplicaRecord } from '../rucio/index.js';
 import { downloadJobFor, downloadJobId, downloadJobOptions, type JobSettings, type WorkerAnswer } from './download-job.js';
 import type { OutcomeLog } from './outcome-log.js';
@@ -10,6 +11,8 @@ export interface PendingChunk {
   tDetected: number;
   replica: ReplicaRecord;
   corruptions: number;
+  /** Reads of it by earlier jobs (each corrupted read is numbered among all of them). */
+  reads: number;
   /** When its job was (last) added to the queue. */
   queuedAt: number;
 }
@@ -49,7 +52,7 @@ export class Coordinator {
     const { queue, jobs, now } = this.options;
     // Pending before queued: a worker's outcome can arrive before addBulk's reply does.
     for (const replica of replicas) {
-      this.pending.set(replica.name, { tDetected, replica, corruptions: 0, queuedAt: now() });
+      this.pending.set(replica.name, { tDetected, replica, corruptions: 0, reads: 0, queuedAt: now() });
       this.names.set(this.jobIdOf(replica.name, 0), replica.name);
     }
     try {
@@ -68,7 +71,7 @@ export class Coordinator {
 
   /** Queues a pending chunk's job again, as it was (the lost-job watchdog found it gone). */
   requeue(chunk: PendingChunk): Promise<void> {
-    return this.enqueue(chunk.replica, chunk.tDetected, chunk.corruptions, 0);
+    return this.enqueue(chunk.replica, chunk.tDetected, chunk.corruptions, chunk.reads, 0);
   }
 
   /**
@@ -84,23 +87,40 @@ export class Coordinator {
       tDetected: pending.tDetected,
       attempts: answer.attempt + pending.corruptions,
     };
-    if (answer.status === 'verified') {
-      this.finish(answer.name, pending);
-      stats.recordVerified(answer.tAvail === undefined ? undefined : answer.tVerified - answer.tAvail, now());
-      outcomes.verified(context, answer);
-      return;
+    // Every bad read is logged, also those a later good read of the same job made up for.
+    const { replica } = pending;
+    const expected = definedProps({ adler32: replica.adler32 === '' ? undefined : replica.adler32, md5: replica.md5 === '' ? undefined : replica.md5, bytes: replica.bytes });
+    for (const read of answer.corruptReads) {
+      stats.recordCorruptRead(answer.name);
+      outcomes.corruptedRead(context, read, pending.reads + read.attempt, expected);
     }
-    stats.corruptionEvents++;
-    outcomes.corrupted(context, answer);
-    if (pending.corruptions < this.options.corruptionRetries) {
-      // The bytes may have been damaged in transit, or a good replica may appear: try again later.
-      const corruptions = pending.corruptions + 1;
-      this.enqueue(pending.replica, pending.tDetected, corruptions, corruptionRetryDelayMs * corruptions).catch((error: unknown) =>
-        outcomes.retryNotQueued(answer.name, error),
-      );
-    } else {
-      this.finish(answer.name, pending);
-      stats.corruptedFinal++;
+    const reads = pending.reads + answer.replicaAttempts;
+    switch (answer.status) {
+      case 'verified':
+        this.finish(answer.name, pending);
+        stats.recordVerified(answer.tAvail === undefined ? undefined : answer.tVerified - answer.tAvail, now(), answer.foreign === true);
+        outcomes.verified(context, answer);
+        return;
+      case 'invalid':
+        // The bytes are what the catalog registered: reading them again cannot help.
+        this.finish(answer.name, pending);
+        stats.invalidFinal++;
+        outcomes.invalid(context, answer);
+        return;
+      case 'corrupted': {
+        const retrying = pending.corruptions < this.options.corruptionRetries;
+        outcomes.corruptedRound(context, answer, retrying);
+        if (retrying) {
+          // The bytes may have been damaged in transit, or a good replica may appear: try again later.
+          const corruptions = pending.corruptions + 1;
+          this.enqueue(pending.replica, pending.tDetected, corruptions, reads, corruptionRetryDelayMs * corruptions).catch((error: unknown) =>
+            outcomes.retryNotQueued(answer.name, error),
+          );
+        } else {
+          this.finish(answer.name, pending);
+          stats.corruptedFinal++;
+        }
+      }
     }
   }
 
@@ -123,12 +143,12 @@ export class Coordinator {
     while (this.pending.size > 0 && now() < deadline) await sleep(20);
   }
 
-  private async enqueue(replica: ReplicaRecord, tDetected: number, corruptions: number, delayMs: number): Promise<void> {
+  private async enqueue(replica: ReplicaRecord, tDetected: number, corruptions: number, reads: number, delayMs: number): Promise<void> {
     const { queue, jobs, now } = this.options;
     await queue.add('chunk', downloadJobFor(jobs, replica, tDetected, corruptions), downloadJobOptions(jobs, replica.name, corruptions, delayMs));
     const previous = this.pending.get(replica.name);
     if (previous !== undefined && previous.corruptions !== corruptions) this.names.delete(this.jobIdOf(replica.name, previous.corruptions));
-    this.pending.set(replica.name, { tDetected, replica, corruptions, queuedAt: now() + delayMs });
+    this.pending.set(replica.name, { tDetected, replica, corruptions, reads, queuedAt: now() + delayMs });
     this.names.set(this.jobIdOf(replica.name, corruptions), replica.name);
   }
 

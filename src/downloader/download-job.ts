@@ -40,75 +40,109 @@ const downloadJobSchema = z.object({
 });
 export type DownloadJob = z.infer<typeof downloadJobSchema>;
 
-export interface VerifiedOutcome {
+/** A read whose bytes did not match the catalog: every one is logged, also when a later read was good. */
+export interface CorruptReadRecord {
+  /** Which read of this job (1 = the first; failed reads count too). */
+  attempt: number;
+  pfn: string;
+  rse: string;
+  adler32: string;
+  md5: string;
+  bytes: number;
+  /** When it was read (epoch ms). */
+  tRead: number;
+}
+
+/** What every outcome carries: the corrupted reads of the job, and the chunk's identity when it decoded. */
+interface OutcomeBase {
+  replicaAttempts: number;
+  tDownloaded: number;
+  corruptReads: CorruptReadRecord[];
+  run?: string;
+  seq?: number;
+  tAvail?: number;
+}
+
+export interface VerifiedOutcome extends OutcomeBase {
   status: 'verified';
   bytes: number;
   adler32: string;
   md5: string;
   pfn: string;
   rse: string;
-  replicaAttempts: number;
-  tDownloaded: number;
   tVerified: number;
-  run?: string;
-  seq?: number;
-  tAvail?: number;
+  /** The bytes match the catalog but are not a wavefier chunk (no run, no seq). */
+  foreign?: boolean;
   path?: string;
 }
 
-export interface CorruptedOutcome {
+/** Every read of the job was corrupted (the checksums differ from the catalog's). */
+export interface CorruptedOutcome extends OutcomeBase {
   status: 'corrupted';
-  bytes: number;
-  adler32?: string;
-  md5?: string;
   expectedAdler32?: string;
   expectedMd5?: string;
-  pfn?: string;
-  rse?: string;
-  replicaAttempts: number;
-  tDownloaded: number;
+  expectedBytes: number;
   reason: string;
-  run?: string;
-  seq?: number;
-  tAvail?: number;
+}
+
+/** The bytes match the catalog but are not a valid chunk: a content error, not retried. */
+export interface InvalidOutcome extends OutcomeBase {
+  status: 'invalid';
+  bytes: number;
+  adler32: string;
+  md5: string;
+  pfn: string;
+  rse: string;
+  reason: string;
 }
 
 /** What a worker finds out about a chunk whose job it could run to the end. */
-export type ChunkOutcome = VerifiedOutcome | CorruptedOutcome;
+export type ChunkOutcome = VerifiedOutcome | CorruptedOutcome | InvalidOutcome;
 
 /** A worker's answer to a job: the outcome and which job it answers (the chunk, its corruption round, the attempt). */
 export type WorkerAnswer = ChunkOutcome & { name: string; corruptions: number; attempt: number };
 
 const answerIdentity = { name: z.string(), corruptions: z.number().int().nonnegative(), attempt: z.number().int().positive() };
-const answerOrigin = { run: z.string().optional(), seq: z.number().int().nonnegative().optional(), tAvail: z.number().optional() };
+const corruptReadSchema = z.object({
+  attempt: z.number().int().positive(),
+  pfn: z.string(),
+  rse: z.string(),
+  adler32: z.string(),
+  md5: z.string(),
+  bytes: z.number().int().nonnegative(),
+  tRead: z.number(),
+});
+const answerBase = {
+  ...answerIdentity,
+  run: z.string().optional(),
+  seq: z.number().int().nonnegative().optional(),
+  tAvail: z.number().optional(),
+  replicaAttempts: z.number().int().nonnegative(),
+  tDownloaded: z.number(),
+  corruptReads: z.array(corruptReadSchema),
+};
+const readFields = { bytes: z.number().int().nonnegative(), adler32: z.string(), md5: z.string(), pfn: z.string(), rse: z.string() };
 const workerAnswerSchema = z.discriminatedUnion('status', [
   z.object({
     status: z.literal('verified'),
-    ...answerIdentity,
-    ...answerOrigin,
-    bytes: z.number().int().nonnegative(),
-    adler32: z.string(),
-    md5: z.string(),
-    pfn: z.string(),
-    rse: z.string(),
-    replicaAttempts: z.number().int().nonnegative(),
-    tDownloaded: z.number(),
+    ...answerBase,
+    ...readFields,
     tVerified: z.number(),
+    foreign: z.boolean().optional(),
     path: z.string().optional(),
   }),
   z.object({
     status: z.literal('corrupted'),
-    ...answerIdentity,
-    ...answerOrigin,
-    bytes: z.number().int().nonnegative(),
-    adler32: z.string().optional(),
-    md5: z.string().optional(),
+    ...answerBase,
     expectedAdler32: z.string().optional(),
     expectedMd5: z.string().optional(),
-    pfn: z.string().optional(),
-    rse: z.string().optional(),
-    replicaAttempts: z.number().int().nonnegative(),
-    tDownloaded: z.number(),
+    expectedBytes: z.number().int().nonnegative(),
+    reason: z.string(),
+  }),
+  z.object({
+    status: z.literal('invalid'),
+    ...answerBase,
+    ...readFields,
     reason: z.string(),
   }),
 ]);

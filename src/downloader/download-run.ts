@@ -63,11 +63,21 @@ export interface DownloadSummary {
   scope: string;
   dataset: string;
   detected: number;
+  /** Files verified (chunks and foreign files). */
   verified: number;
+  /** Of them, files that are not wavefier chunks. */
+  foreign: number;
+  /** Chunks never read intact (every read of every round corrupted). */
   corrupted: number;
+  /** Reads whose bytes differed from the catalog, one log line each. */
+  corruptedReads: number;
+  chunksWithCorruptedRead: number;
+  /** Chunks whose bytes match the catalog but are not a valid chunk. */
+  invalid: number;
   failed: number;
   alreadyVerified: number;
-  pending: number;
+  /** Chunks handed to the workers and not finished when the run stopped. */
+  inFlight: number;
   polls: number;
   pollRequests: number;
   pollErrors: number;
@@ -259,10 +269,14 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       dataset: options.dataset,
       detected: stats.detected,
       verified: stats.verified,
+      foreign: stats.foreign,
       corrupted: stats.corruptedFinal,
+      corruptedReads: stats.corruptedReads,
+      chunksWithCorruptedRead: stats.chunksWithCorruptedRead,
+      invalid: stats.invalidFinal,
       failed: stats.failedFinal,
       alreadyVerified: alreadyVerified.size,
-      pending: coordinator.pending.size,
+      inFlight: coordinator.pending.size,
       polls: stats.polls,
       pollRequests: stats.pollRequests,
       pollErrors: stats.pollErrors,
@@ -280,9 +294,13 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       counts: {
         detected: summary.detected,
         verified: summary.verified,
+        foreign: summary.foreign,
         corrupted: summary.corrupted,
+        corrupted_reads: summary.corruptedReads,
+        chunks_with_corrupted_read: summary.chunksWithCorruptedRead,
+        invalid: summary.invalid,
         failed: summary.failed,
-        pending: summary.pending,
+        in_flight: summary.inFlight,
         polls: summary.polls,
         poll_requests: summary.pollRequests,
         poll_errors: summary.pollErrors,

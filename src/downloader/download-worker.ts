@@ -6,51 +6,51 @@
  * A worker that crashes or is killed loses nothing: its job stays in Redis and is retried.
  */
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { IntegrityError, errorMessage } from '../common/errors.js';
+import { definedProps } from '../common/defined.js';
+import { errorMessage } from '../common/errors.js';
 import { ChecksumMismatchError, fetchVerified, writeFileAtomically, type FetchedReplica, type RucioClient } from '../rucio/index.js';
 import { encodeChunk } from '../strain/index.js';
-import { parseDownloadJob, type ChunkOutcome, type DownloadJob, type WorkerAnswer } from './download-job.js';
-import { verifyChunkContent } from './verify-chunk.js';
+import { parseDownloadJob, type ChunkOutcome, type CorruptReadRecord, type DownloadJob, type WorkerAnswer } from './download-job.js';
+import { ContentError, verifyChunkContent, type ContentVerdict } from './verify-chunk.js';
 
-/** Fetches and verifies one chunk; throws only for failures worth another attempt (storage down...). */
+/**
+ * Fetches and verifies one chunk; throws only for failures worth another attempt (storage down...).
+ * Every corrupted read goes into the answer, also one a later good read made up for, and a job that
+ * read corrupted bytes before a transient failure answers `corrupted` rather than throwing, so that
+ * no bad read the lake served goes unlogged.
+ */
 export async function processChunk(rucio: RucioClient, data: DownloadJob): Promise<ChunkOutcome> {
+  const corruptReads: CorruptReadRecord[] = [];
+  const expected = { expectedBytes: data.replica.bytes, ...definedProps({ expectedAdler32: data.replica.adler32 || undefined, expectedMd5: data.replica.md5 || undefined }) };
   let fetched: FetchedReplica;
   try {
-    fetched = await fetchVerified(rucio, data.replica);
+    fetched = await fetchVerified(rucio, data.replica, { onCorruptRead: (read) => corruptReads.push({ ...read, tRead: Date.now() }) });
   } catch (error) {
-    if (error instanceof ChecksumMismatchError) {
-      const last = error.actual.at(-1);
-      return {
-        status: 'corrupted',
-        bytes: last?.bytes ?? 0,
-        ...(last === undefined ? {} : { adler32: last.adler32, md5: last.md5, pfn: last.pfn, rse: last.rse }),
-        expectedAdler32: error.expected.adler32,
-        ...(error.expected.md5 === undefined ? {} : { expectedMd5: error.expected.md5 }),
-        replicaAttempts: error.actual.length,
-        tDownloaded: Date.now(),
-        reason: errorMessage(error),
-      };
+    if (error instanceof ChecksumMismatchError || corruptReads.length > 0) {
+      const reason = error instanceof ChecksumMismatchError ? errorMessage(error) : `${corruptReads.length} corrupted read(s), then: ${errorMessage(error)}`;
+      return { status: 'corrupted', ...expected, corruptReads, replicaAttempts: corruptReads.at(-1)?.attempt ?? 0, tDownloaded: Date.now(), reason };
     }
     throw error;
   }
   const tDownloaded = Date.now();
-  let decoded: ReturnType<typeof verifyChunkContent>;
+  let verdict: ContentVerdict;
   try {
-    decoded = verifyChunkContent(data.name, fetched.bytes);
+    verdict = verifyChunkContent(data.name, fetched.bytes);
   } catch (error) {
-    if (!(error instanceof IntegrityError)) throw error;
-    return { status: 'corrupted', ...fetchedFields(fetched), tDownloaded, reason: error.message };
+    if (!(error instanceof ContentError)) throw error;
+    const identity = error.identity === undefined ? {} : { run: error.identity.run, seq: error.identity.seq, tAvail: error.identity.tAvail };
+    return { status: 'invalid', ...fetchedFields(fetched), ...identity, corruptReads, tDownloaded, reason: error.message };
   }
   const path = data.destDir === undefined ? undefined : await writeFileAtomically(data.destDir, data.relativeName, fetched.bytes);
+  const origin = verdict.kind === 'foreign' ? { foreign: true } : { run: verdict.decoded.runId, seq: verdict.decoded.seq, tAvail: verdict.decoded.tAvail };
   return {
     status: 'verified',
     ...fetchedFields(fetched),
+    corruptReads,
     tDownloaded,
     tVerified: Date.now(),
-    run: decoded.runId,
-    seq: decoded.seq,
-    tAvail: decoded.tAvail,
-    ...(path === undefined ? {} : { path }),
+    ...origin,
+    ...definedProps({ path }),
   };
 }
 

@@ -16,12 +16,18 @@ export class DownloadStats {
   /** Chunks handed to the workers for the first time. */
   detected = 0;
   verified = 0;
-  /** Chunks given up on as corrupted (after every corruption retry). */
+  /** Chunks given up on as corrupted (never read intact, after every corruption retry). */
   corruptedFinal = 0;
+  /** Chunks whose bytes match the catalog but are not a valid chunk (content error, not retried). */
+  invalidFinal = 0;
   /** Chunks whose download failed for good. */
   failedFinal = 0;
-  /** Every corrupted read, retried or not. */
-  corruptionEvents = 0;
+  /** Verified files that are not wavefier chunks (counted in `verified` too). */
+  foreign = 0;
+  /** Every corrupted read (one download line each), of chunks later verified or not. */
+  corruptedReads = 0;
+  /** The chunks that had a corrupted read: few (a healthy run has none), so a set of names is cheap. */
+  private readonly corruptedNames = new Set<string>();
   polls = 0;
   /** Catalog requests of the polls and of the until-closed probe. */
   pollRequests = 0;
@@ -35,9 +41,20 @@ export class DownloadStats {
     this.lastNewAt = startedAt;
   }
 
-  recordVerified(totalLatencyMs: number | undefined, at: number): void {
+  recordVerified(totalLatencyMs: number | undefined, at: number, foreign = false): void {
     this.verified++;
-    if (totalLatencyMs !== undefined) this.totals.add(totalLatencyMs, at);
+    if (foreign) this.foreign++;
+    else if (totalLatencyMs !== undefined) this.totals.add(totalLatencyMs, at);
+  }
+
+  recordCorruptRead(name: string): void {
+    this.corruptedReads++;
+    this.corruptedNames.add(name);
+  }
+
+  /** Chunks with at least one corrupted read. */
+  get chunksWithCorruptedRead(): number {
+    return this.corruptedNames.size;
   }
 
   latency(): LatencyPercentiles {
@@ -50,7 +67,7 @@ export class DownloadStats {
 export function progressLine(stats: DownloadStats, inFlight: number): string {
   const latency = stats.latency();
   return (
-    `${stats.verified} verified · ${stats.corruptionEvents} corruptions seen · ${stats.failedFinal} failed · ` +
+    `${stats.verified} verified · ${stats.corruptedReads} corrupted reads (${stats.chunksWithCorruptedRead} chunks) · ${stats.failedFinal} failed · ` +
     `${inFlight} in flight · ${stats.polls} polls (${stats.pollErrors} errors) · total latency p50 ` +
     (latency.p50 === undefined ? '-' : formatDuration(latency.p50))
   );

@@ -8,10 +8,22 @@ import type { RucioClient } from './client.js';
 import { ChecksumMismatchError } from './errors.js';
 import type { ReplicaRecord } from './replicas.js';
 
+/** One read whose bytes did not match the catalog; `attempt` counts every read of this fetch, from 1. */
+export interface CorruptRead {
+  attempt: number;
+  pfn: string;
+  rse: string;
+  adler32: string;
+  md5: string;
+  bytes: number;
+}
+
 export interface FetchOptions {
   /** Reads per PFN before moving to the next replica (default 2, as the official client). */
   attemptsPerPfn?: number;
   signal?: AbortSignal;
+  /** Told of every corrupted read as it happens, also of those a later good read makes up for. */
+  onCorruptRead?: (read: CorruptRead) => void;
 }
 
 export interface FetchedReplica {
@@ -66,7 +78,9 @@ export async function fetchVerified(client: RucioClient, replica: ReplicaRecord,
         return { bytes, adler32: sums.adler32, md5: sums.md5, pfn: candidate.pfn, rse: candidate.rse, attempts };
       }
       pfnCorrupt = true;
-      corrupt.push({ pfn: candidate.pfn, rse: candidate.rse, adler32: sums.adler32, md5: sums.md5, bytes: bytes.byteLength });
+      const read = { pfn: candidate.pfn, rse: candidate.rse, adler32: sums.adler32, md5: sums.md5, bytes: bytes.byteLength };
+      corrupt.push(read);
+      opts.onCorruptRead?.({ attempt: attempts, ...read });
     }
     if (!pfnCorrupt) sawOtherError = true;
   }

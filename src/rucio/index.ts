@@ -18,7 +18,7 @@ export { lfn2pfn, lfn2path, pfnFor } from './lfn2pfn.js';
 export { uploadFile } from './upload.js';
 export type { UploadRequest, UploadResult, UploadMode } from './upload.js';
 export { downloadFile, fetchVerified, writeFileAtomically, safeDestination } from './download.js';
-export type { DownloadOptions, DownloadResult, FetchedReplica, FetchOptions } from './download.js';
+export type { CorruptRead, DownloadOptions, DownloadResult, FetchedReplica, FetchOptions } from './download.js';
 export type { ObjectStore, PutOptions, StoreCallOptions } from './object-store.js';
 export { ObjectExistsError, ObjectNotFoundError, StorageError, StorageTransientError } from './object-store.js';
 export { FileStore } from './store-file.js';

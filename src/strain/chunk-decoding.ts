@@ -18,7 +18,14 @@ export interface DecodedChunk
 }
 
 /**
- * Parses chunk bytes written by `encodeChunk`; throws InputError saying what is wrong with them.
+ * The bytes are not a wavefier chunk at all: not HDF5, or HDF5 without the chunk attributes (a GWOSC
+ * file, say). A file that has them but does not decode is a broken chunk, an InputError.
+ */
+export class NotAChunkError extends InputError {}
+
+/**
+ * Parses chunk bytes written by `encodeChunk`; throws InputError saying what is wrong with them
+ * (NotAChunkError when they are not a wavefier chunk at all).
  *
  * The first chunk of each shape is parsed by h5wasm (~3 ms). If its bytes are exactly the template
  * of that shape outside the per-chunk fields, the template is remembered, and later chunks whose
@@ -30,7 +37,7 @@ export function decodeChunk(bytes: Uint8Array, label = 'chunk'): DecodedChunk {
   const fail = (problem: string, cause?: unknown): InputError =>
     new InputError(`${label}: ${problem}`, cause === undefined ? {} : { cause });
   if (bytes.byteLength < 8 || bytes[0] !== 0x89 || bytes[1] !== 0x48 || bytes[2] !== 0x44 || bytes[3] !== 0x46) {
-    throw fail(`not an HDF5 file (${bytes.byteLength} bytes without the HDF5 signature)`);
+    throw new NotAChunkError(`${label}: not an HDF5 file (${bytes.byteLength} bytes without the HDF5 signature)`);
   }
   const fast = decodeFromKnownTemplate(bytes);
   if (fast) {
@@ -166,7 +173,7 @@ function decodeWithH5wasm(bytes: Uint8Array, fail: Fail): DecodedChunk {
     try {
       file = new DiskFile(path, 'r');
     } catch (error) {
-      throw fail(`cannot open as HDF5: ${hdf5Reason(error)}`, error);
+      throw new NotAChunkError(fail(`cannot open as HDF5: ${hdf5Reason(error)}`).message, { cause: error });
     }
     return readChunk(file, fail);
   } catch (error) {
@@ -191,6 +198,7 @@ function readChunk(file: H5File, fail: Fail): DecodedChunk {
     if (value === undefined) throw fail(`${where} attribute ${name} is missing or not a string`);
     return value;
   };
+  if (attribute(file, 'wavefier_format') === undefined) throw new NotAChunkError(fail('HDF5 without the root attribute wavefier_format: not a wavefier chunk').message);
   const formatVersion = number(file, 'wavefier_format', 'root');
   if (formatVersion !== chunkFormatVersion) {
     throw fail(`chunk format version ${formatVersion} is not supported (this wavefier reads version ${chunkFormatVersion}); upgrade wavefier`);

@@ -5,7 +5,7 @@ export type { GapDecision, GapInfo, GapPolicy, SampleRun } from './gaps.js';
 export { chunkFormatVersion } from './chunk-template.js';
 export { encodeChunk } from './chunk-encoding.js';
 export type { EncodeExtra } from './chunk-encoding.js';
-export { decodeChunk } from './chunk-decoding.js';
+export { NotAChunkError, decodeChunk } from './chunk-decoding.js';
 export type { DecodedChunk } from './chunk-decoding.js';
 export { chunkName, defaultChunkTag, parseChunkName, validateChunkTag } from './chunk-name.js';
 export type { ParsedChunkName } from './chunk-name.js';

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEventLog, type EventLog } from '../../src/common/event-log.js';
 import { Output } from '../../src/common/output.js';
 import { Coordinator } from '../../src/downloader/coordinator.js';
-import { downloadJobId, parseDownloadJob, type CorruptedOutcome, type JobSettings, type VerifiedOutcome, type WorkerAnswer } from '../../src/downloader/download-job.js';
+import { downloadJobId, parseDownloadJob, type CorruptedOutcome, type CorruptReadRecord, type InvalidOutcome, type JobSettings, type VerifiedOutcome, type WorkerAnswer } from '../../src/downloader/download-job.js';
 import { LostJobWatchdog } from '../../src/downloader/lost-job-watchdog.js';
 import { OutcomeLog } from '../../src/downloader/outcome-log.js';
 import { DownloadStats } from '../../src/downloader/run-progress.js';
@@ -96,17 +96,46 @@ const verified = (tVerified: number): VerifiedOutcome => ({
   run: 'up-1',
   seq: 7,
   tAvail: tVerified - 42,
+  corruptReads: [],
 });
 
+const badRead = (attempt: number): CorruptReadRecord => ({
+  attempt,
+  pfn: 'https://lake.example/wavefier/x?X-Amz-Signature=secret',
+  rse: 'LAKE_S3',
+  adler32: 'ffffffff',
+  md5: 'fedcba9876543210fedcba9876543210',
+  bytes: 4,
+  tRead: 1_700_000_000_000 + attempt,
+});
+
+/** Both reads of a job (the official client's two reads per replica) corrupted. */
 const corrupted: CorruptedOutcome = {
   status: 'corrupted',
-  bytes: 4,
-  adler32: 'ffffffff',
   expectedAdler32: '0000abcd',
+  expectedBytes: 4,
+  corruptReads: [badRead(1), badRead(2)],
+  replicaAttempts: 2,
+  tDownloaded: 1_700_000_000_000,
+  reason: 'adler32 ffffffff, expected 0000abcd',
+};
+
+/** A corrupted read made good by the immediate second read: both are logged. */
+const repaired = (tVerified: number): VerifiedOutcome => ({ ...verified(tVerified), replicaAttempts: 2, corruptReads: [badRead(1)] });
+
+const invalid: InvalidOutcome = {
+  status: 'invalid',
+  bytes: 4,
+  adler32: '0000abcd',
+  md5: '0123456789abcdef0123456789abcdef',
+  pfn: 'https://lake.example/wavefier/x',
   rse: 'LAKE_S3',
   replicaAttempts: 1,
   tDownloaded: 1_700_000_000_000,
-  reason: 'adler32 ffffffff, expected 0000abcd',
+  corruptReads: [],
+  run: 'up-1',
+  seq: 9,
+  reason: 'chunk invalid holds GPS start 7, but its name says 8',
 };
 
 describe('download coordinator (real Redis and BullMQ)', () => {
@@ -119,7 +148,14 @@ describe('download coordinator (real Redis and BullMQ)', () => {
       async (job: Job): Promise<WorkerAnswer> => {
         const data = parseDownloadJob(job.data);
         if (data.name === 'flaky') throw new Error('connection reset by peer');
-        const outcome = data.name === 'bad' || (data.name === 'bad-once' && data.corruptions === 0) ? corrupted : verified(Date.now());
+        const outcome =
+          data.name === 'bad' || (data.name === 'bad-once' && data.corruptions === 0)
+            ? corrupted
+            : data.name === 'repaired'
+              ? repaired(Date.now())
+              : data.name === 'invalid'
+                ? invalid
+                : verified(Date.now());
         return { ...outcome, name: data.name, corruptions: data.corruptions, attempt: job.attemptsMade + 1 };
       },
       { connection: bullmqConnection(server.url), concurrency: 4 },
@@ -129,26 +165,31 @@ describe('download coordinator (real Redis and BullMQ)', () => {
     const answers = new WorkerAnswers(queue.name, bullmqConnection(server.url), coordinator, log);
     closers.push(() => answers.close());
 
-    const names = ['good', 'bad-once', 'bad', 'flaky'];
+    const names = ['good', 'bad-once', 'bad', 'flaky', 'repaired', 'invalid'];
     await coordinator.dispatch(names.map(replica), 1_700_000_000_500);
-    expect(stats.detected).toBe(4);
+    expect(stats.detected).toBe(6);
     await coordinator.drain(20_000);
 
     expect(coordinator.pending.size).toBe(0);
-    expect(stats).toMatchObject({ detected: 4, verified: 2, corruptedFinal: 1, failedFinal: 1, corruptionEvents: 3 });
+    // bad: 2 rounds of 2 corrupted reads; bad-once: 1 round of 2; repaired: 1 read made good at once.
+    expect(stats).toMatchObject({ detected: 6, verified: 3, corruptedFinal: 1, invalidFinal: 1, failedFinal: 1, corruptedReads: 7 });
+    expect(stats.chunksWithCorruptedRead).toBe(3);
     expect(stats.latency()).toEqual({ p50: 42, p99: 42 });
 
     const events = (await logLines()).filter((line) => typeof line.event === 'string');
     const of = (name: string): unknown[] => events.filter((event) => event.name === name).map((event) => event.event);
     expect(of('good')).toEqual(['verified']);
-    expect(of('bad-once')).toEqual(['corrupted', 'verified']);
-    expect(of('bad')).toEqual(['corrupted', 'corrupted']);
+    expect(of('bad-once')).toEqual(['corrupted', 'corrupted', 'verified']);
+    expect(of('bad')).toEqual(['corrupted', 'corrupted', 'corrupted', 'corrupted']);
+    expect(of('repaired')).toEqual(['corrupted', 'verified']);
+    expect(of('invalid')).toEqual(['invalid']);
     expect(of('flaky')).toEqual(['failed']);
-    // Each read of a chunk counts as an attempt: a corrupted one, and each transient failure.
-    const attempts = (name: string): unknown[] => events.filter((event) => event.name === name).map((event) => event.attempts);
-    const [firstRead] = attempts('good') as number[];
-    expect(attempts('bad-once')).toEqual([firstRead, firstRead! + 1]);
-    expect(attempts('bad')).toEqual([firstRead, firstRead! + 1]);
+    // Each bad read is numbered among all the reads of its chunk, across corruption rounds.
+    const readNumbers = (name: string): unknown[] => events.filter((event) => event.name === name && event.event === 'corrupted').map((event) => event.attempt);
+    expect(readNumbers('bad')).toEqual([1, 2, 3, 4]);
+    expect(readNumbers('repaired')).toEqual([1]);
+    expect(events.find((event) => event.name === 'invalid')).toMatchObject({ run: 'up-1', seq: 9, did: 'wavefier:invalid', error: invalid.reason });
+    const attempts = (name: string): unknown[] => events.filter((event) => event.name === name && event.event !== 'corrupted').map((event) => event.attempts);
     expect(attempts('flaky')).toEqual([2]);
 
     const good = events.find((event) => event.name === 'good')!;
@@ -156,15 +197,26 @@ describe('download coordinator (real Redis and BullMQ)', () => {
     // A presigned URL is a credential: only where the chunk came from is logged.
     expect(good.pfn).toBe('https://lake.example/wavefier/x');
     const bad = events.find((event) => event.name === 'bad')!;
-    // Bytes that were not decoded say nothing about their run: the line names the DID only.
-    expect(bad).toMatchObject({ did: 'wavefier:bad', adler32: 'ffffffff', expected_adler32: '0000abcd', error: corrupted.reason });
-    expect(bad).not.toHaveProperty('md5');
+    // Bytes that were not decoded say nothing about their run: the line names the DID only, and both checksums.
+    expect(bad).toMatchObject({
+      did: 'wavefier:bad',
+      attempt: 1,
+      adler32: 'ffffffff',
+      md5: 'fedcba9876543210fedcba9876543210',
+      expected_adler32: '0000abcd',
+      expected_bytes: 4,
+      pfn: 'https://lake.example/wavefier/x',
+      error: 'read 1 from LAKE_S3 gave adler32 ffffffff md5 fedcba9876543210fedcba9876543210 (4 bytes); the catalog says adler32 0000abcd md5 - (4 bytes)',
+    });
+    expect(bad).not.toHaveProperty('expected_md5');
     expect(bad).not.toHaveProperty('run');
     const flaky = events.find((event) => event.name === 'flaky');
     expect(flaky).toMatchObject({ did: 'wavefier:flaky', error: 'connection reset by peer' });
     expect(flaky).not.toHaveProperty('run');
 
-    expect(stderr).toContain('corrupted: bad (adler32 ffffffff, expected 0000abcd)');
+    expect(stderr).toContain('corrupted: bad (adler32 ffffffff, expected 0000abcd); given up');
+    expect(stderr).toContain('corrupted: bad-once (adler32 ffffffff, expected 0000abcd); reading it again later');
+    expect(stderr).toContain('invalid: invalid (chunk invalid holds GPS start 7, but its name says 8)');
     expect(stderr).toContain('failed: flaky after 2 attempts (connection reset by peer)');
   });
 
@@ -182,7 +234,8 @@ describe('download coordinator (real Redis and BullMQ)', () => {
     expect(await retry?.getState()).toBe('delayed');
     expect(parseDownloadJob(retry?.data)).toMatchObject({ name: 'x', corruptions: 1, tDetected: 1_700_000_000_500 });
     expect(coordinator.pending.get('x')?.corruptions).toBe(1);
-    expect(stats).toMatchObject({ corruptionEvents: 1, corruptedFinal: 0 });
+    expect(stats).toMatchObject({ corruptedReads: 2, corruptedFinal: 0 });
+    expect(coordinator.pending.get('x')?.reads).toBe(2);
   });
 
   it('ignores answers for chunks it does not hold, and stale answers of an earlier round', async () => {
@@ -197,8 +250,8 @@ describe('download coordinator (real Redis and BullMQ)', () => {
     coordinator.completed({ ...verified(Date.now()), name: 'y', corruptions: 0, attempt: 1 });
     coordinator.failed(downloadJobId('wavefier', 'y', 0), 'late failure of round 0');
     expect(coordinator.pending.get('y')?.corruptions).toBe(1);
-    expect(stats).toMatchObject({ verified: 0, failedFinal: 0, corruptionEvents: 1 });
-    expect((await logLines()).map((line) => line.event)).toEqual(['corrupted']);
+    expect(stats).toMatchObject({ verified: 0, failedFinal: 0, corruptedReads: 2 });
+    expect((await logLines()).map((line) => line.event)).toEqual(['corrupted', 'corrupted']);
   });
 });
 

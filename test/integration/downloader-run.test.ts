@@ -82,7 +82,7 @@ describe('wavefier download (real Redis, embedded lake, worker processes)', () =
     const uploaded = await upload({ dataset, runId: `up-${pollMode}-0001` });
     const summary = await downloading;
     expect(uploaded.uploaded).toBe(40);
-    expect(summary).toMatchObject({ verified: 40, corrupted: 0, failed: 0, pending: 0 });
+    expect(summary).toMatchObject({ verified: 40, corrupted: 0, failed: 0, inFlight: 0 });
     expect(summary.stopReason).toMatch(/dataset closed/);
     const names = await verifiedNames('r1');
     expect(new Set(names).size).toBe(40);
@@ -113,12 +113,16 @@ describe('wavefier download (real Redis, embedded lake, worker processes)', () =
     expect(summary.corrupted).toBe(3);
     const events = await readEvents(join(logDir(), 'r2'), 'download');
     const corrupted = events.filter((event) => event.event === 'corrupted');
-    // Each victim is fetched twice (--corruption-retries 1), and every detection is logged.
+    // Each victim is fetched in two rounds (--corruption-retries 1) of two reads, and every bad read is logged.
     expect(new Set(corrupted.map((event) => event.name))).toEqual(new Set(victims));
-    expect(corrupted).toHaveLength(6);
+    expect(corrupted).toHaveLength(12);
+    expect(summary).toMatchObject({ corruptedReads: 12, chunksWithCorruptedRead: 3 });
     for (const event of corrupted) {
       expect(event.expected_adler32).toMatch(/^[0-9a-f]{8}$/);
       expect(event.adler32).not.toBe(event.expected_adler32);
+    }
+    for (const name of victims) {
+      expect(corrupted.filter((event) => event.name === name).map((event) => event.attempt)).toEqual([1, 2, 3, 4]);
     }
     for (const name of victims) expect(existsSync(join(stack.dir, 'dest', 'ds-corrupt', name))).toBe(false);
   });
@@ -164,7 +168,7 @@ describe('wavefier download (real Redis, embedded lake, worker processes)', () =
     try {
       // No worker process of its own: only the one above can verify its chunks.
       const summary = await download('ds-remote', { runName: 'r9', workers: 0, keep: 'none' });
-      expect(summary).toMatchObject({ verified: 20, failed: 0, pending: 0 });
+      expect(summary).toMatchObject({ verified: 20, failed: 0, inFlight: 0 });
     } finally {
       worker.kill('SIGTERM');
     }
@@ -203,8 +207,8 @@ describe('wavefier download (real Redis, embedded lake, worker processes)', () =
       download('ds-one', { runName: 'r7', keep: 'none' }),
       download('ds-two', { runName: 'r8', keep: 'none' }),
     ]);
-    expect(one).toMatchObject({ verified: 15, failed: 0, pending: 0 });
-    expect(two).toMatchObject({ verified: 15, failed: 0, pending: 0 });
+    expect(one).toMatchObject({ verified: 15, failed: 0, inFlight: 0 });
+    expect(two).toMatchObject({ verified: 15, failed: 0, inFlight: 0 });
   });
 
   it('verifies without keeping files with --keep none', async () => {

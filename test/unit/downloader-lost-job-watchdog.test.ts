@@ -5,7 +5,7 @@ import type { ReplicaRecord } from '../../src/rucio/index.js';
 
 function chunk(name: string, queuedAt: number): [string, PendingChunk] {
   const replica: ReplicaRecord = { scope: 'wavefier', name, bytes: 1, adler32: '00000001', pfns: [], states: {} };
-  return [name, { tDetected: queuedAt, replica, corruptions: 0, queuedAt }];
+  return [name, { tDetected: queuedAt, replica, corruptions: 0, reads: 0, queuedAt }];
 }
 
 describe('lost-job watchdog decisions', () => {

@@ -4,7 +4,7 @@ import { DownloadStats, progressLine } from '../../src/downloader/run-progress.j
 describe('download statistics', () => {
   it('start at zero, with the idle clock at the start of the run and no latency yet', () => {
     const stats = new DownloadStats(1_000);
-    expect(stats).toMatchObject({ detected: 0, verified: 0, corruptedFinal: 0, failedFinal: 0, corruptionEvents: 0, polls: 0, pollRequests: 0, pollErrors: 0, lastNewAt: 1_000 });
+    expect(stats).toMatchObject({ detected: 0, verified: 0, corruptedFinal: 0, invalidFinal: 0, failedFinal: 0, corruptedReads: 0, foreign: 0, polls: 0, pollRequests: 0, pollErrors: 0, lastNewAt: 1_000 });
     expect(stats.latency()).toEqual({});
   });
 
@@ -12,7 +12,10 @@ describe('download statistics', () => {
     const stats = new DownloadStats(0);
     for (let latency = 1; latency <= 100; latency++) stats.recordVerified(latency, latency);
     stats.recordVerified(undefined, 200);
-    expect(stats.verified).toBe(101);
+    // A foreign file is verified, but has no chunk latency.
+    stats.recordVerified(1_000_000, 300, true);
+    expect(stats.verified).toBe(102);
+    expect(stats.foreign).toBe(1);
     expect(stats.latency()).toEqual({ p50: 50, p99: 99 });
   });
 
@@ -30,11 +33,12 @@ describe('download progress line', () => {
     stats.recordVerified(120, 1);
     stats.recordVerified(180, 2);
     stats.recordVerified(200, 3);
-    Object.assign(stats, { corruptionEvents: 4, failedFinal: 1, polls: 37, pollErrors: 2 });
-    expect(progressLine(stats, 6)).toBe('3 verified · 4 corruptions seen · 1 failed · 6 in flight · 37 polls (2 errors) · total latency p50 180 ms');
+    for (const name of ['a', 'a', 'b', 'a']) stats.recordCorruptRead(name);
+    Object.assign(stats, { failedFinal: 1, polls: 37, pollErrors: 2 });
+    expect(progressLine(stats, 6)).toBe('3 verified · 4 corrupted reads (2 chunks) · 1 failed · 6 in flight · 37 polls (2 errors) · total latency p50 180 ms');
   });
 
   it('shows a dash before any latency is known', () => {
-    expect(progressLine(new DownloadStats(0), 0)).toBe('0 verified · 0 corruptions seen · 0 failed · 0 in flight · 0 polls (0 errors) · total latency p50 -');
+    expect(progressLine(new DownloadStats(0), 0)).toBe('0 verified · 0 corrupted reads (0 chunks) · 0 failed · 0 in flight · 0 polls (0 errors) · total latency p50 -');
   });
 });
