@@ -60,14 +60,15 @@ describe('a live paced run on a real Rucio server', () => {
     expect(summary).toMatchObject({ verified: 8, corrupted: 0, stopReason: 'dataset closed and every chunk in it handled' });
 
     // Seen as they came: detected over several polls, not in one listing at the end.
-    const events = await readJsonLines(join(logs, run, 'download.jsonl'));
+    // The download logs under the dataset's name; the report joins the two sides by chunk, not by folder.
+    const events = await readJsonLines(join(logs, dataset, 'download.jsonl'));
     const verified = events.filter((e) => e.event === 'verified');
     expect(verified).toHaveLength(8);
     expect(new Set(verified.map((e) => e.t_detected)).size).toBeGreaterThan(1);
     expect(summary.polls).toBeGreaterThan(1);
     expect((await readdir(join(real().dir, 'down', dataset))).length).toBe(8);
 
-    const report = await runCli(['--json', 'report', '--no-plots', join(logs, run)]);
+    const report = await runCli(['--json', 'report', '--no-plots', '--run', run, logs]);
     expect(report.code, report.stderr).toBe(0);
     const joined = JSON.parse(report.stdout) as { verdict: string; integrity: { scheduled: number; uploaded: number; verified: number; missing: number; corrupted: number }; latency: { total: { count: number } } };
     expect(joined.verdict).toBe('pass');
