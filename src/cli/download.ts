@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { IntegrityError } from '../common/errors.js';
+import { checkPathName, checkUserPath } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
 import type { DownloadSummary, PollMode } from '../downloader/index.js';
 import { duration, nonNegativeInteger, positiveInteger } from './parse.js';
@@ -60,6 +61,14 @@ export function registerDownload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--run-name <name>', 'log folder name under --log-dir (default: the dataset name); the report joins logs by chunk, not by folder'));
   command.action(async (flags: DownloadFlags & RucioFlags, cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
+    // The log folder under --log-dir and the <dataset> folder under --dest are checked before anything starts.
+    if (flags.dest !== undefined) checkUserPath(flags.dest, '--dest');
+    const { downloadLogFolder } = await import('../downloader/download-state.js');
+    downloadLogFolder(flags.dataset, flags.runName);
+    if (flags.dest !== undefined && flags.keep === 'all' && flags.subdir) {
+      checkPathName(flags.dataset, 'the dataset name', { nested: true, advice: 'it names the folder under --dest unless --no-subdir puts the files in --dest itself' });
+    }
+    checkPathName(flags.scope.replaceAll('.', '/'), '--scope', { nested: true });
     const { config, client } = await rucioClientFromFlags(flags);
     const { runDownload } = await import('../downloader/index.js');
     try {

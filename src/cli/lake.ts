@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
+import { checkUserPath } from '../common/safe-path.js';
 import { contextFor, type RegisterCommand } from './runtime.js';
 
 interface ServeFlags {
@@ -29,7 +30,7 @@ export const registerLake: RegisterCommand = (program, runtime) => {
     .action(async (flags: ServeFlags, command: Command) => {
       const ctx = contextFor(command, runtime);
       const options = {
-        dir: flags.dir,
+        dir: checkUserPath(flags.dir, '--dir'),
         host: flags.host,
         port: parsePort(flags.port, '--port'),
         s3Port: parsePort(flags.s3Port, '--s3-port'),

@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
 import { ExitCode, InterruptedError, isWavefierError, errorMessage } from '../common/errors.js';
+import { terminalText } from '../common/terminal-text.js';
 import { createProgram } from './program.js';
 import type { Runtime } from './runtime.js';
 
@@ -37,12 +38,13 @@ function exitCodeFor(error: unknown, debug: boolean, stderr: NodeJS.WritableStre
     return ExitCode.usage;
   }
   const prefix = 'wavefier: error: ';
+  // Messages quote names and server answers: their control characters are escaped (terminal-text.ts).
   if (isWavefierError(error)) {
-    stderr.write(`${prefix}${error.message}\n`);
+    stderr.write(`${prefix}${terminalText(error.message)}\n`);
     if (debug) stderr.write(`${describeStack(error)}\n`);
     return error.exitCode;
   }
-  stderr.write(`${prefix}${errorMessage(error)}${debug ? '' : ' (run with --debug for details)'}\n`);
+  stderr.write(`${prefix}${terminalText(errorMessage(error))}${debug ? '' : ' (run with --debug for details)'}\n`);
   if (debug) stderr.write(`${describeStack(error)}\n`);
   return ExitCode.runtime;
 }

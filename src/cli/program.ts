@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { terminalText } from '../common/terminal-text.js';
 import { registerDoctor } from './doctor.js';
 import { registerDownload } from './download.js';
 import { registerDownloadWorker } from './download-worker.js';
@@ -46,7 +47,8 @@ export function createProgram(runtime: Runtime): Command {
     );
   program.configureOutput({
     writeOut: (text) => (runtime.stdout ?? process.stdout).write(text),
-    writeErr: (text) => (runtime.stderr ?? process.stderr).write(text),
+    // Commander's errors quote what was typed (an unknown option, a bad value): printed safely.
+    writeErr: (text) => (runtime.stderr ?? process.stderr).write(terminalText(text)),
   });
   // Set before the subcommands exist: they copy these settings when created. exitOverride makes
   // commander throw instead of exiting, so run() maps every outcome to an exit code in one place.

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { ExitCode, IntegrityError, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
+import { checkUserPath } from '../common/safe-path.js';
 import { duration, nonNegativeInteger, positiveInteger, positiveNumber } from './parse.js';
 import { rucioConfigFromFlags, rucioFlagArgs, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
@@ -65,6 +66,8 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
     )
     .action(async (flags: RehearseFlags, cmd: Command) => {
       const ctx = contextFor(cmd, runtime);
+      checkUserPath(flags.logDir, '--log-dir');
+      if (flags.lakeDir !== undefined) checkUserPath(flags.lakeDir, '--lake-dir');
       // The Rucio flags are for --external: checked here, before anything starts, then given to both sides.
       const rucioArgs = rucioFlagArgs(flags);
       if (flags.external === true) await rucioConfigFromFlags(flags, runtime.env);

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { definedProps } from '../common/defined.js';
 import { IntegrityError, UsageError } from '../common/errors.js';
+import { checkPathName } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
 import { validateChunkTag } from '../strain/chunk-name.js';
 import type { GapPolicy, SourceSpec } from '../strain/index.js';
@@ -79,6 +80,10 @@ export function registerUpload(program: Command, runtime: Runtime): void {
       throw new UsageError('--resume needs --redis: the run state lives in the Redis of the interrupted run');
     }
     const tag = flags.tag === undefined ? undefined : validateChunkTag(flags.tag);
+    // Run ids name the log folder under --log-dir; scopes become paths in file RSEs (user.x → user/x).
+    if (flags.runId !== undefined) checkPathName(flags.runId, '--run-id');
+    if (flags.resume !== undefined) checkPathName(flags.resume, '--resume');
+    checkPathName(flags.scope.replaceAll('.', '/'), '--scope', { nested: true });
     const { client } = await rucioClientFromFlags(flags);
     // Loaded here, not at start-up: `wavefier --help` should not pay for HDF5, BullMQ and the AWS SDK.
     const { runUpload } = await import('../uploader/index.js');

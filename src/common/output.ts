@@ -1,8 +1,11 @@
 import { styleText } from 'node:util';
+import { terminalText } from './terminal-text.js';
 
 /**
  * Every result a command prints has a text form for people and a JSON form for scripts (as s5cmd
  * does), so `--json` is uniform. Results go to stdout; diagnostics and progress go to stderr.
+ * Text for people often carries names and messages from elsewhere (DID names, log lines, server
+ * errors): its control characters are escaped here, once for every command (terminal-text.ts).
  */
 export interface OutputOptions {
   json: boolean;
@@ -36,23 +39,24 @@ export class Output {
   /** A result: `text` for people, `data` as one JSON line with --json. */
   result(data: unknown, text: string): void {
     this.clearStatus();
-    this.stdout.write(this.json ? `${JSON.stringify(data)}\n` : text.endsWith('\n') ? text : `${text}\n`);
+    const safe = terminalText(text);
+    this.stdout.write(this.json ? `${JSON.stringify(data)}\n` : safe.endsWith('\n') ? safe : `${safe}\n`);
   }
 
   /** A diagnostic line for people on stderr. */
   info(line: string): void {
     this.clearStatus();
-    this.stderr.write(`${line}\n`);
+    this.stderr.write(`${terminalText(line)}\n`);
   }
 
   warn(line: string): void {
     this.clearStatus();
-    this.stderr.write(`${this.style('yellow', 'warning:')} ${line}\n`);
+    this.stderr.write(`${this.style('yellow', 'warning:')} ${terminalText(line)}\n`);
   }
 
   error(line: string): void {
     this.clearStatus();
-    this.stderr.write(`${this.style('red', 'error:')} ${line}\n`);
+    this.stderr.write(`${this.style('red', 'error:')} ${terminalText(line)}\n`);
   }
 
   /** A live status line (overwritten in place) when interactive; nothing otherwise. */
@@ -61,7 +65,7 @@ export class Output {
     // A pseudo-terminal may report 0 columns; then assume a common width.
     const columns = (this.stderr as { columns?: number }).columns;
     const width = columns !== undefined && columns > 0 ? columns : 120;
-    this.stderr.write(`\r\x1b[2K${line.slice(0, Math.max(20, width - 1))}`);
+    this.stderr.write(`\r\x1b[2K${terminalText(line).replace(/\n/g, ' ').slice(0, Math.max(20, width - 1))}`);
     this.statusShown = true;
   }
 

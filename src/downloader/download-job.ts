@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { InputError } from '../common/errors.js';
@@ -185,7 +184,8 @@ export interface JobSettings {
 
 /** The job that fetches and verifies one replica; `corruptions` says how often it was found corrupted before. */
 export function downloadJobFor(settings: JobSettings, replica: ReplicaRecord, tDetected: number, corruptions: number): DownloadJob {
-  const relativeName = settings.subdir ? join(settings.dataset, replica.name) : replica.name;
+  // Joined as text: path.join would resolve a name's `..` (ds/a/../b → ds/b) before it is checked.
+  const relativeName = settings.subdir ? `${settings.dataset}/${replica.name}` : replica.name;
   return {
     v: 1,
     run: settings.run,

@@ -8,6 +8,7 @@ import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog } from '../common/event-log.js';
 import { downloadLogFile, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
+import { confinedPath } from '../common/safe-path.js';
 import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
 import type { RucioClient } from '../rucio/index.js';
 import { Coordinator } from './coordinator.js';
@@ -129,7 +130,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     cleanup.push('disconnecting from Redis', () => redis.disconnect());
 
     const runName = downloadLogFolder(options.dataset, options.runName);
-    const logFile = join(options.logDir, runName, downloadLogFile);
+    const logFile = join(confinedPath(options.logDir, runName, options.runName === undefined ? 'the dataset name' : '--run-name'), downloadLogFile);
     const alreadyVerified = await verifiedNamesFromLog(logFile, options.scope, options.dataset);
     const log = openEventLog(logFile);
     cleanup.push('closing the download log', () => log.close());

@@ -1,6 +1,6 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { UsageError } from '../common/errors.js';
+import { checkPathName } from '../common/safe-path.js';
 
 /**
  * The folder of a download log under --log-dir: --run-name when given, else the dataset's name. It
@@ -8,15 +8,9 @@ import { UsageError } from '../common/errors.js';
  * verified; the report joins logs by the chunks' identity, not by this name.
  */
 export function downloadLogFolder(dataset: string, runName: string | undefined): string {
-  const name = runName ?? dataset;
-  const flag = runName === undefined ? '--dataset' : '--run-name';
-  if (name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
-    throw new UsageError(
-      `cannot name the download log folder '${name}' (from ${flag}): it must be one folder name, without '/', '\\' or NUL, not '.' or '..'` +
-        (runName === undefined ? '; give one with --run-name' : ''),
-    );
-  }
-  return name;
+  return runName === undefined
+    ? checkPathName(dataset, 'the dataset name', { advice: 'it names the download log folder unless --run-name gives one' })
+    : checkPathName(runName, '--run-name');
 }
 
 /**

@@ -5,10 +5,10 @@
  * straight from Redis; its answer travels back in the job's completion event (see worker-answers.ts).
  * A worker that crashes or is killed loses nothing: its job stays in Redis and is retried.
  */
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { definedProps } from '../common/defined.js';
 import { errorMessage } from '../common/errors.js';
-import { ChecksumMismatchError, fetchVerified, writeFileAtomically, type FetchedReplica, type RucioClient } from '../rucio/index.js';
+import { ChecksumMismatchError, fetchVerified, safeDestination, writeFileAtomically, type FetchedReplica, type RucioClient } from '../rucio/index.js';
 import { encodeChunk } from '../strain/index.js';
 import { parseDownloadJob, type ChunkOutcome, type CorruptReadRecord, type DownloadJob, type WorkerAnswer } from './download-job.js';
 import { ContentError, verifyChunkContent, type ContentVerdict } from './verify-chunk.js';
@@ -20,6 +20,14 @@ import { ContentError, verifyChunkContent, type ContentVerdict } from './verify-
  * no bad read the lake served goes unlogged.
  */
 export async function processChunk(rucio: RucioClient, data: DownloadJob): Promise<ChunkOutcome> {
+  if (data.destDir !== undefined) {
+    // A DID name that cannot be a file under --dest fails its chunk at once, before any fetch: no retry changes a name.
+    try {
+      safeDestination(data.destDir, data.relativeName);
+    } catch (error) {
+      throw new UnrecoverableError(errorMessage(error));
+    }
+  }
   const corruptReads: CorruptReadRecord[] = [];
   const expected = { expectedBytes: data.replica.bytes, ...definedProps({ expectedAdler32: data.replica.adler32 || undefined, expectedMd5: data.replica.md5 || undefined }) };
   let fetched: FetchedReplica;

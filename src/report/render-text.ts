@@ -1,5 +1,6 @@
 import { formatDuration } from '../common/duration.js';
 import { table } from '../common/output.js';
+import { terminalValue } from '../common/terminal-text.js';
 import { formatCount, formatWindow, formatIn, formatSpread, formatOffset, formatTime, plural, unitFor, type LatencyUnit } from './format.js';
 import { verdictLabel } from './verdict.js';
 import { isProblem, latencyLabels, latencyMetrics, type ChunkListingEntry, type LatencyStats, type Report } from './report-types.js';
@@ -196,7 +197,8 @@ export function verdictLine(report: Report): string {
 }
 
 function listingLine(entry: ChunkListingEntry): string {
-  return `${entry.status} ${entry.name}${entry.detail ? `  (${entry.detail})` : ''}`;
+  // Names come from logs: a line break in one must not make a line of its own.
+  return `${entry.status} ${terminalValue(entry.name)}${entry.detail ? `  (${terminalValue(entry.detail)})` : ''}`;
 }
 
 /**

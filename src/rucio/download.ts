@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve, sep } from 'node:path';
+import { dirname } from 'node:path';
 import { checksums, sameAdler32 } from '../common/checksum.js';
 import { definedProps } from '../common/defined.js';
-import { NotFoundError, UsageError } from '../common/errors.js';
+import { NotFoundError } from '../common/errors.js';
+import { confinedPath } from '../common/safe-path.js';
 import type { RucioClient } from './client.js';
 import { ChecksumMismatchError } from './errors.js';
 import type { ReplicaRecord } from './replicas.js';
@@ -91,20 +92,9 @@ export async function fetchVerified(client: RucioClient, replica: ReplicaRecord,
   throw new ChecksumMismatchError(did, { adler32: replica.adler32, md5: replica.md5, bytes: replica.bytes }, corrupt);
 }
 
-/** `relativeName` resolved inside `destDir`, refusing anything that would land outside it. */
+/** `relativeName` (a DID name, perhaps under its dataset's) resolved inside `destDir`, refusing anything that would land elsewhere. */
 export function safeDestination(destDir: string, relativeName: string): string {
-  if (relativeName === '' || relativeName.includes('\0') || isAbsolute(relativeName) || /^[A-Za-z]:/.test(relativeName)) {
-    throw new UsageError(`refusing to write '${relativeName}': file names must be relative paths inside the destination directory`);
-  }
-  if (relativeName.split(/[\\/]/).some((part) => part === '..')) {
-    throw new UsageError(`refusing to write '${relativeName}': '..' would escape the destination directory ${destDir}`);
-  }
-  const root = resolve(destDir);
-  const target = resolve(root, relativeName);
-  if (!target.startsWith(root + sep)) {
-    throw new UsageError(`refusing to write '${relativeName}': it resolves outside the destination directory ${destDir}`);
-  }
-  return target;
+  return confinedPath(destDir, relativeName, 'the file name', { nested: true, advice: `no file of it is written under ${destDir}` });
 }
 
 /** Directories already created by this process: saves a mkdir per file on the hot path. */

@@ -21,6 +21,10 @@ export class FileStore implements ObjectStore {
 
   static pathOf(pfn: string): string {
     if (!pfn.startsWith('file://')) throw new StorageError('address', pfn, 'not a file:// PFN');
+    // A URL resolves `.` and `..` segments (a DID named a/../b would read or write b's file): refused instead.
+    if (pfn.slice('file://'.length).split(/[?#]/, 1)[0]?.split('/').some((segment) => /^(\.|%2e){1,2}$/i.test(segment)) === true) {
+      throw new StorageError('address', pfn, "has a '.' or '..' path segment");
+    }
     // file://localhost/srv/x → /srv/x; the host part is informational for posix RSEs.
     const url = new URL(pfn);
     return fileURLToPath(`file://${url.pathname}`);

@@ -6,6 +6,7 @@ import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
 import { errorMessage } from '../common/errors.js';
 import { openEventLog } from '../common/event-log.js';
+import { confinedPath } from '../common/safe-path.js';
 import { uploadLogFile, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
 import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
@@ -85,7 +86,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     // set-up below is done, so that chunk 0 is not already late when pacing starts.
     const resumed = options.resume === undefined ? undefined : await RunState.load(redis, options.resume);
     const plan = resumed?.settings ?? planRun(options, options.rucio.config.rucioHost, now);
-    const logFile = join(plan.logDir, plan.runId, uploadLogFile);
+    const logFile = join(confinedPath(plan.logDir, plan.runId, options.resume === undefined ? '--run-id' : '--resume'), uploadLogFile);
     const log = openEventLog(logFile);
     cleanup.push('closing the upload log', () => log.close());
     await ensureDataset(options.rucio, plan, options.replicateTo);

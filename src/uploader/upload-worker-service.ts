@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CleanupStack } from '../common/cleanup.js';
 import { openEventLog, type EventLog } from '../common/event-log.js';
 import type { Output } from '../common/output.js';
+import { confinedPath } from '../common/safe-path.js';
 import { redactUrl } from '../common/redact.js';
 import { connectRedis } from '../redis/index.js';
 import type { RucioClient } from '../rucio/index.js';
@@ -47,7 +48,8 @@ export async function serveUploadWorkers(options: UploadWorkerServiceOptions): P
     const logFor = (run: string): EventLog => {
       let log = logs.get(run);
       if (!log) {
-        log = openEventLog(join(options.logDir, run, `upload-${hostname()}-${process.pid}.jsonl`));
+        // The run id comes from a job in Redis: it must still name a folder inside --log-dir.
+        log = openEventLog(join(confinedPath(options.logDir, run, `run id '${run}' of a queued job`), `upload-${hostname()}-${process.pid}.jsonl`));
         logs.set(run, log);
       }
       return log;
