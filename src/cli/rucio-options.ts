@@ -60,10 +60,27 @@ function settingsFromFlags(flags: RucioFlags): Partial<RucioSettings> {
   });
 }
 
+let insecureWarned = false;
+
+/**
+ * --insecure turns certificate checks off for the Rucio servers and the storage URLs they hand out:
+ * said once per process on stderr, so that it is never silently in effect.
+ */
+export function warnInsecureOnce(stderr: NodeJS.WritableStream = process.stderr): void {
+  if (insecureWarned) return;
+  insecureWarned = true;
+  stderr.write(
+    'wavefier: warning: --insecure: TLS certificates of the Rucio servers and of storage are not verified; ' +
+      'anyone on the network path can read and change this traffic, tokens and passwords included (for tests only; use --ca-cert for a private CA)\n',
+  );
+}
+
 /** The effective configuration: flags > environment (RUCIO_*) > rucio.cfg. */
 export async function rucioConfigFromFlags(flags: RucioFlags, env: NodeJS.ProcessEnv = process.env): Promise<RucioConfig> {
   const { loadRucioConfig } = await import('../rucio/config.js');
-  return loadRucioConfig({ flags: settingsFromFlags(flags), env });
+  const config = await loadRucioConfig({ flags: settingsFromFlags(flags), env });
+  if (config.insecure) warnInsecureOnce();
+  return config;
 }
 
 export async function rucioClientFromFlags(flags: RucioFlags, env: NodeJS.ProcessEnv = process.env): Promise<{ config: RucioConfig; client: RucioClient }> {
