@@ -13,12 +13,14 @@ export interface RucioFlags {
   authType?: AuthType;
   caCert?: string;
   insecure?: boolean;
+  bearerTokenFile?: string;
 }
 
 /**
  * The Rucio connection flags, defined once; program.ts adds them to every subcommand that talks to
- * Rucio (commander's "global options added" pattern). They override the environment and rucio.cfg. Passwords and tokens are not among them: they would show
- * in `ps` and shell histories; they come from rucio.cfg or the environment.
+ * Rucio (commander's "global options added" pattern). They override the environment and rucio.cfg.
+ * Passwords and tokens are not among them: they would show in `ps` and shell histories; they come
+ * from rucio.cfg or the environment (a token file may be named).
  */
 function rucioOptions(): Option[] {
   return [
@@ -27,8 +29,13 @@ function rucioOptions(): Option[] {
     new Option('--account <name>', 'Rucio account (default: RUCIO_ACCOUNT, then rucio.cfg)'),
     new Option('--vo <vo>', 'Rucio VO (default: RUCIO_VO, then rucio.cfg, then def)'),
     new Option('--auth-type <type>', 'how to authenticate (default: RUCIO_AUTH_TYPE, then rucio.cfg)').choices(authTypes),
-    new Option('--ca-cert <path>', 'CA bundle file or directory to verify the Rucio servers (default: X509_CERT_DIR, then rucio.cfg)'),
+    new Option('--ca-cert <path>', 'CA bundle file or directory to verify the Rucio servers and storage (default: X509_CERT_DIR, then rucio.cfg)'),
     new Option('--insecure', 'do not verify TLS certificates of the Rucio servers (testing only)'),
+    new Option(
+      '--bearer-token-file <path>',
+      'WLCG bearer token for storage (Authorization: Bearer) and for --auth-type token/oidc ' +
+        '(default: BEARER_TOKEN, BEARER_TOKEN_FILE, $XDG_RUNTIME_DIR/bt_u<uid>, /tmp/bt_u<uid>)',
+    ),
   ].map((option) => option.helpGroup('Rucio connection:'));
 }
 
@@ -57,6 +64,7 @@ function settingsFromFlags(flags: RucioFlags): Partial<RucioSettings> {
     authType: flags.authType,
     caCert: flags.caCert,
     insecure: flags.insecure === true ? true : undefined,
+    tokenFile: flags.bearerTokenFile,
   });
 }
 

@@ -2,6 +2,7 @@ import type { RucioClientOptions } from './client-rest.js';
 import { ReplicaCalls } from './client-replicas.js';
 import type { RucioConfig } from './config.js';
 import type { RequestStats } from './http.js';
+import { StorageCredentials } from './storage-credentials.js';
 import { StorageRegistry } from './storage-registry.js';
 
 export interface ClientStats extends RequestStats {
@@ -27,6 +28,7 @@ export class RucioClient extends ReplicaCalls {
       signUrl: (request) => this.signUrl(request),
       connections: this.connections,
       settings: config,
+      credentials: new StorageCredentials(config, options.env ?? process.env),
     });
   }
 

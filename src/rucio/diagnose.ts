@@ -95,7 +95,8 @@ export async function diagnoseRucio(
           const name = `wavefier-doctor-probe-${Date.now()}-${randomBytes(4).toString('hex')}`;
           const target = await client.storage.writeTarget(rseName, scope, name);
           const where = `${write.scheme}://${write.hostname}${write.port === 0 ? '' : `:${write.port}`}${info.signUrl ? ` (signed URLs: ${info.signUrl})` : ''}`;
-          if (!options.write) return { detail: `${rseName} resolved: ${where}, lfn2pfn ${info.lfn2pfnAlgorithm}; write probe skipped (--no-write)` };
+          const presenting = target.store.presented === undefined ? '' : `, presenting ${target.store.presented}`;
+          if (!options.write) return { detail: `${rseName} resolved: ${where}, lfn2pfn ${info.lfn2pfnAlgorithm}${presenting}; write probe skipped (--no-write)` };
           const probe = randomBytes(64);
           await target.store.put(target.pfn, probe);
           try {
@@ -103,12 +104,15 @@ export async function diagnoseRucio(
             if (!Buffer.from(back).equals(probe)) throw new Error(`the probe read back from ${target.pfn} differs from what was written`);
           } finally {
             await target.store.delete(target.pfn);
+            // WebDAV: the collections the probe needed go again (only those it made, only if empty).
+            await target.store.removeEmptyParents?.(target.pfn);
           }
-          return { detail: `${rseName}: wrote, read back and deleted a probe object via ${where}` };
+          return { detail: `${rseName}: wrote, read back and deleted a probe object via ${where}${presenting}` };
         },
         () =>
           `check that RSE ${rseName} exists and that its storage accepts this client's writes ` +
-          '(rse-accounts.cfg or AWS_* credentials for s3, directory permissions for file, sign_url for presigned)',
+          '(rse-accounts.cfg or AWS_* credentials for s3, directory permissions for file, sign_url for presigned; ' +
+          'for davs/https the X.509 proxy or certificate (X509_USER_PROXY, /tmp/x509up_u<uid>), a bearer token, and the CAs of X509_CERT_DIR or --ca-cert)',
       ),
     );
     return results;

@@ -20,13 +20,18 @@ export type { UploadRequest, UploadResult, UploadMode } from './upload.js';
 export { downloadFile, fetchVerified, writeFileAtomically, safeDestination } from './download.js';
 export type { CorruptRead, DownloadOptions, DownloadResult, FetchedReplica, FetchOptions } from './download.js';
 export type { ObjectStore, PutOptions, StoreCallOptions } from './object-store.js';
-export { ObjectExistsError, ObjectNotFoundError, StorageError, StorageTransientError } from './object-store.js';
+export { ObjectExistsError, ObjectNotFoundError, StorageAccessError, StorageError, StorageTransientError } from './object-store.js';
 export { FileStore } from './store-file.js';
 export { S3Store } from './store-s3.js';
 export { S3DirectStore } from './store-s3-direct.js';
 export type { S3DirectStoreOptions } from './store-s3-direct.js';
 export type { S3StoreOptions } from './store-s3.js';
 export { HttpStore } from './store-http.js';
+export { DavStore, digestValue, parseMultistatus } from './store-davs.js';
+export type { DavStoreOptions } from './store-davs.js';
+export { CertificatePool } from './store-davs-pool.js';
+export { BearerToken, StorageCredentials, checkCertificateValid, describePresented } from './storage-credentials.js';
+export type { StorageCertificate } from './storage-credentials.js';
 export type { HttpStoreOptions, SignOperation } from './store-http.js';
 export {
   ChecksumMismatchError,

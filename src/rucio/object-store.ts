@@ -28,6 +28,13 @@ export interface ObjectStore {
   delete(pfn: string, options?: StoreCallOptions): Promise<void>;
   /** Releases connections. */
   close(): Promise<void>;
+  /**
+   * Removes the parent collections of `pfn` that this store created and that are empty now, up to
+   * the protocol prefix (doctor's probe leaves nothing behind). Stores that create none omit it.
+   */
+  removeEmptyParents?(pfn: string, options?: StoreCallOptions): Promise<void>;
+  /** What the store presents to storage (certificate, proxy, token: where from), for doctor and messages. */
+  readonly presented?: string;
 }
 
 export interface StoreCallOptions {
@@ -41,6 +48,12 @@ export interface PutOptions extends StoreCallOptions {
    * server refuses bytes damaged on the way instead of storing them.
    */
   md5?: string;
+  /**
+   * Hex adler32 of the bytes, when the caller has it: WebDAV stores send it as `Digest: adler32=`
+   * and compare it with the Digest a server computes (dCache, StoRM, XRootD), never instead of
+   * the caller's own verification.
+   */
+  adler32?: string;
 }
 
 /** `put` with `ifAbsent` found an object already there. */
@@ -86,6 +99,26 @@ export class StorageError extends RuntimeFailure {
     options?: WavefierErrorOptions,
   ) {
     super(`storage ${operation} of ${redactUrl(pfn)} failed: ${reason}`, options);
+  }
+}
+
+/**
+ * Storage refused the credentials presented (HTTP 401 or 403, or a TLS alert about the client
+ * certificate), or this client did not trust the storage's certificate. Retrying will not help;
+ * the message names the credential and what to change.
+ */
+export class StorageAccessError extends StorageError {
+  constructor(
+    operation: string,
+    pfn: string,
+    reason: string,
+    /** What was presented, e.g. "X.509 proxy /tmp/x509up_u1000 (the default proxy location)". */
+    readonly presented: string,
+    /** The HTTP status, or undefined for a refusal in the TLS handshake. */
+    readonly status?: number,
+    options?: WavefierErrorOptions,
+  ) {
+    super(operation, pfn, reason, options);
   }
 }
 

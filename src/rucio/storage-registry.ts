@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { definedProps } from '../common/defined.js';
 import { ConfigError } from '../common/errors.js';
@@ -6,7 +7,10 @@ import { isLocalLfn2pfn, lfn2pfn } from './lfn2pfn.js';
 import type { ObjectStore, PutOptions, StoreCallOptions } from './object-store.js';
 import { protocolsFor, type Operation, type RseInfo, type RseProtocol, type SignUrlRequest } from './rse.js';
 import { FileStore } from './store-file.js';
-import { HttpStore, type HttpStoreOptions } from './store-http.js';
+import type { StorageCredentials } from './storage-credentials.js';
+import { DavStore, type DavStoreOptions } from './store-davs.js';
+import { CertificatePool, type CertificatePools } from './store-davs-pool.js';
+import { HttpStore } from './store-http.js';
 import { S3DirectStore } from './store-s3-direct.js';
 import { S3Store } from './store-s3.js';
 import type { TlsOptions } from './tls.js';
@@ -25,20 +29,23 @@ export interface RseLookup {
 export type SignUrl = (request: SignUrlRequest) => Promise<string>;
 
 /** The TLS of storage endpoints: the CA and verification setting of the Rucio servers. */
-export interface StorageTls {
+export interface StorageTls extends CertificatePools {
   tls(): Promise<TlsOptions>;
   /** A keep-alive pool for storage URLs, verifying as `tls()` says. */
   dispatcher(): Promise<Dispatcher>;
 }
 
 /** What the registry reads from the configuration: the storage credentials and how to talk to storage. */
-export type StorageSettings = Pick<RucioConfig, 's3' | 'rseAccounts' | 's3Checksums' | 's3Engine' | 'timeoutMs'>;
+export type StorageSettings = Pick<RucioConfig, 's3' | 'rseAccounts' | 's3Checksums' | 's3Engine' | 'timeoutMs'> &
+  Partial<Pick<RucioConfig, 'caCert' | 'insecure' | 'sources'>>;
 
 export interface StorageRegistryOptions {
   rses: RseLookup;
   signUrl: SignUrl;
   connections: StorageTls;
   settings: StorageSettings;
+  /** The certificate/proxy and bearer token presented to WebDAV storage; none when absent. */
+  credentials?: StorageCredentials;
 }
 
 export interface WriteTarget {
@@ -139,6 +146,10 @@ export class StorageRegistry {
       stat: (pfn: string, o?: StoreCallOptions) => (count('STAT'), store.stat(pfn, o)),
       delete: (pfn: string, o?: StoreCallOptions) => (count('DELETE'), store.delete(pfn, o)),
       close: () => store.close(),
+      ...definedProps({
+        presented: store.presented,
+        removeEmptyParents: store.removeEmptyParents?.bind(store),
+      }),
     };
   }
 }
@@ -186,12 +197,11 @@ function s3Credentials(creds: S3Settings): { accessKeyId: string; secretAccessKe
   return { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, ...definedProps({ sessionToken: creds.sessionToken }) };
 }
 
-/** HTTP(S)/WebDAV on the PFN itself, or on a URL the Rucio server presigns when the RSE has `sign_url`. */
-function httpStore(scheme: HttpStoreOptions['scheme']): StoreFactory {
-  return async ({ rse, settings, connections, signUrl }) => {
+/** A URL presigned by the Rucio server (`GET /credentials/signurl`) for RSEs with `sign_url`. */
+async function presignedStore({ rse, protocol, settings, connections, signUrl }: StoreContext): Promise<ObjectStore> {
   const service = rse.signUrl;
   return new HttpStore({
-    scheme,
+    scheme: protocol.scheme === 'http' ? 'http' : protocol.scheme === 'davs' ? 'davs' : 'https',
     dispatcher: await connections.dispatcher(),
     timeoutMs: settings.timeoutMs,
     sign:
@@ -201,15 +211,52 @@ function httpStore(scheme: HttpStoreOptions['scheme']): StoreFactory {
             // list_replicas may already hand out signed URLs: never sign twice.
             /[?&](X-Amz-Signature|Signature)=/.test(pfn) ? Promise.resolve(pfn) : signUrl({ rse: rse.name, url: pfn, operation, service }),
   });
-  };
+}
+
+/** Which CAs verify storage certificates, for error messages. */
+function trustOf(settings: StorageSettings): string {
+  if (settings.insecure === true) return 'none: TLS verification is off (--insecure)';
+  if (settings.caCert !== undefined) return `${settings.caCert} (${settings.sources?.caCert ?? 'settings'})`;
+  return "the system CA store (no --ca-cert, X509_CERT_DIR or rucio.cfg ca_cert)";
+}
+
+/**
+ * WebDAV (davs/https, Rucio's `gfal.Default` and `webdav.Default` protocols) with the client
+ * certificate or proxy and the bearer token of `credentials`; presigned URLs instead when the RSE
+ * has `sign_url`.
+ */
+async function webStore(context: StoreContext): Promise<ObjectStore> {
+  const { rse, protocol, settings, connections, credentials } = context;
+  if (rse.signUrl !== undefined) return presignedStore(context);
+  const certificate = await credentials?.certificate();
+  const bearer = await credentials?.bearer();
+  const certificatePool = certificate === undefined ? undefined : new CertificatePool(certificate, connections, 32);
+  // Fails now, with the file and the cure, if the certificate or proxy has expired.
+  if (certificatePool !== undefined) await certificatePool.dispatcher();
+  const scheme = protocol.scheme as DavStoreOptions['scheme'];
+  return new DavStore({
+    scheme,
+    prefix: protocol.prefix,
+    dispatcher: () => (certificatePool === undefined ? connections.dispatcher() : certificatePool.dispatcher()),
+    certificate,
+    bearer,
+    trust: trustOf(settings),
+    tls: async () => {
+      const tls = await connections.tls();
+      if (certificate === undefined) return tls;
+      return { ...tls, cert: await readFile(certificate.certFile, 'utf8'), key: await readFile(certificate.keyFile, 'utf8') };
+    },
+    timeoutMs: settings.timeoutMs,
+  });
 }
 
 /** The storage protocols wavefier speaks, by RSE protocol scheme: a new protocol is one more entry. */
-const storeFactories: ReadonlyMap<string, StoreFactory> = new Map([
+const storeFactories: ReadonlyMap<string, StoreFactory> = new Map<string, StoreFactory>([
   ['file', fileStore],
   ['posix', fileStore],
   ['s3', s3Store],
-  ['http', httpStore('http')],
-  ['https', httpStore('https')],
-  ['davs', httpStore('davs')],
+  ['http', webStore],
+  ['https', webStore],
+  ['davs', webStore],
+  ['dav', webStore],
 ]);

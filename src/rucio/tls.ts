@@ -107,6 +107,12 @@ export class TlsConnections {
     return fresh;
   }
 
+  /** Closes a pool handed out earlier (e.g. one presenting a proxy that has since been renewed). */
+  async retire(dispatcher: Dispatcher): Promise<void> {
+    if (dispatcher === this.agent) return;
+    await this.release(dispatcher);
+  }
+
   /** Closes every pool; resolves to the errors met (never rejects). Memoised. */
   close(): Promise<unknown[]> {
     this.closing ??= Promise.allSettled([...this.owned].map((d) => d.close())).then((results) =>

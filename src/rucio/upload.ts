@@ -79,7 +79,7 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
     alreadyRegistered: false,
   };
   const signal = definedProps({ signal: req.signal });
-  const putOptions = { ...signal, md5: sums.md5 };
+  const putOptions = { ...signal, md5: sums.md5, adler32: sums.adler32 };
 
   if (req.mode === 'rucio-compatible') {
     const existing = await existingFile(client, req.scope, req.name);

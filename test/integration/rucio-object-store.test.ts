@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  DavStore,
   FileStore,
   HttpStore,
   S3DirectStore,
@@ -16,17 +18,23 @@ import {
   S3Store,
   StorageError,
   StorageTransientError,
+  BearerToken,
   type ObjectStore,
 } from '../../src/rucio/index.js';
 import { startS3rver } from '../fixtures/rucio/s3rver.js';
+import { startDavs, type DavsServer } from '../helpers/davs.js';
 
 const bucket = 'wavefier-lake';
 let dir: string;
 let s3: Awaited<ReturnType<typeof startS3rver>>;
 let agent: Agent;
 let signer: S3Client;
+/** A real Apache httpd with mod_dav over TLS (../shared/peers/davs). */
+let davs: DavsServer;
+const davsPools: Agent[] = [];
 
 beforeAll(async () => {
+  davs = await startDavs();
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   dir = await mkdtemp(join(tmpdir(), 'rucio-store-'));
   s3 = await startS3rver(join(dir, 's3'), [bucket]);
@@ -42,6 +50,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await Promise.all(davsPools.map((pool) => pool.close()));
+  await davs.stop();
   signer.destroy();
   await agent.close();
   await s3.close();
@@ -109,7 +119,38 @@ const backends: Backend[] = [
     pfn: (key) => `http://127.0.0.1:${s3.port}/${bucket}/conformance/http/${key}`,
     enforcesIfAbsent: false,
   },
+  davsBackend('X.509 certificate', 'dav', (info) => ({ cert: readFileSync(info.client_cert), key: readFileSync(info.client_key) })),
+  davsBackend('RFC 3820 proxy', 'dav', (info) => ({ cert: readFileSync(info.proxy), key: readFileSync(info.proxy) })),
+  davsBackend('bearer token', 'token', () => ({})),
 ];
+
+/**
+ * WebDAV over TLS on the real Apache, with one of the three credentials grid users have. The
+ * PFNs are davs:// under a prefix whose collections do not exist yet (mod_dav answers 409 until
+ * the store creates them with MKCOL).
+ */
+function davsBackend(credential: string, area: 'dav' | 'token', material: (info: DavsServer['info']) => { cert?: Buffer; key?: Buffer }): Backend {
+  const slug = credential.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+  return {
+    name: `davs (Apache mod_dav, ${credential})`,
+    store: () => {
+      const tls = { ca: [readFileSync(davs.info.ca_cert, 'utf8')], ...material(davs.info) };
+      const pool = new Agent({ connect: tls });
+      davsPools.push(pool);
+      const token = readFileSync(davs.info.token_file, 'utf8').trim();
+      return new DavStore({
+        scheme: 'davs',
+        prefix: `/${area}/conformance/`,
+        dispatcher: () => Promise.resolve(pool),
+        bearer: area === 'token' ? new BearerToken('the test peer\'s token file', () => Promise.resolve(token)) : undefined,
+        trust: 'the test CA',
+        tls: () => Promise.resolve({ ca: tls.ca, ...(tls.cert === undefined ? {} : { cert: tls.cert.toString(), key: tls.key?.toString() ?? '' }) }),
+      });
+    },
+    pfn: (key) => `davs://127.0.0.1:${new URL(davs.info.base_url).port}/${area}/conformance/${slug}/${key}`,
+    enforcesIfAbsent: true,
+  };
+}
 
 describe.each(backends)('ObjectStore conformance: $name', (backend) => {
   let store: ObjectStore;

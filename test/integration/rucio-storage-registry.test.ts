@@ -197,7 +197,7 @@ describe.each(['direct', 'sdk'] as const)('StorageRegistry without a Rucio clien
 
   it('names the supported protocols for one it does not speak, and refuses an RSE without a write protocol', async () => {
     await expect(registry.writeTarget('REG_GRIDFTP', scope, 'x')).rejects.toThrow(
-      "RSE REG_GRIDFTP protocol 'gsiftp' is not supported by wavefier (supported: file, posix, s3, http, https, davs)",
+      "RSE REG_GRIDFTP protocol 'gsiftp' is not supported by wavefier (supported: file, posix, s3, http, https, davs, dav)",
     );
     await expect(registry.writeTarget('REG_READONLY', scope, 'x')).rejects.toThrow(/RSE REG_READONLY has no protocol that allows writes/);
     await expect(registry.forPfn('REG_S3', 'davs://elsewhere/x')).rejects.toThrow(/RSE REG_S3 has no 'davs' protocol/);
