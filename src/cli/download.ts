@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { definedProps } from '../common/defined.js';
 import { IntegrityError } from '../common/errors.js';
 import { checkPathName, checkUserPath } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
@@ -24,6 +25,7 @@ interface DownloadFlags {
   duration?: number;
   attempts: number;
   corruptionRetries: number;
+  giveUpAfter?: number;
   redis?: string;
   logDir: string;
   runName?: string;
@@ -56,6 +58,11 @@ export function registerDownload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--duration <duration>', 'stop after this long').argParser(duration('--duration')))
     .addOption(new Option('--attempts <n>', 'attempts per chunk for transient failures').argParser(positiveInteger('--attempts')).default(5))
     .addOption(new Option('--corruption-retries <n>', 'fetch a corrupted chunk again this many times before giving up').argParser(nonNegativeInteger('--corruption-retries')).default(3))
+    .addOption(
+      new Option('--give-up-after <duration>', 'exit 1 when the catalog has not answered for this long (default 5m); rejected credentials exit 2 at once').argParser(
+        duration('--give-up-after'),
+      ),
+    )
     .addOption(new Option('--redis <url>', 'Redis for the download queue (default: a private redis-server)'))
     .addOption(new Option('--log-dir <dir>', 'the log goes to <dir>/<dataset>/download.jsonl (<dir>/<run-name>/ with --run-name)').default('rehearsals'))
     .addOption(new Option('--run-name <name>', 'log folder name under --log-dir (default: the dataset name); the report joins logs by chunk, not by folder'));
@@ -92,6 +99,7 @@ export function registerDownload(program: Command, runtime: Runtime): void {
         ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
         attempts: flags.attempts,
         corruptionRetries: flags.corruptionRetries,
+        ...definedProps({ giveUpAfterMs: flags.giveUpAfter }),
         logDir: flags.logDir,
         ...(flags.runName === undefined ? {} : { runName: flags.runName }),
         signal: ctx.signal,

@@ -4,13 +4,13 @@ import { Queue } from 'bullmq';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
-import { UsageError, errorMessage } from '../common/errors.js';
+import { ExitCode, UsageError, errorMessage, isWavefierError } from '../common/errors.js';
 import { openEventLog } from '../common/event-log.js';
 import { downloadLogFile, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
 import { confinedPath } from '../common/safe-path.js';
 import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
-import type { RucioClient } from '../rucio/index.js';
+import { RucioAccessDeniedError, type RucioClient } from '../rucio/index.js';
 import { Coordinator } from './coordinator.js';
 import { downloadQueueName } from './download-job.js';
 import { downloadLogFolder, verifiedNamesFromLog } from './download-state.js';
@@ -20,7 +20,7 @@ import { runPollLoop } from './poll-loop.js';
 import { IntervalSchedule } from './poll-schedule.js';
 import { DatasetPoller, type PollMode } from './poller.js';
 import { DownloadStats, progressLine, startProgress, type LatencyPercentiles } from './run-progress.js';
-import { ClosedDatasetProbe } from './stop-rules.js';
+import { CatalogContact, ClosedDatasetProbe, defaultGiveUpAfterMs } from './stop-rules.js';
 import { DownloadRegistration } from './download-registry.js';
 import { WorkerAnswers } from './worker-answers.js';
 import { DownloadWorkerPool } from './worker-pool.js';
@@ -52,6 +52,8 @@ export interface DownloadRunOptions {
   durationMs?: number;
   attempts: number;
   corruptionRetries: number;
+  /** Give up (exit 1) when the catalog has not answered for this long; default defaultGiveUpAfterMs. */
+  giveUpAfterMs?: number;
   logDir: string;
   /** Name of the log directory under logDir; defaults to the dataset's name (see downloadLogFolder). */
   runName?: string;
@@ -118,6 +120,17 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
   const started = now();
   if (options.keep === 'all' && options.dest === undefined) throw new UsageError('--dest DIR is required unless --keep none');
   if (!(options.pollIntervalMs > 0)) throw new UsageError(`--poll-interval must be positive, got ${options.pollIntervalMs} ms`);
+  const giveUpAfterMs = options.giveUpAfterMs ?? defaultGiveUpAfterMs;
+  if (!(giveUpAfterMs > 0)) throw new UsageError(`--give-up-after must be positive, got ${giveUpAfterMs} ms`);
+  // Credentials the server rejects fail the run now, not after the workers started; a catalog that
+  // does not answer yet is tried again by the poll loop, for up to giveUpAfterMs.
+  const firstContact = await options.rucio.whoami().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  if (firstContact !== undefined && isWavefierError(firstContact) && (firstContact.exitCode === ExitCode.usage || firstContact instanceof RucioAccessDeniedError)) {
+    throw firstContact;
+  }
   const cleanup = new CleanupStack({ onError: (message) => options.output.warn(message) });
   try {
     let redisUrl = options.redisUrl;
@@ -134,6 +147,8 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     const alreadyVerified = await verifiedNamesFromLog(logFile, options.scope, options.dataset);
     const log = openEventLog(logFile);
     cleanup.push('closing the download log', () => log.close());
+    const contact = new CatalogContact(options.rucio.config.rucioHost, giveUpAfterMs, options.output, log);
+    if (firstContact !== undefined) contact.failed(firstContact, started);
     log.write({
       event: 'run_started',
       run: runName,
@@ -256,6 +271,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       },
       stats,
       onPolled: () => readiness.set('polled'),
+      contact,
       alreadyVerified: alreadyVerified.size,
       startedAt: started,
       log,

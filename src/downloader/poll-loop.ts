@@ -9,7 +9,7 @@ import type { LostJobWatchdog } from './lost-job-watchdog.js';
 import type { DatasetPoller, PollResult } from './poller.js';
 import type { PollSchedule } from './poll-schedule.js';
 import type { DownloadStats } from './run-progress.js';
-import { stopReason, type ClosedDatasetProbe, type RunPosition, type StopRules } from './stop-rules.js';
+import { stopReason, type CatalogContact, type ClosedDatasetProbe, type RunPosition, type StopRules } from './stop-rules.js';
 
 export interface PollLoopOptions {
   scope: string;
@@ -24,6 +24,8 @@ export interface PollLoopOptions {
   stats: DownloadStats;
   /** Told after every poll the catalog answered. */
   onPolled?: (result: PollResult) => void;
+  /** Whether the catalog answers: when to give up, and whether a stopped run did its job. */
+  contact: CatalogContact;
   /** Chunks an earlier run of the same log verified; they count towards --until-count. */
   alreadyVerified: number;
   startedAt: number;
@@ -36,30 +38,52 @@ export interface PollLoopOptions {
 /**
  * Polls the dataset until a stop rule holds and returns why it stopped. Each round: poll, hand the
  * new chunks to the coordinator, let the watchdog look for lost jobs, refresh what --until-closed
- * needs, then wait as long as the schedule says. A failed round is counted, logged and retried.
+ * needs, then wait as long as the schedule says. A failed round is counted, logged and retried, until
+ * the catalog has not answered for too long (then it throws), and a run that stops before the catalog
+ * ever answered throws too: it has not done its job.
  */
 export async function runPollLoop(options: PollLoopOptions): Promise<string> {
-  const { stats, schedule, output, signal, now } = options;
+  const { stats, schedule, output, signal, now, contact } = options;
   let announcedWaiting = false;
   for (;;) {
     const reason = stopReason(options.rules, runPosition(options));
-    if (reason !== undefined) return reason;
+    if (reason !== undefined) {
+      if (reason !== 'interrupted' && contact.answeredAt === undefined) throw contact.neverAnswered(reason);
+      if (announcedWaiting && stats.polls === 0) {
+        output.warn(`dataset ${options.scope}:${options.dataset} never appeared: nothing was downloaded`);
+        return `${reason}; the dataset never appeared`;
+      }
+      return reason;
+    }
     const startedAt = now();
     let result: PollResult | undefined;
+    let polled: PollResult | undefined;
     try {
-      result = await pollOnce(options, startedAt);
-      options.onPolled?.(result);
+      polled = await options.poller.poll();
+      contact.answered(now());
     } catch (error) {
       if (rucioNotFound(error) && stats.polls === 0) {
-        // The uploader at the other site has not created the dataset yet: wait for it quietly.
-        if (!announcedWaiting) output.info(`waiting for ${options.scope}:${options.dataset} to appear`);
+        // The uploader at the other site has not created the dataset yet: an answer, worth a warning.
+        contact.answered(now());
+        if (!announcedWaiting) output.warn(`waiting for ${options.scope}:${options.dataset} to appear: the dataset does not exist (yet)`);
         announcedWaiting = true;
         await pause(schedule.delayWhileAbsent(), signal);
         continue;
       }
       stats.pollErrors++;
+      const giveUp = contact.failed(error, now());
+      if (giveUp !== undefined) throw giveUp;
       options.log.diagnostic('warn', 'poll failed; will poll again', { error: errorMessage(error) });
-      output.warn(`poll of ${options.scope}:${options.dataset} failed (${errorMessage(error)}); retrying`);
+    }
+    if (polled !== undefined) {
+      try {
+        result = await afterPoll(options, polled, startedAt);
+        options.onPolled?.(result);
+      } catch (error) {
+        stats.pollErrors++;
+        options.log.diagnostic('warn', 'poll failed; will poll again', { error: errorMessage(error) });
+        output.warn(`poll of ${options.scope}:${options.dataset} failed (${errorMessage(error)}); retrying`);
+      }
     }
     const wait = schedule.delayAfter(definedProps({ startedAt, finishedAt: now(), result }));
     // Aborted: the next stop check says so.
@@ -67,10 +91,9 @@ export async function runPollLoop(options: PollLoopOptions): Promise<string> {
   }
 }
 
-/** One round's work: what a poll does, apart from when it happens. */
-async function pollOnce(options: PollLoopOptions, startedAt: number): Promise<PollResult> {
+/** One round's work after the catalog answered its poll: what a poll does, apart from when it happens. */
+async function afterPoll(options: PollLoopOptions, result: PollResult, startedAt: number): Promise<PollResult> {
   const { poller, coordinator, stats, now } = options;
-  const result = await poller.poll();
   stats.polls++;
   stats.pollRequests += result.requests;
   try {
@@ -93,9 +116,10 @@ function runPosition(options: PollLoopOptions): RunPosition {
     now: options.now(),
     startedAt: options.startedAt,
     verifiedTotal: stats.verified + options.alreadyVerified,
-    givenUp: stats.corruptedFinal + stats.failedFinal,
+    givenUp: stats.corruptedFinal + stats.invalidFinal + stats.failedFinal,
     inFlight: options.coordinator.pending.size,
     lastNewAt: stats.lastNewAt,
+    answeredAt: options.contact.answeredAt,
     datasetClosed: closedProbe?.closed ?? false,
     datasetLength: closedProbe?.length,
   };
