@@ -1,7 +1,7 @@
 export { startLake } from './lake.js';
 export type { Lake, LakeOptions, LakeSettings, LakeAccountConfig, ObjectRef } from './lake.js';
 export type { LakeRse, LakeRseConfig, RseKind } from './rse.js';
-export { FaultController, flipBytes } from './faults.js';
+export { FaultController, faultSpecSchema, flipBytes } from './faults.js';
 export type { FaultSpec, FaultCounters, CatalogFault, StorageFault } from './faults.js';
 export { lfn2pfnHash, lfn2pfnIdentity } from './names.js';
 export { resolveRseExpression } from './rse-expression.js';

@@ -2,15 +2,28 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { RuntimeFailure, UnavailableError } from '../common/errors.js';
-import type { LakeSettings } from '../lake/index.js';
+import { faultSpecSchema, type CatalogFault, type FaultCounters, type LakeSettings, type StorageFault } from '../lake/index.js';
 import { childEnv, wavefierExecutable } from './child.js';
 
-/** The embedded lake of a rehearsal, running as `wavefier lake serve` in a process of its own. */
+/** The fault injection of a running lake: its rules (bursts as far as consumed) and its counters. */
+export interface LakeFaultState {
+  rules: { catalog: CatalogFault[]; storage: StorageFault[] };
+  counters: FaultCounters;
+}
+
+/**
+ * The embedded lake of a rehearsal, a benchmark or the soak, running as `wavefier lake serve` in a
+ * process of its own; its fault injection is driven through the lake's admin API.
+ */
 export interface LakeProcess {
   settings: LakeSettings;
   pid: number | undefined;
-  /** Installs fault injection rules (already validated) through the lake's admin API. */
+  /** Replaces the fault injection rules (the lake validates them; counters keep running). */
   setFaults(spec: unknown): Promise<void>;
+  /** The active rules and the counters. */
+  faults(): Promise<LakeFaultState>;
+  /** Removes every rule; the counters stay. */
+  clearFaults(): Promise<void>;
   /** SIGTERM, then SIGKILL if the lake has not stopped after `graceMs`. */
   close(graceMs?: number): Promise<void>;
 }
@@ -27,6 +40,17 @@ const readySchema = z.looseObject({
 });
 
 const readyTimeoutMs = 60_000;
+
+const count = z.number().int().min(0);
+/** What every `/.lake/faults` call answers. */
+const faultStateSchema = z.object({
+  rules: faultSpecSchema,
+  counters: z.object({
+    catalog: z.object({ delayed: count, errors: count, drops: count }),
+    storage: z.object({ delayed: count, errors: count, drops: count, corruptedWrites: count, corruptedReads: count }),
+    objects: z.object({ corrupted: count, deleted: count }),
+  }),
+});
 
 /**
  * Starts `wavefier lake serve --dir <dir>` with the same heap limits as the upload and download
@@ -97,18 +121,31 @@ export async function startLakeProcess(dir: string, env: NodeJS.ProcessEnv, onLi
   // Later stdout lines (there are none today) must not block the child on a full pipe.
   stdout.on('line', () => undefined);
 
+  const faultsCall = async (method: 'GET' | 'POST' | 'DELETE', spec?: unknown): Promise<LakeFaultState> => {
+    const response = await fetch(`${settings.rucioHost}/.lake/faults`, {
+      method,
+      headers: { 'X-Lake-Admin-Token': settings.adminToken, ...(spec === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      ...(spec === undefined ? {} : { body: JSON.stringify(spec) }),
+    });
+    const text = await response.text();
+    if (response.status !== 200) {
+      const what = method === 'POST' ? 'refused the fault rules' : `answered ${method} /.lake/faults`;
+      throw new RuntimeFailure(`the embedded lake ${what} with HTTP ${response.status}: ${text.slice(0, 300)}`);
+    }
+    const state = faultStateSchema.safeParse(parseJson(text));
+    if (!state.success) throw new RuntimeFailure(`the embedded lake answered ${method} /.lake/faults with '${text.slice(0, 200)}': a wavefier build mismatch? Run npm run build`);
+    return state.data;
+  };
+
   return {
     settings,
     pid: child.pid,
     async setFaults(spec) {
-      const response = await fetch(`${settings.rucioHost}/.lake/faults`, {
-        method: 'POST',
-        headers: { 'X-Lake-Admin-Token': settings.adminToken, 'Content-Type': 'application/json' },
-        body: JSON.stringify(spec),
-      });
-      if (response.status !== 200) {
-        throw new RuntimeFailure(`the embedded lake refused the fault rules with HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`);
-      }
+      await faultsCall('POST', spec);
+    },
+    faults: () => faultsCall('GET'),
+    async clearFaults() {
+      await faultsCall('DELETE');
     },
     async close(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -119,4 +156,12 @@ export async function startLakeProcess(dir: string, env: NodeJS.ProcessEnv, onLi
       clearTimeout(timer);
     },
   };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

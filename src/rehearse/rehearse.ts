@@ -1,14 +1,16 @@
 import { join, resolve } from 'node:path';
 import { ZodError, prettifyError } from 'zod';
+import { CleanupStack } from '../common/cleanup.js';
+import { definedProps } from '../common/defined.js';
 import { ExitCode, InterruptedError, RuntimeFailure, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import type { Output } from '../common/output.js';
-import { FaultController } from '../lake/index.js';
-import { startPrivateRedis, type PrivateRedis } from '../redis/index.js';
-import { buildReport, reportExitCode, reportNotes, writeHtml, writePlots, type Report } from '../report/index.js';
 import { newRunId } from '../common/run-id.js';
+import { FaultController } from '../lake/index.js';
+import { buildReport, reportExitCode, reportNotes, writeHtml, writePlots, type Report } from '../report/index.js';
 import { startWavefier, type ChildResult, type RunningChild } from './child.js';
-import { startLakeProcess, type LakeProcess } from './lake-process.js';
+import type { LakeProcess } from './lake-process.js';
+import { startRedis, startStack } from './stack.js';
 
 export interface RehearseOptions {
   count: number;
@@ -68,40 +70,39 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
   const logDir = resolve(options.logDir);
   const runDir = join(logDir, runId);
   const dataset = `wavefier-${runId}`;
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = new CleanupStack({ onError: (message) => output.warn(`cleanup: ${message}`) });
   try {
-    let lake: LakeProcess | undefined;
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    if (!options.external) {
-      if (options.faults !== undefined) {
-        // Checked here, before anything starts, with the lake's own rules.
-        try {
-          new FaultController().set(options.faults as Parameters<FaultController['set']>[0]);
-        } catch (error) {
-          throw new UsageError(`invalid --faults: ${error instanceof ZodError ? prettifyError(error).replace(/\n/g, '; ') : errorMessage(error)}`);
-        }
+    if (options.faults !== undefined) {
+      if (options.external) throw new UsageError('--faults works only with the embedded lake, not with --external');
+      // Checked here, before anything starts, with the lake's own rules.
+      try {
+        new FaultController().set(options.faults as Parameters<FaultController['set']>[0]);
+      } catch (error) {
+        throw new UsageError(`invalid --faults: ${error instanceof ZodError ? prettifyError(error).replace(/\n/g, '; ') : errorMessage(error)}`);
       }
-      lake = await startLakeProcess(options.lakeDir ?? join(runDir, 'lake'), env, (line) => output.info(`${'lake'.padEnd(8)} | ${line}`));
-      const running = lake;
-      cleanups.push(() => running.close());
+    }
+    let lake: LakeProcess | undefined;
+    let env: NodeJS.ProcessEnv = { ...process.env };
+    let redisUrl: string;
+    if (options.external) {
+      ({ url: redisUrl } = await startRedis(definedProps({ url: options.redisUrl }), cleanup));
+    } else {
+      const stack = await startStack({
+        lakeDir: options.lakeDir ?? join(runDir, 'lake'),
+        ...definedProps({ redisUrl: options.redisUrl }),
+        onLakeLine: (line) => output.info(`${'lake'.padEnd(8)} | ${line}`),
+        cleanup,
+        env,
+      });
+      ({ lake, env, redisUrl } = stack);
       if (options.faults !== undefined) {
-        await running.setFaults(options.faults);
+        await lake.setFaults(options.faults);
         output.warn(`fault injection active in the embedded lake: ${JSON.stringify(options.faults)}`);
       }
-      env.RUCIO_HOME = lake.settings.rucioHome;
-      delete env.RUCIO_CONFIG;
       output.info(`embedded lake: catalog ${lake.settings.rucioHost}, storage ${lake.settings.s3.endpoint} (state in ${lake.settings.dir})`);
     }
-    if (options.faults !== undefined && lake === undefined) throw new UsageError('--faults works only with the embedded lake, not with --external');
     const rse = options.rse ?? lake?.settings.defaultRse;
     if (rse === undefined) throw new RuntimeFailure('--rse is required with --external: name the RSE to upload to');
-
-    let redisUrl = options.redisUrl;
-    if (redisUrl === undefined) {
-      const redis: PrivateRedis = await startPrivateRedis();
-      cleanups.push(() => redis.stop());
-      redisUrl = redis.url;
-    }
 
     const intervalMs = options.asFastAsPossible ? 0 : options.periodMs / options.rateFactor;
     // Unpaced, a run takes as long as the machine needs: allow a slow one before giving up.
@@ -200,18 +201,11 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
       exitCode,
       upload: uploadResult,
       download: downloadResult,
-      ...(plotsDir === undefined ? {} : { plotsDir }),
-      ...(htmlFile === undefined ? {} : { htmlFile }),
+      ...definedProps({ plotsDir, htmlFile }),
       wallMs: Date.now() - started,
     };
   } finally {
-    for (const step of cleanups.reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        output.warn(`cleanup failed: ${errorMessage(error)}`);
-      }
-    }
+    await cleanup.run();
   }
 }
 

@@ -3,8 +3,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CleanupStack } from '../../src/common/cleanup.js';
 import { UnavailableError } from '../../src/common/errors.js';
+import { connectRedis } from '../../src/redis/index.js';
 import { startLakeProcess, type LakeProcess } from '../../src/rehearse/lake-process.js';
+import { startStack } from '../../src/rehearse/stack.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -37,11 +40,45 @@ describe('the embedded lake of a rehearsal, in a process of its own', () => {
     };
     expect(faults.rules.storage).toEqual([expect.objectContaining({ method: 'PUT', corruptWriteBurst: 2 })]);
     await expect(lake.setFaults({ storage: [{ corruptWriteBurst: -1 }] })).rejects.toThrow(/refused the fault rules with HTTP 400/);
+    const state = await lake.faults();
+    expect(state.rules).toEqual({ catalog: [], storage: [expect.objectContaining({ method: 'PUT', corruptWriteBurst: 2 })] });
+    expect(state.counters.storage).toMatchObject({ corruptedWrites: 0, errors: 0 });
+    await lake.clearFaults();
+    expect((await lake.faults()).rules).toEqual({ catalog: [], storage: [] });
 
     await lake.close();
     expect(existsSync(`/proc/${pid}`)).toBe(false);
     // Its notices about being stopped are not forwarded.
     expect(lines.join('\n')).not.toMatch(/SIGTERM/);
+  });
+
+  it('starts with a private redis-server as the stack of a run, and the run\'s cleanup stops both', async () => {
+    const dir = await freshDir();
+    const errors: string[] = [];
+    const cleanup = new CleanupStack({ onError: (message) => errors.push(message) });
+    cleanups.push(() => cleanup.run());
+    const stack = await startStack({ lakeDir: join(dir, 'lake'), onLakeLine: () => undefined, cleanup, env: { ...process.env, RUCIO_CONFIG: '/elsewhere/rucio.cfg' } });
+    expect(stack.env.RUCIO_HOME).toBe(stack.lake.settings.rucioHome);
+    expect(stack.env.RUCIO_CONFIG).toBeUndefined();
+    expect(stack.redisUrl).toBe(stack.redis.url);
+    const redis = await connectRedis(stack.redisUrl);
+    expect(await redis.ping()).toBe('PONG');
+    redis.disconnect();
+
+    await cleanup.run();
+    expect(errors).toEqual([]);
+    expect(existsSync(`/proc/${stack.lake.pid!}`)).toBe(false);
+    await expect(fetch(`${stack.lake.settings.rucioHost}/ping`)).rejects.toThrow();
+    await expect(connectRedis(stack.redisUrl, { timeoutMs: 1000 })).rejects.toBeInstanceOf(UnavailableError);
+  });
+
+  it('uses a Redis it is given instead of starting one', async () => {
+    const dir = await freshDir();
+    const cleanup = new CleanupStack({ onError: () => undefined });
+    cleanups.push(() => cleanup.run());
+    const stack = await startStack({ lakeDir: join(dir, 'lake'), redisUrl: 'redis://127.0.0.1:1', onLakeLine: () => undefined, cleanup });
+    expect(stack.redis).toBeUndefined();
+    expect(stack.redisUrl).toBe('redis://127.0.0.1:1');
   });
 
   it('says why when the lake cannot start', async () => {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { slope } from '../../tools/bench/benchmarks/bench-stack.js';
+import { slope } from '../../tools/bench/benchmarks/helpers.js';
 import { CountingProxy } from '../../tools/bench/benchmarks/counting-proxy.js';
 import { TreeMemorySampler, rehearsalRole } from '../../tools/bench/benchmarks/process-memory.js';
 

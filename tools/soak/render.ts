@@ -1,7 +1,7 @@
 import { formatDuration } from '../../src/common/duration.js';
 import { table } from '../../src/common/output.js';
 import { renderText } from '../../src/report/index.js';
-import type { SoakResult } from './run-soak.js';
+import type { SoakResult } from './soak-result.js';
 
 function clock(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(11, 23);

@@ -1,7 +1,8 @@
 import { ExitCode, InterruptedError, errorMessage, isWavefierError } from '../../src/common/errors.js';
 import { Output } from '../../src/common/output.js';
 import { renderSoak } from './render.js';
-import { runSoak, soakSummaryJson } from './run-soak.js';
+import { runSoak } from './run-soak.js';
+import { soakSummaryJson } from './soak-result.js';
 import { parseSoakArgs, soakUsage } from './soak-options.js';
 
 /** `npm run soak`: parse, run, print, exit 0 (verdict holds), 3 (it does not), 2 (usage), 1 (failure). */

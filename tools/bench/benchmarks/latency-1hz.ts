@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { buildReport, latencyStats } from '../../../src/report/index.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
-import { latencyMetrics, round, runWavefier } from './bench-stack.js';
+import { latencyMetrics, round, runWavefier } from './helpers.js';
 
 const count = 120;
 /** Chunks at the start whose latency includes start-up (cold connections, JIT, workers forking). */

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { startPrivateRedis } from '../../../src/redis/index.js';
+import { CleanupStack } from '../../../src/common/cleanup.js';
+import { startStack } from '../../../src/rehearse/index.js';
 import { latencyStats } from '../../../src/report/index.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
-import { latencyMetrics, readJsonLines, round, runWavefier, serveLakeProcess, slope, uploadLog } from './bench-stack.js';
+import { latencyMetrics, quietLake, readJsonLines, round, runWavefier, slope, uploadLog } from './helpers.js';
 
 /** A last chunk may be this much later than the first and still count as "no drift" (= the p99 target). */
 const driftToleranceMs = 5;
@@ -63,10 +64,10 @@ const runs: readonly PacedRun[] = [
  */
 async function run(context: BenchContext): Promise<Metric[]> {
   const { workDir, log } = context;
-  const lake = await serveLakeProcess(join(workDir, 'lake'), log);
-  const redis = await startPrivateRedis();
+  const cleanup = new CleanupStack({ onError: log });
   const metrics: Metric[] = [];
   try {
+    const stack = await startStack({ lakeDir: join(workDir, 'lake'), onLakeLine: quietLake(log), cleanup });
     for (const paced of runs) {
       const logDir = join(workDir, 'logs');
       const runId = `bench-pacing-${paced.rateFactor}x-${Date.now()}`;
@@ -76,7 +77,7 @@ async function run(context: BenchContext): Promise<Metric[]> {
         'upload',
         [
           'upload',
-          '--redis', redis.url,
+          '--redis', stack.redisUrl,
           '--log-dir', logDir,
           '--run-id', runId,
           '--rse', 'LAKE_S3',
@@ -84,7 +85,7 @@ async function run(context: BenchContext): Promise<Metric[]> {
           '--count', String(paced.count),
           '--rate-factor', String(paced.rateFactor),
         ],
-        { ...process.env, RUCIO_HOME: lake.rucioHome },
+        stack.env,
         log,
       );
       metrics.push(...pacingMetrics(paced, await readJsonLines(uploadLog(logDir, runId))));
@@ -93,8 +94,7 @@ async function run(context: BenchContext): Promise<Metric[]> {
       );
     }
   } finally {
-    await redis.stop();
-    await lake.stop();
+    await cleanup.run();
   }
   return metrics;
 }

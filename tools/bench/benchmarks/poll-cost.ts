@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DatasetPoller, type PollMode } from '../../../src/downloader/index.js';
 import { latencyStats } from '../../../src/report/index.js';
+import { startLakeProcess } from '../../../src/rehearse/index.js';
 import { RucioClient, loadRucioConfig, type FileDid } from '../../../src/rucio/index.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
-import { round, serveLakeProcess } from './bench-stack.js';
+import { quietLake, round } from './helpers.js';
 import { CountingProxy } from './counting-proxy.js';
 
 const sizes = [100, 1_000, 14_400] as const;
@@ -48,9 +49,9 @@ function newFile(): FileDid {
  */
 async function run(context: BenchContext): Promise<Metric[]> {
   const { workDir, log } = context;
-  const lake = await serveLakeProcess(join(workDir, 'lake'), log);
-  const proxy = await CountingProxy.start(lake.rucioHost);
-  const env = { RUCIO_HOME: lake.rucioHome };
+  const lake = await startLakeProcess(join(workDir, 'lake'), { ...process.env }, quietLake(log));
+  const proxy = await CountingProxy.start(lake.settings.rucioHost);
+  const env = { RUCIO_HOME: lake.settings.rucioHome };
   const writer = new RucioClient(await loadRucioConfig({ env, flags: { tokenCacheDir: join(workDir, 'tokens-writer') } }));
   const reader = new RucioClient(await loadRucioConfig({ env, flags: { rucioHost: proxy.url, tokenCacheDir: join(workDir, 'tokens-reader') } }));
   const metrics: Metric[] = [];
@@ -118,7 +119,7 @@ async function run(context: BenchContext): Promise<Metric[]> {
     await reader.close();
     await writer.close();
     await proxy.close();
-    await lake.stop();
+    await lake.close();
   }
   return metrics;
 }

@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { slope } from './bench-stack.js';
+import { slope } from './helpers.js';
 
 /**
  * Resident memory of a process tree over time, from /proc (Linux only). Each tick lists the

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { startWavefier } from '../../../src/rehearse/index.js';
 import { buildReport } from '../../../src/report/index.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
-import { describe, latencyMetrics, round } from './bench-stack.js';
+import { describe, latencyMetrics, round } from './helpers.js';
 import { TreeMemorySampler, rehearsalRole } from './process-memory.js';
 
 const count = 14_400;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { checksums } from '../../../src/common/checksum.js';
 import { startLake } from '../../../src/lake/index.js';
-import { startLakeProcess } from '../../../src/rehearse/lake-process.js';
+import { startLakeProcess } from '../../../src/rehearse/index.js';
 import {
   RucioClient,
   fetchVerified,

@@ -5,52 +5,14 @@ import type { LatencyStats } from '../../../src/report/index.js';
 import type { Metric } from '../types.js';
 
 /**
- * Helpers shared by the end-to-end benchmarks (pacing, latency-1hz, poll-cost, replay-14400): the
- * embedded lake in a process of its own, `bin/wavefier` children, log reading and number formatting.
+ * Helpers shared by the benchmarks: `bin/wavefier` children, log reading, number formatting and
+ * latency metrics. (The lake and Redis come from src/rehearse's startStack, as in a rehearsal.)
  */
 
-export interface LakeProcess {
-  /** RUCIO_HOME of the lake: its etc/rucio.cfg and rse-accounts.cfg configure any client. */
-  rucioHome: string;
-  rucioHost: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-/**
- * `wavefier lake serve` as a separate process, so that the server's CPU is not charged to (and does
- * not delay) the process being measured. Ready when it prints its JSON settings line.
- */
-export async function serveLakeProcess(dir: string, log: (line: string) => void): Promise<LakeProcess> {
-  const child = startWavefier('lake', ['lake', 'serve', '--dir', dir], { ...process.env }, (label, line) => {
-    if (!line.includes('NodeDeprecationWarning') && !line.includes('AWS SDK')) log(`${label} | ${line}`);
-  });
-  const settings = await new Promise<{ rucioHome: string; rucioHost: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('wavefier lake serve did not print its settings within 20 s')), 20_000);
-    child.process.stdout?.on('data', (data: Buffer) => {
-      for (const line of data.toString('utf8').split('\n')) {
-        if (!line.includes('lake-ready')) continue;
-        const parsed = JSON.parse(line) as { rucioHome?: unknown; rucioHost?: unknown };
-        if (typeof parsed.rucioHome === 'string' && typeof parsed.rucioHost === 'string') {
-          clearTimeout(timer);
-          resolve({ rucioHome: parsed.rucioHome, rucioHost: parsed.rucioHost });
-        }
-      }
-    });
-    void child.done.then((result) => {
-      clearTimeout(timer);
-      reject(new Error(`wavefier lake serve exited before it was ready (${describe(result)})`));
-    });
-  });
-  const pid = child.process.pid;
-  if (pid === undefined) throw new Error('wavefier lake serve has no pid');
-  return {
-    ...settings,
-    pid,
-    async stop() {
-      child.stop(5000);
-      await child.done;
-    },
+/** The lake's stderr for a benchmark's log, without the Node and AWS SDK notices every process prints. */
+export function quietLake(log: (line: string) => void): (line: string) => void {
+  return (line) => {
+    if (!line.includes('NodeDeprecationWarning') && !line.includes('AWS SDK')) log(`lake | ${line}`);
   };
 }
 
