@@ -3,7 +3,6 @@ export type { Lake, LakeOptions, LakeSettings, LakeAccountConfig, ObjectRef } fr
 export type { LakeRse, LakeRseConfig, RseKind } from './rse.js';
 export { FaultController, faultSpecSchema, flipBytes } from './faults.js';
 export type { FaultSpec, FaultCounters, CatalogFault, StorageFault } from './faults.js';
-export { lfn2pfnHash, lfn2pfnIdentity } from './names.js';
 export { resolveRseExpression } from './rse-expression.js';
 export { parsePythonLiteral } from './python-literal.js';
 export { parseRucioDate, rfc1123 } from './dates.js';

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { lfn2pfnHash, lfn2pfnIdentity, normalisePrefix } from './names.js';
+// Rucio's own lfn2pfn, from its module rather than the client's barrel: the lake loads none of the client.
+import { lfn2path, normalisedPrefix } from '../rucio/lfn2pfn.js';
 
 /** How a lake RSE stores its bytes. */
 export type RseKind = 's3' | 'posix' | 'signed';
@@ -62,7 +63,7 @@ export function bindRse(config: LakeRseConfig, id: string, context: { dir: strin
     ...(config.attributes ?? {}),
   };
   if (config.kind === 'posix') {
-    const prefix = normalisePrefix(config.prefix ?? join(context.dir, 'rse', config.name));
+    const prefix = normalisedPrefix(config.prefix ?? join(context.dir, 'rse', config.name));
     return {
       id,
       name: config.name,
@@ -80,7 +81,7 @@ export function bindRse(config: LakeRseConfig, id: string, context: { dir: strin
       pfnPrefix: `file://localhost${prefix}`,
     };
   }
-  const prefix = normalisePrefix(config.prefix ?? (config.kind === 's3' ? '/wavefier-lake/' : '/wavefier-signed/'));
+  const prefix = normalisedPrefix(config.prefix ?? (config.kind === 's3' ? '/wavefier-lake/' : '/wavefier-signed/'));
   const [bucket = 'wavefier-lake', ...rest] = prefix.split('/').filter((part) => part !== '');
   const keyPrefix = rest.length === 0 ? '' : `${rest.join('/')}/`;
   const scheme = config.kind === 's3' ? 's3' : 'http';
@@ -104,7 +105,7 @@ export function bindRse(config: LakeRseConfig, id: string, context: { dir: strin
 }
 
 export function pathFor(rse: RseRuntime, scope: string, name: string): string {
-  return rse.lfn2pfnAlgorithm === 'identity' ? lfn2pfnIdentity(scope, name) : lfn2pfnHash(scope, name);
+  return lfn2path(scope, name, rse.lfn2pfnAlgorithm);
 }
 
 export function pfnFor(rse: RseRuntime, scope: string, name: string): string {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checksums } from '../../src/common/checksum.js';
-import { lfn2pfnHash } from '../../src/lake/index.js';
+import { lfn2path } from '../../src/rucio/index.js';
 import { startTestLake, type TestLake } from '../helpers/lake.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -31,7 +31,7 @@ describe('lake durability and concurrency', () => {
     const token = await first.token();
     const bytes = Buffer.from('survives a restart');
     const sums = checksums(bytes);
-    await s3For(first).send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: lfn2pfnHash('wavefier', 'keep.bin'), Body: bytes }));
+    await s3For(first).send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: lfn2path('wavefier', 'keep.bin'), Body: bytes }));
     const rules = [{ account: 'root', copies: 1, rse_expression: 'LAKE_S3', grouping: 'DATASET', lifetime: null }];
     expect((await first.rucio('/dids/wavefier/keep', { method: 'POST', body: JSON.stringify({ type: 'DATASET', rules }) })).status).toBe(201);
     expect(
@@ -52,7 +52,7 @@ describe('lake durability and concurrency', () => {
     const port = (url: string): string => url.replace(/127\.0\.0\.1:\d+/g, 'HOST');
     expect(port(after)).toBe(port(before));
     expect(await (await second.rucio('/dids/wavefier/keep/rules', { token })).text()).toMatch(/"rse_expression":"LAKE_S3"/);
-    const object = await s3For(second).send(new GetObjectCommand({ Bucket: 'wavefier-lake', Key: lfn2pfnHash('wavefier', 'keep.bin') }));
+    const object = await s3For(second).send(new GetObjectCommand({ Bucket: 'wavefier-lake', Key: lfn2path('wavefier', 'keep.bin') }));
     expect(Buffer.from(await object.Body!.transformToByteArray()).equals(bytes)).toBe(true);
   });
 

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checksums } from '../../src/common/checksum.js';
-import { lfn2pfnHash } from '../../src/lake/index.js';
+import { lfn2path } from '../../src/rucio/index.js';
 import { startTestLake, type TestLake } from '../helpers/lake.js';
 
 let lake: TestLake;
@@ -136,7 +136,7 @@ describe('the admin API over HTTP', () => {
 
   it('corrupts and deletes the object of a registered replica', async () => {
     const bytes = Buffer.from('a registered chunk');
-    const key = lfn2pfnHash('wavefier', 'victim.hdf5');
+    const key = lfn2path('wavefier', 'victim.hdf5');
     await put(key, bytes);
     await lake.rucio('/dids/wavefier/faulty/dids', {
       method: 'POST',
@@ -155,7 +155,7 @@ describe('the admin API over HTTP', () => {
 describe('in-process object tampering and the posix RSE', () => {
   it('corrupts and deletes a LAKE_POSIX replica file', async () => {
     const posix = lake.settings.rses.find((rse) => rse.name === 'LAKE_POSIX')!;
-    const path = `${posix.prefix}${lfn2pfnHash('wavefier', 'posix.hdf5')}`;
+    const path = `${posix.prefix}${lfn2path('wavefier', 'posix.hdf5')}`;
     const bytes = Buffer.from('a chunk on a posix RSE');
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, bytes);

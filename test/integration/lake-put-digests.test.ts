@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lfn2pfnHash } from '../../src/lake/index.js';
+import { lfn2path } from '../../src/rucio/index.js';
 import { startTestLake, type TestLake } from '../helpers/lake.js';
 
 /** node:crypto behind the hash interface of the SDK's own SigV4 signer (an HMAC when given a key). */
@@ -62,7 +62,7 @@ const get = (key: string): Promise<Response> => signed('GET', key, { 'x-amz-cont
 
 describe('lake storage: Content-MD5 and the payload hash of a PUT', () => {
   it('stores a PUT with UNSIGNED-PAYLOAD and a matching Content-MD5', async () => {
-    const key = lfn2pfnHash('wavefier', 'digest-good.hdf5');
+    const key = lfn2path('wavefier', 'digest-good.hdf5');
     const bytes = Buffer.from(Array.from({ length: 45_000 }, (_, i) => (i * 13) % 256));
     const put = await signed('PUT', key, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-md5': md5Base64(bytes) }, bytes);
     expect(put.status).toBe(200);
@@ -73,7 +73,7 @@ describe('lake storage: Content-MD5 and the payload hash of a PUT', () => {
   });
 
   it('refuses a Content-MD5 that does not match the body with 400 BadDigest and stores nothing', async () => {
-    const key = lfn2pfnHash('wavefier', 'digest-bad.hdf5');
+    const key = lfn2path('wavefier', 'digest-bad.hdf5');
     const bytes = Buffer.from('the bytes that arrive');
     const claimed = md5Base64(Buffer.from('the bytes that were meant'));
     const put = await signed('PUT', key, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-md5': claimed }, bytes);
@@ -89,7 +89,7 @@ describe('lake storage: Content-MD5 and the payload hash of a PUT', () => {
   });
 
   it('keeps the stored version when a replacement has a bad Content-MD5', async () => {
-    const key = lfn2pfnHash('wavefier', 'digest-keep.hdf5');
+    const key = lfn2path('wavefier', 'digest-keep.hdf5');
     const first = Buffer.from('first version');
     expect((await signed('PUT', key, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-md5': md5Base64(first) }, first)).status).toBe(200);
     const second = Buffer.from('second version');
@@ -98,7 +98,7 @@ describe('lake storage: Content-MD5 and the payload hash of a PUT', () => {
   });
 
   it('refuses a malformed Content-MD5 with 400 InvalidDigest', async () => {
-    const key = lfn2pfnHash('wavefier', 'digest-invalid.hdf5');
+    const key = lfn2path('wavefier', 'digest-invalid.hdf5');
     const put = await signed('PUT', key, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-md5': md5Hex(Buffer.from('hex is not base64')) }, Buffer.from('x'));
     expect(put.status).toBe(400);
     expect(await put.text()).toContain('<Code>InvalidDigest</Code>');
@@ -106,7 +106,7 @@ describe('lake storage: Content-MD5 and the payload hash of a PUT', () => {
   });
 
   it('checks a signed payload hash against the body: a mismatch is 400 XAmzContentSHA256Mismatch, nothing stored', async () => {
-    const key = lfn2pfnHash('wavefier', 'digest-sha.hdf5');
+    const key = lfn2path('wavefier', 'digest-sha.hdf5');
     const bytes = Buffer.from('signed payload');
     const good = await signed('PUT', key, { 'x-amz-content-sha256': sha256Hex(bytes), 'content-md5': md5Base64(bytes) }, bytes);
     expect(good.status).toBe(200);

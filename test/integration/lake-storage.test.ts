@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
 import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lfn2pfnHash } from '../../src/lake/index.js';
+import { lfn2path } from '../../src/rucio/index.js';
 import { startTestLake, type TestLake } from '../helpers/lake.js';
 
 let lake: TestLake;
@@ -34,7 +34,7 @@ afterAll(async () => {
 describe('lake storage (s3rver behind the lake)', () => {
   it('stores and serves the exact bytes of a Buffer PUT at the deterministic key', async () => {
     const s3 = client(safe);
-    const key = lfn2pfnHash('wavefier', 'chunk-1.hdf5');
+    const key = lfn2path('wavefier', 'chunk-1.hdf5');
     const bytes = Buffer.from(Array.from({ length: 33_000 }, (_, i) => (i * 7) % 251));
     await s3.send(new PutObjectCommand({ Bucket: 'wavefier-lake', Key: key, Body: bytes }));
     expect((await getBytes(s3, key)).equals(bytes)).toBe(true);
@@ -77,7 +77,7 @@ describe('lake storage (s3rver behind the lake)', () => {
       name: 'SignatureDoesNotMatch',
       $metadata: { httpStatusCode: 403 },
     });
-    const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2pfnHash('wavefier', 'sig.bin')}`;
+    const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2path('wavefier', 'sig.bin')}`;
     const signUrl = async (lifetime: number): Promise<string> =>
       (await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&op=write&url=${encodeURIComponent(pfn)}&lifetime=${lifetime}`)).text();
     // A long-lived URL for the tampering check: on a busy machine a 1 s URL could expire first.
@@ -112,7 +112,7 @@ describe('lake storage (s3rver behind the lake)', () => {
   });
 
   it('signs URLs for LAKE_SIGNED (write, read, delete) that work with plain HTTP', async () => {
-    const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2pfnHash('wavefier', 'signed.hdf5')}`;
+    const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2path('wavefier', 'signed.hdf5')}`;
     const sign = async (op: string): Promise<string> => {
       const response = await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&svc=s3&op=${op}&url=${encodeURIComponent(pfn)}&lifetime=600`);
       expect(response.status).toBe(200);
@@ -134,7 +134,7 @@ describe('lake storage (s3rver behind the lake)', () => {
     await lake.rucio('/dids/wavefier/signed-ds', { method: 'POST', body: JSON.stringify({ type: 'DATASET' }) });
     const bytes = Buffer.from('listed and signed');
     const { adler32, md5 } = await import('../../src/common/checksum.js').then((m) => m.checksums(bytes));
-    const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2pfnHash('wavefier', 's.bin')}`;
+    const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2path('wavefier', 's.bin')}`;
     const write = await (await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&op=write&url=${encodeURIComponent(pfn)}`)).text();
     expect((await fetch(write, { method: 'PUT', body: bytes })).status).toBe(200);
     const attach = await lake.rucio('/dids/wavefier/signed-ds/dids', {

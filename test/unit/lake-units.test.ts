@@ -1,20 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { FaultController, flipBytes, lfn2pfnHash, lfn2pfnIdentity, parsePythonLiteral, parseRucioDate, resolveRseExpression, rfc1123 } from '../../src/lake/index.js';
+import { FaultController, flipBytes, parsePythonLiteral, parseRucioDate, resolveRseExpression, rfc1123 } from '../../src/lake/index.js';
 import { RucioApiError } from '../../src/lake/rucio-error.js';
 import { signature, verifySigV4 } from '../../src/lake/sigv4.js';
+import { lfn2path } from '../../src/rucio/index.js';
 
 describe('lfn2pfn', () => {
   it('computes the hash path exactly as Rucio (transcript examples)', () => {
-    expect(lfn2pfnHash('user.root', 'file1.txt')).toBe('user/root/41/04/file1.txt');
-    expect(lfn2pfnHash('user.root', 'single.txt')).toBe('user/root/db/78/single.txt');
-    expect(lfn2pfnHash('user.root', 'file2.txt')).toBe('user/root/78/f7/file2.txt');
-    expect(lfn2pfnHash('user.root', 'file3.bin')).toBe('user/root/c1/c9/file3.bin');
+    expect(lfn2path('user.root', 'file1.txt')).toBe('user/root/41/04/file1.txt');
+    expect(lfn2path('user.root', 'single.txt')).toBe('user/root/db/78/single.txt');
+    expect(lfn2path('user.root', 'file2.txt')).toBe('user/root/78/f7/file2.txt');
+    expect(lfn2path('user.root', 'file3.bin')).toBe('user/root/c1/c9/file3.bin');
   });
 
   it('keeps dots in scopes that do not start with user or group', () => {
-    expect(lfn2pfnHash('wavefier.test', 'a')).toMatch(/^wavefier\.test\/[0-9a-f]{2}\/[0-9a-f]{2}\/a$/);
-    expect(lfn2pfnHash('group.phys', 'a')).toMatch(/^group\/phys\//);
-    expect(lfn2pfnIdentity('user.jdoe', 'x/y')).toBe('user/jdoe/x/y');
+    expect(lfn2path('wavefier.test', 'a')).toMatch(/^wavefier\.test\/[0-9a-f]{2}\/[0-9a-f]{2}\/a$/);
+    expect(lfn2path('group.phys', 'a')).toMatch(/^group\/phys\//);
+    expect(lfn2path('user.jdoe', 'x/y', 'identity')).toBe('user/jdoe/x/y');
   });
 });
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startLake, type LakeSettings } from '../../../src/lake/lake.js';
-import { lfn2pfnHash } from '../../../src/lake/names.js';
+import { lfn2path } from '../../../src/rucio/index.js';
 import { signature } from '../../../src/lake/sigv4.js';
 import type { Benchmark, Metric } from '../types.js';
 
@@ -110,7 +110,7 @@ export async function runLakeBenchmark(options: { files?: number; concurrency?: 
       };
     };
     const name = (i: number): string => `B-BENCH-${1_000_000_000 + i}-1.hdf5`;
-    const objectPath = (i: number): string => `/wavefier-lake/${lfn2pfnHash('wavefier', name(i))}`;
+    const objectPath = (i: number): string => `/wavefier-lake/${lfn2path('wavefier', name(i))}`;
     const attach = (i: number): Promise<Reply> =>
       rucio('/dids/wavefier/bench/dids', { rse: 'LAKE_S3', dids: [{ scope: 'wavefier', name: name(i), bytes: chunk.length, ...sums }] });
     const poll = async (): Promise<number> => {
