@@ -1,33 +1,28 @@
 import { cp, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { fixturesDir } from '../fixtures/report/fixtures.js';
-import { scratch } from '../fixtures/report/log-lines.js';
+import { scratchDirPerTest } from '../helpers/scratch.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
+const scratch = scratchDirPerTest('wavefier-report-');
 beforeEach(async () => {
-  ({ dir, cleanup } = await scratch());
-  await cp(fixturesDir, dir, { recursive: true, filter: (source) => !source.endsWith('.ts') });
-});
-afterEach(async () => {
-  await cleanup();
+  await cp(fixturesDir, scratch.path, { recursive: true, filter: (source) => !source.endsWith('.ts') });
 });
 
 describe('wavefier report (built bin)', () => {
   it('reports a clean run, writes plots and report.html next to the logs, and exits 0', async () => {
-    const result = await runCli(['report', join(dir, 'clean')]);
+    const result = await runCli(['report', join(scratch.path, 'clean')]);
     expect(result.stderr).not.toMatch(/error/);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^run run-clean \(/);
     expect(result.stdout).toMatch(/\nPASS: all 12 chunks uploaded, all downloaded, none corrupted; upload latency median [\d.]+ -[\d.]+ \+[\d.]+ s \(mean [\d.]+ s\), total median [\d.]+ s\n$/);
     expect(result.stderr).toMatch(/plots and report\.html written to .*clean\/run-clean\/report/);
-    expect((await readdir(join(dir, 'clean', 'run-clean', 'report'))).sort()).toContain('report.html');
+    expect((await readdir(join(scratch.path, 'clean', 'run-clean', 'report'))).sort()).toContain('report.html');
   });
 
   it('exits 3 on a faulty run, with the listing, the malformed line on stderr and one error line', async () => {
-    const result = await runCli(['report', '--list', '--no-plots', join(dir, 'faulty')]);
+    const result = await runCli(['report', '--list', '--no-plots', join(scratch.path, 'faulty')]);
     expect(result.code).toBe(3);
     expect(result.stdout.split('\n').slice(0, 5)).toEqual([
       '- V-V1_WAVEFIER-1400000002-1.hdf5  (never downloaded)',
@@ -40,12 +35,12 @@ describe('wavefier report (built bin)', () => {
     expect(result.stderr).toMatch(/warning: .*run-faulty\/upload-ego-upload-2\.jsonl:\d+: truncated last line/);
     expect(result.stderr).toMatch(/\nwavefier: error: rehearsal run run-faulty failed its integrity check: 1 chunk missing, 1 corrupted, 1 failed to upload/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
-    await expect(readdir(join(dir, 'faulty', 'report'))).rejects.toThrow(/ENOENT/);
+    await expect(readdir(join(scratch.path, 'faulty', 'report'))).rejects.toThrow(/ENOENT/);
   });
 
   it('gives one JSON object with --json, listing the malformed lines and the plot files', async () => {
-    const plots = join(dir, 'out');
-    const result = await runCli(['--json', 'report', '--combined', '--plots', plots, join(dir, 'faulty')]);
+    const plots = join(scratch.path, 'out');
+    const result = await runCli(['--json', 'report', '--combined', '--plots', plots, join(scratch.path, 'faulty')]);
     expect(result.code).toBe(3);
     const lines = result.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -69,19 +64,19 @@ describe('wavefier report (built bin)', () => {
   });
 
   it('merges several directories and picks the most recent run when asked nothing', async () => {
-    const result = await runCli(['report', '--no-plots', dir]);
+    const result = await runCli(['report', '--no-plots', scratch.path]);
     expect(result.stderr).toMatch(/no upload\*\.jsonl or download\*\.jsonl in/);
     expect(result.code).toBe(1);
-    const both = await runCli(['report', '--no-plots', '--run', 'run-clean', join(dir, 'faulty'), join(dir, 'clean')]);
+    const both = await runCli(['report', '--no-plots', '--run', 'run-clean', join(scratch.path, 'faulty'), join(scratch.path, 'clean')]);
     expect(both.code).toBe(0);
     expect(both.stdout).toMatch(/^run run-clean/);
   });
 
   it('rejects bad input with exit 2 and a line that says what to do', async () => {
-    const badWindow = await runCli(['report', '--window', 'soon', join(dir, 'clean')]);
+    const badWindow = await runCli(['report', '--window', 'soon', join(scratch.path, 'clean')]);
     expect(badWindow.code).toBe(2);
     expect(badWindow.stderr).toMatch(/invalid --window 'soon': use a number with a unit/);
-    const absent = await runCli(['report', join(dir, 'nowhere')]);
+    const absent = await runCli(['report', join(scratch.path, 'nowhere')]);
     expect(absent.code).toBe(2);
     expect(absent.stderr).toMatch(/cannot read log path .*nowhere.*pass an existing log or run directory/);
     const none = await runCli(['report']);

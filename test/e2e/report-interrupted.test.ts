@@ -3,18 +3,11 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { repoRoot, runCli, wavefierBin, type CliResult } from '../helpers/cli.js';
-import { scratch } from '../fixtures/report/log-lines.js';
+import { scratchDirPerTest } from '../helpers/scratch.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await scratch());
-});
-afterEach(async () => {
-  await cleanup();
-});
+const scratch = scratchDirPerTest('wavefier-report-');
 
 /** Lines of `upload.jsonl` with a successful upload, in the only run under `logDir` (0 before it exists). */
 async function uploadedSoFar(logDir: string): Promise<number> {
@@ -51,7 +44,7 @@ async function interruptedRehearsal(logDir: string, atUploads: number): Promise<
 
 describe('report of a rehearsal interrupted with Ctrl-C (built bin)', () => {
   it('says how far it got, counts nothing it did not produce as lost, and exits 130; the report exits 4', async () => {
-    const logDir = join(dir, 'rehearsals');
+    const logDir = join(scratch.path, 'rehearsals');
     const result = await interruptedRehearsal(logDir, 20);
     expect(result.stderr).toMatch(/SIGINT received, stopping gracefully/);
     // Both sides stopped because they were asked to: no warning about their exit codes.
@@ -86,7 +79,7 @@ describe('report of a rehearsal interrupted with Ctrl-C (built bin)', () => {
   }, 90_000);
 
   it('exits 4 when the rehearsal\'s own --deadline stops it with nothing lost', async () => {
-    const result = await runCli(['rehearse', '--count', '400', '--rate-factor', '20', '--deadline', '7s', '--no-plots', '--log-dir', join(dir, 'deadline')], { timeoutMs: 60_000 });
+    const result = await runCli(['rehearse', '--count', '400', '--rate-factor', '20', '--deadline', '7s', '--no-plots', '--log-dir', join(scratch.path, 'deadline')], { timeoutMs: 60_000 });
     expect(result.stderr).toMatch(/stopping upload and download: deadline of 7\.00 s passed/);
     expect(result.code).toBe(4);
     expect(result.stdout).toMatch(/\nINTERRUPTED (?:after [\d,]+ of 400 scheduled chunks: of those, [\d,]+ verified, 0 lost, 0 corrupted|before any chunk was produced)/);

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cli.js';
+import { scratchDirPerTest } from '../helpers/scratch.js';
 import { faultKinds } from '../../tools/soak/schedule.js';
 
 interface Summary {
@@ -39,20 +39,13 @@ function runSoakCli(args: readonly string[], timeoutMs: number): Promise<{ code:
   });
 }
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'wavefier-soak-'));
-});
-afterEach(async (context) => {
-  // A failed soak keeps its run directory (logs, processes' stderr, summary) for the post-mortem.
-  if (context.task.result?.state === 'fail') console.error(`soak test failed: run directory kept in ${dir}`);
-  else await rm(dir, { recursive: true, force: true });
-});
+// A failed soak keeps its run directory (logs, processes' stderr, summary) for the post-mortem.
+const scratch = scratchDirPerTest('wavefier-soak-', { keepOnFailure: true });
 
 describe('the short soak (every fault kind, a few hundred chunks)', () => {
   it('recovers from every injected fault: nothing lost, every corruption detected, no duplicates', async () => {
     // 2% corruption so that a few hundred chunks reliably include some corrupted objects.
-    const result = await runSoakCli(['--count', '300', '--rate-factor', '25', '--corrupt-rate', '0.02', '--log-dir', dir, '--json', '--deadline', '100s'], 115_000);
+    const result = await runSoakCli(['--count', '300', '--rate-factor', '25', '--corrupt-rate', '0.02', '--log-dir', scratch.path, '--json', '--deadline', '100s'], 115_000);
     const summary = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as Summary;
     const failed = summary.checks.filter((check) => !check.ok).map((check) => `${check.id}: ${check.summary}`);
     expect(failed, result.stderr.slice(-3000)).toEqual([]);
@@ -88,7 +81,7 @@ describe('the short soak (every fault kind, a few hundred chunks)', () => {
 
   it('fails its verdict (exit 3) and says why when the run cannot complete', async () => {
     // A deadline far shorter than the pacing stops everything mid-run: chunks are lost.
-    const result = await runSoakCli(['--count', '100', '--rate-factor', '10', '--log-dir', dir, '--deadline', '3s', '--schedule', '[{"at":0.9,"kind":"restart-redis"}]'], 60_000);
+    const result = await runSoakCli(['--count', '100', '--rate-factor', '10', '--log-dir', scratch.path, '--deadline', '3s', '--schedule', '[{"at":0.9,"kind":"restart-redis"}]'], 60_000);
     expect(result.code).toBe(3);
     expect(result.stdout).toMatch(/FAIL\s+lost\s+\d+ of 100 scheduled chunks/);
     expect(result.stdout).toMatch(/FAIL\s+faults-injected/);

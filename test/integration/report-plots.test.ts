@@ -1,27 +1,20 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildReport, writeHtml, writePlots } from '../../src/report/index.js';
 import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
-import { scratch } from '../fixtures/report/log-lines.js';
+import { scratchDirPerTest } from '../helpers/scratch.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await scratch());
-});
-afterEach(async () => {
-  await cleanup();
-});
+const scratch = scratchDirPerTest('wavefier-report-');
 
 const pngSignature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 describe('report plots (Vega-Lite → SVG → PNG with resvg)', () => {
   it('writes histograms and the latency-over-time plot as SVG and PNG, and an HTML page with them inline', async () => {
     // One slow outlier: the histogram cuts it and says so instead of squashing the body.
-    await writeSyntheticRun({ logDir: dir, run: 'p', chunks: 1200, uploadLatencyMs: (seq) => (seq === 7 ? 60_000 : 1500 + (seq % 50) * 10) });
-    const report = await buildReport([dir]);
-    const out = join(dir, 'plots');
+    await writeSyntheticRun({ logDir: scratch.path, run: 'p', chunks: 1200, uploadLatencyMs: (seq) => (seq === 7 ? 60_000 : 1500 + (seq % 50) * 10) });
+    const report = await buildReport([scratch.path]);
+    const out = join(scratch.path, 'plots');
     const result = await writePlots(report, out);
     expect(result.warnings).toEqual([]);
     const names = result.files.map((file) => file.slice(out.length + 1)).sort();
@@ -52,9 +45,9 @@ describe('report plots (Vega-Lite → SVG → PNG with resvg)', () => {
   });
 
   it('warns, and still draws, when the font file is missing; leaves out plots without data', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'q', chunks: 20, withoutDownloadLog: true });
-    const report = await buildReport([dir]);
-    const result = await writePlots(report, join(dir, 'plots'), { fontFile: join(dir, 'no-such-font.ttf') });
+    await writeSyntheticRun({ logDir: scratch.path, run: 'q', chunks: 20, withoutDownloadLog: true });
+    const report = await buildReport([scratch.path]);
+    const result = await writePlots(report, join(scratch.path, 'plots'), { fontFile: join(scratch.path, 'no-such-font.ttf') });
     expect(result.warnings.join('\n')).toMatch(/no-such-font\.ttf not found: .*install fonts-dejavu-core/);
     expect(result.warnings.join('\n')).toMatch(/no total latencies in the logs/);
     expect(result.plots.map((plot) => plot.name)).toEqual(['upload-latency', 'latency-over-time']);

@@ -1,19 +1,13 @@
 import { chmod, utimes } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InputError, NotFoundError } from '../../src/common/errors.js';
 import { buildReport, maxMalformedKept, renderText, reportExitCode, reportNotes, verdictLine, type Report } from '../../src/report/index.js';
 import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
-import { chunk, corrupted, pinoLine, run, runFinished, runStarted, scratch, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
+import { chunk, corrupted, pinoLine, run, runFinished, runStarted, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
+import { scratchDirPerTest } from '../helpers/scratch.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await scratch());
-});
-afterEach(async () => {
-  await cleanup();
-});
+const scratch = scratchDirPerTest('wavefier-report-');
 
 function statuses(report: Report): string[] {
   return report.listing.map((entry) => `${entry.status} ${entry.seq}`);
@@ -21,8 +15,8 @@ function statuses(report: Report): string[] {
 
 describe('report integrity', () => {
   it('calls a complete run clean, with the slide sentence and exit code 0', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'clean', chunks: 30, noiseEvery: 7 });
-    const report = await buildReport([dir]);
+    await writeSyntheticRun({ logDir: scratch.path, run: 'clean', chunks: 30, noiseEvery: 7 });
+    const report = await buildReport([scratch.path]);
     expect(report.integrity).toMatchObject({
       scheduled: 30,
       scheduledSource: 'run_started',
@@ -44,7 +38,7 @@ describe('report integrity', () => {
 
   it('counts every kind of fault and lists chunks rclone-style', async () => {
     await writeSyntheticRun({
-      logDir: dir,
+      logDir: scratch.path,
       run: 'faulty',
       chunks: 40,
       missing: [3, 4],
@@ -59,7 +53,7 @@ describe('report integrity', () => {
       late: [20, 21],
       duplicateUploads: [25],
     });
-    const report = await buildReport([join(dir, 'faulty')]);
+    const report = await buildReport([join(scratch.path, 'faulty')]);
     expect(report.integrity).toMatchObject({
       scheduled: 40,
       uploaded: 40 - 1 - 3,
@@ -91,9 +85,9 @@ describe('report integrity', () => {
   });
 
   it('treats a chunk verified and later found corrupted as corrupted, and corrupted-then-verified as recovered', async () => {
-    await writeLog(dir, 'upload.jsonl', [runStarted(2), uploaded(0, 100), uploaded(1, 100)]);
-    await writeLog(dir, 'download.jsonl', [verified(0, 500), corrupted(0, 900), corrupted(1, 400), verified(1, 800)]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(2), uploaded(0, 100), uploaded(1, 100)]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 500), corrupted(0, 900), corrupted(1, 400), verified(1, 800)]);
+    const report = await buildReport([scratch.path]);
     expect(statuses(report)).toEqual(['* 0', '= 1']);
     expect(report.integrity).toMatchObject({ corrupted: 1, recovered: 1, corruptedReads: 2, chunksWithCorruptedRead: 2, verified: 1, missing: 0 });
     // Total latency comes from the first verification, including the time lost to the bad replica.
@@ -101,45 +95,45 @@ describe('report integrity', () => {
   });
 
   it('orders download events by their own times, not by file order, to find the final state', async () => {
-    await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100)]);
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(1), uploaded(0, 100)]);
     // A second downloader host logged the earlier corruption after the first host's verification.
-    await writeLog(dir, 'download.jsonl', [verified(0, 900)]);
-    await writeLog(dir, 'download-host2.jsonl', [corrupted(0, 400)]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 900)]);
+    await writeLog(scratch.path, 'download-host2.jsonl', [corrupted(0, 400)]);
+    const report = await buildReport([scratch.path]);
     expect(statuses(report)).toEqual(['= 0']);
     expect(report.integrity.recovered).toBe(1);
   });
 
   it('falls back to the highest seq + 1 and names the scheduled chunks that are in no log', async () => {
-    await writeLog(dir, 'upload.jsonl', [uploaded(0, 100), uploaded(1, 100), uploaded(4, 100)]);
-    await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(1, 300), verified(4, 300)]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'upload.jsonl', [uploaded(0, 100), uploaded(1, 100), uploaded(4, 100)]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 300), verified(1, 300), verified(4, 300)]);
+    const report = await buildReport([scratch.path]);
     expect(report.integrity).toMatchObject({ scheduled: 5, scheduledSource: 'highest-seq', unaccounted: 2 });
     expect(report.lists.unaccountedSeqs).toEqual([2, 3]);
     expect(report.verdict.summary).toBe('2 chunks scheduled but in no log (3 of 5 scheduled chunks verified)');
   });
 
   it('counts a chunk whose upload only retried (writer stopped mid-retry) as a failed upload', async () => {
-    await writeLog(dir, 'upload.jsonl', [
+    await writeLog(scratch.path, 'upload.jsonl', [
       runStarted(1),
       pinoLine({ event: 'retry', ...chunk(0), t_avail: t0, attempts: 1, error: 'catalog 503' }),
     ]);
-    await writeLog(dir, 'download.jsonl', []);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'download.jsonl', []);
+    const report = await buildReport([scratch.path]);
     expect(report.integrity.failedUploads).toBe(1);
     expect(report.lists.failedUploads[0]?.error).toMatch(/no final event after 1 retries.*catalog 503/);
     expect(statuses(report)).toEqual(['! 0']);
   });
 
   it('joins download events without a seq (bytes that did not decode) by name', async () => {
-    await writeLog(dir, 'upload.jsonl', [runStarted(2), uploaded(0, 100), uploaded(1, 100)]);
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(2), uploaded(0, 100), uploaded(1, 100)]);
     const { seq: _seq, ...identity } = chunk(1);
-    await writeLog(dir, 'download.jsonl', [
+    await writeLog(scratch.path, 'download.jsonl', [
       verified(0, 300),
       // As the downloader writes a final failure: no seq, no t_avail.
       pinoLine({ event: 'failed', ...identity, t_detected: t0 + 1500, attempts: 3, error: 'GET 503' }),
     ]);
-    const report = await buildReport([dir]);
+    const report = await buildReport([scratch.path]);
     expect(report.malformed).toEqual([]);
     expect(report.listing.map((entry) => [entry.status, entry.seq, entry.detail])).toEqual([
       ['=', 0, undefined],
@@ -150,9 +144,9 @@ describe('report integrity', () => {
 
   it('keeps what each writer counted at run_finished as written, without adding resumed runs up', async () => {
     const finished = (uploadedSoFar: number): string => pinoLine({ event: 'run_finished', run, side: 'upload', counts: { uploaded: uploadedSoFar }, reason: 'done' });
-    await writeLog(dir, 'upload.jsonl', [runStarted(2), uploaded(0, 100), finished(1), runStarted(2), uploaded(1, 100), finished(2)]);
-    await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(1, 300)]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(2), uploaded(0, 100), finished(1), runStarted(2), uploaded(1, 100), finished(2)]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 300), verified(1, 300)]);
+    const report = await buildReport([scratch.path]);
     expect(report.run.writerCounts).toEqual([
       { side: 'upload', counts: { uploaded: 1 }, reason: 'done' },
       { side: 'upload', counts: { uploaded: 2 }, reason: 'done' },
@@ -161,26 +155,26 @@ describe('report integrity', () => {
   });
 
   it('counts chunks verified twice as duplicates without failing the run', async () => {
-    await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100), runFinished('upload')]);
-    await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(0, 700)]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(1), uploaded(0, 100), runFinished('upload')]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 300), verified(0, 700)]);
+    const report = await buildReport([scratch.path]);
     expect(report.integrity.duplicateVerifications).toBe(1);
     expect(report.verdict.ok).toBe(true);
     expect(report.latency.total?.max).toBe(300);
   });
 
   it('gives no verdict for an upload log without events, instead of calling it clean', async () => {
-    await writeLog(dir, 'upload.jsonl', [pinoLine({ msg: 'starting' })]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'upload.jsonl', [pinoLine({ msg: 'starting' })]);
+    const report = await buildReport([scratch.path]);
     expect(report.verdict).toMatchObject({ ok: false, state: 'no-verdict', exitCode: 5 });
     expect(report.warnings.join('\n')).toMatch(/upload\.jsonl names no upload run .*: not read/);
   });
 
   it('gives no verdict when nothing was uploaded: every chunk skipped (an all-NaN source)', async () => {
     const skipped = (seq: number): string => pinoLine({ event: 'skipped', ...chunk(seq), t_avail: t0 + seq * 1000, reason: 'gap', error: 'NaN' });
-    await writeLog(dir, 'upload.jsonl', [runStarted(3), skipped(0), skipped(1), skipped(2), runFinished('upload')]);
-    await writeLog(dir, 'download.jsonl', [runFinished('download')]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(3), skipped(0), skipped(1), skipped(2), runFinished('upload')]);
+    await writeLog(scratch.path, 'download.jsonl', [runFinished('download')]);
+    const report = await buildReport([scratch.path]);
     expect(report.integrity).toMatchObject({ scheduled: 3, uploaded: 0, skipped: 3 });
     expect(report.verdict).toEqual({
       ok: false,
@@ -198,7 +192,7 @@ function chunkName(seq: number): string {
 
 describe('report latency', () => {
   it('computes each latency from the first successful event of the chunk', async () => {
-    await writeLog(dir, 'upload.jsonl', [
+    await writeLog(scratch.path, 'upload.jsonl', [
       runStarted(3),
       uploaded(0, 1000, { t_enqueued: t0 + 2 }),
       uploaded(1, 2000, { t_enqueued: t0 + 1000 + 4 }),
@@ -206,8 +200,8 @@ describe('report latency', () => {
       // A duplicate, later success must not count.
       uploaded(2, 9000),
     ]);
-    await writeLog(dir, 'download.jsonl', [verified(0, 5000), verified(1, 6000), verified(2, 7000)]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 5000), verified(1, 6000), verified(2, 7000)]);
+    const report = await buildReport([scratch.path]);
     expect(report.latency.pacingError).toMatchObject({ count: 3, mean: 4, median: 4, max: 6 });
     expect(report.latency.upload).toMatchObject({ count: 3, mean: 2000, median: 2000, min: 1000, max: 3000 });
     // detection = t_detected - t_uploaded = (total - 10) - upload
@@ -218,8 +212,8 @@ describe('report latency', () => {
   });
 
   it('uses the chunks\' own t_avail when there is no upload log, and gives no verdict (never a PASS)', async () => {
-    await writeLog(dir, 'download.jsonl', [verified(0, 4000), verified(1, 6000)]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 4000), verified(1, 6000)]);
+    const report = await buildReport([scratch.path]);
     expect(report.latency.total).toMatchObject({ count: 2, mean: 5000 });
     expect(report.latency.upload).toBeNull();
     expect(report.warnings.join('\n')).toMatch(/no upload log/);
@@ -230,12 +224,12 @@ describe('report latency', () => {
       `no upload log of run ${run}: without it nobody can say which chunks should have arrived (the download logs alone show 2 verified, 0 corrupted, 0 invalid, 0 failed); pass the upload side's --log-dir too`,
     );
     // --run names the upload run even when only its chunks (in the download log) name it.
-    expect((await buildReport([dir], { runId: run })).verdict.state).toBe('no-verdict');
+    expect((await buildReport([scratch.path], { runId: run })).verdict.state).toBe('no-verdict');
   });
 
   it('gives no verdict when there is no download log, rather than calling every chunk missing', async () => {
-    await writeLog(dir, 'upload.jsonl', [runStarted(2), uploaded(0, 100), uploaded(1, 100)]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(2), uploaded(0, 100), uploaded(1, 100)]);
+    const report = await buildReport([scratch.path]);
     expect(report.warnings.join('\n')).toMatch(/no download log/);
     expect(report.latency.total).toBeNull();
     expect(report.verdict).toMatchObject({ ok: false, state: 'no-verdict', exitCode: 5 });
@@ -249,9 +243,9 @@ describe('report latency', () => {
       lines.push(uploaded(seq, seq < 20 ? 100 : 900));
       down.push(verified(seq, seq < 20 ? 1000 : 5000));
     }
-    await writeLog(dir, 'upload.jsonl', lines);
-    await writeLog(dir, 'download.jsonl', down);
-    const report = await buildReport([dir], { windowMs: 10_000 });
+    await writeLog(scratch.path, 'upload.jsonl', lines);
+    await writeLog(scratch.path, 'download.jsonl', down);
+    const report = await buildReport([scratch.path], { windowMs: 10_000 });
     expect(report.windows.origin).toBe(t0);
     expect(report.windows.items.map((window) => [window.index, window.chunks, window.latency.upload?.median, window.latency.total?.p99])).toEqual([
       [0, 10, 100, 1000],
@@ -261,9 +255,9 @@ describe('report latency', () => {
   });
 
   it('starts the windows at the first chunk when it is stamped before t0, so no window lies before the run', async () => {
-    await writeLog(dir, 'upload.jsonl', [runStarted(2), uploaded(0, 100, { t_avail: t0 - 5 }), uploaded(1, 100), runFinished('upload')]);
-    await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(1, 300)]);
-    const report = await buildReport([dir], { windowMs: 600_000 });
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(2), uploaded(0, 100, { t_avail: t0 - 5 }), uploaded(1, 100), runFinished('upload')]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 300), verified(1, 300)]);
+    const report = await buildReport([scratch.path], { windowMs: 600_000 });
     expect(report.windows.origin).toBe(t0 - 5);
     expect(report.windows.items.map((window) => [window.index, window.chunks])).toEqual([[0, 2]]);
     expect(renderText(report)).not.toContain('latency over time');
@@ -271,9 +265,9 @@ describe('report latency', () => {
 
   it('warns when clocks disagree (negative latencies), not when a busy uploader stamped a chunk late', async () => {
     // Chunk 0 seen 200 ms before its upload was stamped (one clock, a loaded uploader); chunk 1 4.7 s before.
-    await writeLog(dir, 'upload.jsonl', [runStarted(2), uploaded(0, 500), uploaded(1, 5000)]);
-    await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(1, 300)]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(2), uploaded(0, 500), uploaded(1, 5000)]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 300), verified(1, 300)]);
+    const report = await buildReport([scratch.path]);
     const warnings = report.warnings.join('\n');
     expect(warnings).toMatch(/(?:^|\n)1 detection delay below -1\.00 s: the clocks of the hosts disagree \(check NTP\)(?:$|\n)/);
   });
@@ -282,7 +276,7 @@ describe('report latency', () => {
 describe('report log reading', () => {
   it('reports malformed and truncated lines by file:line and still reports the rest', async () => {
     await writeLog(
-      dir,
+      scratch.path,
       'upload.jsonl',
       [
         runStarted(3),
@@ -296,8 +290,8 @@ describe('report log reading', () => {
       ],
       { cut: true },
     );
-    await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(1, 300), pinoLine({ event: 'verified', ...chunk(2), adler32: 'XYZ' })]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 300), verified(1, 300), pinoLine({ event: 'verified', ...chunk(2), adler32: 'XYZ' })]);
+    const report = await buildReport([scratch.path]);
     const where = report.malformed.map((line) => `${line.file.endsWith('upload.jsonl') ? 'up' : 'down'}:${line.line}`);
     // Upload logs are read first: they say which chunks the run has.
     expect(where).toEqual(['up:3', 'up:4', 'up:6', 'up:8', 'down:3']);
@@ -312,8 +306,8 @@ describe('report log reading', () => {
   });
 
   it('merges the logs of several hosts given as several directories', async () => {
-    const hostA = join(dir, 'ego');
-    const hostB = join(dir, 'cnaf');
+    const hostA = join(scratch.path, 'ego');
+    const hostB = join(scratch.path, 'cnaf');
     await writeLog(hostA, 'upload.jsonl', [runStarted(4), uploaded(0, 100), uploaded(2, 100), runFinished('upload')]);
     await writeLog(hostA, 'upload-worker2.jsonl', [uploaded(1, 100), uploaded(3, 100)]);
     await writeLog(hostB, 'download.jsonl', [0, 1, 2, 3].map((seq) => verified(seq, 400)));
@@ -329,44 +323,44 @@ describe('report log reading', () => {
     expect(partial.warnings.join('\n')).toMatch(/2 chunks downloaded but not in the upload logs/);
   });
 
-  it('picks the most recent run of a log dir, or the one asked for', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'new', chunks: 5, t0: t0 + 86_400_000 });
-    await writeSyntheticRun({ logDir: dir, run: 'old', chunks: 3, t0 });
+  it('picks the most recent run of a log scratch.path, or the one asked for', async () => {
+    await writeSyntheticRun({ logDir: scratch.path, run: 'new', chunks: 5, t0: t0 + 86_400_000 });
+    await writeSyntheticRun({ logDir: scratch.path, run: 'old', chunks: 3, t0 });
     // The logs say when each run started; file times (reset by copying) do not decide.
     const past = new Date(Date.now() - 3_600_000);
-    for (const file of ['upload.jsonl', 'download.jsonl']) await utimes(join(dir, 'new', file), past, past);
-    const latest = await buildReport([dir]);
+    for (const file of ['upload.jsonl', 'download.jsonl']) await utimes(join(scratch.path, 'new', file), past, past);
+    const latest = await buildReport([scratch.path]);
     expect(latest.run).toMatchObject({ id: 'new', selectedBy: 'most-recent', candidates: ['new', 'old'], recordRuns: ['new'] });
     expect(latest.integrity.scheduled).toBe(5);
-    const chosen = await buildReport([dir], { runId: 'old' });
+    const chosen = await buildReport([scratch.path], { runId: 'old' });
     expect(chosen.run).toMatchObject({ id: 'old', selectedBy: 'flag' });
     expect(chosen.integrity.scheduled).toBe(3);
-    await expect(buildReport([dir], { runId: 'nope' })).rejects.toThrow(NotFoundError);
-    await expect(buildReport([dir], { runId: 'nope' })).rejects.toThrow(/run 'nope' is not in the given log directories \(neither in an upload log nor in a downloaded chunk\); upload runs found: new, old/);
+    await expect(buildReport([scratch.path], { runId: 'nope' })).rejects.toThrow(NotFoundError);
+    await expect(buildReport([scratch.path], { runId: 'nope' })).rejects.toThrow(/run 'nope' is not in the given log directories \(neither in an upload log nor in a downloaded chunk\); upload runs found: new, old/);
   });
 
   it('says clearly when a path does not exist or holds no logs', async () => {
-    await expect(buildReport([join(dir, 'absent')])).rejects.toThrow(InputError);
-    await expect(buildReport([dir])).rejects.toThrow(/no upload\*\.jsonl or download\*\.jsonl in/);
-    await expect(buildReport([dir])).rejects.toThrow(NotFoundError);
+    await expect(buildReport([join(scratch.path, 'absent')])).rejects.toThrow(InputError);
+    await expect(buildReport([scratch.path])).rejects.toThrow(/no upload\*\.jsonl or download\*\.jsonl in/);
+    await expect(buildReport([scratch.path])).rejects.toThrow(NotFoundError);
   });
 });
 
 describe('report unreadable log', () => {
   // root reads any file, so the failure cannot be provoked there.
   it.skipIf(process.getuid?.() === 0)('names the file it cannot read', async () => {
-    const path = await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100)]);
+    const path = await writeLog(scratch.path, 'upload.jsonl', [runStarted(1), uploaded(0, 100)]);
     await chmod(path, 0o000);
-    await expect(buildReport([dir])).rejects.toThrow(/cannot read log file .*upload\.jsonl: .*check that it exists and is readable/);
+    await expect(buildReport([scratch.path])).rejects.toThrow(/cannot read log file .*upload\.jsonl: .*check that it exists and is readable/);
   });
 });
 
 describe('report of a garbage log', () => {
   it('keeps the first malformed lines with their reasons and counts them all', async () => {
     const garbage = Array.from({ length: maxMalformedKept + 500 }, (_, index) => `garbage ${index}`);
-    await writeLog(dir, 'upload.jsonl', [runStarted(1), uploaded(0, 100), ...garbage, runFinished('upload')]);
-    await writeLog(dir, 'download.jsonl', [verified(0, 300)]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(1), uploaded(0, 100), ...garbage, runFinished('upload')]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 300)]);
+    const report = await buildReport([scratch.path]);
     expect(report.malformed).toHaveLength(maxMalformedKept);
     expect(report.malformedCount).toBe(maxMalformedKept + 500);
     expect(report.malformed[0]).toMatchObject({ line: 3 });
@@ -380,9 +374,9 @@ describe('report of a garbage log', () => {
 
 describe('report progress', () => {
   it('calls back every N lines of each file', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'p', chunks: 10 });
+    await writeSyntheticRun({ logDir: scratch.path, run: 'p', chunks: 10 });
     const calls: string[] = [];
-    await buildReport([dir], { progressEveryLines: 5, onProgress: (file, lines) => calls.push(`${basename(file)}:${lines}`) });
+    await buildReport([scratch.path], { progressEveryLines: 5, onProgress: (file, lines) => calls.push(`${basename(file)}:${lines}`) });
     // 12 lines per file: the run events and 10 chunk events; upload logs first.
     expect(calls).toEqual(['upload.jsonl:5', 'upload.jsonl:10', 'download.jsonl:5', 'download.jsonl:10']);
   });

@@ -1,24 +1,17 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
 import { fixtureRuns, fixturesDir } from '../fixtures/report/fixtures.js';
-import { scratch } from '../fixtures/report/log-lines.js';
+import { scratchDirPerTest } from '../helpers/scratch.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await scratch());
-});
-afterEach(async () => {
-  await cleanup();
-});
+const scratch = scratchDirPerTest('wavefier-report-');
 
 describe('report log fixtures', () => {
   it('are exactly what the synthetic log writer produces (regenerate with WAVEFIER_REGENERATE_FIXTURES=1)', async () => {
     const regenerate = process.env.WAVEFIER_REGENERATE_FIXTURES === '1';
     for (const { dir: name, options } of fixtureRuns) {
-      const target = regenerate ? join(fixturesDir, name) : join(dir, name);
+      const target = regenerate ? join(fixturesDir, name) : join(scratch.path, name);
       await writeSyntheticRun({ ...options, logDir: target });
       const runDir = join(fixturesDir, name, options.run);
       const files = (await readdir(join(target, options.run))).sort();

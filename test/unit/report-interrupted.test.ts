@@ -1,22 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { buildReport, renderHtml, renderListing, renderText, reportExitCode, reportToJson, verdictErrorFor, verdictLine } from '../../src/report/index.js';
 import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
-import { runFinished, runStarted, scratch, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
+import { runFinished, runStarted, t0, uploaded, verified, writeLog } from '../fixtures/report/log-lines.js';
+import { scratchDirPerTest } from '../helpers/scratch.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await scratch());
-});
-afterEach(async () => {
-  await cleanup();
-});
+const scratch = scratchDirPerTest('wavefier-report-');
 
 describe('report of a run stopped early', () => {
   it('calls a run interrupted after 2,000 of 14,400 chunks, all verified, INTERRUPTED with exit 4', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'stopped', chunks: 14_400, interruptAfter: 2000 });
-    const report = await buildReport([dir]);
+    await writeSyntheticRun({ logDir: scratch.path, run: 'stopped', chunks: 14_400, interruptAfter: 2000 });
+    const report = await buildReport([scratch.path]);
     expect(report.completion).toMatchObject({ state: 'interrupted', upload: 'interrupted', download: 'interrupted' });
     expect(report.integrity).toMatchObject({ scheduled: 14_400, uploaded: 2000, verified: 2000, missing: 0, inFlight: 0, unaccounted: 12_400 });
     expect(report.verdict).toEqual({
@@ -49,8 +43,8 @@ describe('report of a run stopped early', () => {
 
   it('counts the chunks uploaded just before the downloader stopped as in flight, not lost', async () => {
     // The downloader stops 3 s after the last upload; verification takes 5-7.6 s after upload.
-    await writeSyntheticRun({ logDir: dir, run: 'inflight', chunks: 100, interruptAfter: 40, downloadStopsAfterMs: 3000 });
-    const report = await buildReport([dir]);
+    await writeSyntheticRun({ logDir: scratch.path, run: 'inflight', chunks: 100, interruptAfter: 40, downloadStopsAfterMs: 3000 });
+    const report = await buildReport([scratch.path]);
     const { inFlight, missing, verified } = report.integrity;
     expect(inFlight).toBeGreaterThan(0);
     expect(missing).toBe(0);
@@ -65,8 +59,8 @@ describe('report of a run stopped early', () => {
   });
 
   it('still fails with exit 3 when a chunk produced before the stop is lost or corrupted', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'lossy', chunks: 14_400, interruptAfter: 2000, missing: [100], corrupted: [200] });
-    const report = await buildReport([dir]);
+    await writeSyntheticRun({ logDir: scratch.path, run: 'lossy', chunks: 14_400, interruptAfter: 2000, missing: [100], corrupted: [200] });
+    const report = await buildReport([scratch.path]);
     expect(report.verdict).toEqual({
       ok: false,
       state: 'fail',
@@ -83,7 +77,7 @@ describe('report of a run stopped early', () => {
   });
 
   it('counts a chunk uploaded long before the downloader stopped and never seen as lost', async () => {
-    await writeLog(dir, 'upload.jsonl', [
+    await writeLog(scratch.path, 'upload.jsonl', [
       runStarted(100),
       uploaded(0, 100),
       uploaded(1, 100),
@@ -93,8 +87,8 @@ describe('report of a run stopped early', () => {
     // Chunk 1 (uploaded at +1.1 s) is still unseen when the downloader stops at +60 s: the longest
     // upload-to-verified time of the run is 0.2 s, so 5.4 s of grace do not cover it. Chunk 57 was
     // uploaded at +57.1 s: in flight.
-    await writeLog(dir, 'download.jsonl', [verified(0, 300), runFinished('download', { reason: 'interrupted', time: t0 + 60_000 })]);
-    const fix = await buildReport([dir]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 300), runFinished('download', { reason: 'interrupted', time: t0 + 60_000 })]);
+    const fix = await buildReport([scratch.path]);
     expect(fix.completion).toMatchObject({ state: 'interrupted', downloadStoppedAt: t0 + 60_000, graceMs: 5400 });
     expect(fix.lists.missing).toEqual(['V-V1_TEST-1400000001-1.hdf5']);
     expect(fix.lists.inFlight).toEqual(['V-V1_TEST-1400000057-1.hdf5']);
@@ -102,11 +96,11 @@ describe('report of a run stopped early', () => {
   });
 
   it('calls a run whose upload log ends without run_finished UNFINISHED (killed, or still running)', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'killed', chunks: 50, interruptAfter: 20, unfinished: 'upload' });
-    const report = await buildReport([dir]);
+    await writeSyntheticRun({ logDir: scratch.path, run: 'killed', chunks: 50, interruptAfter: 20, unfinished: 'upload' });
+    const report = await buildReport([scratch.path]);
     expect(report.completion).toMatchObject({ state: 'interrupted', upload: 'unfinished', download: 'interrupted' });
 
-    const live = join(dir, 'live');
+    const live = join(scratch.path, 'live');
     await writeLog(live, 'upload.jsonl', [runStarted(10), uploaded(0, 100), uploaded(1, 100)]);
     await writeLog(live, 'download.jsonl', [verified(0, 300), verified(1, 400)]);
     const peek = await buildReport([live]);
@@ -118,7 +112,7 @@ describe('report of a run stopped early', () => {
   });
 
   it('takes the last run event of each side, so that a resumed run that finished is complete', async () => {
-    await writeLog(dir, 'upload.jsonl', [
+    await writeLog(scratch.path, 'upload.jsonl', [
       runStarted(2),
       uploaded(0, 100),
       runFinished('upload', { reason: 'interrupted', time: t0 + 5000 }),
@@ -126,25 +120,25 @@ describe('report of a run stopped early', () => {
       uploaded(1, 100),
       runFinished('upload', { time: t0 + 20_000 }),
     ]);
-    await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(1, 300), runFinished('download', { reason: 'dataset closed', time: t0 + 21_000 })]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 300), verified(1, 300), runFinished('download', { reason: 'dataset closed', time: t0 + 21_000 })]);
+    const report = await buildReport([scratch.path]);
     expect(report.completion).toMatchObject({ state: 'complete', upload: 'finished', download: 'finished' });
     expect(report.verdict).toMatchObject({ state: 'pass', exitCode: 0, ok: true });
   });
 
   it('says so when a run was stopped before it produced anything, and prints no empty latency table', async () => {
-    await writeLog(dir, 'upload.jsonl', [runStarted(200), runFinished('upload', { reason: 'interrupted' })]);
-    await writeLog(dir, 'download.jsonl', [runFinished('download', { reason: 'interrupted' })]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(200), runFinished('upload', { reason: 'interrupted' })]);
+    await writeLog(scratch.path, 'download.jsonl', [runFinished('download', { reason: 'interrupted' })]);
+    const report = await buildReport([scratch.path]);
     expect(verdictLine(report)).toBe('INTERRUPTED before any chunk was produced (0 of 200 scheduled chunks)');
     expect(report.verdict.exitCode).toBe(4);
     expect(renderText(report)).toContain('\n\nlatency: no chunk has upload or download times\n\n');
   });
 
   it('keeps a complete run with scheduled chunks in no log a failure, with the seqs as ranges', async () => {
-    await writeLog(dir, 'upload.jsonl', [runStarted(8), uploaded(0, 100), uploaded(4, 100), runFinished('upload')]);
-    await writeLog(dir, 'download.jsonl', [verified(0, 300), verified(4, 300), runFinished('download')]);
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(8), uploaded(0, 100), uploaded(4, 100), runFinished('upload')]);
+    await writeLog(scratch.path, 'download.jsonl', [verified(0, 300), verified(4, 300), runFinished('download')]);
+    const report = await buildReport([scratch.path]);
     expect(report.verdict).toMatchObject({ state: 'fail', exitCode: 3, summary: '6 chunks scheduled but in no log (2 of 8 scheduled chunks verified)' });
     expect(renderText(report)).toContain('\nin no log (6 scheduled chunks):\n  seq 1-3, 5-7\n');
     expect(renderListing(report, { all: false })).toBe('- seq 1-3, 5-7  (6 chunks scheduled, in no log)');

@@ -1,21 +1,15 @@
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildReport, renderListing, renderText, verdictLine } from '../../src/report/index.js';
-import { pinoLine, scratch, t0, writeLog } from '../fixtures/report/log-lines.js';
+import { pinoLine, t0, writeLog } from '../fixtures/report/log-lines.js';
+import { scratchDirPerTest } from '../helpers/scratch.js';
 
 /**
  * The report joins logs by what the chunks say about themselves (upload run id + seq, else the DID),
  * from any folders: these logs are laid out as two sites write them, with names that say nothing.
  */
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await scratch());
-});
-afterEach(async () => {
-  await cleanup();
-});
+const scratch = scratchDirPerTest('wavefier-report-');
 
 const scope = 'wavefier';
 const dataset = 'my-rehearsal';
@@ -59,8 +53,8 @@ function downloadLog(lines: readonly string[], folder = dataset, ds = dataset): 
 describe('report join by chunk identity', () => {
   it('joins two sites\' logs whatever their folders are called, and --run selects by the upload run id', async () => {
     const run = 'kill1';
-    const siteA = join(dir, 'siteA');
-    const siteB = join(dir, 'siteB');
+    const siteA = join(scratch.path, 'siteA');
+    const siteB = join(scratch.path, 'siteB');
     await writeLog(siteA, 'upload.jsonl', uploadLog(run, [0, 1, 2, 3]), { runId: run });
     // The downloader files its log under the dataset's name, which says nothing about the run.
     await writeLog(siteB, 'download.jsonl', downloadLog([0, 1, 2, 3].map((seq) => verifiedChunk(run, seq))));
@@ -72,25 +66,25 @@ describe('report join by chunk identity', () => {
   });
 
   it('takes only the selected run\'s chunks from a dataset that holds two runs, and says so', async () => {
-    await writeLog(dir, 'upload.jsonl', uploadLog('first', [0, 1]), { runId: 'a' });
-    await writeLog(dir, 'upload.jsonl', uploadLog('second', [0, 1, 2]), { runId: 'b' });
+    await writeLog(scratch.path, 'upload.jsonl', uploadLog('first', [0, 1]), { runId: 'a' });
+    await writeLog(scratch.path, 'upload.jsonl', uploadLog('second', [0, 1, 2]), { runId: 'b' });
     const lines = [verifiedChunk('first', 0), verifiedChunk('first', 1), verifiedChunk('second', 0), verifiedChunk('second', 2)];
-    await writeLog(dir, 'download.jsonl', downloadLog(lines), { runId: 'c' });
-    const first = await buildReport([dir], { runId: 'first' });
+    await writeLog(scratch.path, 'download.jsonl', downloadLog(lines), { runId: 'c' });
+    const first = await buildReport([scratch.path], { runId: 'first' });
     expect(first.integrity).toMatchObject({ scheduled: 2, uploaded: 2, verified: 2, missing: 0 });
     expect(first.verdict.state).toBe('pass');
     expect(first.warnings.join('\n')).toMatch(/other upload runs, not counted here: second \(2\); choose a run with --run/);
-    const second = await buildReport([dir], { runId: 'second' });
+    const second = await buildReport([scratch.path], { runId: 'second' });
     expect(second.integrity).toMatchObject({ scheduled: 3, verified: 2, missing: 1 });
     expect(second.lists.missing).toEqual([name('second', 1)]);
   });
 
   it('reads no download log of another dataset, and joins lines without identity by DID', async () => {
-    await writeLog(dir, 'upload.jsonl', uploadLog('r', [0, 1]), { runId: 'r' });
+    await writeLog(scratch.path, 'upload.jsonl', uploadLog('r', [0, 1]), { runId: 'r' });
     // Another dataset's downloader, with a chunk name that is the same by chance: not read.
-    await writeLog(dir, 'download.jsonl', downloadLog([downloadLine('failed', name('r', 0), { error: 'GET 503' }, 'other')], 'other', 'other'), { runId: 'other' });
+    await writeLog(scratch.path, 'download.jsonl', downloadLog([downloadLine('failed', name('r', 0), { error: 'GET 503' }, 'other')], 'other', 'other'), { runId: 'other' });
     await writeLog(
-      dir,
+      scratch.path,
       'download.jsonl',
       downloadLog([
         verifiedChunk('r', 0),
@@ -100,17 +94,17 @@ describe('report join by chunk identity', () => {
       ]),
       { runId: dataset },
     );
-    const report = await buildReport([dir]);
+    const report = await buildReport([scratch.path]);
     expect(report.files.map((file) => file.path.split('/').at(-2))).toEqual(['r', dataset]);
     expect(report.integrity).toMatchObject({ verified: 2, corruptedReads: 1, chunksWithCorruptedRead: 1, recovered: 1, corrupted: 0 });
     expect(report.verdict.state).toBe('pass');
   });
 
   it('counts foreign files on their own line, outside the chunk counts and latency, and passes', async () => {
-    await writeLog(dir, 'upload.jsonl', uploadLog('r', [0, 1]), { runId: 'r' });
+    await writeLog(scratch.path, 'upload.jsonl', uploadLog('r', [0, 1]), { runId: 'r' });
     const foreign = downloadLine('verified', 'H-H1_LOSC_4_V2-1126259446-32.hdf5', { foreign: true, bytes: 1000, t_verified: t0 + 5000 });
-    await writeLog(dir, 'download.jsonl', downloadLog([verifiedChunk('r', 0), foreign, verifiedChunk('r', 1)]), { runId: dataset });
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'download.jsonl', downloadLog([verifiedChunk('r', 0), foreign, verifiedChunk('r', 1)]), { runId: dataset });
+    const report = await buildReport([scratch.path]);
     expect(report.integrity).toMatchObject({ scheduled: 2, uploaded: 2, downloaded: 2, verified: 2, foreign: 1, notInUploadLog: 0 });
     expect(report.lists.foreign).toEqual(['H-H1_LOSC_4_V2-1126259446-32.hdf5']);
     expect(report.latency.total?.count).toBe(2);
@@ -119,15 +113,15 @@ describe('report join by chunk identity', () => {
   });
 
   it('calls a chunk whose bytes match the catalog but are not a valid chunk invalid: a content error that fails the run', async () => {
-    await writeLog(dir, 'upload.jsonl', uploadLog('r', [0, 1, 2]), { runId: 'r' });
+    await writeLog(scratch.path, 'upload.jsonl', uploadLog('r', [0, 1, 2]), { runId: 'r' });
     const lines = [
       verifiedChunk('r', 0),
       downloadLine('invalid', name('r', 1), { run: 'r', seq: 1, error: 'chunk holds GPS start 7, but its name says 1400000001' }),
       // Taken for a foreign file by the downloader, yet the upload log says it is chunk 2.
       downloadLine('verified', name('r', 2), { foreign: true }),
     ];
-    await writeLog(dir, 'download.jsonl', downloadLog(lines), { runId: dataset });
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'download.jsonl', downloadLog(lines), { runId: dataset });
+    const report = await buildReport([scratch.path]);
     expect(report.integrity).toMatchObject({ verified: 1, invalid: 2, corrupted: 0, foreign: 0 });
     expect(report.verdict).toMatchObject({ state: 'fail', exitCode: 3, summary: '2 chunks invalid (content error) (1 of 3 scheduled chunks verified)' });
     expect(renderListing(report, { all: false }).split('\n')).toEqual([
@@ -137,24 +131,24 @@ describe('report join by chunk identity', () => {
   });
 
   it('leaves out, with a warning, a file without identity that no upload log of the run names', async () => {
-    await writeLog(dir, 'upload.jsonl', uploadLog('r', [0]), { runId: 'r' });
+    await writeLog(scratch.path, 'upload.jsonl', uploadLog('r', [0]), { runId: 'r' });
     const stranger = downloadLine('failed', 'V-V1_OTHER-1-1.hdf5', { error: 'GET 503' });
-    await writeLog(dir, 'download.jsonl', downloadLog([verifiedChunk('r', 0), stranger]), { runId: dataset });
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'download.jsonl', downloadLog([verifiedChunk('r', 0), stranger]), { runId: dataset });
+    const report = await buildReport([scratch.path]);
     expect(report.verdict.state).toBe('pass');
     expect(report.warnings.join('\n')).toMatch(/1 file\(s\) of the dataset that are in no upload log of run r were never read intact \(V-V1_OTHER-1-1\.hdf5\)/);
   });
 
   it('gives no verdict for a --run whose producer left no log at all (killed before its first line)', async () => {
-    await writeLog(dir, 'download.jsonl', downloadLog([]), { runId: 'gone' });
-    const report = await buildReport([dir], { runId: 'gone' });
+    await writeLog(scratch.path, 'download.jsonl', downloadLog([]), { runId: 'gone' });
+    const report = await buildReport([scratch.path], { runId: 'gone' });
     expect(report.verdict).toMatchObject({ state: 'no-verdict', exitCode: 5 });
     expect(verdictLine(report)).toMatch(/^NO VERDICT: no upload log of run gone: /);
   });
 
   it('gives no verdict with download logs alone, whatever they show', async () => {
-    await writeLog(dir, 'download.jsonl', downloadLog([verifiedChunk('r', 0), verifiedChunk('r', 1)]), { runId: dataset });
-    const report = await buildReport([dir]);
+    await writeLog(scratch.path, 'download.jsonl', downloadLog([verifiedChunk('r', 0), verifiedChunk('r', 1)]), { runId: dataset });
+    const report = await buildReport([scratch.path]);
     expect(report.integrity).toMatchObject({ verified: 2 });
     expect(report.verdict).toMatchObject({ ok: false, state: 'no-verdict', exitCode: 5 });
     expect(verdictLine(report)).toMatch(/^NO VERDICT: no upload log of run r: /);

@@ -1,22 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildReport, renderHtml, renderListing, renderText, reportToJson, verdictLine } from '../../src/report/index.js';
 import { m4Indices } from '../../src/report/plot-specs.js';
 import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
-import { scratch } from '../fixtures/report/log-lines.js';
+import { scratchDirPerTest } from '../helpers/scratch.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await scratch());
-});
-afterEach(async () => {
-  await cleanup();
-});
+const scratch = scratchDirPerTest('wavefier-report-');
 
 describe('report rendering', () => {
   it('prints the integrity block, the latency table with the spread definition, windows and the verdict', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'r1', chunks: 1500, uploadLatencyMs: (seq) => (seq < 1200 ? 1900 : 2600) });
-    const report = await buildReport([dir]);
+    await writeSyntheticRun({ logDir: scratch.path, run: 'r1', chunks: 1500, uploadLatencyMs: (seq) => (seq < 1200 ? 1900 : 2600) });
+    const report = await buildReport([scratch.path]);
     const text = renderText(report);
     expect(text).toMatch(/^run r1 \(scope user\.wavefier, dataset rehearsal-r1\)/);
     expect(text).toMatch(/\n {2}scheduled\s+1,500 {2}from run_started\n/);
@@ -31,8 +24,8 @@ describe('report rendering', () => {
   });
 
   it('lists problem chunks, or every chunk with --combined, with rclone symbols', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'r2', chunks: 6, missing: [1], corrupted: [2], failedUploads: [3] });
-    const report = await buildReport([dir]);
+    await writeSyntheticRun({ logDir: scratch.path, run: 'r2', chunks: 6, missing: [1], corrupted: [2], failedUploads: [3] });
+    const report = await buildReport([scratch.path]);
     expect(renderListing(report, { all: false }).split('\n')).toEqual([
       '- V-V1_WAVEFIER-1400000001-1.hdf5  (never downloaded)',
       '* V-V1_WAVEFIER-1400000002-1.hdf5  (corrupted in 1 read(s))',
@@ -48,15 +41,15 @@ describe('report rendering', () => {
   });
 
   it('names at most ten chunks per problem in the summary', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'r5', chunks: 20, missing: Array.from({ length: 12 }, (_, index) => index) });
-    const text = renderText(await buildReport([dir]));
+    await writeSyntheticRun({ logDir: scratch.path, run: 'r5', chunks: 20, missing: Array.from({ length: 12 }, (_, index) => index) });
+    const text = renderText(await buildReport([scratch.path]));
     expect(text).toContain('  V-V1_WAVEFIER-1400000009-1.hdf5\n  ... and 2 more (--list shows them all)\n');
     expect(text).not.toContain('1400000010');
   });
 
   it('gives one JSON object with every number and no per-chunk samples', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'r3', chunks: 10, missing: [4] });
-    const report = await buildReport([dir]);
+    await writeSyntheticRun({ logDir: scratch.path, run: 'r3', chunks: 10, missing: [4] });
+    const report = await buildReport([scratch.path]);
     const json = JSON.parse(JSON.stringify(reportToJson(report, { listing: 'problems', plots: ['/x/report.html'] }))) as Record<string, unknown>;
     expect(json).toMatchObject({
       ok: false,
@@ -75,8 +68,8 @@ describe('report rendering', () => {
   });
 
   it('writes a self-contained HTML page with the numbers', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'r<4>', chunks: 5 });
-    const report = await buildReport([dir]);
+    await writeSyntheticRun({ logDir: scratch.path, run: 'r<4>', chunks: 5 });
+    const report = await buildReport([scratch.path]);
     const html = renderHtml(report, []);
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain('wavefier report: run r&lt;4&gt;');
@@ -86,8 +79,8 @@ describe('report rendering', () => {
   });
 
   it('names the problem chunks in the HTML page', async () => {
-    await writeSyntheticRun({ logDir: dir, run: 'r6', chunks: 5, corrupted: [2] });
-    const html = renderHtml(await buildReport([dir]));
+    await writeSyntheticRun({ logDir: scratch.path, run: 'r6', chunks: 5, corrupted: [2] });
+    const html = renderHtml(await buildReport([scratch.path]));
     expect(html).toContain('class="verdict fail"');
     expect(html).toContain('<h3>Corrupted (1)</h3><ul><li><code>V-V1_WAVEFIER-1400000002-1.hdf5</code></li></ul>');
   });
