@@ -28,7 +28,7 @@ const requestFaults = {
   dropBurst: count.optional(),
 };
 
-export const catalogFaultSchema = z
+const catalogFaultSchema = z
   .object({
     /** Regex on the request path (without query), e.g. `^/dids/.+/dids$`. */
     path: pattern.optional(),
@@ -36,7 +36,7 @@ export const catalogFaultSchema = z
   })
   .strict();
 
-export const storageFaultSchema = z
+const storageFaultSchema = z
   .object({
     /** Regex on `bucket/key` (or the file path for posix RSEs is not covered: S3 only). */
     key: pattern.optional(),

@@ -104,7 +104,7 @@ export function bindRse(config: LakeRseConfig, id: string, context: { dir: strin
   };
 }
 
-export function pathFor(rse: RseRuntime, scope: string, name: string): string {
+function pathFor(rse: RseRuntime, scope: string, name: string): string {
   return lfn2path(scope, name, rse.lfn2pfnAlgorithm);
 }
 
@@ -130,7 +130,7 @@ const fullDomains = {
   wan: { read: 1, write: 1, delete: 1, third_party_copy_read: 1, third_party_copy_write: 1 },
 };
 
-export function protocolJson(rse: RseRuntime): Record<string, unknown> {
+function protocolJson(rse: RseRuntime): Record<string, unknown> {
   return {
     hostname: rse.hostname,
     scheme: rse.scheme,

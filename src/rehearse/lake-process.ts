@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
+import { definedProps } from '../common/defined.js';
 import { RuntimeFailure, UnavailableError } from '../common/errors.js';
 import { faultSpecSchema, type CatalogFault, type FaultCounters, type LakeSettings, type StorageFault } from '../lake/index.js';
 import { childEnv, wavefierExecutable } from './child.js';
@@ -122,10 +123,11 @@ export async function startLakeProcess(dir: string, env: NodeJS.ProcessEnv, onLi
   stdout.on('line', () => undefined);
 
   const faultsCall = async (method: 'GET' | 'POST' | 'DELETE', spec?: unknown): Promise<LakeFaultState> => {
+    const body = spec === undefined ? undefined : JSON.stringify(spec);
     const response = await fetch(`${settings.rucioHost}/.lake/faults`, {
       method,
-      headers: { 'X-Lake-Admin-Token': settings.adminToken, ...(spec === undefined ? {} : { 'Content-Type': 'application/json' }) },
-      ...(spec === undefined ? {} : { body: JSON.stringify(spec) }),
+      headers: { 'X-Lake-Admin-Token': settings.adminToken, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      ...definedProps({ body }),
     });
     const text = await response.text();
     if (response.status !== 200) {

@@ -113,7 +113,7 @@ export interface LedgerResult {
 }
 
 /** In a run stopped early, how long before the downloader stopped an upload may be and still be in flight, besides twice the run's longest upload-to-verified time. */
-export const inFlightMarginMs = 5000;
+const inFlightMarginMs = 5000;
 
 /** Largest schedule whose never-logged sequence numbers are enumerated (a byte per chunk). */
 const maxEnumeratedSchedule = 100_000_000;

@@ -7,10 +7,10 @@ export { buildReport, defaultWindowMs, type BuildReportOptions } from './build-r
 export { defaultPlotsDir } from './log-discovery.js';
 export { renderText, renderListing, reportNotes, verdictLine, type RenderTextOptions } from './render-text.js';
 export { reportToJson, type ReportJsonOptions } from './report-json.js';
-export { renderPlots, writePlots, defaultFontFile, type PlotOptions, type PlotResult, type RenderedPlot } from './plots.js';
+export { renderPlots, writePlots, type PlotOptions, type PlotResult, type RenderedPlot } from './plots.js';
 export { plotSpecs } from './plot-specs.js';
 export { renderHtml, writeHtml, htmlFileName } from './html.js';
-export { reportExitCode, verdictErrorFor, verdictLabel, incompleteExitCode, IncompleteRunError } from './verdict.js';
+export { reportExitCode, verdictErrorFor, verdictLabel, incompleteExitCode } from './verdict.js';
 export { latencyStats, percentileOfSorted } from './latency-stats.js';
 export { maxMalformedKept } from './log-reader.js';
 export type * from './report-types.js';

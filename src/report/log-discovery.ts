@@ -83,7 +83,7 @@ async function logFile(path: string, side: LogSide, mtimeMs: number): Promise<Lo
   return { path, side, startedMs: head.time ?? mtimeMs, run: head.run, scope: head.scope, dataset: head.dataset };
 }
 
-export function logSideOf(fileName: string): LogSide | undefined {
+function logSideOf(fileName: string): LogSide | undefined {
   const match = logFilePattern.exec(fileName);
   if (!match) return undefined;
   return match[1] === 'upload' ? 'upload' : 'download';

@@ -79,7 +79,7 @@ function stoppedText(report: Report): string {
 }
 
 /** "3, 5-9, 12": sequence numbers as ranges (a stopped run leaves thousands in one range). */
-export function formatSeqRanges(seqs: readonly number[], maxRanges = 10): string {
+function formatSeqRanges(seqs: readonly number[], maxRanges = 10): string {
   const ranges: string[] = [];
   let index = 0;
   while (index < seqs.length && ranges.length < maxRanges) {

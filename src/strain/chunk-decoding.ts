@@ -1,4 +1,5 @@
 import { rmSync, writeFileSync } from 'node:fs';
+import { definedProps } from '../common/defined.js';
 import { InputError } from '../common/errors.js';
 import { chunkFormatVersion, littleEndian, maxTemplates, templateFor, utcLength, type ShapeFields, type Template } from './chunk-template.js';
 import { asNumber, asString, attribute, datasetValue, DiskFile, hdf5Reason, isDataset } from './hdf5.js';
@@ -35,7 +36,7 @@ export class NotAChunkError extends InputError {}
  */
 export function decodeChunk(bytes: Uint8Array, label = 'chunk'): DecodedChunk {
   const fail = (problem: string, cause?: unknown): InputError =>
-    new InputError(`${label}: ${problem}`, cause === undefined ? {} : { cause });
+    new InputError(`${label}: ${problem}`, definedProps({ cause }));
   if (bytes.byteLength < 8 || bytes[0] !== 0x89 || bytes[1] !== 0x48 || bytes[2] !== 0x44 || bytes[3] !== 0x46) {
     throw new NotAChunkError(`${label}: not an HDF5 file (${bytes.byteLength} bytes without the HDF5 signature)`);
   }
@@ -157,10 +158,10 @@ function decodeFromKnownTemplate(bytes: Uint8Array): DecodedChunk | undefined {
     detector: shape.detector,
     observatory: shape.observatory,
     sourceKind: shape.sourceKind,
-    ...(shape.sourceFile === undefined ? {} : { sourceFile: shape.sourceFile }),
+    ...definedProps({ sourceFile: shape.sourceFile }),
     sourceGps,
     tAvail,
-    ...(dqMask === undefined ? {} : { dqMask }),
+    ...definedProps({ dqMask }),
     formatVersion: chunkFormatVersion,
   };
 }
@@ -245,10 +246,10 @@ function readChunk(file: H5File, fail: Fail): DecodedChunk {
     detector: metaString('Detector'),
     observatory: metaString('Observatory'),
     sourceKind,
-    ...(sourceFile === undefined ? {} : { sourceFile }),
+    ...definedProps({ sourceFile }),
     sourceGps: number(file, 'wavefier_source_gps', 'root'),
     tAvail: number(file, 'wavefier_t_avail', 'root'),
-    ...(dqMask === undefined ? {} : { dqMask }),
+    ...definedProps({ dqMask }),
     formatVersion,
   };
 }

@@ -1,3 +1,4 @@
+import { definedProps } from '../common/defined.js';
 import { openStrainFileSync, type GpsGap, type StrainFileInfo } from './strain-file.js';
 
 /** What `wavefier inspect` reports for one file; JSON-serialisable. */
@@ -30,12 +31,12 @@ export function summariseStrainFile(path: string): StrainFileSummary {
       const full = bitCount >= 32 ? 0xffffffff : 2 ** bitCount - 1;
       const perBit = Array.from({ length: bitCount }, (_, bit) => {
         const name = info.dq?.shortnames?.[bit];
-        return { bit, ...(name === undefined ? {} : { name }), set: info.dq?.mask.filter((value) => ((value >>> bit) & 1) === 1).length ?? 0 };
+        return { bit, ...definedProps({ name }), set: info.dq?.mask.filter((value) => ((value >>> bit) & 1) === 1).length ?? 0 };
       });
       dq = {
         seconds: info.dq.mask.length * info.dq.spacing,
         spacing: info.dq.spacing,
-        ...(info.dq.bits === undefined ? {} : { bits: info.dq.bits }),
+        ...definedProps({ bits: info.dq.bits }),
         allBitsSet: info.dq.mask.filter((value) => (value & full) >>> 0 === full >>> 0).length,
         perBit,
       };
@@ -52,11 +53,10 @@ export function summariseStrainFile(path: string): StrainFileSummary {
       sampleRate: info.sampleRate,
       sampleCount: info.sampleCount,
       dtype: info.dtype,
-      ...(info.utcStart === undefined ? {} : { utcStart: info.utcStart }),
+      ...definedProps({ utcStart: info.utcStart }),
       nanSamples,
       nanGaps,
-      ...(dq === undefined ? {} : { dq }),
-      ...(info.chunk === undefined ? {} : { chunk: info.chunk }),
+      ...definedProps({ dq, chunk: info.chunk }),
     };
   } finally {
     file.close();

@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { definedProps } from '../common/defined.js';
 import { UsageError } from '../common/errors.js';
 import { gpsToUnixMs } from '../common/gps.js';
 import { DiskFile } from './hdf5.js';
@@ -70,7 +71,7 @@ export function writeGwoscFile(path: string, spec: GwoscFileSpec): void {
         maxshape: [total],
         chunks: [chunk],
         dtype: '<d',
-        ...(spec.compression === undefined ? {} : { compression: spec.compression }),
+        ...definedProps({ compression: spec.compression }),
       });
       strain.resize([total]);
       const block = spec.sampleRate * 16;

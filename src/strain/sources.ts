@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { definedProps } from '../common/defined.js';
 import { UsageError } from '../common/errors.js';
 import type { Chunk, ChunkSource, RunTimeline, SourceSpec } from './chunk.js';
 import { noteTransientBytes } from './memory-governor.js';
@@ -49,7 +50,7 @@ function parseSpec(spec: unknown): SourceSpec {
       kind: 'synthetic',
       sampleRate: integerIn(spec, 'sampleRate', 16, 1_048_576, what),
       seed: integerIn(spec, 'seed', 0, 2 ** 32 - 1, what),
-      ...(detector === undefined ? {} : { detector }),
+      ...definedProps({ detector }),
     };
   }
   if (spec.kind === 'file') {
@@ -64,8 +65,7 @@ function parseSpec(spec: unknown): SourceSpec {
       kind: 'file',
       path: spec.path,
       order: spec.order,
-      ...(startOffset === undefined ? {} : { startOffset }),
-      ...(seed === undefined ? {} : { seed }),
+      ...definedProps({ startOffset, seed }),
     };
   }
   throw invalid(what, `kind must be file or synthetic, got ${show(spec.kind)}`);
@@ -207,7 +207,7 @@ class FileSource implements ChunkSource {
       detector: info.detector,
       observatory: info.observatory,
       source: { kind: 'file', file: info.file, gpsStart: info.gpsStart + sourceOffset },
-      ...(dqMask === undefined ? {} : { dqMask }),
+      ...definedProps({ dqMask }),
     };
   }
 

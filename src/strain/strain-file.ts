@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
+import { definedProps } from '../common/defined.js';
 import { InputError } from '../common/errors.js';
 import { asNumber, asString, attribute, cleanString, datasetValue, DiskFile, hdf5Module, hdf5Reason, isDataset, isGroup } from './hdf5.js';
 import type { Dataset, Group, H5File } from './hdf5.js';
@@ -78,7 +79,7 @@ export function openStrainFile(path: string): Promise<StrainFile> {
 export function openStrainFileSync(path: string): StrainFile {
   const name = basename(path);
   const fail = (problem: string, cause?: unknown): InputError =>
-    new InputError(`${path}: ${problem}`, { file: path, ...(cause === undefined ? {} : { cause }) });
+    new InputError(`${path}: ${problem}`, { file: path, ...definedProps({ cause }) });
   let size: number;
   try {
     const stats = statSync(path);
@@ -190,9 +191,7 @@ function readInfo(file: H5File, path: string, name: string, fail: Fail): StrainF
     sampleRate,
     sampleCount: length,
     dtype: meta.size === 8 ? 'float64' : 'float32',
-    ...(utcStart === undefined ? {} : { utcStart }),
-    ...(dq === undefined ? {} : { dq }),
-    ...(chunk === undefined ? {} : { chunk }),
+    ...definedProps({ utcStart, dq, chunk }),
   };
 }
 
@@ -204,12 +203,7 @@ function readChunkAttributes(file: H5File): ChunkAttributes {
   const sourceGps = asNumber(attribute(file, 'wavefier_source_gps'));
   const tAvail = asNumber(attribute(file, 'wavefier_t_avail'));
   return {
-    ...(runId === undefined ? {} : { runId }),
-    ...(seq === undefined ? {} : { seq }),
-    ...(sourceKind === undefined ? {} : { sourceKind }),
-    ...(sourceFile === undefined ? {} : { sourceFile }),
-    ...(sourceGps === undefined ? {} : { sourceGps }),
-    ...(tAvail === undefined ? {} : { tAvail }),
+    ...definedProps({ runId, seq, sourceKind, sourceFile, sourceGps, tAvail }),
   };
 }
 
@@ -234,7 +228,7 @@ function readDataQuality(file: H5File): DataQuality | undefined {
   const shortnames = Array.isArray(shortnamesValue)
     ? shortnamesValue.filter((item): item is string => typeof item === 'string').map(cleanString)
     : undefined;
-  return { mask, spacing, ...(bits === undefined ? {} : { bits }), ...(shortnames === undefined ? {} : { shortnames }) };
+  return { mask, spacing, ...definedProps({ bits, shortnames }) };
 }
 
 function describe(value: unknown): string {

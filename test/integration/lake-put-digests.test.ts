@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { definedProps } from '../../src/common/defined.js';
 import { lfn2path } from '../../src/rucio/index.js';
 import { startTestLake, type TestLake } from '../helpers/lake.js';
 
@@ -51,11 +52,11 @@ async function signed(method: 'PUT' | 'GET', key: string, headers: Record<string
     path,
     query: {},
     headers: { host: url.host, ...(body === undefined ? {} : { 'content-length': String(body.length) }), ...headers },
-    ...(body === undefined ? {} : { body }),
+    ...definedProps({ body }),
   });
   const sent = new Headers();
   for (const [name, value] of Object.entries(request.headers)) if (name !== 'host' && name !== 'content-length') sent.set(name, value);
-  return fetch(`${lake.settings.s3.endpoint}${path}`, { method, headers: sent, ...(body === undefined ? {} : { body }) });
+  return fetch(`${lake.settings.s3.endpoint}${path}`, { method, headers: sent, ...definedProps({ body }) });
 }
 
 const get = (key: string): Promise<Response> => signed('GET', key, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { definedProps } from '../../src/common/defined.js';
 import type { MachineInfo } from './types.js';
 
 export function machineInfo(): MachineInfo {
@@ -17,7 +18,7 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
     loadAverage: Math.round((loadavg()[0] ?? 0) * 100) / 100,
-    ...(commit === undefined ? {} : { commit }),
+    ...definedProps({ commit }),
   };
 }
 

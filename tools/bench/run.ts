@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { definedProps } from '../../src/common/defined.js';
 import { table } from '../../src/common/output.js';
 import { packageRoot } from '../../src/rehearse/index.js';
 import { benchmarkNames, loadBenchmarks } from './benchmarks/index.js';
@@ -63,7 +64,7 @@ function runInChild(benchmark: Benchmark): Promise<BenchmarkResult> {
           name: 'peak RSS of the benchmark process',
           value: peakRssMb,
           unit: 'MB',
-          ...(benchmark.peakRssTarget === undefined ? {} : { target: benchmark.peakRssTarget }),
+          ...definedProps({ target: benchmark.peakRssTarget }),
         },
       ];
       resolve({

@@ -1,3 +1,4 @@
+import { definedProps } from '../../src/common/defined.js';
 import { errorMessage } from '../../src/common/errors.js';
 import type { FaultCounters, FaultSpec } from '../../src/lake/index.js';
 import type { PrivateRedis } from '../../src/redis/index.js';
@@ -117,7 +118,7 @@ export class FaultInjector {
     const rule: Record<string, unknown> =
       step.kind === 'catalog-latency'
         ? { latencyMs: step.latencyMs }
-        : { errorBurst: step.count, status: step.status, ...(step.kind === 'storage-5xx' && step.method !== undefined ? { method: step.method } : {}) };
+        : { errorBurst: step.count, status: step.status, ...(step.kind === 'storage-5xx' ? definedProps({ method: step.method }) : {}) };
     const before = (await this.syncRules()).counters[side];
     this.transient.unshift({
       side,

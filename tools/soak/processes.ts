@@ -33,13 +33,3 @@ export function parsePgrep(stdout: string): ProcessInfo[] {
 export async function downloadWorkerProcesses(downloadPid: number): Promise<ProcessInfo[]> {
   return (await childProcesses(downloadPid)).filter((child) => child.command.includes('download-worker'));
 }
-
-/** True while the process exists (signal 0 probes without sending anything). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

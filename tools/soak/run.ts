@@ -1,3 +1,4 @@
+import { definedProps } from '../../src/common/defined.js';
 import { ExitCode, InterruptedError, errorMessage, isWavefierError } from '../../src/common/errors.js';
 import { Output } from '../../src/common/output.js';
 import { renderSoak } from './render.js';
@@ -34,7 +35,7 @@ async function main(argv: readonly string[]): Promise<number> {
       corruptionRetries: args.corruptionRetries,
       schedule: args.schedule,
       logDir: args.logDir,
-      ...(args.deadlineMs === undefined ? {} : { deadlineMs: args.deadlineMs }),
+      ...definedProps({ deadlineMs: args.deadlineMs }),
       signal: controller.signal,
       output,
     });

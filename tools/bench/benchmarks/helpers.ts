@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { definedProps } from '../../../src/common/defined.js';
 import { startWavefier, type ChildResult, type RunningChild } from '../../../src/rehearse/index.js';
 import type { LatencyStats } from '../../../src/report/index.js';
 import type { Metric } from '../types.js';
@@ -87,7 +88,7 @@ export function latencyMetrics(
     name: `${label} ${name}`,
     value: v,
     unit: 'ms',
-    ...(target === undefined ? {} : { target }),
+    ...definedProps({ target }),
     ...(stats === null ? { note: 'no samples' } : {}),
   });
   return [

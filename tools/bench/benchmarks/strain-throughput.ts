@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { checksums } from '../../../src/common/checksum.js';
+import { definedProps } from '../../../src/common/defined.js';
 import { packageRoot } from '../../../src/rehearse/index.js';
 import { decodeChunk, encodeChunk, openSource, type ChunkSource, type SourceSpec } from '../../../src/strain/index.js';
 import type { Benchmark, Metric } from '../types.js';
@@ -53,7 +54,7 @@ function measure(source: ChunkSource, chunks: number, warmup = 8): StageTimes {
 function stageMetrics(label: string, times: StageTimes, sourceStage: string, target?: string): Metric[] {
   const per = (ms: number): number => ms / times.chunks;
   return [
-    { name: `${label}: throughput`, value: (times.chunks * 1000) / times.wallMs, unit: 'chunks/s', ...(target === undefined ? {} : { target }) },
+    { name: `${label}: throughput`, value: (times.chunks * 1000) / times.wallMs, unit: 'chunks/s', ...definedProps({ target }) },
     { name: `${label}: CPU per chunk`, value: per(times.cpuMs), unit: 'ms', ...(target === undefined ? {} : { target: cpuTarget }) },
     { name: `${label}: ${sourceStage}`, value: per(times.sourceMs), unit: 'ms/chunk' },
     { name: `${label}: encode`, value: per(times.encodeMs), unit: 'ms/chunk' },
