@@ -10,6 +10,7 @@ interface ServeFlags {
   s3Port: string;
   host: string;
   tokenLifetime: string;
+  stopWithStdin?: boolean;
 }
 
 function parsePort(text: string, flag: string): number {
@@ -27,6 +28,7 @@ export const registerLake: RegisterCommand = (program, runtime) => {
     .addOption(new Option('--s3-port <n>', 'S3 port, 0 = ephemeral').default('0'))
     .addOption(new Option('--host <address>', 'address to listen on').default('127.0.0.1'))
     .addOption(new Option('--token-lifetime <duration>', 'lifetime of auth tokens').default('1h'))
+    .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (the process that started this one is gone)').hideHelp())
     .action(async (flags: ServeFlags, command: Command) => {
       const ctx = contextFor(command, runtime);
       const options = {
@@ -58,6 +60,11 @@ export const registerLake: RegisterCommand = (program, runtime) => {
         await new Promise<void>((resolve) => {
           if (ctx.signal.aborted) resolve();
           else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+          if (flags.stopWithStdin === true) {
+            process.stdin.on('end', resolve);
+            process.stdin.on('error', resolve);
+            process.stdin.resume();
+          }
         });
         ctx.output.info('wavefier lake: stopping');
       } finally {

@@ -62,12 +62,15 @@ const faultStateSchema = z.object({
  */
 export async function startLakeProcess(dir: string, env: NodeJS.ProcessEnv, onLine: (line: string) => void): Promise<LakeProcess> {
   // A process group of its own: a Ctrl-C at the terminal stops upload and download, which still
-  // talk to the lake while they wind down; the lake is stopped last, by close() (or at exit).
-  const child = spawn(process.execPath, [wavefierExecutable(), '--json', 'lake', 'serve', '--dir', dir], {
+  // talk to the lake while they wind down; the lake is stopped last, by close() (or at exit). Its
+  // stdin is a pipe from this process: should this one die without stopping it (SIGKILL), the pipe
+  // closes and the lake stops too.
+  const child = spawn(process.execPath, [wavefierExecutable(), '--json', 'lake', 'serve', '--dir', dir, '--stop-with-stdin'], {
     env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
+  child.stdin.on('error', () => undefined);
   const killOnExit = (): void => {
     child.kill('SIGTERM');
   };

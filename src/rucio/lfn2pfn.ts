@@ -20,7 +20,7 @@ export function isLocalLfn2pfn(algorithm: string): boolean {
 }
 
 /** The protocol's prefix normalised as protocol.py does: leading and trailing slash. */
-function normalisedPrefix(prefix: string): string {
+export function normalisedPrefix(prefix: string): string {
   let value = prefix;
   if (!value.startsWith('/')) value = `/${value}`;
   if (!value.endsWith('/')) value = `${value}/`;

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { UnavailableError } from '../../src/common/errors.js';
 import { connectRedis } from '../../src/redis/index.js';
 import { startLakeProcess, type LakeProcess } from '../../src/rehearse/lake-process.js';
 import { startStack } from '../../src/rehearse/stack.js';
+import { repoRoot } from '../helpers/cli.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -79,6 +81,31 @@ describe('the embedded lake of a rehearsal, in a process of its own', () => {
     const stack = await startStack({ lakeDir: join(dir, 'lake'), redisUrl: 'redis://127.0.0.1:1', onLakeLine: () => undefined, cleanup });
     expect(stack.redis).toBeUndefined();
     expect(stack.redisUrl).toBe('redis://127.0.0.1:1');
+  });
+
+  it('does not outlive a process that started it and was killed with SIGKILL', async () => {
+    const dir = await freshDir();
+    // The owner runs the built launcher, as a rehearse or a soak process would.
+    const script = `
+      const { startLakeProcess } = await import(${JSON.stringify(join(repoRoot, 'dist/rehearse/lake-process.js'))});
+      const lake = await startLakeProcess(${JSON.stringify(join(dir, 'lake'))}, process.env, () => undefined);
+      process.stdout.write(lake.pid + '\\n');
+      setInterval(() => undefined, 1000);`;
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const ownerExited = new Promise((resolve) => owner.once('exit', resolve));
+    const lakePid = await new Promise<number>((resolve, reject) => {
+      owner.stdout.setEncoding('utf8').once('data', (text: string) => resolve(Number(text.trim())));
+      owner.once('exit', (code) => reject(new Error(`the owner exited with ${code ?? 'a signal'} before its lake was ready`)));
+    });
+    cleanups.push(async () => {
+      if (existsSync(`/proc/${lakePid}`)) process.kill(lakePid, 'SIGKILL');
+    });
+    expect(existsSync(`/proc/${lakePid}`)).toBe(true);
+
+    owner.kill('SIGKILL');
+    await ownerExited;
+    for (let tries = 0; tries < 100 && existsSync(`/proc/${lakePid}`); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(existsSync(`/proc/${lakePid}`)).toBe(false);
   });
 
   it('says why when the lake cannot start', async () => {

@@ -116,7 +116,7 @@ export class SoakFleet {
     return { injected: true, outcome: `killed pid ${victim.process.pid ?? '?'}, replacement pid ${replacement.process.pid ?? '?'}` };
   }
 
-  /** SIGKILL of one of the downloader's sandboxed worker processes (looked for during up to 5 s). */
+  /** SIGKILL of one of the downloader's `wavefier download-worker` processes (looked for during up to 5 s). */
   async killDownloadWorker(): Promise<KillOutcome> {
     const pid = this.download.process.pid;
     let victim: number | undefined;

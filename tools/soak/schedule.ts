@@ -12,7 +12,7 @@ const windowMs = z.number().int().min(1).max(600_000);
 export const faultStepSchema = z.discriminatedUnion('kind', [
   /** SIGKILL of one upload-worker process (the oldest alive), then a replacement is started. */
   z.object({ at: fraction, kind: z.literal('kill-upload-worker') }).strict(),
-  /** SIGKILL of one BullMQ sandboxed download worker process (a child of `wavefier download`). */
+  /** SIGKILL of one `wavefier download-worker` process (a child of `wavefier download`). */
   z.object({ at: fraction, kind: z.literal('kill-download-worker') }).strict(),
   /** redis-server stopped and started again on the same port and AOF file. */
   z.object({ at: fraction, kind: z.literal('restart-redis') }).strict(),
