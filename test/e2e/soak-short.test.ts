@@ -89,6 +89,15 @@ describe('the short soak (every fault kind, a few hundred chunks)', () => {
     expect(result.stderr).toMatch(/deadline of 3(\.00)? s passed/);
   }, 60_000);
 
+  it('still gives its verdict when stopped before any process wrote a log', async () => {
+    // On a busy machine a short deadline can pass before the children have started: no log, no report.
+    const result = await runSoakCli(['--count', '100', '--rate-factor', '10', '--log-dir', scratch.path, '--deadline', '1ms'], 60_000);
+    expect(result.stderr).not.toMatch(/soak: error/);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toMatch(/FAIL\s+lost\s+100 of 100 scheduled chunks/);
+    expect(result.stdout).toMatch(/\nno report: no process of the run wrote a log before it stopped/);
+  }, 60_000);
+
   it('exits 2 on a bad option, before starting anything', async () => {
     const result = await runSoakCli(['--count', 'lots'], 20_000);
     expect(result.code).toBe(2);

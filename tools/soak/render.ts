@@ -47,9 +47,13 @@ export function renderSoak(result: SoakResult): string {
       (verdict.ok
         ? 'every chunk accounted for, every corruption detected, no duplicates'
         : verdict.checks.filter((check) => !check.ok).map((check) => check.id).join(', ')),
-    `(the report below exits ${result.reportExitCode}: it counts detected corruption as a failure of the data; the soak judges the detection)`,
-    '',
-    renderText(result.report),
+    ...('missing' in result.report
+      ? ['', result.report.missing]
+      : [
+          `(the report below exits ${result.reportExitCode}: it counts detected corruption as a failure of the data; the soak judges the detection)`,
+          '',
+          renderText(result.report),
+        ]),
     '',
     `run directory  ${result.runDir}`,
     `soak summary   ${result.files.summary}`,

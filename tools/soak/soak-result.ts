@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ExitCode, NotFoundError, errorMessage } from '../../src/common/errors.js';
 import type { FaultCounters } from '../../src/lake/index.js';
 import { buildReport, renderListing, renderText, reportExitCode, reportToJson, type Report } from '../../src/report/index.js';
 import { RucioClient, loadRucioConfig } from '../../src/rucio/index.js';
@@ -21,7 +22,8 @@ export interface SoakResult {
   notReached: FaultStep[];
   counters: FaultCounters;
   verdict: SoakVerdict;
-  report: Report;
+  /** The usual report of the run's logs, or why there is none (the run stopped before any process logged). */
+  report: Report | { missing: string };
   /** The report's own exit status (3 whenever anything is corrupted, which injected corruption causes). */
   reportExitCode: number;
   exitCode: 0 | 3;
@@ -74,11 +76,16 @@ export async function judgeSoak(finished: FinishedRun, info: (line: string) => v
     notInjected,
   });
 
-  const report = await buildReport([runDir], { runId: finished.run });
   const files = { summary: join(runDir, 'soak-summary.json'), report: join(runDir, 'report.txt'), reportJson: join(runDir, 'report.json') };
-  const listing = renderListing(report, { all: false });
-  await writeFile(files.report, `${renderText(report)}\n${listing === '' ? '' : `\n${listing}\n`}`);
-  await writeFile(files.reportJson, `${JSON.stringify(reportToJson(report), null, 2)}\n`);
+  const report = await reportOf(finished);
+  if ('missing' in report) {
+    await writeFile(files.report, `${report.missing}\n`);
+    await writeFile(files.reportJson, `${JSON.stringify({ error: report.missing }, null, 2)}\n`);
+  } else {
+    const listing = renderListing(report, { all: false });
+    await writeFile(files.report, `${renderText(report)}\n${listing === '' ? '' : `\n${listing}\n`}`);
+    await writeFile(files.reportJson, `${JSON.stringify(reportToJson(report), null, 2)}\n`);
+  }
   const result: SoakResult = {
     run: finished.run,
     runDir,
@@ -90,7 +97,7 @@ export async function judgeSoak(finished: FinishedRun, info: (line: string) => v
     counters: finished.counters,
     verdict,
     report,
-    reportExitCode: reportExitCode(report),
+    reportExitCode: 'missing' in report ? ExitCode.runtime : reportExitCode(report),
     exitCode: verdict.ok && !finished.interrupted ? 0 : 3,
     processes: finished.processes,
     files,
@@ -99,9 +106,22 @@ export async function judgeSoak(finished: FinishedRun, info: (line: string) => v
   return result;
 }
 
+/**
+ * A run stopped before any of its processes wrote a log line (a deadline shorter than their start-up)
+ * has no report; the soak's verdict still stands (every chunk is lost), so that is said, not thrown.
+ */
+async function reportOf(finished: FinishedRun): Promise<Report | { missing: string }> {
+  try {
+    return await buildReport([finished.runDir], { runId: finished.run });
+  } catch (error) {
+    if (!(error instanceof NotFoundError) || finished.events.uploads.length + finished.events.downloads.length > 0) throw error;
+    return { missing: `no report: no process of the run wrote a log before it stopped (${errorMessage(error)})` };
+  }
+}
+
 /** The soak's result as plain JSON (the summary file and `--json`). */
 export function soakSummaryJson(result: SoakResult): Record<string, unknown> {
-  const integrity = result.report.integrity;
+  const { report } = result;
   return {
     run: result.run,
     run_dir: result.runDir,
@@ -124,11 +144,10 @@ export function soakSummaryJson(result: SoakResult): Record<string, unknown> {
     })),
     not_reached: result.notReached,
     lake_counters: result.counters,
-    report: {
-      exit_code: result.reportExitCode,
-      verdict: result.report.verdict.summary,
-      integrity,
-    },
+    report:
+      'missing' in report
+        ? { exit_code: result.reportExitCode, error: report.missing }
+        : { exit_code: result.reportExitCode, verdict: report.verdict.summary, integrity: report.integrity },
     processes: result.processes,
     files: result.files,
   };
