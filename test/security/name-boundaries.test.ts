@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checksums } from '../../src/common/checksum.js';
-import { lfn2pfnHash } from '../../src/lake/index.js';
+import { lfn2path } from '../../src/rucio/index.js';
 import { encodeChunk, openSource } from '../../src/strain/index.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
@@ -93,7 +93,7 @@ describe('names that become paths are confined, with a clear exit 2 (issue 15)',
     const posix = stack.lake.settings.rses.find((rse) => rse.name === 'LAKE_POSIX')?.prefix ?? '';
     for (const name of names) {
       // Where a file:// URL of the replica leads once resolved (x/.. is a directory: its read fails).
-      const path = new URL(`file://${posix}${lfn2pfnHash('wavefier', name)}`).pathname;
+      const path = new URL(`file://${posix}${lfn2path('wavefier', name)}`).pathname;
       if (!path.endsWith('/')) {
         await mkdir(join(path, '..'), { recursive: true });
         await writeFile(path, bytes);
