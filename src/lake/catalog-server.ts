@@ -3,13 +3,15 @@ import { timingSafeEqual } from 'node:crypto';
 import type { LakeContext, Route, RouteRequest } from './context.js';
 import { BodyTooLargeError, readBody, sendError, sendHtmlNotFound, sendMethodNotAllowed } from './http-io.js';
 import { RucioApiError, rucioErrors } from './rucio-error.js';
+import { accountRoutes } from './routes-accounts.js';
 import { adminRoutes } from './routes-admin.js';
 import { authRoutes } from './routes-auth.js';
 import { didRoutes } from './routes-dids.js';
 import { replicaRoutes } from './routes-replicas.js';
 import { rseRoutes } from './routes-rses.js';
+import { traceRoutes } from './routes-traces.js';
 
-const routes: readonly Route[] = [...authRoutes, ...rseRoutes, ...didRoutes, ...replicaRoutes, ...adminRoutes];
+const routes: readonly Route[] = [...authRoutes, ...accountRoutes, ...rseRoutes, ...didRoutes, ...replicaRoutes, ...traceRoutes, ...adminRoutes];
 
 function sameSecret(a: string, b: string): boolean {
   const left = Buffer.from(a);

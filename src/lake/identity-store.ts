@@ -85,6 +85,11 @@ export class IdentityStore {
     return row;
   }
 
+  /** Every account, by name (Rucio's `GET /accounts/`). */
+  listAccounts(): AccountRow[] {
+    return this.db.prepare<[], AccountRow>('SELECT * FROM accounts ORDER BY account').all();
+  }
+
   hasScope(scope: string): boolean {
     return this.statements.getScope.get(scope) !== undefined;
   }

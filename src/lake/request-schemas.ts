@@ -75,6 +75,8 @@ export const addDidSchema = z
   })
   .loose();
 
+export const detachSchema = z.object({ dids: z.array(didRef) }).loose();
+
 export const attachSchema = z
   .object({
     dids: z.array(fileDictSchema),

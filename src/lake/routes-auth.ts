@@ -77,15 +77,16 @@ export const authRoutes: Route[] = [
     auth: 'token',
     handle: ({ res, params }, context) => {
       const row = context.identity.getAccount(params[0] ?? '');
+      // In Rucio's key order: `rucio whoami` prints the keys as they come.
       sendJson(res, {
-        suspended_at: null,
-        created_at: isoSeconds(row.created_at),
         account_type: row.account_type,
         status: row.status,
-        email: row.email,
         account: row.account,
+        email: row.email,
         deleted_at: null,
         updated_at: isoSeconds(row.updated_at),
+        suspended_at: null,
+        created_at: isoSeconds(row.created_at),
       });
     },
   },

@@ -1,6 +1,6 @@
 import type { Route, LakeContext, RouteRequest } from './context.js';
 import { getRse } from './context.js';
-import type { DidRow } from './catalog.js';
+import { conventionProject, type DidRow } from './catalog.js';
 import { parseRucioDate, rfc1123 } from './dates.js';
 import { parseJson, parseJsonObject, sendCreated, sendJson, sendJsonStream, sendText } from './http-io.js';
 import { parsePythonLiteral } from './python-literal.js';
@@ -8,13 +8,14 @@ import {
   addDidSchema,
   attachmentsSchema,
   attachSchema,
+  detachSchema,
   datasetRuleSchema,
   parseOrInvalid,
   statusSchema,
   toFileSpec,
 } from './request-schemas.js';
 import { resolveRseExpression } from './rse-expression.js';
-import { RucioApiError, rucioErrors } from './rucio-error.js';
+import { RucioApiError, rucioErrors, withStatus } from './rucio-error.js';
 
 const didTypes: Record<string, 'DATASET' | 'CONTAINER' | undefined> = {
   DATASET: 'DATASET',
@@ -23,11 +24,20 @@ const didTypes: Record<string, 'DATASET' | 'CONTAINER' | undefined> = {
   C: 'CONTAINER',
 };
 
-function didJson(row: DidRow, context: LakeContext, dynamic: boolean): Record<string, unknown> {
+/**
+ * `GET /dids/{s}/{n}` (core/did.py get_did): length and bytes are the columns (null for an open
+ * dataset), counted now only for a dataset at depth FILE or a container at depth FILE or DATASET.
+ */
+function didJson(row: DidRow, context: LakeContext, depth: 'FILE' | 'DATASET' | undefined): Record<string, unknown> {
   if (row.did_type === 'FILE') {
     return { scope: row.scope, name: row.name, type: 'FILE', account: row.account, bytes: row.bytes, length: 1, md5: row.md5, adler32: row.adler32 };
   }
-  const size = dynamic ? context.catalog.dynamicSize(row.scope, row.name) : { length: row.length, bytes: row.bytes };
+  const counted =
+    (row.did_type === 'DATASET' && depth === 'FILE') || (row.did_type === 'CONTAINER' && depth !== undefined)
+      ? depth === 'FILE'
+        ? context.catalog.dynamicSize(row.scope, row.name)
+        : context.catalog.datasetColumnsSum(row.scope, row.name)
+      : { length: row.length, bytes: row.bytes };
   return {
     scope: row.scope,
     name: row.name,
@@ -35,9 +45,9 @@ function didJson(row: DidRow, context: LakeContext, dynamic: boolean): Record<st
     account: row.account,
     open: row.is_open === 1,
     monotonic: row.monotonic === 1,
-    expired_at: null,
-    length: size.length,
-    bytes: size.bytes,
+    expired_at: row.expired_at === null ? null : rfc1123(row.expired_at),
+    length: counted.length,
+    bytes: counted.bytes,
   };
 }
 
@@ -62,12 +72,13 @@ function metaJson(row: DidRow): Record<string, unknown> {
     length: row.length,
     md5: row.md5,
     adler32: row.adler32,
-    expired_at: null,
+    expired_at: row.expired_at === null ? null : rfc1123(row.expired_at),
     purge_replicas: true,
     deleted_at: null,
-    events: null,
+    // Closing a collection sums its files' events (none here) into the column: 0 from then on.
+    events: !isFile && row.length !== null ? 0 : null,
     guid: row.guid,
-    project: isFile ? null : (row.scope.split('.')[0] ?? null),
+    project: isFile ? null : conventionProject(row.scope),
     datatype: null,
     run_number: null,
     stream_name: null,
@@ -96,15 +107,40 @@ function scopeExists(context: LakeContext): (scope: string) => boolean {
   return (scope) => context.identity.hasScope(scope);
 }
 
-/** Keys that are DID columns in Rucio and cannot be set as generic metadata. */
-const readOnlyKeys = new Set(['scope', 'name', 'account', 'did_type', 'bytes', 'length', 'md5', 'adler32', 'guid', 'is_open', 'created_at', 'updated_at']);
+/**
+ * Metadata keys as Rucio's default plugin (DID_COLUMN) manages them: the settable columns of the
+ * dids table, plus `lifetime` (sets expired_at). Without the JSON plugin (not on a default server,
+ * nor on SQLite) any other key is refused.
+ */
+const columnKeys = new Set([
+  'access_cnt', 'accessed_at', 'campaign', 'closed_at', 'constituent', 'datatype', 'deleted_at', 'eol_at', 'events',
+  'expired_at', 'hidden', 'is_archive', 'is_new', 'lumiblocknr', 'panda_id', 'phys_group', 'prod_step', 'project',
+  'provenance', 'purge_replicas', 'run_number', 'stream_name', 'task_id', 'transient', 'version',
+]);
+/** Columns Rucio lets a client change but the lake does not: the size, checksums and identity of a DID are fixed here. */
+const fixedColumns = new Set(['name', 'bytes', 'length', 'md5', 'adler32', 'guid']);
 
-function setMetadata(context: LakeContext, scope: string, name: string, values: Record<string, unknown>): void {
-  for (const key of Object.keys(values)) {
-    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(key)) throw rucioErrors.invalidValueForKey(`metadata key '${key}' is not valid (letters, digits, '_', '.', '-')`);
-    if (readOnlyKeys.has(key)) throw new RucioApiError(400, 'InvalidMetadata', `the key '${key}' is a DID column and cannot be set as metadata`);
+function setMetadata(context: LakeContext, scope: string, name: string, values: Record<string, unknown>, form: 'one' | 'bulk'): void {
+  context.catalog.getDid(scope, name);
+  const unmanaged = Object.keys(values).filter((key) => key !== 'lifetime' && !columnKeys.has(key) && !fixedColumns.has(key));
+  if (unmanaged.length > 0) {
+    throw new RucioApiError(
+      400,
+      'InvalidMetadata',
+      form === 'one'
+        ? `No plugin manages metadata key ${unmanaged[0] ?? ''} for DID ${scope}:${name}`
+        : `No plugin manages metadata keys [${unmanaged.map((key) => `'${key}'`).join(', ')}] on DID ${scope}:${name}`,
+    );
   }
-  context.catalog.setMetadata(scope, name, values);
+  const fixed = Object.keys(values).filter((key) => fixedColumns.has(key));
+  if (fixed.length > 0) throw new RucioApiError(400, 'InvalidMetadata', `the embedded lake does not change ${fixed.join(', ')} of a DID: register a new one`);
+  const { lifetime, ...rest } = values;
+  if ('lifetime' in values) {
+    const seconds = lifetime === null ? null : Number(lifetime);
+    if (seconds !== null && !Number.isFinite(seconds)) throw rucioErrors.invalidValueForKey(`lifetime '${String(lifetime)}' is not a number of seconds`);
+    context.catalog.setLifetime(scope, name, seconds);
+  }
+  if (Object.keys(rest).length > 0) context.catalog.setMetadata(scope, name, rest);
 }
 
 async function addDid(request: RouteRequest, context: LakeContext): Promise<void> {
@@ -113,7 +149,8 @@ async function addDid(request: RouteRequest, context: LakeContext): Promise<void
   const type = didTypes[body.type.toUpperCase()];
   if (type === undefined) throw rucioErrors.invalidObject(`Problem validating type: '${body.type}' is not DATASET or CONTAINER`);
   const rules = (body.rules ?? []).map((rule) => parseOrInvalid(datasetRuleSchema, rule, 'rules'));
-  for (const rule of rules) resolveRseExpression(rule.rse_expression, context.rses);
+  // Uncaught by the DIDs view: a bad expression in a dataset's rules is a 500 there.
+  for (const rule of rules) withStatus(500, 'InvalidRSEExpression', () => resolveRseExpression(rule.rse_expression, context.rses));
   const rse = body.rse ?? undefined;
   if (rse !== undefined) getRse(context, rse);
   const children = (body.dids ?? []).map(toFileSpec);
@@ -137,7 +174,8 @@ async function addDid(request: RouteRequest, context: LakeContext): Promise<void
         copies: rule.copies,
         grouping: rule.grouping ?? 'DATASET',
         lifetimeSeconds: rule.lifetime ?? null,
-        options: rule,
+        // Rules made with a DID get the model's default activity; POST /rules/ the API's 'User Subscriptions'.
+        options: { ...rule, activity: typeof rule.activity === 'string' ? rule.activity : 'default' },
       });
     }
     if (children.length > 0) {
@@ -187,6 +225,8 @@ async function bulkAttach(request: RouteRequest, context: LakeContext): Promise<
 }
 
 interface SearchFilter {
+  /** `type` inside a filter overrides the request's for that OR group (did_column_meta.list_dids). */
+  type?: string;
   name?: string;
   createdFrom: number;
   createdTo: number;
@@ -234,7 +274,9 @@ function parseSearchFilters(url: URL): SearchFilter[] {
         const number = Number(value);
         if (!['eq', 'gt', 'lt', 'gte', 'lte'].includes(op) || !Number.isFinite(number)) throw new RucioApiError(400, 'ValueError', `unsupported filter ${key}=${String(value)}`);
         (out.length ??= []).push({ op: op as 'eq', value: number });
-      } else if (key === 'type' || key === 'did_type') {
+      } else if (key === 'type') {
+        out.type = String(value).toLowerCase();
+      } else if (key === 'did_type') {
         continue;
       } else {
         throw new RucioApiError(404, 'KeyNotFound', `Key '${key}' is not a filterable DID attribute in this lake (name, created_after, created_before, length)`);
@@ -251,7 +293,7 @@ function wildcard(pattern: string): RegExp {
 function search(request: RouteRequest, context: LakeContext): void {
   const scope = request.params[0] ?? '';
   const url = request.url;
-  const type = (url.searchParams.get('type') ?? 'collection').toLowerCase();
+  const requestType = (url.searchParams.get('type') ?? 'collection').toLowerCase();
   const types: Record<string, string[]> = {
     all: ['FILE', 'DATASET', 'CONTAINER'],
     collection: ['DATASET', 'CONTAINER'],
@@ -259,18 +301,25 @@ function search(request: RouteRequest, context: LakeContext): void {
     container: ['CONTAINER'],
     file: ['FILE'],
   };
-  const wanted = types[type];
-  if (wanted === undefined) throw rucioErrors.unsupported(`Valid did_types are 'all', 'collection', 'container', 'dataset', 'file', not '${type}'`);
+  const typesOf = (type: string): string[] => {
+    const wanted = types[type];
+    if (wanted === undefined) throw rucioErrors.unsupported(`${type} is not a valid type. Valid types are dict_keys(['all', 'collection', 'container', 'dataset', 'file'])`);
+    return wanted;
+  };
   const long = ['True', '1', 'true'].includes(url.searchParams.get('long') ?? '');
   const limitText = url.searchParams.get('limit');
   const limit = limitText === null ? Infinity : Number(limitText);
-  const filters = parseSearchFilters(url).map((filter) => ({ ...filter, regex: filter.name === undefined ? undefined : wildcard(filter.name) }));
+  const filters = parseSearchFilters(url).map((filter) => ({
+    ...filter,
+    wanted: typesOf(filter.type ?? requestType),
+    regex: filter.name === undefined ? undefined : wildcard(filter.name),
+  }));
   const out: unknown[] = [];
   const seen = new Set<string>();
   for (const filter of filters) {
     for (const row of context.catalog.searchDids(scope, filter.createdFrom, filter.createdTo)) {
       if (out.length >= limit) break;
-      if (!wanted.includes(row.did_type)) continue;
+      if (!filter.wanted.includes(row.did_type)) continue;
       if (filter.regex !== undefined && !filter.regex.test(row.name)) continue;
       if (filter.length !== undefined) {
         const length = row.did_type === 'FILE' ? 1 : (row.length ?? context.catalog.dynamicSize(row.scope, row.name).length);
@@ -309,6 +358,16 @@ export const didRoutes: Route[] = [
   },
   { method: 'POST', pattern: /^\/dids\/([^/]+)\/(.+?)\/dids\/?$/, auth: 'token', handle: attach },
   {
+    method: 'DELETE',
+    pattern: /^\/dids\/([^/]+)\/(.+?)\/dids\/?$/,
+    auth: 'token',
+    handle: async ({ res, params, body }, context) => {
+      const raw = parseOrInvalid(detachSchema, parseJsonObject(await body()), 'dids');
+      context.catalog.detach(params[0] ?? '', params[1] ?? '', raw.dids);
+      sendText(res, 200, '');
+    },
+  },
+  {
     method: 'GET',
     pattern: /^\/dids\/([^/]+)\/(.+?)\/files\/?$/,
     auth: 'token',
@@ -343,7 +402,7 @@ export const didRoutes: Route[] = [
       const [scope = '', name = '', key = ''] = params;
       const raw = parseJsonObject(await body());
       if (!('value' in raw)) throw rucioErrors.missingKey('value');
-      setMetadata(context, scope, name, { [key]: raw.value });
+      setMetadata(context, scope, name, { [key]: raw.value }, 'one');
       sendCreated(res);
     },
   },
@@ -355,7 +414,7 @@ export const didRoutes: Route[] = [
       const raw = parseJsonObject(await body());
       const meta = raw.meta;
       if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw rucioErrors.missingKey('meta');
-      setMetadata(context, params[0] ?? '', params[1] ?? '', meta as Record<string, unknown>);
+      setMetadata(context, params[0] ?? '', params[1] ?? '', meta as Record<string, unknown>, 'bulk');
       sendCreated(res);
     },
   },
@@ -376,11 +435,8 @@ export const didRoutes: Route[] = [
     method: 'GET',
     pattern: /^\/dids\/([^/]+)\/(.+?)\/rules\/?$/,
     auth: 'token',
-    handle: ({ res, params }, context) => {
-      const [scope = '', name = ''] = params;
-      context.catalog.getDid(scope, name);
-      sendJsonStream(res, context.rules.listForDid(scope, name));
-    },
+    // A DID that does not exist has no rules: 200 and an empty list, as in Rucio.
+    handle: ({ res, params }, context) => sendJsonStream(res, context.rules.listForDid(params[0] ?? '', params[1] ?? '')),
   },
   {
     method: 'GET',
@@ -397,9 +453,9 @@ export const didRoutes: Route[] = [
     auth: 'token',
     handle: ({ res, params, url }, context) => {
       const row = context.catalog.getDid(params[0] ?? '', params[1] ?? '');
-      const depth = url.searchParams.get('dynamic_depth')?.toUpperCase();
-      const dynamic = depth === 'FILE' || depth === 'DATASET' || url.searchParams.has('dynamic');
-      sendJson(res, didJson(row, context, dynamic));
+      const asked = url.searchParams.get('dynamic_depth')?.toUpperCase();
+      const depth = asked === 'FILE' || asked === 'DATASET' ? asked : asked === undefined && url.searchParams.has('dynamic') ? 'FILE' : undefined;
+      sendJson(res, didJson(row, context, depth));
     },
   },
   { method: 'POST', pattern: /^\/dids\/([^/]+)\/(.+)$/, auth: 'token', handle: addDid },

@@ -15,7 +15,7 @@ import {
 } from './request-schemas.js';
 import { resolveRseExpression } from './rse-expression.js';
 import { pfnFor, type RseRuntime } from './rse.js';
-import { RucioApiError, rucioErrors } from './rucio-error.js';
+import { RucioApiError, rucioErrors, withStatus } from './rucio-error.js';
 
 async function addReplicas(request: RouteRequest, context: LakeContext): Promise<void> {
   const body = parseOrInvalid(replicasSchema, parseJsonObject(await request.body()), 'replicas');
@@ -125,13 +125,15 @@ async function listReplicas(request: RouteRequest, context: LakeContext): Promis
 
 async function addRules(request: RouteRequest, context: LakeContext): Promise<void> {
   const body = parseOrInvalid(ruleSchema, parseJsonObject(await request.body()), 'rule');
-  const targets = resolveRseExpression(body.rse_expression, context.rses);
+  // The rules view answers a bad expression with 409 (flaskapi v1 rules.py).
+  const targets = withStatus(409, 'InvalidRSEExpression', () => resolveRseExpression(body.rse_expression, context.rses));
   if (targets.length < body.copies) {
     throw new RucioApiError(409, 'InsufficientTargetRSEs', `There are not enough target RSEs to fulfil the request (${targets.length} < ${body.copies} copies)`);
   }
   const ids = context.catalog.transaction(() =>
     body.dids.map((did) => {
-      const row = context.catalog.getDid(did.scope, did.name);
+      const row = context.catalog.findDid(did.scope, did.name);
+      if (row === undefined) throw new RucioApiError(404, 'DataIdentifierNotFound', `Data identifier ${did.scope}:${did.name} is not valid.`);
       return context.rules.add({
         account: body.account ?? request.account,
         scope: row.scope,

@@ -28,6 +28,25 @@ export const rseRoutes: Route[] = [
   },
   {
     method: 'GET',
+    pattern: /^\/rses\/([^/]+)\/usage\/?$/,
+    auth: 'token',
+    // What a Rucio server without its abacus daemons reports: the `rucio` counter, at zero.
+    handle: ({ res, params }, context) => {
+      const rse = getRse(context, params[0] ?? '');
+      sendJsonStream(res, [{ rse_id: rse.id, source: 'rucio', used: 0, free: null, total: 0, files: 0, updated_at: context.rseCreatedAt, rse: rse.name }]);
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/rses\/([^/]+)\/limits\/?$/,
+    auth: 'token',
+    handle: ({ res, params }, context) => {
+      getRse(context, params[0] ?? '');
+      sendJson(res, {});
+    },
+  },
+  {
+    method: 'GET',
     pattern: /^\/rses\/([^/]+)\/protocols\/?$/,
     auth: 'token',
     handle: ({ res, params }, context) => sendJson(res, rseInfoJson(getRse(context, params[0] ?? ''))),

@@ -25,8 +25,8 @@ export const rucioErrors = {
   didAlreadyExists: () => new RucioApiError(409, 'DataIdentifierAlreadyExists', 'Data Identifier already exists!'),
   scopeNotFound: (scope: string) => new RucioApiError(404, 'ScopeNotFound', `Scope '${scope}' does not exist`),
   rseNotFound: (rse: string) => new RucioApiError(404, 'RSENotFound', `RSE '${rse}' cannot be found in vo 'def'`),
-  accountNotFound: (account: string) => new RucioApiError(404, 'AccountNotFound', `Account '${account}' does not exist`),
-  ruleNotFound: (id: string) => new RucioApiError(404, 'RuleNotFound', `No replication rule found with id '${id}'`),
+  accountNotFound: (account: string) => new RucioApiError(404, 'AccountNotFound', `Account with ID '${account}' cannot be found`),
+  ruleNotFound: (id: string) => new RucioApiError(404, 'RuleNotFound', `No rule with the id ${id} found`),
   emptyRseExpression: () => new RucioApiError(400, 'InvalidRSEExpression', 'RSE Expression resulted in an empty set.'),
   invalidRseExpression: (expression: string) =>
     new RucioApiError(400, 'InvalidRSEExpression', `Expression '${expression}' is not a valid RSE expression.`),
@@ -41,7 +41,22 @@ export const rucioErrors = {
   missingKey: (key: string) => new RucioApiError(400, 'KeyError', `'${key}' not defined`),
   fileAlreadyExists: (message: string) => new RucioApiError(409, 'FileAlreadyExists', message),
   duplicate: (message: string) => new RucioApiError(409, 'Duplicate', message),
-  consistencyMismatch: (message: string) => new RucioApiError(409, 'FileConsistencyMismatch', message),
+  /** Uncaught by the attach views, so Rucio answers it 500 (the bulk attachments view: 412). */
+  consistencyMismatch: (message: string) => new RucioApiError(500, 'FileConsistencyMismatch', message),
   replicaNotFound: (message: string) => new RucioApiError(404, 'ReplicaNotFound', message),
   unavailable: (message: string) => new RucioApiError(503, 'ResourceTemporaryUnavailable', message),
 } as const;
+
+/**
+ * Runs `body`, giving an error of `exceptionClass` the status `status`: Rucio's views answer the same
+ * exception with different statuses (InvalidRSEExpression: 400 listing RSEs, 409 adding a rule, 500 in a
+ * dataset's rules).
+ */
+export function withStatus<T>(status: number, exceptionClass: string, body: () => T): T {
+  try {
+    return body();
+  } catch (error) {
+    if (error instanceof RucioApiError && error.exceptionClass === exceptionClass) throw new RucioApiError(status, exceptionClass, error.message);
+    throw error;
+  }
+}

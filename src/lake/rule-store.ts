@@ -39,6 +39,7 @@ export class RuleStore {
   private readonly insert: Statement<[string, string, string, string, string, string, number, string, number | null, string, number, number]>;
   private readonly byId: Statement<[string], RuleRow>;
   private readonly byDid: Statement<[string, string], RuleRow>;
+  private readonly byAccount: Statement<[string], RuleRow>;
 
   constructor(db: Db) {
     this.insert = db.prepare(
@@ -47,6 +48,7 @@ export class RuleStore {
     );
     this.byId = db.prepare('SELECT * FROM rules WHERE id = ?');
     this.byDid = db.prepare('SELECT * FROM rules WHERE scope = ? AND name = ? ORDER BY created_at');
+    this.byAccount = db.prepare('SELECT * FROM rules WHERE account = ? ORDER BY created_at');
   }
 
   add(input: RuleInput): string {
@@ -68,6 +70,10 @@ export class RuleStore {
 
   listForDid(scope: string, name: string): Record<string, unknown>[] {
     return this.byDid.all(scope, name).map(ruleJson);
+  }
+
+  listForAccount(account: string): Record<string, unknown>[] {
+    return this.byAccount.all(account).map(ruleJson);
   }
 }
 

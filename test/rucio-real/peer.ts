@@ -3,7 +3,7 @@
  * temporary state directory, stopped after, and never left running, even if the test process is
  * killed (a detached watchdog holds a pipe from this process and cleans up when it closes).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -85,13 +85,20 @@ function missingKit(): Error {
   );
 }
 
-/** Cleans up after this process whatever way it ends: EOF on its stdin means the test process is gone. */
-function startWatchdog(state: string, dir: string): ChildProcess {
-  const script = 'cat >/dev/null; if [ -d "$1" ]; then "$0" down --dir "$1"; fi; rm -rf "$2"';
-  const watchdog = spawn('bash', ['-c', script, peerScript, state, dir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+/**
+ * Runs `script` (bash) when this process ends, whatever way: a detached watchdog reads a pipe from
+ * this process and runs it on EOF, which the kernel delivers even after SIGKILL. `end()` runs it now.
+ */
+export function cleanupOnExit(script: string, ...args: string[]): { end(): void } {
+  const watchdog = spawn('bash', ['-c', `cat >/dev/null; ${script}`, 'watchdog', ...args], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   watchdog.unref();
   (watchdog.stdin as unknown as Socket).unref();
-  return watchdog;
+  return { end: () => watchdog.stdin.end() };
+}
+
+/** Stops the peer's server and removes the directory when the test process ends, even by SIGKILL. */
+function startWatchdog(state: string, dir: string): { end(): void } {
+  return cleanupOnExit('if [ -d "$2" ]; then "$1" down --dir "$2"; fi; rm -rf "$3"', peerScript, state, dir);
 }
 
 function okOrThrow(what: string, result: RunResult): string {
@@ -107,7 +114,7 @@ export async function startRealRucio(): Promise<RealRucio> {
   const watchdog = startWatchdog(state, dir);
   const up = await run(peerScript, ['up', '--dir', state], { timeoutMs: 120_000 });
   if (up.code !== 0) {
-    watchdog.stdin?.end();
+    watchdog.end();
     throw new Error(`peer up failed (exit ${up.code}): ${up.stderr.trim().split('\n').slice(-10).join('\n')}`);
   }
   const info = JSON.parse(up.stdout.trim().split('\n').at(-1) ?? '') as PeerInfo;
@@ -126,7 +133,7 @@ export async function startRealRucio(): Promise<RealRucio> {
       (stopping ??= (async () => {
         await run(peerScript, ['down', '--dir', state], { timeoutMs: 30_000 });
         await rm(dir, { recursive: true, force: true });
-        watchdog.stdin?.end();
+        watchdog.end();
       })()),
   };
 }

@@ -90,7 +90,7 @@ async function checkWithOfficialClient(dataset: string, uploaded: UploadedEvent[
   return files;
 }
 
-describe('wavefier upload → the official Rucio client', () => {
+describe('wavefier upload → the official Rucio client', { timeout: 180_000 }, () => {
   it('synthetic chunks: listed, replicated at the hash PFN, downloaded and validated; strain bit-exact', async () => {
     const { summary, uploaded } = await upload(['--source', 'synthetic', '--detector', 'V1', '--seed', '7', '--count', '6']);
     expect(summary.uploaded).toBe(6);
