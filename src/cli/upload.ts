@@ -32,6 +32,7 @@ interface UploadFlags {
   tag?: string;
   replicateTo?: string;
   closeDataset?: boolean;
+  uploadMode: 'fast' | 'rucio-compatible';
   workers: number;
   attempts: number;
   redis?: string;
@@ -66,6 +67,11 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--tag <tag>', 'TAG of the IGWN chunk names <SITE>-<IFO>_<TAG>-<GPS>-<DUR>.hdf5 (default WAVEFIER_<run id>, unique per run)'))
     .addOption(new Option('--replicate-to <expr>', 'also add a dataset rule to this RSE expression (EGO → CERN → CNAF chain)'))
     .addOption(new Option('--close-dataset', 'close the dataset when the run completes'))
+    .addOption(
+      new Option('--upload-mode <mode>', 'fast: one catalog call per chunk; rucio-compatible: the official client\'s register, PUT, mark AVAILABLE, attach (for policies that check replica registration)')
+        .choices(['fast', 'rucio-compatible'])
+        .default('fast'),
+    )
     .addOption(new Option('--workers <n>', 'concurrent uploads in this process (0: only upload-worker processes)').argParser(nonNegativeInteger('--workers')).default(4))
     .addOption(new Option('--attempts <n>', 'attempts per chunk before it is logged as failed').argParser(positiveInteger('--attempts')).default(5))
     .addOption(new Option('--redis <url>', 'Redis for the queue and run state (default: a private redis-server for this run)'))
@@ -101,6 +107,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
         scope: flags.scope,
         ...definedProps({ dataset: flags.dataset, tag, replicateTo: flags.replicateTo }),
         rse: flags.rse,
+        uploadMode: flags.uploadMode,
         closeDataset: flags.closeDataset === true,
         workers: flags.workers,
         attempts: flags.attempts,

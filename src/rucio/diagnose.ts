@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { rmdir, stat } from 'node:fs/promises';
+import { dirname, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { definedProps } from '../common/defined.js';
 import { isWavefierError, errorMessage } from '../common/errors.js';
 import { RucioClient } from './client.js';
 import type { RucioConfig } from './config.js';
 import { protocolsFor } from './rse.js';
+import { FileStore } from './store-file.js';
 
 /** One line of `wavefier doctor`: what was checked, whether it passed, and what to do if not. */
 export interface CheckResult {
@@ -33,6 +36,17 @@ async function timed(check: string, body: () => Promise<{ detail: string }>, fix
       exitCode: isWavefierError(error) ? error.exitCode : 1,
     };
   }
+}
+
+/** The directories between `prefix` and the file at `path` that do not exist yet, deepest first. */
+async function missingDirectories(path: string, prefix: string): Promise<string[]> {
+  const root = resolve(prefix);
+  const missing: string[] = [];
+  for (let dir = dirname(resolve(path)); dir.startsWith(`${root}${sep}`); dir = dirname(dir)) {
+    if (await stat(dir).then(() => true, () => false)) break;
+    missing.push(dir);
+  }
+  return missing;
 }
 
 export function skipped(check: string, why: string): CheckResult {
@@ -98,6 +112,8 @@ export async function diagnoseRucio(
           const presenting = target.store.presented === undefined ? '' : `, presenting ${target.store.presented}`;
           if (!options.write) return { detail: `${rseName} resolved: ${where}, lfn2pfn ${info.lfn2pfnAlgorithm}${presenting}; write probe skipped (--no-write)` };
           const probe = randomBytes(64);
+          // A posix RSE gets the probe's hash directories (<scope>/<h0:2>/<h2:4>): remove again the ones the probe made.
+          const madeDirs = target.protocol.scheme === 'file' ? await missingDirectories(FileStore.pathOf(target.pfn), write.prefix) : [];
           await target.store.put(target.pfn, probe);
           try {
             const back = await target.store.get(target.pfn);
@@ -106,6 +122,8 @@ export async function diagnoseRucio(
             await target.store.delete(target.pfn);
             // WebDAV: the collections the probe needed go again (only those it made, only if empty).
             await target.store.removeEmptyParents?.(target.pfn);
+            // Posix: the hash directories the probe made (FileStore creates them and leaves them).
+            for (const dir of madeDirs) await rmdir(dir).catch(() => undefined);
           }
           return { detail: `${rseName}: wrote, read back and deleted a probe object via ${where}${presenting}` };
         },

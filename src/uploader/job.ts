@@ -27,6 +27,7 @@ const uploadJobSchema = z.object({
   dataset: z.string().min(1),
   rse: z.string().min(1),
   tag: z.string().min(1),
+  uploadMode: z.enum(['fast', 'rucio-compatible']).optional(),
   tAvail: z.number(),
   tEnqueued: z.number(),
   late: z.boolean(),

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
+import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
 import type { EventLog } from '../common/event-log.js';
 import type { UploadChunkEvent } from '../common/log-records.js';
@@ -69,6 +70,7 @@ export class Producer {
       dataset: settings.dataset,
       rse: settings.rse,
       tag: settings.tag,
+      ...definedProps({ uploadMode: settings.uploadMode }),
       tAvail: tick.tAvail,
       tEnqueued,
       late: tick.late,

@@ -3,7 +3,7 @@ import { definedProps } from '../common/defined.js';
 import { UsageError } from '../common/errors.js';
 import { gpsToUnixMs, unixMsToGps } from '../common/gps.js';
 import { newRunId, runTag } from '../common/run-id.js';
-import type { RucioClient, RuleRequest } from '../rucio/index.js';
+import type { RucioClient, RuleRequest, UploadMode } from '../rucio/index.js';
 import type { GapPolicy, SourceSpec } from '../strain/index.js';
 import type { LatePolicy } from './pacer.js';
 
@@ -25,6 +25,8 @@ export interface RunRequest {
   rse: string;
   /** TAG of the chunk names; default `WAVEFIER_<run id>` (see runTag). */
   tag?: string;
+  /** `rucio-compatible`: the official client's register-COPYING, PUT, mark-AVAILABLE, attach (default `fast`). */
+  uploadMode?: UploadMode;
   logDir: string;
 }
 
@@ -53,6 +55,8 @@ export const runSettingsSchema = z.object({
   createdAt: z.number(),
   /** The Rucio server the run uploads to: an upload-worker configured for another one leaves it alone. */
   rucioHost: z.string().optional(),
+  /** Absent in runs of older versions: `fast`. */
+  uploadMode: z.enum(['fast', 'rucio-compatible']).optional(),
 });
 export type RunSettings = z.infer<typeof runSettingsSchema>;
 
@@ -88,6 +92,7 @@ export function planRun(request: RunRequest, rucioHost: string, now: () => numbe
     dataset: request.dataset ?? `wavefier-${runId}`,
     rse: request.rse,
     tag: request.tag ?? runTag(runId),
+    ...definedProps({ uploadMode: request.uploadMode }),
     latePolicy: request.latePolicy,
     gapPolicy: request.gapPolicy,
     logDir: request.logDir,

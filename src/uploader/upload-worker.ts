@@ -1,5 +1,6 @@
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { definedProps } from '../common/defined.js';
 import { errorMessage, isWavefierError } from '../common/errors.js';
 import type { EventLog } from '../common/event-log.js';
 import type { UploadChunkEvent } from '../common/log-records.js';
@@ -88,6 +89,7 @@ export function startUploadWorker(options: UploadWorkerOptions): Worker {
         bytes,
         dataset: { scope: data.scope, name: data.dataset },
         rse: data.rse,
+        ...definedProps({ mode: data.uploadMode }),
         // A repeated attempt, or a job whose worker died (stalled), may follow a PUT that did land:
         // check the catalog first and never overwrite what a consumer may already be reading.
         retry: attempts > 1 || job.stalledCounter > 0,

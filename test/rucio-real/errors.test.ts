@@ -3,7 +3,7 @@
  * a DID, scope or RSE that does not exist (404), duplicates and a closed dataset (409), and the
  * `generic` permission policy refusing a non-admin account (401 AccessDenied).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -66,7 +66,7 @@ const uploadArgs = (logs: string, ...extra: string[]): string[] => [
   'upload', '--source', 'synthetic', '--count', '2', '--as-fast-as-possible', '--attempts', '2', '--log-dir', logs, ...extra,
 ];
 
-describe('401: a wrong password', () => {
+describe('401: a wrong password', { timeout: 180_000 }, () => {
   it('stops upload at once with exit 2, naming the server\'s refusal and the fix, never the password', async () => {
     const env = await identityEnv('wrong-password', 'ddmlab', 'not-the-password', 'root');
     const result = await runCli(uploadArgs(join(real().dir, 'logs'), '--rse', 'LOCAL_POSIX'), { env });
@@ -83,7 +83,7 @@ describe('401: a wrong password', () => {
   });
 });
 
-describe('404: what does not exist', () => {
+describe('404: what does not exist', { timeout: 180_000 }, () => {
   it('a DID: the typed not-found error with the server\'s class', async () => {
     const client = await clientFor(real().env);
     const error: unknown = await client.getDid('wavefier', 'no-such-dataset').catch((e: unknown) => e);
@@ -109,7 +109,7 @@ describe('404: what does not exist', () => {
   });
 });
 
-describe('409: duplicates and a closed dataset', () => {
+describe('409: duplicates and a closed dataset', { timeout: 180_000 }, () => {
   it('a dataset created twice, a file attached twice, a DID re-uploaded with other bytes: refused, nothing overwritten', async () => {
     const client = await clientFor(real().env);
     const dataset = { scope: 'wavefier', name: `dup-${Date.now()}` };
@@ -147,7 +147,7 @@ describe('409: duplicates and a closed dataset', () => {
   });
 });
 
-describe('401 AccessDenied: the generic permission policy and a non-admin account', () => {
+describe('401 AccessDenied: the generic permission policy and a non-admin account', { timeout: 180_000 }, () => {
   const asJdoe = ['-a', 'jdoe', '-u', 'jdoe', '-pwd', 'jdoe-secret', '-S', 'userpass'];
 
   it('the official client may not register replicas on LOCAL_POSIX; on a *SCRATCHDISK it exits 0 but leaves the replica COPYING', async () => {
@@ -188,6 +188,31 @@ describe('401 AccessDenied: the generic permission policy and a non-admin accoun
       const replicas = parseTable(await real().rucioOk(['list-file-replicas', `user.jdoe:${summary.dataset}`]));
       expect(replicas.map((row) => row['RSE: REPLICA']?.split(':')[0])).toEqual([rse, rse]);
     }
+  });
+
+  it('--upload-mode rucio-compatible runs the official sequence: fine for root, refused for jdoe as the official client is', async () => {
+    const logs = join(real().dir, 'logs');
+    const accessLog = join(real().info.dir, 'logs', 'access.log');
+    const calls = async (request: string, status: number): Promise<number> =>
+      (await readFile(accessLog, 'utf8')).split('\n').filter((line) => line.includes(`"${request} `) && line.includes(`" ${status} `)).length;
+    const [registeredBefore, markedBefore] = [await calls('POST /replicas', 201), await calls('PUT /replicas', 200)];
+    const asRoot = await runCli(['--json', ...uploadArgs(logs, '--rse', 'LOCAL_POSIX', '--upload-mode', 'rucio-compatible')], { env: real().env });
+    expect(asRoot.code, asRoot.stderr).toBe(0);
+    const summary = JSON.parse(asRoot.stdout.trim().split('\n').at(-1) ?? '') as { dataset: string; uploaded: number };
+    expect(summary.uploaded).toBe(2);
+    const replicas = parseTable(await real().rucioOk(['list-file-replicas', `wavefier:${summary.dataset}`]));
+    expect(replicas).toHaveLength(2);
+    // The official sequence: register (COPYING), mark AVAILABLE, attach, for each chunk.
+    expect(await calls('POST /replicas', 201)).toBe(registeredBefore + 2);
+    expect(await calls('PUT /replicas', 200)).toBe(markedBefore + 2);
+
+    const asJdoe = await runCli(['--json', ...uploadArgs(logs, '--rse', 'LOCAL_POSIX', '--scope', 'user.jdoe', '--upload-mode', 'rucio-compatible')], { env: jdoe });
+    expect(asJdoe.code).not.toBe(0);
+    const denied = JSON.parse(asJdoe.stdout.trim().split('\n').at(-1) ?? '') as { uploaded: number; failed: number; logFile: string };
+    expect(denied).toMatchObject({ uploaded: 0, failed: 2 });
+    const failed = (await readJsonLines(denied.logFile)).filter((e) => e.event === 'failed');
+    // Refused for good at the first attempt: a permission does not come back on retry.
+    for (const event of failed) expect(event).toMatchObject({ attempts: 1, error: expect.stringContaining('Account jdoe can not add file replicas on LOCAL_POSIX') as unknown });
   });
 
   it('upload into a scope the account does not own stops with AccessDenied and exit 1', async () => {

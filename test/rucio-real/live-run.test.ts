@@ -42,7 +42,7 @@ function startCli(args: readonly string[], env: NodeJS.ProcessEnv): { stderrSays
   };
 }
 
-describe('a live paced run on a real Rucio server', () => {
+describe('a live paced run on a real Rucio server', { timeout: 180_000 }, () => {
   it('download polls while upload paces 8 chunks; both logs report PASS; the official client agrees', async () => {
     const run = newRunId();
     const dataset = `wavefier-${run}`;
@@ -80,12 +80,16 @@ describe('a live paced run on a real Rucio server', () => {
   });
 });
 
-describe('wavefier doctor on a real Rucio server', () => {
-  it('passes every check, writing, reading back and deleting a probe on LOCAL_POSIX', async () => {
+describe('wavefier doctor on a real Rucio server', { timeout: 180_000 }, () => {
+  it('passes every check, writing, reading back and deleting a probe on LOCAL_POSIX, and leaves nothing behind', async () => {
+    const tree = async (): Promise<string[]> => (await readdir(real().info.rse_prefix, { recursive: true })).sort();
+    const before = await tree();
     const result = await runCli(['doctor', '--rse', 'LOCAL_POSIX'], { env: real().env });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^ok\s+reachability\s+Rucio 1\.31\.7 at http:\/\/127\.0\.0\.1:\d+/m);
     expect(result.stdout).toMatch(/^ok\s+authentication\s+authenticated as root \(userpass/m);
     expect(result.stdout).toMatch(/^ok\s+rse\s+LOCAL_POSIX: wrote, read back and deleted a probe object via file:\/\/localhost/m);
+    // Neither the probe nor the hash directories it was written into (user/root/xx/yy).
+    expect(await tree()).toEqual(before);
   });
 });
