@@ -41,6 +41,8 @@ export class DatasetPoller {
   private readonly known = new Set<string>();
   private lastPollStartedAt: number | undefined;
   private lastFullAt = Number.NEGATIVE_INFINITY;
+  /** Whether the dataset is known to exist: Rucio lists a missing dataset's replicas and content as empty. */
+  private datasetSeen = false;
   private readonly now: () => number;
 
   constructor(
@@ -63,6 +65,14 @@ export class DatasetPoller {
   async poll(): Promise<PollResult> {
     const startedAt = this.now();
     const result = this.options.mode === 'full' ? await this.pollFull() : await this.pollIncremental(startedAt);
+    if (result.fresh.length > 0 || this.known.size > 0) this.datasetSeen = true;
+    if (!this.datasetSeen) {
+      // An empty answer may mean "no such dataset" (a real Rucio 1.31 answers 200 with nothing):
+      // asking for the DID itself tells the two apart, and throws DataIdentifierNotFound when absent.
+      await this.options.client.getDid(this.options.scope, this.options.dataset);
+      this.datasetSeen = true;
+      result.requests++;
+    }
     this.lastPollStartedAt = startedAt;
     return result;
   }

@@ -48,6 +48,18 @@ describe('incremental poller reconciliation', () => {
   });
 });
 
+describe('a dataset that does not exist (yet)', () => {
+  it('is told apart from an empty one, which Rucio lists the same way: both answer no replicas', async () => {
+    const options = { client: stack.rucio, scope: 'wavefier', mode: 'incremental' as const, reconcileEveryMs: 60_000, overlapMs: 2000 };
+    const missing = new DatasetPoller({ ...options, dataset: 'ds-absent' });
+    await expect(missing.poll()).rejects.toMatchObject({ code: 'not-found' });
+    await stack.rucio.addDataset('wavefier', 'ds-absent');
+    // The same poller once it exists: one extra request to learn that, none afterwards.
+    expect(await missing.poll()).toMatchObject({ fresh: [], requests: 2 });
+    expect(await missing.poll()).toMatchObject({ fresh: [], requests: 1 });
+  });
+});
+
 describe('--until-closed probe', () => {
   it('reads whether the dataset is closed and how many files it holds, asking at most once a second', async () => {
     await addFiles('ds-close', ['g-1', 'g-2']);
