@@ -120,8 +120,11 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         text,
       );
       if (result.exitCode === ExitCode.integrity) throw new IntegrityError(`rehearsal ${result.run} is not clean: see the report above`);
-      // Stopped by its --deadline (not by a signal) with nothing lost: exit 4, as `wavefier report` does.
-      if (result.exitCode === incompleteExitCode) throw verdictErrorFor(result.report) ?? new IntegrityError(`rehearsal ${result.run} stopped early`);
+      // Stopped by its --deadline (not by a signal) with nothing lost: exit 4, as `wavefier report` does;
+      // no verdict (a side's log missing, or nothing uploaded): exit 5, never a pass.
+      if (result.exitCode === incompleteExitCode || result.exitCode === ExitCode.noVerdict) {
+        throw verdictErrorFor(result.report) ?? new IntegrityError(`rehearsal ${result.run} has no verdict`);
+      }
     });
 }
 

@@ -5,7 +5,7 @@ import { checkPathName } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
 import { validateChunkTag } from '../strain/chunk-name.js';
 import type { GapPolicy, SourceSpec } from '../strain/index.js';
-import type { UploadSummary } from '../uploader/index.js';
+import type { ResumeFlags, UploadSummary } from '../uploader/index.js';
 import { duration, nonNegativeInteger, pointInTime, positiveInteger, positiveNumber } from './parse.js';
 import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
@@ -28,7 +28,7 @@ interface UploadFlags {
   onGap: GapPolicy;
   scope: string;
   dataset?: string;
-  rse: string;
+  rse?: string;
   tag?: string;
   replicateTo?: string;
   closeDataset?: boolean;
@@ -63,7 +63,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--on-gap <policy>', 'chunks that contain NaN samples').choices(['skip', 'send', 'fail']).default('skip'))
     .addOption(new Option('--scope <scope>', 'Rucio scope of the chunks and the dataset').default('wavefier'))
     .addOption(new Option('--dataset <name>', 'dataset to attach chunks to (created if missing; default wavefier-<run id>)'))
-    .addOption(new Option('--rse <rse>', 'RSE to upload to').makeOptionMandatory(true))
+    .addOption(new Option('--rse <rse>', 'RSE to upload to (required for a new run)'))
     .addOption(new Option('--tag <tag>', 'TAG of the IGWN chunk names <SITE>-<IFO>_<TAG>-<GPS>-<DUR>.hdf5 (default WAVEFIER_<run id>, unique per run)'))
     .addOption(new Option('--replicate-to <expr>', 'also add a dataset rule to this RSE expression (EGO → CERN → CNAF chain)'))
     .addOption(new Option('--close-dataset', 'close the dataset when the run completes'))
@@ -75,7 +75,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--workers <n>', 'concurrent uploads in this process (0: only upload-worker processes)').argParser(nonNegativeInteger('--workers')).default(4))
     .addOption(new Option('--attempts <n>', 'attempts per chunk before it is logged as failed').argParser(positiveInteger('--attempts')).default(5))
     .addOption(new Option('--redis <url>', 'Redis for the queue and run state (default: a private redis-server for this run)'))
-    .addOption(new Option('--resume <run>', 'continue a run that was interrupted (its settings come from Redis)'))
+    .addOption(new Option('--resume <run>', 'continue a run that was interrupted (needs --redis; its settings come from Redis, and run flags given again must agree with them)'))
     .addOption(new Option('--run-id <id>', 'run id (default: UTC timestamp plus random suffix)'))
     .addOption(new Option('--log-dir <dir>', 'logs go to <dir>/<run id>/upload.jsonl').default('rehearsals'))
     .addOption(new Option('--drain-timeout <duration>', 'wait this long after the last chunk for uploads in flight').argParser(duration('--drain-timeout')).default(60_000, '60s'));
@@ -85,6 +85,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     if (flags.resume !== undefined && flags.redis === undefined) {
       throw new UsageError('--resume needs --redis: the run state lives in the Redis of the interrupted run');
     }
+    if (flags.resume === undefined && flags.rse === undefined) throw new UsageError('--rse is required: the RSE to upload to (a run continued with --resume takes its own)');
     const tag = flags.tag === undefined ? undefined : validateChunkTag(flags.tag);
     // Run ids name the log folder under --log-dir; scopes become paths in file RSEs (user.x → user/x).
     if (flags.runId !== undefined) checkPathName(flags.runId, '--run-id');
@@ -105,9 +106,9 @@ export function registerUpload(program: Command, runtime: Runtime): void {
         latePolicy: flags.late,
         gapPolicy: flags.onGap,
         scope: flags.scope,
-        ...definedProps({ dataset: flags.dataset, tag, replicateTo: flags.replicateTo }),
-        rse: flags.rse,
+        ...definedProps({ dataset: flags.dataset, tag, replicateTo: flags.replicateTo, rse: flags.rse }),
         uploadMode: flags.uploadMode,
+        ...(flags.resume === undefined ? {} : { resumeFlags: resumeFlagsOf(flags, cmd, tag) }),
         closeDataset: flags.closeDataset === true,
         workers: flags.workers,
         attempts: flags.attempts,
@@ -123,6 +124,37 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     } finally {
       await client.close();
     }
+  });
+}
+
+/** The run-defining flags given on the command line (not defaults), for a resumed run to check. */
+function resumeFlagsOf(flags: UploadFlags, cmd: Command, tag: string | undefined): ResumeFlags {
+  const given = <K extends keyof UploadFlags>(key: K): UploadFlags[K] | undefined => {
+    const source = cmd.getOptionValueSource(key);
+    return source === undefined || source === 'default' ? undefined : flags[key];
+  };
+  return definedProps({
+    source: given('source'),
+    order: given('order'),
+    seed: given('seed'),
+    startOffset: given('startOffset'),
+    sampleRate: given('sampleRate'),
+    detector: given('detector'),
+    periodMs: given('period'),
+    rateFactor: given('rateFactor'),
+    asFastAsPossible: given('asFastAsPossible'),
+    count: given('count'),
+    durationMs: given('duration'),
+    startAt: given('startAt'),
+    alignGps: given('alignGps'),
+    latePolicy: given('late'),
+    gapPolicy: given('onGap'),
+    scope: given('scope'),
+    dataset: given('dataset'),
+    rse: given('rse'),
+    tag: given('tag') === undefined ? undefined : tag,
+    runId: given('runId'),
+    logDir: given('logDir'),
   });
 }
 

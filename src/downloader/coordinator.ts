@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
+import { join } from 'node:path';
 import { definedProps } from '../common/defined.js';
 import type { ReplicaRecord } from '../rucio/index.js';
 import { downloadJobFor, downloadJobId, downloadJobOptions, type JobSettings, type WorkerAnswer } from './download-job.js';
+import type { LocalPaths } from './local-paths.js';
 import type { OutcomeLog } from './outcome-log.js';
 import type { DownloadStats } from './run-progress.js';
 
@@ -26,6 +28,8 @@ export interface CoordinatorOptions {
   corruptionRetries: number;
   outcomes: OutcomeLog;
   stats: DownloadStats;
+  /** Which DID holds each name and local path: a second DID for one of them is refused before it is queued. */
+  paths: LocalPaths;
   now: () => number;
 }
 
@@ -47,7 +51,8 @@ export class Coordinator {
   constructor(private readonly options: CoordinatorOptions) {}
 
   /** A poll's new files in one round trip: one by one costs ~0.1 ms more CPU per file (BullMQ). */
-  async dispatch(replicas: ReplicaRecord[], tDetected: number): Promise<void> {
+  async dispatch(offered: ReplicaRecord[], tDetected: number): Promise<void> {
+    const replicas = offered.filter((replica) => this.claim(replica, tDetected));
     if (replicas.length === 0) return;
     const { queue, jobs, now } = this.options;
     // Pending before queued: a worker's outcome can arrive before addBulk's reply does.
@@ -67,6 +72,23 @@ export class Coordinator {
       throw error;
     }
     this.options.stats.detected += replicas.length;
+  }
+
+  /**
+   * Whether the file's name and local path are its own; a second DID for either is failed at once,
+   * named with the first, and never queued (so nothing is overwritten, and no retry changes it).
+   */
+  private claim(replica: ReplicaRecord, tDetected: number): boolean {
+    const { jobs, paths, outcomes, stats } = this.options;
+    const job = downloadJobFor(jobs, replica, tDetected, 0);
+    const relativePath = job.destDir === undefined ? undefined : job.relativeName;
+    const where = job.destDir === undefined ? '' : join(job.destDir, job.relativeName);
+    const refusal = paths.claim({ scope: replica.scope, name: replica.name, relativePath }, where);
+    if (refusal === undefined) return true;
+    stats.detected++;
+    stats.failedFinal++;
+    outcomes.failed({ job, tDetected, attempts: 0 }, 0, new Error(refusal));
+    return false;
   }
 
   /** Queues a pending chunk's job again, as it was (the lost-job watchdog found it gone). */

@@ -182,10 +182,15 @@ export interface JobSettings {
   attempts: number;
 }
 
+/** Where a file of this name goes under --dest (checked by the worker before anything is written). */
+export function localRelativePath(settings: Pick<JobSettings, 'subdir' | 'dataset'>, name: string): string {
+  return settings.subdir ? `${settings.dataset}/${name}` : name;
+}
+
 /** The job that fetches and verifies one replica; `corruptions` says how often it was found corrupted before. */
 export function downloadJobFor(settings: JobSettings, replica: ReplicaRecord, tDetected: number, corruptions: number): DownloadJob {
   // Joined as text: path.join would resolve a name's `..` (ds/a/../b → ds/b) before it is checked.
-  const relativeName = settings.subdir ? `${settings.dataset}/${replica.name}` : replica.name;
+  const relativeName = localRelativePath(settings, replica.name);
   return {
     v: 1,
     run: settings.run,

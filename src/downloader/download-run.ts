@@ -12,8 +12,9 @@ import { confinedPath } from '../common/safe-path.js';
 import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
 import { RucioAccessDeniedError, type RucioClient } from '../rucio/index.js';
 import { Coordinator } from './coordinator.js';
-import { downloadQueueName } from './download-job.js';
+import { downloadQueueName, localRelativePath } from './download-job.js';
 import { downloadLogFolder, verifiedNamesFromLog } from './download-state.js';
+import { ignoresCase, LocalPaths } from './local-paths.js';
 import { LostJobWatchdog } from './lost-job-watchdog.js';
 import { OutcomeLog } from './outcome-log.js';
 import { runPollLoop } from './poll-loop.js';
@@ -177,20 +178,26 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     });
 
     const stats = new DownloadStats(now());
+    const jobs = {
+      run: runName,
+      scope: options.scope,
+      dataset: options.dataset,
+      subdir: options.subdir,
+      keep: options.keep,
+      ...definedProps({ dest: options.dest }),
+      attempts: options.attempts,
+    };
+    const writes = options.keep === 'all' && options.dest !== undefined;
+    const paths = new LocalPaths(writes && options.dest !== undefined && ignoresCase(options.dest));
+    // Files an earlier run of this log wrote keep their names and paths.
+    for (const name of alreadyVerified) paths.claim({ scope: options.scope, name, relativePath: writes ? localRelativePath(jobs, name) : undefined }, '');
     const coordinator = new Coordinator({
       queue,
-      jobs: {
-        run: runName,
-        scope: options.scope,
-        dataset: options.dataset,
-        subdir: options.subdir,
-        keep: options.keep,
-        ...definedProps({ dest: options.dest }),
-        attempts: options.attempts,
-      },
+      jobs,
       corruptionRetries: options.corruptionRetries,
       outcomes: new OutcomeLog(log, options.output),
       stats,
+      paths,
       now,
     });
     const answers = new WorkerAnswers(

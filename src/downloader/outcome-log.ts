@@ -112,11 +112,12 @@ export class OutcomeLog {
 
   private fileFields(context: OutcomeContext) {
     const { job } = context;
+    // The file's own scope: a dataset may hold files of other scopes than its own.
     return {
       name: job.name,
-      scope: job.scope,
+      scope: job.replica.scope,
       dataset: job.dataset,
-      did: didOf(job.scope, job.name),
+      did: didOf(job.replica.scope, job.name),
       t_detected: context.tDetected,
       attempts: context.attempts,
     };

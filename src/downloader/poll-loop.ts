@@ -100,7 +100,7 @@ async function afterPoll(options: PollLoopOptions, result: PollResult, startedAt
     await coordinator.dispatch(result.fresh, now());
   } catch (error) {
     // Not queued (BullMQ adds a batch in one transaction): the next poll offers them again.
-    for (const left of result.fresh) poller.forget(left.name);
+    for (const left of result.fresh) poller.forget(left);
     throw error;
   }
   if (result.fresh.length > 0) stats.lastNewAt = now();

@@ -1,4 +1,5 @@
 import { definedProps } from '../common/defined.js';
+import { didOf } from '../common/log-records.js';
 import type { ReplicaRecord, RucioClient } from '../rucio/index.js';
 
 export type PollMode = 'incremental' | 'full';
@@ -38,6 +39,7 @@ export interface PollResult {
  *   catches anything the time filter could miss.
  */
 export class DatasetPoller {
+  /** DIDs handed out (`scope:name`): a dataset may hold files of several scopes with one name. */
   private readonly known = new Set<string>();
   private lastPollStartedAt: number | undefined;
   private lastFullAt = Number.NEGATIVE_INFINITY;
@@ -50,16 +52,16 @@ export class DatasetPoller {
     alreadyDone: Iterable<string> = [],
   ) {
     this.now = options.now ?? Date.now;
-    for (const name of alreadyDone) this.known.add(name);
+    for (const name of alreadyDone) this.known.add(didOf(options.scope, name));
   }
 
   get knownCount(): number {
     return this.known.size;
   }
 
-  /** Makes a name eligible again (its download failed for good and should be retried on request). */
-  forget(name: string): void {
-    this.known.delete(name);
+  /** Makes a file eligible again (it could not be handed to the workers). */
+  forget(file: { scope: string; name: string }): void {
+    this.known.delete(didOf(file.scope, file.name));
   }
 
   async poll(): Promise<PollResult> {
@@ -106,7 +108,7 @@ export class DatasetPoller {
     const { client, scope, dataset, rseExpression } = this.options;
     const names: { scope: string; name: string }[] = [];
     for await (const entry of client.listContent(scope, dataset)) {
-      if (!this.known.has(entry.name)) names.push({ scope: entry.scope, name: entry.name });
+      if (!this.known.has(didOf(entry.scope, entry.name))) names.push({ scope: entry.scope, name: entry.name });
     }
     const fresh = new Map<string, ReplicaRecord>();
     let requests = 1;
@@ -120,10 +122,11 @@ export class DatasetPoller {
   }
 
   private offer(replica: ReplicaRecord, fresh: Map<string, ReplicaRecord>): void {
-    if (this.known.has(replica.name)) return;
+    const did = didOf(replica.scope, replica.name);
+    if (this.known.has(did)) return;
     // A file with no available replica (yet) at the wanted RSE is not ready: a later poll will see it.
     if (replica.pfns.length === 0) return;
-    fresh.set(replica.name, replica);
+    fresh.set(did, replica);
   }
 
   /**
@@ -132,7 +135,7 @@ export class DatasetPoller {
    * take (see forget()).
    */
   private handOut(fresh: Map<string, ReplicaRecord>): ReplicaRecord[] {
-    for (const name of fresh.keys()) this.known.add(name);
+    for (const did of fresh.keys()) this.known.add(did);
     return [...fresh.values()];
   }
 }

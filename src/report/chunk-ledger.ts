@@ -56,7 +56,12 @@ class ChunkState {
   }
 
   get uploadFailedForGood(): boolean {
-    return this.uploads === 0 && (this.uploadFailures > 0 || (this.uploadRetries > 0 && this.uploadSkips === 0));
+    return this.uploads === 0 && (this.uploadFailures > 0 || this.uploadWithoutOutcome);
+  }
+
+  /** Its upload was being retried when the upload log ends: no outcome line (uploaded, failed, skipped). */
+  get uploadWithoutOutcome(): boolean {
+    return this.uploads === 0 && this.uploadFailures === 0 && this.uploadSkips === 0 && this.uploadRetries > 0;
   }
 
   get skippedForGood(): boolean {
@@ -416,7 +421,10 @@ export class ChunkLedger implements LogSink {
       if (chunk.verifications > 1) lists.duplicateVerifications.push(chunk.name);
       if (chunk.late) lists.late.push(chunk.name);
       if (chunk.corruptions > 0 && chunk.delivered) lists.recovered.push(chunk.name);
-      if (chunk.uploadFailedForGood) {
+      // A chunk still being retried when a run stopped early is in flight, as the uploader counts it;
+      // in a run that says it is complete it had no outcome at all, which is a failure.
+      const uploadInFlight = chunk.uploadWithoutOutcome && completion.state !== 'complete';
+      if (chunk.uploadFailedForGood && !uploadInFlight) {
         lists.failedUploads.push({
           name: chunk.name,
           error: chunk.uploadFailures > 0 ? chunk.uploadError : `no final event after ${chunk.uploadRetries} retries (uploader stopped mid-retry?)${chunk.uploadError ? `: ${chunk.uploadError}` : ''}`,
@@ -432,8 +440,8 @@ export class ChunkLedger implements LogSink {
       if (!chunk.delivered && chunk.lastDownload === DownloadState.failed) {
         lists.downloadFailures.push({ name: chunk.name, error: chunk.downloadError });
       }
-      const inFlight = chunk.uploads > 0 && chunk.lastDownload === DownloadState.none && chunk.uploadTime >= inFlightFrom;
-      const entry = this.classify(chunk, notInUploadLog, inFlight);
+      const inFlight = uploadInFlight || (chunk.uploads > 0 && chunk.lastDownload === DownloadState.none && chunk.uploadTime >= inFlightFrom);
+      const entry = this.classify(chunk, notInUploadLog, inFlight, uploadInFlight);
       if (entry) {
         listing.push(entry);
         if (chunk.lastDownload === DownloadState.invalid) lists.invalid.push({ name: chunk.name, error: chunk.invalidError });
@@ -493,7 +501,7 @@ export class ChunkLedger implements LogSink {
   }
 
   /** The rclone-`check --combined`-like status; undefined for a chunk deliberately skipped. */
-  private classify(chunk: ChunkState, notInUploadLog: boolean, inFlight: boolean): ChunkListingEntry | undefined {
+  private classify(chunk: ChunkState, notInUploadLog: boolean, inFlight: boolean, uploadInFlight: boolean): ChunkListingEntry | undefined {
     const base = { name: chunk.name, seq: chunk.seq, run: chunk.run ?? '' };
     if (chunk.lastDownload === DownloadState.invalid) {
       return { ...base, status: '*', detail: `content error: ${chunk.invalidError ?? 'the bytes match the catalog but are not a valid chunk'}` };
@@ -501,7 +509,8 @@ export class ChunkLedger implements LogSink {
     if (chunk.lastDownload === DownloadState.corrupted) {
       return { ...base, status: '*', detail: `corrupted in ${chunk.corruptions} read(s)${chunk.verifications > 0 ? ' (also verified once, then corrupted)' : ''}` };
     }
-    if (chunk.uploadFailedForGood) {
+    if (uploadInFlight && !chunk.delivered) return { ...base, status: '~', detail: 'in flight: its upload was still being retried when the uploader stopped' };
+    if (chunk.uploadFailedForGood && !uploadInFlight) {
       return { ...base, status: '!', detail: chunk.delivered ? 'upload logged as failed, yet verified downstream' : 'upload failed' };
     }
     if (chunk.delivered) {

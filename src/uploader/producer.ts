@@ -34,7 +34,6 @@ export interface ProducerDeps {
  */
 export class Producer {
   enqueued = 0;
-  late = 0;
   /** Outcomes seen at the last look: they only grow, so a count below the limit needs no new look. */
   private doneSeen = 0;
 
@@ -87,7 +86,6 @@ export class Producer {
       removeOnFail: true,
     });
     this.enqueued++;
-    if (tick.late) this.late++;
     this.deps.stats.enqueued(tEnqueued - tick.tAvail);
     if (tick.seq % 64 === 0) await this.deps.state.setNext(tick.seq + 1);
   }
@@ -96,7 +94,6 @@ export class Producer {
     const name = knownName ?? chunkName(this.deps.source.chunk(tick.seq), this.deps.settings.tag);
     const skipped: UploadChunkEvent = { ...this.eventBase(tick, name), event: 'skipped', reason, error };
     await this.deps.state.record('skipped', tick.seq, skipped);
-    if (reason === 'late') this.late++;
   }
 
   private eventBase(tick: PacerTick, name: string): Omit<UploadChunkEvent, 'event'> {

@@ -22,7 +22,8 @@ export interface RunRequest {
   gapPolicy: GapPolicy;
   scope: string;
   dataset?: string;
-  rse: string;
+  /** Required for a new run; a resumed run has its own. */
+  rse?: string;
   /** TAG of the chunk names; default `WAVEFIER_<run id>` (see runTag). */
   tag?: string;
   /** `rucio-compatible`: the official client's register-COPYING, PUT, mark-AVAILABLE, attach (default `fast`). */
@@ -71,6 +72,7 @@ export function chunkCount(request: { count?: number | undefined; durationMs?: n
 /** The settings of a new run, before its schedule is fixed (t0 is set by fixSchedule). */
 export function planRun(request: RunRequest, rucioHost: string, now: () => number): RunSettings {
   if (!request.source) throw new UsageError('no --source given: pass an HDF5 file or "synthetic"');
+  if (request.rse === undefined) throw new UsageError('--rse is required for a new run: the RSE to upload to (a resumed run takes its RSE from Redis)');
   if (!(request.periodMs > 0)) throw new UsageError(`--period must be positive, got ${request.periodMs} ms`);
   if (!(request.rateFactor > 0)) throw new UsageError(`--rate-factor must be positive, got ${request.rateFactor}`);
   const runId = request.runId ?? newRunId(now());
@@ -119,4 +121,74 @@ export async function ensureDataset(
   const rules: RuleRequest[] = [{ dids, copies: 1, rseExpression: settings.rse, grouping: 'DATASET' }];
   if (replicateTo !== undefined) rules.push({ dids, copies: 1, rseExpression: replicateTo, grouping: 'DATASET' });
   await rucio.addDataset(settings.scope, settings.dataset, { rules });
+}
+
+/**
+ * The run-defining flags a user gave again with --resume (each only when given on the command line):
+ * the run's settings come from Redis, and these must agree with them.
+ */
+export interface ResumeFlags {
+  source?: string;
+  order?: string;
+  seed?: number;
+  /** Milliseconds. */
+  startOffset?: number;
+  sampleRate?: number;
+  detector?: string;
+  periodMs?: number;
+  rateFactor?: number;
+  asFastAsPossible?: boolean;
+  count?: number;
+  durationMs?: number;
+  startAt?: number;
+  alignGps?: boolean;
+  latePolicy?: string;
+  gapPolicy?: string;
+  scope?: string;
+  dataset?: string;
+  rse?: string;
+  tag?: string;
+  runId?: string;
+  logDir?: string;
+}
+
+/** How each flag reads in the run's settings, and under which name the user typed it. */
+const resumeChecks: { [K in keyof ResumeFlags]-?: { flag: string; of: (settings: RunSettings) => unknown } } = {
+  source: { flag: '--source', of: (s) => (s.source.kind === 'synthetic' ? 'synthetic' : s.source.path) },
+  order: { flag: '--order', of: (s) => s.source.order ?? 'sequential' },
+  seed: { flag: '--seed', of: (s) => s.source.seed },
+  startOffset: { flag: '--start-offset', of: (s) => (typeof s.source.startOffset === 'number' ? s.source.startOffset * 1000 : 0) },
+  sampleRate: { flag: '--sample-rate', of: (s) => s.source.sampleRate },
+  detector: { flag: '--detector', of: (s) => s.source.detector },
+  periodMs: { flag: '--period', of: (s) => s.periodMs },
+  rateFactor: { flag: '--rate-factor', of: (s) => s.rateFactor },
+  asFastAsPossible: { flag: '--as-fast-as-possible', of: (s) => s.intervalMs === 0 },
+  count: { flag: '--count', of: (s) => s.count },
+  durationMs: { flag: '--duration', of: (s) => (s.count === undefined ? undefined : s.count * s.periodMs) },
+  startAt: { flag: '--start-at', of: (s) => s.t0 },
+  // Whether chunk 0 was put on a whole GPS second is not kept: only "not given" agrees.
+  alignGps: { flag: '--align-gps', of: () => undefined },
+  latePolicy: { flag: '--late', of: (s) => s.latePolicy },
+  gapPolicy: { flag: '--on-gap', of: (s) => s.gapPolicy },
+  scope: { flag: '--scope', of: (s) => s.scope },
+  dataset: { flag: '--dataset', of: (s) => s.dataset },
+  rse: { flag: '--rse', of: (s) => s.rse },
+  tag: { flag: '--tag', of: (s) => s.tag },
+  runId: { flag: '--run-id', of: (s) => s.runId },
+  logDir: { flag: '--log-dir', of: (s) => s.logDir },
+};
+
+/** "--rse LAKE_POSIX (the run's: LAKE_S3)" for every flag given again that disagrees with the run's settings. */
+export function resumeConflicts(settings: RunSettings, given: ResumeFlags): string[] {
+  const conflicts: string[] = [];
+  for (const key of Object.keys(resumeChecks) as (keyof ResumeFlags)[]) {
+    const value = given[key];
+    if (value === undefined) continue;
+    const check = resumeChecks[key];
+    const theirs = check.of(settings);
+    // --duration: any duration giving the run's number of whole chunks agrees.
+    const same = key === 'durationMs' ? chunkCount({ durationMs: value as number }, settings.periodMs) === settings.count : value === theirs;
+    if (!same) conflicts.push(`${check.flag} ${String(value)} (the run's: ${theirs === undefined ? 'not recorded' : JSON.stringify(theirs).replace(/^"(.*)"$/, '$1')})`);
+  }
+  return conflicts;
 }

@@ -48,7 +48,7 @@ export function progressLine(view: ProgressView): string {
   const eta = total === undefined ? '' : ` · ETA ${ms(remainingTimeMs(settings, total - done, { done, at: now }, view.first))}`;
   return (
     `${counts.uploaded ?? 0}${total === undefined ? '' : `/${total}`} uploaded · ${counts.failed ?? 0} failed · ` +
-    `${counts.skipped ?? 0} skipped · ${Math.max(0, view.inQueue)} queued · pacing p50 ${ms(pacing.p50)} p99 ${ms(pacing.p99)} · ` +
+    `${counts.skipped ?? 0} skipped · ${counts.late ?? 0} late · ${Math.max(0, view.inQueue)} queued · pacing p50 ${ms(pacing.p50)} p99 ${ms(pacing.p99)} · ` +
     `upload p50 ${ms(upload.p50)} p99 ${ms(upload.p99)} (last min) · ${done} done${eta}`
   );
 }

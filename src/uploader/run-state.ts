@@ -25,6 +25,10 @@ if previous == 0 then
   redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
   redis.call('EXPIRE', KEYS[3], ARGV[3])
   redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+  if ARGV[6] == '1' and redis.call('SETBIT', KEYS[6], ARGV[1], 1) == 0 then
+    redis.call('HINCRBY', KEYS[2], 'late', 1)
+    redis.call('EXPIRE', KEYS[6], ARGV[3])
+  end
   redis.call('EXPIRE', KEYS[2], ARGV[3])
   if ARGV[5] ~= '' then
     redis.call('XADD', KEYS[4], '*', 'e', ARGV[5])
@@ -44,7 +48,7 @@ interface RecordCommand {
 
 /** The record script as an EVALSHA command: sent once per connection rather than with every call. */
 function withRecordCommand(redis: Redis): Redis & RecordCommand {
-  if (!('wavefierRecordOutcome' in redis)) redis.defineCommand('wavefierRecordOutcome', { numberOfKeys: 5, lua: recordScript });
+  if (!('wavefierRecordOutcome' in redis)) redis.defineCommand('wavefierRecordOutcome', { numberOfKeys: 6, lua: recordScript });
   return redis as Redis & RecordCommand;
 }
 
@@ -117,7 +121,9 @@ export class RunState {
   /**
    * Marks the outcome and counts it, in one atomic step; resolves true when this call was the first
    * to record it for `seq`. One round trip, so the caller can log right after with the smallest
-   * window in which a SIGKILL could separate the record from its log line.
+   * window in which a SIGKILL could separate the record from its log line. An outcome whose record
+   * says `late: true` also counts the chunk as late, once per chunk: the run's `late` counter is the
+   * number of chunks whose outcome line is flagged late, which is what the report counts.
    */
   async record(outcome: ChunkOutcome, seq: number, event?: Record<string, unknown>, token: string = randomUUID()): Promise<boolean> {
     const first = await withRecordCommand(this.redis).wavefierRecordOutcome(
@@ -126,11 +132,13 @@ export class RunState {
       this.key(`:${outcome}-by`),
       this.key(':events'),
       this.key(':samples'),
+      this.key(':late'),
       String(seq),
       outcome,
       String(retentionSeconds),
       token,
       event === undefined ? '' : JSON.stringify(event),
+      event?.late === true ? '1' : '0',
     );
     return first === 1;
   }

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
-import { errorMessage } from '../common/errors.js';
+import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog } from '../common/event-log.js';
 import { confinedPath } from '../common/safe-path.js';
 import { uploadLogFile, type RunEvent } from '../common/log-records.js';
@@ -16,7 +16,7 @@ import { EventPump } from './event-pump.js';
 import { uploadQueueName } from './job.js';
 import { runPacer } from './pacer.js';
 import { Producer } from './producer.js';
-import { ensureDataset, fixSchedule, planRun, type RunRequest, type RunSettings } from './run-plan.js';
+import { ensureDataset, fixSchedule, planRun, resumeConflicts, type ResumeFlags, type RunRequest, type RunSettings } from './run-plan.js';
 import { startProgress } from './run-progress.js';
 import { RunState } from './run-state.js';
 import { RunStats, type TimingPercentiles } from './run-stats.js';
@@ -26,8 +26,10 @@ export interface UploadRunOptions extends RunRequest {
   /** Redis to use; when absent a private redis-server is started for the run. */
   redisUrl?: string;
   rucio: RucioClient;
-  /** Continue this run (its settings come from Redis); the source and schedule flags are then ignored. */
+  /** Continue this run (its settings come from Redis); flags given again must agree with them (resumeFlags). */
   resume?: string;
+  /** With `resume`: the run-defining flags the user gave on the command line, checked against the run's settings. */
+  resumeFlags?: ResumeFlags;
   replicateTo?: string;
   closeDataset: boolean;
   /** Upload concurrency in this process; 0 leaves the work to `wavefier upload-worker` processes. */
@@ -85,6 +87,13 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     // A resumed run keeps its settings and schedule; a new one fixes its schedule only once the slow
     // set-up below is done, so that chunk 0 is not already late when pacing starts.
     const resumed = options.resume === undefined ? undefined : await RunState.load(redis, options.resume);
+    const conflicts = resumed === undefined ? [] : resumeConflicts(resumed.settings, options.resumeFlags ?? {});
+    if (resumed !== undefined && conflicts.length > 0) {
+      throw new UsageError(
+        `--resume ${resumed.settings.runId} continues the run with the settings it was started with (kept in Redis), and ${conflicts.length === 1 ? 'this flag disagrees' : 'these flags disagree'}: ` +
+          `${conflicts.join(', ')}; leave ${conflicts.length === 1 ? 'it' : 'them'} out, or give the run's value`,
+      );
+    }
     const plan = resumed?.settings ?? planRun(options, options.rucio.config.rucioHost, now);
     const logFile = join(confinedPath(plan.logDir, plan.runId, options.resume === undefined ? '--run-id' : '--resume'), uploadLogFile);
     const log = openEventLog(logFile);
@@ -181,7 +190,8 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
       uploaded: counts.uploaded ?? 0,
       failed: counts.failed ?? 0,
       skipped: counts.skipped ?? 0,
-      late: producer.late,
+      // As the report counts them: chunks whose outcome line says late (recorded with the outcome, in Redis).
+      late: counts.late ?? 0,
       interrupted,
       logFile,
       wallMs: now() - started,

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeGwoscFile } from '../../src/strain/index.js';
 import { runCli } from '../helpers/cli.js';
 import { readEvents, startTestStack, tamperObject, type TestStack } from '../helpers/stack.js';
 
@@ -84,6 +85,29 @@ describe('a two-site rehearsal as the README shows it (built bin, embedded lake,
     const uploadOnly = await report(['siteA/rehearsals']);
     expect(uploadOnly.code).toBe(5);
     expect(uploadOnly.stdout.trimEnd().split('\n').at(-1)).toMatch(/^NO VERDICT: no download log of run kill1's dataset/);
+  });
+
+  it('gives no verdict (exit 5), never a PASS, when nothing was uploaded: an all-NaN source', async () => {
+    const source = join(stack.dir, 'V-V1_ALLNAN-1000000000-4.hdf5');
+    writeGwoscFile(source, { detector: 'V1', gpsStart: 1_000_000_000, duration: 4, sampleRate: 1024, sample: () => Number.NaN });
+    const dataset = 'nan-rehearsal';
+    await stack.rucio.addDataset('wavefier', dataset);
+    const [up, down] = await Promise.all([
+      runCli(['upload', '--source', source, '--count', '4', '--rate-factor', '20', '--rse', 'LAKE_S3', '--dataset', dataset, '--run-id', 'nan-1', '--redis', stack.redis.url, '--close-dataset'], {
+        cwd: siteA,
+        env: stack.env,
+        timeoutMs: 90_000,
+      }),
+      download(dataset),
+    ]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(down.code, down.stderr).toBe(0);
+    const result = await report(['siteA/rehearsals', 'siteB/rehearsals']);
+    expect(result.code).toBe(5);
+    expect(result.stdout).toMatch(/\n {2}skipped +4 {2}by reason: gap 4\n/);
+    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe(
+      'NO VERDICT: nothing was uploaded: 4 scheduled chunks, 4 skipped (gap 4); a rehearsal without chunks proves nothing',
+    );
   });
 
   it('fails and names the chunk deleted from storage before the consumer read it', async () => {

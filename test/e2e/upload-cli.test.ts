@@ -88,12 +88,24 @@ describe('wavefier upload as a user runs it', () => {
     await waitForUploads(run, 5);
     first.child.kill('SIGKILL');
     await first.done;
-    const resumed = await runCli(['--json', 'upload', '--resume', run, '--redis', stack.redis.url, '--rse', 'LAKE_S3'], {
+    // Flags given again must agree with the run's settings (kept in Redis): these do not, and nothing starts.
+    const refused = await runCli(['upload', '--resume', run, '--redis', stack.redis.url, '--rse', 'LAKE_POSIX', '--count', '10', '--rate-factor', '20'], {
+      env: stack.env,
+      timeoutMs: 60_000,
+    });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toBe(
+      `wavefier: error: --resume ${run} continues the run with the settings it was started with (kept in Redis), and these flags disagree: ` +
+        "--count 10 (the run's: 50), --rse LAKE_POSIX (the run's: LAKE_S3); leave them out, or give the run's value",
+    );
+    // Exactly as --help says: the run id and its Redis, nothing else.
+    const resumed = await runCli(['--json', 'upload', '--resume', run, '--redis', stack.redis.url], {
       env: stack.env,
       timeoutMs: 90_000,
     });
     expect(resumed.stderr).not.toMatch(/error:/);
     expect(resumed.code).toBe(0);
+    expect(JSON.parse(resumed.stdout.trim().split('\n').at(-1)!)).toMatchObject({ run, rse: 'LAKE_S3', scheduled: 50, failed: 0 });
     await expectExactlyOnce(run, `ds-${run}`, 50);
   });
 

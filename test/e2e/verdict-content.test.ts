@@ -78,6 +78,26 @@ describe('foreign files and corrupted reads (built bin, embedded lake, real Redi
     expect(text.trimEnd().split('\n').at(-1)).toMatch(/^PASS: all 5 chunks uploaded/);
   });
 
+  it('refuses a second DID that would land on the same local file, naming both, and overwrites nothing', async () => {
+    const dataset = 'two-scopes';
+    await stack.rucio.addDataset('wavefier', dataset);
+    const into = { scope: 'wavefier', name: dataset };
+    await uploadFile(stack.rucio, { scope: 'wavefier', name: 'legit.hdf5', bytes: Buffer.from('the first file\n'), dataset: into, rse: 'LAKE_S3', mode: 'rucio-compatible' });
+    await uploadFile(stack.rucio, { scope: 'user.root', name: 'legit.hdf5', bytes: Buffer.from('another file, same name\n'), dataset: into, rse: 'LAKE_S3', mode: 'rucio-compatible' });
+    await stack.rucio.closeDataset('wavefier', dataset);
+    const dest = join(stack.dir, 'dest');
+    const down = await download(dataset, ['--dest', dest]);
+    expect(down.code).toBe(3);
+    expect(JSON.parse(down.stdout.trim().split('\n')[0] ?? '')).toMatchObject({ verified: 1, failed: 1, foreign: 1 });
+    const failed = (await readEvents(join(logs(), dataset), 'download')).filter((line) => line.event === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(String(failed[0]?.error)).toMatch(/^(user\.root|wavefier):legit\.hdf5 has the same name as (wavefier|user\.root):legit\.hdf5, already taken by this download/);
+    expect(down.stderr).toContain('failed: ');
+    // One file on disk, the one verified, whole.
+    const kept = await readFile(join(dest, dataset, 'legit.hdf5'), 'utf8');
+    expect(['the first file\n', 'another file, same name\n']).toContain(kept);
+  });
+
   it('logs every corrupted read the lake serves, and the report counts exactly what the lake injected', async () => {
     const dataset = 'corrupt-reads';
     const up = await upload(dataset, 'reads', 30);

@@ -10,6 +10,7 @@ import { openEventLog, type EventLog } from '../../src/common/event-log.js';
 import { Output } from '../../src/common/output.js';
 import { Coordinator } from '../../src/downloader/coordinator.js';
 import { downloadJobId, parseDownloadJob, type CorruptedOutcome, type CorruptReadRecord, type InvalidOutcome, type JobSettings, type VerifiedOutcome, type WorkerAnswer } from '../../src/downloader/download-job.js';
+import { LocalPaths } from '../../src/downloader/local-paths.js';
 import { LostJobWatchdog } from '../../src/downloader/lost-job-watchdog.js';
 import { OutcomeLog } from '../../src/downloader/outcome-log.js';
 import { DownloadStats } from '../../src/downloader/run-progress.js';
@@ -71,7 +72,7 @@ function replica(name: string): ReplicaRecord {
 }
 
 function coordinatorWith(stats: DownloadStats, now: () => number = Date.now): Coordinator {
-  return new Coordinator({ queue, jobs, corruptionRetries: 1, outcomes: new OutcomeLog(log, output), stats, now });
+  return new Coordinator({ queue, jobs, corruptionRetries: 1, outcomes: new OutcomeLog(log, output), stats, paths: new LocalPaths(false), now });
 }
 
 async function logLines(): Promise<Record<string, unknown>[]> {
@@ -252,6 +253,36 @@ describe('download coordinator (real Redis and BullMQ)', () => {
     expect(coordinator.pending.get('y')?.corruptions).toBe(1);
     expect(stats).toMatchObject({ verified: 0, failedFinal: 0, corruptedReads: 2 });
     expect((await logLines()).map((line) => line.event)).toEqual(['corrupted', 'corrupted']);
+  });
+});
+
+describe('download coordinator: two DIDs for one file', () => {
+  it('refuses, before queuing it, a second DID with a name or local path already taken, naming both', async () => {
+    const stats = new DownloadStats(Date.now());
+    const settings: JobSettings = { ...jobs, keep: 'all', dest: '/data/down' };
+    const coordinator = new Coordinator({ queue, jobs: settings, corruptionRetries: 1, outcomes: new OutcomeLog(log, output), stats, paths: new LocalPaths(true), now: Date.now });
+    const other = { ...replica('legit.hdf5'), scope: 'user.root' };
+    // One dataset, one name in two scopes; and on a destination that ignores case, two spellings of one file.
+    await coordinator.dispatch([replica('legit.hdf5'), other, replica('Case.hdf5')], 1_700_000_000_500);
+    await coordinator.dispatch([replica('CASE.hdf5')], 1_700_000_000_600);
+    expect([...coordinator.pending.keys()].sort()).toEqual(['Case.hdf5', 'legit.hdf5']);
+    const queued = await queue.getJobs(['waiting', 'delayed', 'active']);
+    expect(queued.map((job) => parseDownloadJob(job.data)).map((data) => `${data.replica.scope}:${data.name}`).sort()).toEqual(['wavefier:Case.hdf5', 'wavefier:legit.hdf5']);
+    expect(stats).toMatchObject({ detected: 4, failedFinal: 2 });
+    const failed = (await logLines()).filter((line) => line.event === 'failed');
+    expect(failed.map((line) => [line.did, line.error])).toEqual([
+      [
+        'user.root:legit.hdf5',
+        'user.root:legit.hdf5 has the same name as wavefier:legit.hdf5, already taken by this download: one dataset cannot be downloaded with two files of one name; user.root:legit.hdf5 is not downloaded',
+      ],
+      [
+        'wavefier:CASE.hdf5',
+        'wavefier:CASE.hdf5 would be written to /data/down/ds-c/CASE.hdf5, already the file of wavefier:Case.hdf5 (the destination ignores case): not writing one over the other; wavefier:CASE.hdf5 is not downloaded',
+      ],
+    ]);
+    // The same DID offered again (a poll that could not be queued) is still its own.
+    await coordinator.dispatch([replica('legit.hdf5')], 1_700_000_000_700);
+    expect(stats.failedFinal).toBe(2);
   });
 });
 

@@ -40,7 +40,7 @@ describe('incremental poller reconciliation', () => {
     const quiet = await poller.poll();
     expect(quiet).toMatchObject({ full: false, requests: 2, fresh: [] });
 
-    poller.forget('f-2'); // as if its listing had been lost: the length now exceeds what is known
+    poller.forget({ scope: 'wavefier', name: 'f-2' }); // as if its listing had been lost: the length now exceeds what is known
     now += 5000;
     const reconciled = await poller.poll();
     expect(reconciled.full).toBe(true);

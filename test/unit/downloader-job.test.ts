@@ -1,4 +1,8 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LocalPaths, ignoresCase } from '../../src/downloader/local-paths.js';
 import { downloadJobFor, downloadJobOptions, parseDownloadJob, type JobSettings } from '../../src/downloader/download-job.js';
 import type { ReplicaRecord } from '../../src/rucio/index.js';
 
@@ -67,5 +71,29 @@ describe('download job building', () => {
 
   it('refuses a malformed job read from Redis with a message naming the field', () => {
     expect(() => parseDownloadJob({ ...downloadJobFor(settings, replica, 1, 0), corruptions: -1 })).toThrow(/malformed download job.*corruptions/);
+  });
+});
+
+describe('local paths of a download', () => {
+  it('know whether the destination ignores case (this one does not)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wavefier-case-'));
+    try {
+      expect(ignoresCase(join(dir, 'dest'))).toBe(false);
+      // The probe leaves nothing behind.
+      expect(readdirSync(join(dir, 'dest'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('give each name and path to one DID, folding case only where the destination does', () => {
+    const exact = new LocalPaths(false);
+    expect(exact.claim({ scope: 's', name: 'A.hdf5', relativePath: 'ds/A.hdf5' }, 'd/ds/A.hdf5')).toBeUndefined();
+    expect(exact.claim({ scope: 's', name: 'a.hdf5', relativePath: 'ds/a.hdf5' }, 'd/ds/a.hdf5')).toBeUndefined();
+    expect(exact.claim({ scope: 's', name: 'A.hdf5', relativePath: 'ds/A.hdf5' }, 'd/ds/A.hdf5')).toBeUndefined();
+    expect(exact.claim({ scope: 't', name: 'A.hdf5', relativePath: undefined }, '')).toMatch(/^t:A\.hdf5 has the same name as s:A\.hdf5/);
+    const folded = new LocalPaths(true);
+    expect(folded.claim({ scope: 's', name: 'A.hdf5', relativePath: 'ds/A.hdf5' }, 'd/ds/A.hdf5')).toBeUndefined();
+    expect(folded.claim({ scope: 's', name: 'a.hdf5', relativePath: 'ds/a.hdf5' }, 'd/ds/a.hdf5')).toMatch(/^s:a\.hdf5 would be written to d\/ds\/a\.hdf5, already the file of s:A\.hdf5 \(the destination ignores case\)/);
   });
 });

@@ -113,16 +113,21 @@ describe('report integrity', () => {
     expect(report.verdict.summary).toBe('2 chunks scheduled but in no log (3 of 5 scheduled chunks verified)');
   });
 
-  it('counts a chunk whose upload only retried (writer stopped mid-retry) as a failed upload', async () => {
-    await writeLog(scratch.path, 'upload.jsonl', [
-      runStarted(1),
-      pinoLine({ event: 'retry', ...chunk(0), t_avail: t0, attempts: 1, error: 'catalog 503' }),
-    ]);
+  it('counts a chunk whose upload only retried as in flight when the uploader stopped early, as a failed upload in a complete run', async () => {
+    const retried = pinoLine({ event: 'retry', ...chunk(0), t_avail: t0, attempts: 1, error: 'catalog 503' });
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(1), retried]);
     await writeLog(scratch.path, 'download.jsonl', []);
-    const report = await buildReport([scratch.path]);
-    expect(report.integrity.failedUploads).toBe(1);
-    expect(report.lists.failedUploads[0]?.error).toMatch(/no final event after 1 retries.*catalog 503/);
-    expect(statuses(report)).toEqual(['! 0']);
+    const stopped = await buildReport([scratch.path]);
+    expect(stopped.integrity).toMatchObject({ failedUploads: 0, inFlight: 1 });
+    expect(statuses(stopped)).toEqual(['~ 0']);
+    expect(stopped.verdict.state).toBe('unfinished');
+
+    await writeLog(scratch.path, 'upload.jsonl', [runStarted(1), retried, runFinished('upload')]);
+    await writeLog(scratch.path, 'download.jsonl', [runFinished('download')]);
+    const complete = await buildReport([scratch.path]);
+    expect(complete.integrity.failedUploads).toBe(1);
+    expect(complete.lists.failedUploads[0]?.error).toMatch(/no final event after 1 retries.*catalog 503/);
+    expect(statuses(complete)).toEqual(['! 0']);
   });
 
   it('joins download events without a seq (bytes that did not decode) by name', async () => {

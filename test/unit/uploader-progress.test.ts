@@ -32,16 +32,16 @@ describe('upload progress: the status line', () => {
     stats.outcome({
       event: 'uploaded', run: 'r', seq: 0, name: 'n', scope: 's', dataset: 'd', rse: 'R', gps: 0, late: false, t_avail: 1_029_000, t_uploaded: 1_029_120,
     });
-    const line = progressLine({ counts: { uploaded: 27, failed: 1, skipped: 2 }, inQueue: 3, stats, settings: paced, first, now: 1_040_000 });
+    const line = progressLine({ counts: { uploaded: 27, failed: 1, skipped: 2, late: 4 }, inQueue: 3, stats, settings: paced, first, now: 1_040_000 });
     expect(line).toBe(
-      '27/100 uploaded · 1 failed · 2 skipped · 3 queued · pacing p50 2.00 ms p99 2.00 ms · upload p50 120 ms p99 120 ms (last min) · 30 done · ETA 1 m 00 s',
+      '27/100 uploaded · 1 failed · 2 skipped · 4 late · 3 queued · pacing p50 2.00 ms p99 2.00 ms · upload p50 120 ms p99 120 ms (last min) · 30 done · ETA 1 m 00 s',
     );
   });
 
   it('leaves out what it cannot know: no total and no ETA for an open-ended run, dashes before any timing', () => {
     const stats = new RunStats(() => 0);
     const line = progressLine({ counts: {}, inQueue: 0, stats, settings: { t0: 0, intervalMs: 1000 }, first, now: 1_000_500 });
-    expect(line).toBe('0 uploaded · 0 failed · 0 skipped · 0 queued · pacing p50 - p99 - · upload p50 - p99 - (last min) · 0 done');
+    expect(line).toBe('0 uploaded · 0 failed · 0 skipped · 0 late · 0 queued · pacing p50 - p99 - · upload p50 - p99 - (last min) · 0 done');
   });
 
   it('never shows a negative queue (a resumed run finishes chunks an earlier process enqueued)', () => {
