@@ -3,7 +3,7 @@ import { definedProps } from '../common/defined.js';
 import { IntegrityError } from '../common/errors.js';
 import { checkPathName, checkUserPath } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
-import type { DownloadSummary, PollMode } from '../downloader/index.js';
+import type { DownloadPollMode, DownloadSummary } from '../downloader/index.js';
 import { duration, nonNegativeInteger, positiveInteger } from './parse.js';
 import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
@@ -15,7 +15,7 @@ interface DownloadFlags {
   subdir: boolean;
   keep: 'all' | 'none';
   workers: number;
-  poll: PollMode;
+  poll: DownloadPollMode;
   pollInterval: number;
   reconcileEvery: number;
   fromRse?: string;
@@ -32,9 +32,9 @@ interface DownloadFlags {
 }
 
 /**
- * 250 ms: a 1 Hz rehearsal then waits 125 ms on average for detection, well inside the 300 ms total
- * latency target, while an incremental poll is one small request (4 per second is light for a Rucio
- * server; use 1s or more against a shared production instance).
+ * 250 ms: the plain interval, used before the stream's beat is learned, when it is irregular, and with
+ * `--poll incremental|full` (a chunk then waits 125 ms on average to be seen). Phase-locked polling
+ * polls once per chunk, just after it is due, whatever this is.
  */
 const defaultPollIntervalMs = 250;
 
@@ -48,8 +48,12 @@ export function registerDownload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--no-subdir', 'put files directly in --dest, without the <dataset> folder'))
     .addOption(new Option('--keep <what>', '"none" verifies without keeping the files (long rehearsals)').choices(['all', 'none']).default('all'))
     .addOption(new Option('--workers <n>', 'worker processes on this host that download and verify (0: only `download-worker` processes started elsewhere)').argParser(nonNegativeInteger('--workers')).default(4))
-    .addOption(new Option('--poll <mode>', 'incremental: cost per poll independent of dataset size; full: list the whole dataset (the seed approach)').choices(['incremental', 'full']).default('incremental'))
-    .addOption(new Option('--poll-interval <duration>', 'time between polls').argParser(duration('--poll-interval')).default(defaultPollIntervalMs, '250ms'))
+    .addOption(
+      new Option('--poll <mode>', 'phase-locked: poll just after each predicted arrival (learned from the stream); incremental: poll every interval; full: list the whole dataset every interval (the seed approach)')
+        .choices(['phase-locked', 'incremental', 'full'])
+        .default('phase-locked'),
+    )
+    .addOption(new Option('--poll-interval <duration>', 'time between polls (phase-locked: until the stream is learned, or when it is irregular)').argParser(duration('--poll-interval')).default(defaultPollIntervalMs, '250ms'))
     .addOption(new Option('--reconcile-every <duration>', 'incremental mode: check the dataset length this often, and list it fully when it holds unseen files').argParser(duration('--reconcile-every')).default(60_000, '60s'))
     .addOption(new Option('--from-rse <expr>', 'only count replicas at RSEs matching this expression (replicated chain)'))
     .addOption(new Option('--until-count <n>', 'stop after N verified chunks').argParser(positiveInteger('--until-count')))
@@ -125,7 +129,8 @@ export function renderDownloadSummary(summary: DownloadSummary): string {
       (summary.foreign > 0 ? ` (${summary.foreign} of the verified: foreign files, not wavefier chunks)` : '') +
       (summary.alreadyVerified > 0 ? `, ${summary.alreadyVerified} verified by an earlier run` : ''),
     `  corrupted  ${summary.corruptedReads} corrupted reads, ${summary.chunksWithCorruptedRead} chunks with a corrupted read, ${summary.corrupted} chunks never verified`,
-    `  polls      ${summary.polls} (${summary.pollRequests} catalog requests, ${summary.pollErrors} errors)`,
+    `  polls      ${summary.polls} (${summary.pollHits} found new chunks, ${summary.pollMisses} found nothing, ${summary.pollErrors} failed; ` +
+      `${summary.pollRequests} catalog requests${summary.detected > 0 ? `, ${(summary.pollRequests / summary.detected).toFixed(2)} per chunk` : ''})`,
     `  latency    total p50 ${ms(summary.totalLatencyMs.p50)}, p99 ${ms(summary.totalLatencyMs.p99)}`,
     `  wall time  ${formatDuration(summary.wallMs)}`,
     `  log        ${summary.logFile}`,

@@ -18,7 +18,7 @@ interface RehearseFlags extends RucioFlags {
   seed: number;
   workers: number;
   downloadWorkers: number;
-  poll: 'incremental' | 'full';
+  poll: 'phase-locked' | 'incremental' | 'full';
   pollInterval?: number;
   keep: 'all' | 'none';
   logDir: string;
@@ -48,7 +48,7 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
     .addOption(new Option('--seed <n>', 'seed of the random order and the synthetic stream').argParser(nonNegativeInteger('--seed')).default(1))
     .addOption(new Option('--workers <n>', 'upload concurrency').argParser(positiveInteger('--workers')).default(4))
     .addOption(new Option('--download-workers <n>', 'download worker processes').argParser(positiveInteger('--download-workers')).default(2))
-    .addOption(new Option('--poll <mode>', 'download poll mode').choices(['incremental', 'full']).default('incremental'))
+    .addOption(new Option('--poll <mode>', 'download poll mode').choices(['phase-locked', 'incremental', 'full']).default('phase-locked'))
     .addOption(new Option('--poll-interval <duration>', 'time between download polls (default 250ms)').argParser(duration('--poll-interval')))
     .addOption(new Option('--keep <what>', 'keep downloaded files under <run>/downloads ("all") or only verify them').choices(['all', 'none']).default('none'))
     .addOption(new Option('--log-dir <dir>', 'the run goes to <dir>/<run id>/ (logs, report, lake state)').default('rehearsals'))

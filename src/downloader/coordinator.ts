@@ -30,6 +30,8 @@ export interface CoordinatorOptions {
   stats: DownloadStats;
   /** Which DID holds each name and local path: a second DID for one of them is refused before it is queued. */
   paths: LocalPaths;
+  /** Told about each verified chunk after it is logged. */
+  onVerified?: (answer: WorkerAnswer) => void;
   now: () => number;
 }
 
@@ -122,6 +124,7 @@ export class Coordinator {
         this.finish(answer.name, pending);
         stats.recordVerified(answer.tAvail === undefined ? undefined : answer.tVerified - answer.tAvail, now(), answer.foreign === true);
         outcomes.verified(context, answer);
+        this.options.onVerified?.(answer);
         return;
       case 'invalid':
         // The bytes are what the catalog registered: reading them again cannot help.

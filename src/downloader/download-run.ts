@@ -18,8 +18,8 @@ import { ignoresCase, LocalPaths } from './local-paths.js';
 import { LostJobWatchdog } from './lost-job-watchdog.js';
 import { OutcomeLog } from './outcome-log.js';
 import { runPollLoop } from './poll-loop.js';
-import { IntervalSchedule } from './poll-schedule.js';
-import { DatasetPoller, type PollMode } from './poller.js';
+import { IntervalSchedule, PhaseLockedSchedule, type PollSchedule } from './poll-schedule.js';
+import { DatasetPoller } from './poller.js';
 import { DownloadStats, progressLine, startProgress, type LatencyPercentiles } from './run-progress.js';
 import { CatalogContact, ClosedDatasetProbe, defaultGiveUpAfterMs } from './stop-rules.js';
 import { DownloadRegistration } from './download-registry.js';
@@ -43,7 +43,11 @@ export interface DownloadRunOptions {
   workers: number;
   /** Chunks each worker process fetches at the same time. */
   workerConcurrency?: number;
-  pollMode: PollMode;
+  /**
+   * `phase-locked` (incremental polls just after each predicted arrival), `incremental` (incremental
+   * polls every interval) or `full` (the whole dataset listed every interval).
+   */
+  pollMode: DownloadPollMode;
   pollIntervalMs: number;
   reconcileEveryMs: number;
   fromRse?: string;
@@ -62,6 +66,8 @@ export interface DownloadRunOptions {
   output: Output;
   now?: () => number;
 }
+
+export type DownloadPollMode = 'phase-locked' | 'incremental' | 'full';
 
 export interface DownloadSummary {
   scope: string;
@@ -83,6 +89,9 @@ export interface DownloadSummary {
   /** Chunks handed to the workers and not finished when the run stopped. */
   inFlight: number;
   polls: number;
+  /** Polls that found new files, and polls that found nothing. */
+  pollHits: number;
+  pollMisses: number;
   pollRequests: number;
   pollErrors: number;
   stopReason: string;
@@ -191,6 +200,10 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     const paths = new LocalPaths(writes && options.dest !== undefined && ignoresCase(options.dest));
     // Files an earlier run of this log wrote keep their names and paths.
     for (const name of alreadyVerified) paths.claim({ scope: options.scope, name, relativePath: writes ? localRelativePath(jobs, name) : undefined }, '');
+    const schedule: PollSchedule =
+      options.pollMode === 'phase-locked'
+        ? new PhaseLockedSchedule({ intervalMs: options.pollIntervalMs, onDecision: (decision, fields) => log.diagnostic('debug', decision, fields) })
+        : new IntervalSchedule(options.pollIntervalMs);
     const coordinator = new Coordinator({
       queue,
       jobs,
@@ -198,6 +211,10 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       outcomes: new OutcomeLog(log, options.output),
       stats,
       paths,
+      // A chunk's own due time tells the schedule where the stream's beat is.
+      onVerified: (answer) => {
+        if (answer.tAvail !== undefined) schedule.due?.(answer.name, answer.tAvail);
+      },
       now,
     });
     const answers = new WorkerAnswers(
@@ -245,7 +262,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
         client: options.rucio,
         scope: options.scope,
         dataset: options.dataset,
-        mode: options.pollMode,
+        mode: options.pollMode === 'full' ? 'full' : 'incremental',
         ...definedProps({ rseExpression: options.fromRse }),
         reconcileEveryMs: options.reconcileEveryMs,
         overlapMs: 2000,
@@ -271,7 +288,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
         now,
       }),
       ...(options.untilClosed ? { closedProbe: new ClosedDatasetProbe(options.rucio, options.scope, options.dataset) } : {}),
-      schedule: new IntervalSchedule(options.pollIntervalMs),
+      schedule,
       rules: {
         untilClosed: options.untilClosed,
         ...definedProps({ untilCount: options.untilCount, untilIdleMs: options.untilIdleMs, durationMs: options.durationMs }),
@@ -302,6 +319,8 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       alreadyVerified: alreadyVerified.size,
       inFlight: coordinator.pending.size,
       polls: stats.polls,
+      pollHits: schedule.counters.hits,
+      pollMisses: schedule.counters.misses,
       pollRequests: stats.pollRequests,
       pollErrors: stats.pollErrors,
       stopReason,
@@ -326,6 +345,8 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
         failed: summary.failed,
         in_flight: summary.inFlight,
         polls: summary.polls,
+        poll_hits: summary.pollHits,
+        poll_misses: summary.pollMisses,
         poll_requests: summary.pollRequests,
         poll_errors: summary.pollErrors,
       },

@@ -105,7 +105,11 @@ async function afterPoll(options: PollLoopOptions, result: PollResult, startedAt
   }
   if (result.fresh.length > 0) stats.lastNewAt = now();
   await options.watchdog.check();
-  if (options.closedProbe !== undefined) stats.pollRequests += await options.closedProbe.refresh(startedAt);
+  // Whether the dataset is closed matters only once the stream may have stopped: not asked while
+  // the files come as predicted (at 1 Hz that would be one more catalog request per chunk).
+  if (options.closedProbe !== undefined && result.fresh.length === 0 && options.schedule.quiet) {
+    stats.pollRequests += await options.closedProbe.refresh(startedAt);
+  }
   return result;
 }
 

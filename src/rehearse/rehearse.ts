@@ -22,7 +22,7 @@ export interface RehearseOptions {
   seed: number;
   uploadWorkers: number;
   downloadWorkers: number;
-  pollMode: 'incremental' | 'full';
+  pollMode: 'phase-locked' | 'incremental' | 'full';
   pollIntervalMs?: number;
   keep: 'all' | 'none';
   logDir: string;

@@ -1,0 +1,293 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ArrivalModel, streamPosition } from '../../src/downloader/poll-phase.js';
+import { IntervalSchedule, PhaseLockedSchedule, type PollSchedule } from '../../src/downloader/poll-schedule.js';
+import type { ReplicaRecord } from '../../src/rucio/index.js';
+
+/**
+ * The phase-locked schedule against a simulated catalog: each file becomes visible at a time taken
+ * from a recorded rehearsal (upload.jsonl: `t_uploaded` of each chunk, its `t_avail` as its due
+ * time) or built from it (jitter, a gap, a new rate, a burst); a poll at time t returns the files
+ * visible by t that no poll returned before, a worker reports a file's due time 15 ms after it was
+ * seen, and the schedule says when the next poll goes out.
+ */
+
+interface Arrival {
+  k: number;
+  /** When the file is visible in the catalog. */
+  visible: number;
+  /** Its t_avail. */
+  due: number;
+  /** Another producer's files carry other names. */
+  producer?: string;
+}
+
+/** A recorded sequence: (seq, t_avail, t_uploaded) of each chunk, in ms from the first t_avail. */
+function recorded(file: string): Arrival[] {
+  const rows = JSON.parse(readFileSync(new URL(`../fixtures/arrivals/${file}`, import.meta.url), 'utf8')) as { seq: number; due: number; visible: number }[];
+  return rows.map((row) => ({ k: row.seq, due: row.due, visible: row.visible }));
+}
+
+function nameOf(arrival: Arrival): string {
+  return `V-V1_${arrival.producer ?? 'WAVEFIER_R1'}-${1_400_000_000 + arrival.k}-1.hdf5`;
+}
+
+function replica(name: string): ReplicaRecord {
+  return { scope: 'wavefier', name, bytes: 1, adler32: '00000001', pfns: [], states: {} };
+}
+
+interface Simulation {
+  /** Poll time minus visible time of each file, in stream order. */
+  delays: number[];
+  polls: number;
+  /** Polls per file once `from` files (in stream order) were visible, until the last one was seen. */
+  pollsPerFile(from?: number): number;
+}
+
+const pollMs = 2;
+const verifyMs = 15;
+
+/** Runs `schedule` against the arrivals, from `startMs` before the first one until every file was seen. */
+function simulate(arrivals: Arrival[], schedule: PollSchedule, options: { startMs?: number; firstPollSeesBacklog?: boolean; verifyMs?: number } = {}): Simulation {
+  const sorted = [...arrivals].sort((a, b) => a.visible - b.visible);
+  const first = sorted[0]?.visible ?? 0;
+  let t = first - (options.startMs ?? 500);
+  if (options.firstPollSeesBacklog === true) t = first + 1;
+  const seen = new Map<string, number>();
+  const dues: { at: number; name: string; due: number }[] = [];
+  const pollTimes: number[] = [];
+  for (let guard = 0; seen.size < arrivals.length && guard < 1_000_000; guard++) {
+    for (let index = dues.length - 1; index >= 0; index--) {
+      const due = dues[index]!;
+      if (due.at > t) continue;
+      schedule.due?.(due.name, due.due);
+      dues.splice(index, 1);
+    }
+    const fresh: ReplicaRecord[] = [];
+    for (const arrival of sorted) {
+      if (arrival.visible > t) break;
+      const name = nameOf(arrival);
+      if (seen.has(name)) continue;
+      seen.set(name, t - arrival.visible);
+      dues.push({ at: t + (options.verifyMs ?? verifyMs), name, due: arrival.due });
+      fresh.push(replica(name));
+    }
+    pollTimes.push(t);
+    const wait = schedule.delayAfter({ startedAt: t, finishedAt: t + pollMs, result: { fresh, requests: 1, full: pollTimes.length === 1 } });
+    t += pollMs + Math.max(0, wait);
+  }
+  const inOrder = [...arrivals].sort((a, b) => a.k - b.k);
+  const delays = inOrder.map((arrival) => seen.get(nameOf(arrival)) ?? Number.NaN);
+  return {
+    delays,
+    polls: pollTimes.length,
+    pollsPerFile(from = 0) {
+      const since = inOrder[from]?.visible ?? first;
+      return pollTimes.filter((time) => time >= since).length / (inOrder.length - from);
+    },
+  };
+}
+
+function lockedSchedule(decisions?: string[]): PhaseLockedSchedule {
+  return new PhaseLockedSchedule({ intervalMs: 250, onDecision: (decision) => decisions?.push(decision) });
+}
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+/** A seeded generator, so that every run sees the same jitter. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+describe('stream positions', () => {
+  it('come from the IGWN name (GPS start over duration), and are absent for other names', () => {
+    expect(streamPosition('V-V1_WAVEFIER_R1-1400000007-1.hdf5')).toBe(1_400_000_007);
+    expect(streamPosition('H-H1_X-1400000008-4.hdf5')).toBe(350_000_002);
+    expect(streamPosition('notes.txt')).toBeUndefined();
+  });
+});
+
+describe('the arrival model', () => {
+  it('finds the period of a paced stream from two due times and keeps it when files are seen late', () => {
+    const model = new ArrivalModel();
+    model.seen(10, 0, 50);
+    model.seen(11, 50, 160);
+    model.due(10, 40);
+    model.due(11, 140);
+    expect(model.fit()).toMatchObject({ basis: 'due', period: 100, origin: 40, k0: 10 });
+    // Seen 900 ms late (a catch-up after a stall): the due times still lie on the line.
+    model.seen(12, 160, 1140);
+    model.due(12, 240);
+    expect(model.fit()).toMatchObject({ basis: 'due', period: 100, spread: 0 });
+  });
+
+  it('keeps the line of the due times while the workers are behind the polls', () => {
+    const model = new ArrivalModel();
+    for (let k = 0; k < 4; k++) model.due(k, k * 100);
+    // Forty more files seen before any of their due times arrived.
+    for (let k = 4; k < 44; k++) model.seen(k, k * 100, k * 100 + 10);
+    expect(model.fit()).toMatchObject({ basis: 'due', period: 100, origin: 0 });
+  });
+
+  it('learns a new line when the files stop following the old one', () => {
+    const model = new ArrivalModel();
+    for (let k = 0; k < 10; k++) {
+      model.seen(k, k * 100, k * 100 + 20);
+      model.due(k, k * 100);
+    }
+    expect(model.fit()?.period).toBe(100);
+    for (let k = 10; k < 16; k++) {
+      const due = 1000 + (k - 10) * 50;
+      model.seen(k, due, due + 20);
+      model.due(k, due);
+    }
+    expect(model.fit()?.period).toBe(50);
+  });
+
+  it('fits seen times when no due times are known, and says how coarse they are', () => {
+    const model = new ArrivalModel();
+    for (let k = 0; k < 8; k++) model.seen(k, k * 1000 - 250 + 5, k * 1000 + 5 + (k % 2) * 100);
+    const fit = model.fit();
+    expect(fit).toMatchObject({ basis: 'seen' });
+    expect(fit?.period).toBeCloseTo(1000, 0);
+    expect(fit?.bracket).toBeGreaterThanOrEqual(250);
+  });
+});
+
+/** Detection delays from the `from`-th file on, phase-locked and plain, with the polls they cost. */
+function compare(arrivals: Arrival[], from: number, options: Parameters<typeof simulate>[2] = {}) {
+  const schedule = lockedSchedule();
+  const locked = simulate(arrivals, schedule, options);
+  // The plain interval's delays depend on where its polls fall against the arrivals: pooled over ten phases.
+  const plainRuns = Array.from({ length: 10 }, (_, index) =>
+    simulate(arrivals, new IntervalSchedule(250), { ...options, startMs: (options.startMs ?? 500) + index * 25 }),
+  );
+  const plain = { delays: plainRuns.flatMap((run) => run.delays.slice(from)), pollsPerFile: () => plainRuns[0]!.pollsPerFile(from) };
+  const samePhase = simulate(arrivals, new IntervalSchedule(250), options);
+  const result = {
+    schedule,
+    locked,
+    p50: quantile(locked.delays.slice(from), 0.5),
+    p90: quantile(locked.delays.slice(from), 0.9),
+    plainP50: quantile(plain.delays, 0.5),
+    plainP90: quantile(plain.delays, 0.9),
+    polls: locked.pollsPerFile(from),
+    plainPolls: plain.pollsPerFile(),
+    /** The plain interval started at the same time as the phase-locked run. */
+    samePhase,
+  };
+  if (process.env.WAVEFIER_SHOW_SIMULATION === '1') {
+    console.log(JSON.stringify({ ...result, schedule: schedule.counters, locked: undefined, samePhase: undefined }));
+  }
+  return result;
+}
+
+describe('phase-locked polling on recorded and altered arrival sequences', () => {
+  // Recorded from `wavefier rehearse` runs (see test/fixtures/arrivals/README.md).
+  const at10Hz = recorded('rate10.json');
+  const at1Hz = recorded('rate1.json');
+
+  it('steady 10 Hz (rehearse defaults): locks within a few chunks, then polls once per chunk just after it arrives', () => {
+    const run = compare(at10Hz, 15);
+    expect(run.schedule.counters).toMatchObject({ locks: 1, losses: 0 });
+    expect(run.p50).toBeLessThan(run.plainP50 / 3);
+    expect(run.p90).toBeLessThan(run.plainP90 / 2);
+    expect(run.polls).toBeLessThanOrEqual(1.5);
+    // Chunk 0 is caught by the acquisition polls (every 20 ms until the lock).
+    expect(run.locked.delays[0]).toBeLessThanOrEqual(20);
+  });
+
+  it('steady 1 Hz: about one poll per chunk, just after it arrives, none in between', () => {
+    const run = compare(at1Hz, 5);
+    expect(run.schedule.counters).toMatchObject({ locks: 1, losses: 0 });
+    expect(run.p50).toBeLessThan(run.plainP50 / 3);
+    expect(run.polls).toBeLessThanOrEqual(1.5);
+    expect(run.plainPolls).toBeGreaterThanOrEqual(3.9);
+  });
+
+  it('jitter: uploads taking 0-40 ms longer at random stay locked, or lock again at once', () => {
+    const next = random(7);
+    const run = compare(at10Hz.map((arrival) => ({ ...arrival, visible: arrival.visible + 40 * next() })), 15);
+    expect(run.schedule.counters.losses).toBeLessThanOrEqual(2);
+    expect(run.schedule.counters.locks).toBe(run.schedule.counters.losses + 1);
+    expect(run.p50).toBeLessThan(run.plainP50 / 2);
+    expect(run.p90).toBeLessThan(run.plainP90);
+    expect(run.polls).toBeLessThanOrEqual(2);
+  });
+
+  it('gap: 3 s without chunks (skipped NaN data) loses the lock, polls every interval, and locks again after it', () => {
+    const run = compare(at10Hz.filter((arrival) => arrival.k < 40 || arrival.k >= 70), 15);
+    expect(run.schedule.counters.losses).toBeGreaterThanOrEqual(1);
+    expect(run.schedule.counters.locks).toBe(run.schedule.counters.losses + 1);
+    const afterGap = run.locked.delays.slice(40 + 3);
+    expect(quantile(afterGap, 0.5)).toBeLessThan(run.plainP50 / 2);
+    // During the gap: three missed predictions with their follow-ups, then one poll per interval.
+    expect(run.polls).toBeLessThanOrEqual(2.5);
+  });
+
+  it('rate change: the stream doubles its rate and the schedule follows within a few chunks', () => {
+    const base = at10Hz[50]!;
+    const changed = at10Hz.map((arrival) => {
+      if (arrival.k < 50) return arrival;
+      const shift = (arrival.k - 50) * 50 - (arrival.due - base.due);
+      return { ...arrival, due: arrival.due + shift, visible: arrival.visible + shift };
+    });
+    const run = compare(changed, 60);
+    expect(run.p50).toBeLessThan(run.plainP50 / 2);
+    expect(run.polls).toBeLessThanOrEqual(2);
+  });
+
+  it('catch-up burst: 20 chunks held up for 2 s arrive at once, then the stream goes on on its schedule', () => {
+    const burstAt = at10Hz.find((arrival) => arrival.k === 60)!.visible;
+    const run = compare(at10Hz.map((arrival) => (arrival.k >= 40 && arrival.k < 60 ? { ...arrival, visible: burstAt } : arrival)), 63);
+    expect(run.locked.delays.slice(40, 60).every((delay) => delay <= 250)).toBe(true);
+    expect(run.p50).toBeLessThan(run.plainP50 / 2);
+  });
+
+  it('restart: a downloader started mid-stream sees the backlog at once and locks on the next chunks', () => {
+    const tail = at10Hz.filter((arrival) => arrival.k >= 30);
+    const backlogVisibleAt = tail[20]!.visible;
+    const run = compare(
+      tail.map((arrival) => (arrival.k < 50 ? { ...arrival, visible: Math.min(arrival.visible, backlogVisibleAt) } : arrival)),
+      30,
+      { firstPollSeesBacklog: true },
+    );
+    expect(run.schedule.counters.locks).toBe(1);
+    expect(run.p50).toBeLessThan(run.plainP50 / 2);
+  });
+
+  it('irregular: two producers with their own timelines, arriving at random, fall back to the plain interval', () => {
+    const next = random(11);
+    const arrivals: Arrival[] = [];
+    let t = 0;
+    for (let index = 0; index < 80; index++) {
+      t += 200 * -Math.log(1 - next());
+      const producer = index % 2 === 0 ? 'WAVEFIER_A' : 'WAVEFIER_B';
+      arrivals.push({ k: (index % 2 === 0 ? 0 : 5_000_000) + index, visible: t, due: t - 10, producer });
+    }
+    const run = compare(arrivals, 0, { startMs: 0 });
+    expect(run.schedule.counters.locks).toBe(0);
+    // Exactly what the plain interval does.
+    expect(run.locked.delays).toEqual(run.samePhase.delays);
+    expect(run.locked.polls).toBe(run.samePhase.polls);
+  });
+
+  it('workers behind: due times reported 3 s after the files were seen still give the lock', () => {
+    const run = compare(at10Hz, 45, { verifyMs: 3000 });
+    expect(run.schedule.counters.losses).toBe(0);
+    expect(run.p50).toBeLessThan(run.plainP50 / 3);
+  });
+
+  it("at 5 Hz, its detection delay p90 is below half the plain interval schedule's", () => {
+    const at5Hz = at10Hz.map((arrival) => ({ ...arrival, due: arrival.due * 2, visible: arrival.due * 2 + (arrival.visible - arrival.due) }));
+    const run = compare(at5Hz, 15);
+    expect(run.p90).toBeLessThan(run.plainP90 / 2);
+  });
+});
