@@ -168,13 +168,19 @@ export class Coordinator {
     while (this.pending.size > 0 && now() < deadline) await sleep(20);
   }
 
+  /**
+   * The chunk is pending in its new round before its job is added: the lost-job watchdog, which may
+   * look while the add is on its way, must not take the finished job of the previous round for a
+   * vanished one and queue that round again. If the add fails, the watchdog finds this round's job
+   * missing later and queues it again.
+   */
   private async enqueue(replica: ReplicaRecord, tDetected: number, corruptions: number, reads: number, delayMs: number): Promise<void> {
     const { queue, jobs, now } = this.options;
-    await queue.add('chunk', downloadJobFor(jobs, replica, tDetected, corruptions), downloadJobOptions(jobs, replica.name, corruptions, delayMs));
     const previous = this.pending.get(replica.name);
     if (previous !== undefined && previous.corruptions !== corruptions) this.names.delete(this.jobIdOf(replica.name, previous.corruptions));
     this.pending.set(replica.name, { tDetected, replica, corruptions, reads, queuedAt: now() + delayMs });
     this.names.set(this.jobIdOf(replica.name, corruptions), replica.name);
+    await queue.add('chunk', downloadJobFor(jobs, replica, tDetected, corruptions), downloadJobOptions(jobs, replica.name, corruptions, delayMs));
   }
 
   private finish(name: string, chunk: PendingChunk): void {

@@ -20,6 +20,8 @@ export function chunksToCheck(pending: ReadonlyMap<string, PendingChunk>, now: n
 export interface JobCheck {
   /** The job's hash is still in Redis. */
   jobExists: boolean;
+  /** The job was missing at the previous look too, with the chunk pending as it is now. */
+  missingBefore: boolean;
   /** The chunk is still pending as it was when the check began (no outcome arrived meanwhile). */
   unchanged: boolean;
   inFlightMs: number;
@@ -27,14 +29,18 @@ export interface JobCheck {
 }
 
 /**
- * What to do about one checked chunk: queue it again when its job is gone and no outcome arrived
- * (the job vanished, its outcome never will); note it in the log once when its job is still there
- * after {@link longPendingReportMs}; otherwise nothing.
+ * What to do about one checked chunk: queue it again when its job is gone and no outcome arrived at
+ * two looks in a row (the job vanished, its outcome never will), remember it as a suspect at the
+ * first; note it in the log once when its job is still there after {@link longPendingReportMs};
+ * otherwise nothing.
  */
-export function lostJobAction(check: JobCheck): 'requeue' | 'report' | 'none' {
+export function lostJobAction(check: JobCheck): 'requeue' | 'suspect' | 'report' | 'none' {
   if (check.jobExists) return check.inFlightMs >= longPendingReportMs && !check.alreadyReported ? 'report' : 'none';
   // Its outcome may have arrived while the check was on its way: then the job is gone because it finished.
-  return check.unchanged ? 'requeue' : 'none';
+  if (!check.unchanged) return 'none';
+  // A finished job leaves Redis before its answer has been read from the event stream: gone at one
+  // look may be an answer on its way. Gone at two looks, with still no answer, it is lost.
+  return check.missingBefore ? 'requeue' : 'suspect';
 }
 
 export interface LostJobWatchdogOptions {
@@ -57,6 +63,8 @@ export interface LostJobWatchdogOptions {
 export class LostJobWatchdog {
   private lastCheckAt = 0;
   private readonly reportedLongPending = new Set<string>();
+  /** Chunks whose job was missing at the last look, as they were pending then. */
+  private suspects = new Map<string, PendingChunk>();
 
   constructor(private readonly options: LostJobWatchdogOptions) {}
 
@@ -67,22 +75,30 @@ export class LostJobWatchdog {
     if (now - this.lastCheckAt < watchdogEveryMs) return;
     this.lastCheckAt = now;
     const old = chunksToCheck(pending, now);
-    if (old.length === 0) return;
+    if (old.length === 0) {
+      this.suspects.clear();
+      return;
+    }
     const exists = await this.jobsExist(old);
+    const suspects = new Map<string, PendingChunk>();
     for (const [index, [name, chunk]] of old.entries()) {
       const action = lostJobAction({
         jobExists: exists[index] ?? true,
+        missingBefore: this.suspects.get(name) === chunk,
         unchanged: pending.get(name) === chunk,
         inFlightMs: now - chunk.queuedAt,
         alreadyReported: this.reportedLongPending.has(name),
       });
       if (action === 'report') {
         await this.reportLongPending(name, chunk, now);
+      } else if (action === 'suspect') {
+        suspects.set(name, chunk);
       } else if (action === 'requeue') {
         log.diagnostic('warn', 'a download job vanished without an outcome; queuing the chunk again', { name });
         await this.options.requeue(chunk);
       }
     }
+    this.suspects = suspects;
   }
 
   /** One round trip for all of them: does each job's hash still exist? An unclear answer counts as yes. */

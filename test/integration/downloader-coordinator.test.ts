@@ -287,7 +287,7 @@ describe('download coordinator: two DIDs for one file', () => {
 });
 
 describe('lost-job watchdog (real Redis and BullMQ)', () => {
-  it('queues again a chunk whose job vanished, looks at most every 2 s, and notes a chunk in flight for long once', async () => {
+  it('queues again a chunk whose job is gone at two looks in a row, looks at most every 2 s, and notes a chunk in flight for long once', async () => {
     let now = 1_700_000_000_000;
     const clock = (): number => now;
     const stats = new DownloadStats(now);
@@ -303,7 +303,12 @@ describe('lost-job watchdog (real Redis and BullMQ)', () => {
     await watchdog.check();
     expect(await jobOf('b')).toBeUndefined();
 
-    now += 4_000;
+    now += 4_000; // gone at the first look: its answer may still be on its way
+    await watchdog.check();
+    expect(await jobOf('b')).toBeUndefined();
+    expect(await diagnostics('a download job vanished')).toEqual([]);
+
+    now += 2_000; // gone at the second look too, and no answer came: lost
     await watchdog.check();
     expect(await jobOf('b')).toBeDefined();
     expect(coordinator.pending.get('b')?.queuedAt).toBe(now);
@@ -316,12 +321,16 @@ describe('lost-job watchdog (real Redis and BullMQ)', () => {
     await watchdog.check();
     expect(await jobOf('c')).toBeUndefined();
 
-    now += 24_000; // a: 30 s in flight, its job still waiting; c: gone
+    now += 22_000; // a: 30 s in flight, its job still waiting; c: gone at a first look
+    await watchdog.check();
+    expect(await jobOf('c')).toBeUndefined();
+    const longLines = (await logLines()).filter((line) => line.msg === 'a chunk has been in flight for long; its download job is still in Redis');
+    expect(longLines).toEqual([expect.objectContaining({ name: 'a', job: downloadJobId('wavefier', 'a', 0), state: 'waiting', in_flight_ms: 30_000 })]);
+
+    now += 2_000; // c: gone at the second look
     await watchdog.check();
     expect(await jobOf('c')).toBeDefined();
     expect(await diagnostics('a download job vanished')).toEqual(['b', 'c']);
-    const longLines = (await logLines()).filter((line) => line.msg === 'a chunk has been in flight for long; its download job is still in Redis');
-    expect(longLines).toEqual([expect.objectContaining({ name: 'a', job: downloadJobId('wavefier', 'a', 0), state: 'waiting', in_flight_ms: 30_000 })]);
 
     now += 10_000; // b now 35 s in flight: noted; a was noted already
     await watchdog.check();

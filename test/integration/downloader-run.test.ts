@@ -112,11 +112,13 @@ describe('wavefier download (real Redis, embedded lake, worker processes)', () =
     const uploadedAt = new Map(
       (await readEvents(join(logDir(), uploaded.run), 'upload')).filter((event) => event.event === 'uploaded').map((event) => [event.name, event.t_uploaded as number]),
     );
-    const p90 = async (run: string): Promise<number> => {
-      const delays = (await readEvents(join(logDir(), run), 'download'))
+    const delaysOf = async (run: string): Promise<number[]> =>
+      (await readEvents(join(logDir(), run), 'download'))
         .filter((event) => event.event === 'verified')
-        .map((event) => (event.t_detected as number) - uploadedAt.get(event.name)!)
-        .sort((a, b) => a - b);
+        .sort((a, b) => (a.seq as number) - (b.seq as number))
+        .map((event) => (event.t_detected as number) - uploadedAt.get(event.name)!);
+    const p90 = async (run: string): Promise<number> => {
+      const delays = (await delaysOf(run)).sort((a, b) => a - b);
       return delays[Math.floor(0.9 * delays.length)]!;
     };
     expect(await p90('locked')).toBeLessThan((await p90('plain')) / 2);

@@ -17,18 +17,22 @@ describe('lost-job watchdog decisions', () => {
     expect(chunksToCheck(new Map([chunk('delayed', now + 3_000)]), now)).toEqual([]);
   });
 
-  it('queues a chunk again when its job is gone and no outcome came meanwhile', () => {
-    expect(lostJobAction({ jobExists: false, unchanged: true, inFlightMs: lostJobCheckAfterMs, alreadyReported: false })).toBe('requeue');
-    expect(lostJobAction({ jobExists: false, unchanged: true, inFlightMs: 10 * longPendingReportMs, alreadyReported: true })).toBe('requeue');
+  it('queues a chunk again when its job is gone at two looks in a row and no outcome came meanwhile', () => {
+    expect(lostJobAction({ jobExists: false, missingBefore: true, unchanged: true, inFlightMs: lostJobCheckAfterMs, alreadyReported: false })).toBe('requeue');
+    expect(lostJobAction({ jobExists: false, missingBefore: true, unchanged: true, inFlightMs: 10 * longPendingReportMs, alreadyReported: true })).toBe('requeue');
+  });
+
+  it('only suspects a chunk whose job is gone at the first look: its answer may still be in the event stream', () => {
+    expect(lostJobAction({ jobExists: false, missingBefore: false, unchanged: true, inFlightMs: lostJobCheckAfterMs, alreadyReported: false })).toBe('suspect');
   });
 
   it('leaves a chunk alone whose job is gone because its outcome arrived during the check', () => {
-    expect(lostJobAction({ jobExists: false, unchanged: false, inFlightMs: lostJobCheckAfterMs, alreadyReported: false })).toBe('none');
+    expect(lostJobAction({ jobExists: false, missingBefore: true, unchanged: false, inFlightMs: lostJobCheckAfterMs, alreadyReported: false })).toBe('none');
   });
 
   it('leaves a chunk alone whose job is still in Redis, and notes it once when it has been in flight for long', () => {
-    expect(lostJobAction({ jobExists: true, unchanged: true, inFlightMs: longPendingReportMs - 1, alreadyReported: false })).toBe('none');
-    expect(lostJobAction({ jobExists: true, unchanged: true, inFlightMs: longPendingReportMs, alreadyReported: false })).toBe('report');
-    expect(lostJobAction({ jobExists: true, unchanged: true, inFlightMs: 2 * longPendingReportMs, alreadyReported: true })).toBe('none');
+    expect(lostJobAction({ jobExists: true, missingBefore: false, unchanged: true, inFlightMs: longPendingReportMs - 1, alreadyReported: false })).toBe('none');
+    expect(lostJobAction({ jobExists: true, missingBefore: false, unchanged: true, inFlightMs: longPendingReportMs, alreadyReported: false })).toBe('report');
+    expect(lostJobAction({ jobExists: true, missingBefore: false, unchanged: true, inFlightMs: 2 * longPendingReportMs, alreadyReported: true })).toBe('none');
   });
 });
