@@ -27,7 +27,12 @@ export function registerDownloadWorker(program: Command, runtime: Runtime): void
     .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (the process that started this one is gone)').hideHelp());
   command.action(async (flags: DownloadWorkerFlags & RucioFlags, cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
-    const [{ serveDownloadWorkers, downloadWorkerRucioEnv }, { RucioClient, rucioConfigFrom }] = await Promise.all([import('../downloader/index.js'), import('../rucio/index.js')]);
+    // Only the worker's own modules: a worker process starts with every download run and after every crash.
+    const [{ serveDownloadWorkers }, { downloadWorkerRucioEnv }, { RucioClient, rucioConfigFrom }] = await Promise.all([
+      import('../downloader/download-worker-service.js'),
+      import('../downloader/worker-pool.js'),
+      import('../rucio/index.js'),
+    ]);
     const inherited = (runtime.env ?? process.env)[downloadWorkerRucioEnv];
     const client =
       inherited === undefined
