@@ -212,9 +212,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       stats,
       paths,
       // A chunk's own due time tells the schedule where the stream's beat is.
-      onVerified: (answer) => {
-        if (answer.tAvail !== undefined) schedule.due?.(answer.name, answer.tAvail);
-      },
+      onVerified: (answer) => schedule.verified?.(answer.name, answer.tAvail),
       now,
     });
     const answers = new WorkerAnswers(

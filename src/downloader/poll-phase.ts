@@ -8,7 +8,7 @@ import { parseChunkName } from '../strain/index.js';
  * fits a line `nominal(k) = origin + k × period` through either
  * - the files' own due times (`t_avail`, an attribute of a wavefier chunk, known once a worker has
  *   verified it): exact for a paced stream, whatever its upload latency; or
- * - when the files carry no due times, the times of the polls that first saw each file: coarse at first
+ * - when the files carry no due times (the workers say so), the times of the polls that first saw each file: coarse at first
  *   (a poll every interval), exact enough once the polls come right after the arrivals.
  * The fit is robust (Theil–Sen: the median of pairwise slopes), so a late file or a catch-up burst
  * does not tilt it. When the recent files stop fitting the line (a new rate, a restarted producer)
@@ -60,6 +60,8 @@ export class ArrivalModel {
   private seenFiles: Observation[] = [];
   /** Due times come from the workers, later than the files are seen: kept apart, by position. */
   private dueTimes: { k: number; t: number }[] = [];
+  /** Whether a verified file came without a due time: only then are seen times fitted. */
+  private filesWithoutDue = false;
   private offLine = 0;
   private cached: StreamFit | undefined;
   private stale = true;
@@ -72,6 +74,16 @@ export class ArrivalModel {
     if (fit?.basis === 'seen') this.judge(this.fitsSeen(fit, observation));
     this.seenFiles.push(observation);
     if (this.seenFiles.length > window) this.seenFiles.splice(0, this.seenFiles.length - window);
+    this.stale = true;
+  }
+
+  /**
+   * A verified file that carries no due time (not a wavefier chunk): this stream can only be fitted
+   * through seen times. Until one comes, the due times of the workers' answers are waited for: seen
+   * times while the workers are behind, or while a start-up backlog drains, suggest a wrong period.
+   */
+  withoutDue(): void {
+    this.filesWithoutDue = true;
     this.stale = true;
   }
 
@@ -100,14 +112,14 @@ export class ArrivalModel {
     const withTiming = this.seenFiles.filter((o) => o.notBefore !== undefined);
     const widths = withTiming.map((o) => o.seenBy - (o.notBefore ?? o.seenBy));
     const bracket = widths.length === 0 ? 0 : median(widths);
-    this.cached =
-      this.dueTimes.length >= minimumDue
-        ? robustLine(this.dueTimes, 'due', bracket)
-        : robustLine(
-            withTiming.map((o) => ({ k: o.k, t: o.seenBy })),
-            'seen',
-            bracket,
-          );
+    if (this.dueTimes.length >= minimumDue) this.cached = robustLine(this.dueTimes, 'due', bracket);
+    else if (this.filesWithoutDue && this.dueTimes.length === 0) {
+      this.cached = robustLine(
+        withTiming.map((o) => ({ k: o.k, t: o.seenBy })),
+        'seen',
+        bracket,
+      );
+    } else this.cached = undefined;
     return this.cached;
   }
 

@@ -34,8 +34,8 @@ export interface PollSchedule {
   delayAfter(round: PollRound): number;
   /** How long to wait before asking again for a dataset that does not exist yet. */
   delayWhileAbsent(): number;
-  /** A verified file's own due time (a wavefier chunk's t_avail). */
-  due?(name: string, tAvail: number): void;
+  /** A file was verified; `tAvail` is its own due time when it has one (a wavefier chunk). */
+  verified?(name: string, tAvail: number | undefined): void;
   /** Whether the stream may have stopped (then it is worth asking whether the dataset is closed). */
   readonly quiet: boolean;
   readonly counters: PollCounters;
@@ -146,9 +146,11 @@ export class PhaseLockedSchedule implements PollSchedule {
     return this.options.intervalMs;
   }
 
-  due(name: string, tAvail: number): void {
+  verified(name: string, tAvail: number | undefined): void {
     const k = streamPosition(name);
-    if (k !== undefined) this.model.due(k, tAvail);
+    if (k === undefined) return;
+    if (tAvail === undefined) this.model.withoutDue();
+    else this.model.due(k, tAvail);
   }
 
   /** Whether the stream may have stopped: no lock, or a predicted file that did not come. */

@@ -48,19 +48,19 @@ const pollMs = 2;
 const verifyMs = 15;
 
 /** Runs `schedule` against the arrivals, from `startMs` before the first one until every file was seen. */
-function simulate(arrivals: Arrival[], schedule: PollSchedule, options: { startMs?: number; firstPollSeesBacklog?: boolean; verifyMs?: number } = {}): Simulation {
+function simulate(arrivals: Arrival[], schedule: PollSchedule, options: { startMs?: number; firstPollSeesBacklog?: boolean; verifyMs?: number; withoutDueTimes?: boolean } = {}): Simulation {
   const sorted = [...arrivals].sort((a, b) => a.visible - b.visible);
   const first = sorted[0]?.visible ?? 0;
   let t = first - (options.startMs ?? 500);
   if (options.firstPollSeesBacklog === true) t = first + 1;
   const seen = new Map<string, number>();
-  const dues: { at: number; name: string; due: number }[] = [];
+  const dues: { at: number; name: string; due: number; noDue?: boolean }[] = [];
   const pollTimes: number[] = [];
   for (let guard = 0; seen.size < arrivals.length && guard < 1_000_000; guard++) {
     for (let index = dues.length - 1; index >= 0; index--) {
       const due = dues[index]!;
       if (due.at > t) continue;
-      schedule.due?.(due.name, due.due);
+      schedule.verified?.(due.name, due.noDue === true ? undefined : due.due);
       dues.splice(index, 1);
     }
     const fresh: ReplicaRecord[] = [];
@@ -69,7 +69,7 @@ function simulate(arrivals: Arrival[], schedule: PollSchedule, options: { startM
       const name = nameOf(arrival);
       if (seen.has(name)) continue;
       seen.set(name, t - arrival.visible);
-      dues.push({ at: t + (options.verifyMs ?? verifyMs), name, due: arrival.due });
+      dues.push({ at: t + (options.verifyMs ?? verifyMs), name, due: arrival.due, noDue: options.withoutDueTimes === true });
       fresh.push(replica(name));
     }
     pollTimes.push(t);
@@ -151,9 +151,12 @@ describe('the arrival model', () => {
     expect(model.fit()?.period).toBe(50);
   });
 
-  it('fits seen times when no due times are known, and says how coarse they are', () => {
+  it('fits seen times when the files carry no due times, and says how coarse they are', () => {
     const model = new ArrivalModel();
     for (let k = 0; k < 8; k++) model.seen(k, k * 1000 - 250 + 5, k * 1000 + 5 + (k % 2) * 100);
+    // Until a worker says a file has no due time, seen times are not trusted: they may be a backlog.
+    expect(model.fit()).toBeUndefined();
+    model.withoutDue();
     const fit = model.fit();
     expect(fit).toMatchObject({ basis: 'seen' });
     expect(fit?.period).toBeCloseTo(1000, 0);
@@ -272,7 +275,7 @@ describe('phase-locked polling on recorded and altered arrival sequences', () =>
       const producer = index % 2 === 0 ? 'WAVEFIER_A' : 'WAVEFIER_B';
       arrivals.push({ k: (index % 2 === 0 ? 0 : 5_000_000) + index, visible: t, due: t - 10, producer });
     }
-    const run = compare(arrivals, 0, { startMs: 0 });
+    const run = compare(arrivals, 0, { startMs: 0, withoutDueTimes: true });
     expect(run.schedule.counters.locks).toBe(0);
     // Exactly what the plain interval does.
     expect(run.locked.delays).toEqual(run.samePhase.delays);
@@ -281,8 +284,14 @@ describe('phase-locked polling on recorded and altered arrival sequences', () =>
 
   it('workers behind: due times reported 3 s after the files were seen still give the lock', () => {
     const run = compare(at10Hz, 45, { verifyMs: 3000 });
-    expect(run.schedule.counters.losses).toBe(0);
+    expect(run.schedule.counters).toMatchObject({ locks: 1, losses: 0 });
     expect(run.p50).toBeLessThan(run.plainP50 / 3);
+  });
+
+  it('a regular stream of files without due times (not wavefier chunks) is learned from the seen times', () => {
+    const run = compare(at1Hz, 10, { withoutDueTimes: true });
+    expect(run.schedule.counters.locks).toBeGreaterThanOrEqual(1);
+    expect(run.p50).toBeLessThan(run.plainP50 / 2);
   });
 
   it("at 5 Hz, its detection delay p90 is below half the plain interval schedule's", () => {
