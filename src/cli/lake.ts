@@ -11,6 +11,17 @@ interface ServeFlags {
   host: string;
   tokenLifetime: string;
   stopWithStdin?: boolean;
+  davsRse: string[];
+}
+
+/** `[NAME=]URL`: a WebDAV RSE for the lake to describe. */
+function davsRse(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseDavsRse(value: string): { name?: string; url: string } {
+  const named = /^([A-Za-z0-9_-]+)=(.+)$/.exec(value);
+  return named === null ? { url: value } : { name: named[1] ?? '', url: named[2] ?? '' };
 }
 
 function parsePort(text: string, flag: string): number {
@@ -29,6 +40,14 @@ export const registerLake: RegisterCommand = (program, runtime) => {
     .addOption(new Option('--host <address>', 'address to listen on').default('127.0.0.1'))
     .addOption(new Option('--token-lifetime <duration>', 'lifetime of auth tokens').default('1h'))
     .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (the process that started this one is gone)').hideHelp())
+    .addOption(
+      new Option(
+        '--davs-rse <[NAME=]url>',
+        'also describe a WebDAV RSE (default name LAKE_DAVS) at https://host:port/path/; clients use their own X.509 proxy, certificate or bearer token (repeatable)',
+      )
+        .argParser(davsRse)
+        .default([]),
+    )
     .action(async (flags: ServeFlags, command: Command) => {
       const ctx = contextFor(command, runtime);
       const options = {
@@ -37,6 +56,7 @@ export const registerLake: RegisterCommand = (program, runtime) => {
         port: parsePort(flags.port, '--port'),
         s3Port: parsePort(flags.s3Port, '--s3-port'),
         tokenLifetimeMs: parseDuration(flags.tokenLifetime, '--token-lifetime'),
+        davsRses: flags.davsRse.map(parseDavsRse),
       };
       if (ctx.signal.aborted) return;
       const { startLake } = await import('../lake/index.js');

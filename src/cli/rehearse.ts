@@ -32,6 +32,7 @@ interface RehearseFlags extends RucioFlags {
   uploadArgs?: string;
   downloadArgs?: string;
   faults?: string;
+  davsRse: string[];
 }
 
 export function registerRehearse(program: Command, runtime: Runtime): void {
@@ -53,7 +54,15 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
     .addOption(new Option('--keep <what>', 'keep downloaded files under <run>/downloads ("all") or only verify them').choices(['all', 'none']).default('none'))
     .addOption(new Option('--log-dir <dir>', 'the run goes to <dir>/<run id>/ (logs, report, lake state)').default('rehearsals'))
     .addOption(new Option('--external', 'rehearse against the Rucio deployment of rucio.cfg / RUCIO_* instead of the embedded lake'))
-    .addOption(new Option('--rse <rse>', 'RSE to upload to (default: the embedded lake\'s LAKE_S3)'))
+    .addOption(new Option('--rse <rse>', 'RSE to upload to (default: the embedded lake\'s LAKE_S3, or its WebDAV RSE with --davs-rse)'))
+    .addOption(
+      new Option(
+        '--davs-rse <[NAME=]url>',
+        'the embedded lake also describes a WebDAV RSE (LAKE_DAVS) at https://host:port/path/, reached with your X.509 proxy, certificate or bearer token (repeatable)',
+      )
+        .argParser((value: string, previous: string[]) => [...previous, value])
+        .default([]),
+    )
     .addOption(new Option('--scope <scope>', 'Rucio scope').default('wavefier'))
     .addOption(new Option('--redis <url>', 'Redis to use (default: a private redis-server)'))
     .addOption(new Option('--lake-dir <dir>', 'state directory of the embedded lake (default: <run>/lake)'))
@@ -69,9 +78,15 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
       checkUserPath(flags.logDir, '--log-dir');
       if (flags.lakeDir !== undefined) checkUserPath(flags.lakeDir, '--lake-dir');
       // The Rucio flags are for --external: checked here, before anything starts, then given to both sides.
+      // With a WebDAV RSE the storage credentials are the user's own, so those flags apply too.
       const rucioArgs = rucioFlagArgs(flags);
+      if (flags.davsRse.length > 0 && flags.external === true) throw new UsageError('--davs-rse describes a WebDAV RSE in the embedded lake: it does not go with --external');
       if (flags.external === true) await rucioConfigFromFlags(flags, runtime.env);
-      else if (rucioArgs.length > 0) throw new UsageError(`${rucioArgs[0] ?? ''} applies to --external only: the embedded lake brings its own connection`);
+      else {
+        const storageFlags = flags.davsRse.length > 0 ? ['--bearer-token-file', '--ca-cert'] : [];
+        const refused = rucioArgs.find((arg) => arg.startsWith('--') && !storageFlags.includes(arg));
+        if (refused !== undefined) throw new UsageError(`${refused} applies to --external only: the embedded lake brings its own connection`);
+      }
       const [{ rehearse }, { incompleteExitCode, renderListing, renderText, reportExitCode, reportToJson, verdictErrorFor }, { chunkCount }] = await Promise.all([
         import('../rehearse/index.js'),
         import('../report/index.js'),
@@ -93,6 +108,7 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         keep: flags.keep,
         logDir: flags.logDir,
         external: flags.external === true,
+        davsRses: flags.davsRse,
         ...(flags.rse === undefined ? {} : { rse: flags.rse }),
         scope: flags.scope,
         ...(flags.redis === undefined ? {} : { redisUrl: flags.redis }),

@@ -43,6 +43,11 @@ export interface LakeOptions {
   /** Extra scopes owned by the first account. */
   scopes?: string[];
   rses?: LakeRseConfig[];
+  /**
+   * WebDAV RSEs to describe besides `rses` (default name LAKE_DAVS): storage the lake does not run,
+   * reached by clients with their own X.509 proxy, certificate or bearer token (`lake serve --davs-rse`).
+   */
+  davsRses?: { name?: string; url: string }[];
   /** Check S3 request signatures (SigV4) as real S3/MinIO do; default true. */
   verifyS3Signatures?: boolean;
   /** Largest S3 bodies accepted (default 256 MiB per object, 1 MiB per XML document). */
@@ -115,6 +120,17 @@ function closeServer(server: Server, graceMs = 2000): Promise<void> {
   });
 }
 
+/** Rucio's RSE name rule (common/schema/generic.py). */
+const rseNamePattern = /^[A-Z0-9]+([_-][A-Z0-9]+)*$/;
+
+function davsRseConfigs(entries: { name?: string; url: string }[]): LakeRseConfig[] {
+  return entries.map((entry, i) => {
+    const name = entry.name ?? (i === 0 ? 'LAKE_DAVS' : `LAKE_DAVS_${i + 1}`);
+    if (!rseNamePattern.test(name)) throw new ConfigError(`invalid RSE name '${name}': use upper-case letters and digits, joined by _ or -`);
+    return { name, kind: 'davs', url: entry.url };
+  });
+}
+
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
@@ -139,8 +155,10 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
   for (const scope of [...extraScopes, ...accounts.flatMap((a) => a.scopes ?? [])]) {
     if (!isValidScope(scope)) throw new ConfigError(`invalid scope '${scope}': use letters, digits, '_', '-', '.' (max 25 characters)`);
   }
-  const rseConfigs = options.rses ?? [...defaultRseConfigs];
+  const rseConfigs = [...(options.rses ?? defaultRseConfigs), ...davsRseConfigs(options.davsRses ?? [])];
   if (!rseConfigs.some((rse) => rse.name === 'LAKE_S3')) throw new ConfigError('the lake needs an RSE named LAKE_S3 (the default RSE)');
+  const duplicate = rseConfigs.find((rse, i) => rseConfigs.findIndex((other) => other.name === rse.name) !== i);
+  if (duplicate !== undefined) throw new ConfigError(`the lake has two RSEs named ${duplicate.name}: give each --davs-rse its own NAME=`);
 
   await prepareStateDirectory(dir);
   const db: Db = openDatabase(join(dir, 'catalog.sqlite'));
@@ -169,7 +187,7 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
     const faults = new FaultController();
     const buckets = new Set<string>();
     for (const config of rseConfigs) {
-      if (config.kind !== 'posix') {
+      if (config.kind === 's3' || config.kind === 'signed') {
         const bucket = (config.prefix ?? (config.kind === 's3' ? '/wavefier-lake/' : '/wavefier-signed/')).split('/').filter((p) => p !== '')[0];
         if (bucket !== undefined) buckets.add(bucket);
       }
@@ -230,7 +248,7 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
     const rucioCfgPath = await writeRucioCfg(dir, { rucioHost, authHost: rucioHost, account: first.account, username: firstIdentity.username, password });
     const credentials: Record<string, RseCredentials> = {};
     for (const rse of rses) {
-      if (rse.kind === 'posix') continue;
+      if (rse.kind === 'posix' || rse.kind === 'davs') continue;
       credentials[rse.name] = {
         access_key: s3Secrets.accessKeyId,
         secret_key: s3Secrets.secretAccessKey,

@@ -87,7 +87,7 @@ export const rseRoutes: Route[] = [
       }
       if (!Number.isFinite(lifetime) || lifetime <= 0) throw rucioErrors.invalidValueForKey(`lifetime must be a positive number of seconds, not '${String(url.searchParams.get('lifetime'))}'`);
       const rse = getRse(context, rseName);
-      if (rse.kind === 'posix') throw rucioErrors.unsupported(`RSE '${rse.name}' has no S3 storage to sign URLs for`);
+      if (rse.kind === 'posix' || rse.kind === 'davs') throw rucioErrors.unsupported(`RSE '${rse.name}' has no S3 storage to sign URLs for`);
       sendText(res, 200, await context.storage.presign(rse, op, pfn, lifetime), 'text/plain; charset=utf-8');
     },
   },

@@ -1,9 +1,13 @@
 import { join } from 'node:path';
 // Rucio's own lfn2pfn, from its module rather than the client's barrel: the lake loads none of the client.
 import { lfn2path, normalisedPrefix } from '../rucio/lfn2pfn.js';
+import { ConfigError } from '../common/errors.js';
 
-/** How a lake RSE stores its bytes. */
-export type RseKind = 's3' | 'posix' | 'signed';
+/** How a lake RSE stores its bytes; `davs` RSEs describe WebDAV storage the lake does not run. */
+export type RseKind = 's3' | 'posix' | 'signed' | 'davs';
+
+/** The URL schemes of lake RSE protocols. */
+export type RseScheme = 's3' | 'file' | 'http' | 'davs';
 
 /** An RSE as configured in `startLake({ rses })`. */
 export interface LakeRseConfig {
@@ -14,12 +18,17 @@ export interface LakeRseConfig {
   /** Extra RSE attributes (merged over the defaults). */
   attributes?: Record<string, string | boolean | number>;
   lfn2pfnAlgorithm?: 'hash' | 'identity';
+  /**
+   * davs: the storage's base URL, `https://host[:port]/prefix/` (or `davs://`). Clients reach it
+   * directly with their own X.509 proxy, certificate or bearer token, as with a real Rucio.
+   */
+  url?: string;
 }
 
 /** What the rest of the project sees of an RSE (LakeSettings.rses). */
 export interface LakeRse {
   name: string;
-  scheme: 's3' | 'file' | 'http';
+  scheme: RseScheme;
   prefix: string;
   /** The PFN of a DID is `pfnPrefix + lfn2pfn(scope, name)`, e.g. `s3://127.0.0.1:PORT/wavefier-lake/`. */
   pfnPrefix: string;
@@ -30,7 +39,7 @@ export interface RseRuntime {
   id: string;
   name: string;
   kind: RseKind;
-  scheme: 's3' | 'file' | 'http';
+  scheme: RseScheme;
   hostname: string;
   port: number;
   prefix: string;
@@ -81,6 +90,7 @@ export function bindRse(config: LakeRseConfig, id: string, context: { dir: strin
       pfnPrefix: `file://localhost${prefix}`,
     };
   }
+  if (config.kind === 'davs') return bindDavsRse(config, id, attributes, lfn2pfnAlgorithm);
   const prefix = normalisedPrefix(config.prefix ?? (config.kind === 's3' ? '/wavefier-lake/' : '/wavefier-signed/'));
   const [bucket = 'wavefier-lake', ...rest] = prefix.split('/').filter((part) => part !== '');
   const keyPrefix = rest.length === 0 ? '' : `${rest.join('/')}/`;
@@ -104,6 +114,44 @@ export function bindRse(config: LakeRseConfig, id: string, context: { dir: strin
   };
 }
 
+/**
+ * A WebDAV RSE described the way a real Rucio describes one (`rucio-admin rse add-protocol
+ * --scheme davs --impl rucio.rse.protocols.gfal.Default ...`): the PFN is
+ * `davs://host:port/prefix/<lfn2pfn path>`. `verify_checksum` is false by default because a
+ * plain Apache mod_dav computes no checksums to verify an upload against (dCache would).
+ */
+function bindDavsRse(
+  config: LakeRseConfig,
+  id: string,
+  attributes: Record<string, string | boolean | number>,
+  lfn2pfnAlgorithm: 'hash' | 'identity',
+): RseRuntime {
+  const text = config.url ?? '';
+  const url = URL.canParse(text.replace(/^davs:/, 'https:')) ? new URL(text.replace(/^davs:/, 'https:')) : undefined;
+  if (url === undefined || url.protocol !== 'https:' || url.hostname === '' || url.search !== '' || url.username !== '') {
+    throw new ConfigError(`RSE ${config.name}: '${text}' is not a WebDAV base URL; use https://host[:port]/path/ (no query, no user)`);
+  }
+  const port = url.port === '' ? 443 : Number(url.port);
+  const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  const prefix = normalisedPrefix(decodeURIComponent(url.pathname));
+  return {
+    id,
+    name: config.name,
+    kind: 'davs',
+    scheme: 'davs',
+    hostname,
+    port,
+    prefix,
+    impl: 'rucio.rse.protocols.gfal.Default',
+    extendedAttributes: null,
+    attributes: { verify_checksum: false, ...attributes },
+    lfn2pfnAlgorithm,
+    bucket: undefined,
+    keyPrefix: '',
+    pfnPrefix: `davs://${url.hostname}:${port}${prefix}`,
+  };
+}
+
 function pathFor(rse: RseRuntime, scope: string, name: string): string {
   return lfn2path(scope, name, rse.lfn2pfnAlgorithm);
 }
@@ -112,12 +160,16 @@ export function pfnFor(rse: RseRuntime, scope: string, name: string): string {
   return rse.pfnPrefix + pathFor(rse, scope, name);
 }
 
-/** Where a replica's bytes live: an S3 bucket/key, or a local file. */
-export type ObjectLocation = { kind: 's3'; bucket: string; key: string } | { kind: 'file'; path: string };
+/** Where a replica's bytes live: an S3 bucket/key, a local file, or storage the lake does not run. */
+export type ObjectLocation =
+  | { kind: 's3'; bucket: string; key: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'external'; pfn: string };
 
 export function locationFor(rse: RseRuntime, scope: string, name: string): ObjectLocation {
   const path = pathFor(rse, scope, name);
   if (rse.kind === 'posix') return { kind: 'file', path: rse.prefix + path };
+  if (rse.kind === 'davs') return { kind: 'external', pfn: rse.pfnPrefix + path };
   return { kind: 's3', bucket: rse.bucket ?? '', key: rse.keyPrefix + path };
 }
 

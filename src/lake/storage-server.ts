@@ -500,6 +500,9 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   const filePathOf = (rse: RseRuntime, scope: string, name: string): string => {
     const location = locationFor(rse, scope, name);
     if (location.kind === 's3') return store.getResourcePath(location.bucket, location.key, 'object');
+    if (location.kind === 'external') {
+      throw rucioErrors.unsupported(`RSE '${rse.name}' keeps its objects on storage the lake does not run (${location.pfn}): change them there`);
+    }
     const path = resolve(location.path);
     if (!path.startsWith(resolve(rse.prefix) + sep)) throw rucioErrors.replicaNotFound(`no stored object for '${scope}:${name}' on RSE '${rse.name}': the name leads outside the RSE`);
     return path;

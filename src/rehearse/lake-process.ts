@@ -60,12 +60,18 @@ const faultStateSchema = z.object({
  * (15-60 MB/min, to 200+ MB) although its live data stayed flat; on its own it also does not carry
  * the report's and uploader's modules, and its work runs on an event loop of its own.
  */
-export async function startLakeProcess(dir: string, env: NodeJS.ProcessEnv, onLine: (line: string) => void): Promise<LakeProcess> {
+export async function startLakeProcess(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  onLine: (line: string) => void,
+  /** More `lake serve` flags, e.g. `--davs-rse URL`. */
+  serveArgs: readonly string[] = [],
+): Promise<LakeProcess> {
   // A process group of its own: a Ctrl-C at the terminal stops upload and download, which still
   // talk to the lake while they wind down; the lake is stopped last, by close() (or at exit). Its
   // stdin is a pipe from this process: should this one die without stopping it (SIGKILL), the pipe
   // closes and the lake stops too.
-  const child = spawn(process.execPath, [wavefierExecutable(), '--json', 'lake', 'serve', '--dir', dir, '--stop-with-stdin'], {
+  const child = spawn(process.execPath, [wavefierExecutable(), '--json', 'lake', 'serve', '--dir', dir, '--stop-with-stdin', ...serveArgs], {
     env: childEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,

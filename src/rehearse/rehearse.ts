@@ -36,6 +36,8 @@ export interface RehearseOptions {
   plots: boolean;
   uploadArgs: string[];
   downloadArgs: string[];
+  /** WebDAV RSEs the embedded lake describes (`lake serve --davs-rse`); the first is the default RSE. */
+  davsRses?: string[];
   /** Fault injection rules for the embedded lake, active from the start (see `wavefier lake serve`). */
   faults?: unknown;
   signal: AbortSignal;
@@ -82,6 +84,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
       }
     }
     let lake: LakeProcess | undefined;
+    let davsRse: string | undefined;
     let env: NodeJS.ProcessEnv = { ...process.env };
     let redisUrl: string;
     if (options.external) {
@@ -91,6 +94,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
         lakeDir: options.lakeDir ?? join(runDir, 'lake'),
         ...definedProps({ redisUrl: options.redisUrl }),
         onLakeLine: (line) => output.info(`${'lake'.padEnd(8)} | ${line}`),
+        lakeArgs: (options.davsRses ?? []).flatMap((rse) => ['--davs-rse', rse]),
         cleanup,
         env,
       });
@@ -99,9 +103,11 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
         await lake.setFaults(options.faults);
         output.warn(`fault injection active in the embedded lake: ${JSON.stringify(options.faults)}`);
       }
-      output.info(`embedded lake: catalog ${lake.settings.rucioHost}, storage ${lake.settings.s3.endpoint} (state in ${lake.settings.dir})`);
+      const webdav = lake.settings.rses.filter((r) => r.scheme === 'davs').map((r) => `, WebDAV RSE ${r.name} at ${r.pfnPrefix}`);
+      output.info(`embedded lake: catalog ${lake.settings.rucioHost}, storage ${lake.settings.s3.endpoint}${webdav.join('')} (state in ${lake.settings.dir})`);
+      davsRse = lake.settings.rses.find((r) => r.scheme === 'davs')?.name;
     }
-    const rse = options.rse ?? lake?.settings.defaultRse;
+    const rse = options.rse ?? davsRse ?? lake?.settings.defaultRse;
     if (rse === undefined) throw new RuntimeFailure('--rse is required with --external: name the RSE to upload to');
 
     const intervalMs = options.asFastAsPossible ? 0 : options.periodMs / options.rateFactor;

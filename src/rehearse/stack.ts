@@ -19,6 +19,8 @@ export interface StackOptions {
   redisPersistence?: 'none' | 'aof';
   /** Every line the lake process prints on stderr. */
   onLakeLine: (line: string) => void;
+  /** More `lake serve` flags, e.g. `--davs-rse URL`. */
+  lakeArgs?: readonly string[];
   /** The caller's shutdown steps: the stack adds its own, so that it stops in reverse order, even after a failure. */
   cleanup: CleanupStack;
   /** The environment to start from (default: this process's). */
@@ -50,7 +52,7 @@ export async function startStack(options: StackOptions & { redisUrl?: undefined 
 export async function startStack(options: StackOptions): Promise<Stack>;
 export async function startStack(options: StackOptions): Promise<Stack> {
   const base = options.env ?? process.env;
-  const lake = await startLakeProcess(options.lakeDir, base, options.onLakeLine);
+  const lake = await startLakeProcess(options.lakeDir, base, options.onLakeLine, options.lakeArgs);
   options.cleanup.push('stopping the embedded lake', () => lake.close());
   const { url, redis } = await startRedis(definedProps({ url: options.redisUrl, persistence: options.redisPersistence }), options.cleanup);
   const env: NodeJS.ProcessEnv = { ...base, RUCIO_HOME: lake.settings.rucioHome };
