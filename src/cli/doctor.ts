@@ -44,7 +44,7 @@ export const registerDoctor: RegisterCommand = (program, runtime) => {
           check: 'config',
           ok: false,
           detail: errorMessage(error),
-          fix: 'see "Connecting to a Rucio deployment" in README: set RUCIO_HOME/RUCIO_CONFIG or pass --rucio-host and --account',
+          fix: 'see "Connecting to a Rucio deployment" in README: set RUCIO_HOME/RUCIO_CONFIG or pass -H/--host and -a/--account',
           ms: performance.now() - started,
           exitCode: isWavefierError(error) ? error.exitCode : ExitCode.usage,
         });

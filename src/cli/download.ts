@@ -1,16 +1,19 @@
 import { Option, type Command } from 'commander';
 import { definedProps } from '../common/defined.js';
-import { IntegrityError } from '../common/errors.js';
+import { IntegrityError, UsageError } from '../common/errors.js';
 import { checkPathName, checkUserPath } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
 import type { DownloadPollMode, DownloadSummary } from '../downloader/index.js';
-import { duration, nonNegativeInteger, positiveInteger } from './parse.js';
+import { datasetArgument } from './did.js';
+import { duration, eitherName, nonNegativeInteger, positiveInteger } from './parse.js';
 import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
 
 interface DownloadFlags {
   scope: string;
-  dataset: string;
+  dataset?: string;
+  dir?: string;
+  /** The older name of --dir. */
   dest?: string;
   subdir: boolean;
   keep: 'all' | 'none';
@@ -43,9 +46,11 @@ export function registerDownload(program: Command, runtime: Runtime): void {
     .command('download')
     .description('poll a dataset for new chunks; download and verify each with worker processes; log every chunk with its times')
     .addOption(new Option('--scope <scope>', 'scope of the dataset').default('wavefier'))
-    .addOption(new Option('--dataset <name>', 'dataset to follow').makeOptionMandatory(true))
-    .addOption(new Option('--dest <dir>', 'verified files land in <dir>/<dataset>/<name>'))
-    .addOption(new Option('--no-subdir', 'put files directly in --dest, without the <dataset> folder'))
+    .argument('[did]', 'the dataset to follow, scope:name (or --scope and --dataset)')
+    .addOption(new Option('--dataset <name>', 'dataset to follow (or the DID argument)'))
+    .addOption(new Option('--dir <dir>', 'verified files land in <dir>/<dataset>/<name>'))
+    .addOption(new Option('--dest <dir>').hideHelp())
+    .addOption(new Option('--no-subdir', 'put files directly in --dir, without the <dataset> folder'))
     .addOption(new Option('--keep <what>', '"none" verifies without keeping the files (long rehearsals)').choices(['all', 'none']).default('all'))
     .addOption(new Option('--workers <n>', 'worker processes on this host that download and verify (0: only `download-worker` processes started elsewhere)').argParser(nonNegativeInteger('--workers')).default(4))
     .addOption(
@@ -70,16 +75,19 @@ export function registerDownload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--redis <url>', 'Redis for the download queue (default: a private redis-server)'))
     .addOption(new Option('--log-dir <dir>', 'the log goes to <dir>/<dataset>/download.jsonl (<dir>/<run-name>/ with --run-name)').default('rehearsals'))
     .addOption(new Option('--run-name <name>', 'log folder name under --log-dir (default: the dataset name); the report joins logs by chunk, not by folder'));
-  command.action(async (flags: DownloadFlags & RucioFlags, cmd: Command) => {
+  command.action(async (did: string | undefined, flags: DownloadFlags & RucioFlags, cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
-    // The log folder under --log-dir and the <dataset> folder under --dest are checked before anything starts.
-    if (flags.dest !== undefined) checkUserPath(flags.dest, '--dest');
+    const dataset = datasetArgument(did, cmd, flags);
+    if (dataset === undefined) throw new UsageError('name the dataset to follow: wavefier download scope:name (or --dataset NAME)');
+    const dest = eitherName('--dir', flags.dir, '--dest', flags.dest);
+    // The log folder under --log-dir and the <dataset> folder under --dir are checked before anything starts.
+    if (dest !== undefined) checkUserPath(dest, '--dir');
     const { downloadLogFolder } = await import('../downloader/download-state.js');
-    downloadLogFolder(flags.dataset, flags.runName);
-    if (flags.dest !== undefined && flags.keep === 'all' && flags.subdir) {
-      checkPathName(flags.dataset, 'the dataset name', { nested: true, advice: 'it names the folder under --dest unless --no-subdir puts the files in --dest itself' });
+    downloadLogFolder(dataset.name, flags.runName);
+    if (dest !== undefined && flags.keep === 'all' && flags.subdir) {
+      checkPathName(dataset.name, 'the dataset name', { nested: true, advice: 'it names the folder under --dir unless --no-subdir puts the files in --dir itself' });
     }
-    checkPathName(flags.scope.replaceAll('.', '/'), '--scope', { nested: true });
+    checkPathName(dataset.scope.replaceAll('.', '/'), '--scope', { nested: true });
     const { config, client } = await rucioClientFromFlags(flags);
     const { runDownload } = await import('../downloader/index.js');
     try {
@@ -87,9 +95,9 @@ export function registerDownload(program: Command, runtime: Runtime): void {
         ...(flags.redis === undefined ? {} : { redisUrl: flags.redis }),
         rucio: client,
         workerRucioSettings: config,
-        scope: flags.scope,
-        dataset: flags.dataset,
-        ...(flags.dest === undefined ? {} : { dest: flags.dest }),
+        scope: dataset.scope,
+        dataset: dataset.name,
+        ...(dest === undefined ? {} : { dest }),
         subdir: flags.subdir,
         keep: flags.keep,
         workers: flags.workers,

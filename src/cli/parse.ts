@@ -54,3 +54,11 @@ export function pointInTime(flag: string, now: () => number = Date.now): (value:
     return parsed;
   };
 }
+
+/** A setting given under its name or under an alias: both at once must agree. */
+export function eitherName<T>(name: string, value: T | undefined, alias: string, aliasValue: T | undefined): T | undefined {
+  if (value !== undefined && aliasValue !== undefined && value !== aliasValue) {
+    throw new UsageError(`${name} and ${alias} name the same setting with different values (${String(value)}, ${String(aliasValue)}): give one`);
+  }
+  return value ?? aliasValue;
+}

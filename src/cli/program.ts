@@ -26,6 +26,17 @@ const subcommands: RegisterCommand[] = [
   registerDoctor,
 ];
 
+/** Every exit status, as README's "Exit status" table has them. */
+const exitStatusHelp = `
+Exit status:
+  0        success
+  1        runtime failure (a service unreachable, an upload that failed for good)
+  2        usage or configuration error (bad flag, bad config file, unusable input file)
+  3        integrity failure: chunks missing or corrupted
+  4        report, rehearse: the run stopped early (interrupted, --deadline) and nothing it produced was lost
+  5        report, rehearse: no verdict: the logs of one side are missing, or nothing was uploaded
+  130/143  stopped by SIGINT/SIGTERM (after a graceful shutdown)`;
+
 /** The subcommands that talk to Rucio: each gets the same connection flags, defined once in rucio-options.ts. */
 const rucioCommands = new Set(['rehearse', 'upload', 'upload-worker', 'download', 'download-worker', 'doctor']);
 
@@ -38,13 +49,11 @@ export function createProgram(runtime: Runtime): Command {
     .version(packageVersion(), '-V, --version', 'print the version and exit')
     .addOption(new Option('--json', 'machine-readable output: one JSON object per line on stdout'))
     .addOption(new Option('--debug', 'show stack traces and debug diagnostics on stderr'))
+    .addOption(new Option('-v, --verbose', 'more detail on stderr (rehearse: every line of its upload and download)').conflicts('quiet'))
+    .addOption(new Option('-q, --quiet', 'no progress, no live view, no informational lines: only warnings, errors and the result'))
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: true })
-    .addHelpText(
-      'after',
-      '\nExit status: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 integrity failure\n' +
-        '(missing or corrupted chunks), 130/143 after SIGINT/SIGTERM.',
-    );
+    .addHelpText('after', exitStatusHelp);
   program.configureOutput({
     writeOut: (text) => (runtime.stdout ?? process.stdout).write(text),
     // Commander's errors quote what was typed (an unknown option, a bad value): printed safely.

@@ -1,9 +1,10 @@
 import { Option, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { definedProps } from '../common/defined.js';
 import { ExitCode, IntegrityError, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import { checkUserPath } from '../common/safe-path.js';
-import { duration, nonNegativeInteger, positiveInteger, positiveNumber } from './parse.js';
+import { duration, eitherName, nonNegativeInteger, positiveInteger, positiveNumber } from './parse.js';
 import { rucioConfigFromFlags, rucioFlagArgs, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
 
@@ -16,7 +17,12 @@ interface RehearseFlags extends RucioFlags {
   source: string;
   order: 'sequential' | 'random';
   seed: number;
-  workers: number;
+  onGap: 'skip' | 'send' | 'fail';
+  onDq: 'send' | 'skip';
+  resample?: number;
+  uploadWorkers: number;
+  /** The older name of --upload-workers. */
+  workers?: number;
   downloadWorkers: number;
   poll: 'phase-locked' | 'incremental' | 'full';
   pollInterval?: number;
@@ -42,16 +48,24 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
     .addOption(new Option('--count <n>', 'chunks to inject').argParser(positiveInteger('--count')))
     .addOption(new Option('--duration <duration>', 'data time to inject instead of --count, e.g. 4h').argParser(duration('--duration')).conflicts('count'))
     .addOption(new Option('--period <duration>', 'data time per chunk').argParser(duration('--period')).default(1000, '1s'))
-    .addOption(new Option('--rate-factor <n>', 'replay N times faster than real time (1 = a real-time rehearsal)').argParser(positiveNumber('--rate-factor')).default(10))
+    .addOption(
+      new Option('--rate-factor <n>', 'replay N times faster than real time (1 = a real-time rehearsal; 10 here so that a first try takes seconds, 1 in upload)')
+        .argParser(positiveNumber('--rate-factor'))
+        .default(10),
+    )
     .addOption(new Option('--as-fast-as-possible', 'no pacing: measure throughput'))
-    .addOption(new Option('--source <file|synthetic>', 'GWOSC/LOSC HDF5 file to replay, or synthetic noise').default('synthetic'))
+    .addOption(new Option('--source <file|synthetic>', 'GWOSC/LOSC HDF5 file to replay, or synthetic noise (upload has no default)').default('synthetic'))
     .addOption(new Option('--order <order>', 'how chunks are drawn from a file').choices(['sequential', 'random']).default('sequential'))
     .addOption(new Option('--seed <n>', 'seed of the random order and the synthetic stream').argParser(nonNegativeInteger('--seed')).default(1))
-    .addOption(new Option('--workers <n>', 'upload concurrency').argParser(positiveInteger('--workers')).default(4))
-    .addOption(new Option('--download-workers <n>', 'download worker processes').argParser(positiveInteger('--download-workers')).default(2))
+    .addOption(new Option('--on-gap <policy>', 'chunks that contain NaN samples, as in upload').choices(['skip', 'send', 'fail']).default('skip'))
+    .addOption(new Option('--on-dq <policy>', "chunks with a second that fails the file's data quality, as in upload").choices(['send', 'skip']).default('send'))
+    .addOption(new Option('--resample <hz>', "send a file at this rate, a whole division of the file's, as in upload").argParser(positiveInteger('--resample')))
+    .addOption(new Option('--upload-workers <n>', "concurrent uploads: upload's --workers").argParser(positiveInteger('--upload-workers')).default(4))
+    .addOption(new Option('--workers <n>').argParser(positiveInteger('--workers')).hideHelp())
+    .addOption(new Option('--download-workers <n>', "download worker processes: download's --workers (2 here, 4 there: the two sides share this host)").argParser(positiveInteger('--download-workers')).default(2))
     .addOption(new Option('--poll <mode>', 'download poll mode').choices(['phase-locked', 'incremental', 'full']).default('phase-locked'))
     .addOption(new Option('--poll-interval <duration>', 'time between download polls (default 250ms)').argParser(duration('--poll-interval')))
-    .addOption(new Option('--keep <what>', 'keep downloaded files under <run>/downloads ("all") or only verify them').choices(['all', 'none']).default('none'))
+    .addOption(new Option('--keep <what>', 'keep downloaded files under <run>/downloads ("all") or only verify them (none here, all in download: a rehearsal checks, it does not collect)').choices(['all', 'none']).default('none'))
     .addOption(new Option('--log-dir <dir>', 'the run goes to <dir>/<run id>/ (logs, report, lake state)').default('rehearsals'))
     .addOption(new Option('--external', 'rehearse against the Rucio deployment of rucio.cfg / RUCIO_* instead of the embedded lake'))
     .addOption(new Option('--rse <rse>', 'RSE to upload to (default: the embedded lake\'s LAKE_S3, or its WebDAV RSE with --davs-rse)'))
@@ -101,7 +115,10 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         source: flags.source,
         order: flags.order,
         seed: flags.seed,
-        uploadWorkers: flags.workers,
+        onGap: flags.onGap,
+        onDq: flags.onDq,
+        ...definedProps({ resample: flags.resample }),
+        uploadWorkers: eitherName('--upload-workers', cmd.getOptionValueSource('uploadWorkers') === 'cli' ? flags.uploadWorkers : undefined, '--workers', flags.workers) ?? flags.uploadWorkers,
         downloadWorkers: flags.downloadWorkers,
         pollMode: flags.poll,
         ...(flags.pollInterval === undefined ? {} : { pollIntervalMs: flags.pollInterval }),

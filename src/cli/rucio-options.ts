@@ -1,42 +1,77 @@
+import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { definedProps } from '../common/defined.js';
+import { UsageError } from '../common/errors.js';
 import { authTypes, type AuthType } from '../rucio/auth-types.js';
 import type { RucioConfig, RucioSettings } from '../rucio/config.js';
 import type { RucioClient } from '../rucio/index.js';
+import { eitherName } from './parse.js';
 
 /** The values of the Rucio connection flags, as commander hands them to an action. */
 export interface RucioFlags {
-  rucioHost?: string;
+  host?: string;
   authHost?: string;
   account?: string;
   vo?: string;
+  authStrategy?: AuthType;
+  caCertificate?: string;
+  certificate?: string;
+  clientKey?: string;
+  user?: string;
+  config?: string;
+  insecure?: boolean;
+  /** The names wavefier used before it spoke the rucio client's dialect; still accepted, not listed. */
+  rucioHost?: string;
   authType?: AuthType;
   caCert?: string;
-  insecure?: boolean;
   bearerTokenFile?: string;
 }
 
+/** Where the password comes from: never a flag (it would show in `ps` and in shell histories). */
+export const passwordVariable = 'RUCIO_PASSWORD';
+
+function refusePassword(flag: string): () => never {
+  return () => {
+    throw new UsageError(
+      `${flag} is not accepted: a password on the command line shows in \`ps\` and in shell histories; ` +
+        `set ${passwordVariable} in the environment or password in rucio.cfg [client]`,
+    );
+  };
+}
+
 /**
- * The Rucio connection flags, defined once; program.ts adds them to every subcommand that talks to
- * Rucio (commander's "global options added" pattern). They override the environment and rucio.cfg.
- * Passwords and tokens are not among them: they would show in `ps` and shell histories; they come
- * from rucio.cfg or the environment (a token file may be named).
+ * The Rucio connection flags, defined once, named as the official `rucio` client names them; program.ts
+ * adds them to every subcommand that talks to Rucio (commander's "global options added" pattern).
+ * They override the environment and rucio.cfg. The older wavefier names (--rucio-host, --auth-type,
+ * --ca-cert) are hidden aliases, so scripts written for them keep working.
  */
 function rucioOptions(): Option[] {
-  return [
-    new Option('--rucio-host <url>', 'Rucio server URL (default: RUCIO_HOST, then rucio.cfg [client] rucio_host)'),
+  const listed = [
+    new Option('-H, --host <url>', 'Rucio server URL (default: RUCIO_HOST, then rucio.cfg [client] rucio_host)'),
     new Option('--auth-host <url>', 'Rucio auth server URL (default: RUCIO_AUTH_HOST, then rucio.cfg, then the Rucio host)'),
-    new Option('--account <name>', 'Rucio account (default: RUCIO_ACCOUNT, then rucio.cfg)'),
+    new Option('-a, --account <name>', 'Rucio account (default: RUCIO_ACCOUNT, then rucio.cfg)'),
     new Option('--vo <vo>', 'Rucio VO (default: RUCIO_VO, then rucio.cfg, then def)'),
-    new Option('--auth-type <type>', 'how to authenticate (default: RUCIO_AUTH_TYPE, then rucio.cfg)').choices(authTypes),
-    new Option('--ca-cert <path>', 'CA bundle file or directory to verify the Rucio servers and storage (default: X509_CERT_DIR, then rucio.cfg)'),
+    new Option('-S, --auth-strategy <type>', 'how to authenticate (default: RUCIO_AUTH_TYPE, then rucio.cfg)').choices(authTypes),
+    new Option('-u, --user <name>', `username for userpass; the password comes from ${passwordVariable} or rucio.cfg, never from a flag`),
+    new Option('--certificate <path>', 'client certificate for x509 (default: RUCIO_CLIENT_CERT, then rucio.cfg client_cert)'),
+    new Option('--client-key <path>', 'key of the client certificate (default: RUCIO_CLIENT_KEY, then rucio.cfg client_key)'),
+    new Option('--ca-certificate <path>', 'CA bundle file or directory to verify the Rucio servers and storage (default: X509_CERT_DIR, then rucio.cfg ca_cert)'),
+    new Option('--config <file>', 'the rucio.cfg to read (default: RUCIO_CONFIG, then $RUCIO_HOME/etc/rucio.cfg, ...)'),
     new Option('--insecure', 'do not verify TLS certificates of the Rucio servers (testing only)'),
     new Option(
       '--bearer-token-file <path>',
-      'WLCG bearer token for storage (Authorization: Bearer) and for --auth-type token/oidc ' +
+      'WLCG bearer token for storage (Authorization: Bearer) and for --auth-strategy token/oidc ' +
         '(default: BEARER_TOKEN, BEARER_TOKEN_FILE, $XDG_RUNTIME_DIR/bt_u<uid>, /tmp/bt_u<uid>)',
     ),
-  ].map((option) => option.helpGroup('Rucio connection:'));
+  ];
+  const hidden = [
+    new Option('--rucio-host <url>').hideHelp(),
+    new Option('--auth-type <type>').choices(authTypes).hideHelp(),
+    new Option('--ca-cert <path>').hideHelp(),
+    new Option('--password <secret>').argParser(refusePassword('--password')).hideHelp(),
+    new Option('--pwd <secret>').argParser(refusePassword('--pwd')).hideHelp(),
+  ];
+  return [...listed, ...hidden].map((option) => option.helpGroup('Rucio connection:'));
 }
 
 export function addRucioOptions(command: Command): Command {
@@ -57,12 +92,15 @@ export function rucioFlagArgs(flags: RucioFlags): string[] {
 /** The connection settings the flags give; the rest comes from the environment and rucio.cfg. */
 function settingsFromFlags(flags: RucioFlags): Partial<RucioSettings> {
   return definedProps({
-    rucioHost: flags.rucioHost,
+    rucioHost: eitherName('--host', flags.host, '--rucio-host', flags.rucioHost),
     authHost: flags.authHost,
     account: flags.account,
     vo: flags.vo,
-    authType: flags.authType,
-    caCert: flags.caCert,
+    authType: eitherName('--auth-strategy', flags.authStrategy, '--auth-type', flags.authType),
+    username: flags.user,
+    clientCert: flags.certificate,
+    clientKey: flags.clientKey,
+    caCert: eitherName('--ca-certificate', flags.caCertificate, '--ca-cert', flags.caCert),
     insecure: flags.insecure === true ? true : undefined,
     tokenFile: flags.bearerTokenFile,
   });
@@ -79,14 +117,21 @@ export function warnInsecureOnce(stderr: NodeJS.WritableStream = process.stderr)
   insecureWarned = true;
   stderr.write(
     'wavefier: warning: --insecure: TLS certificates of the Rucio servers and of storage are not verified; ' +
-      'anyone on the network path can read and change this traffic, tokens and passwords included (for tests only; use --ca-cert for a private CA)\n',
+      'anyone on the network path can read and change this traffic, tokens and passwords included (for tests only; use --ca-certificate for a private CA)\n',
   );
+}
+
+/** The environment the configuration is read with: --config stands for RUCIO_CONFIG. */
+function environmentFor(flags: RucioFlags, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (flags.config === undefined) return env;
+  if (!existsSync(flags.config)) throw new UsageError(`--config ${flags.config}: no such file; give the path of a rucio.cfg`);
+  return { ...env, RUCIO_CONFIG: flags.config };
 }
 
 /** The effective configuration: flags > environment (RUCIO_*) > rucio.cfg. */
 export async function rucioConfigFromFlags(flags: RucioFlags, env: NodeJS.ProcessEnv = process.env): Promise<RucioConfig> {
   const { loadRucioConfig } = await import('../rucio/config.js');
-  const config = await loadRucioConfig({ flags: settingsFromFlags(flags), env });
+  const config = await loadRucioConfig({ flags: settingsFromFlags(flags), env: environmentFor(flags, env) });
   if (config.insecure) warnInsecureOnce();
   return config;
 }
@@ -94,5 +139,5 @@ export async function rucioConfigFromFlags(flags: RucioFlags, env: NodeJS.Proces
 export async function rucioClientFromFlags(flags: RucioFlags, env: NodeJS.ProcessEnv = process.env): Promise<{ config: RucioConfig; client: RucioClient }> {
   const config = await rucioConfigFromFlags(flags, env);
   const { RucioClient: Client } = await import('../rucio/client.js');
-  return { config, client: new Client(config, { env }) };
+  return { config, client: new Client(config, { env: environmentFor(flags, env) }) };
 }

@@ -9,6 +9,10 @@ export interface CommandContext {
   signal: AbortSignal;
   json: boolean;
   debug: boolean;
+  /** -v: more detail; --debug implies it. */
+  verbose: boolean;
+  /** -q: no progress and no informational lines. */
+  quiet: boolean;
 }
 
 export interface Runtime {
@@ -21,18 +25,23 @@ export interface Runtime {
 interface GlobalOptions {
   json?: boolean;
   debug?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
 }
 
 export function contextFor(command: Command, runtime: Runtime): CommandContext {
   const globals = command.optsWithGlobals<GlobalOptions>();
   const json = globals.json === true;
   const debug = globals.debug === true;
+  const verbose = globals.verbose === true || debug;
+  const quiet = globals.quiet === true;
   const output = new Output({
     json,
     debug,
+    quiet,
     ...definedProps({ stdout: runtime.stdout, stderr: runtime.stderr, env: runtime.env }),
   });
-  return { output, signal: runtime.signal, json, debug };
+  return { output, signal: runtime.signal, json, debug, verbose, quiet };
 }
 
 /** A subcommand module registers itself on the program; one file per subcommand. */

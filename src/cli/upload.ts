@@ -3,9 +3,11 @@ import { definedProps } from '../common/defined.js';
 import { IntegrityError, UsageError } from '../common/errors.js';
 import { checkPathName } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
+import { replayLine, sourceSpecFrom, syntheticDefaults } from '../uploader/replay.js';
 import { validateChunkTag } from '../strain/chunk-name.js';
-import type { GapPolicy, SourceSpec } from '../strain/index.js';
-import type { ResumeFlags, UploadSummary } from '../uploader/index.js';
+import type { DqPolicy, GapPolicy } from '../strain/index.js';
+import type { ResumeFlags, UploadDryRun, UploadSummary } from '../uploader/index.js';
+import { datasetArgument } from './did.js';
 import { duration, nonNegativeInteger, pointInTime, positiveInteger, positiveNumber } from './parse.js';
 import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
@@ -26,6 +28,9 @@ interface UploadFlags {
   alignGps?: boolean;
   late: 'catch-up' | 'skip';
   onGap: GapPolicy;
+  onDq: DqPolicy;
+  resample?: number;
+  dryRun?: boolean;
   scope: string;
   dataset?: string;
   rse?: string;
@@ -50,8 +55,8 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--order <order>', 'how chunks are drawn from a file').choices(['sequential', 'random']).default('sequential'))
     .addOption(new Option('--seed <n>', 'seed of the random order and of the synthetic stream').argParser(nonNegativeInteger('--seed')).default(1))
     .addOption(new Option('--start-offset <duration>', 'where in the file the replay starts (e.g. 10s)').argParser(durationOrZero('--start-offset')))
-    .addOption(new Option('--sample-rate <hz>', 'sample rate of the synthetic stream').argParser(positiveInteger('--sample-rate')).default(4096))
-    .addOption(new Option('--detector <ifo>', 'detector of the synthetic stream').default('V1'))
+    .addOption(new Option('--sample-rate <hz>', 'sample rate of the synthetic stream').argParser(positiveInteger('--sample-rate')).default(syntheticDefaults.sampleRate))
+    .addOption(new Option('--detector <ifo>', 'detector of the synthetic stream').default(syntheticDefaults.detector))
     .addOption(new Option('--period <duration>', 'data time per chunk and nominal spacing').argParser(duration('--period')).default(1000, '1s'))
     .addOption(new Option('--rate-factor <n>', 'replay N times faster than real time').argParser(positiveNumber('--rate-factor')).default(1))
     .addOption(new Option('--as-fast-as-possible', 'no pacing: enqueue as fast as the workers upload').conflicts('rateFactor'))
@@ -61,7 +66,10 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--align-gps', 'start on a whole GPS second'))
     .addOption(new Option('--late <policy>', 'chunks whose slot passed while the process was behind').choices(['catch-up', 'skip']).default('catch-up'))
     .addOption(new Option('--on-gap <policy>', 'chunks that contain NaN samples').choices(['skip', 'send', 'fail']).default('skip'))
+    .addOption(new Option('--on-dq <policy>', "chunks with a second that fails the file's data quality (DATA or a CAT1 flag unset)").choices(['send', 'skip']).default('send'))
+    .addOption(new Option('--resample <hz>', "send a file at this rate, a whole division of the file's (e.g. 4096 for a 16 kHz file): anti-aliased, float64").argParser(positiveInteger('--resample')))
     .addOption(new Option('--scope <scope>', 'Rucio scope of the chunks and the dataset').default('wavefier'))
+    .argument('[did]', 'the dataset to attach chunks to, scope:name (or --scope and --dataset)')
     .addOption(new Option('--dataset <name>', 'dataset to attach chunks to (created if missing; default wavefier-<run id>)'))
     .addOption(new Option('--rse <rse>', 'RSE to upload to (required for a new run)'))
     .addOption(new Option('--tag <tag>', 'TAG of the IGWN chunk names <SITE>-<IFO>_<TAG>-<GPS>-<DUR>.hdf5 (default WAVEFIER_<run id>, unique per run)'))
@@ -78,10 +86,14 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--resume <run>', 'continue a run that was interrupted (needs --redis; its settings come from Redis, and run flags given again must agree with them)'))
     .addOption(new Option('--run-id <id>', 'run id (default: UTC timestamp plus random suffix)'))
     .addOption(new Option('--log-dir <dir>', 'logs go to <dir>/<run id>/upload.jsonl').default('rehearsals'))
+    .addOption(new Option('--dry-run', 'resolve the RSE, its protocol, the PFN of chunk 0 and the schedule, print them, and stop: nothing is written'))
     .addOption(new Option('--drain-timeout <duration>', 'wait this long after the last chunk for uploads in flight').argParser(duration('--drain-timeout')).default(60_000, '60s'));
-  command.action(async (flags: UploadFlags & RucioFlags, cmd: Command) => {
+  command.action(async (did: string | undefined, flags: UploadFlags & RucioFlags, cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
-    const source = flags.resume === undefined ? sourceSpec(flags) : undefined;
+    const dataset = datasetArgument(did, cmd, flags);
+    if (flags.resume === undefined && flags.source === undefined) throw new UsageError('--source is required: an HDF5 file, or "synthetic"');
+    const source = flags.resume === undefined ? sourceSpecFrom({ ...flags, source: flags.source ?? 'synthetic' }) : undefined;
+    if (flags.dryRun === true && flags.resume !== undefined) throw new UsageError('--dry-run plans a new run; it cannot be combined with --resume');
     if (flags.resume !== undefined && flags.redis === undefined) {
       throw new UsageError('--resume needs --redis: the run state lives in the Redis of the interrupted run');
     }
@@ -93,26 +105,36 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     checkPathName(flags.scope.replaceAll('.', '/'), '--scope', { nested: true });
     const { client } = await rucioClientFromFlags(flags);
     // Loaded here, not at start-up: `wavefier --help` should not pay for HDF5, BullMQ and the AWS SDK.
-    const { runUpload } = await import('../uploader/index.js');
+    const { planUploadDryRun, runUpload } = await import('../uploader/index.js');
+    const request = {
+      ...definedProps({ runId: flags.runId, source }),
+      periodMs: flags.period,
+      rateFactor: flags.rateFactor,
+      asFastAsPossible: flags.asFastAsPossible === true,
+      ...definedProps({ count: flags.count, durationMs: flags.duration, startAt: flags.startAt }),
+      alignGps: flags.alignGps === true,
+      latePolicy: flags.late,
+      gapPolicy: flags.onGap,
+      dqPolicy: flags.onDq,
+      scope: dataset?.scope ?? flags.scope,
+      ...definedProps({ dataset: dataset?.name, tag, replicateTo: flags.replicateTo, rse: flags.rse }),
+      logDir: flags.logDir,
+      rucio: client,
+    };
     try {
+      if (flags.dryRun === true) {
+        const plan = await planUploadDryRun(request);
+        ctx.output.result({ event: 'dry_run', ...plan }, renderDryRun(plan));
+        return;
+      }
       const summary = await runUpload({
-        ...definedProps({ redisUrl: flags.redis, resume: flags.resume, runId: flags.runId, source }),
-        rucio: client,
-        periodMs: flags.period,
-        rateFactor: flags.rateFactor,
-        asFastAsPossible: flags.asFastAsPossible === true,
-        ...definedProps({ count: flags.count, durationMs: flags.duration, startAt: flags.startAt }),
-        alignGps: flags.alignGps === true,
-        latePolicy: flags.late,
-        gapPolicy: flags.onGap,
-        scope: flags.scope,
-        ...definedProps({ dataset: flags.dataset, tag, replicateTo: flags.replicateTo, rse: flags.rse }),
+        ...request,
+        ...definedProps({ redisUrl: flags.redis, resume: flags.resume }),
         uploadMode: flags.uploadMode,
         ...(flags.resume === undefined ? {} : { resumeFlags: resumeFlagsOf(flags, cmd, tag) }),
         closeDataset: flags.closeDataset === true,
         workers: flags.workers,
         attempts: flags.attempts,
-        logDir: flags.logDir,
         drainTimeoutMs: flags.drainTimeout,
         signal: ctx.signal,
         output: ctx.output,
@@ -163,28 +185,36 @@ function durationOrZero(flag: string): (value: string) => number {
   return (value) => (value.trim() === '0' ? 0 : parse(value));
 }
 
-function sourceSpec(flags: UploadFlags): SourceSpec {
-  if (flags.source === undefined) throw new UsageError('--source is required: an HDF5 file, or "synthetic"');
-  if (flags.source === 'synthetic') {
-    return { kind: 'synthetic', sampleRate: flags.sampleRate, seed: flags.seed, detector: flags.detector };
-  }
-  return {
-    kind: 'file',
-    path: flags.source,
-    order: flags.order,
-    seed: flags.seed,
-    ...(flags.startOffset === undefined ? {} : { startOffset: flags.startOffset / 1000 }),
-  };
-}
-
 export function renderUploadSummary(summary: UploadSummary): string {
   const ms = (value: number | undefined): string => (value === undefined ? '-' : formatDuration(value));
   return [
     `upload run ${summary.run}${summary.interrupted ? ' (interrupted)' : ''}: ${summary.scope}:${summary.dataset} on ${summary.rse}`,
-    `  chunks     ${summary.uploaded} uploaded, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.late} late, of ${summary.scheduled} scheduled`,
+    `  chunks     ${summary.uploaded} uploaded, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.late} late, of ${summary.scheduled} scheduled` +
+      (summary.dqFlagged > 0 ? `; ${summary.dqFlagged} failing DQ` : ''),
     `  pacing     p50 ${ms(summary.pacingErrorMs.p50)}, p99 ${ms(summary.pacingErrorMs.p99)}, max ${ms(summary.pacingErrorMs.max)}`,
     `  upload     p50 ${ms(summary.uploadLatencyMs.p50)}, p99 ${ms(summary.uploadLatencyMs.p99)}, max ${ms(summary.uploadLatencyMs.max)} (this process's workers)`,
     `  wall time  ${formatDuration(summary.wallMs)}`,
     `  log        ${summary.logFile}`,
+  ].join('\n');
+}
+
+function renderDryRun(plan: UploadDryRun): string {
+  const { schedule } = plan;
+  const pace =
+    schedule.intervalMs === 0
+      ? 'as fast as possible'
+      : `one every ${formatDuration(schedule.intervalMs)} (rate factor ${schedule.rateFactor})${schedule.spanMs === undefined ? '' : `, ${formatDuration(schedule.spanMs)} in all`}`;
+  const { protocol } = plan;
+  return [
+    `upload dry run: nothing was written (run id ${plan.run} would be used)`,
+    `  ${replayLine(plan.replay)}`,
+    `  schedule   ${schedule.count === undefined ? 'until stopped' : `${schedule.count} chunks`} of ${formatDuration(schedule.periodMs)}, ${pace}`,
+    `  dataset    ${plan.scope}:${plan.dataset} (${plan.datasetExists ? `exists, ${plan.datasetOpen === false ? 'closed: uploads will be refused' : 'open'}` : 'does not exist: the upload creates it'})` +
+      (plan.replicateTo === undefined ? '' : `, rule to ${plan.replicateTo}`),
+    `  rse        ${plan.rse}: protocol ${protocol.scheme}://${protocol.hostname}${protocol.port > 0 ? `:${protocol.port}` : ''}${protocol.prefix}, ` +
+      (plan.deterministic ? `deterministic, lfn2pfn ${plan.lfn2pfn}` : 'non-deterministic (PFNs from the server)'),
+    `  chunk 0    ${plan.scope}:${plan.firstChunk.name} (${plan.firstChunk.bytes} bytes)`,
+    `  pfn        ${plan.firstChunk.pfn}`,
+    ...(plan.lastChunk === undefined ? [] : [`  last       ${plan.scope}:${plan.lastChunk.name}`]),
   ].join('\n');
 }

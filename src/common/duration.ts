@@ -10,12 +10,16 @@ const units: Record<string, number> = {
 };
 
 /**
- * Parses a human duration ("500ms", "1s", "1.5s", "4h", "1h30m", or a bare number of seconds) into
- * milliseconds. Used for every time flag so they all read alike.
+ * Parses a human duration ("500ms", "1s", "1.5s", "4h", "1h30m") into milliseconds. Used for every
+ * time flag so they all read alike. A unit is required: `--duration 4` could mean 4 s or 4 h, and a
+ * guess is a rehearsal of the wrong length; only 0 means the same in every unit.
  */
 export function parseDuration(text: string, what = 'duration'): number {
   const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (/^0+(\.0+)?$/.test(trimmed)) return 0;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) {
+    throw new UsageError(`invalid ${what} '${text}': give a unit, e.g. ${trimmed}s, ${trimmed}m or ${trimmed}h (a bare number is ambiguous)`);
+  }
   const part = /(\d+(?:\.\d+)?)(ms|min|s|m|h|d)/gy;
   let total = 0;
   let consumed = 0;

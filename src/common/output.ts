@@ -10,6 +10,8 @@ import { terminalText } from './terminal-text.js';
 export interface OutputOptions {
   json: boolean;
   debug: boolean;
+  /** -q: informational lines and status lines are not shown; warnings, errors and results are. */
+  quiet?: boolean;
   stdout?: NodeJS.WritableStream & { isTTY?: boolean };
   stderr?: NodeJS.WritableStream & { isTTY?: boolean };
   env?: NodeJS.ProcessEnv;
@@ -18,6 +20,7 @@ export interface OutputOptions {
 export class Output {
   readonly json: boolean;
   readonly debug: boolean;
+  readonly quiet: boolean;
   private readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   private readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   private readonly env: NodeJS.ProcessEnv;
@@ -26,6 +29,7 @@ export class Output {
   constructor(options: OutputOptions) {
     this.json = options.json;
     this.debug = options.debug;
+    this.quiet = options.quiet ?? false;
     this.stdout = options.stdout ?? process.stdout;
     this.stderr = options.stderr ?? process.stderr;
     this.env = options.env ?? process.env;
@@ -45,6 +49,7 @@ export class Output {
 
   /** A diagnostic line for people on stderr. */
   info(line: string): void {
+    if (this.quiet) return;
     this.clearStatus();
     this.stderr.write(`${terminalText(line)}\n`);
   }
@@ -61,7 +66,7 @@ export class Output {
 
   /** A live status line (overwritten in place) when interactive; nothing otherwise. */
   status(line: string): void {
-    if (!this.interactive) return;
+    if (!this.interactive || this.quiet) return;
     // A pseudo-terminal may report 0 columns; then assume a common width.
     const columns = (this.stderr as { columns?: number }).columns;
     const width = columns !== undefined && columns > 0 ? columns : 120;

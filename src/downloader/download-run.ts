@@ -128,7 +128,7 @@ class Readiness {
 export async function runDownload(options: DownloadRunOptions): Promise<DownloadSummary> {
   const now = options.now ?? Date.now;
   const started = now();
-  if (options.keep === 'all' && options.dest === undefined) throw new UsageError('--dest DIR is required unless --keep none');
+  if (options.keep === 'all' && options.dest === undefined) throw new UsageError('--dir DIR is required unless --keep none');
   if (!(options.pollIntervalMs > 0)) throw new UsageError(`--poll-interval must be positive, got ${options.pollIntervalMs} ms`);
   const giveUpAfterMs = options.giveUpAfterMs ?? defaultGiveUpAfterMs;
   if (!(giveUpAfterMs > 0)) throw new UsageError(`--give-up-after must be positive, got ${giveUpAfterMs} ms`);

@@ -8,6 +8,9 @@ import type { Output } from '../common/output.js';
 import { newRunId } from '../common/run-id.js';
 import { FaultController } from '../lake/index.js';
 import { buildReport, reportExitCode, reportNotes, writeHtml, writePlots, type Report } from '../report/index.js';
+import type { DqPolicy, GapPolicy } from '../strain/index.js';
+import { describeSourceFlags } from '../uploader/replay-description.js';
+import { replayLine, syntheticDefaults } from '../uploader/replay.js';
 import { startWavefier, type ChildResult, type RunningChild } from './child.js';
 import type { LakeProcess } from './lake-process.js';
 import { startRedis, startStack } from './stack.js';
@@ -20,6 +23,9 @@ export interface RehearseOptions {
   source: string;
   order: 'sequential' | 'random';
   seed: number;
+  onGap: GapPolicy;
+  onDq: DqPolicy;
+  resample?: number;
   uploadWorkers: number;
   downloadWorkers: number;
   pollMode: 'phase-locked' | 'incremental' | 'full';
@@ -109,6 +115,10 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
     }
     const rse = options.rse ?? davsRse ?? lake?.settings.defaultRse;
     if (rse === undefined) throw new RuntimeFailure('--rse is required with --external: name the RSE to upload to');
+    const replay = await describeSourceFlags(
+      { source: options.source, order: options.order, seed: options.seed, ...syntheticDefaults, resample: options.resample },
+      { periodMs: options.periodMs, gapPolicy: options.onGap, dqPolicy: options.onDq },
+    );
 
     const intervalMs = options.asFastAsPossible ? 0 : options.periodMs / options.rateFactor;
     // Unpaced, a run takes as long as the machine needs: allow a slow one before giving up.
@@ -119,6 +129,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
         (options.asFastAsPossible ? 'as fast as possible' : `one every ${formatDuration(intervalMs)} (rate factor ${options.rateFactor})`) +
         `, into ${options.scope}:${dataset} on ${rse}; deadline ${formatDuration(deadlineMs)}`,
     );
+    output.info(`  ${replayLine(replay)}`);
 
     const common = ['--redis', redisUrl, '--log-dir', logDir, '--scope', options.scope];
     const download = startWavefier(
@@ -150,6 +161,9 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
         '--source', options.source,
         '--order', options.order,
         '--seed', String(options.seed),
+        '--on-gap', options.onGap,
+        '--on-dq', options.onDq,
+        ...(options.resample === undefined ? [] : ['--resample', String(options.resample)]),
         '--count', String(options.count),
         '--period', `${options.periodMs}ms`,
         ...(options.asFastAsPossible ? ['--as-fast-as-possible'] : ['--rate-factor', String(options.rateFactor)]),

@@ -372,6 +372,8 @@ export async function loadRucioConfig(input: {
   envSet('authType', 'RUCIO_AUTH_TYPE');
   envSet('clientCert', 'RUCIO_CLIENT_CERT');
   envSet('clientKey', 'RUCIO_CLIENT_KEY');
+  // wavefier's own: the password of `-u/--user`, which no flag carries (it would show in `ps`).
+  envSet('password', 'RUCIO_PASSWORD');
   // Proxy: RUCIO_CLIENT_PROXY > cfg client_x509_proxy > X509_USER_PROXY (baseclient.py order).
   if (raw.clientProxy === undefined) envSet('clientProxy', 'X509_USER_PROXY');
   envSet('clientProxy', 'RUCIO_CLIENT_PROXY');

@@ -18,6 +18,8 @@ export interface Chunk {
   source: ChunkOrigin;
   /** Per-second DQ values of the slice when the source has them. */
   dqMask?: number[];
+  /** Seconds of the slice that fail the source's data quality (see data-quality.ts); absent without DQ. */
+  dqFailedSeconds?: number;
 }
 
 export interface ChunkOrigin {
@@ -29,7 +31,8 @@ export interface ChunkOrigin {
 }
 
 export type SourceSpec =
-  | { kind: 'file'; path: string; order: 'sequential' | 'random'; startOffset?: number; seed?: number }
+  /** `resample`: the rate chunks are sent at, a whole division of the file's (see decimate.ts). */
+  | { kind: 'file'; path: string; order: 'sequential' | 'random'; startOffset?: number; seed?: number; resample?: number }
   | { kind: 'synthetic'; sampleRate: number; seed: number; detector?: string };
 
 export interface RunTimeline {
@@ -42,7 +45,13 @@ export interface RunTimeline {
 export interface ChunkSource {
   /** JSON-serialisable, so a run can be resumed from it. */
   readonly description: SourceSpec;
+  /** The rate of the chunks. */
   readonly sampleRate: number;
+  /** The rate of the source itself (higher than sampleRate when the chunks are resampled). */
+  readonly sourceRate: number;
+  /** File sources: distinct chunks in the file, and the first seq that reads it from its start again. */
+  readonly distinctChunks?: number;
+  readonly wrapsAt?: number;
   readonly detector: string;
   /** Pure function of seq: the same seq always gives the same chunk. */
   chunk(seq: number): Chunk;

@@ -2,6 +2,9 @@ export type { Chunk, ChunkOrigin, ChunkSource, RunTimeline, SourceSpec } from '.
 export { openSource } from './sources.js';
 export { applyGapPolicy, defaultGapPolicy, findNanRuns, gapInfo, GapError, gapPolicies, hasGap, parseGapPolicy } from './gaps.js';
 export type { GapDecision, GapInfo, GapPolicy, SampleRun } from './gaps.js';
+export { defaultDqPolicy, dqPolicies, failedDqSeconds, requiredDqBits } from './data-quality.js';
+export type { DqPolicy } from './data-quality.js';
+export { Decimator } from './decimate.js';
 export { chunkFormatVersion } from './chunk-template.js';
 export { encodeChunk } from './chunk-encoding.js';
 export type { EncodeExtra } from './chunk-encoding.js';

@@ -3,6 +3,8 @@ import { definedProps } from '../common/defined.js';
 import { UsageError } from '../common/errors.js';
 import type { Chunk, ChunkSource, RunTimeline, SourceSpec } from './chunk.js';
 import { noteTransientBytes } from './memory-governor.js';
+import { failedDqSeconds, requiredDqBits } from './data-quality.js';
+import { Decimator } from './decimate.js';
 import { drawIndex } from './prng.js';
 import { openStrainFileSync, type StrainFile } from './strain-file.js';
 import { ColouredNoise } from './synthetic-noise.js';
@@ -54,18 +56,19 @@ function parseSpec(spec: unknown): SourceSpec {
     };
   }
   if (spec.kind === 'file') {
-    checkKeys(spec, ['kind', 'path', 'order', 'startOffset', 'seed'], what);
+    checkKeys(spec, ['kind', 'path', 'order', 'startOffset', 'seed', 'resample'], what);
     if (typeof spec.path !== 'string' || spec.path === '') throw invalid(what, 'path must be a non-empty string');
     if (spec.order !== 'sequential' && spec.order !== 'random') {
       throw invalid(what, `order must be sequential or random, got ${show(spec.order)}`);
     }
     const startOffset = integerIn(spec, 'startOffset', 0, Number.MAX_SAFE_INTEGER, what, true);
     const seed = integerIn(spec, 'seed', 0, 2 ** 32 - 1, what, true);
+    const resample = integerIn(spec, 'resample', 16, 1_048_576, what, true);
     return {
       kind: 'file',
       path: spec.path,
       order: spec.order,
-      ...definedProps({ startOffset, seed }),
+      ...definedProps({ startOffset, seed, resample }),
     };
   }
   throw invalid(what, `kind must be file or synthetic, got ${show(spec.kind)}`);
@@ -114,6 +117,7 @@ function openSourceSync(spec: SourceSpec, run: RunTimeline): ChunkSource {
         order: valid.order,
         startOffset: valid.startOffset ?? 0,
         ...(valid.order === 'random' ? { seed: valid.seed ?? 0 } : valid.seed === undefined ? {} : { seed: valid.seed }),
+        ...definedProps({ resample: valid.resample }),
       },
       timeline,
       file,
@@ -141,13 +145,29 @@ function checkSeq(seq: number): void {
  */
 const preloadLimitBytes = 8 * 1024 * 1024;
 
+/** The decimator from the file's rate to the one asked for: none when they are equal; only whole factors. */
+function decimatorFor(sourceRate: number, rate: number, file: string): Decimator | undefined {
+  if (rate === sourceRate) return undefined;
+  if (rate > sourceRate || sourceRate % rate !== 0) {
+    throw new UsageError(
+      `cannot resample ${file} from ${sourceRate} Hz to ${rate} Hz: only a whole division of the file's rate is supported (e.g. ${sourceRate / 4} Hz for 1/4)`,
+    );
+  }
+  return new Decimator(sourceRate / rate);
+}
+
 class FileSource implements ChunkSource {
   readonly sampleRate: number;
+  readonly sourceRate: number;
   readonly detector: string;
+  /** The chunk's samples, decimated when --resample asks for a lower rate. */
   private readonly preloaded: Float64Array | undefined;
   private readonly slices: number;
   private readonly firstSlice: number;
+  /** Per chunk: samples read from the file, and samples in the chunk (fewer when decimated). */
+  private readonly samplesPerSlice: number;
   private readonly samplesPerChunk: number;
+  private readonly decimator: Decimator | undefined;
 
   constructor(
     readonly description: Extract<SourceSpec, { kind: 'file' }>,
@@ -155,10 +175,13 @@ class FileSource implements ChunkSource {
     private readonly file: StrainFile,
   ) {
     const info = file.info;
-    this.sampleRate = info.sampleRate;
+    this.sourceRate = info.sampleRate;
+    this.sampleRate = description.resample ?? info.sampleRate;
+    this.decimator = decimatorFor(info.sampleRate, this.sampleRate, info.file);
     this.detector = info.detector;
-    this.samplesPerChunk = run.duration * info.sampleRate;
-    this.slices = Math.floor(info.sampleCount / this.samplesPerChunk);
+    this.samplesPerSlice = run.duration * info.sampleRate;
+    this.samplesPerChunk = run.duration * this.sampleRate;
+    this.slices = Math.floor(info.sampleCount / this.samplesPerSlice);
     if (this.slices < 1) {
       throw new UsageError(`${info.path}: holds ${info.duration} s of data, less than one ${run.duration} s chunk`);
     }
@@ -169,8 +192,23 @@ class FileSource implements ChunkSource {
       );
     }
     this.firstSlice = offset / run.duration;
-    const usable = this.slices * this.samplesPerChunk;
-    this.preloaded = usable * 8 <= preloadLimitBytes ? file.readSlice(0, usable) : undefined;
+    const usable = this.slices * this.samplesPerSlice;
+    if (info.sampleCount * 8 > preloadLimitBytes) this.preloaded = undefined;
+    else if (this.decimator === undefined) this.preloaded = file.readSlice(0, usable);
+    else {
+      const whole = file.readSlice(0, info.sampleCount);
+      this.preloaded = this.decimator.decimate((offset, count) => whole.subarray(offset, offset + count), info.sampleCount, 0, usable);
+    }
+  }
+
+  /** Distinct chunks the file holds: a sequential replay starts over after this many. */
+  get distinctChunks(): number {
+    return this.slices;
+  }
+
+  /** The first seq of a sequential replay that reads the file from its start again. */
+  get wrapsAt(): number {
+    return this.slices - this.firstSlice;
   }
 
   /** Slice index in the file for `seq`: sequential wraps around at the end; random is drawn from (seed, seq). */
@@ -188,8 +226,10 @@ class FileSource implements ChunkSource {
     if (this.preloaded) {
       samples = this.preloaded.slice(first, first + this.samplesPerChunk);
       noteTransientBytes(samples.byteLength);
-    } else {
+    } else if (this.decimator === undefined) {
       samples = this.file.readSlice(first, this.samplesPerChunk);
+    } else {
+      samples = this.decimator.decimate((offset, count) => this.file.readSlice(offset, count), info.sampleCount, slice * this.samplesPerSlice, this.samplesPerSlice);
     }
     const sourceOffset = slice * this.run.duration;
     const dq = info.dq;
@@ -207,7 +247,7 @@ class FileSource implements ChunkSource {
       detector: info.detector,
       observatory: info.observatory,
       source: { kind: 'file', file: info.file, gpsStart: info.gpsStart + sourceOffset },
-      ...definedProps({ dqMask }),
+      ...(dqMask === undefined || dq === undefined ? {} : { dqMask, dqFailedSeconds: failedDqSeconds(dqMask, requiredDqBits(dq)) }),
     };
   }
 
@@ -218,6 +258,7 @@ class FileSource implements ChunkSource {
 
 class SyntheticSource implements ChunkSource {
   readonly sampleRate: number;
+  readonly sourceRate: number;
   readonly detector: string;
   private readonly noise: ColouredNoise;
 
@@ -226,6 +267,7 @@ class SyntheticSource implements ChunkSource {
     private readonly run: Timeline,
   ) {
     this.sampleRate = description.sampleRate;
+    this.sourceRate = description.sampleRate;
     this.detector = description.detector ?? 'H1';
     this.noise = new ColouredNoise(description.sampleRate, description.seed);
   }

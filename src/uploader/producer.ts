@@ -34,6 +34,8 @@ export interface ProducerDeps {
  */
 export class Producer {
   enqueued = 0;
+  /** Chunks whose source marks a second as failing data quality, sent or skipped (--on-dq). */
+  dqFlagged = 0;
   /** Outcomes seen at the last look: they only grow, so a count below the limit needs no new look. */
   private doneSeen = 0;
 
@@ -57,6 +59,13 @@ export class Producer {
       const nan = decision.gap.nanSamples;
       await this.skip(tick, 'gap', `chunk holds ${nan} NaN samples (a gap in the source; --on-gap skip)`, name);
       return;
+    }
+    if (chunk.dqFailedSeconds !== undefined && chunk.dqFailedSeconds > 0) {
+      this.dqFlagged++;
+      if (settings.dqPolicy === 'skip') {
+        await this.skip(tick, 'dq', `${chunk.dqFailedSeconds} of its seconds fail the source's data quality (--on-dq skip)`, name);
+        return;
+      }
     }
     const tEnqueued = now();
     const job: UploadJob = {
@@ -90,7 +99,7 @@ export class Producer {
     if (tick.seq % 64 === 0) await this.deps.state.setNext(tick.seq + 1);
   }
 
-  async skip(tick: PacerTick, reason: 'late' | 'gap', error: string, knownName?: string): Promise<void> {
+  async skip(tick: PacerTick, reason: 'late' | 'gap' | 'dq', error: string, knownName?: string): Promise<void> {
     const name = knownName ?? chunkName(this.deps.source.chunk(tick.seq), this.deps.settings.tag);
     const skipped: UploadChunkEvent = { ...this.eventBase(tick, name), event: 'skipped', reason, error };
     await this.deps.state.record('skipped', tick.seq, skipped);

@@ -4,7 +4,7 @@ import { UsageError } from '../common/errors.js';
 import { gpsToUnixMs, unixMsToGps } from '../common/gps.js';
 import { newRunId, runTag } from '../common/run-id.js';
 import type { RucioClient, RuleRequest, UploadMode } from '../rucio/index.js';
-import type { GapPolicy, SourceSpec } from '../strain/index.js';
+import type { DqPolicy, GapPolicy, SourceSpec } from '../strain/index.js';
 import type { LatePolicy } from './pacer.js';
 
 /** What a new run is asked to do: the source, its schedule and where its chunks go. */
@@ -20,6 +20,8 @@ export interface RunRequest {
   alignGps: boolean;
   latePolicy: LatePolicy;
   gapPolicy: GapPolicy;
+  /** Default send. */
+  dqPolicy?: DqPolicy;
   scope: string;
   dataset?: string;
   /** Required for a new run; a resumed run has its own. */
@@ -52,6 +54,8 @@ export const runSettingsSchema = z.object({
   tag: z.string(),
   latePolicy: z.enum(['catch-up', 'skip']),
   gapPolicy: z.enum(['skip', 'send', 'fail']),
+  /** Absent in runs recorded before the DQ policy existed: they sent everything. */
+  dqPolicy: z.enum(['send', 'skip']).optional(),
   logDir: z.string(),
   createdAt: z.number(),
   /** The Rucio server the run uploads to: an upload-worker configured for another one leaves it alone. */
@@ -97,6 +101,7 @@ export function planRun(request: RunRequest, rucioHost: string, now: () => numbe
     ...definedProps({ uploadMode: request.uploadMode }),
     latePolicy: request.latePolicy,
     gapPolicy: request.gapPolicy,
+    dqPolicy: request.dqPolicy ?? 'send',
     logDir: request.logDir,
     createdAt: now(),
     rucioHost,

@@ -17,6 +17,8 @@ import { uploadQueueName } from './job.js';
 import { runPacer } from './pacer.js';
 import { Producer } from './producer.js';
 import { ensureDataset, fixSchedule, planRun, resumeConflicts, type ResumeFlags, type RunRequest, type RunSettings } from './run-plan.js';
+import { describeReplay } from './replay-description.js';
+import { replayLine, replaySettings, type ReplayDescription } from './replay.js';
 import { startProgress } from './run-progress.js';
 import { RunState } from './run-state.js';
 import { RunStats, type TimingPercentiles } from './run-stats.js';
@@ -53,6 +55,8 @@ export interface UploadSummary {
   failed: number;
   skipped: number;
   late: number;
+  /** Chunks whose source marks a second as failing data quality (sent or skipped, per --on-dq). */
+  dqFlagged: number;
   interrupted: boolean;
   logFile: string;
   wallMs: number;
@@ -123,12 +127,14 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
 
     const source = await openSource(plan.source as SourceSpec, { runId: plan.runId, gpsStart: plan.gpsStart, duration: plan.duration });
     cleanup.push('closing the source', () => source.close());
+    const replay = describeReplay(source, plan);
+    options.output.info(replayLine(replay));
     // Pay the first-time costs (connection, code compilation, the first read) before the schedule
     // is fixed, so that the first chunks are not late.
     await queue.waitUntilReady();
     source.chunk(0);
     const { state, settings, next } = resumed ?? (await createRun(redis, fixSchedule(plan, options.alignGps, now)));
-    log.write(runStartedEvent(settings, options.workers, options.resume === undefined ? undefined : next));
+    log.write(runStartedEvent(settings, options.workers, options.resume === undefined ? undefined : next, replay));
     const pump = await EventPump.start(state, log);
     cleanup.push('stopping the event pump', () => pump.stop());
     await state.setStatus('running');
@@ -175,7 +181,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
       scope: settings.scope,
       dataset: settings.dataset,
       ...definedProps({ scheduled: settings.count }),
-      counts: { enqueued: producer.enqueued, ...counts },
+      counts: { enqueued: producer.enqueued, dq_flagged: producer.dqFlagged, ...counts },
       ...(interrupted ? { reason: 'interrupted' } : {}),
     } satisfies RunEvent);
     progress.stop();
@@ -192,6 +198,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
       skipped: counts.skipped ?? 0,
       // As the report counts them: chunks whose outcome line says late (recorded with the outcome, in Redis).
       late: counts.late ?? 0,
+      dqFlagged: producer.dqFlagged,
       interrupted,
       logFile,
       wallMs: now() - started,
@@ -209,7 +216,7 @@ async function createRun(redis: Redis, settings: RunSettings): Promise<{ state: 
 }
 
 /** The run_started record; `resumedAt` is where a resumed run picks up (absent for a new run). */
-function runStartedEvent(settings: RunSettings, workers: number, resumedAt: number | undefined): RunEvent {
+function runStartedEvent(settings: RunSettings, workers: number, resumedAt: number | undefined, replay: ReplayDescription): RunEvent {
   return {
     event: 'run_started',
     run: settings.runId,
@@ -226,6 +233,7 @@ function runStartedEvent(settings: RunSettings, workers: number, resumedAt: numb
       interval_ms: settings.intervalMs,
       late_policy: settings.latePolicy,
       gap_policy: settings.gapPolicy,
+      ...replaySettings(replay),
       workers,
       resumed_at: resumedAt,
     },

@@ -15,7 +15,7 @@ import { readEvents } from '../helpers/stack.js';
 /**
  * Every command that talks to Rucio takes the same connection flags, and they reach its
  * configuration. The client's rucio.cfg names an address where nothing listens; the lake is reached
- * only through the flags, over HTTPS with a certificate no system CA signed, so `--rucio-host`,
+ * only through the flags, over HTTPS with a certificate no system CA signed, so `-H/--host`,
  * `--auth-host` and `--insecure` must all arrive, in child processes too.
  */
 
@@ -65,7 +65,7 @@ beforeAll(async () => {
   await writeFile(join(home, 'etc', 'rucio.cfg'), cfg, { mode: 0o600 });
   await copyFile(lake.settings.rseAccountsPath, join(home, 'etc', 'rse-accounts.cfg'));
   env = { RUCIO_HOME: home, RUCIO_CONFIG: '', TMPDIR: dir };
-  tlsFlags = ['--rucio-host', tlsUrl, '--auth-host', tlsUrl, '--insecure'];
+  tlsFlags = ['-H', tlsUrl, '--auth-host', tlsUrl, '--insecure'];
 }, 60_000);
 
 afterAll(async () => {
@@ -102,7 +102,7 @@ function rucioSection(help: string): string {
 describe('the shared Rucio connection flags', () => {
   it('are listed, identically, by every command that talks to Rucio, and by no other', async () => {
     const sections = await Promise.all(rucioCommands.map(async (command) => rucioSection((await runCli([command, '--help'])).stdout)));
-    for (const flag of ['--rucio-host <url>', '--auth-host <url>', '--account <name>', '--vo <vo>', '--auth-type <type>', '--ca-cert <path>', '--insecure']) {
+    for (const flag of ['-H, --host <url>', '--auth-host <url>', '-a, --account <name>', '--vo <vo>', '-S, --auth-strategy <type>', '--ca-certificate <path>', '--insecure']) {
       expect(sections[0]).toContain(flag);
     }
     expect(sections[0]).toContain('(choices: "userpass", "x509", "x509_proxy", "token", "oidc")');

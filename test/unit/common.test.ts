@@ -56,14 +56,18 @@ describe('durations', () => {
     ['4h', 14_400_000],
     ['1h30m', 5_400_000],
     ['10min', 600_000],
-    ['2', 2000],
+    ['0', 0],
   ])('parses %s', (text, expected) => {
     expect(parseDuration(text)).toBe(expected);
   });
 
-  it.each(['', 'fast', '10x', '1h 30m', '-1s', 's'])('rejects %j with a usage error', (text) => {
+  it.each(['', 'fast', '10x', '1h 30m', '-1s', 's', '4', '2.5'])('rejects %j with a usage error', (text) => {
     expect(() => parseDuration(text, '--period')).toThrow(UsageError);
     expect(() => parseDuration(text, '--period')).toThrow(/invalid --period/);
+  });
+
+  it('asks for a unit when a duration has none, suggesting the readings', () => {
+    expect(() => parseDuration('4', '--duration')).toThrow("invalid --duration '4': give a unit, e.g. 4s, 4m or 4h (a bare number is ambiguous)");
   });
 
   it('formats for people', () => {
