@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
 import { checkUserPath } from '../common/safe-path.js';
+import { watchStdoutReader } from '../common/stdout-reader.js';
 import { contextFor, type RegisterCommand } from './runtime.js';
 
 interface ServeFlags {
@@ -27,6 +28,13 @@ function parseDavsRse(value: string): { name?: string; url: string } {
 function parsePort(text: string, flag: string): number {
   if (!/^\d+$/.test(text) || Number(text) > 65_535) throw new UsageError(`invalid ${flag} '${text}': use a port number 0-65535 (0 = ephemeral)`);
   return Number(text);
+}
+
+function abortedPromise(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 export const registerLake: RegisterCommand = (program, runtime) => {
@@ -76,17 +84,29 @@ export const registerLake: RegisterCommand = (program, runtime) => {
           '',
           'Press Ctrl-C to stop.',
         ].join('\n');
+        // Whoever reads our stdout may stop before we do (`lake serve --json | head -1`): then the
+        // lake stops too, with exit 0, as a filter ends on a closed pipe.
+        const stdout = runtime.stdout ?? process.stdout;
+        const why = { readerGone: false };
+        let wakeUp: () => void = () => undefined;
+        const stopped = new Promise<void>((resolve) => (wakeUp = resolve));
+        const gone = (): void => {
+          why.readerGone = true;
+          wakeUp();
+        };
+        stdout.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' ? gone() : undefined));
+        const watcher = stdout === process.stdout ? watchStdoutReader(gone) : { stop: () => undefined };
         ctx.output.result({ event: 'lake-ready', ...s }, text);
-        await new Promise<void>((resolve) => {
-          if (ctx.signal.aborted) resolve();
-          else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+        const stdinClosed = new Promise<void>((resolve) => {
           if (flags.stopWithStdin === true) {
             process.stdin.on('end', resolve);
             process.stdin.on('error', resolve);
             process.stdin.resume();
           }
         });
-        ctx.output.info('wavefier lake: stopping');
+        await Promise.race([stopped, abortedPromise(ctx.signal), stdinClosed]);
+        watcher.stop();
+        ctx.output.info(why.readerGone ? 'wavefier lake: the reader of its output went away, stopping' : 'wavefier lake: stopping');
       } finally {
         await started.close();
       }

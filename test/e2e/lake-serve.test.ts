@@ -68,4 +68,27 @@ describe('wavefier lake serve', () => {
     const lifetime = await runCli(['lake', 'serve', '--token-lifetime', 'forever']);
     expect(lifetime.code).toBe(2);
   });
+
+  it('returns from `lake serve --json | head -1` as a shell pipeline: the lake stops when its reader goes, exit 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wavefier-lake-pipe-'));
+    dirs.push(dir);
+    const started = Date.now();
+    const shell = spawn('bash', ['-c', `"${process.execPath}" "${wavefierBin}" --json lake serve --dir "${dir}" | head -1; echo "status \${PIPESTATUS[*]}"`], {
+      cwd: repoRoot,
+      env: { ...process.env, CI: '1', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    shell.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    shell.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve) => shell.on('close', resolve));
+    expect(code).toBe(0);
+    const [first, status] = stdout.trim().split('\n');
+    expect(JSON.parse(first ?? '') as { event: string }).toMatchObject({ event: 'lake-ready' });
+    expect(status).toBe('status 0 0');
+    expect(stderr).toContain('wavefier lake: the reader of its output went away, stopping');
+    expect(stderr).not.toMatch(/EPIPE|error/i);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
 });
