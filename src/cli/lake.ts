@@ -4,6 +4,7 @@ import { parseDuration } from '../common/duration.js';
 import { checkUserPath } from '../common/safe-path.js';
 import { watchStdoutReader } from '../common/stdout-reader.js';
 import { contextFor, type RegisterCommand } from './runtime.js';
+import { untilAborted } from '../common/abort.js';
 
 interface ServeFlags {
   dir: string;
@@ -30,12 +31,6 @@ function parsePort(text: string, flag: string): number {
   return Number(text);
 }
 
-function abortedPromise(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-}
 
 export const registerLake: RegisterCommand = (program, runtime) => {
   const lake = new Command('lake').description('the embedded data lake: a local Rucio-compatible catalog over SQLite plus an S3 server');
@@ -104,7 +99,7 @@ export const registerLake: RegisterCommand = (program, runtime) => {
             process.stdin.resume();
           }
         });
-        await Promise.race([stopped, abortedPromise(ctx.signal), stdinClosed]);
+        await Promise.race([stopped, untilAborted(ctx.signal), stdinClosed]);
         watcher.stop();
         ctx.output.info(why.readerGone ? 'wavefier lake: the reader of its output went away, stopping' : 'wavefier lake: stopping');
       } finally {

@@ -1,7 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { InputError } from '../common/errors.js';
-import type { ReplicaRecord } from '../rucio/index.js';
+import type { CorruptRead, ReplicaRecord } from '../rucio/index.js';
 
 /**
  * Each downloader has a queue of its own (its worker processes serve only it), so two downloaders on
@@ -40,14 +40,7 @@ const downloadJobSchema = z.object({
 export type DownloadJob = z.infer<typeof downloadJobSchema>;
 
 /** A read whose bytes did not match the catalog: every one is logged, also when a later read was good. */
-export interface CorruptReadRecord {
-  /** Which read of this job (1 = the first; failed reads count too). */
-  attempt: number;
-  pfn: string;
-  rse: string;
-  adler32: string;
-  md5: string;
-  bytes: number;
+export interface CorruptReadRecord extends CorruptRead {
   /** When it was read (epoch ms). */
   tRead: number;
 }

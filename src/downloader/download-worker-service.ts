@@ -11,6 +11,7 @@ import type { RucioClient } from '../rucio/index.js';
 import type { WorkerAnswer } from './download-job.js';
 import { activeDownloads } from './download-registry.js';
 import { startDownloadWorker, warmUpDecoder } from './download-worker.js';
+import { untilAborted } from '../common/abort.js';
 
 export interface DownloadWorkerServiceOptions {
   redisUrl: string;
@@ -128,16 +129,9 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
         `download-worker ${hostname()}:${process.pid} following the active download runs on ${redactUrl(options.redisUrl)}, ${options.concurrency} chunks at a time per run`,
       );
     }
-    await aborted(options.signal);
+    await untilAborted(options.signal);
   } finally {
     await cleanup.run();
   }
   return counts;
-}
-
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    signal.addEventListener('abort', () => resolve(), { once: true });
-  });
 }

@@ -8,6 +8,7 @@ import { redactUrl } from '../common/redact.js';
 import { connectRedis } from '../redis/index.js';
 import type { RucioClient } from '../rucio/index.js';
 import { startWorkerPool } from './worker-pool.js';
+import { untilAborted } from '../common/abort.js';
 
 export interface UploadWorkerServiceOptions {
   /** The Redis the producers use. */
@@ -68,16 +69,9 @@ export async function serveUploadWorkers(options: UploadWorkerServiceOptions): P
     output.info(
       `upload-worker ${hostname()}:${process.pid} following the active upload runs on ${redactUrl(options.redisUrl)} with ${options.workers} workers per run`,
     );
-    await aborted(options.signal);
+    await untilAborted(options.signal);
   } finally {
     await cleanup.run();
   }
   return counts;
-}
-
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    signal.addEventListener('abort', () => resolve(), { once: true });
-  });
 }
