@@ -6,29 +6,30 @@ import type { RucioConfig } from './config.js';
 import { failureFrom, headerValue, rucioErrorFor } from './errors.js';
 import type { HttpTransport } from './http.js';
 import { defaultTokenCacheDir, TokenCache, tokenCachePath, type CachedToken } from './token-cache.js';
+import {
+  jwtExpiry,
+  officialRefreshDue,
+  officialTokenFiles,
+  readOfficialToken,
+  writeOfficialToken,
+  type OfficialToken,
+  type OfficialTokenFiles,
+} from './token-cache-official.js';
+
+export { jwtExpiry } from './token-cache-official.js';
 
 /** Renew once this fraction of the lifetime has passed. */
 const renewAtFraction = 0.8;
 /** Never send a token with less than this left. */
 const safetyMarginMs = 2_000;
+/** oidc: how long a token read from the official client's cache is used before the cache is read again. */
+const officialRecheckMs = 10_000;
 
 export function parseTokenExpiry(header: string | undefined, now = Date.now()): number | undefined {
   if (header === undefined || header === '') return undefined;
   const ms = Date.parse(header.replace(/\s+UTC$/, ' GMT'));
   if (!Number.isFinite(ms) || ms <= now) return undefined;
   return ms;
-}
-
-/** Expiry of a JWT from its `exp` claim, without verifying it (the server does that). */
-export function jwtExpiry(token: string): number | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3 || parts[1] === undefined) return undefined;
-  try {
-    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { exp?: unknown };
-    return typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export function needsRenewal(entry: CachedToken, now = Date.now()): 'fresh' | 'renew-soon' | 'expired' {
@@ -57,8 +58,17 @@ export class TokenManager {
   private current: CachedToken | undefined;
   private renewing: Promise<CachedToken> | undefined;
   private readonly cache: TokenCache | undefined;
+  /** oidc: the official client's token cache for this account and VO. */
+  private readonly official: OfficialTokenFiles | undefined;
+  /** When the official cache was last looked at (oidc): a token near its end is not re-read on every request. */
+  private officialCheckedAt = 0;
+  /** Why the last renewal at the auth server failed (oidc), for the message when the token then runs out. */
+  private lastRefreshFailure: string | undefined;
+  private source: string | undefined;
   /** Count of tokens obtained from the auth server by this process (tests, doctor). */
   authentications = 0;
+  /** Count of the official client's tokens renewed at the auth server (oidc). */
+  officialRefreshes = 0;
 
   constructor(
     private readonly config: RucioConfig,
@@ -82,10 +92,18 @@ export class TokenManager {
         });
       this.cache = new TokenCache(path);
     }
+    if (config.authType === 'oidc') {
+      this.official = officialTokenFiles({ account: config.account, vo: config.vo, tokenFilePath: config.tokenCachePath, env: deps.env });
+    }
+  }
+
+  /** Where the token of auth type token/oidc came from, once one was taken (doctor says it). */
+  get tokenSource(): string | undefined {
+    return this.source;
   }
 
   get cachePath(): string | undefined {
-    return this.cache?.path;
+    return this.cache?.path ?? this.official?.tokenFile;
   }
 
   /** A token good for the next request. */
@@ -148,18 +166,128 @@ export class TokenManager {
   }
 
   private async bearer(rejected?: string): Promise<CachedToken> {
+    if (this.official !== undefined) {
+      const cached = await this.officialToken(this.official, rejected);
+      if (cached !== undefined) {
+        this.source = `the official Rucio client's token cache ${this.official.tokenFile}`;
+        return cached;
+      }
+    }
     const discovered = await discoverBearerToken(this.config, this.deps.env);
     if (discovered === undefined) {
       throw new ConfigError(
-        'auth type token needs a bearer token: set BEARER_TOKEN, BEARER_TOKEN_FILE, or put it in $XDG_RUNTIME_DIR/bt_u<uid> or /tmp/bt_u<uid>',
+        this.official === undefined
+          ? 'auth type token needs a bearer token: set BEARER_TOKEN, BEARER_TOKEN_FILE, or put it in $XDG_RUNTIME_DIR/bt_u<uid> or /tmp/bt_u<uid>'
+          : `auth type oidc uses a token you already have, and there is none: the official Rucio client has no token for account ${this.config.account}` +
+              `${this.config.vo === 'def' ? '' : ` in VO ${this.config.vo}`} (no ${this.official.tokenFile}) and no bearer token was found ` +
+              '(--bearer-token-file, BEARER_TOKEN, BEARER_TOKEN_FILE, $XDG_RUNTIME_DIR/bt_u<uid>, /tmp/bt_u<uid>); ' +
+              `log in with the official client (${this.loginHint()}) or get a token (e.g. oidc-token) into a file, then retry`,
       );
     }
-    if (discovered === rejected) {
+    this.source = `the bearer token of ${discovered.from}`;
+    if (discovered.token === rejected) {
       throw new ConfigError(
         'the Rucio server rejected the bearer token and no newer one was found; refresh it (e.g. oidc-token or htgettoken) and retry',
       );
     }
-    return { token: discovered, expiresAt: jwtExpiry(discovered), obtainedAt: Date.now() };
+    return { token: discovered.token, expiresAt: jwtExpiry(discovered.token), obtainedAt: Date.now() };
+  }
+
+  /**
+   * The official client's cached token (oidc), renewed at the auth server first when the client
+   * would renew it (`auth_oidc_refresh_active`, within `auth_oidc_refresh_before_exp` minutes of
+   * its end). Undefined when the client has no token for this account and VO. A token the server
+   * refused (`rejected`) or one past its known end is a ConfigError saying which file, when, and
+   * what to run: wavefier cannot log in through a browser as the client would.
+   */
+  private async officialToken(files: OfficialTokenFiles, rejected?: string): Promise<CachedToken | undefined> {
+    const now = Date.now();
+    const current = this.current;
+    if (rejected === undefined && current !== undefined && now - this.officialCheckedAt < officialRecheckMs) {
+      if (current.expiresAt === undefined || current.expiresAt > now) return current;
+    }
+    let entry = await readOfficialToken(files);
+    this.officialCheckedAt = now;
+    if (entry === undefined) return undefined;
+    if (this.config.oidcRefreshActive && entry.token !== rejected && officialRefreshDue(entry, this.config.oidcRefreshBeforeExpMinutes, now)) {
+      entry = (await this.refreshOfficial(files, entry)) ?? entry;
+    }
+    if (entry.token === rejected || (entry.expiresAt !== undefined && entry.expiresAt <= Date.now())) {
+      throw new ConfigError(this.officialTokenUnusable(files, entry, entry.token === rejected));
+    }
+    return { token: entry.token, expiresAt: entry.expiresAt, obtainedAt: entry.writtenAt };
+  }
+
+  /** GET /auth/oidc_refresh with the current token, as the official client renews an OIDC token; undefined when it gave none. */
+  private async refreshOfficial(files: OfficialTokenFiles, entry: OfficialToken): Promise<OfficialToken | undefined> {
+    const { config } = this;
+    const operation = `renew the OIDC token of account ${config.account} at ${config.authHost}`;
+    try {
+      const response = await this.deps.transport.request({
+        method: 'GET',
+        url: `${config.authHost}/auth/oidc_refresh`,
+        headers: {
+          'X-Rucio-Account': config.account,
+          'X-Rucio-VO': config.vo,
+          'X-Rucio-Auth-Token': entry.token,
+          'X-Rucio-AppID': 'wavefier',
+          'User-Agent': this.deps.userAgent,
+          Accept: 'application/octet-stream',
+        },
+        endpoint: 'GET /auth/oidc_refresh',
+        operation,
+        idempotent: true,
+        dispatcher: await this.deps.authDispatcher(),
+      });
+      const text = response.body ? await response.body.text() : '';
+      if (response.status !== 200) {
+        const failure = failureFrom(operation, undefined, response.status, response.headers, text);
+        this.lastRefreshFailure = `${config.authHost} answered ${response.status}${failure.exceptionClass === undefined ? '' : ` ${failure.exceptionClass}`}${failure.exceptionMessage === undefined ? '' : `: ${failure.exceptionMessage}`}`;
+        return undefined;
+      }
+      const token = headerValue(response.headers, 'X-Rucio-Auth-Token') ?? '';
+      const expires = headerValue(response.headers, 'X-Rucio-Auth-Token-Expires') ?? '';
+      // Empty answers: the server keeps no refresh token for this token (e.g. not an OIDC login).
+      if (token === '' || !/^\d+$/.test(expires)) {
+        this.lastRefreshFailure = `${config.authHost} has no refresh token for it (it renews only tokens of an OIDC login with offline access)`;
+        return undefined;
+      }
+      await writeOfficialToken(files, token, Number(expires));
+      this.officialRefreshes++;
+      this.lastRefreshFailure = undefined;
+      const written = await readOfficialToken(files);
+      return written?.token === token ? written : { ...entry, token, expiresAt: Number(expires) * 1000, expiryFileEpochMs: Number(expires) * 1000, expirySource: 'expiry file' };
+    } catch (error) {
+      // As the client: a failed renewal leaves the current token in use while it lasts.
+      this.lastRefreshFailure = `${operation}: ${(error as Error).message}`;
+      return undefined;
+    }
+  }
+
+  private loginHint(): string {
+    const vo = this.config.vo === 'def' ? '' : ` --vo ${this.config.vo}`;
+    return `\`rucio -S oidc -a ${this.config.account}${vo} whoami\``;
+  }
+
+  private officialTokenUnusable(files: OfficialTokenFiles, entry: OfficialToken, refused: boolean): string {
+    const { config } = this;
+    const when = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const whose = `account ${config.account}${config.vo === 'def' ? '' : `, VO ${config.vo}`}`;
+    const expiry =
+      entry.expiresAt === undefined
+        ? refused
+          ? `it has expired or was revoked (written ${when(entry.writtenAt)}; the file says no expiry)`
+          : ''
+        : entry.expiresAt <= Date.now()
+          ? `it expired at ${when(entry.expiresAt)} (${entry.expirySource === 'expiry file' ? files.expiryFile : 'its exp claim'})`
+          : `it was revoked (it would have expired at ${when(entry.expiresAt)})`;
+    const renewal = this.lastRefreshFailure === undefined ? '' : `; renewing it failed: ${this.lastRefreshFailure}`;
+    return (
+      `${refused ? `the Rucio server at ${config.rucioHost} refused the token` : 'the token'} read from ${files.tokenFile} ` +
+      `(the official Rucio client's token cache, ${whose}): ${expiry}${renewal}; ` +
+      `log in again with the official client (e.g. ${this.loginHint()}), which rewrites that file, ` +
+      'or remove the file and give a token with --bearer-token-file (e.g. from oidc-token), then retry'
+    );
   }
 
   private async login(): Promise<CachedToken> {
@@ -207,8 +335,8 @@ export class TokenManager {
 }
 
 /** WLCG bearer token discovery: BEARER_TOKEN, BEARER_TOKEN_FILE, $XDG_RUNTIME_DIR/bt_u<uid>, /tmp/bt_u<uid>. */
-async function discoverBearerToken(config: RucioConfig, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  if (config.token !== undefined) return config.token.trim();
+async function discoverBearerToken(config: RucioConfig, env: NodeJS.ProcessEnv): Promise<{ token: string; from: string } | undefined> {
+  if (config.token !== undefined) return { token: config.token.trim(), from: config.sources.token ?? 'settings' };
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   const files = [
     config.tokenFile,
@@ -218,7 +346,7 @@ async function discoverBearerToken(config: RucioConfig, env: NodeJS.ProcessEnv):
   for (const file of files) {
     try {
       const text = (await readFile(file, 'utf8')).trim();
-      if (text !== '') return text;
+      if (text !== '') return { token: text, from: file };
     } catch {
       // not there: try the next place
     }

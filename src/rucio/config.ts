@@ -46,6 +46,10 @@ export interface RucioSettings {
   tokenCachePath?: string;
   /** Directory of the default token cache; default `<tmpdir>/<user>/.wavefier_rucio`. */
   tokenCacheDir?: string;
+  /** oidc: renew the official client's cached token as it does (rucio.cfg `auth_oidc_refresh_active`). */
+  oidcRefreshActive?: boolean;
+  /** oidc: minutes before expiry to start renewing (rucio.cfg `auth_oidc_refresh_before_exp`, default 20). */
+  oidcRefreshBeforeExpMinutes?: number;
   /** Per-request timeout in ms (default 30 s). */
   timeoutMs?: number;
   /** Attempts for retryable failures (default 4). */
@@ -81,6 +85,8 @@ export interface RucioConfig {
   readonly tokenFile?: string;
   readonly tokenCachePath?: string;
   readonly tokenCacheDir?: string;
+  readonly oidcRefreshActive: boolean;
+  readonly oidcRefreshBeforeExpMinutes: number;
   readonly timeoutMs: number;
   readonly retries: number;
   readonly s3?: S3Settings;
@@ -136,6 +142,8 @@ const settingsSchema = z.object({
   tokenFile: nonEmpty.optional(),
   tokenCachePath: nonEmpty.optional(),
   tokenCacheDir: nonEmpty.optional(),
+  oidcRefreshActive: z.boolean({ error: 'must be true or false (also yes/no, on/off, 1/0)' }).optional(),
+  oidcRefreshBeforeExpMinutes: z.number({ error: 'must be a whole number of minutes' }).int('must be a whole number of minutes').min(0, 'must not be negative').optional(),
   timeoutMs: z.number().int('must be a whole number of milliseconds').positive('must be positive').optional(),
   retries: z.number().int('must be a whole number').min(1, 'must be at least 1').max(20, 'must be at most 20').optional(),
   s3: s3Schema.optional(),
@@ -208,6 +216,8 @@ function finish(raw: Record<string, unknown>, sources: Record<string, string>, c
     account: s.account,
     vo: s.vo ?? 'def',
     insecure: s.insecure ?? false,
+    oidcRefreshActive: s.oidcRefreshActive ?? false,
+    oidcRefreshBeforeExpMinutes: s.oidcRefreshBeforeExpMinutes ?? 20,
     timeoutMs: s.timeoutMs ?? 30_000,
     retries: s.retries ?? 4,
     rseAccounts: Object.fromEntries(
@@ -248,9 +258,20 @@ const cfgKeys: Partial<Record<string, SettingKey>> = {
   ca_cert: 'caCert',
   auth_token_file_path: 'tokenCachePath',
   request_retries: 'retries',
+  auth_oidc_refresh_active: 'oidcRefreshActive',
+  auth_oidc_refresh_before_exp: 'oidcRefreshBeforeExpMinutes',
 };
 
-const numericKeys = new Set<SettingKey>(['retries', 'timeoutMs']);
+const numericKeys = new Set<SettingKey>(['retries', 'timeoutMs', 'oidcRefreshBeforeExpMinutes']);
+const booleanKeys = new Set<SettingKey>(['oidcRefreshActive']);
+
+/** The words Python's ConfigParser.getboolean (which the official client uses) takes for true and false. */
+function cfgBoolean(value: string): boolean | string {
+  const word = value.trim().toLowerCase();
+  if (['1', 'yes', 'true', 'on'].includes(word)) return true;
+  if (['0', 'no', 'false', 'off'].includes(word)) return false;
+  return value;
+}
 
 /** The rucio.cfg files the official client looks at, in order (`$RUCIO_CONFIG` alone when set). */
 export function rucioConfigCandidates(env: NodeJS.ProcessEnv): string[] {
@@ -328,7 +349,14 @@ export async function loadRucioConfig(input: {
   const sources: Record<string, string> = {};
   const set = (key: SettingKey, value: unknown, source: string): void => {
     if (value === undefined || value === '') return;
-    raw[key] = numericKeys.has(key) && typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+    raw[key] =
+      typeof value !== 'string'
+        ? value
+        : numericKeys.has(key) && /^\s*-?\d+\s*$/.test(value)
+          ? Number(value)
+          : booleanKeys.has(key)
+            ? cfgBoolean(value)
+            : value;
     sources[key] = source;
   };
 

@@ -79,13 +79,16 @@ export async function diagnoseRucio(
       async () => {
         await client.auth.authenticate();
         const who = await client.whoami();
-        return { detail: `authenticated as ${who.account} (${config.authType} at ${config.authHost})` };
+        const token = client.auth.tokenSource === undefined ? '' : `, with ${client.auth.tokenSource}`;
+        return { detail: `authenticated as ${who.account} (${config.authType} at ${config.authHost}${token})` };
       },
       () =>
         config.authType === 'userpass'
           ? 'check username/password and account in rucio.cfg [client] (or RUCIO_ACCOUNT)'
-          : config.authType === 'token' || config.authType === 'oidc'
-            ? 'refresh the bearer token (BEARER_TOKEN / BEARER_TOKEN_FILE) and check the account'
+          : config.authType === 'oidc'
+            ? 'log in again with the official client (rucio -S oidc whoami) for this account and VO, or give a fresh bearer token (--bearer-token-file)'
+            : config.authType === 'token'
+              ? 'refresh the bearer token (BEARER_TOKEN / BEARER_TOKEN_FILE) and check the account'
             : 'check client_cert/client_key or the proxy, ca_cert, and that the certificate DN is mapped to the account',
     );
     results.push(auth);

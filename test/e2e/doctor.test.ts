@@ -103,6 +103,8 @@ describe('wavefier doctor', () => {
     expect(result.stdout).toMatch(/ok\s+authentication\s+authenticated as root \(oidc at /);
     const without = await runCli(['doctor', '--auth-type', 'oidc'], { env: { ...env(), BEARER_TOKEN: '', XDG_RUNTIME_DIR: dir } });
     expect(without.code).toBe(2);
-    expect(without.stdout).toMatch(/FAIL\s+authentication .*needs a bearer token: set BEARER_TOKEN/);
+    expect(without.stdout).toMatch(
+      /FAIL\s+authentication auth type oidc uses a token you already have, and there is none: the official Rucio client has no token for account root \(no .*\/\.rucio_.*\/auth_token_for_account_root\) and no bearer token was found/,
+    );
   });
 });
