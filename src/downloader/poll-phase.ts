@@ -156,17 +156,19 @@ export function tolerance(fit: StreamFit): number {
 function robustLine(points: { k: number; t: number }[], basis: 'due' | 'seen', bracket: number): StreamFit | undefined {
   if (points.length < (basis === 'due' ? minimumDue : minimumSeen)) return undefined;
   const k0 = points[0]?.k ?? 0;
-  const slopes: number[] = [];
+  // Refitted after every verified chunk: typed arrays sort numerically without a comparator call per pair.
+  const slopes = new Float64Array((points.length * (points.length - 1)) / 2);
+  let pairs = 0;
   for (let i = 0; i < points.length; i++) {
     for (let j = i + 1; j < points.length; j++) {
       const a = points[i];
       const b = points[j];
       if (a === undefined || b === undefined || a.k === b.k) continue;
-      slopes.push((b.t - a.t) / (b.k - a.k));
+      slopes[pairs++] = (b.t - a.t) / (b.k - a.k);
     }
   }
-  if (slopes.length === 0) return undefined;
-  const period = median(slopes);
+  if (pairs === 0) return undefined;
+  const period = median(slopes.subarray(0, pairs));
   if (!(period > 0)) return undefined;
   const origin = median(points.map((p) => p.t - (p.k - k0) * period));
   const spread = median(points.map((p) => Math.abs(p.t - origin - (p.k - k0) * period)));
@@ -184,8 +186,8 @@ export function isRegular(fit: StreamFit, strict: boolean): boolean {
   return fit.spread <= allowed;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
+function median(values: ArrayLike<number>): number {
+  const sorted = Float64Array.from(values).sort();
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
 }

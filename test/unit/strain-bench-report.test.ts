@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { renderIssueTargets } from '../../tools/bench/issue-targets.js';
 import { updateMarkdown, writeJsonResults } from '../../tools/bench/report.js';
 import { meetsTarget } from '../../tools/bench/targets.js';
 import type { BenchmarkResult, MachineInfo } from '../../tools/bench/types.js';
@@ -62,5 +63,47 @@ describe('BENCHMARKS.md and bench-results', () => {
     const parsed = JSON.parse(readFileSync(path, 'utf8')) as { machine: MachineInfo; results: BenchmarkResult[] };
     expect(parsed.machine.cpuModel).toBe('Test CPU');
     expect(parsed.results[0]?.metrics[0]?.value).toBe(1);
+  });
+});
+
+describe("issue 16's targets table", () => {
+  const withKeys = (name: string, startedAt: string, metrics: { key: string; value: number }[]): BenchmarkResult => ({
+    ...result(name, 1),
+    startedAt,
+    metrics: metrics.map((metric) => ({ name: metric.key, unit: 'ms', ...metric })),
+  });
+
+  it('fills each row from the newest result of its benchmark, this run or bench-results/, and says what was not measured', () => {
+    const root = join(scratch.dir, 'targets');
+    const older = withKeys('latency-1hz', '2026-11-26T10:00:00.000Z', [
+      { key: 'total.p50', value: 35 },
+      { key: 'total.p99', value: 150 },
+      { key: 'requests', value: 1.02 },
+      { key: 'load.before', value: 0.4 },
+      { key: 'load.after', value: 0.9 },
+    ]);
+    writeJsonResults(root, machine, [older], new Date('2026-11-26T10:00:00.000Z'));
+    const replay = withKeys('replay-14400', '2026-11-26T11:00:00.000Z', [
+      { key: 'wall', value: 28.5 },
+      { key: 'cpu', value: 4.4 },
+      { key: 'lost', value: 0 },
+      { key: 'corrupted', value: 0 },
+      { key: 'cpu.lake', value: 1.2 },
+      { key: 'rss.lake', value: 120 },
+      { key: 'trend.lake', value: 1.5 },
+      { key: 'cpu.download-worker #1', value: 0.6 },
+      { key: 'rss.download-worker #1', value: 130 },
+      { key: 'trend.download-worker #1', value: 9 },
+    ]);
+    const table = renderIssueTargets(root, [replay], 3.5);
+    expect(table).toContain('| total latency at 1 Hz, default settings: median | <= 40 | 35 | yes | latency-1hz 2026-11-26T10:00Z | 0.400 → 0.900 |');
+    expect(table).toContain('| total latency at 1 Hz, default settings: p99 | <= 120 | 150 | **no** |');
+    expect(table).toContain('| catalog requests per chunk at 1 Hz (steady state) | <= 1.5 | 1.02 | yes |');
+    expect(table).toContain('| total latency at rate factor 10 (rehearse defaults): median | <= 60 | not measured |');
+    expect(table).toContain('| 14,400-chunk replay, upload + download, 2 cores: wall time (s) | <= 30 | 28.50 | yes | replay-14400 2026-11-26T11:00Z | 3.50 at the start |');
+    expect(table).toContain('| 14,400-chunk replay: CPU per chunk, all processes (ms) | <= 4 | 4.40 | **no** |');
+    expect(table).toContain('| 14,400-chunk replay: chunks lost / corrupted | == 0 | 0 / 0 | yes |');
+    expect(table).toContain('| lake | 1.20 | 120 | 1.50 | yes |');
+    expect(table).toContain('| download-worker #1 | 0.600 | 130 | 9 | **no** |');
   });
 });

@@ -26,17 +26,27 @@ export function writeJsonResults(root: string, machine: MachineInfo, results: re
 export function updateMarkdown(root: string, machine: MachineInfo, results: readonly BenchmarkResult[]): string {
   const path = join(root, 'BENCHMARKS.md');
   let text = existsSync(path) ? readFileSync(path, 'utf8') : header;
-  for (const result of results) {
-    const start = `<!-- bench:${result.name}:start -->`;
-    const end = `<!-- bench:${result.name}:end -->`;
-    const section = `${start}\n${renderSection(result, machine)}\n${end}`;
-    const from = text.indexOf(start);
-    const to = text.indexOf(end);
-    if (from >= 0 && to > from) text = text.slice(0, from) + section + text.slice(to + end.length);
-    else text = `${text.trimEnd()}\n\n${section}\n`;
-  }
+  for (const result of results) text = withSection(text, result.name, renderSection(result, machine));
   writeFileSync(path, text.endsWith('\n') ? text : `${text}\n`);
   return path;
+}
+
+/** Replaces (or appends) one generated section of BENCHMARKS.md, by id, leaving the rest alone. */
+export function updateMarkdownSection(root: string, id: string, body: string): string {
+  const path = join(root, 'BENCHMARKS.md');
+  const text = withSection(existsSync(path) ? readFileSync(path, 'utf8') : header, id, body);
+  writeFileSync(path, text.endsWith('\n') ? text : `${text}\n`);
+  return path;
+}
+
+function withSection(text: string, id: string, body: string): string {
+  const start = `<!-- bench:${id}:start -->`;
+  const end = `<!-- bench:${id}:end -->`;
+  const section = `${start}\n${body}\n${end}`;
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from >= 0 && to > from) return text.slice(0, from) + section + text.slice(to + end.length);
+  return `${text.trimEnd()}\n\n${section}\n`;
 }
 
 export function renderSection(result: BenchmarkResult, machine: MachineInfo): string {

@@ -8,7 +8,8 @@ import { table } from '../../src/common/output.js';
 import { packageRoot } from '../../src/rehearse/index.js';
 import { benchmarkNames, loadBenchmarks } from './benchmarks/index.js';
 import { machineInfo } from './machine.js';
-import { formatValue, updateMarkdown, writeJsonResults } from './report.js';
+import { issueTargetBenchmarks, renderIssueTargets, writeIssueTargets } from './issue-targets.js';
+import { formatValue, updateMarkdown, updateMarkdownSection, writeJsonResults } from './report.js';
 import { meetsTarget } from './targets.js';
 import type { Benchmark, BenchmarkResult, Metric } from './types.js';
 
@@ -133,6 +134,12 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     process.stdout.write(`${table(rows)}\n`);
     process.stderr.write(`bench: wrote ${json} and ${markdown}\n`);
+    if (results.some((result) => (issueTargetBenchmarks as readonly string[]).includes(result.name))) {
+      const targets = renderIssueTargets(root, results, machine.loadAverage);
+      updateMarkdownSection(root, 'issue-16-targets', targets);
+      process.stdout.write(`\n${targets}\n`);
+      process.stderr.write(`bench: wrote ${writeIssueTargets(json, targets)} and its section of ${markdown}\n`);
+    }
   }
   if (failed) return 1;
   const missed = results.some((result) => result.metrics.some((metric) => metric.met === false));

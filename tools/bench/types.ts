@@ -5,6 +5,8 @@ export interface Metric {
   unit: string;
   target?: string;
   note?: string;
+  /** A stable id within its benchmark, for summaries that pick metrics out (issue-targets.ts). */
+  key?: string;
 }
 
 export interface BenchContext {

@@ -19,7 +19,13 @@ const sources: readonly { names: readonly string[]; load: () => Promise<readonly
   { names: ['report-build'], load: async () => [(await import('./report-build.js')).reportBuild] },
   { names: ['poll-cost'], load: async () => [(await import('./poll-cost.js')).pollCost] },
   { names: ['pacing'], load: async () => [(await import('./pacing.js')).pacing] },
-  { names: ['latency-1hz'], load: async () => [(await import('./latency-1hz.js')).latency1hz] },
+  {
+    names: ['latency-1hz', 'latency-rate-10'],
+    load: async () => {
+      const module = await import('./latency.js');
+      return [module.latency1hz, module.latencyRate10];
+    },
+  },
   { names: ['replay-14400'], load: async () => [(await import('./replay-14400.js')).replay14400] },
 ];
 

@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startWavefier } from '../../../src/rehearse/index.js';
 import { buildReport } from '../../../src/report/index.js';
@@ -7,6 +8,8 @@ import { TreeMemorySampler, rehearsalRole } from './process-memory.js';
 
 const count = 14_400;
 const sampleEveryMs = 500;
+/** Issue 16's target for the whole replay on 2 cores (DESIGN §5 asks for 60 s). */
+const wallTargetS = 30;
 
 /**
  * The accelerated replay of a 4-hour rehearsal as a user runs it: `wavefier rehearse --count 14400
@@ -15,6 +18,7 @@ const sampleEveryMs = 500;
  * Integrity comes from the run's logs through the report module.
  */
 async function run(context: BenchContext): Promise<Metric[]> {
+  const loadBefore = loadavg()[0] ?? Number.NaN;
   const logDir = join(context.workDir, 'logs');
   const tail: string[] = [];
   const args = ['rehearse', '--count', String(count), '--as-fast-as-possible', '--keep', 'none', '--no-plots', '--log-dir', logDir, '--deadline', '10m'];
@@ -30,6 +34,7 @@ async function run(context: BenchContext): Promise<Metric[]> {
   sampler.start(sampleEveryMs);
   const result = await child.done.finally(() => sampler.stop());
   const wallMs = performance.now() - started;
+  const loadAfter = loadavg()[0] ?? Number.NaN;
   if (result.code !== 0) throw new Error(`wavefier rehearse exited with ${describe(result)}: ${tail.join(' / ')}`);
   const summary = result.summary as { run_dir?: unknown; wall_ms?: unknown } | undefined;
   if (typeof summary?.run_dir !== 'string') throw new Error('wavefier rehearse printed no run_dir in its --json summary');
@@ -40,12 +45,12 @@ async function run(context: BenchContext): Promise<Metric[]> {
   const rehearseWallMs = typeof summary.wall_ms === 'number' ? summary.wall_ms : Number.NaN;
 
   const metrics: Metric[] = [
-    { name: 'wall time (spawn to exit of wavefier rehearse)', value: round(wallMs / 1000, 2), unit: 's', target: '<= 60' },
+    { name: 'wall time (spawn to exit of wavefier rehearse)', key: 'wall', value: round(wallMs / 1000, 2), unit: 's', target: `<= ${wallTargetS}` },
     { name: 'wall time reported by rehearse (lake start to report)', value: round(rehearseWallMs / 1000, 2), unit: 's' },
-    { name: 'throughput', value: round(count / (wallMs / 1000), 1), unit: 'chunks/s', target: `>= ${count / 60}` },
+    { name: 'throughput', value: round(count / (wallMs / 1000), 1), unit: 'chunks/s', target: `>= ${count / wallTargetS}` },
     { name: 'chunks verified', value: integrity.verified, unit: 'chunks', target: `== ${count}` },
-    { name: 'chunks lost (missing, unaccounted, failed)', value: lost, unit: 'chunks', target: '== 0' },
-    { name: 'chunks corrupted (final)', value: integrity.corrupted, unit: 'chunks', target: '== 0' },
+    { name: 'chunks lost (missing, unaccounted, failed)', key: 'lost', value: lost, unit: 'chunks', target: '== 0' },
+    { name: 'chunks corrupted (final)', key: 'corrupted', value: integrity.corrupted, unit: 'chunks', target: '== 0' },
     { name: 'corrupted reads (incl. recovered)', value: integrity.corruptedReads, unit: 'reads' },
     ...latencyMetrics('upload latency (unpaced: includes queueing)', latency.upload),
     ...latencyMetrics('total latency (unpaced: includes queueing)', latency.total),
@@ -55,16 +60,18 @@ async function run(context: BenchContext): Promise<Metric[]> {
   const summaries = sampler.summaries(sampler.lifetime('upload')).sort((a, b) => a.role.localeCompare(b.role) || a.pid - b.pid);
   // On a shared machine wall time says as much about the neighbours as about wavefier; CPU time does not.
   const cpuSeconds = summaries.reduce((sum, process) => sum + process.cpuSeconds, 0);
-  const budgetMsPerChunk = (60 * 2 * 1000) / count;
   metrics.push(
     { name: 'CPU time of all processes of the run (user + system)', value: round(cpuSeconds, 1), unit: 's' },
     {
       name: 'CPU time per chunk, all processes',
+      key: 'cpu',
       value: round((cpuSeconds * 1000) / count, 2),
       unit: 'ms',
-      target: `<= ${round(budgetMsPerChunk, 2)}`,
-      note: '2 cores x 60 s / 14,400 chunks: the most that can fit the wall-time target on an otherwise idle machine',
+      target: '<= 4',
+      note: `issue 16's target; 2 cores x ${wallTargetS} s / 14,400 chunks = ${round((wallTargetS * 2 * 1000) / count, 2)} ms is the most that can fit the wall-time target on an otherwise idle machine`,
     },
+    { name: 'load average (1 min) before', key: 'load.before', value: round(loadBefore, 2), unit: '' },
+    { name: 'load average (1 min) after', key: 'load.after', value: round(loadAfter, 2), unit: '' },
   );
   const seen = new Map<string, number>();
   for (const process of summaries) {
@@ -75,6 +82,7 @@ async function run(context: BenchContext): Promise<Metric[]> {
     metrics.push(
       {
         name: `${label}: max RSS (sampled every ${sampleEveryMs} ms)`,
+        key: `rss.${label}`,
         value: round(process.maxRssMb, 1),
         unit: 'MB',
         target: '<= 200',
@@ -82,6 +90,7 @@ async function run(context: BenchContext): Promise<Metric[]> {
       },
       {
         name: `${label}: RSS floor trend over the second half of the transfer`,
+        key: `trend.${label}`,
         value: round(process.secondHalfSlopeMbPerMin, 2),
         unit: 'MB/min',
         target: '<= 5',
@@ -90,6 +99,7 @@ async function run(context: BenchContext): Promise<Metric[]> {
           'flat: no growth above 5 MB/min (a 1 KB/chunk leak at 240 chunks/s would show as 14 MB/min)',
       },
       { name: `${label}: CPU time (user + system)`, value: round(process.cpuSeconds, 1), unit: 's' },
+      { name: `${label}: CPU time per chunk`, key: `cpu.${label}`, value: round((process.cpuSeconds * 1000) / count, 2), unit: 'ms' },
     );
   }
   return metrics;

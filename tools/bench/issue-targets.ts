@@ -1,0 +1,134 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatValue } from './report.js';
+import { meetsTarget } from './targets.js';
+import type { BenchmarkResult, Metric } from './types.js';
+
+/**
+ * Issue 16's Targets table ("the consumer at the physical limit"), filled from the latest result of
+ * each benchmark it draws on: this run's where it ran them, else the newest file in bench-results/.
+ * `npm run bench -- latency replay-14400` measures all of it in one go.
+ */
+export const issueTargetBenchmarks = ['latency-1hz', 'latency-rate-10', 'replay-14400'] as const;
+type Source = (typeof issueTargetBenchmarks)[number];
+
+interface Row {
+  what: string;
+  source: Source;
+  /** Metric keys; several make one cell ("a / b"). */
+  keys: readonly string[];
+  target: string;
+}
+
+const rows: readonly Row[] = [
+  { what: 'total latency at 1 Hz, default settings: median', source: 'latency-1hz', keys: ['total.p50'], target: '<= 40' },
+  { what: 'total latency at 1 Hz, default settings: p99', source: 'latency-1hz', keys: ['total.p99'], target: '<= 120' },
+  { what: 'total latency at 1 Hz: chunk 0 / median', source: 'latency-1hz', keys: ['chunk0.ratio'], target: '<= 2' },
+  { what: 'total latency at rate factor 10 (rehearse defaults): median', source: 'latency-rate-10', keys: ['total.p50'], target: '<= 60' },
+  { what: 'total latency at rate factor 10: p99', source: 'latency-rate-10', keys: ['total.p99'], target: '<= 200' },
+  { what: 'total latency at rate factor 10: chunk 0 / median', source: 'latency-rate-10', keys: ['chunk0.ratio'], target: '<= 2' },
+  { what: 'catalog requests per chunk at 1 Hz (steady state)', source: 'latency-1hz', keys: ['requests'], target: '<= 1.5' },
+  { what: 'catalog requests per chunk at rate factor 10 (steady state)', source: 'latency-rate-10', keys: ['requests'], target: '' },
+  { what: '14,400-chunk replay, upload + download, 2 cores: wall time (s)', source: 'replay-14400', keys: ['wall'], target: '<= 30' },
+  { what: '14,400-chunk replay: CPU per chunk, all processes (ms)', source: 'replay-14400', keys: ['cpu'], target: '<= 4' },
+  { what: '14,400-chunk replay: chunks lost / corrupted', source: 'replay-14400', keys: ['lost', 'corrupted'], target: '== 0' },
+];
+
+interface Found {
+  result: BenchmarkResult;
+  loadAverage?: number;
+}
+
+/** The newest result of each benchmark: this run's, else the newest results file that has it. */
+function latestResults(root: string, current: readonly BenchmarkResult[], currentLoad: number): Map<Source, Found> {
+  const found = new Map<Source, Found>();
+  for (const result of current) {
+    if ((issueTargetBenchmarks as readonly string[]).includes(result.name)) found.set(result.name as Source, { result, loadAverage: currentLoad });
+  }
+  const directory = join(root, 'bench-results');
+  if (!existsSync(directory)) return found;
+  const files = readdirSync(directory)
+    .filter((name) => name.endsWith('.json'))
+    .sort()
+    .reverse();
+  for (const file of files) {
+    if (found.size === issueTargetBenchmarks.length) break;
+    let parsed: { results?: BenchmarkResult[]; machine?: { loadAverage?: number } };
+    try {
+      parsed = JSON.parse(readFileSync(join(directory, file), 'utf8')) as typeof parsed;
+    } catch {
+      continue; // a damaged or foreign file is not a result
+    }
+    for (const result of parsed.results ?? []) {
+      const name = result.name as Source;
+      if (!(issueTargetBenchmarks as readonly string[]).includes(name) || found.has(name)) continue;
+      found.set(name, { result, ...(parsed.machine?.loadAverage === undefined ? {} : { loadAverage: parsed.machine.loadAverage }) });
+    }
+  }
+  return found;
+}
+
+function metric(result: BenchmarkResult, key: string): Metric | undefined {
+  return result.metrics.find((candidate) => candidate.key === key);
+}
+
+function loadOf(found: Found): string {
+  const before = metric(found.result, 'load.before')?.value;
+  const after = metric(found.result, 'load.after')?.value;
+  if (before !== undefined && after !== undefined) return `${formatValue(before)} → ${formatValue(after)}`;
+  return found.loadAverage === undefined ? '' : `${formatValue(found.loadAverage)} at the start`;
+}
+
+/** The table as Markdown, with per-process CPU and memory of the replay below it. */
+export function renderIssueTargets(root: string, current: readonly BenchmarkResult[], currentLoad: number): string {
+  const found = latestResults(root, current, currentLoad);
+  const lines = [
+    '## Issue 16 targets: the consumer at the physical limit',
+    '',
+    'Filled by `npm run bench -- latency replay-14400` (`latency-1hz`, `latency-rate-10`, `replay-14400`); a row whose ' +
+      'benchmark did not run in the latest invocation shows its newest result from bench-results/. Load: the 1-minute load ' +
+      "average before → after the benchmark (2 cores: above 2, other work shared the machine and the timings with it).",
+    '',
+    '| what | target | measured | met | run | load |',
+    '|---|---|---:|---|---|---|',
+  ];
+  for (const row of rows) {
+    const source = found.get(row.source);
+    if (source === undefined) {
+      lines.push(`| ${row.what} | ${row.target} | not measured | | | |`);
+      continue;
+    }
+    const values = row.keys.map((key) => metric(source.result, key)?.value);
+    const measured = values.map((value) => (value === undefined ? '?' : formatValue(value))).join(' / ');
+    const verdicts = values.map((value) => (value === undefined || row.target === '' ? undefined : meetsTarget(value, row.target)));
+    const met = verdicts.some((verdict) => verdict === undefined) ? '' : verdicts.every(Boolean) ? 'yes' : '**no**';
+    lines.push(`| ${row.what} | ${row.target} | ${measured} | ${met} | ${row.source} ${source.result.startedAt.slice(0, 16)}Z | ${loadOf(source)} |`);
+  }
+  const replay = found.get('replay-14400');
+  if (replay !== undefined) {
+    const labels = replay.result.metrics.filter((m) => m.key?.startsWith('cpu.') === true).map((m) => m.key?.slice(4) ?? '');
+    lines.push(
+      '',
+      'Per process in that replay (memory target: <= 200 MB and flat, i.e. an RSS floor trend <= 5 MB/min over the second half of the transfer):',
+      '',
+      '| process | CPU per chunk (ms) | max RSS (MB) | RSS floor trend (MB/min) | met |',
+      '|---|---:|---:|---:|---|',
+    );
+    for (const label of labels) {
+      const cpu = metric(replay.result, `cpu.${label}`)?.value;
+      const rss = metric(replay.result, `rss.${label}`)?.value;
+      const trend = metric(replay.result, `trend.${label}`)?.value;
+      const ok = rss !== undefined && trend !== undefined ? rss <= 200 && trend <= 5 : undefined;
+      const cell = (value: number | undefined): string => (value === undefined ? '?' : formatValue(value));
+      lines.push(`| ${label} | ${cell(cpu)} | ${cell(rss)} | ${cell(trend)} | ${ok === undefined ? '' : ok ? 'yes' : '**no**'} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Writes the table next to the run's JSON results (`<stamp>-issue-16.md`) and returns its path. */
+export function writeIssueTargets(jsonPath: string, markdown: string): string {
+  const path = jsonPath.replace(/\.json$/, '-issue-16.md');
+  writeFileSync(path, `${markdown}\n`);
+  return path;
+}
