@@ -264,6 +264,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
         ...definedProps({ rseExpression: options.fromRse }),
         reconcileEveryMs: options.reconcileEveryMs,
         overlapMs: 2000,
+        catalogClock: options.rucio.catalogClock,
         now,
       },
       alreadyVerified,

@@ -114,7 +114,13 @@ async function afterPoll(options: PollLoopOptions, result: PollResult, startedAt
     requests += probed;
   }
   // What each round cost the catalog, for anyone who wants it over a window (the benchmarks' steady state).
-  options.log.diagnostic('debug', 'poll answered', { requests, fresh: result.fresh.length, full: result.full });
+  options.log.diagnostic('debug', 'poll answered', {
+    requests,
+    fresh: result.fresh.length,
+    listed: result.listed,
+    full: result.full,
+    ...definedProps({ look_back_ms: result.lookBackMs }),
+  });
   return result;
 }
 

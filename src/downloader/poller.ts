@@ -1,6 +1,6 @@
 import { definedProps } from '../common/defined.js';
 import { didOf } from '../common/log-records.js';
-import type { ReplicaRecord, RucioClient } from '../rucio/index.js';
+import type { ClockOffset, ReplicaRecord, RucioClient } from '../rucio/index.js';
 
 export type PollMode = 'incremental' | 'full';
 
@@ -14,10 +14,21 @@ export interface PollerOptions {
   /** Incremental mode: how often a full listing double-checks that nothing was missed. */
   reconcileEveryMs: number;
   /**
-   * Incremental mode: how far back each poll looks before the previous one started. Rucio compares
-   * `updated_after` at one-second resolution and clocks differ a little between hosts.
+   * Incremental mode: how far back each poll looks before the previous one started while the
+   * catalog's clock is unknown (no Date header yet): clocks differ between hosts.
    */
   overlapMs: number;
+  /**
+   * Incremental mode, once the catalog's clock is known (the client's catalogClock): each poll asks
+   * for replicas updated after the previous poll's start in the server's time (its earliest
+   * possible value) minus `registrationMarginMs`.
+   */
+  catalogClock?: { offset(): ClockOffset | undefined };
+  /**
+   * How long after its replica's update time a file may still become part of the dataset: the
+   * official client's upload marks the replica AVAILABLE, then attaches it in a second request.
+   */
+  registrationMarginMs?: number;
   now?: () => number;
 }
 
@@ -26,7 +37,14 @@ export interface PollResult {
   /** Catalog requests this poll made. */
   requests: number;
   full: boolean;
+  /** Replicas the catalog listed, new or not (what the look-back costs). */
+  listed: number;
+  /** How far before the previous poll's start (in this host's time) an incremental poll looked. */
+  lookBackMs?: number;
 }
+
+/** Default of registrationMarginMs. */
+export const defaultRegistrationMarginMs = 1000;
 
 /**
  * Finds files of a dataset that have not been handed out yet.
@@ -93,15 +111,33 @@ export class DatasetPoller {
         this.lastFullAt = startedAt;
       }
     }
+    const since = full || this.lastPollStartedAt === undefined ? undefined : this.updatedAfter(this.lastPollStartedAt);
     const query = {
       dids: [{ scope, name: dataset }],
       ...definedProps({ rseExpression }),
-      ...(full || this.lastPollStartedAt === undefined ? {} : { updatedAfter: new Date(this.lastPollStartedAt - this.options.overlapMs) }),
+      ...(since === undefined ? {} : { updatedAfter: since.serverTime }),
     };
     const fresh = new Map<string, ReplicaRecord>();
-    for await (const replica of client.listReplicas(query)) this.offer(replica, fresh);
+    let listed = 0;
+    for await (const replica of client.listReplicas(query)) {
+      listed++;
+      this.offer(replica, fresh);
+    }
     if (full) this.lastFullAt = startedAt;
-    return { fresh: this.handOut(fresh), requests, full };
+    return { fresh: this.handOut(fresh), requests, full, listed, ...definedProps({ lookBackMs: since?.lookBackMs }) };
+  }
+
+  /**
+   * The `updated_after` of an incremental poll, in the server's time: the previous poll's start in
+   * the server's time at its earliest (the lower bound of the measured offset), less the margin for
+   * a registration in progress; rounded down to the second, which is all Rucio compares. Without a
+   * measured offset, the fixed overlap.
+   */
+  private updatedAfter(previousStart: number): { serverTime: number; lookBackMs: number } {
+    const offset = this.options.catalogClock?.offset();
+    const margin = this.options.registrationMarginMs ?? defaultRegistrationMarginMs;
+    const serverTime = Math.floor((offset === undefined ? previousStart - this.options.overlapMs : previousStart + offset.low - margin) / 1000) * 1000;
+    return { serverTime, lookBackMs: previousStart - (serverTime - (offset?.low ?? 0)) };
   }
 
   private async pollFull(): Promise<PollResult> {
@@ -112,13 +148,17 @@ export class DatasetPoller {
     }
     const fresh = new Map<string, ReplicaRecord>();
     let requests = 1;
+    let listed = 0;
     // Ask for replicas in batches so a large first poll does not become one huge request.
     for (let start = 0; start < names.length; start += 500) {
       requests++;
       const query = { dids: names.slice(start, start + 500), ...definedProps({ rseExpression }) };
-      for await (const replica of client.listReplicas(query)) this.offer(replica, fresh);
+      for await (const replica of client.listReplicas(query)) {
+        listed++;
+        this.offer(replica, fresh);
+      }
     }
-    return { fresh: this.handOut(fresh), requests, full: true };
+    return { fresh: this.handOut(fresh), requests, full: true, listed };
   }
 
   private offer(replica: ReplicaRecord, fresh: Map<string, ReplicaRecord>): void {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { definedProps } from '../common/defined.js';
 import { TokenManager } from './auth.js';
+import { CatalogClock } from './catalog-clock.js';
 import type { RucioConfig } from './config.js';
 import { failureFrom, RucioApiError, RucioTransientError, rucioErrorFor } from './errors.js';
 import { HttpTransport, type HttpMethod, type HttpResponse, type RequestStats, type RetryPolicy } from './http.js';
@@ -48,6 +49,8 @@ export function seg(value: string): string {
 export class RucioRest {
   readonly config: RucioConfig;
   readonly auth: TokenManager;
+  /** The catalog server's clock, from the Date headers of its answers (the poll look-back). */
+  readonly catalogClock = new CatalogClock();
   protected readonly connections: TlsConnections;
   private readonly transport: HttpTransport;
   private readonly userAgent: string;
@@ -92,6 +95,7 @@ export class RucioRest {
         body = JSON.stringify(req.json);
         headers['Content-Type'] = 'application/json';
       }
+      const sentAt = Date.now();
       const response = await this.transport.request({
         method: req.method,
         url: `${this.config.rucioHost}${req.path}`,
@@ -105,6 +109,7 @@ export class RucioRest {
         dispatcher,
         signal: req.signal,
       });
+      this.catalogClock.observe(sentAt, Date.now(), response.headers.date);
       if (response.recovered === true) return response;
       if ((response.status >= 200 && response.status < 300) || req.allow?.includes(response.status) === true) return response;
       const text = response.body ? await response.body.text() : '';

@@ -6,6 +6,7 @@ export { loadRucioConfig, rucioConfigFrom, rucioConfigCandidates } from './confi
 export type { RucioConfig, RucioSettings, S3Settings } from './config.js';
 export { authTypes, type AuthType } from './auth-types.js';
 export { RucioClient } from './client.js';
+export { CatalogClock, type ClockOffset } from './catalog-clock.js';
 export type { ClientStats } from './client.js';
 export type { RucioClientOptions } from './client-rest.js';
 export type { ContentEntry, Did, DidInfo, FileDid, RuleRequest } from './client-dids.js';

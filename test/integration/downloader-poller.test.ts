@@ -14,6 +14,10 @@ afterEach(async () => {
 
 async function addFiles(dataset: string, names: string[]): Promise<void> {
   await stack.rucio.addDataset('wavefier', dataset);
+  await attachFiles(dataset, names);
+}
+
+async function attachFiles(dataset: string, names: string[]): Promise<void> {
   for (const name of names) {
     await uploadFile(stack.rucio, { scope: 'wavefier', name, bytes: Buffer.from(name), dataset: { scope: 'wavefier', name: dataset }, rse: 'LAKE_S3' });
   }
@@ -72,5 +76,41 @@ describe('--until-closed probe', () => {
     expect(probe.closed).toBe(false);
     expect(await probe.refresh(11_000)).toBe(1);
     expect(probe).toMatchObject({ closed: true, length: 2 });
+  });
+});
+
+describe('incremental look-back sized from the catalog clock', () => {
+  it("looks back from the previous poll's start by the measured offset and the registration margin, not the fixed overlap, and misses nothing", async () => {
+    await addFiles('ds-clock', ['c-1']);
+    const poller = new DatasetPoller({
+      client: stack.rucio,
+      scope: 'wavefier',
+      dataset: 'ds-clock',
+      mode: 'incremental',
+      reconcileEveryMs: 3_600_000,
+      overlapMs: 5000,
+      catalogClock: stack.rucio.catalogClock,
+      registrationMarginMs: 200,
+    });
+    expect((await poller.poll()).fresh.map((replica) => replica.name)).toEqual(['c-1']);
+    // The lake runs on this host: the Date headers of its answers put its clock within a second of ours.
+    const offset = stack.rucio.catalogClock.offset();
+    expect(offset?.low).toBeLessThanOrEqual(0);
+    expect(offset?.low).toBeGreaterThan(-1000);
+
+    await attachFiles('ds-clock', ['c-2', 'c-3']);
+    const second = await poller.poll();
+    expect(second.fresh.map((replica) => replica.name).sort()).toEqual(['c-2', 'c-3']);
+    // At most the margin, the offset's lower bound and the second Rucio rounds down to; far below the 5 s fallback.
+    expect(second.lookBackMs).toBeGreaterThanOrEqual(200);
+    expect(second.lookBackMs).toBeLessThanOrEqual(200 + 1000 + 1000);
+    expect(second.listed).toBeGreaterThanOrEqual(2);
+
+    // A file registered right after a poll started is still found by the next one.
+    const racing = attachFiles('ds-clock', ['c-4']);
+    const during = await poller.poll();
+    await racing;
+    const after = await poller.poll();
+    expect([...during.fresh, ...after.fresh].map((replica) => replica.name)).toEqual(['c-4']);
   });
 });

@@ -73,7 +73,7 @@ function simulate(arrivals: Arrival[], schedule: PollSchedule, options: { startM
       fresh.push(replica(name));
     }
     pollTimes.push(t);
-    const wait = schedule.delayAfter({ startedAt: t, finishedAt: t + pollMs, result: { fresh, requests: 1, full: pollTimes.length === 1 } });
+    const wait = schedule.delayAfter({ startedAt: t, finishedAt: t + pollMs, result: { fresh, requests: 1, full: pollTimes.length === 1, listed: fresh.length } });
     t += pollMs + Math.max(0, wait);
   }
   const inOrder = [...arrivals].sort((a, b) => a.k - b.k);
