@@ -41,6 +41,15 @@ export function duration(flag: string): (value: string) => number {
   };
 }
 
+/** A Rucio lifetime: a duration with a unit, handed to Rucio in whole seconds (at least one). */
+export function lifetime(flag: string): (value: string) => number {
+  return (value) => {
+    const ms = parseDuration(value, flag);
+    if (ms < 1000) throw new UsageError(`invalid ${flag} '${value}': Rucio counts lifetimes in seconds; give at least 1s`);
+    return Math.ceil(ms / 1000);
+  };
+}
+
 /** An absolute time: ISO 8601, epoch milliseconds, or "+30s" relative to now. */
 export function pointInTime(flag: string, now: () => number = Date.now): (value: string) => number {
   return (value) => {

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { terminalText } from '../common/terminal-text.js';
+import { registerClean } from './clean.js';
 import { registerDoctor } from './doctor.js';
 import { registerDownload } from './download.js';
 import { registerDownloadWorker } from './download-worker.js';
@@ -24,6 +25,7 @@ const subcommands: RegisterCommand[] = [
   registerInspect,
   registerLake,
   registerDoctor,
+  registerClean,
 ];
 
 /** Every exit status, as README's "Exit status" table has them. */
@@ -38,7 +40,7 @@ Exit status:
   130/143  stopped by SIGINT/SIGTERM (after a graceful shutdown)`;
 
 /** The subcommands that talk to Rucio: each gets the same connection flags, defined once in rucio-options.ts. */
-const rucioCommands = new Set(['rehearse', 'upload', 'upload-worker', 'download', 'download-worker', 'doctor']);
+const rucioCommands = new Set(['rehearse', 'upload', 'upload-worker', 'download', 'download-worker', 'doctor', 'clean']);
 
 export function createProgram(runtime: Runtime): Command {
   const program = new Command('wavefier')

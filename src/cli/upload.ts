@@ -8,7 +8,7 @@ import { validateChunkTag } from '../strain/chunk-name.js';
 import type { DqPolicy, GapPolicy } from '../strain/index.js';
 import type { ResumeFlags, UploadDryRun, UploadSummary } from '../uploader/index.js';
 import { datasetArgument } from './did.js';
-import { duration, nonNegativeInteger, pointInTime, positiveInteger, positiveNumber } from './parse.js';
+import { duration, lifetime, nonNegativeInteger, pointInTime, positiveInteger, positiveNumber } from './parse.js';
 import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
 
@@ -36,6 +36,8 @@ interface UploadFlags {
   rse?: string;
   tag?: string;
   replicateTo?: string;
+  /** Seconds. */
+  lifetime?: number;
   closeDataset?: boolean;
   uploadMode: 'fast' | 'rucio-compatible';
   workers: number;
@@ -74,6 +76,10 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--rse <rse>', 'RSE to upload to (required for a new run)'))
     .addOption(new Option('--tag <tag>', 'TAG of the IGWN chunk names <SITE>-<IFO>_<TAG>-<GPS>-<DUR>.hdf5 (default WAVEFIER_<run id>, unique per run)'))
     .addOption(new Option('--replicate-to <expr>', 'also add a dataset rule to this RSE expression (EGO → CERN → CNAF chain)'))
+    .addOption(
+      new Option('--lifetime <duration>', "a new dataset's lifetime, and its rules' (also --replicate-to's), e.g. 7d: Rucio's daemons delete it all after that (default: none)")
+        .argParser(lifetime('--lifetime')),
+    )
     .addOption(new Option('--close-dataset', 'close the dataset when the run completes'))
     .addOption(
       new Option('--upload-mode <mode>', 'fast: one catalog call per chunk; rucio-compatible: the official client\'s register, PUT, mark AVAILABLE, attach (for policies that check replica registration)')
@@ -131,6 +137,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
         ...request,
         ...definedProps({ redisUrl: flags.redis, resume: flags.resume }),
         uploadMode: flags.uploadMode,
+        ...definedProps({ lifetimeSeconds: flags.lifetime }),
         ...(flags.resume === undefined ? {} : { resumeFlags: resumeFlagsOf(flags, cmd, tag) }),
         closeDataset: flags.closeDataset === true,
         workers: flags.workers,

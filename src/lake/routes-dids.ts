@@ -164,6 +164,8 @@ async function addDid(request: RouteRequest, context: LakeContext): Promise<void
       meta: body.meta ?? {},
       scopeExists: context.identity.hasScope(scope),
     });
+    // core/did.py add_dids: a lifetime (seconds) sets expired_at; 0 or none leaves the DID without one.
+    if (body.lifetime !== undefined && body.lifetime !== null && body.lifetime !== 0) context.catalog.setLifetime(scope, name, body.lifetime);
     for (const rule of rules) {
       context.rules.add({
         account: rule.account ?? request.account,

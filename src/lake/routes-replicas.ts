@@ -157,6 +157,18 @@ export const replicaRoutes: Route[] = [
   { method: 'PUT', pattern: /^\/replicas\/?$/, auth: 'token', handle: updateReplicas },
   { method: 'POST', pattern: /^\/rules\/?$/, auth: 'token', handle: addRules },
   {
+    method: 'DELETE',
+    pattern: /^\/rules\/([^/]+)\/?$/,
+    auth: 'token',
+    handle: async ({ res, params, body, account }, context) => {
+      await body();
+      // The generic policy (permission.generic perm_del_rule): root or an admin account; the lake has no admin attribute.
+      if (account !== 'root') throw rucioErrors.accessDenied(`Account ${account} can not remove this replication rule.`);
+      context.rules.softDelete(params[0] ?? '');
+      sendText(res, 200, '');
+    },
+  },
+  {
     method: 'GET',
     pattern: /^\/rules\/([^/]+)\/?$/,
     auth: 'token',

@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
 import { rfc1123 } from './dates.js';
-import { rucioErrors } from './rucio-error.js';
+import { RucioApiError, rucioErrors } from './rucio-error.js';
+
+/** A rule deleted through the API expires at most this long after (core/rule.py delete_rule, soft=True). */
+const softDeleteGraceMs = 3_600_000;
 
 export interface RuleInput {
   account: string;
@@ -40,6 +43,7 @@ export class RuleStore {
   private readonly byId: Statement<[string], RuleRow>;
   private readonly byDid: Statement<[string, string], RuleRow>;
   private readonly byAccount: Statement<[string], RuleRow>;
+  private readonly setExpiry: Statement<[number, number, string]>;
 
   constructor(db: Db) {
     this.insert = db.prepare(
@@ -49,6 +53,7 @@ export class RuleStore {
     this.byId = db.prepare('SELECT * FROM rules WHERE id = ?');
     this.byDid = db.prepare('SELECT * FROM rules WHERE scope = ? AND name = ? ORDER BY created_at');
     this.byAccount = db.prepare('SELECT * FROM rules WHERE account = ? ORDER BY created_at');
+    this.setExpiry = db.prepare('UPDATE rules SET expires_at = ?, updated_at = ? WHERE id = ?');
   }
 
   add(input: RuleInput): string {
@@ -60,6 +65,21 @@ export class RuleStore {
       expires, JSON.stringify(input.options), now, now,
     );
     return id;
+  }
+
+  /**
+   * `DELETE /rules/{id}` as Rucio's API does it (core/rule.py delete_rule, soft): the rule stays, its
+   * expiry brought to at most an hour away, for the judge-cleaner daemon to remove (none runs here).
+   */
+  softDelete(id: string): void {
+    const row = this.byId.get(id);
+    if (row === undefined) throw rucioErrors.ruleNotFound(id);
+    if ((JSON.parse(row.options) as { locked?: unknown }).locked === true) {
+      throw new RucioApiError(401, 'UnsupportedOperation', 'The replication rule is locked and has to be unlocked before it can be deleted.');
+    }
+    const now = Date.now();
+    const soon = now + softDeleteGraceMs;
+    this.setExpiry.run(row.expires_at === null ? soon : Math.min(soon, row.expires_at), now, id);
   }
 
   get(id: string): Record<string, unknown> {

@@ -25,6 +25,8 @@ export interface DidInfo {
   length?: number | null | undefined;
   bytes?: number | null | undefined;
   account?: string | undefined;
+  /** When the DID expires (RFC 1123, as the server writes it); none when it has no lifetime. */
+  expiredAt?: string | undefined;
 }
 
 export interface ContentEntry {
@@ -47,6 +49,26 @@ export interface RuleRequest {
   asynchronous?: boolean;
 }
 
+/** A rule as `GET /dids/{scope}/{name}/rules` lists it. */
+export interface RuleInfo {
+  id: string;
+  account: string;
+  rseExpression: string;
+  state: string;
+  /** RFC 1123, as the server writes it. */
+  expiresAt?: string | undefined;
+  locked: boolean;
+}
+
+const ruleInfoSchema = z.looseObject({
+  id: z.string(),
+  account: z.string(),
+  rse_expression: z.string(),
+  state: z.string().nullish(),
+  expires_at: z.string().nullish(),
+  locked: z.boolean().nullish(),
+});
+
 const didInfoSchema = z.looseObject({
   scope: z.string(),
   name: z.string(),
@@ -56,6 +78,7 @@ const didInfoSchema = z.looseObject({
   length: z.number().nullish(),
   bytes: z.number().nullish(),
   account: z.string().nullish(),
+  expired_at: z.string().nullish(),
 });
 
 const contentSchema = z.object({
@@ -132,6 +155,7 @@ export class DidCalls extends RseCalls {
       length: d.length,
       bytes: d.bytes,
       account: d.account ?? undefined,
+      expiredAt: d.expired_at ?? undefined,
     };
   }
 
@@ -268,6 +292,45 @@ export class DidCalls extends RseCalls {
         .parse(line);
       yield { scope: d.scope, name: d.name, type: normaliseType(d.did_type ?? undefined), bytes: d.bytes, length: d.length };
     }
+  }
+
+  /** `GET /dids/{scope}/{name}/rules`: the rules on a DID (none for a DID that does not exist). */
+  async listDidRules(scope: string, name: string): Promise<RuleInfo[]> {
+    const rules: RuleInfo[] = [];
+    for await (const line of this.lines({
+      method: 'GET',
+      path: `/dids/${didPath(scope, name)}/rules`,
+      endpoint: 'GET /dids/{scope}/{name}/rules',
+      operation: 'list rules',
+      subject: `${scope}:${name}`,
+    })) {
+      const r = ruleInfoSchema.parse(line);
+      rules.push({
+        id: r.id,
+        account: r.account,
+        rseExpression: r.rse_expression,
+        state: r.state ?? 'UNKNOWN',
+        expiresAt: r.expires_at ?? undefined,
+        locked: r.locked === true,
+      });
+    }
+    return rules;
+  }
+
+  /**
+   * `DELETE /rules/{id}`: Rucio's API deletes softly: the rule's expiry becomes at most an hour away
+   * and the judge-cleaner daemon removes it then (the generic policy lets only root and admins).
+   */
+  async deleteRule(id: string): Promise<void> {
+    await this.done({
+      method: 'DELETE',
+      path: `/rules/${seg(id)}`,
+      endpoint: 'DELETE /rules/{id}',
+      operation: 'delete rule',
+      subject: id,
+      json: { purge_replicas: null },
+      idempotent: true,
+    });
   }
 
   /** `POST /rules/`: returns the new rule ids. */

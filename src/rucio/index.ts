@@ -9,7 +9,7 @@ export { RucioClient } from './client.js';
 export { CatalogClock, type ClockOffset } from './catalog-clock.js';
 export type { ClientStats } from './client.js';
 export type { RucioClientOptions } from './client-rest.js';
-export type { ContentEntry, Did, DidInfo, FileDid, RuleRequest } from './client-dids.js';
+export type { ContentEntry, Did, DidInfo, FileDid, RuleInfo, RuleRequest } from './client-dids.js';
 export type { ReplicaFile, ReplicaQuery } from './client-replicas.js';
 export type { ReplicaRecord, ReplicaPfn } from './replicas.js';
 export { replicasFromMetalink, rucioTimestamp } from './replicas.js';

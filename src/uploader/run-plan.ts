@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { datasetMarker } from '../common/dataset-marker.js';
 import { definedProps } from '../common/defined.js';
 import { UsageError } from '../common/errors.js';
 import { gpsToUnixMs, unixMsToGps } from '../common/gps.js';
@@ -116,16 +117,23 @@ export function fixSchedule(plan: RunSettings, aligned: boolean, now: () => numb
   return aligned || plan.t0 > 0 ? plan : { ...plan, t0: now() + startLeadMs };
 }
 
-/** Creates the run's dataset (if missing) with its rules: one on the run's RSE, one more for --replicate-to. */
+/**
+ * Creates the run's dataset (if missing) with its rules: one on the run's RSE, one more for
+ * --replicate-to. A new dataset carries wavefier's marker (datasetMarker), so that `wavefier clean`
+ * knows it made it; with a lifetime (seconds) the dataset and its rules expire, and Rucio's daemons
+ * (undertaker, judge-cleaner, reaper) remove them and their replicas after it.
+ */
 export async function ensureDataset(
   rucio: RucioClient,
   settings: Pick<RunSettings, 'scope' | 'dataset' | 'rse'>,
-  replicateTo: string | undefined,
+  options: { replicateTo?: string | undefined; lifetimeSeconds?: number | undefined } = {},
 ): Promise<void> {
   const dids = [{ scope: settings.scope, name: settings.dataset }];
-  const rules: RuleRequest[] = [{ dids, copies: 1, rseExpression: settings.rse, grouping: 'DATASET' }];
-  if (replicateTo !== undefined) rules.push({ dids, copies: 1, rseExpression: replicateTo, grouping: 'DATASET' });
-  await rucio.addDataset(settings.scope, settings.dataset, { rules });
+  const lifetime = options.lifetimeSeconds;
+  const rule = (rseExpression: string): RuleRequest => ({ dids, copies: 1, rseExpression, grouping: 'DATASET', ...definedProps({ lifetime }) });
+  const rules = [rule(settings.rse)];
+  if (options.replicateTo !== undefined) rules.push(rule(options.replicateTo));
+  await rucio.addDataset(settings.scope, settings.dataset, { rules, meta: { [datasetMarker.key]: datasetMarker.value }, ...definedProps({ lifetime }) });
 }
 
 /**

@@ -33,6 +33,8 @@ export interface UploadRunOptions extends RunRequest {
   /** With `resume`: the run-defining flags the user gave on the command line, checked against the run's settings. */
   resumeFlags?: ResumeFlags;
   replicateTo?: string;
+  /** The new dataset's lifetime and its rules', seconds (--lifetime); none by default. */
+  lifetimeSeconds?: number;
   closeDataset: boolean;
   /** Upload concurrency in this process; 0 leaves the work to `wavefier upload-worker` processes. */
   workers: number;
@@ -102,7 +104,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     const logFile = join(confinedPath(plan.logDir, plan.runId, options.resume === undefined ? '--run-id' : '--resume'), uploadLogFile);
     const log = openEventLog(logFile);
     cleanup.push('closing the upload log', () => log.close());
-    await ensureDataset(options.rucio, plan, options.replicateTo);
+    await ensureDataset(options.rucio, plan, definedProps({ replicateTo: options.replicateTo, lifetimeSeconds: options.lifetimeSeconds }));
 
     const queue = new Queue(uploadQueueName(plan.runId), { connection: bullmqConnection(redisUrl) });
     // A Redis restart surfaces here as connection errors while ioredis reconnects: note them, go on.
