@@ -1,4 +1,4 @@
-import { mkdirSync, openSync } from 'node:fs';
+import { fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -22,7 +22,8 @@ export interface EventLog {
 
 export function openEventLog(path: string, base: Record<string, unknown> = {}): EventLog {
   mkdirSync(dirname(path), { recursive: true });
-  const fd = openSync(path, 'a', 0o644);
+  const fd = openSync(path, 'a+', 0o644);
+  endTornLine(fd);
   const destination = pino.destination({ dest: fd, sync: true });
   const logger: Logger = pino(
     {
@@ -54,6 +55,19 @@ export function openEventLog(path: string, base: Record<string, unknown> = {}): 
       destination.end();
     },
   };
+}
+
+/**
+ * A process that died in the middle of a write (SIGKILL, a full disk) leaves its last line without its
+ * newline: the next line appended would be glued onto the fragment and both would be unreadable. The
+ * fragment is ended here, so that it stays one bad line that readers skip, and our first line is whole.
+ */
+function endTornLine(fd: number): void {
+  const { size } = fstatSync(fd);
+  if (size === 0) return;
+  const last = Buffer.alloc(1);
+  readSync(fd, last, 0, 1, size - 1);
+  if (last[0] !== 0x0a) writeSync(fd, '\n');
 }
 
 let cachedHostname: string | undefined;
