@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnavailableError } from '../common/errors.js';
+import { startReaper } from '../common/reaper.js';
 
 export interface PrivateRedisOptions {
   /** Data directory; a temporary one (removed on stop) when absent. */
@@ -19,6 +20,8 @@ export interface PrivateRedis {
   readonly url: string;
   readonly port: number;
   readonly dir: string;
+  /** The server's process id (a restart changes it); undefined once stopped. */
+  readonly pid: number | undefined;
   /** Stops the server (SIGTERM, then SIGKILL after a grace period). Idempotent. */
   stop(): Promise<void>;
   /** Stops and starts the server again on the same port and data directory. */
@@ -32,7 +35,10 @@ const installHint =
 
 /**
  * Starts a redis-server for the lifetime of one run, on a free loopback port, with settings BullMQ
- * needs (`maxmemory-policy noeviction`). The process is ours: stop() ends it.
+ * needs (`maxmemory-policy noeviction`). The process is ours: stop() ends it. It runs in a process
+ * group of its own, so that a Ctrl-C at the terminal reaches only its owner, which stops it last
+ * (after the queues that use it); and a reaper stops it and removes its temporary directory if the
+ * owner dies without stop(), even by SIGKILL.
  */
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const executable = options.executable ?? 'redis-server';
@@ -40,6 +46,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'wavefier-redis-')));
   const port = options.port ?? (await freePort());
   let child: ChildProcess | undefined;
+  const reaper = startReaper(ownDir ? { dir } : {});
 
   const launch = async (): Promise<void> => {
     const args = [
@@ -55,6 +62,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
       '--logfile', '',
     ];
     child = await spawnAndWaitReady(executable, args, port);
+    reaper.watch(child.pid);
   };
 
   const terminate = async (signal: NodeJS.Signals): Promise<void> => {
@@ -66,9 +74,16 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     const timer = setTimeout(() => running.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
+    reaper.watch(undefined);
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (error) {
+    reaper.release();
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   // If this process ends without stop() (a second Ctrl-C exits at once), the server must not outlive it.
   const killOnExit = (): void => {
     child?.kill('SIGKILL');
@@ -79,11 +94,15 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
+    get pid() {
+      return child?.pid;
+    },
     stop() {
       stopped ??= (async () => {
         await terminate('SIGTERM');
         process.off('exit', killOnExit);
         if (ownDir) await rm(dir, { recursive: true, force: true });
+        reaper.release();
       })();
       return stopped;
     },
@@ -101,7 +120,7 @@ async function spawnAndWaitReady(executable: string, args: string[], port: numbe
   return new Promise((resolve, reject) => {
     let output = '';
     let settled = false;
-    const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const fail = (error: Error): void => {
       if (settled) return;
       settled = true;

@@ -1,4 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { repoRoot } from '../helpers/cli.js';
 import { connectRedis, startPrivateRedis, type PrivateRedis } from '../../src/redis/index.js';
 import type { RunSettings } from '../../src/uploader/run-plan.js';
 import { RunState } from '../../src/uploader/run-state.js';
@@ -94,6 +99,64 @@ describe('run state in Redis', () => {
       expect(await state.unaccounted(10)).toEqual([1, 2, 4, 6, 7, 8]);
     } finally {
       redis.disconnect();
+    }
+  });
+});
+
+describe('private redis-server whose owner dies', () => {
+  /** Whether the process runs (a zombie waiting for init to collect its status runs no more). */
+  const alive = (pid: number): boolean => {
+    try {
+      return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+
+  /** Starts a private redis-server in a Node process of its own (the built dist/), returns its pid and data dir. */
+  const startOwner = async (): Promise<{ owner: ChildProcess; pid: number; dir: string }> => {
+    const code = `
+      import { startPrivateRedis } from './dist/redis/index.js';
+      const redis = await startPrivateRedis();
+      console.log(JSON.stringify({ pid: redis.pid, dir: redis.dir }));
+      setInterval(() => undefined, 1000);
+    `;
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: owner.stdout }).once('line', resolve);
+      owner.once('exit', (exitCode) => reject(new Error(`owner exited with ${exitCode}`)));
+    });
+    return { owner, ...(JSON.parse(line) as { pid: number; dir: string }) };
+  };
+
+  const gone = async (pid: number, dir: string, withinMs: number): Promise<boolean> => {
+    const deadline = Date.now() + withinMs;
+    while (Date.now() < deadline) {
+      if (!alive(pid) && !existsSync(dir)) return true;
+      await sleep(50);
+    }
+    return false;
+  };
+
+  it('is stopped and its temporary directory removed when the owner is killed with SIGKILL', async () => {
+    const { owner, pid, dir } = await startOwner();
+    expect(alive(pid)).toBe(true);
+    expect(existsSync(dir)).toBe(true);
+    owner.kill('SIGKILL');
+    expect(await gone(pid, dir, 4000)).toBe(true);
+  });
+
+  it('runs in a process group of its own, which a Ctrl-C to its owner\'s group does not reach', async () => {
+    const { owner, pid, dir } = await startOwner();
+    try {
+      // Field 5 of /proc/<pid>/stat is the process group: the server leads a group of its own.
+      const serverGroup = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]);
+      const ownerGroup = Number(readFileSync(`/proc/${owner.pid!}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]);
+      expect(serverGroup).toBe(pid);
+      expect(serverGroup).not.toBe(ownerGroup);
+    } finally {
+      owner.kill('SIGKILL');
+      expect(await gone(pid, dir, 4000)).toBe(true);
     }
   });
 });
