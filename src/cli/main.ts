@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
 import { ExitCode, InterruptedError, isWavefierError, errorMessage } from '../common/errors.js';
+import { watchStopRequests } from '../common/shutdown.js';
 import { terminalText } from '../common/terminal-text.js';
 import { createProgram } from './program.js';
 import type { Runtime } from './runtime.js';
@@ -61,22 +62,13 @@ function describeStack(error: unknown): string {
 }
 
 /**
- * Process entry point: wires SIGINT/SIGTERM to an abort signal (first signal: graceful stop;
- * second: immediate exit) and exits with the code `run` resolves to.
+ * Process entry point: wires the stop requests (SIGINT/SIGTERM, the owner's pipe) to an abort signal
+ * (common/shutdown.ts: first request, graceful stop; a signal while stopping, immediate exit) and
+ * exits with the code `run` resolves to.
  */
 export async function main(): Promise<void> {
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) {
-      process.stderr.write(`\nwavefier: second ${signal}, exiting now\n`);
-      process.exit(signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm);
-    }
-    process.stderr.write(`\nwavefier: ${signal} received, stopping gracefully (send it again to exit at once)\n`);
-    controller.abort(new InterruptedError(signal));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const code = await run(process.argv.slice(2), { signal: controller.signal });
+  const stops = watchStopRequests({ stderr: process.stderr, exit: (code) => process.exit(code) });
+  const code = await run(process.argv.slice(2), { signal: stops.signal });
   process.exitCode = code;
   // Everything was closed and flushed by now; a handle that a library leaked (a worker pool's
   // child, a socket) must not keep a finished command alive. Unref'd: a clean exit is not delayed.

@@ -1,12 +1,13 @@
 import { Option, type Command } from 'commander';
 import { definedProps } from '../common/defined.js';
-import { IntegrityError, UsageError } from '../common/errors.js';
+import { RuntimeFailure, UsageError } from '../common/errors.js';
 import { checkPathName } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
 import { replayLine, sourceSpecFrom, syntheticDefaults } from '../uploader/replay.js';
 import { validateChunkTag } from '../strain/chunk-name.js';
 import type { DqPolicy, GapPolicy } from '../strain/index.js';
 import type { ResumeFlags, UploadDryRun, UploadSummary } from '../uploader/index.js';
+import type { RunRequest } from '../uploader/run-plan.js';
 import { datasetArgument } from './did.js';
 import { duration, lifetime, nonNegativeInteger, pointInTime, positiveInteger, positiveNumber } from './parse.js';
 import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
@@ -49,10 +50,9 @@ interface UploadFlags {
   drainTimeout: number;
 }
 
-export function registerUpload(program: Command, runtime: Runtime): void {
-  const command = program
-    .command('upload')
-    .description('paced upload of 1 s strain chunks into the data lake through a BullMQ queue, with latency and integrity logs')
+/** The options and argument of `wavefier upload`; `wavefier rehearse` parses the flags it passes with the same ones. */
+export function addUploadOptions(command: Command): Command {
+  return command
     .addOption(new Option('--source <file|synthetic>', 'GWOSC/LOSC HDF5 file to replay, or "synthetic" for seeded coloured noise'))
     .addOption(new Option('--order <order>', 'how chunks are drawn from a file').choices(['sequential', 'random']).default('sequential'))
     .addOption(new Option('--seed <n>', 'seed of the random order and of the synthetic stream').argParser(nonNegativeInteger('--seed')).default(1))
@@ -94,51 +94,81 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--log-dir <dir>', 'logs go to <dir>/<run id>/upload.jsonl').default('rehearsals'))
     .addOption(new Option('--dry-run', 'resolve the RSE, its protocol, the PFN of chunk 0 and the schedule, print them, and stop: nothing is written'))
     .addOption(new Option('--drain-timeout <duration>', 'wait this long after the last chunk for uploads in flight').argParser(duration('--drain-timeout')).default(60_000, '60s'));
-  command.action(async (did: string | undefined, flags: UploadFlags & RucioFlags, cmd: Command) => {
+}
+
+export type UploadCommandFlags = UploadFlags & RucioFlags;
+
+/** A run as the flags ask for it, checked as far as can be without starting anything; the source is opened by prepareUploadRun. */
+export interface UploadRequest extends RunRequest {
+  redisUrl?: string;
+  resume?: string;
+  resumeFlags?: ResumeFlags;
+  replicateTo?: string;
+  dryRun: boolean;
+}
+
+/**
+ * The run that the DID argument and the flags ask for, checked as far as can be without starting
+ * anything (the source spec, the tag, the names, --resume's needs); `command` is the parsed command,
+ * which tells flags given on the command line from defaults.
+ */
+export function uploadRequestFromFlags(did: string | undefined, flags: UploadFlags, command: Command): UploadRequest {
+  const dataset = datasetArgument(did, command, flags);
+  if (flags.resume === undefined && flags.source === undefined) throw new UsageError('--source is required: an HDF5 file, or "synthetic"');
+  const source = flags.resume === undefined ? sourceSpecFrom({ ...flags, source: flags.source ?? 'synthetic' }) : undefined;
+  if (flags.dryRun === true && flags.resume !== undefined) throw new UsageError('--dry-run plans a new run; it cannot be combined with --resume');
+  if (flags.resume !== undefined && flags.redis === undefined) {
+    throw new UsageError('--resume needs --redis: the run state lives in the Redis of the interrupted run');
+  }
+  if (flags.resume === undefined && flags.rse === undefined) throw new UsageError('--rse is required: the RSE to upload to (a run continued with --resume takes its own)');
+  const tag = flags.tag === undefined ? undefined : validateChunkTag(flags.tag);
+  // Run ids name the log folder under --log-dir; scopes become paths in file RSEs (user.x → user/x).
+  if (flags.runId !== undefined) checkPathName(flags.runId, '--run-id');
+  if (flags.resume !== undefined) checkPathName(flags.resume, '--resume');
+  checkPathName(flags.scope.replaceAll('.', '/'), '--scope', { nested: true });
+  return {
+    ...definedProps({ runId: flags.runId, source, redisUrl: flags.redis, resume: flags.resume }),
+    ...(flags.resume === undefined ? {} : { resumeFlags: resumeFlagsOf(flags, command, tag) }),
+    periodMs: flags.period,
+    rateFactor: flags.rateFactor,
+    asFastAsPossible: flags.asFastAsPossible === true,
+    ...definedProps({ count: flags.count, durationMs: flags.duration, startAt: flags.startAt }),
+    alignGps: flags.alignGps === true,
+    latePolicy: flags.late,
+    gapPolicy: flags.onGap,
+    dqPolicy: flags.onDq,
+    scope: dataset?.scope ?? flags.scope,
+    ...definedProps({ dataset: dataset?.name, tag, replicateTo: flags.replicateTo, rse: flags.rse }),
+    uploadMode: flags.uploadMode,
+    logDir: flags.logDir,
+    dryRun: flags.dryRun === true,
+  };
+}
+
+export function registerUpload(program: Command, runtime: Runtime): void {
+  const command = program
+    .command('upload')
+    .description('paced upload of 1 s strain chunks into the data lake through a BullMQ queue, with latency and integrity logs');
+  addUploadOptions(command).action(async (did: string | undefined, flags: UploadCommandFlags, cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
-    const dataset = datasetArgument(did, cmd, flags);
-    if (flags.resume === undefined && flags.source === undefined) throw new UsageError('--source is required: an HDF5 file, or "synthetic"');
-    const source = flags.resume === undefined ? sourceSpecFrom({ ...flags, source: flags.source ?? 'synthetic' }) : undefined;
-    if (flags.dryRun === true && flags.resume !== undefined) throw new UsageError('--dry-run plans a new run; it cannot be combined with --resume');
-    if (flags.resume !== undefined && flags.redis === undefined) {
-      throw new UsageError('--resume needs --redis: the run state lives in the Redis of the interrupted run');
-    }
-    if (flags.resume === undefined && flags.rse === undefined) throw new UsageError('--rse is required: the RSE to upload to (a run continued with --resume takes its own)');
-    const tag = flags.tag === undefined ? undefined : validateChunkTag(flags.tag);
-    // Run ids name the log folder under --log-dir; scopes become paths in file RSEs (user.x → user/x).
-    if (flags.runId !== undefined) checkPathName(flags.runId, '--run-id');
-    if (flags.resume !== undefined) checkPathName(flags.resume, '--resume');
-    checkPathName(flags.scope.replaceAll('.', '/'), '--scope', { nested: true });
+    const { dryRun, ...request } = uploadRequestFromFlags(did, flags, cmd);
+    // Checked, and the source opened, before the Rucio and queue libraries load and before anything
+    // starts: a usage problem is answered at once and leaves nothing behind.
+    const { prepareUploadRun } = await import('../uploader/preflight.js');
+    const prepared = request.resume === undefined && !dryRun ? await prepareUploadRun(request) : undefined;
     const { client } = await rucioClientFromFlags(flags);
     // Loaded here, not at start-up: `wavefier --help` should not pay for HDF5, BullMQ and the AWS SDK.
     const { planUploadDryRun, runUpload } = await import('../uploader/index.js');
-    const request = {
-      ...definedProps({ runId: flags.runId, source }),
-      periodMs: flags.period,
-      rateFactor: flags.rateFactor,
-      asFastAsPossible: flags.asFastAsPossible === true,
-      ...definedProps({ count: flags.count, durationMs: flags.duration, startAt: flags.startAt }),
-      alignGps: flags.alignGps === true,
-      latePolicy: flags.late,
-      gapPolicy: flags.onGap,
-      dqPolicy: flags.onDq,
-      scope: dataset?.scope ?? flags.scope,
-      ...definedProps({ dataset: dataset?.name, tag, replicateTo: flags.replicateTo, rse: flags.rse }),
-      logDir: flags.logDir,
-      rucio: client,
-    };
     try {
-      if (flags.dryRun === true) {
-        const plan = await planUploadDryRun(request);
+      if (dryRun) {
+        const plan = await planUploadDryRun({ ...request, rucio: client });
         ctx.output.result({ event: 'dry_run', ...plan }, renderDryRun(plan));
         return;
       }
       const summary = await runUpload({
         ...request,
-        ...definedProps({ redisUrl: flags.redis, resume: flags.resume }),
-        uploadMode: flags.uploadMode,
-        ...definedProps({ lifetimeSeconds: flags.lifetime }),
-        ...(flags.resume === undefined ? {} : { resumeFlags: resumeFlagsOf(flags, cmd, tag) }),
+        ...definedProps({ prepared, lifetimeSeconds: flags.lifetime }),
+        rucio: client,
         closeDataset: flags.closeDataset === true,
         workers: flags.workers,
         attempts: flags.attempts,
@@ -147,8 +177,9 @@ export function registerUpload(program: Command, runtime: Runtime): void {
         output: ctx.output,
       });
       ctx.output.result(summary, renderUploadSummary(summary));
-      if (summary.failed > 0) {
-        throw new IntegrityError(`${summary.failed} of ${summary.scheduled} chunks failed to upload; the reasons are in ${summary.logFile}`);
+      // Stopped by a signal: its status (130/143) says so, whatever the chunks did until then.
+      if (summary.failed > 0 && !summary.interrupted) {
+        throw new RuntimeFailure(`${summary.failed} of ${summary.scheduled} chunks failed to upload; the reasons are in ${summary.logFile}`);
       }
     } finally {
       await client.close();

@@ -4,8 +4,10 @@ import { Queue } from 'bullmq';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
-import { ExitCode, UsageError, errorMessage, isWavefierError } from '../common/errors.js';
+import { ExitCode, RuntimeFailure, UsageError, errorMessage, isWavefierError } from '../common/errors.js';
 import { openEventLog } from '../common/event-log.js';
+import { onForcedExit } from '../common/shutdown.js';
+import { checkWritableDir } from '../common/writable-dir.js';
 import { downloadLogFile, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
 import { confinedPath } from '../common/safe-path.js';
@@ -24,6 +26,7 @@ import { DownloadStats, progressLine, startProgress, type LatencyPercentiles } f
 import { CatalogContact, ClosedDatasetProbe, defaultGiveUpAfterMs } from './stop-rules.js';
 import { DownloadRegistration } from './download-registry.js';
 import { WorkerAnswers } from './worker-answers.js';
+import { checkDownloadRequest } from './preflight.js';
 import { DownloadWorkerPool } from './worker-pool.js';
 
 export interface DownloadRunOptions {
@@ -100,6 +103,10 @@ export interface DownloadSummary {
   totalLatencyMs: LatencyPercentiles;
 }
 
+/** After a Ctrl-C: how long chunks in flight may take, and how long a worker process may take to stop. */
+const interruptedDrainMs = 2000;
+const interruptedWorkerGraceMs = 2000;
+
 /** Room in the queue's event stream, which carries the workers' answers (5 events per chunk). */
 const answerStreamLength = 100_000;
 /** Chunks each local worker process fetches at the same time. */
@@ -128,8 +135,7 @@ class Readiness {
 export async function runDownload(options: DownloadRunOptions): Promise<DownloadSummary> {
   const now = options.now ?? Date.now;
   const started = now();
-  if (options.keep === 'all' && options.dest === undefined) throw new UsageError('--dir DIR is required unless --keep none');
-  if (!(options.pollIntervalMs > 0)) throw new UsageError(`--poll-interval must be positive, got ${options.pollIntervalMs} ms`);
+  await checkDownloadRequest(options);
   const giveUpAfterMs = options.giveUpAfterMs ?? defaultGiveUpAfterMs;
   if (!(giveUpAfterMs > 0)) throw new UsageError(`--give-up-after must be positive, got ${giveUpAfterMs} ms`);
   // Credentials the server rejects fail the run now, not after the workers started; a catalog that
@@ -147,6 +153,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     if (redisUrl === undefined) {
       const server = await startPrivateRedis();
       redisUrl = server.url;
+      // Pushed first, so stopped last: the queue and the worker processes still use it while they stop.
       cleanup.push('stopping the private redis-server', () => server.stop());
     }
     const redis = await connectRedis(redisUrl);
@@ -215,10 +222,78 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       onVerified: (answer) => schedule.verified?.(answer.name, answer.tAvail),
       now,
     });
+    let finished = false;
+    const writeRunFinished = (reason: string): void => {
+      if (finished) return;
+      finished = true;
+      log.write({
+        event: 'run_finished',
+        run: runName,
+        side: 'download',
+        scope: options.scope,
+        dataset: options.dataset,
+        counts: {
+          detected: stats.detected,
+          verified: stats.verified,
+          foreign: stats.foreign,
+          corrupted: stats.corruptedFinal,
+          corrupted_reads: stats.corruptedReads,
+          chunks_with_corrupted_read: stats.chunksWithCorruptedRead,
+          invalid: stats.invalidFinal,
+          failed: stats.failedFinal,
+          in_flight: coordinator.pending.size,
+          polls: stats.polls,
+          poll_hits: schedule.counters.hits,
+          poll_misses: schedule.counters.misses,
+          poll_requests: stats.pollRequests,
+          poll_errors: stats.pollErrors,
+        },
+        reason,
+      } satisfies RunEvent);
+    };
+    // Stopped by a signal, the log ends with run_finished even when the stop itself failed (Redis
+    // gone) or the user forced the exit with a second signal.
+    cleanup.push('ending the download log', () => {
+      if (options.signal.aborted) writeRunFinished('interrupted');
+    });
+    cleanup.push('forgetting the forced-exit hook', onForcedExit(() => {
+      log.diagnostic('warn', 'exit forced by a second signal: chunks in flight are found again by the next download');
+      writeRunFinished('interrupted');
+      log.flush();
+    }));
+
+    // A destination that can no longer take files (a full disk) fails every chunk alike: the first
+    // failure checks it, and if it is the cause the run stops with that one error (exit 1).
+    const unwritable = new AbortController();
+    let destinationProblem: RuntimeFailure | undefined;
+    let checkingDestination = false;
+    const checkDestination = (): void => {
+      const { dest } = options;
+      if (options.keep !== 'all' || dest === undefined || checkingDestination || unwritable.signal.aborted) return;
+      checkingDestination = true;
+      checkWritableDir(dest, '--dir').then(
+        () => {
+          checkingDestination = false;
+        },
+        (error: unknown) => {
+          destinationProblem = new RuntimeFailure(`the download stopped: ${errorMessage(error)}`, { cause: error });
+          options.output.error(destinationProblem.message);
+          unwritable.abort();
+        },
+      );
+    };
+    const runSignal = AbortSignal.any([options.signal, unwritable.signal]);
+
     const answers = new WorkerAnswers(
       queueName,
       connection,
-      { completed: (answer) => coordinator.completed(answer), failed: (jobId, reason) => coordinator.failed(jobId, reason) },
+      {
+        completed: (answer) => coordinator.completed(answer),
+        failed: (jobId, reason) => {
+          coordinator.failed(jobId, reason);
+          checkDestination();
+        },
+      },
       log,
     );
     cleanup.push('closing the answer stream', () => answers.close());
@@ -240,7 +315,8 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       log,
       output: options.output,
     });
-    cleanup.push('stopping the download worker processes', () => workers.close());
+    // After a Ctrl-C a worker process gets a short moment to stop by itself (DESIGN §5: 5 s in all).
+    cleanup.push('stopping the download worker processes', () => workers.close(options.signal.aborted ? interruptedWorkerGraceMs : undefined));
     workers.start();
     const readiness = new Readiness(() => {
       log.write({
@@ -253,7 +329,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       } satisfies RunEvent);
       options.output.info(`download ready after ${formatDuration(now() - started)}: first poll answered, ${workers.ready} worker processes connected`);
     });
-    void workers.whenReady(options.signal).then(() => readiness.set('workers'));
+    void workers.whenReady(runSignal).then(() => readiness.set('workers'));
 
     const poller = new DatasetPoller(
       {
@@ -299,10 +375,13 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       startedAt: started,
       log,
       output: options.output,
-      signal: options.signal,
+      signal: runSignal,
       now,
     });
-    await coordinator.drain(options.signal.aborted ? 10_000 : 30_000);
+    // After a Ctrl-C, chunks in flight get a short moment; those waiting for a retry are not waited
+    // for (the next download finds them again). A destination that cannot take files gets none.
+    await coordinator.drain(destinationProblem !== undefined ? 0 : options.signal.aborted ? interruptedDrainMs : 30_000);
+    if (destinationProblem !== undefined) throw destinationProblem;
     progress.stop();
     const summary: DownloadSummary = {
       scope: options.scope,
@@ -327,30 +406,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       wallMs: now() - started,
       totalLatencyMs: stats.latency(),
     };
-    log.write({
-      event: 'run_finished',
-      run: runName,
-      side: 'download',
-      scope: options.scope,
-      dataset: options.dataset,
-      counts: {
-        detected: summary.detected,
-        verified: summary.verified,
-        foreign: summary.foreign,
-        corrupted: summary.corrupted,
-        corrupted_reads: summary.corruptedReads,
-        chunks_with_corrupted_read: summary.chunksWithCorruptedRead,
-        invalid: summary.invalid,
-        failed: summary.failed,
-        in_flight: summary.inFlight,
-        polls: summary.polls,
-        poll_hits: summary.pollHits,
-        poll_misses: summary.pollMisses,
-        poll_requests: summary.pollRequests,
-        poll_errors: summary.pollErrors,
-      },
-      reason: stopReason,
-    } satisfies RunEvent);
+    writeRunFinished(stopReason);
     return summary;
   } finally {
     await cleanup.run();

@@ -8,6 +8,7 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { definedProps } from '../common/defined.js';
 import { errorMessage } from '../common/errors.js';
+import { describeFsError, isUnwritableError } from '../common/writable-dir.js';
 import { ChecksumMismatchError, fetchVerified, safeDestination, writeFileAtomically, type FetchedReplica, type RucioClient } from '../rucio/index.js';
 import { encodeChunk } from '../strain/index.js';
 import { parseDownloadJob, type ChunkOutcome, type CorruptReadRecord, type DownloadJob, type WorkerAnswer } from './download-job.js';
@@ -126,6 +127,9 @@ export function startDownloadWorker(options: DownloadWorkerOptions): Worker {
         const outcome = await processChunk(options.rucio, data);
         return { ...outcome, name: data.name, corruptions: data.corruptions, attempt };
       } catch (error) {
+        // A destination that cannot take the file (full, read-only, forbidden) will not take it on the
+        // next attempt either: the job fails at once and the download checks its destination.
+        if (isUnwritableError(error)) throw new UnrecoverableError(`cannot write the chunk under ${data.destDir ?? '--dest'}: ${describeFsError(error)}`);
         if (attempt < (job.opts.attempts ?? 1)) options.onRetry?.(data, attempt, error instanceof Error ? error : new Error(errorMessage(error)));
         throw error;
       }

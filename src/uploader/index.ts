@@ -4,3 +4,4 @@ export { serveUploadWorkers, type UploadWorkerCounts, type UploadWorkerServiceOp
 export { planUploadDryRun, type UploadDryRun } from './dry-run.js';
 export { describeReplay, describeSourceFlags } from './replay-description.js';
 export { replayLine, sourceSpecFrom, type ReplayDescription, type SourceFlags } from './replay.js';
+export { prepareUploadRun, type PreparedRun } from './preflight.js';

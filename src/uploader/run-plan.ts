@@ -75,7 +75,7 @@ export function chunkCount(request: { count?: number | undefined; durationMs?: n
 }
 
 /** The settings of a new run, before its schedule is fixed (t0 is set by fixSchedule). */
-export function planRun(request: RunRequest, rucioHost: string, now: () => number): RunSettings {
+export function planRun(request: RunRequest, rucioHost: string | undefined, now: () => number): RunSettings {
   if (!request.source) throw new UsageError('no --source given: pass an HDF5 file or "synthetic"');
   if (request.rse === undefined) throw new UsageError('--rse is required for a new run: the RSE to upload to (a resumed run takes its RSE from Redis)');
   if (!(request.periodMs > 0)) throw new UsageError(`--period must be positive, got ${request.periodMs} ms`);
@@ -105,7 +105,7 @@ export function planRun(request: RunRequest, rucioHost: string, now: () => numbe
     dqPolicy: request.dqPolicy ?? 'send',
     logDir: request.logDir,
     createdAt: now(),
-    rucioHost,
+    ...definedProps({ rucioHost }),
   };
 }
 

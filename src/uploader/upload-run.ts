@@ -7,6 +7,8 @@ import { formatDuration } from '../common/duration.js';
 import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog } from '../common/event-log.js';
 import { confinedPath } from '../common/safe-path.js';
+import { onForcedExit } from '../common/shutdown.js';
+import { checkWritableDir } from '../common/writable-dir.js';
 import { uploadLogFile, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
 import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
@@ -16,7 +18,8 @@ import { EventPump } from './event-pump.js';
 import { uploadQueueName } from './job.js';
 import { runPacer } from './pacer.js';
 import { Producer } from './producer.js';
-import { ensureDataset, fixSchedule, planRun, resumeConflicts, type ResumeFlags, type RunRequest, type RunSettings } from './run-plan.js';
+import { prepareUploadRun, type PreparedRun } from './preflight.js';
+import { ensureDataset, fixSchedule, resumeConflicts, type ResumeFlags, type RunRequest, type RunSettings } from './run-plan.js';
 import { describeReplay } from './replay-description.js';
 import { replayLine, replaySettings, type ReplayDescription } from './replay.js';
 import { startProgress } from './run-progress.js';
@@ -25,6 +28,8 @@ import { RunStats, type TimingPercentiles } from './run-stats.js';
 import { startUploadWorker } from './upload-worker.js';
 
 export interface UploadRunOptions extends RunRequest {
+  /** The new run, already checked and its source opened (prepareUploadRun); prepared here when absent. */
+  prepared?: PreparedRun;
   /** Redis to use; when absent a private redis-server is started for the run. */
   redisUrl?: string;
   rucio: RucioClient;
@@ -69,6 +74,9 @@ export interface UploadSummary {
 /** As-fast-as-possible mode keeps at most this many chunks per worker waiting in Redis. */
 const outstandingPerWorker = 16;
 
+/** After a Ctrl-C, how long uploads in flight may take to land before the run stops without them. */
+const interruptedDrainMs = 2000;
+
 /**
  * One upload run: paces chunks from the source onto the BullMQ queue at their due times, uploads them
  * with in-process workers (and any `upload-worker` processes on the same Redis), waits for the last
@@ -80,12 +88,18 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
   const cleanup = new CleanupStack({ onError: (message) => options.output.warn(`cleanup: ${message}`) });
 
   try {
+    // A new run's request is checked, and its source opened, before anything starts: a usage problem
+    // exits 2 at once and leaves no Redis, dataset or run directory behind.
+    const fresh = options.resume === undefined ? (options.prepared ?? (await prepareUploadRun(options, now))) : undefined;
+    if (fresh !== undefined) cleanup.push('closing the source', () => fresh.source.close());
+
     let redisUrl = options.redisUrl;
     if (redisUrl === undefined) {
       const privateRedis = await startPrivateRedis();
       redisUrl = privateRedis.url;
+      // Pushed first, so stopped last: everything below still talks to it while it stops.
       cleanup.push('stopping the private redis-server', () => privateRedis.stop());
-      options.output.info(`started a private redis-server at ${redisUrl} for this run`);
+      options.output.info(`started a private redis-server at ${redisUrl} (pid ${privateRedis.pid ?? '?'}) for this run`);
     }
     const redis = await connectRedis(redisUrl);
     cleanup.push('disconnecting from Redis', () => redis.disconnect());
@@ -100,11 +114,13 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
           `${conflicts.join(', ')}; leave ${conflicts.length === 1 ? 'it' : 'them'} out, or give the run's value`,
       );
     }
-    const plan = resumed?.settings ?? planRun(options, options.rucio.config.rucioHost, now);
+    const plan = resumed?.settings ?? (fresh === undefined ? undefined : { ...fresh.plan, rucioHost: options.rucio.config.rucioHost });
+    if (plan === undefined) throw new Error('unreachable: a run is either new or resumed');
+    if (resumed !== undefined) await checkWritableDir(plan.logDir, '--log-dir');
     const logFile = join(confinedPath(plan.logDir, plan.runId, options.resume === undefined ? '--run-id' : '--resume'), uploadLogFile);
+    await ensureDataset(options.rucio, plan, definedProps({ replicateTo: options.replicateTo, lifetimeSeconds: options.lifetimeSeconds }));
     const log = openEventLog(logFile);
     cleanup.push('closing the upload log', () => log.close());
-    await ensureDataset(options.rucio, plan, definedProps({ replicateTo: options.replicateTo, lifetimeSeconds: options.lifetimeSeconds }));
 
     const queue = new Queue(uploadQueueName(plan.runId), { connection: bullmqConnection(redisUrl) });
     // A Redis restart surfaces here as connection errors while ioredis reconnects: note them, go on.
@@ -123,12 +139,13 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
         onOutcome: (event) => stats.outcome(event),
         onError: (error) => log.diagnostic('warn', 'upload worker error', { error: errorMessage(error) }),
       });
-      // Closing waits for in-flight uploads; the drain below already bounded that wait.
-      cleanup.push('closing the upload workers', () => worker.close());
+      // After a normal end the drain has already waited for the uploads in flight. After a Ctrl-C
+      // they are not waited for: a chunk without an outcome is taken up again by --resume.
+      cleanup.push('closing the upload workers', () => worker.close(options.signal.aborted));
     }
 
-    const source = await openSource(plan.source as SourceSpec, { runId: plan.runId, gpsStart: plan.gpsStart, duration: plan.duration });
-    cleanup.push('closing the source', () => source.close());
+    const source = fresh?.source ?? (await openSource(plan.source as SourceSpec, { runId: plan.runId, gpsStart: plan.gpsStart, duration: plan.duration }));
+    if (fresh === undefined) cleanup.push('closing the source', () => source.close());
     const replay = describeReplay(source, plan);
     options.output.info(replayLine(replay));
     // Pay the first-time costs (connection, code compilation, the first read) before the schedule
@@ -137,13 +154,39 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     source.chunk(0);
     const { state, settings, next } = resumed ?? (await createRun(redis, fixSchedule(plan, options.alignGps, now)));
     log.write(runStartedEvent(settings, options.workers, options.resume === undefined ? undefined : next, replay));
+    const countsBefore = await state.counts();
+    const doneBefore = (countsBefore.uploaded ?? 0) + (countsBefore.failed ?? 0);
+    const producer = new Producer({ queue, state, source, settings, log, stats, attempts: options.attempts, now, doneBefore });
+    let finished = false;
+    const writeRunFinished = (counts: Record<string, number>, interrupted: boolean): void => {
+      if (finished) return;
+      finished = true;
+      log.write({
+        event: 'run_finished',
+        run: settings.runId,
+        side: 'upload',
+        scope: settings.scope,
+        dataset: settings.dataset,
+        ...definedProps({ scheduled: settings.count }),
+        counts,
+        ...(interrupted ? { reason: 'interrupted' } : {}),
+      } satisfies RunEvent);
+    };
+    // A stop that could not finish its bookkeeping (Redis gone, a second Ctrl-C) still ends the log
+    // with run_finished, with the one count this process knows without Redis.
+    const knownCounts = (): Record<string, number> => ({ enqueued: producer.enqueued, dq_flagged: producer.dqFlagged });
+    cleanup.push('ending the upload log', () => {
+      if (options.signal.aborted) writeRunFinished(knownCounts(), true);
+    });
+    cleanup.push('forgetting the forced-exit hook', onForcedExit(() => {
+      log.diagnostic('warn', 'exit forced by a second signal: chunks in flight get their outcome on --resume');
+      writeRunFinished(knownCounts(), true);
+      log.flush();
+    }));
     const pump = await EventPump.start(state, log);
     cleanup.push('stopping the event pump', () => pump.stop());
     await state.setStatus('running');
 
-    const countsBefore = await state.counts();
-    const doneBefore = (countsBefore.uploaded ?? 0) + (countsBefore.failed ?? 0);
-    const producer = new Producer({ queue, state, source, settings, log, stats, attempts: options.attempts, now, doneBefore });
     const progress = startProgress(options.output, stats, settings, state, (counts) => producer.inQueue(counts), doneBefore + (countsBefore.skipped ?? 0));
     cleanup.push('stopping the progress line', () => progress.stop());
 
@@ -163,7 +206,9 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     await state.setNext(nextUnsent);
 
     const interrupted = options.signal.aborted;
-    const drainTimeout = interrupted ? Math.min(options.drainTimeoutMs, 10_000) : options.drainTimeoutMs;
+    // Stopped by the user: uploads in flight get a short moment to land, chunks waiting for a retry
+    // are not waited for (DESIGN §5: a Ctrl-C returns within 5 s).
+    const drainTimeout = interrupted ? Math.min(options.drainTimeoutMs, interruptedDrainMs) : options.drainTimeoutMs;
     if (interrupted) options.output.info(`stopping: waiting up to ${formatDuration(drainTimeout)} for uploads in flight`);
     await producer.drain(nextUnsent, drainTimeout);
     if (!interrupted) await producer.reconcile(nextUnsent, options.drainTimeoutMs);
@@ -176,16 +221,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     // Every chunk has its outcome by now; a resumed run enqueues unfinished chunks with fresh samples.
     if (!interrupted) await state.dropSamples();
     await state.setStatus(interrupted ? 'interrupted' : 'finished');
-    log.write({
-      event: 'run_finished',
-      run: settings.runId,
-      side: 'upload',
-      scope: settings.scope,
-      dataset: settings.dataset,
-      ...definedProps({ scheduled: settings.count }),
-      counts: { enqueued: producer.enqueued, dq_flagged: producer.dqFlagged, ...counts },
-      ...(interrupted ? { reason: 'interrupted' } : {}),
-    } satisfies RunEvent);
+    writeRunFinished({ enqueued: producer.enqueued, dq_flagged: producer.dqFlagged, ...counts }, interrupted);
     progress.stop();
 
     return {

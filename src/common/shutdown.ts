@@ -1,0 +1,162 @@
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { ExitCode, InterruptedError } from './errors.js';
+
+/**
+ * One shutdown protocol for every command (STYLE.md "Shutdown"):
+ * - the first SIGINT/SIGTERM, or the owner's stop request, starts a graceful stop (the abort signal
+ *   every command watches);
+ * - a signal while that stop is under way comes from the user (the processes we start live in
+ *   process groups of their own, so a terminal's Ctrl-C never reaches them, and an owner asks them to
+ *   stop through a pipe, never with a signal): it forces the exit at once, after the forced-exit
+ *   hooks have written what they can (a log's `run_finished`);
+ * - a process started by another wavefier process (rehearse's upload and download, the lake) is
+ *   asked to stop by the end of its stdin, a pipe only the owner holds: it ends when the owner closes
+ *   it and when the owner dies, even by SIGKILL, so that no child outlives its owner.
+ */
+
+/** Set in the environment of a child we own: its stdin is the owner's pipe (see ownedChild). */
+export const ownerPipeEnv = 'WAVEFIER_OWNER_PIPE';
+
+/** How a stop began: a signal from the user, or the owner's pipe (closed or broken). */
+export type StopCause = NodeJS.Signals | 'owner';
+
+export interface StopRequestOptions {
+  stderr: NodeJS.WritableStream;
+  /** Ends the process at once (process.exit): a second signal. */
+  exit: (code: number) => never;
+  env?: NodeJS.ProcessEnv;
+  stdin?: NodeJS.ReadableStream;
+  /** Told when the stop begins (for tests and for the stop clock). */
+  onStop?: (cause: StopCause) => void;
+}
+
+export interface StopRequests {
+  /** Aborted (with an InterruptedError) when the stop begins. */
+  readonly signal: AbortSignal;
+  dispose(): void;
+}
+
+const forcedExitHooks = new Set<() => void>();
+
+/**
+ * Registers what must happen even when the user forces the exit with a second signal: short,
+ * synchronous work (a final log line). Returns the function that removes the hook again.
+ */
+export function onForcedExit(hook: () => void): () => void {
+  forcedExitHooks.add(hook);
+  return () => {
+    forcedExitHooks.delete(hook);
+  };
+}
+
+function runForcedExitHooks(): void {
+  for (const hook of [...forcedExitHooks]) {
+    try {
+      hook();
+    } catch {
+      // Exiting anyway: a hook that fails must not keep the others from running.
+    }
+  }
+  forcedExitHooks.clear();
+}
+
+/**
+ * Wires this process's stop requests (signals, and the owner's pipe when it has one) to one abort
+ * signal. Used by the CLI's entry point only; commands just watch the signal.
+ */
+export function watchStopRequests(options: StopRequestOptions): StopRequests {
+  const env = options.env ?? process.env;
+  const controller = new AbortController();
+  const begin = (cause: StopCause, reason: InterruptedError): void => {
+    options.onStop?.(cause);
+    controller.abort(reason);
+  };
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const code = signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm;
+    if (controller.signal.aborted) {
+      options.stderr.write(`\nwavefier: ${signal} while stopping: exiting now\n`);
+      runForcedExitHooks();
+      options.exit(code);
+    }
+    options.stderr.write(`\nwavefier: ${signal} received, stopping gracefully (send it again to exit at once)\n`);
+    begin(signal, new InterruptedError(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let stdin: NodeJS.ReadableStream | undefined;
+  const onOwnerGone = (): void => {
+    if (controller.signal.aborted) return;
+    options.stderr.write('wavefier: stopping gracefully: asked by the wavefier process that started this one (or it is gone)\n');
+    begin('owner', new InterruptedError('SIGTERM'));
+  };
+  if (env[ownerPipeEnv] === '1') {
+    // Ours only: the processes this one starts get pipes of their own.
+    Reflect.deleteProperty(env, ownerPipeEnv);
+    stdin = options.stdin ?? process.stdin;
+    stdin.on('end', onOwnerGone);
+    stdin.on('close', onOwnerGone);
+    stdin.on('error', onOwnerGone);
+    stdin.on('data', () => undefined);
+    // Watching the pipe must not keep a finished command alive.
+    (stdin as { unref?: () => void }).unref?.();
+  }
+
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      stdin?.off('end', onOwnerGone);
+      stdin?.off('close', onOwnerGone);
+      stdin?.off('error', onOwnerGone);
+    },
+  };
+}
+
+/**
+ * Spawn options for a wavefier process this one owns: a process group of its own (a Ctrl-C at the
+ * terminal is for the owner, which stops its children in order) and the owner's pipe as stdin.
+ */
+export function ownedChildOptions(env: NodeJS.ProcessEnv): SpawnOptions & { stdio: ['pipe', 'pipe', 'pipe'] } {
+  return { env: { ...env, [ownerPipeEnv]: '1' }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] };
+}
+
+export interface StopChildOptions {
+  /** After this long, SIGTERM: the child takes it as the user's second signal and exits at once. */
+  forceAfterMs: number;
+  /** After this much longer, SIGKILL. */
+  killAfterMs?: number;
+}
+
+/**
+ * Asks an owned child to stop (closes its pipe), forces it if it has not exited after
+ * `forceAfterMs`, kills it after `killAfterMs` more; resolves when it has exited.
+ */
+export async function stopOwnedChild(child: ChildProcess, options: StopChildOptions): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stdin?.end();
+  const force = setTimeout(() => child.kill('SIGTERM'), options.forceAfterMs);
+  const kill = setTimeout(() => child.kill('SIGKILL'), options.forceAfterMs + (options.killAfterMs ?? 2000));
+  try {
+    await exited;
+  } finally {
+    clearTimeout(force);
+    clearTimeout(kill);
+  }
+}
+
+/**
+ * When this process exits without having stopped an owned child (the user forced the exit), the
+ * child is forced as well: its pipe closes with us, and the SIGTERM that follows is its second stop
+ * request, so it exits at once after writing its own last log line.
+ */
+export function stopAtExit(child: ChildProcess): void {
+  const force = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  process.on('exit', force);
+  child.once('exit', () => process.off('exit', force));
+}
