@@ -8,7 +8,6 @@ interface DownloadWorkerFlags {
   workers: number;
   logDir: string;
   queue?: string;
-  stopWithStdin?: boolean;
 }
 
 /**
@@ -23,8 +22,7 @@ export function registerDownloadWorker(program: Command, runtime: Runtime): void
     .addOption(new Option('--redis <url>', 'the Redis the downloading process uses').makeOptionMandatory(true))
     .addOption(new Option('--workers <n>', 'chunks fetched at the same time per download run in this process').argParser(positiveInteger('--workers')).default(2))
     .addOption(new Option('--log-dir <dir>', 'retries are noted in <dir>/<run>/download-worker-<host>-<pid>.jsonl; outcomes go to the download log').default('rehearsals'))
-    .addOption(new Option('--queue <name>', 'serve only this download queue').hideHelp())
-    .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (the process that started this one is gone)').hideHelp());
+    .addOption(new Option('--queue <name>', 'serve only this download queue').hideHelp());
   command.action(async (flags: DownloadWorkerFlags & RucioFlags, cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
     // Only the worker's own modules: a worker process starts with every download run and after every crash.
@@ -41,11 +39,6 @@ export function registerDownloadWorker(program: Command, runtime: Runtime): void
     const stop = new AbortController();
     const onAbort = (): void => stop.abort(ctx.signal.reason);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
-    if (flags.stopWithStdin === true) {
-      process.stdin.on('end', () => stop.abort(new Error('stdin closed')));
-      process.stdin.on('error', () => stop.abort(new Error('stdin closed')));
-      process.stdin.resume();
-    }
     try {
       const counts = await serveDownloadWorkers({
         redisUrl: flags.redis,
@@ -63,7 +56,6 @@ export function registerDownloadWorker(program: Command, runtime: Runtime): void
       );
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
-      process.stdin.pause();
       await client.close();
     }
   });

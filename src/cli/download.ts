@@ -4,7 +4,7 @@ import { IntegrityError, UsageError } from '../common/errors.js';
 import { checkPathName, checkUserPath } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
 import type { DownloadPollMode, DownloadSummary } from '../downloader/index.js';
-import { datasetArgument } from './did.js';
+import { datasetArgument, type DatasetDid } from './did.js';
 import { duration, eitherName, nonNegativeInteger, positiveInteger } from './parse.js';
 import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
@@ -41,10 +41,11 @@ interface DownloadFlags {
  */
 const defaultPollIntervalMs = 250;
 
-export function registerDownload(program: Command, runtime: Runtime): void {
-  const command = program
-    .command('download')
-    .description('poll a dataset for new chunks; download and verify each with worker processes; log every chunk with its times')
+export type DownloadCommandFlags = DownloadFlags & RucioFlags;
+
+/** The options and argument of `wavefier download`; `wavefier rehearse` parses the flags it passes with the same ones. */
+export function addDownloadOptions(command: Command): Command {
+  return command
     .addOption(new Option('--scope <scope>', 'scope of the dataset').default('wavefier'))
     .argument('[did]', 'the dataset to follow, scope:name (or --scope and --dataset)')
     .addOption(new Option('--dataset <name>', 'dataset to follow (or the DID argument)'))
@@ -75,19 +76,41 @@ export function registerDownload(program: Command, runtime: Runtime): void {
     .addOption(new Option('--redis <url>', 'Redis for the download queue (default: a private redis-server)'))
     .addOption(new Option('--log-dir <dir>', 'the log goes to <dir>/<dataset>/download.jsonl (<dir>/<run-name>/ with --run-name)').default('rehearsals'))
     .addOption(new Option('--run-name <name>', 'log folder name under --log-dir (default: the dataset name); the report joins logs by chunk, not by folder'));
-  command.action(async (did: string | undefined, flags: DownloadFlags & RucioFlags, cmd: Command) => {
+}
+
+/** What the DID argument and the flags of a download name, checked before anything starts. */
+export interface DownloadTarget {
+  dataset: DatasetDid;
+  /** --dir (or its older name --dest). */
+  dest?: string;
+}
+
+/**
+ * The dataset and the places a download writes to, from its DID argument and flags, with the names it
+ * turns into paths checked (the log folder under --log-dir, the <dataset> folder under --dir) before
+ * anything starts. `wavefier rehearse` checks its download's the same way.
+ */
+export async function downloadTargetFromFlags(did: string | undefined, flags: DownloadFlags, command: Command): Promise<DownloadTarget> {
+  const dataset = datasetArgument(did, command, flags);
+  if (dataset === undefined) throw new UsageError('name the dataset to follow: wavefier download scope:name (or --dataset NAME)');
+  const dest = eitherName('--dir', flags.dir, '--dest', flags.dest);
+  if (dest !== undefined) checkUserPath(dest, '--dir');
+  const { downloadLogFolder } = await import('../downloader/download-state.js');
+  downloadLogFolder(dataset.name, flags.runName);
+  if (dest !== undefined && flags.keep === 'all' && flags.subdir) {
+    checkPathName(dataset.name, 'the dataset name', { nested: true, advice: 'it names the folder under --dir unless --no-subdir puts the files in --dir itself' });
+  }
+  checkPathName(dataset.scope.replaceAll('.', '/'), '--scope', { nested: true });
+  return { dataset, ...definedProps({ dest }) };
+}
+
+export function registerDownload(program: Command, runtime: Runtime): void {
+  const command = program
+    .command('download')
+    .description('poll a dataset for new chunks; download and verify each with worker processes; log every chunk with its times');
+  addDownloadOptions(command).action(async (did: string | undefined, flags: DownloadCommandFlags, cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
-    const dataset = datasetArgument(did, cmd, flags);
-    if (dataset === undefined) throw new UsageError('name the dataset to follow: wavefier download scope:name (or --dataset NAME)');
-    const dest = eitherName('--dir', flags.dir, '--dest', flags.dest);
-    // The log folder under --log-dir and the <dataset> folder under --dir are checked before anything starts.
-    if (dest !== undefined) checkUserPath(dest, '--dir');
-    const { downloadLogFolder } = await import('../downloader/download-state.js');
-    downloadLogFolder(dataset.name, flags.runName);
-    if (dest !== undefined && flags.keep === 'all' && flags.subdir) {
-      checkPathName(dataset.name, 'the dataset name', { nested: true, advice: 'it names the folder under --dir unless --no-subdir puts the files in --dir itself' });
-    }
-    checkPathName(dataset.scope.replaceAll('.', '/'), '--scope', { nested: true });
+    const { dataset, dest } = await downloadTargetFromFlags(did, flags, cmd);
     const { config, client } = await rucioClientFromFlags(flags);
     const { runDownload } = await import('../downloader/index.js');
     try {
@@ -118,7 +141,8 @@ export function registerDownload(program: Command, runtime: Runtime): void {
         output: ctx.output,
       });
       ctx.output.result(summary, renderDownloadSummary(summary));
-      if (summary.corrupted > 0 || summary.invalid > 0 || summary.failed > 0) {
+      // Stopped by a signal: its status (130/143) says so; the summary above gives the counts.
+      if ((summary.corrupted > 0 || summary.invalid > 0 || summary.failed > 0) && !ctx.signal.aborted) {
         throw new IntegrityError(
           `${summary.corrupted} chunks never read intact (corrupted), ${summary.invalid} invalid and ${summary.failed} failed for good; details in ${summary.logFile}`,
         );

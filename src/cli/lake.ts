@@ -12,7 +12,6 @@ interface ServeFlags {
   s3Port: string;
   host: string;
   tokenLifetime: string;
-  stopWithStdin?: boolean;
   davsRse: string[];
 }
 
@@ -42,7 +41,6 @@ export const registerLake: RegisterCommand = (program, runtime) => {
     .addOption(new Option('--s3-port <n>', 'S3 port, 0 = ephemeral').default('0'))
     .addOption(new Option('--host <address>', 'address to listen on').default('127.0.0.1'))
     .addOption(new Option('--token-lifetime <duration>', 'lifetime of auth tokens').default('1h'))
-    .addOption(new Option('--stop-with-stdin', 'stop when stdin closes (the process that started this one is gone)').hideHelp())
     .addOption(
       new Option(
         '--davs-rse <[NAME=]url>',
@@ -92,14 +90,7 @@ export const registerLake: RegisterCommand = (program, runtime) => {
         stdout.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' ? gone() : undefined));
         const watcher = stdout === process.stdout ? watchStdoutReader(gone) : { stop: () => undefined };
         ctx.output.result({ event: 'lake-ready', ...s }, text);
-        const stdinClosed = new Promise<void>((resolve) => {
-          if (flags.stopWithStdin === true) {
-            process.stdin.on('end', resolve);
-            process.stdin.on('error', resolve);
-            process.stdin.resume();
-          }
-        });
-        await Promise.race([stopped, untilAborted(ctx.signal), stdinClosed]);
+        await Promise.race([stopped, untilAborted(ctx.signal)]);
         watcher.stop();
         ctx.output.info(why.readerGone ? 'wavefier lake: the reader of its output went away, stopping' : 'wavefier lake: stopping');
       } finally {

@@ -1,3 +1,4 @@
+import { Command, CommanderError, type OptionValues } from 'commander';
 import { UsageError } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
 
@@ -70,4 +71,24 @@ export function eitherName<T>(name: string, value: T | undefined, alias: string,
     throw new UsageError(`${name} and ${alias} name the same setting with different values (${String(value)}, ${String(aliasValue)}): give one`);
   }
   return value ?? aliasValue;
+}
+
+/**
+ * Parses `args` with the options and arguments `define` adds to a command, as that command itself
+ * would, without running it: how `wavefier rehearse` checks the flags it will pass to its upload and
+ * download. A flag they would refuse is a UsageError that says whose flags they are (`origin`).
+ */
+export function parseWithOptions(define: (command: Command) => Command, name: string, args: readonly string[], origin: string): { flags: OptionValues; args: string[]; command: Command } {
+  const command = define(new Command(name))
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
+  try {
+    command.parse([...args], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError || error instanceof UsageError) {
+      throw new UsageError(`${origin}: ${error.message.replace(/^error: /, '')}`, { cause: error });
+    }
+    throw error;
+  }
+  return { flags: command.opts(), args: command.args, command };
 }

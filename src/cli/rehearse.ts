@@ -1,11 +1,15 @@
 import { Option, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { definedProps } from '../common/defined.js';
 import { ExitCode, IntegrityError, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import { checkUserPath } from '../common/safe-path.js';
-import { duration, eitherName, nonNegativeInteger, positiveInteger, positiveNumber } from './parse.js';
-import { rucioConfigFromFlags, rucioFlagArgs, type RucioFlags } from './rucio-options.js';
+import { checkWritableDir } from '../common/writable-dir.js';
+import { addDownloadOptions, downloadTargetFromFlags, type DownloadCommandFlags } from './download.js';
+import { duration, eitherName, nonNegativeInteger, parseWithOptions, positiveInteger, positiveNumber } from './parse.js';
+import { addRucioOptions, rucioConfigFromFlags, rucioFlagArgs, type RucioFlags } from './rucio-options.js';
+import { addUploadOptions, uploadRequestFromFlags, type UploadCommandFlags } from './upload.js';
 import { contextFor, type Runtime } from './runtime.js';
 
 interface RehearseFlags extends RucioFlags {
@@ -91,6 +95,7 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
       const ctx = contextFor(cmd, runtime);
       checkUserPath(flags.logDir, '--log-dir');
       if (flags.lakeDir !== undefined) checkUserPath(flags.lakeDir, '--lake-dir');
+      if (flags.external === true && flags.rse === undefined) throw new UsageError('--rse is required with --external: name the RSE to upload to');
       // The Rucio flags are for --external: checked here, before anything starts, then given to both sides.
       // With a WebDAV RSE the storage credentials are the user's own, so those flags apply too.
       const rucioArgs = rucioFlagArgs(flags);
@@ -101,13 +106,14 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         const refused = rucioArgs.find((arg) => arg.startsWith('--') && !storageFlags.includes(arg));
         if (refused !== undefined) throw new UsageError(`${refused} applies to --external only: the embedded lake brings its own connection`);
       }
-      const [{ rehearse }, { incompleteExitCode, renderListing, renderText, reportExitCode, reportToJson, verdictErrorFor }, { chunkCount }] = await Promise.all([
-        import('../rehearse/index.js'),
-        import('../report/index.js'),
+      const [{ chunkCount }, { newRunId }, { childArgs }] = await Promise.all([
         import('../uploader/run-plan.js'),
+        import('../common/run-id.js'),
+        import('../rehearse/child-args.js'),
       ]);
       const count = Math.max(1, chunkCount({ count: flags.count, durationMs: flags.duration }, flags.period) ?? 60);
-      const result = await rehearse({
+      const request = {
+        runId: newRunId(Date.now()),
         count,
         periodMs: flags.period,
         rateFactor: flags.rateFactor,
@@ -121,23 +127,37 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         uploadWorkers: eitherName('--upload-workers', cmd.getOptionValueSource('uploadWorkers') === 'cli' ? flags.uploadWorkers : undefined, '--workers', flags.workers) ?? flags.uploadWorkers,
         downloadWorkers: flags.downloadWorkers,
         pollMode: flags.poll,
-        ...(flags.pollInterval === undefined ? {} : { pollIntervalMs: flags.pollInterval }),
+        ...definedProps({ pollIntervalMs: flags.pollInterval }),
         keep: flags.keep,
         logDir: flags.logDir,
         external: flags.external === true,
         davsRses: flags.davsRse,
-        ...(flags.rse === undefined ? {} : { rse: flags.rse }),
+        ...definedProps({ rse: flags.rse, redisUrl: flags.redis, lakeDir: flags.lakeDir, deadlineMs: flags.deadline }),
         scope: flags.scope,
-        ...(flags.redis === undefined ? {} : { redisUrl: flags.redis }),
-        ...(flags.lakeDir === undefined ? {} : { lakeDir: flags.lakeDir }),
-        ...(flags.deadline === undefined ? {} : { deadlineMs: flags.deadline }),
         plots: flags.plots,
         uploadArgs: [...rucioArgs, ...splitArgs(flags.uploadArgs)],
         downloadArgs: [...rucioArgs, ...splitArgs(flags.downloadArgs)],
         ...(flags.faults === undefined ? {} : { faults: await readJsonArgument('--faults', flags.faults) }),
-        signal: ctx.signal,
-        output: ctx.output,
+      };
+      // Everything a usage problem can hide in is checked before the lake, Redis or a child starts
+      // (one line, exit 2, at once): the upload's and download's flags as they will get them, parsed
+      // with their own definitions, the source opened, the places they write to.
+      if (request.lakeDir !== undefined) await checkWritableDir(request.lakeDir, '--lake-dir');
+      const args = childArgs(request, {
+        runId: request.runId,
+        logDir: resolve(request.logDir),
+        // Known once they run; these stand in for them.
+        redisUrl: request.redisUrl ?? 'redis://127.0.0.1:6379',
+        rse: request.rse ?? 'LAKE_S3',
       });
+      await checkUploadArgs(args.upload.slice(1));
+      await checkDownloadArgs(args.download.slice(1));
+
+      const [{ rehearse }, { incompleteExitCode, renderListing, renderText, reportExitCode, reportToJson, verdictErrorFor }] = await Promise.all([
+        import('../rehearse/index.js'),
+        import('../report/index.js'),
+      ]);
+      const result = await rehearse({ ...request, signal: ctx.signal, output: ctx.output });
       // A rehearsal that is not clean names its problem chunks, rclone-check style.
       const problems = reportExitCode(result.report) === 0 ? '' : renderListing(result.report, { all: false });
       const text = [
@@ -159,6 +179,29 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         throw verdictErrorFor(result.report) ?? new IntegrityError(`rehearsal ${result.run} has no verdict`);
       }
     });
+}
+
+/** The flags of the upload a rehearsal starts, checked as `wavefier upload` checks its own before it starts anything. */
+async function checkUploadArgs(args: readonly string[]): Promise<void> {
+  const origin = 'the upload this rehearsal starts refuses its flags (see --upload-args)';
+  const parsed = parseWithOptions((command) => addRucioOptions(addUploadOptions(command)), 'upload', args, origin);
+  // As commander hands flags to a command's action: typed by the definitions they were parsed with.
+  const { dryRun, ...request } = uploadRequestFromFlags(parsed.args[0], parsed.flags as UploadCommandFlags, parsed.command);
+  if (dryRun) throw new UsageError(`${origin}: --dry-run stops before anything is uploaded; a rehearsal needs its chunks`);
+  if (request.resume !== undefined) return;
+  const { prepareUploadRun } = await import('../uploader/preflight.js');
+  const prepared = await prepareUploadRun(request);
+  prepared.source.close();
+}
+
+/** The flags of the download a rehearsal starts, checked as `wavefier download` checks its own. */
+async function checkDownloadArgs(args: readonly string[]): Promise<void> {
+  const origin = 'the download this rehearsal starts refuses its flags (see --download-args)';
+  const parsed = parseWithOptions((command) => addRucioOptions(addDownloadOptions(command)), 'download', args, origin);
+  const flags = parsed.flags as DownloadCommandFlags;
+  const { dest } = await downloadTargetFromFlags(parsed.args[0], flags, parsed.command);
+  const { checkDownloadRequest } = await import('../downloader/preflight.js');
+  await checkDownloadRequest({ keep: flags.keep, ...definedProps({ dest }), pollIntervalMs: flags.pollInterval, logDir: flags.logDir });
 }
 
 /** A JSON value given inline or as @file. */

@@ -2,10 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 /**
  * The reaper's whole program. It reads its orders from a pipe that only the owner holds: `pid N`
- * names the process to stop (0: none), `release` says the owner cleaned up itself. When the pipe
- * closes without `release`, the owner is gone, however it died (SIGKILL included: the kernel closes
- * its end of the pipe): the reaper stops the process (SIGTERM, SIGKILL after 2 s) and removes the
- * directory. A shell, not node: it must cost nothing and start in a few milliseconds.
+ * names the process to stop (0: none), `after N` a process that uses it and must finish first,
+ * `release` says the owner cleaned up itself. When the pipe closes without `release`, the owner is
+ * gone, however it died (SIGKILL included: the kernel closes its end of the pipe): the reaper waits
+ * (up to 10 s) for the `after` processes, which stop by themselves when their owner is gone, then
+ * stops the process (SIGTERM, SIGKILL after 2 s) and removes the directory. A shell, not node: it
+ * must cost nothing and start in a few milliseconds.
  */
 const reaperScript = `
 running() {
@@ -15,11 +17,17 @@ running() {
   return 0
 }
 pid=0
+after=""
 while read -r order value; do
   case "$order" in
     pid) pid="$value" ;;
+    after) after="$after $value" ;;
     release) exit 0 ;;
   esac
+done
+waited=0
+for user in $after; do
+  while running "$user" && [ "$waited" -lt 100 ]; do sleep 0.1; waited=$((waited + 1)); done
 done
 if [ "$pid" -gt 0 ] 2>/dev/null; then
   kill -TERM "$pid" 2>/dev/null
@@ -34,6 +42,8 @@ export interface Reaper {
   readonly pid: number | undefined;
   /** The process to stop if the owner dies (a restarted server has a new pid); undefined: none. */
   watch(pid: number | undefined): void;
+  /** A process that uses the watched one: if the owner dies, it gets time to stop first. */
+  after(pid: number): void;
   /** The owner stopped the process and removed the directory itself: the reaper exits doing nothing. */
   release(): void;
 }
@@ -63,6 +73,9 @@ export function startReaper(options: { dir?: string } = {}): Reaper {
     pid: child.pid,
     watch(pid) {
       send(`pid ${pid ?? 0}`);
+    },
+    after(pid) {
+      send(`after ${pid}`);
     },
     release() {
       send('release');

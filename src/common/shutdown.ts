@@ -26,6 +26,8 @@ export interface StopRequestOptions {
   exit: (code: number) => never;
   env?: NodeJS.ProcessEnv;
   stdin?: NodeJS.ReadableStream;
+  /** Where the owner reads this process's output (default: stdout and stderr). */
+  outputs?: NodeJS.WritableStream[];
   /** Told when the stop begins (for tests and for the stop clock). */
   onStop?: (cause: StopCause) => void;
 }
@@ -101,6 +103,10 @@ export function watchStopRequests(options: StopRequestOptions): StopRequests {
     stdin.on('data', () => undefined);
     // Watching the pipe must not keep a finished command alive.
     (stdin as { unref?: () => void }).unref?.();
+    // The owner reads our stdout and stderr; once it is gone a write fails with EPIPE, which must not
+    // end this process before its own graceful stop has written its last log line.
+    const outputs: NodeJS.WritableStream[] = options.outputs ?? [process.stdout, process.stderr];
+    for (const stream of outputs) stream.on('error', () => undefined);
   }
 
   return {

@@ -59,7 +59,8 @@ export async function checkWritableDir(dir: string, flag: string): Promise<void>
   }
   await access(existing, constants.W_OK | constants.X_OK).catch((error: unknown) => fail(existing, describeFsError(error)));
   const space = await statfs(existing).catch(() => undefined);
-  if (space !== undefined && space.bavail * space.bsize < minimumFreeBytes) {
+  // Pseudo file systems (/proc, /sys) have no blocks at all: their "0 free" says nothing.
+  if (space !== undefined && space.blocks > 0 && space.bavail * space.bsize < minimumFreeBytes) {
     fail(existing, `${reasons.ENOSPC ?? 'ENOSPC'}: ${space.bavail * space.bsize} bytes free`);
   }
   const probe = join(existing, `.wavefier-write-check-${process.pid}-${randomBytes(4).toString('hex')}`);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
@@ -111,6 +112,20 @@ const interruptedWorkerGraceMs = 2000;
 const answerStreamLength = 100_000;
 /** Chunks each local worker process fetches at the same time. */
 const defaultWorkerConcurrency = 2;
+
+/**
+ * Waits until every chunk a worker has started on has its answer here: the chunks still pending are
+ * then all still queued (waiting, or delayed for a retry). Bounded by `timeoutMs`.
+ */
+async function untilStartedAnswered(queue: Queue, pending: ReadonlyMap<string, unknown>, timeoutMs: number, now: () => number): Promise<void> {
+  const deadline = now() + timeoutMs;
+  while (pending.size > 0 && now() < deadline) {
+    const counts = await queue.getJobCounts('waiting', 'delayed', 'prioritized');
+    const notStarted = Object.values(counts).reduce((sum, count) => sum + count, 0);
+    if (pending.size <= notStarted) return;
+    await sleep(25);
+  }
+}
 
 /** Calls `announce` once, when both the first poll was answered and the workers are connected. */
 class Readiness {
@@ -378,10 +393,16 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       signal: runSignal,
       now,
     });
-    // After a Ctrl-C, chunks in flight get a short moment; those waiting for a retry are not waited
-    // for (the next download finds them again). A destination that cannot take files gets none.
-    await coordinator.drain(destinationProblem !== undefined ? 0 : options.signal.aborted ? interruptedDrainMs : 30_000);
     if (destinationProblem !== undefined) throw destinationProblem;
+    if (options.signal.aborted) {
+      // After a Ctrl-C (DESIGN §5: back within 5 s) the workers take no new chunk and those in flight
+      // get a short moment; chunks still queued or waiting for a retry are found again by the next
+      // download of the dataset.
+      await queue.pause();
+      await untilStartedAnswered(queue, coordinator.pending, interruptedDrainMs, now);
+    } else {
+      await coordinator.drain(30_000);
+    }
     progress.stop();
     const summary: DownloadSummary = {
       scope: options.scope,

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventLog } from '../common/event-log.js';
 import { childEnv, wavefierExecutable } from '../common/installation.js';
+import { ownedChildOptions } from '../common/shutdown.js';
 import type { Output } from '../common/output.js';
 
 /** The download's own Rucio settings reach its worker processes through this variable (never through Redis or argv). */
@@ -77,14 +78,10 @@ export class DownloadWorkerPool {
       '--queue', options.queueName,
       '--workers', String(options.concurrency),
       '--log-dir', options.logDir,
-      '--stop-with-stdin',
     ];
-    // Its own process group: a Ctrl-C reaches the download, which stops its workers in order.
-    const child = spawn(process.execPath, args, {
-      env: childEnv({ ...(options.env ?? process.env), [downloadWorkerRucioEnv]: JSON.stringify(options.rucioSettings) }),
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-    });
+    // Its own process group and this process's pipe as stdin (common/shutdown.ts): a Ctrl-C reaches
+    // the download, which stops its workers in order; if the download dies, the workers stop too.
+    const child = spawn(process.execPath, args, ownedChildOptions(childEnv({ ...(options.env ?? process.env), [downloadWorkerRucioEnv]: JSON.stringify(options.rucioSettings) })));
     const entry: WorkerProcess = { child, ready: false };
     this.processes.add(entry);
     createInterface({ input: child.stdout }).on('line', (line) => {

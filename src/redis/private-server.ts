@@ -22,6 +22,11 @@ export interface PrivateRedis {
   readonly dir: string;
   /** The server's process id (a restart changes it); undefined once stopped. */
   readonly pid: number | undefined;
+  /**
+   * Names a process that uses this server (an upload or download the owner started): if the owner
+   * dies without stop(), the server is stopped only once that process has finished its own stop.
+   */
+  stopAfter(pid: number | undefined): void;
   /** Stops the server (SIGTERM, then SIGKILL after a grace period). Idempotent. */
   stop(): Promise<void>;
   /** Stops and starts the server again on the same port and data directory. */
@@ -96,6 +101,9 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     dir,
     get pid() {
       return child?.pid;
+    },
+    stopAfter(pid) {
+      if (pid !== undefined) reaper.after(pid);
     },
     stop() {
       stopped ??= (async () => {

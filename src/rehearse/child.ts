@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { childEnv, wavefierExecutable } from '../common/installation.js';
+import { ownedChildOptions, stopAtExit, stopOwnedChild } from '../common/shutdown.js';
 
 export { childEnv, packageRoot, wavefierExecutable } from '../common/installation.js';
 
@@ -14,13 +15,19 @@ export interface ChildResult {
 export interface RunningChild {
   readonly process: ChildProcess;
   readonly done: Promise<ChildResult>;
-  /** SIGTERM now, SIGKILL if it has not exited after `graceMs`. */
-  stop(graceMs: number): void;
+  /**
+   * Asks it to stop (closes its pipe: a graceful stop, as a first Ctrl-C would be); forces it with
+   * SIGTERM if it has not exited after `forceAfterMs`, SIGKILL 2 s later. Resolves once it exited.
+   */
+  stop(forceAfterMs: number): Promise<void>;
 }
 
 /**
  * Starts `wavefier <args>` as its own process (as it would run at its own site), forwards its stderr
- * line by line with a label, and collects its JSON summary from stdout.
+ * line by line with a label, and collects its JSON summary from stdout. The child runs in a process
+ * group of its own with this process's pipe as stdin (common/shutdown.ts): a Ctrl-C at the terminal
+ * reaches only the rehearsal, which stops its children in order; if the rehearsal dies, even by
+ * SIGKILL, the pipe closes and the child stops by itself.
  */
 export function startWavefier(
   label: string,
@@ -28,15 +35,10 @@ export function startWavefier(
   env: NodeJS.ProcessEnv,
   onLine: (label: string, line: string) => void,
 ): RunningChild {
-  const child = spawn(process.execPath, [wavefierExecutable(), '--json', ...args], {
-    env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  // A rehearse that exits at once (second signal) takes its upload and download with it.
-  const killOnExit = (): void => {
-    child.kill('SIGTERM');
-  };
-  process.on('exit', killOnExit);
+  const child = spawn(process.execPath, [wavefierExecutable(), '--json', ...args], ownedChildOptions(childEnv(env)));
+  // A rehearse whose exit the user forced (second signal) forces its upload and download too.
+  stopAtExit(child);
+  child.stdin.on('error', () => undefined);
   let summary: unknown;
   createInterface({ input: child.stdout }).on('line', (line) => {
     try {
@@ -49,24 +51,19 @@ export function startWavefier(
     if (line.trim() !== '') onLine(label, line);
   });
   const done = new Promise<ChildResult>((resolve) => {
-    child.on('close', (code, signal) => {
-      process.off('exit', killOnExit);
-      resolve({ code, signal, summary });
-    });
+    child.on('close', (code, signal) => resolve({ code, signal, summary }));
     child.on('error', (error) => {
       onLine(label, `could not start: ${error.message}`);
       resolve({ code: null, signal: null, summary });
     });
   });
-  let killTimer: NodeJS.Timeout | undefined;
-  void done.then(() => clearTimeout(killTimer));
+  let stopping: Promise<void> | undefined;
   return {
     process: child,
     done,
-    stop(graceMs) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      killTimer ??= setTimeout(() => child.kill('SIGKILL'), graceMs);
+    stop(forceAfterMs) {
+      stopping ??= stopOwnedChild(child, { forceAfterMs });
+      return stopping;
     },
   };
 }

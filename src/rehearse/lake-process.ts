@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { definedProps } from '../common/defined.js';
 import { RuntimeFailure, UnavailableError } from '../common/errors.js';
 import { faultSpecSchema, type CatalogFault, type FaultCounters, type LakeSettings, type StorageFault } from '../lake/index.js';
+import { ownedChildOptions, stopAtExit, stopOwnedChild } from '../common/shutdown.js';
 import { childEnv, wavefierExecutable } from './child.js';
 
 /** The fault injection of a running lake: its rules (bursts as far as consumed) and its counters. */
@@ -25,7 +26,7 @@ export interface LakeProcess {
   faults(): Promise<LakeFaultState>;
   /** Removes every rule; the counters stay. */
   clearFaults(): Promise<void>;
-  /** SIGTERM, then SIGKILL if the lake has not stopped after `graceMs`. */
+  /** Asks it to stop (closes its pipe); SIGTERM if it has not stopped after `graceMs`, SIGKILL 2 s later. */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -66,29 +67,21 @@ export async function startLakeProcess(
   onLine: (line: string) => void,
   /** More `lake serve` flags, e.g. `--davs-rse URL`. */
   serveArgs: readonly string[] = [],
+  /** A stop request while the lake starts ends the wait for it (the start then throws the signal's reason). */
+  signal?: AbortSignal,
 ): Promise<LakeProcess> {
-  // A process group of its own: a Ctrl-C at the terminal stops upload and download, which still
-  // talk to the lake while they wind down; the lake is stopped last, by close() (or at exit). Its
-  // stdin is a pipe from this process: should this one die without stopping it (SIGKILL), the pipe
-  // closes and the lake stops too.
-  const child = spawn(process.execPath, [wavefierExecutable(), '--json', 'lake', 'serve', '--dir', dir, '--stop-with-stdin', ...serveArgs], {
-    env: childEnv(env),
-    stdio: ['pipe', 'pipe', 'pipe'],
-    detached: true,
-  });
+  // A process group of its own and this process's pipe as stdin (common/shutdown.ts): a Ctrl-C at
+  // the terminal reaches the rehearsal, which stops upload and download first (they still talk to
+  // the lake while they wind down) and the lake last, by close(); if the rehearsal dies, even by
+  // SIGKILL, the pipe closes and the lake stops by itself.
+  const child = spawn(process.execPath, [wavefierExecutable(), '--json', 'lake', 'serve', '--dir', dir, ...serveArgs], ownedChildOptions(childEnv(env)));
+  stopAtExit(child);
   child.stdin.on('error', () => undefined);
-  const killOnExit = (): void => {
-    child.kill('SIGTERM');
-  };
-  process.on('exit', killOnExit);
   const exited = new Promise<void>((resolve) => {
-    child.on('close', () => {
-      process.off('exit', killOnExit);
-      resolve();
-    });
+    child.on('close', () => resolve());
   });
   const lastLines: string[] = [];
-  // Its notices about the SIGTERM of close() are not news to the rehearsal.
+  // Its notices about the stop that close() asks for are not news to the rehearsal.
   let closing = false;
   createInterface({ input: child.stderr }).on('line', (line) => {
     if (line.trim() === '' || closing) return;
@@ -98,6 +91,7 @@ export async function startLakeProcess(
   });
   const stdout = createInterface({ input: child.stdout });
   let settings: LakeSettings;
+  let onAbort = (): void => undefined;
   try {
     settings = await new Promise<LakeSettings>((resolve, reject) => {
       const timer = setTimeout(() => reject(new UnavailableError(`the embedded lake did not start within ${readyTimeoutMs / 1000} s (state in ${dir})`)), readyTimeoutMs);
@@ -117,16 +111,26 @@ export async function startLakeProcess(
         clearTimeout(timer);
         reject(new UnavailableError(`could not start the embedded lake: ${error.message}`));
       });
-      child.once('exit', (code, signal) => {
+      child.once('exit', (code, exitSignal) => {
         clearTimeout(timer);
         const why = lastLines.length > 0 ? `: ${lastLines.join(' / ')}` : '';
-        reject(new UnavailableError(`the embedded lake exited before it was ready (${signal ?? `code ${code ?? '?'}`})${why}`));
+        reject(new UnavailableError(`the embedded lake exited before it was ready (${exitSignal ?? `code ${code ?? '?'}`})${why}`));
       });
+      // A Ctrl-C while the lake starts: do not wait for it to be ready only to stop it.
+      onAbort = () => {
+        clearTimeout(timer);
+        reject(signal?.reason instanceof Error ? signal.reason : new Error('interrupted'));
+      };
+      if (signal?.aborted === true) onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   } catch (error) {
+    closing = true;
     child.kill('SIGKILL');
     await exited;
     throw error;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
   // Later stdout lines (there are none today) must not block the child on a full pipe.
   stdout.on('line', () => undefined);
@@ -161,10 +165,8 @@ export async function startLakeProcess(
     async close(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       closing = true;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await stopOwnedChild(child, { forceAfterMs: graceMs });
       await exited;
-      clearTimeout(timer);
     },
   };
 }

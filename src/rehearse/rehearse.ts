@@ -2,46 +2,31 @@ import { join, resolve } from 'node:path';
 import { ZodError, prettifyError } from 'zod';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
-import { ExitCode, InterruptedError, RuntimeFailure, UsageError, errorMessage } from '../common/errors.js';
+import { ExitCode, InterruptedError, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import type { Output } from '../common/output.js';
 import { newRunId } from '../common/run-id.js';
 import { FaultController } from '../lake/index.js';
+import type { PrivateRedis } from '../redis/index.js';
 import { buildReport, reportExitCode, reportNotes, writeHtml, writePlots, type Report } from '../report/index.js';
-import type { DqPolicy, GapPolicy } from '../strain/index.js';
 import { describeSourceFlags } from '../uploader/replay-description.js';
 import { replayLine, syntheticDefaults } from '../uploader/replay.js';
+import { childArgs, type ChildRequest } from './child-args.js';
 import { startWavefier, type ChildResult, type RunningChild } from './child.js';
 import type { LakeProcess } from './lake-process.js';
 import { startRedis, startStack } from './stack.js';
 
-export interface RehearseOptions {
-  count: number;
-  periodMs: number;
-  rateFactor: number;
-  asFastAsPossible: boolean;
-  source: string;
-  order: 'sequential' | 'random';
-  seed: number;
-  onGap: GapPolicy;
-  onDq: DqPolicy;
-  resample?: number;
-  uploadWorkers: number;
-  downloadWorkers: number;
-  pollMode: 'phase-locked' | 'incremental' | 'full';
-  pollIntervalMs?: number;
-  keep: 'all' | 'none';
+export interface RehearseOptions extends ChildRequest {
+  /** The run id (default: a new one); the CLI picks it to check the children's flags before the start. */
+  runId?: string;
   logDir: string;
   /** Use the Rucio deployment of rucio.cfg / RUCIO_* instead of the embedded lake. */
   external: boolean;
   rse?: string;
-  scope: string;
   redisUrl?: string;
   lakeDir?: string;
   deadlineMs?: number;
   plots: boolean;
-  uploadArgs: string[];
-  downloadArgs: string[];
   /** WebDAV RSEs the embedded lake describes (`lake serve --davs-rse`); the first is the default RSE. */
   davsRses?: string[];
   /** Fault injection rules for the embedded lake, active from the start (see `wavefier lake serve`). */
@@ -67,6 +52,12 @@ export interface RehearseResult {
 const unpacedAllowanceMsPerChunk = 25;
 
 /**
+ * How long upload or download may take to stop once asked (their own budgets are about 2.5 s) before
+ * they are forced: a Ctrl-C of the rehearsal returns within DESIGN §5's 5 s, report included.
+ */
+const childForceAfterMs = 3000;
+
+/**
  * The one-command rehearsal: an embedded lake in a process of its own (unless a real one is configured), a private Redis
  * (unless one is given), `wavefier upload` and `wavefier download` as two processes as they would
  * run at two sites, then the report of their logs.
@@ -74,27 +65,37 @@ const unpacedAllowanceMsPerChunk = 25;
 export async function rehearse(options: RehearseOptions): Promise<RehearseResult> {
   const started = Date.now();
   const { output } = options;
-  const runId = newRunId(started);
+  // Usage problems of the rehearsal itself, before anything starts (the upload's and download's
+  // flags were checked by the CLI with their own definitions).
+  if (options.external && options.rse === undefined) throw new UsageError('--rse is required with --external: name the RSE to upload to');
+  if (options.faults !== undefined) {
+    if (options.external) throw new UsageError('--faults works only with the embedded lake, not with --external');
+    try {
+      new FaultController().set(options.faults as Parameters<FaultController['set']>[0]);
+    } catch (error) {
+      throw new UsageError(`invalid --faults: ${error instanceof ZodError ? prettifyError(error).replace(/\n/g, '; ') : errorMessage(error)}`);
+    }
+  }
+  const runId = options.runId ?? newRunId(started);
   const logDir = resolve(options.logDir);
   const runDir = join(logDir, runId);
-  const dataset = `wavefier-${runId}`;
   const cleanup = new CleanupStack({ onError: (message) => output.warn(`cleanup: ${message}`) });
+  // Interrupted while the lake or Redis starts: nothing was produced, nothing to report.
+  const stopIfInterrupted = (): void => {
+    if (!options.signal.aborted) return;
+    output.info(`rehearsal ${runId} interrupted before upload and download started: nothing to report`);
+    throw interruption(options.signal);
+  };
   try {
-    if (options.faults !== undefined) {
-      if (options.external) throw new UsageError('--faults works only with the embedded lake, not with --external');
-      // Checked here, before anything starts, with the lake's own rules.
-      try {
-        new FaultController().set(options.faults as Parameters<FaultController['set']>[0]);
-      } catch (error) {
-        throw new UsageError(`invalid --faults: ${error instanceof ZodError ? prettifyError(error).replace(/\n/g, '; ') : errorMessage(error)}`);
-      }
-    }
     let lake: LakeProcess | undefined;
     let davsRse: string | undefined;
     let env: NodeJS.ProcessEnv = { ...process.env };
     let redisUrl: string;
+    let privateRedis: PrivateRedis | undefined;
+    // The lake and Redis go onto the cleanup stack first, so they are stopped last: upload and
+    // download talk to them until they have exited.
     if (options.external) {
-      ({ url: redisUrl } = await startRedis(definedProps({ url: options.redisUrl }), cleanup));
+      ({ url: redisUrl, redis: privateRedis } = await startRedis(definedProps({ url: options.redisUrl }), cleanup));
     } else {
       const stack = await startStack({
         lakeDir: options.lakeDir ?? join(runDir, 'lake'),
@@ -103,8 +104,9 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
         lakeArgs: (options.davsRses ?? []).flatMap((rse) => ['--davs-rse', rse]),
         cleanup,
         env,
+        signal: options.signal,
       });
-      ({ lake, env, redisUrl } = stack);
+      ({ lake, env, redisUrl, redis: privateRedis } = stack);
       if (options.faults !== undefined) {
         await lake.setFaults(options.faults);
         output.warn(`fault injection active in the embedded lake: ${JSON.stringify(options.faults)}`);
@@ -114,12 +116,14 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
       davsRse = lake.settings.rses.find((r) => r.scheme === 'davs')?.name;
     }
     const rse = options.rse ?? davsRse ?? lake?.settings.defaultRse;
-    if (rse === undefined) throw new RuntimeFailure('--rse is required with --external: name the RSE to upload to');
+    if (rse === undefined) throw new UsageError('--rse is required with --external: name the RSE to upload to');
+    stopIfInterrupted();
     const replay = await describeSourceFlags(
       { source: options.source, order: options.order, seed: options.seed, ...syntheticDefaults, resample: options.resample },
       { periodMs: options.periodMs, gapPolicy: options.onGap, dqPolicy: options.onDq },
     );
 
+    const { upload: uploadArgs, download: downloadArgs, dataset } = childArgs(options, { runId, logDir, redisUrl, rse });
     const intervalMs = options.asFastAsPossible ? 0 : options.periodMs / options.rateFactor;
     // Unpaced, a run takes as long as the machine needs: allow a slow one before giving up.
     const expectedMs = options.count * (intervalMs > 0 ? intervalMs : unpacedAllowanceMsPerChunk);
@@ -131,76 +135,59 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
     );
     output.info(`  ${replayLine(replay)}`);
 
-    const common = ['--redis', redisUrl, '--log-dir', logDir, '--scope', options.scope];
-    const download = startWavefier(
-      'download',
-      [
-        'download',
-        ...common,
-        '--dataset', dataset,
-        '--run-name', runId,
-        '--workers', String(options.downloadWorkers),
-        '--poll', options.pollMode,
-        ...(options.pollIntervalMs === undefined ? [] : ['--poll-interval', `${options.pollIntervalMs}ms`]),
-        '--keep', options.keep,
-        ...(options.keep === 'all' ? ['--dest', join(runDir, 'downloads')] : []),
-        '--until-closed',
-        ...options.downloadArgs,
-      ],
-      env,
-      (label, line) => output.info(`${label.padEnd(8)} | ${line}`),
-    );
-    const upload = startWavefier(
-      'upload',
-      [
-        'upload',
-        ...common,
-        '--run-id', runId,
-        '--dataset', dataset,
-        '--rse', rse,
-        '--source', options.source,
-        '--order', options.order,
-        '--seed', String(options.seed),
-        '--on-gap', options.onGap,
-        '--on-dq', options.onDq,
-        ...(options.resample === undefined ? [] : ['--resample', String(options.resample)]),
-        '--count', String(options.count),
-        '--period', `${options.periodMs}ms`,
-        ...(options.asFastAsPossible ? ['--as-fast-as-possible'] : ['--rate-factor', String(options.rateFactor)]),
-        '--workers', String(options.uploadWorkers),
-        '--close-dataset',
-        ...options.uploadArgs,
-      ],
-      env,
-      (label, line) => output.info(`${label.padEnd(8)} | ${line}`),
-    );
-    const children = [upload, download];
-    let stopRequested = false;
-    const stopAll = (reason: string): void => {
-      stopRequested = true;
-      output.info(`stopping upload and download: ${reason}`);
-      for (const child of children) child.stop(15_000);
-    };
-    const deadline = setTimeout(() => stopAll(`deadline of ${formatDuration(deadlineMs)} passed`), deadlineMs);
-    const onAbort = (): void => stopAll('interrupted');
+    const forward = (label: string, line: string): void => output.info(`${label.padEnd(8)} | ${line}`);
+    const download = startWavefier('download', downloadArgs, env, forward);
+    const upload = startWavefier('upload', uploadArgs, env, forward);
+    // Should this process die (SIGKILL), both stop by themselves, and need Redis until they have.
+    privateRedis?.stopAfter(upload.process.pid);
+    privateRedis?.stopAfter(download.process.pid);
+    // In the finally below, before the lake and Redis: a rehearsal that failed still stops its children first.
+    cleanup.push('stopping upload and download', () => stopChildren('the rehearsal is ending'));
+    let stopping: Promise<void> | undefined;
+    // The producer first, then the consumer: the download may still verify what the upload's last
+    // moments landed; the lake and Redis go last (cleanup), once both have exited.
+    function stopChildren(reason: string): Promise<void> {
+      stopping ??= (async () => {
+        if (upload.process.exitCode === null || download.process.exitCode === null) output.info(`stopping upload, then download: ${reason}`);
+        await upload.stop(childForceAfterMs);
+        await download.stop(childForceAfterMs);
+      })();
+      return stopping;
+    }
+    const deadline = setTimeout(() => void stopChildren(`deadline of ${formatDuration(deadlineMs)} passed`), deadlineMs);
+    const onAbort = (): void => void stopChildren('interrupted');
     options.signal.addEventListener('abort', onAbort, { once: true });
     const uploadResult = await upload.done;
     // The downloader stops by itself once the closed dataset is fully verified; if the upload failed
     // to close it, give the downloader a bounded time to finish what is there.
-    if (uploadResult.code !== ExitCode.ok && uploadResult.code !== ExitCode.integrity) {
-      setTimeout(() => stopAll(`the upload exited with ${describeExit(uploadResult)}`), 30_000).unref();
+    let uploadFailedTimer: NodeJS.Timeout | undefined;
+    if (uploadResult.code !== ExitCode.ok && uploadResult.code !== ExitCode.integrity && stopping === undefined) {
+      uploadFailedTimer = setTimeout(() => void stopChildren(`the upload exited with ${describeExit(uploadResult)}`), 30_000);
     }
     const downloadResult = await download.done;
     clearTimeout(deadline);
+    clearTimeout(uploadFailedTimer);
     options.signal.removeEventListener('abort', onAbort);
+    const stopRequested = stopping !== undefined;
     warnOnAbnormalExit(output, 'upload', uploadResult, stopRequested);
     warnOnAbnormalExit(output, 'download', downloadResult, stopRequested);
 
-    const report = await buildReport([runDir], { runId });
+    let report: Report;
+    try {
+      report = await buildReport([runDir], { runId });
+    } catch (error) {
+      // Stopped before either side wrote its first line: an interruption, not a broken run.
+      if (!options.signal.aborted) throw error;
+      output.info(`rehearsal ${runId} interrupted before upload or download wrote a log: nothing to report (${errorMessage(error)})`);
+      throw interruption(options.signal);
+    }
     for (const note of reportNotes(report)) output.warn(note);
     let plotsDir: string | undefined;
     let htmlFile: string | undefined;
-    if (options.plots) {
+    // Drawing takes seconds on a busy machine: a Ctrl-C is answered with the report now (DESIGN §5),
+    // the plots can be drawn from the logs at any time.
+    if (options.plots && options.signal.aborted) output.info(`interrupted: no plots drawn; \`wavefier report ${runDir}\` draws them`);
+    if (options.plots && !options.signal.aborted) {
       plotsDir = join(runDir, 'report');
       try {
         const plots = await writePlots(report, plotsDir);
@@ -212,7 +199,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
     }
     let exitCode: number = reportExitCode(report);
     // Stopped by the user: the shell's 128 + signal, unless something produced was lost (that stays 3).
-    if (options.signal.aborted && exitCode !== ExitCode.integrity) exitCode = options.signal.reason instanceof InterruptedError ? options.signal.reason.exitCode : ExitCode.sigint;
+    if (options.signal.aborted && exitCode !== ExitCode.integrity) exitCode = interruption(options.signal).exitCode;
     return {
       run: runId,
       runDir,
@@ -227,6 +214,12 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
   } finally {
     await cleanup.run();
   }
+}
+
+/** The InterruptedError a stop signal carries (SIGINT when it carries none). */
+function interruption(signal: AbortSignal): InterruptedError {
+  const reason: unknown = signal.reason;
+  return reason instanceof InterruptedError ? reason : new InterruptedError('SIGINT');
 }
 
 function describeExit(result: ChildResult): string {

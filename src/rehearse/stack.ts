@@ -25,6 +25,8 @@ export interface StackOptions {
   cleanup: CleanupStack;
   /** The environment to start from (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** A stop request while the lake starts ends the wait for it (the start then throws the signal's reason). */
+  signal?: AbortSignal;
 }
 
 export interface Stack {
@@ -52,7 +54,7 @@ export async function startStack(options: StackOptions & { redisUrl?: undefined 
 export async function startStack(options: StackOptions): Promise<Stack>;
 export async function startStack(options: StackOptions): Promise<Stack> {
   const base = options.env ?? process.env;
-  const lake = await startLakeProcess(options.lakeDir, base, options.onLakeLine, options.lakeArgs);
+  const lake = await startLakeProcess(options.lakeDir, base, options.onLakeLine, options.lakeArgs, options.signal);
   options.cleanup.push('stopping the embedded lake', () => lake.close());
   const { url, redis } = await startRedis(definedProps({ url: options.redisUrl, persistence: options.redisPersistence }), options.cleanup);
   const env: NodeJS.ProcessEnv = { ...base, RUCIO_HOME: lake.settings.rucioHome };

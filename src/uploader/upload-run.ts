@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CleanupStack } from '../common/cleanup.js';
@@ -127,8 +128,9 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     queue.on('error', (error) => log.diagnostic('warn', 'upload queue connection error', { error: errorMessage(error) }));
     cleanup.push('closing the upload queue', () => queue.close());
     const stats = new RunStats(now);
+    let worker: ReturnType<typeof startUploadWorker> | undefined;
     if (options.workers > 0) {
-      const worker = startUploadWorker({
+      const localWorker = startUploadWorker({
         run: plan.runId,
         redisUrl,
         redis,
@@ -139,9 +141,10 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
         onOutcome: (event) => stats.outcome(event),
         onError: (error) => log.diagnostic('warn', 'upload worker error', { error: errorMessage(error) }),
       });
+      worker = localWorker;
       // After a normal end the drain has already waited for the uploads in flight. After a Ctrl-C
       // they are not waited for: a chunk without an outcome is taken up again by --resume.
-      cleanup.push('closing the upload workers', () => worker.close(options.signal.aborted));
+      cleanup.push('closing the upload workers', () => localWorker.close(options.signal.aborted));
     }
 
     const source = fresh?.source ?? (await openSource(plan.source as SourceSpec, { runId: plan.runId, gpsStart: plan.gpsStart, duration: plan.duration }));
@@ -206,12 +209,18 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     await state.setNext(nextUnsent);
 
     const interrupted = options.signal.aborted;
-    // Stopped by the user: uploads in flight get a short moment to land, chunks waiting for a retry
-    // are not waited for (DESIGN §5: a Ctrl-C returns within 5 s).
-    const drainTimeout = interrupted ? Math.min(options.drainTimeoutMs, interruptedDrainMs) : options.drainTimeoutMs;
-    if (interrupted) options.output.info(`stopping: waiting up to ${formatDuration(drainTimeout)} for uploads in flight`);
-    await producer.drain(nextUnsent, drainTimeout);
-    if (!interrupted) await producer.reconcile(nextUnsent, options.drainTimeoutMs);
+    if (interrupted) {
+      // Stopped by the user (DESIGN §5: a Ctrl-C returns within 5 s): this process's workers take no
+      // new chunk, the uploads in flight get a short moment to land; chunks still waiting in the
+      // queue or for a retry keep their place there for --resume.
+      const drainTimeout = Math.min(options.drainTimeoutMs, interruptedDrainMs);
+      options.output.info(`stopping: waiting up to ${formatDuration(drainTimeout)} for uploads in flight`);
+      await worker?.pause(true);
+      await untilNoneActive(queue, drainTimeout, now);
+    } else {
+      await producer.drain(nextUnsent, options.drainTimeoutMs);
+      await producer.reconcile(nextUnsent, options.drainTimeoutMs);
+    }
     await pump.flush();
 
     if (options.closeDataset && !interrupted) {
@@ -246,6 +255,12 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
   } finally {
     await cleanup.run();
   }
+}
+
+/** Waits until no job of the queue is being worked on (by any worker of the run), or the timeout passed. */
+async function untilNoneActive(queue: Queue, timeoutMs: number, now: () => number): Promise<void> {
+  const deadline = now() + timeoutMs;
+  while (now() < deadline && (await queue.getActiveCount()) > 0) await sleep(25);
 }
 
 /** Records a new run, with its schedule fixed, in Redis: nothing of it is enqueued yet. */

@@ -80,7 +80,7 @@ describe('report of a rehearsal interrupted with Ctrl-C (built bin)', () => {
 
   it('exits 4 when the rehearsal\'s own --deadline stops it with nothing lost', async () => {
     const result = await runCli(['rehearse', '--count', '400', '--rate-factor', '20', '--deadline', '7s', '--no-plots', '--log-dir', join(scratch.path, 'deadline')], { timeoutMs: 60_000 });
-    expect(result.stderr).toMatch(/stopping upload and download: deadline of 7\.00 s passed/);
+    expect(result.stderr).toMatch(/stopping upload, then download: deadline of 7\.00 s passed/);
     expect(result.code).toBe(4);
     expect(result.stdout).toMatch(/\nINTERRUPTED (?:after [\d,]+ of 400 scheduled chunks: of those, [\d,]+ verified, 0 lost, 0 corrupted|before any chunk was produced)/);
     expect(result.stderr).toMatch(/\nwavefier: error: rehearsal run \S+ is incomplete \(exit 4: stopped early, nothing it produced was lost\)/);

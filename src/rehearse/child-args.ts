@@ -1,0 +1,76 @@
+import { join } from 'node:path';
+import type { DqPolicy, GapPolicy } from '../strain/index.js';
+
+/** The parts of a rehearsal's request that decide what its upload and download are asked to do. */
+export interface ChildRequest {
+  count: number;
+  periodMs: number;
+  rateFactor: number;
+  asFastAsPossible: boolean;
+  source: string;
+  order: 'sequential' | 'random';
+  seed: number;
+  onGap: GapPolicy;
+  onDq: DqPolicy;
+  resample?: number;
+  uploadWorkers: number;
+  downloadWorkers: number;
+  pollMode: 'phase-locked' | 'incremental' | 'full';
+  pollIntervalMs?: number;
+  keep: 'all' | 'none';
+  scope: string;
+  uploadArgs: string[];
+  downloadArgs: string[];
+}
+
+/** What is known only once the rehearsal runs (or stands in for it while its flags are checked). */
+export interface ChildPlace {
+  runId: string;
+  /** Absolute --log-dir; the run's files go to <logDir>/<runId>/. */
+  logDir: string;
+  redisUrl: string;
+  rse: string;
+}
+
+/**
+ * The command lines of a rehearsal's `wavefier upload` and `wavefier download`: one builder for the
+ * processes it starts and for the check of their flags before anything starts (cli/rehearse.ts
+ * parses both with the upload's and the download's own option definitions).
+ */
+export function childArgs(request: ChildRequest, place: ChildPlace): { upload: string[]; download: string[]; dataset: string } {
+  const dataset = `wavefier-${place.runId}`;
+  const common = ['--redis', place.redisUrl, '--log-dir', place.logDir, '--scope', request.scope];
+  const download = [
+    'download',
+    ...common,
+    '--dataset', dataset,
+    '--run-name', place.runId,
+    '--workers', String(request.downloadWorkers),
+    '--poll', request.pollMode,
+    ...(request.pollIntervalMs === undefined ? [] : ['--poll-interval', `${request.pollIntervalMs}ms`]),
+    '--keep', request.keep,
+    ...(request.keep === 'all' ? ['--dest', join(place.logDir, place.runId, 'downloads')] : []),
+    '--until-closed',
+    ...request.downloadArgs,
+  ];
+  const upload = [
+    'upload',
+    ...common,
+    '--run-id', place.runId,
+    '--dataset', dataset,
+    '--rse', place.rse,
+    '--source', request.source,
+    '--order', request.order,
+    '--seed', String(request.seed),
+    '--on-gap', request.onGap,
+    '--on-dq', request.onDq,
+    ...(request.resample === undefined ? [] : ['--resample', String(request.resample)]),
+    '--count', String(request.count),
+    '--period', `${request.periodMs}ms`,
+    ...(request.asFastAsPossible ? ['--as-fast-as-possible'] : ['--rate-factor', String(request.rateFactor)]),
+    '--workers', String(request.uploadWorkers),
+    '--close-dataset',
+    ...request.uploadArgs,
+  ];
+  return { upload, download, dataset };
+}
