@@ -134,7 +134,7 @@ export class SoakFleet {
     if (this.stoppingAll) return;
     this.stoppingAll = true;
     this.settings.output.warn(`stopping the soak: ${reason}`);
-    for (const child of this.children()) child.stop(stopGraceMs);
+    for (const child of this.children()) void child.stop(stopGraceMs);
   }
 
   /**
@@ -143,9 +143,9 @@ export class SoakFleet {
    */
   async windDown(): Promise<void> {
     this.stoppingAll = true;
-    if (!this.exited.upload) this.upload.stop(stopGraceMs);
+    if (!this.exited.upload) void this.upload.stop(stopGraceMs);
     await this.upload.done;
-    for (const worker of this.uploadWorkers) worker.stop(stopGraceMs);
+    for (const worker of this.uploadWorkers) void worker.stop(stopGraceMs);
     await Promise.all(this.uploadWorkers.map((worker) => worker.done));
   }
 
@@ -153,7 +153,7 @@ export class SoakFleet {
   async stop(): Promise<void> {
     this.stoppingAll = true;
     const children = this.children();
-    for (const child of children) child.stop(stopGraceMs);
+    for (const child of children) void child.stop(stopGraceMs);
     await Promise.all(children.map((child) => child.done));
   }
 
