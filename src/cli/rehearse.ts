@@ -95,11 +95,11 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
       const ctx = contextFor(cmd, runtime);
       checkUserPath(flags.logDir, '--log-dir');
       if (flags.lakeDir !== undefined) checkUserPath(flags.lakeDir, '--lake-dir');
-      if (flags.external === true && flags.rse === undefined) throw new UsageError('--rse is required with --external: name the RSE to upload to');
       // The Rucio flags are for --external: checked here, before anything starts, then given to both sides.
       // With a WebDAV RSE the storage credentials are the user's own, so those flags apply too.
       const rucioArgs = rucioFlagArgs(flags);
       if (flags.davsRse.length > 0 && flags.external === true) throw new UsageError('--davs-rse describes a WebDAV RSE in the embedded lake: it does not go with --external');
+      if (flags.external === true && flags.rse === undefined) throw new UsageError('--rse is required with --external: name the RSE to upload to');
       if (flags.external === true) await rucioConfigFromFlags(flags, runtime.env);
       else {
         const storageFlags = flags.davsRse.length > 0 ? ['--bearer-token-file', '--ca-cert'] : [];
