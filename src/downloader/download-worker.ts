@@ -129,7 +129,7 @@ export function startDownloadWorker(options: DownloadWorkerOptions): Worker {
       } catch (error) {
         // A destination that cannot take the file (full, read-only, forbidden) will not take it on the
         // next attempt either: the job fails at once and the download checks its destination.
-        if (isUnwritableError(error)) throw new UnrecoverableError(`cannot write the chunk under ${data.destDir ?? '--dest'}: ${describeFsError(error)}`);
+        if (isUnwritableError(error)) throw new UnrecoverableError(`cannot write the chunk under ${data.destDir ?? '--dir'}: ${describeFsError(error)}`);
         if (attempt < (job.opts.attempts ?? 1)) options.onRetry?.(data, attempt, error instanceof Error ? error : new Error(errorMessage(error)));
         throw error;
       }

@@ -95,7 +95,9 @@ describe('the short soak (every fault kind, a few hundred chunks)', () => {
     expect(result.stderr).not.toMatch(/soak: error/);
     expect(result.code).toBe(3);
     expect(result.stdout).toMatch(/FAIL\s+lost\s+100 of 100 scheduled chunks/);
-    expect(result.stdout).toMatch(/\nno report: no process of the run wrote a log before it stopped/);
+    // Children stopped through their owner's pipe end their logs even this early (issue 14): then the
+    // report says nothing was produced; a child stopped before it wrote its first line leaves no log.
+    expect(result.stdout).toMatch(/\nno report: no process of the run wrote a log before it stopped|\nINTERRUPTED before any chunk was produced/);
   }, 60_000);
 
   it('exits 2 on a bad option, before starting anything', async () => {
