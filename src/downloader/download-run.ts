@@ -334,6 +334,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     cleanup.push('stopping the download worker processes', () => workers.close(options.signal.aborted ? interruptedWorkerGraceMs : undefined));
     workers.start();
     const readiness = new Readiness(() => {
+      schedule.ready?.(now());
       log.write({
         event: 'ready',
         run: runName,

@@ -53,6 +53,9 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
     const redis = await connectRedis(options.redisUrl);
     cleanup.push('disconnecting from Redis', () => redis.disconnect());
     warmUpDecoder();
+    // The first job should not wait for a token and a connection to the catalog (the RSE lookup):
+    // paid here, before this process joins a run. A catalog that does not answer yet is tried again by the job.
+    await options.rucio.whoami().catch(() => undefined);
     const logs = new Map<string, EventLog>();
     cleanup.push('closing the retry logs', () => {
       for (const log of logs.values()) log.close();

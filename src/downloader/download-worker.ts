@@ -6,6 +6,7 @@
  * A worker that crashes or is killed loses nothing: its job stays in Redis and is retried.
  */
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { checksums } from '../common/checksum.js';
 import { definedProps } from '../common/defined.js';
 import { errorMessage } from '../common/errors.js';
 import { describeFsError, isUnwritableError } from '../common/writable-dir.js';
@@ -76,7 +77,8 @@ function fetchedFields(fetched: FetchedReplica): { bytes: number; adler32: strin
 
 /**
  * Pays the first-chunk costs before the first chunk: loading the HDF5 library and compiling the
- * decoder (a chunk of the common shape, 1 s at 4096 Hz, is encoded and decoded once).
+ * decoder and the checksums (a chunk of the common shape, 1 s at 4096 Hz, is encoded, decoded and
+ * checksummed once).
  */
 export function warmUpDecoder(): void {
   const samples = new Float64Array(4096);
@@ -95,6 +97,7 @@ export function warmUpDecoder(): void {
     { tAvail: Date.now(), tag: 'WARMUP' },
   );
   verifyChunkContent('H-H1_WARMUP-1000000000-1.hdf5', bytes);
+  checksums(bytes);
 }
 
 /** BullMQ settings that decide how fast a killed worker's jobs come back to the queue. */

@@ -36,6 +36,8 @@ export interface PollSchedule {
   delayWhileAbsent(): number;
   /** A file was verified; `tAvail` is its own due time when it has one (a wavefier chunk). */
   verified?(name: string, tAvail: number | undefined): void;
+  /** The download is ready (first poll answered, workers connected): a rehearsal starts its upload's clock now. */
+  ready?(at: number): void;
   /** Whether the stream may have stopped (then it is worth asking whether the dataset is closed). */
   readonly quiet: boolean;
   readonly counters: PollCounters;
@@ -88,8 +90,9 @@ const relockAfterPeriods = 5;
 const maxGuardPeriods = 10;
 /**
  * A download that starts before its stream (its first poll finds the dataset empty) polls this often
- * until it has locked on, for this long at most: chunk 0 is usually close (a rehearsal starts the
- * upload's clock once the download is ready), and chunk 1 gives the period.
+ * until it has locked on, for this long at most after it is ready (or after its first answered poll,
+ * whichever is later: worker processes may take seconds to start on a busy host): chunk 0 is usually
+ * close (a rehearsal starts the upload's clock once the download is ready), and chunk 1 gives the period.
  */
 const acquireEveryMs = 20;
 const acquireForMs = 3000;
@@ -130,6 +133,7 @@ export class PhaseLockedSchedule implements PollSchedule {
   private state: State = 'acquiring';
   private lastPollStart: number | undefined;
   private firstAnswerAt: number | undefined;
+  private readyAt: number | undefined;
   /** Whether the first answered poll found the dataset empty (the stream had not begun). */
   private startedEmpty = false;
   private guard = 0;
@@ -144,6 +148,10 @@ export class PhaseLockedSchedule implements PollSchedule {
 
   delayWhileAbsent(): number {
     return this.options.intervalMs;
+  }
+
+  ready(at: number): void {
+    this.readyAt = at;
   }
 
   verified(name: string, tAvail: number | undefined): void {
@@ -198,7 +206,8 @@ export class PhaseLockedSchedule implements PollSchedule {
 
   private unlockedDelay(startedAt: number, finishedAt: number): number {
     const elapsed = finishedAt - startedAt;
-    if (this.state === 'acquiring' && this.startedEmpty && this.counters.locks === 0 && this.firstAnswerAt !== undefined && startedAt - this.firstAnswerAt < acquireForMs) {
+    const acquiringSince = this.firstAnswerAt === undefined ? undefined : Math.max(this.firstAnswerAt, this.readyAt ?? this.firstAnswerAt);
+    if (this.state === 'acquiring' && this.startedEmpty && this.counters.locks === 0 && acquiringSince !== undefined && startedAt - acquiringSince < acquireForMs) {
       return this.decide('acquire', acquireEveryMs - elapsed);
     }
     return this.decide(this.state === 'lost' ? 'interval (lock lost)' : 'interval', this.options.intervalMs - elapsed);

@@ -299,4 +299,17 @@ describe('phase-locked polling on recorded and altered arrival sequences', () =>
     const run = compare(at5Hz, 15);
     expect(run.p90).toBeLessThan(run.plainP90 / 2);
   });
+
+  it('a download whose workers are slow to start polls often from when it is ready, not only from its first answered poll', () => {
+    const schedule = new PhaseLockedSchedule({ intervalMs: 250 });
+    const empty = { fresh: [], requests: 1, full: false, listed: 0 };
+    // First answered poll at 0 (the dataset exists, no chunk yet): polls every 20 ms for a while...
+    expect(schedule.delayAfter({ startedAt: 0, finishedAt: 2, result: empty })).toBeLessThanOrEqual(20);
+    // ...then every interval once that while is over, as long as nothing says the stream is near.
+    expect(schedule.delayAfter({ startedAt: 5000, finishedAt: 5002, result: empty })).toBeGreaterThan(200);
+    // Ready (the workers connected 5 s late): a rehearsal starts its upload's clock now, chunk 0 is close.
+    schedule.ready(5010);
+    expect(schedule.delayAfter({ startedAt: 5020, finishedAt: 5022, result: empty })).toBeLessThanOrEqual(20);
+    expect(schedule.delayAfter({ startedAt: 9000, finishedAt: 9002, result: empty })).toBeGreaterThan(200);
+  });
 });
