@@ -32,6 +32,7 @@ const rows: readonly Row[] = [
   { what: '14,400-chunk replay, upload + download, 2 cores: wall time (s)', source: 'replay-14400', keys: ['wall'], target: '<= 30' },
   { what: '14,400-chunk replay: CPU per chunk, all processes (ms)', source: 'replay-14400', keys: ['cpu'], target: '<= 4' },
   { what: '14,400-chunk replay: chunks lost / corrupted', source: 'replay-14400', keys: ['lost', 'corrupted'], target: '== 0' },
+  { what: "14,400-chunk replay: replicas the download's polls listed per chunk (1: no file listed twice)", source: 'replay-14400', keys: ['listed'], target: '' },
 ];
 
 interface Found {

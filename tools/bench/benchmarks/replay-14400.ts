@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { startWavefier } from '../../../src/rehearse/index.js';
 import { buildReport } from '../../../src/report/index.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
-import { describe, latencyMetrics, round } from './helpers.js';
+import { downloadLogFile } from '../../../src/common/log-records.js';
+import { describe, latencyMetrics, readJsonLines, round } from './helpers.js';
 import { TreeMemorySampler, rehearsalRole } from './process-memory.js';
 
 const count = 14_400;
@@ -52,6 +53,7 @@ async function run(context: BenchContext): Promise<Metric[]> {
     { name: 'chunks lost (missing, unaccounted, failed)', key: 'lost', value: lost, unit: 'chunks', target: '== 0' },
     { name: 'chunks corrupted (final)', key: 'corrupted', value: integrity.corrupted, unit: 'chunks', target: '== 0' },
     { name: 'corrupted reads (incl. recovered)', value: integrity.corruptedReads, unit: 'reads' },
+    ...(await pollCost(join(summary.run_dir, downloadLogFile))),
     ...latencyMetrics('upload latency (unpaced: includes queueing)', latency.upload),
     ...latencyMetrics('total latency (unpaced: includes queueing)', latency.total),
   ];
@@ -105,13 +107,31 @@ async function run(context: BenchContext): Promise<Metric[]> {
   return metrics;
 }
 
+/** What the download's polls cost: requests and replicas listed per chunk (a file listed again by a look-back costs the lake and the download). */
+async function pollCost(downloadLog: string): Promise<Metric[]> {
+  let polls = 0;
+  let requests = 0;
+  let listed = 0;
+  for (const line of await readJsonLines(downloadLog)) {
+    if (line.msg !== 'poll answered') continue;
+    polls++;
+    requests += typeof line.requests === 'number' ? line.requests : 0;
+    listed += typeof line.listed === 'number' ? line.listed : 0;
+  }
+  return [
+    { name: 'download polls', value: polls, unit: 'polls' },
+    { name: 'catalog requests of the download per chunk', key: 'requests', value: round(requests / count, 3), unit: 'requests' },
+    { name: 'replicas listed per chunk (each file once would be 1)', key: 'listed', value: round(listed / count, 2), unit: 'replicas' },
+  ];
+}
+
 export const replay14400: Benchmark = {
   name: 'replay-14400',
   title: 'accelerated replay of 14,400 chunks (a 4-hour rehearsal): wall time, integrity, memory per process',
   description:
     '`wavefier rehearse --count 14400 --as-fast-as-possible --keep none --no-plots --deadline 10m` (the built executable, ' +
-    'default settings otherwise: synthetic 4 kHz source, 4 upload workers, 2 download worker processes, incremental polls ' +
-    'every 250 ms). The benchmark process only waits and reads /proc every 500 ms: VmRSS, VmHWM and CPU time of every ' +
+    'default settings otherwise: synthetic 4 kHz source, 4 upload workers, 2 download worker processes, phase-locked polls, ' +
+    'i.e. every 250 ms for a stream this fast). The benchmark process only waits and reads /proc every 500 ms: VmRSS, VmHWM and CPU time of every ' +
     'process under rehearse (rehearse, the lake, upload, download, each download worker, redis-server). ' +
     'The RSS trend is the least-squares slope of each process\'s RSS floor (the minimum of each 5 s, i.e. after garbage ' +
     'collection) over the second half of the transfer phase (the upload process\'s lifetime), so neither the collector\'s ' +
