@@ -16,6 +16,8 @@ export const ExitCode = {
    * nothing was uploaded, so the logs cannot say whether every chunk arrived: neither pass nor fail.
    */
   noVerdict: 5,
+  /** `report`, `rehearse`: every chunk intact, but a latency objective (--slo) was missed. */
+  latency: 6,
   sigint: 130,
   sigterm: 143,
 } as const;

@@ -1,10 +1,12 @@
 import { formatDuration } from '../common/duration.js';
 import { InputError, InterruptedError, UsageError, errorMessage } from '../common/errors.js';
 import { ChunkLedger } from './chunk-ledger.js';
-import { plural } from './format.js';
+import { offsetLabels, plural } from './format.js';
 import { discoverLogs, selectRun, unknownRunError } from './log-discovery.js';
-import { readLogFile } from './log-reader.js';
-import type { LogFileSummary, MalformedLine, Report } from './report-types.js';
+import { readLogFile, type LogSink } from './log-reader.js';
+import type { LatencyObjective, LogFileSummary, MalformedLine, Report } from './report-types.js';
+import { RunSettingsCollector } from './run-settings.js';
+import { applyObjectives, evaluateObjectives } from './slo.js';
 import { latencyTable, latencyWindows } from './time-windows.js';
 import { verdictOf } from './verdict.js';
 
@@ -18,6 +20,8 @@ export interface BuildReportOptions {
   onProgress?: (file: string, lines: number) => void;
   /** Default 50,000. */
   progressEveryLines?: number;
+  /** Latency objectives (--slo): each is judged, and a missed one fails a run whose chunks are intact (exit 6). */
+  objectives?: readonly LatencyObjective[];
 }
 
 export const defaultWindowMs = 10 * 60_000;
@@ -40,6 +44,16 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
   const selection = selectRun(logs, options.runId);
 
   const ledger = new ChunkLedger(selection.run);
+  const settings = new RunSettingsCollector(selection.run, () => ledger.facts.dataset);
+  // The ledger judges the run from its start and end; `ready` only tells the header how long start-up took.
+  const sink: LogSink = {
+    uploadChunk: ledger.uploadChunk.bind(ledger),
+    downloadChunk: ledger.downloadChunk.bind(ledger),
+    runEvent: (event, time, order, hostname) => {
+      settings.runEvent(event, time, hostname);
+      if (event.event !== 'ready') ledger.runEvent(event, time, order);
+    },
+  };
   const malformed: MalformedLine[] = [];
   const files: LogFileSummary[] = [];
   const counter = { order: 0 };
@@ -48,7 +62,9 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGINT');
     try {
       const progress = options.onProgress && { every: Math.max(1, options.progressEveryLines ?? 50_000), report: options.onProgress };
-      files.push(await readLogFile(file, ledger, malformed, counter, progress));
+      const summary = await readLogFile(file, sink, malformed, counter, progress);
+      settings.addHosts(summary.side, summary.hosts);
+      files.push(summary);
     } catch (error) {
       throw new InputError(`cannot read log file ${file.path}: ${errorMessage(error)}; check that it exists and is readable`, { file: file.path, cause: error });
     }
@@ -96,6 +112,10 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
   // early): a window "-0:10" holding one chunk would read as a clock problem.
   const origin = facts.t0 === undefined || firstAvail === undefined ? (facts.t0 ?? firstAvail) : Math.min(facts.t0, firstAvail);
   const latency = latencyTable(samples);
+  const windowItems = origin === undefined ? [] : latencyWindows(samples, windowMs, origin);
+  const labels = offsetLabels(windowMs, (windowItems.at(-1)?.start ?? 0) - (origin ?? 0));
+  const objectives = evaluateObjectives(options.objectives ?? [], samples);
+  const verdict = verdictOf(integrity, latency, ledger.size, ledgerResult.completion, { upload: haveUploadLog, download: haveDownloadLog, run: runId });
   return {
     run: {
       id: runId,
@@ -109,6 +129,7 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
       firstAvail,
       lastAvail,
       writerCounts: facts.writerCounts,
+      sides: settings.result(),
     },
     files,
     malformed,
@@ -117,9 +138,15 @@ export async function buildReport(dirs: readonly string[], options: BuildReportO
     integrity,
     lists: ledgerResult.lists,
     latency,
-    windows: { sizeMs: windowMs, origin, items: origin === undefined ? [] : latencyWindows(samples, windowMs, origin) },
+    windows: {
+      sizeMs: windowMs,
+      origin,
+      labelPattern: labels.pattern,
+      items: windowItems.map((window) => ({ ...window, label: labels.label(window.start - (origin ?? 0)) })),
+    },
+    objectives,
     completion: ledgerResult.completion,
-    verdict: verdictOf(integrity, latency, ledger.size, ledgerResult.completion, { upload: haveUploadLog, download: haveDownloadLog, run: runId }),
+    verdict: applyObjectives(verdict, objectives),
     listing: ledgerResult.listing,
     samples,
   };

@@ -2,9 +2,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatDuration } from '../common/duration.js';
 import { RuntimeFailure, errorMessage } from '../common/errors.js';
-import { formatCount, formatWindow, formatIn, formatSpread, formatOffset, formatTime, unitFor, type LatencyUnit } from './format.js';
+import { formatCount, formatWindow, formatIn, formatLatency, formatSpread, formatThreshold, formatTime, unitFor, type LatencyUnit } from './format.js';
 import type { RenderedPlot } from './plots.js';
 import { verdictLine } from './render-text.js';
+import { headerFields, plotCaption } from './report-header.js';
+import { objectiveSubject, objectiveUnit } from './slo.js';
 import { latencyLabels, latencyMetrics, type LatencyStats, type Report } from './report-types.js';
 
 export const htmlFileName = 'report.html';
@@ -85,9 +87,8 @@ function windowsHtml(report: Report): string {
   const uploadUnit: LatencyUnit = latency.upload ? unitFor(latency.upload) : 'ms';
   const totalUnit: LatencyUnit = latency.total ? unitFor(latency.total) : 'ms';
   const at = (stats: LatencyStats | null, pick: 'median' | 'p99', unit: LatencyUnit): string => (stats ? `${formatIn(stats[pick], unit)} ${unit}` : '-');
-  const origin = windows.origin ?? 0;
   const rows = windows.items.map((window) => [
-    formatOffset(window.start - origin),
+    window.label,
     formatCount(window.chunks),
     at(window.latency.upload, 'median', uploadUnit),
     at(window.latency.upload, 'p99', uploadUnit),
@@ -96,8 +97,32 @@ function windowsHtml(report: Report): string {
   ]);
   return (
     `<h2>Latency over time</h2><p>${escapeHtml(formatWindow(windows.sizeMs))} windows by t_avail, from ${escapeHtml(formatTime(windows.origin))}.</p>` +
-    tableHtml(['window', 'chunks', 'upload median', 'upload p99', 'total median', 'total p99'], rows)
+    tableHtml([`window (${windows.labelPattern})`, 'chunks', 'upload median', 'upload p99', 'total median', 'total p99'], rows)
   );
+}
+
+/** The run's settings as a two-column table, the first thing on the page. */
+function headerHtml(report: Report): string {
+  const rows = headerFields(report)
+    .map((field) => `<tr><th scope="row">${escapeHtml(field.label)}</th><td>${escapeHtml(field.value)}</td></tr>`)
+    .join('\n');
+  return `<table class="settings"><tbody>\n${rows}\n</tbody></table>`;
+}
+
+function objectivesHtml(report: Report): string {
+  if (report.objectives.length === 0) return '';
+  const rows = report.objectives.map((result) => {
+    const unit = objectiveUnit(result.objective);
+    return [
+      `${objectiveSubject(result.objective)} ${result.objective.comparison} ${formatThreshold(result.objective.thresholdMs, unit)}`,
+      result.actualMs === null ? 'no value' : formatLatency(result.actualMs, unit),
+      result.met ? 'met' : 'MISSED',
+    ];
+  });
+  const body = rows
+    .map((row) => `<tr class="${row[2] === 'met' ? 'met' : 'missed'}"><td>${escapeHtml(row[0] ?? '')}</td><td class="n">${escapeHtml(row[1] ?? '')}</td><td>${escapeHtml(row[2] ?? '')}</td></tr>`)
+    .join('\n');
+  return `<h2>Latency objectives</h2><table><thead><tr><th>objective</th><th class="n">actual</th><th></th></tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
 function plotHtml(plot: RenderedPlot): string {
@@ -111,11 +136,6 @@ function plotHtml(plot: RenderedPlot): string {
 export function renderHtml(report: Report, plots: readonly RenderedPlot[] = []): string {
   const { run, verdict } = report;
   const title = `wavefier report: run ${run.id}`;
-  const where = [run.scope && `scope ${run.scope}`, run.dataset && `dataset ${run.dataset}`].filter(Boolean).join(', ');
-  const span =
-    run.firstAvail !== undefined && run.lastAvail !== undefined
-      ? `t_avail ${formatTime(run.firstAvail)} to ${formatTime(run.lastAvail)} (${formatDuration(run.lastAvail - run.firstAvail)})`
-      : 'no timed chunks';
   const latencyRows = latencyMetrics.map((metric) => statsRow(latencyLabels[metric], report.latency[metric]));
   const notes = [
     ...report.warnings,
@@ -134,9 +154,14 @@ h1{font-size:1.4rem;margin-bottom:.2rem}h2{font-size:1.1rem;margin-top:2rem}h3{f
 table{border-collapse:collapse;margin:.5rem 0}th,td{padding:.2rem .7rem;border-bottom:1px solid #ddd;text-align:left}
 .n{text-align:right;font-variant-numeric:tabular-nums}figure{margin:1rem 0}img{max-width:100%}
 .muted{color:#666;font-size:.9rem}ul.notes{font-size:.9rem;color:#7a4a00}
+table.settings th{font-weight:normal;color:#666;padding-left:0}table.settings td{border-bottom:1px solid #eee}
+tr.missed td{color:#c8362b;font-weight:bold}tr.met td:last-child{color:#3a9b3a}
+.runline{display:none}
+@media print{body{margin:1cm}.runline{display:block;position:fixed;bottom:0;left:0;right:0;font-size:8pt;color:#666;border-top:1px solid #ccc;background:#fff}figure{break-inside:avoid}}
 </style></head><body>
+<div class="runline">${escapeHtml(plotCaption(report).join(' · '))}</div>
 <h1>${escapeHtml(title)}</h1>
-<p class="muted">${escapeHtml([where, span].filter(Boolean).join('; '))}</p>
+${headerHtml(report)}
 <div class="verdict ${verdict.state === 'pass' ? 'ok' : verdict.state === 'fail' ? 'fail' : 'stopped'}">${escapeHtml(verdictLine(report))}</div>
 <h2>Integrity</h2>
 ${integrityHtml(report)}
@@ -145,6 +170,7 @@ ${problemsHtml(report)}
 <p class="muted">Median -a +b: a = median &minus; p16, b = p84 &minus; median (the central 68 % of chunks; exact, from every chunk).
 Upload = t_uploaded &minus; t_avail; total = t_verified &minus; t_avail; detection = t_detected &minus; t_uploaded; pacing error = t_enqueued &minus; t_avail.</p>
 ${tableHtml(['metric', 'count', 'median -p16 +p84', 'mean', 'p90', 'p99', 'max'], latencyRows)}
+${objectivesHtml(report)}
 ${plots.map(plotHtml).join('\n')}
 ${windowsHtml(report)}
 ${notes.length > 0 ? `<h2>Notes</h2><ul class="notes">${notes.map((note) => `<li>${escapeHtml(note)}</li>`).join('')}</ul>` : ''}

@@ -22,13 +22,16 @@ export const maxMalformedKept = 1000;
 export interface LogSink {
   uploadChunk(event: UploadChunkEvent, order: number): void;
   downloadChunk(event: DownloadChunkEvent, order: number): void;
-  /** `time`: the line's pino timestamp (epoch ms), when it has one: when the writer started or stopped. */
-  runEvent(event: RunEvent, time: number | undefined, order: number): void;
+  /**
+   * run_started, ready and run_finished. `time`: the line's pino timestamp (epoch ms), when it has
+   * one: when the writer started, was ready or stopped; `hostname`: pino's, when the line has one.
+   */
+  runEvent(event: RunEvent, time: number | undefined, order: number, hostname: string | undefined): void;
 }
 
 const uploadKinds = new Set<string>(uploadEventKinds);
 const downloadKinds = new Set<string>(downloadStatuses);
-const runKinds = new Set<string>(['run_started', 'run_finished']);
+const runKinds = new Set<string>(['run_started', 'ready', 'run_finished']);
 
 function describeIssues(error: z.ZodError): string {
   return error.issues
@@ -63,7 +66,8 @@ export async function readLogFile(
   counter: { order: number },
   progress?: { every: number; report: (file: string, lines: number) => void },
 ): Promise<LogFileSummary> {
-  const summary: LogFileSummary = { path: file.path, side: file.side, lines: 0, chunkEvents: 0, runEvents: 0, ignored: 0, malformed: 0 };
+  const summary: LogFileSummary = { path: file.path, side: file.side, lines: 0, chunkEvents: 0, runEvents: 0, ignored: 0, malformed: 0, hosts: [] };
+  const hosts = new Set<string>();
   const cutShort = await endsWithoutNewline(file.path);
   const chunkKinds = file.side === 'upload' ? uploadKinds : downloadKinds;
   const lines = createInterface({ input: createReadStream(file.path, { encoding: 'utf8' }), crlfDelay: Infinity });
@@ -96,6 +100,9 @@ export async function readLogFile(
       summary.ignored++;
       return;
     }
+    const hostname = (value as { hostname?: unknown }).hostname;
+    const host = typeof hostname === 'string' && hostname !== '' ? hostname : undefined;
+    if (host !== undefined && (runKinds.has(event) || chunkKinds.has(event))) hosts.add(host);
     if (runKinds.has(event)) {
       const parsed = runEventSchema.safeParse(value);
       if (!parsed.success) {
@@ -104,7 +111,7 @@ export async function readLogFile(
       }
       summary.runEvents++;
       const time = (value as { time?: unknown }).time;
-      sink.runEvent(parsed.data, typeof time === 'number' && Number.isFinite(time) ? time : undefined, counter.order++);
+      sink.runEvent(parsed.data, typeof time === 'number' && Number.isFinite(time) ? time : undefined, counter.order++, host);
       return;
     }
     if (!chunkKinds.has(event)) {
@@ -137,5 +144,6 @@ export async function readLogFile(
     pending = { line: summary.lines, text };
   }
   if (pending) handle(pending.line, pending.text, true);
+  summary.hosts = [...hosts];
   return summary;
 }

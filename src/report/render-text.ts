@@ -1,7 +1,9 @@
 import { formatDuration } from '../common/duration.js';
 import { table } from '../common/output.js';
 import { terminalValue } from '../common/terminal-text.js';
-import { formatCount, formatWindow, formatIn, formatSpread, formatOffset, formatTime, plural, unitFor, type LatencyUnit } from './format.js';
+import { formatCount, formatWindow, formatIn, formatLatency, formatSpread, formatThreshold, formatTime, plural, unitFor, type LatencyUnit } from './format.js';
+import { headerFields } from './report-header.js';
+import { objectiveSubject, objectiveUnit } from './slo.js';
 import { verdictLabel } from './verdict.js';
 import { isProblem, latencyLabels, latencyMetrics, type ChunkListingEntry, type LatencyStats, type Report } from './report-types.js';
 
@@ -15,22 +17,27 @@ function rightAlign(cells: string[]): string[] {
   return cells.map((cell) => cell.padStart(width));
 }
 
+/** Every run setting the logs give, one field a line: which run, when, what was sent where, by whom. */
 function headerBlock(report: Report): string[] {
-  const { run, files } = report;
-  const where = [run.scope && `scope ${run.scope}`, run.dataset && `dataset ${run.dataset}`].filter(Boolean).join(', ');
-  const lines = [`run ${run.id}${where ? ` (${where})` : ''}`];
-  const uploads = files.filter((file) => file.side === 'upload').length;
-  const downloads = files.length - uploads;
-  const totalLines = files.reduce((sum, file) => sum + file.lines, 0);
-  const span =
-    run.firstAvail !== undefined && run.lastAvail !== undefined
-      ? `t_avail ${formatTime(run.firstAvail)} to ${formatTime(run.lastAvail)} (${formatDuration(run.lastAvail - run.firstAvail)}); `
-      : '';
-  lines.push(
-    `  ${span}${plural(uploads, 'upload log')}, ${plural(downloads, 'download log')}, ${plural(totalLines, 'line')}` +
-      (report.malformedCount > 0 ? `, ${formatCount(report.malformedCount)} malformed` : ''),
-  );
-  return lines;
+  const fields = headerFields(report);
+  const width = Math.max(...fields.map((field) => field.label.length));
+  // Values come from logs: a line break in one must not make a line of its own.
+  return fields.map((field, index) => `${index === 0 ? '' : '  '}${field.label.padEnd(index === 0 ? 0 : width)}${index === 0 ? ' ' : '  '}${terminalValue(field.value)}`);
+}
+
+/** Each latency objective (--slo) with its value and whether it was met. */
+function objectivesBlock(report: Report): string[] {
+  if (report.objectives.length === 0) return [];
+  const rows = report.objectives.map((result) => {
+    const unit = objectiveUnit(result.objective);
+    return [
+      `  ${objectiveSubject(result.objective)} ${result.objective.comparison} ${formatThreshold(result.objective.thresholdMs, unit)}`,
+      result.actualMs === null ? 'no value' : formatLatency(result.actualMs, unit),
+      result.met ? 'met' : 'MISSED',
+    ];
+  });
+  const missed = report.objectives.filter((result) => !result.met).length;
+  return [`latency objectives (${missed === 0 ? 'all met' : `${formatCount(missed)} missed`})`, ...table([['  objective', 'actual', ''], ...rows]).split('\n').map((line) => line.trimEnd())];
 }
 
 function integrityBlock(report: Report): string[] {
@@ -120,11 +127,10 @@ function windowBlock(report: Report): string[] {
   const uploadUnit = latency.upload ? unitFor(latency.upload) : 'ms';
   const totalUnit = latency.total ? unitFor(latency.total) : 'ms';
   const cell = (stats: LatencyStats | null, pick: 'median' | 'p99', unit: LatencyUnit): string => (stats ? `${formatIn(stats[pick], unit)} ${unit}` : '-');
-  const rows = [['  window', 'chunks', 'upload median', 'upload p99', 'total median', 'total p99']];
-  const origin = windows.origin ?? 0;
+  const rows = [[`  window (${windows.labelPattern})`, 'chunks', 'upload median', 'upload p99', 'total median', 'total p99']];
   for (const window of windows.items) {
     rows.push([
-      `  ${formatOffset(window.start - origin)}`,
+      `  ${window.label}`,
       formatCount(window.chunks),
       cell(window.latency.upload, 'median', uploadUnit),
       cell(window.latency.upload, 'p99', uploadUnit),
@@ -164,7 +170,7 @@ function problemBlock(report: Report): string[] {
 
 /** The compact summary for people: integrity block, latency table, windows, and the verdict line. */
 export function renderText(report: Report, options: RenderTextOptions = {}): string {
-  const blocks = [headerBlock(report), integrityBlock(report), problemBlock(report), latencyBlock(report)];
+  const blocks = [headerBlock(report), integrityBlock(report), problemBlock(report), latencyBlock(report), objectivesBlock(report)];
   if (options.windows ?? true) blocks.push(windowBlock(report));
   blocks.push([verdictLine(report)]);
   return blocks

@@ -15,6 +15,8 @@ export interface LogFileSummary {
   /** Lines without a known event for this side (pino diagnostics, other events): not errors. */
   ignored: number;
   malformed: number;
+  /** Host names of the writers of its events (pino's `hostname`), in order of appearance. */
+  hosts: string[];
 }
 
 /** A line that is not JSON, or a known event that does not match its schema. */
@@ -28,6 +30,20 @@ export interface WriterCounts {
   side: LogSide;
   counts: Record<string, number>;
   reason: string | undefined;
+}
+
+/** What one side (all upload writers, or all download writers) said about itself. */
+export interface SideInfo {
+  /** Hosts its logs were written on (run and chunk events), in order of appearance. */
+  hosts: string[];
+  /** run_started lines: one per process (several with upload-worker hosts, or a resumed run). */
+  writers: number;
+  /** Earliest run_started, latest run_finished, earliest ready (pino times, epoch ms). */
+  startedAt: number | undefined;
+  readyAt: number | undefined;
+  finishedAt: number | undefined;
+  /** run_started's settings, as written (snake_case keys): the first writer's, plus what later ones add. */
+  settings: Record<string, unknown>;
 }
 
 export interface RunInfo {
@@ -55,6 +71,8 @@ export interface RunInfo {
    * process or run-wide is the writer's business, so they are not added up.
    */
   writerCounts: WriterCounts[];
+  /** What each side's run events said: settings, hosts, start/ready/finish times. */
+  sides: Record<LogSide, SideInfo>;
 }
 
 export interface Integrity {
@@ -169,6 +187,8 @@ export type LatencyTable = Record<LatencyMetric, LatencyStats | null>;
 
 export interface LatencyWindow {
   index: number;
+  /** The window's start as an offset from the origin, at the precision its width needs ("+1:30"). */
+  label: string;
   start: number;
   end: number;
   chunks: number;
@@ -240,8 +260,32 @@ export interface Verdict {
   state: VerdictState;
   /** One line: "2 chunks missing, 1 corrupted", "interrupted after 2,000 of 14,400 ..." or the slide sentence of a clean run. */
   summary: string;
-  /** 0 pass, 3 fail (integrity), 4 interrupted/unfinished (incomplete but intact), 5 no verdict. */
-  exitCode: 0 | 3 | 4 | 5;
+  /**
+   * 0 pass, 3 fail (integrity), 4 interrupted/unfinished (incomplete but intact), 5 no verdict, 6
+   * fail: every chunk intact but a latency objective (--slo) missed.
+   */
+  exitCode: 0 | 3 | 4 | 5 | 6;
+}
+
+/** How a latency objective names its statistic: a percentile (`p99`, `p99.9`, `median` = p50), the mean or the max. */
+export type ObjectiveStatistic = { kind: 'percentile'; percentile: number } | { kind: 'mean' } | { kind: 'max' };
+
+/** One latency objective (`--slo total.p99<=2s`): the statistic of a metric over every chunk, at most a threshold. */
+export interface LatencyObjective {
+  /** Canonical form: "total.p99<=2s". */
+  text: string;
+  metric: LatencyMetric;
+  statistic: ObjectiveStatistic;
+  comparison: '<=' | '<';
+  thresholdMs: number;
+}
+
+export interface ObjectiveResult {
+  objective: LatencyObjective;
+  /** The statistic over the run's chunks; null when no chunk has a value of the metric. */
+  actualMs: number | null;
+  /** Met when the statistic satisfies the comparison; a statistic without values is not met. */
+  met: boolean;
 }
 
 export interface Report {
@@ -255,7 +299,10 @@ export interface Report {
   integrity: Integrity;
   lists: IntegrityLists;
   latency: LatencyTable;
-  windows: { sizeMs: number; origin: number | undefined; items: LatencyWindow[] };
+  /** `labelPattern`: how the windows' labels read ("h:mm", "m:ss", "m:ss.s"...). */
+  windows: { sizeMs: number; origin: number | undefined; labelPattern: string; items: LatencyWindow[] };
+  /** The latency objectives given (--slo), each met or missed, in the order given. */
+  objectives: ObjectiveResult[];
   /** Whether the writers ran to the end: decides between "missing" and "not produced / in flight". */
   completion: Completion;
   verdict: Verdict;

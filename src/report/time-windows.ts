@@ -12,8 +12,8 @@ export function latencyTable(samples: LatencySamples, from = 0, to = samples.tAv
  * Cuts the run into windows of `sizeMs` by t_avail, counted from `origin` (the run's t0, else its
  * first chunk), so that degradation over hours shows. Windows without chunks are left out.
  */
-export function latencyWindows(samples: LatencySamples, sizeMs: number, origin: number): LatencyWindow[] {
-  const windows: LatencyWindow[] = [];
+export function latencyWindows(samples: LatencySamples, sizeMs: number, origin: number): Omit<LatencyWindow, 'label'>[] {
+  const windows: Omit<LatencyWindow, 'label'>[] = [];
   const { tAvail } = samples;
   let from = 0;
   while (from < tAvail.length) {

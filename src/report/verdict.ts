@@ -1,5 +1,6 @@
 import { ExitCode, IntegrityError, WavefierError } from '../common/errors.js';
 import { formatCount, formatLatency, formatSpread, plural, unitFor } from './format.js';
+import { objectiveOutcome } from './slo.js';
 import type { Completion, Integrity, LatencyTable, Report, Verdict, VerdictState } from './report-types.js';
 
 /**
@@ -142,14 +143,25 @@ export function verdictLabel(state: VerdictState): string {
   return state.replace('-', ' ').toUpperCase();
 }
 
-/** 0 when the rehearsal is clean, 3 (integrity) when anything produced is missing, corrupted or failed, 4 when it stopped early intact, 5 without a verdict. */
-export function reportExitCode(report: Report): 0 | 3 | 4 | 5 {
+/**
+ * 0 when the rehearsal is clean, 3 (integrity) when anything produced is missing, corrupted or
+ * failed, 4 when it stopped early intact, 5 without a verdict, 6 when intact but a latency objective
+ * was missed.
+ */
+export function reportExitCode(report: Report): 0 | 3 | 4 | 5 | 6 {
   return report.verdict.exitCode;
+}
+
+/** Every chunk intact, but a latency objective (--slo) missed. Exit 6. */
+export class LatencyObjectiveError extends WavefierError {
+  constructor(message: string) {
+    super(message, { code: 'latency-objective', exitCode: ExitCode.latency, retryable: false });
+  }
 }
 
 /**
  * The error the CLI throws after printing a report that is not a pass, so that it exits with the
- * verdict's status (3 or 4) and one line; undefined for a pass.
+ * verdict's status (3, 4, 5 or 6) and one line; undefined for a pass.
  */
 export function verdictErrorFor(report: Report): WavefierError | undefined {
   const { verdict, run } = report;
@@ -157,6 +169,13 @@ export function verdictErrorFor(report: Report): WavefierError | undefined {
     case 'pass':
       return undefined;
     case 'fail':
+      if (verdict.exitCode === ExitCode.latency) {
+        const missed = report.objectives.filter((result) => !result.met).length;
+        return new LatencyObjectiveError(
+          `rehearsal run ${run.id} missed ${missed === 1 ? 'a latency objective' : `${missed} latency objectives`} (exit ${ExitCode.latency}; every chunk intact): ` +
+            `${report.objectives.filter((result) => !result.met).map(objectiveOutcome).join(', ')}`,
+        );
+      }
       return new IntegrityError(`rehearsal run ${run.id} failed its integrity check: ${verdict.summary} (see the listing with --list)`);
     case 'no-verdict':
       return new NoVerdictError(`rehearsal run ${run.id} has no verdict (exit ${noVerdictExitCode}): ${verdict.summary}`);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { buildReport, renderHtml, renderListing, renderText, reportToJson, verdictLine } from '../../src/report/index.js';
-import { m4Indices } from '../../src/report/plot-specs.js';
 import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
 import { scratchDirPerTest } from '../helpers/scratch.js';
 
@@ -83,22 +82,5 @@ describe('report rendering', () => {
     const html = renderHtml(await buildReport([scratch.path]));
     expect(html).toContain('class="verdict fail"');
     expect(html).toContain('<h3>Corrupted (1)</h3><ul><li><code>V-V1_WAVEFIER-1400000002-1.hdf5</code></li></ul>');
-  });
-});
-
-describe('report over-time plot reduction (M4)', () => {
-  it('keeps every point of a short series and the first, last, lowest and highest per column of a long one', () => {
-    const x = Float64Array.from({ length: 10 }, (_, index) => index);
-    const y = Float64Array.from([5, 1, 9, 3, Number.NaN, 4, 4, 8, 0, 2]);
-    expect(m4Indices(x, y, 4)).toEqual([0, 1, 2, 3, 5, 6, 7, 8, 9]);
-    const longX = Float64Array.from({ length: 1000 }, (_, index) => index);
-    const longY = Float64Array.from({ length: 1000 }, (_, index) => (index === 123 ? 99 : index === 456 ? -99 : index % 7));
-    const kept = m4Indices(longX, longY, 10);
-    expect(kept.length).toBeLessThanOrEqual(40);
-    expect(kept).toContain(123);
-    expect(kept).toContain(456);
-    expect(kept[0]).toBe(0);
-    expect(kept.at(-1)).toBe(999);
-    expect([...kept].sort((a, b) => a - b)).toEqual(kept);
   });
 });
