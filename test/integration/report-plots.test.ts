@@ -19,6 +19,10 @@ describe('report plots (Vega-Lite → SVG → PNG with resvg)', () => {
     expect(result.warnings).toEqual([]);
     const names = result.files.map((file) => file.slice(out.length + 1)).sort();
     expect(names).toEqual([
+      'detection-delay.png',
+      'detection-delay.svg',
+      'latency-cdf.png',
+      'latency-cdf.svg',
       'latency-over-time.png',
       'latency-over-time.svg',
       'total-latency.png',
@@ -40,7 +44,7 @@ describe('report plots (Vega-Lite → SVG → PNG with resvg)', () => {
     expect((await stat(join(out, 'latency-over-time.svg'))).size).toBeLessThan(200_000);
 
     const html = await readFile(await writeHtml(report, out, result.plots), 'utf8');
-    expect(html.match(/<img alt="[^"]+" src="data:image\/png;base64,/g)).toHaveLength(3);
+    expect(html.match(/<img alt="[^"]+" src="data:image\/png;base64,/g)).toHaveLength(5);
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
   });
 
@@ -50,7 +54,7 @@ describe('report plots (Vega-Lite → SVG → PNG with resvg)', () => {
     const result = await writePlots(report, join(scratch.path, 'plots'), { fontFile: join(scratch.path, 'no-such-font.ttf') });
     expect(result.warnings.join('\n')).toMatch(/no-such-font\.ttf not found: .*install fonts-dejavu-core/);
     expect(result.warnings.join('\n')).toMatch(/no total latencies in the logs/);
-    expect(result.plots.map((plot) => plot.name)).toEqual(['upload-latency', 'latency-over-time']);
+    expect(result.plots.map((plot) => plot.name)).toEqual(['upload-latency', 'latency-cdf', 'latency-over-time']);
     expect(result.plots.every((plot) => plot.png !== undefined)).toBe(true);
   });
 });

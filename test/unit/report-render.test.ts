@@ -10,12 +10,14 @@ describe('report rendering', () => {
     await writeSyntheticRun({ logDir: scratch.path, run: 'r1', chunks: 1500, uploadLatencyMs: (seq) => (seq < 1200 ? 1900 : 2600) });
     const report = await buildReport([scratch.path]);
     const text = renderText(report);
-    expect(text).toMatch(/^run r1 \(scope user\.wavefier, dataset rehearsal-r1\)/);
+    expect(text).toMatch(/^run r1, dataset user\.wavefier:rehearsal-r1\n {2}time {6}run 2026-11-26 \d\d:\d\d:\d\dZ to /);
+    expect(text).toMatch(/\n {2}source {4}synthetic, 1,500 chunks of 1\.00 s\n/);
     expect(text).toMatch(/\n {2}scheduled\s+1,500 {2}from run_started\n/);
     expect(text).toContain('latency (median -a +b: the middle 68 % of chunks lie between median - a and median + b, i.e. p16 and p84)');
     // Skewed (a fifth of the chunks slower): p16 equals the median, so the lower spread is 0.
     expect(text).toMatch(/\n {2}upload latency\s+1,500\s+1\.90 -0\.00 \+0\.70 s\s+2\.04 s\s+2\.60 s\s+2\.60 s\s+2\.60 s\n/);
     expect(text).toContain('latency over time (10 min windows by t_avail, from 2026-11-26T12:00:00Z)');
+    expect(text).toContain('  window (h:mm)  chunks');
     expect(text).toMatch(/\n {2}\+0:20\s+300\s+2\.60 s/);
     expect(text.trimEnd().split('\n').at(-1)).toBe(verdictLine(report));
     expect(verdictLine(report)).toMatch(/^PASS: all 1,500 chunks uploaded, all downloaded, none corrupted; upload latency median 1\.90 -0\.00 \+0\.70 s \(mean 2\.04 s\), total median/);
