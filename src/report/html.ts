@@ -1,6 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatDuration } from '../common/duration.js';
 import { RuntimeFailure, errorMessage } from '../common/errors.js';
 import { formatCount, formatWindow, formatIn, formatLatency, formatSpread, formatThreshold, formatTime, unitFor, type LatencyUnit } from './format.js';
 import type { RenderedPlot } from './plots.js';

@@ -376,7 +376,7 @@ function overTimeSpec(report: Report): TopLevelSpec | undefined {
     }
     const objectives = objectivesOf(report, metric).filter((result) => result.objective.statistic.kind !== 'mean');
     return {
-      title: { text: `${latencyLabels[metric]}`, fontSize: 12 },
+      title: { text: latencyLabels[metric], fontSize: 12 },
       width: plotWidth,
       height: 170,
       layer: [

@@ -111,7 +111,7 @@ export async function renderPlots(report: Report, options: PlotOptions = {}): Pr
   const [vega, vegaLite, resvg] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')]);
   // Vega measures text with this (the font the PNGs use) instead of its rough guess.
   (vega as unknown as { textMetrics: { width: (item: { fontSize?: number }, text: unknown) => number } }).textMetrics.width = (item, text) =>
-    dejaVuSansWidth(text === null || text === undefined ? '' : String(text).trim(), typeof item.fontSize === 'number' ? item.fontSize : 11);
+    dejaVuSansWidth(typeof text === 'string' ? text.trim() : typeof text === 'number' ? String(text) : '', typeof item.fontSize === 'number' ? item.fontSize : 11);
   const warnings: string[] = [];
   const fontFile = options.fontFile ?? defaultFontFile;
   const haveFont = existsSync(fontFile);

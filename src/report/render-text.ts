@@ -1,4 +1,3 @@
-import { formatDuration } from '../common/duration.js';
 import { table } from '../common/output.js';
 import { terminalValue } from '../common/terminal-text.js';
 import { formatCount, formatWindow, formatIn, formatLatency, formatSpread, formatThreshold, formatTime, plural, unitFor, type LatencyUnit } from './format.js';

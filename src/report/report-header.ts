@@ -66,7 +66,7 @@ function moreSettings(side: SideInfo): string | undefined {
   const parts: string[] = [];
   for (const [key, value] of Object.entries(side.settings)) {
     if (described.has(key) || value === undefined || value === null) continue;
-    parts.push(`${key} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+    parts.push(`${key} ${typeof value === 'string' ? value : JSON.stringify(value)}`);
   }
   return parts.length === 0 ? undefined : parts.join(', ');
 }

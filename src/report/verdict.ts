@@ -173,7 +173,7 @@ export function verdictErrorFor(report: Report): WavefierError | undefined {
         const missed = report.objectives.filter((result) => !result.met).length;
         return new LatencyObjectiveError(
           `rehearsal run ${run.id} missed ${missed === 1 ? 'a latency objective' : `${missed} latency objectives`} (exit ${ExitCode.latency}; every chunk intact): ` +
-            `${report.objectives.filter((result) => !result.met).map(objectiveOutcome).join(', ')}`,
+            report.objectives.filter((result) => !result.met).map(objectiveOutcome).join(', '),
         );
       }
       return new IntegrityError(`rehearsal run ${run.id} failed its integrity check: ${verdict.summary} (see the listing with --list)`);

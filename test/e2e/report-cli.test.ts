@@ -15,7 +15,7 @@ describe('wavefier report (built bin)', () => {
     const result = await runCli(['report', join(scratch.path, 'clean')]);
     expect(result.stderr).not.toMatch(/error/);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^run run-clean, dataset [^\n]+\n  time +run /);
+    expect(result.stdout).toMatch(/^run run-clean, dataset [^\n]+\n {2}time +run /);
     expect(result.stdout).toMatch(/\nPASS: all 12 chunks uploaded, all downloaded, none corrupted; upload latency median [\d.]+ -[\d.]+ \+[\d.]+ s \(mean [\d.]+ s\), total median [\d.]+ s\n$/);
     expect(result.stderr).toMatch(/plots and report\.html written to .*clean\/run-clean\/report/);
     expect((await readdir(join(scratch.path, 'clean', 'run-clean', 'report'))).sort()).toContain('report.html');
