@@ -37,6 +37,7 @@ Exit status:
   3        integrity failure: chunks missing or corrupted
   4        report, rehearse: the run stopped early (interrupted, --deadline) and nothing it produced was lost
   5        report, rehearse: no verdict: the logs of one side are missing, or nothing was uploaded
+  6        report, rehearse: every chunk intact, but a latency objective (--slo) was missed
   130/143  stopped by SIGINT/SIGTERM (after a graceful shutdown)`;
 
 /** The subcommands that talk to Rucio: each gets the same connection flags, defined once in rucio-options.ts. */

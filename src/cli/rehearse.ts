@@ -10,6 +10,7 @@ import { addDownloadOptions, downloadTargetFromFlags, type DownloadCommandFlags 
 import { duration, eitherName, nonNegativeInteger, parseWithOptions, positiveInteger, positiveNumber } from './parse.js';
 import { addRucioOptions, rucioConfigFromFlags, rucioFlagArgs, type RucioFlags } from './rucio-options.js';
 import { addUploadOptions, uploadRequestFromFlags, type UploadCommandFlags } from './upload.js';
+import { sloHelp } from './report.js';
 import { contextFor, type Runtime } from './runtime.js';
 
 interface RehearseFlags extends RucioFlags {
@@ -38,7 +39,9 @@ interface RehearseFlags extends RucioFlags {
   redis?: string;
   lakeDir?: string;
   deadline?: number;
-  plots: boolean;
+  /** --plots / --no-plots; unset: plots unless --json. */
+  plots?: boolean;
+  slo: string[];
   uploadArgs?: string;
   downloadArgs?: string;
   faults?: string;
@@ -85,7 +88,9 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
     .addOption(new Option('--redis <url>', 'Redis to use (default: a private redis-server)'))
     .addOption(new Option('--lake-dir <dir>', 'state directory of the embedded lake (default: <run>/lake)'))
     .addOption(new Option('--deadline <duration>', 'stop both sides after this long (default: expected duration + 2 min; unpaced: 25 ms per chunk + 2 min)').argParser(duration('--deadline')))
+    .addOption(new Option('--plots', 'draw the plots and the HTML page (the default, except with --json)'))
     .addOption(new Option('--no-plots', 'skip plots and the HTML page'))
+    .addOption(new Option('--slo <objectives>', sloHelp).argParser((value: string, previous: string[]) => [...previous, value]).default([]))
     .addOption(new Option('--upload-args <flags>', 'more flags for `wavefier upload`, e.g. "--late skip --attempts 8"'))
     .addOption(new Option('--download-args <flags>', 'more flags for `wavefier download`, e.g. "--corruption-retries 5"'))
     .addOption(
@@ -111,6 +116,9 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         import('../common/run-id.js'),
         import('../rehearse/child-args.js'),
       ]);
+      // Checked before anything starts: a typo in an objective must not cost a rehearsal.
+      const { readObjectives } = await import('../report/index.js');
+      const objectives = await readObjectives(flags.slo);
       const count = Math.max(1, chunkCount({ count: flags.count, durationMs: flags.duration }, flags.period) ?? 60);
       const request = {
         runId: newRunId(Date.now()),
@@ -134,7 +142,9 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         davsRses: flags.davsRse,
         ...definedProps({ rse: flags.rse, redisUrl: flags.redis, lakeDir: flags.lakeDir, deadlineMs: flags.deadline }),
         scope: flags.scope,
-        plots: flags.plots,
+        // With --json, plots are a side effect a script asks for (--plots).
+        plots: flags.plots ?? !ctx.json,
+        objectives,
         uploadArgs: [...rucioArgs, ...splitArgs(flags.uploadArgs)],
         downloadArgs: [...rucioArgs, ...splitArgs(flags.downloadArgs)],
         ...(flags.faults === undefined ? {} : { faults: await readJsonArgument('--faults', flags.faults) }),
@@ -169,13 +179,18 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         `wall time      ${formatDuration(result.wallMs)}`,
       ].join('\n');
       ctx.output.result(
-        { run: result.run, run_dir: result.runDir, dataset: result.dataset, html: result.htmlFile, wall_ms: result.wallMs, report: reportToJson(result.report) },
+        // The same object as `wavefier --json report` (docs/report.schema.json), with the rehearsal's own part.
+        reportToJson(result.report, {
+          command: 'rehearse',
+          rehearsal: { runDir: result.runDir, htmlFile: result.htmlFile, wallMs: result.wallMs },
+          ...definedProps({ plots: result.plotFiles }),
+        }),
         text,
       );
       if (result.exitCode === ExitCode.integrity) throw new IntegrityError(`rehearsal ${result.run} is not clean: see the report above`);
       // Stopped by its --deadline (not by a signal) with nothing lost: exit 4, as `wavefier report` does;
       // no verdict (a side's log missing, or nothing uploaded): exit 5, never a pass.
-      if (result.exitCode === incompleteExitCode || result.exitCode === ExitCode.noVerdict) {
+      if (result.exitCode === incompleteExitCode || result.exitCode === ExitCode.noVerdict || result.exitCode === ExitCode.latency) {
         throw verdictErrorFor(result.report) ?? new IntegrityError(`rehearsal ${result.run} has no verdict`);
       }
     });

@@ -8,7 +8,7 @@ import type { Output } from '../common/output.js';
 import { newRunId } from '../common/run-id.js';
 import { FaultController } from '../lake/index.js';
 import type { PrivateRedis } from '../redis/index.js';
-import { buildReport, reportExitCode, reportNotes, writeHtml, writePlots, type Report } from '../report/index.js';
+import { buildReport, reportExitCode, reportNotes, writeHtml, writePlots, type LatencyObjective, type Report } from '../report/index.js';
 import { describeSourceFlags } from '../uploader/replay-description.js';
 import { replayLine, syntheticDefaults } from '../uploader/replay.js';
 import { childArgs, type ChildRequest } from './child-args.js';
@@ -27,6 +27,8 @@ export interface RehearseOptions extends ChildRequest {
   lakeDir?: string;
   deadlineMs?: number;
   plots: boolean;
+  /** Latency objectives (--slo) the report judges: a missed one is exit 6. */
+  objectives?: readonly LatencyObjective[];
   /** WebDAV RSEs the embedded lake describes (`lake serve --davs-rse`); the first is the default RSE. */
   davsRses?: string[];
   /** Fault injection rules for the embedded lake, active from the start (see `wavefier lake serve`). */
@@ -45,6 +47,8 @@ export interface RehearseResult {
   download: ChildResult;
   plotsDir?: string;
   htmlFile?: string;
+  /** The plot files and report.html written. */
+  plotFiles?: string[];
   wallMs: number;
 }
 
@@ -174,7 +178,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
 
     let report: Report;
     try {
-      report = await buildReport([runDir], { runId });
+      report = await buildReport([runDir], { runId, ...definedProps({ objectives: options.objectives }) });
     } catch (error) {
       // Stopped before either side wrote its first line: an interruption, not a broken run.
       if (!options.signal.aborted) throw error;
@@ -184,6 +188,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
     for (const note of reportNotes(report)) output.warn(note);
     let plotsDir: string | undefined;
     let htmlFile: string | undefined;
+    let plotFiles: string[] | undefined;
     // Drawing takes seconds on a busy machine: a Ctrl-C is answered with the report now (DESIGN §5),
     // the plots can be drawn from the logs at any time.
     if (options.plots && options.signal.aborted) output.info(`interrupted: no plots drawn; \`wavefier report ${runDir}\` draws them`);
@@ -193,6 +198,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
         const plots = await writePlots(report, plotsDir);
         for (const warning of plots.warnings) output.warn(warning);
         htmlFile = await writeHtml(report, plotsDir, plots.plots);
+        plotFiles = [...plots.files, htmlFile];
       } catch (error) {
         output.warn(`could not draw the plots: ${errorMessage(error)}`);
       }
@@ -208,7 +214,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
       exitCode,
       upload: uploadResult,
       download: downloadResult,
-      ...definedProps({ plotsDir, htmlFile }),
+      ...definedProps({ plotsDir, htmlFile, plotFiles }),
       wallMs: Date.now() - started,
     };
   } finally {

@@ -4,8 +4,9 @@ import { RuntimeFailure, errorMessage } from '../common/errors.js';
 import { formatCount, formatWindow, formatIn, formatLatency, formatSpread, formatThreshold, formatTime, unitFor, type LatencyUnit } from './format.js';
 import type { RenderedPlot } from './plots.js';
 import { verdictLine } from './render-text.js';
+import { comparisonRows } from './compare.js';
 import { headerFields, plotCaption } from './report-header.js';
-import { objectiveSubject, objectiveUnit } from './slo.js';
+import { objectiveSubject, objectiveUnit, valueUnit } from './slo.js';
 import { latencyLabels, latencyMetrics, type LatencyStats, type Report } from './report-types.js';
 
 export const htmlFileName = 'report.html';
@@ -114,7 +115,7 @@ function objectivesHtml(report: Report): string {
     const unit = objectiveUnit(result.objective);
     return [
       `${objectiveSubject(result.objective)} ${result.objective.comparison} ${formatThreshold(result.objective.thresholdMs, unit)}`,
-      result.actualMs === null ? 'no value' : formatLatency(result.actualMs, unit),
+      result.actualMs === null ? 'no value' : formatLatency(result.actualMs, valueUnit(result.actualMs)),
       result.met ? 'met' : 'MISSED',
     ];
   });
@@ -122,6 +123,13 @@ function objectivesHtml(report: Report): string {
     .map((row) => `<tr class="${row[2] === 'met' ? 'met' : 'missed'}"><td>${escapeHtml(row[0] ?? '')}</td><td class="n">${escapeHtml(row[1] ?? '')}</td><td>${escapeHtml(row[2] ?? '')}</td></tr>`)
     .join('\n');
   return `<h2>Latency objectives</h2><table><thead><tr><th>objective</th><th class="n">actual</th><th></th></tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+/** `report --compare`: the two runs side by side. */
+function compareHtml(report: Report, other: Report | undefined): string {
+  if (!other) return '';
+  const rows = comparisonRows(report, other).map((row) => [row.label, row.self, row.other, row.change]);
+  return `<h2>Compared with run ${escapeHtml(other.run.id)}</h2>${tableHtml(['', 'this run', 'other run', 'change'], rows)}`;
 }
 
 function plotHtml(plot: RenderedPlot): string {
@@ -132,7 +140,7 @@ function plotHtml(plot: RenderedPlot): string {
 }
 
 /** The report as one self-contained HTML page: numbers and plots inline, no external assets. */
-export function renderHtml(report: Report, plots: readonly RenderedPlot[] = []): string {
+export function renderHtml(report: Report, plots: readonly RenderedPlot[] = [], compare?: Report): string {
   const { run, verdict } = report;
   const title = `wavefier report: run ${run.id}`;
   const latencyRows = latencyMetrics.map((metric) => statsRow(latencyLabels[metric], report.latency[metric]));
@@ -170,6 +178,7 @@ ${problemsHtml(report)}
 Upload = t_uploaded &minus; t_avail; total = t_verified &minus; t_avail; detection = t_detected &minus; t_uploaded; pacing error = t_enqueued &minus; t_avail.</p>
 ${tableHtml(['metric', 'count', 'median -p16 +p84', 'mean', 'p90', 'p99', 'max'], latencyRows)}
 ${objectivesHtml(report)}
+${compareHtml(report, compare)}
 ${plots.map(plotHtml).join('\n')}
 ${windowsHtml(report)}
 ${notes.length > 0 ? `<h2>Notes</h2><ul class="notes">${notes.map((note) => `<li>${escapeHtml(note)}</li>`).join('')}</ul>` : ''}
@@ -179,11 +188,11 @@ ${notes.length > 0 ? `<h2>Notes</h2><ul class="notes">${notes.map((note) => `<li
 }
 
 /** Writes `report.html` into `dir` and returns its path. */
-export async function writeHtml(report: Report, dir: string, plots: readonly RenderedPlot[] = []): Promise<string> {
+export async function writeHtml(report: Report, dir: string, plots: readonly RenderedPlot[] = [], compare?: Report): Promise<string> {
   const path = join(dir, htmlFileName);
   try {
     await mkdir(dir, { recursive: true });
-    await writeFile(path, renderHtml(report, plots));
+    await writeFile(path, renderHtml(report, plots, compare));
   } catch (error) {
     throw new RuntimeFailure(`cannot write ${path}: ${errorMessage(error)}; choose another directory with --plots DIR or skip with --no-plots`, { cause: error });
   }

@@ -5,8 +5,10 @@
  */
 export { buildReport, defaultWindowMs, type BuildReportOptions } from './build-report.js';
 export { defaultPlotsDir } from './log-discovery.js';
-export { renderText, renderListing, reportNotes, verdictLine, type RenderTextOptions } from './render-text.js';
-export { reportToJson, type ReportJsonOptions } from './report-json.js';
+export { renderText, renderComparison, renderListing, reportNotes, verdictLine, type RenderTextOptions } from './render-text.js';
+export { comparisonRows, type ComparisonRow } from './compare.js';
+export { reportToJson, reportSchemaVersion, roundMs, type ReportJsonOptions } from './report-json.js';
+export { reportJsonSchema, reportJsonSchemaDocument, type ReportJson } from './report-json-schema.js';
 export { renderPlots, writePlots, type PlotOptions, type PlotResult, type RenderedPlot } from './plots.js';
 export { plotSpecs, type PlotSpec } from './plot-specs.js';
 export { headerFields, plotCaption, type HeaderField } from './report-header.js';

@@ -3,7 +3,7 @@ import { formatIn, formatLatency, formatSpread, formatThreshold, plural, unitFor
 import { percentileOfSorted } from './latency-stats.js';
 import { plotCaption, shortTime } from './report-header.js';
 import { latencyLabels, type LatencyMetric, type LatencyStats, type ObjectiveResult, type Report } from './report-types.js';
-import { objectiveSubject, statisticName } from './slo.js';
+import { objectiveSubject, statisticName, valueUnit } from './slo.js';
 import { latencyWindows } from './time-windows.js';
 
 /** The Vega-Lite specs of the report's plots: pure data, rendered by plots.ts. */
@@ -55,7 +55,7 @@ function objectiveLabel(result: ObjectiveResult, unit: LatencyUnit, withMetric =
   const subject = withMetric ? objectiveSubject(objective) : statisticName(objective.statistic);
   const bound = `${subject} ${objective.comparison === '<=' ? '≤' : '<'} ${formatThreshold(objective.thresholdMs, unit)}`;
   if (result.met) return `${bound} met`;
-  return `${bound} MISSED${result.actualMs === null ? '' : ` (${formatLatency(result.actualMs, unit)})`}`;
+  return `${bound} MISSED${result.actualMs === null ? '' : ` (${formatLatency(result.actualMs, valueUnit(result.actualMs))})`}`;
 }
 
 function title(text: string, facts: readonly string[], report: Report): { text: string; subtitle: string[] } {

@@ -1,14 +1,17 @@
 import { table } from '../common/output.js';
 import { terminalValue } from '../common/terminal-text.js';
 import { formatCount, formatWindow, formatIn, formatLatency, formatSpread, formatThreshold, formatTime, plural, unitFor, type LatencyUnit } from './format.js';
+import { comparisonRows } from './compare.js';
 import { headerFields } from './report-header.js';
-import { objectiveSubject, objectiveUnit } from './slo.js';
+import { objectiveSubject, objectiveUnit, valueUnit } from './slo.js';
 import { verdictLabel } from './verdict.js';
 import { isProblem, latencyLabels, latencyMetrics, type ChunkListingEntry, type LatencyStats, type Report } from './report-types.js';
 
 export interface RenderTextOptions {
   /** Include the per-window table (default true). */
   windows?: boolean;
+  /** `report --compare`: the other run, side by side before the verdict line. */
+  compare?: Report;
 }
 
 function rightAlign(cells: string[]): string[] {
@@ -31,7 +34,7 @@ function objectivesBlock(report: Report): string[] {
     const unit = objectiveUnit(result.objective);
     return [
       `  ${objectiveSubject(result.objective)} ${result.objective.comparison} ${formatThreshold(result.objective.thresholdMs, unit)}`,
-      result.actualMs === null ? 'no value' : formatLatency(result.actualMs, unit),
+      result.actualMs === null ? 'no value' : formatLatency(result.actualMs, valueUnit(result.actualMs)),
       result.met ? 'met' : 'MISSED',
     ];
   });
@@ -167,10 +170,24 @@ function problemBlock(report: Report): string[] {
   return lines;
 }
 
+/** `report --compare`: this run and the other side by side, with the change from the other to this one. */
+export function renderComparison(report: Report, other: Report): string {
+  const rows = comparisonRows(report, other).map((row) => [`  ${terminalValue(row.label)}`, terminalValue(row.self), terminalValue(row.other), row.change]);
+  const table = tableLines([['  ', 'this run', 'other run', 'change'], ...rows]);
+  return [`compared with run ${terminalValue(other.run.id)}`, ...table].join('\n');
+}
+
+function tableLines(rows: string[][]): string[] {
+  return table(rows)
+    .split('\n')
+    .map((line) => line.trimEnd());
+}
+
 /** The compact summary for people: integrity block, latency table, windows, and the verdict line. */
 export function renderText(report: Report, options: RenderTextOptions = {}): string {
   const blocks = [headerBlock(report), integrityBlock(report), problemBlock(report), latencyBlock(report), objectivesBlock(report)];
   if (options.windows ?? true) blocks.push(windowBlock(report));
+  if (options.compare) blocks.push(renderComparison(report, options.compare).split('\n'));
   blocks.push([verdictLine(report)]);
   return blocks
     .filter((block) => block.length > 0)

@@ -139,13 +139,18 @@ export function objectiveUnit(objective: LatencyObjective): LatencyUnit {
   return objective.thresholdMs >= 1000 ? 's' : 'ms';
 }
 
+/** The unit a measured value reads best in: seconds from a second up ("2.84 s", not "2843 ms"). */
+export function valueUnit(ms: number): LatencyUnit {
+  return Math.abs(ms) >= 1000 ? 's' : 'ms';
+}
+
 /** "total.p99 3.70 s > 2.00 s" (missed) or "total.p99 1.20 s <= 2.00 s" (met); "total.p99 not measured (no chunk has a value)". */
 export function objectiveOutcome(result: ObjectiveResult): string {
   const { objective, actualMs, met } = result;
   if (actualMs === null) return `${objectiveSubject(objective)} not measured (no chunk has a value)`;
   const unit = objectiveUnit(objective);
   const relation = met ? objective.comparison : objective.comparison === '<=' ? '>' : '>=';
-  return `${objectiveSubject(objective)} ${formatLatency(actualMs, unit)} ${relation} ${formatThreshold(objective.thresholdMs, unit)}`;
+  return `${objectiveSubject(objective)} ${formatLatency(actualMs, valueUnit(actualMs))} ${relation} ${formatThreshold(objective.thresholdMs, unit)}`;
 }
 
 /**

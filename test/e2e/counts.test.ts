@@ -71,7 +71,7 @@ describe('late, skipped and failed: one definition (built bin, embedded lake, re
 
     const report = await runCli(['--json', 'report', '--no-plots', '--run', run, logs]);
     const integrity = (JSON.parse(report.stdout) as { integrity: Record<string, number> }).integrity;
-    expect(integrity).toMatchObject({ scheduled: count, uploaded: tally.uploaded, failedUploads: tally.failed, skipped: tally.skipped, late: tally.late });
+    expect(integrity).toMatchObject({ scheduled: count, uploaded: tally.uploaded, failed_uploads: tally.failed, skipped: tally.skipped, late: tally.late });
     // What the run's counters said at the end (the live progress line reads the same counters).
     const finished = lines.find((line) => line.event === 'run_finished') as { counts?: Record<string, number> } | undefined;
     expect(finished?.counts).toMatchObject({ uploaded: tally.uploaded, failed: tally.failed, skipped: tally.skipped, late: tally.late });

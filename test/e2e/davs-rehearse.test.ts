@@ -36,10 +36,10 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name)));
 }
 
+/** `rehearse --json`: the report's object (docs/report.schema.json) with the rehearsal's own part. */
 interface RehearseSummary {
-  run: string;
-  run_dir: string;
-  report: { integrity: Record<string, unknown> };
+  integrity: Record<string, unknown>;
+  rehearsal: { run_dir: string };
 }
 
 function summaryOf(stdout: string): RehearseSummary {
@@ -61,8 +61,8 @@ describe('rehearse onto a davs RSE on Apache', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/WebDAV RSE LAKE_DAVS at davs:\/\/127\.0\.0\.1:\d+\/dav\/wavefier\//);
     const summary = summaryOf(result.stdout);
-    expect(summary.report.integrity).toMatchObject({ scheduled: 60, uploaded: 60, verified: 60, corrupted: 0, missing: 0 });
-    const uploaded = (await readEvents(summary.run_dir, 'upload')).filter((e) => e.event === 'uploaded');
+    expect(summary.integrity).toMatchObject({ scheduled: 60, uploaded: 60, verified: 60, corrupted: 0, missing: 0 });
+    const uploaded = (await readEvents(summary.rehearsal.run_dir, 'upload')).filter((e) => e.event === 'uploaded');
     expect(uploaded).toHaveLength(60);
     // Where Rucio's `hash` lfn2pfn puts them under the prefix: <scope>/<md5[0:2]>/<md5[2:4]>/<name>, each with its bytes.
     const stored = await filesUnder(join(davs.info.root.dav, 'wavefier'));
@@ -82,7 +82,7 @@ describe('rehearse onto a davs RSE on Apache', () => {
       { env: gridEnv({}), timeoutMs: 180_000 },
     );
     expect(result.code, result.stderr).toBe(0);
-    expect(summaryOf(result.stdout).report.integrity).toMatchObject({ scheduled: 20, verified: 20, corrupted: 0, missing: 0 });
+    expect(summaryOf(result.stdout).integrity).toMatchObject({ scheduled: 20, verified: 20, corrupted: 0, missing: 0 });
     expect(await filesUnder(join(davs.info.root.token, 'wavefier'))).toHaveLength(20);
     expect(result.stderr).not.toContain(await davs.token());
   });

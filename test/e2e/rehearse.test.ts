@@ -16,25 +16,26 @@ afterEach(async () => {
 
 describe('wavefier rehearse, as a newcomer runs it', () => {
   it('runs a short rehearsal end to end, exits 0, and its report agrees with the logs', async () => {
-    const result = await runCli(['--json', 'rehearse', '--count', '30', '--rate-factor', '30', '--log-dir', dir], { timeoutMs: 120_000 });
+    const result = await runCli(['--json', 'rehearse', '--count', '30', '--rate-factor', '30', '--plots', '--log-dir', dir], { timeoutMs: 120_000 });
     expect(result.stderr).not.toMatch(/error:/);
     expect(result.code).toBe(0);
+    // The same object as `wavefier --json report` prints, with the rehearsal's own part.
     const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
-      run: string;
-      run_dir: string;
-      html?: string;
-      report: { integrity: Record<string, unknown> };
+      command: string;
+      integrity: Record<string, unknown>;
+      rehearsal: { run_dir: string; html: string | null };
     };
-    const uploads = await readEvents(summary.run_dir, 'upload');
-    const downloads = await readEvents(summary.run_dir, 'download');
+    expect(summary.command).toBe('rehearse');
+    const uploads = await readEvents(summary.rehearsal.run_dir, 'upload');
+    const downloads = await readEvents(summary.rehearsal.run_dir, 'download');
     const uploaded = uploads.filter((event) => event.event === 'uploaded');
     const verified = downloads.filter((event) => event.event === 'verified');
     expect(uploaded).toHaveLength(30);
     expect(verified).toHaveLength(30);
-    expect(summary.report.integrity).toMatchObject({ scheduled: 30, uploaded: 30, verified: 30, corrupted: 0, missing: 0 });
-    expect(summary.html).toBeDefined();
-    expect(existsSync(summary.html!)).toBe(true);
-    expect(existsSync(join(summary.run_dir, 'report', 'upload-latency.png'))).toBe(true);
+    expect(summary.integrity).toMatchObject({ scheduled: 30, uploaded: 30, verified: 30, corrupted: 0, missing: 0 });
+    expect(summary.rehearsal.html).not.toBeNull();
+    expect(existsSync(summary.rehearsal.html ?? '')).toBe(true);
+    expect(existsSync(join(summary.rehearsal.run_dir, 'report', 'upload-latency.png'))).toBe(true);
   });
 
   it('exits 3 and names the chunks when stored objects are corrupted', async () => {

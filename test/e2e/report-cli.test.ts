@@ -47,16 +47,15 @@ describe('wavefier report (built bin)', () => {
     const json = JSON.parse(lines[0] ?? '') as {
       ok: boolean;
       integrity: Record<string, number>;
-      malformed: { file: string; line: number; reason: string }[];
-      malformed_count: number;
+      malformed: { count: number; lines: { file: string; line: number; reason: string }[] };
       listing: { status: string }[];
       plots: string[];
     };
     expect(json.ok).toBe(false);
-    expect(json.integrity).toMatchObject({ scheduled: 12, missing: 1, corrupted: 1, recovered: 1, failedUploads: 1, skipped: 1, late: 1, duplicateUploads: 1, notInUploadLog: 1 });
-    expect(json.malformed).toHaveLength(1);
-    expect(json.malformed_count).toBe(1);
-    expect(json.malformed[0]?.reason).toMatch(/^truncated last line/);
+    expect(json.integrity).toMatchObject({ scheduled: 12, missing: 1, corrupted: 1, recovered: 1, failed_uploads: 1, skipped: 1, late: 1, duplicate_uploads: 1, not_in_upload_log: 1 });
+    expect(json.malformed.lines).toHaveLength(1);
+    expect(json.malformed.count).toBe(1);
+    expect(json.malformed.lines[0]?.reason).toMatch(/^truncated last line/);
     expect(json.listing).toHaveLength(11);
     expect(json.plots).toContain(join(plots, 'report.html'));
     const html = await readFile(join(plots, 'report.html'), 'utf8');

@@ -71,10 +71,9 @@ describe('report of a rehearsal interrupted with Ctrl-C (built bin)', () => {
     expect(json.code).toBe(4);
     expect(JSON.parse(json.stdout)).toMatchObject({
       ok: false,
-      verdict: 'interrupted',
-      exit_code: 4,
+      verdict: { state: 'interrupted', exit_code: 4 },
       completion: { state: 'interrupted', upload: 'interrupted', download: 'interrupted' },
-      integrity: { scheduled: 400, missing: 0, corrupted: 0, failedUploads: 0 },
+      integrity: { scheduled: 400, missing: 0, corrupted: 0, failed_uploads: 0 },
     });
   }, 90_000);
 

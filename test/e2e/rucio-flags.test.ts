@@ -179,7 +179,7 @@ describe('the shared Rucio connection flags', () => {
     });
     expect(result.stderr).not.toMatch(/error:/);
     expect(result.code).toBe(0);
-    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { report: { integrity: Record<string, unknown> } };
-    expect(summary.report.integrity).toMatchObject({ scheduled: 4, uploaded: 4, verified: 4, corrupted: 0, missing: 0 });
+    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { integrity: Record<string, unknown> };
+    expect(summary.integrity).toMatchObject({ scheduled: 4, uploaded: 4, verified: 4, corrupted: 0, missing: 0 });
   }, 180_000);
 });

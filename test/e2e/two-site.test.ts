@@ -68,14 +68,14 @@ describe('a two-site rehearsal as the README shows it (built bin, embedded lake,
 
     const result = await report(['siteA/rehearsals', 'siteB/rehearsals']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^run ${runId} \\(scope wavefier, dataset ${dataset}\\)`));
+    expect(result.stdout).toMatch(new RegExp(`^run ${runId}, dataset wavefier:${dataset}\\n`));
     expect(result.stdout.trimEnd().split('\n').at(-1)).toMatch(new RegExp(`^PASS: all ${count} chunks uploaded, all downloaded, none corrupted`));
     const json = JSON.parse((await runCli(['--json', 'report', '--no-plots', '--run', runId, 'siteB/rehearsals', 'siteA/rehearsals'], { cwd: stack.dir })).stdout) as {
-      verdict: string;
+      verdict: { state: string };
       integrity: Record<string, number>;
     };
-    expect(json.verdict).toBe('pass');
-    expect(json.integrity).toMatchObject({ scheduled: count, uploaded: count, verified: count, missing: 0, notInUploadLog: 0 });
+    expect(json.verdict.state).toBe('pass');
+    expect(json.integrity).toMatchObject({ scheduled: count, uploaded: count, verified: count, missing: 0, not_in_upload_log: 0 });
 
     // One side alone is never a verdict: exit 5, saying what is missing.
     const downloadOnly = await report(['siteB/rehearsals']);

@@ -36,7 +36,7 @@ function download(dataset: string, extra: string[]): ReturnType<typeof runCli> {
   });
 }
 
-async function report(runId: string): Promise<{ code: number | null; text: string; json: { verdict: string; integrity: Record<string, number>; latency: { total: { count: number } } } }> {
+async function report(runId: string): Promise<{ code: number | null; text: string; json: { verdict: { state: string }; integrity: Record<string, number>; latency: { total: { count: number } } } }> {
   const text = await runCli(['report', '--no-plots', '--run', runId, logs()], { timeoutMs: 60_000 });
   const json = await runCli(['--json', 'report', '--no-plots', '--run', runId, logs()], { timeoutMs: 60_000 });
   expect(json.code).toBe(text.code);
@@ -70,8 +70,8 @@ describe('foreign files and corrupted reads (built bin, embedded lake, real Redi
 
     const { code, text, json } = await report('with-foreign');
     expect(code).toBe(0);
-    expect(json.verdict).toBe('pass');
-    expect(json.integrity).toMatchObject({ scheduled: 5, uploaded: 5, verified: 5, foreign: 1, corrupted: 0, invalid: 0, notInUploadLog: 0 });
+    expect(json.verdict.state).toBe('pass');
+    expect(json.integrity).toMatchObject({ scheduled: 5, uploaded: 5, verified: 5, foreign: 1, corrupted: 0, invalid: 0, not_in_upload_log: 0 });
     // Not a chunk: no latency sample.
     expect(json.latency.total.count).toBe(5);
     expect(text).toMatch(/\n {2}foreign +1 {2}files in the dataset that are not wavefier chunks/);
@@ -127,7 +127,7 @@ describe('foreign files and corrupted reads (built bin, embedded lake, real Redi
 
     const { code, text, json } = await report('reads');
     expect(code).toBe(0);
-    expect(json.integrity).toMatchObject({ verified: 30, corrupted: 0, corruptedReads: injected, chunksWithCorruptedRead: chunksHit, recovered: chunksHit });
+    expect(json.integrity).toMatchObject({ verified: 30, corrupted: 0, corrupted_reads: injected, chunks_with_corrupted_read: chunksHit, recovered: chunksHit });
     expect(text).toContain(`corrupted reads  ${String(injected).padStart(2)}  reads that did not match the catalog, of ${chunksHit} chunk`);
   });
 });

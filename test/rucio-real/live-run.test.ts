@@ -70,8 +70,8 @@ describe('a live paced run on a real Rucio server', { timeout: 180_000 }, () => 
 
     const report = await runCli(['--json', 'report', '--no-plots', '--run', run, logs]);
     expect(report.code, report.stderr).toBe(0);
-    const joined = JSON.parse(report.stdout) as { verdict: string; integrity: { scheduled: number; uploaded: number; verified: number; missing: number; corrupted: number }; latency: { total: { count: number } } };
-    expect(joined.verdict).toBe('pass');
+    const joined = JSON.parse(report.stdout) as { verdict: { state: string }; integrity: { scheduled: number; uploaded: number; verified: number; missing: number; corrupted: number }; latency: { total: { count: number } } };
+    expect(joined.verdict.state).toBe('pass');
     expect(joined.integrity).toMatchObject({ scheduled: 8, uploaded: 8, verified: 8, missing: 0, corrupted: 0 });
     expect(joined.latency.total.count).toBe(8);
 

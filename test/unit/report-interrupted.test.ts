@@ -55,7 +55,7 @@ describe('report of a run stopped early', () => {
     expect(renderListing(report, { all: false })).toBe('  seq 40-99  (60 chunks not produced: the run stopped before them)');
     expect(renderListing(report, { all: true }).split('\n').filter((line) => line.startsWith('~'))[0]).toMatch(/^~ V-V1_WAVEFIER-\d+-1\.hdf5 {2}\(in flight: uploaded, not yet downloaded when the run stopped\)$/);
     expect(renderText(report)).toMatch(/\n {2}in flight\s+\d+ {2}uploaded, not yet downloaded when the run stopped\n/);
-    expect(reportToJson(report)).toMatchObject({ ok: false, verdict: 'interrupted', exit_code: 4, integrity: { inFlight }, completion: { state: 'interrupted' } });
+    expect(reportToJson(report)).toMatchObject({ ok: false, verdict: { state: 'interrupted', exit_code: 4 }, integrity: { in_flight: inFlight }, completion: { state: 'interrupted' } });
   });
 
   it('still fails with exit 3 when a chunk produced before the stop is lost or corrupted', async () => {

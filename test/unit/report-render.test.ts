@@ -54,18 +54,17 @@ describe('report rendering', () => {
     const json = JSON.parse(JSON.stringify(reportToJson(report, { listing: 'problems', plots: ['/x/report.html'] }))) as Record<string, unknown>;
     expect(json).toMatchObject({
       ok: false,
-      exit_code: 3,
-      summary: '1 chunk missing (9 of 10 scheduled chunks verified)',
+      verdict: { state: 'fail', exit_code: 3, summary: '1 chunk missing (9 of 10 scheduled chunks verified)' },
       run: { id: 'r3' },
       integrity: { scheduled: 10, missing: 1 },
       lists: { missing: ['V-V1_WAVEFIER-1400000004-1.hdf5'] },
-      latency: { unit: 'ms', upload: { count: 10 } },
+      latency: { upload: { count: 10 } },
       listing: [{ status: '-', seq: 4 }],
       plots: ['/x/report.html'],
-      malformed: [],
+      malformed: { count: 0, lines: [] },
     });
     expect(json).not.toHaveProperty('samples');
-    expect(reportToJson(report)).not.toHaveProperty('listing');
+    expect(reportToJson(report).listing).toBeNull();
   });
 
   it('writes a self-contained HTML page with the numbers', async () => {

@@ -34,7 +34,8 @@ async function runLatency(context: BenchContext, plan: LatencyPlan): Promise<Met
     context.log,
   );
   const loadAfter = loadavg()[0] ?? Number.NaN;
-  const runDir = (result.summary as { run_dir?: unknown } | undefined)?.run_dir;
+  // rehearse --json: the report's object with the rehearsal's own part (docs/report.schema.json).
+  const runDir = (result.summary as { rehearsal?: { run_dir?: unknown } } | undefined)?.rehearsal?.run_dir;
   if (typeof runDir !== 'string') throw new Error('wavefier rehearse printed no run_dir in its --json summary');
   const report = await buildReport([runDir]);
   const { integrity, latency, samples } = report;

@@ -37,7 +37,8 @@ async function run(context: BenchContext): Promise<Metric[]> {
   const wallMs = performance.now() - started;
   const loadAfter = loadavg()[0] ?? Number.NaN;
   if (result.code !== 0) throw new Error(`wavefier rehearse exited with ${describe(result)}: ${tail.join(' / ')}`);
-  const summary = result.summary as { run_dir?: unknown; wall_ms?: unknown } | undefined;
+  // rehearse --json: the report's object with the rehearsal's own part (docs/report.schema.json).
+  const summary = (result.summary as { rehearsal?: { run_dir?: unknown; wall_ms?: unknown } } | undefined)?.rehearsal;
   if (typeof summary?.run_dir !== 'string') throw new Error('wavefier rehearse printed no run_dir in its --json summary');
   const report = await buildReport([summary.run_dir]);
   const { integrity, latency } = report;
