@@ -108,8 +108,14 @@ export async function checkPage(file: string, options: { width?: number; timeout
     return { problems, brokenImages, title, screenshot: Buffer.from(shot.data, 'base64'), width: size.width, height: size.height };
   } finally {
     clearTimeout(timeout);
-    if (child.exitCode === null) child.kill('SIGKILL');
-    await rm(profile, { recursive: true, force: true });
+    // Chromium writes its profile until it has exited: wait for that before removing it.
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    await rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 }
 
