@@ -40,6 +40,7 @@ interface UploadFlags {
   /** Seconds. */
   lifetime?: number;
   closeDataset?: boolean;
+  startWhenTold?: boolean;
   uploadMode: 'fast' | 'rucio-compatible';
   workers: number;
   attempts: number;
@@ -93,7 +94,9 @@ export function addUploadOptions(command: Command): Command {
     .addOption(new Option('--run-id <id>', 'run id (default: UTC timestamp plus random suffix)'))
     .addOption(new Option('--log-dir <dir>', 'logs go to <dir>/<run id>/upload.jsonl').default('rehearsals'))
     .addOption(new Option('--dry-run', 'resolve the RSE, its protocol, the PFN of chunk 0 and the schedule, print them, and stop: nothing is written'))
-    .addOption(new Option('--drain-timeout <duration>', 'wait this long after the last chunk for uploads in flight').argParser(duration('--drain-timeout')).default(60_000, '60s'));
+    .addOption(new Option('--drain-timeout <duration>', 'wait this long after the last chunk for uploads in flight').argParser(duration('--drain-timeout')).default(60_000, '60s'))
+    // rehearse's: pacing starts when its download is ready, so that chunk 0 is measured like any other.
+    .addOption(new Option('--start-when-told', 'fix the schedule (t0) only once a line arrives on stdin from the process that started this one').hideHelp());
 }
 
 export type UploadCommandFlags = UploadFlags & RucioFlags;
@@ -173,6 +176,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
         workers: flags.workers,
         attempts: flags.attempts,
         drainTimeoutMs: flags.drainTimeout,
+        ...(flags.startWhenTold === true ? { startGate: () => lineOnStdin(ctx.signal) } : {}),
         signal: ctx.signal,
         output: ctx.output,
       });
@@ -184,6 +188,31 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     } finally {
       await client.close();
     }
+  });
+}
+
+/**
+ * Resolves at the first line on stdin (the owner's pipe), when it ends (the owner stopped us or is
+ * gone: the stop itself comes through the abort signal), or on the signal.
+ */
+function lineOnStdin(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    let received = '';
+    const done = (): void => {
+      process.stdin.off('data', onData);
+      process.stdin.off('end', done);
+      process.stdin.off('close', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer | string): void => {
+      received += chunk.toString();
+      if (received.includes('\n')) done();
+    };
+    process.stdin.on('data', onData);
+    process.stdin.once('end', done);
+    process.stdin.once('close', done);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 

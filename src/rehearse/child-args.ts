@@ -70,6 +70,8 @@ export function childArgs(request: ChildRequest, place: ChildPlace): { upload: s
     ...(request.asFastAsPossible ? ['--as-fast-as-possible'] : ['--rate-factor', String(request.rateFactor)]),
     '--workers', String(request.uploadWorkers),
     '--close-dataset',
+    // Pacing starts once the download is ready (rehearse tells it): chunk 0 is measured like any other.
+    '--start-when-told',
     ...request.uploadArgs,
   ];
   return { upload, download, dataset };

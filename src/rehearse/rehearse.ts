@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { ZodError, prettifyError } from 'zod';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
+import { downloadLogFile } from '../common/log-records.js';
 import { ExitCode, InterruptedError, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import type { Output } from '../common/output.js';
@@ -15,6 +16,7 @@ import { childArgs, type ChildRequest } from './child-args.js';
 import { startWavefier, type ChildResult, type RunningChild } from './child.js';
 import type { LakeProcess } from './lake-process.js';
 import { startRedis, startStack } from './stack.js';
+import { whenLogSaysReady } from './warm-start.js';
 
 export interface RehearseOptions extends ChildRequest {
   /** The run id (default: a new one); the CLI picks it to check the children's flags before the start. */
@@ -161,6 +163,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
     const deadline = setTimeout(() => void stopChildren(`deadline of ${formatDuration(deadlineMs)} passed`), deadlineMs);
     const onAbort = (): void => void stopChildren('interrupted');
     options.signal.addEventListener('abort', onAbort, { once: true });
+    await startPacingWhenDownloadReady(upload, download, join(runDir, downloadLogFile), options.signal, output);
     const uploadResult = await upload.done;
     // The downloader stops by itself once the closed dataset is fully verified; if the upload failed
     // to close it, give the downloader a bounded time to finish what is there.
@@ -220,6 +223,23 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
   } finally {
     await cleanup.run();
   }
+}
+
+/** How long the upload waits for its download to be ready before it starts pacing anyway. */
+const downloadReadyTimeoutMs = 120_000;
+
+/**
+ * Tells the upload (`--start-when-told`) to fix its schedule once the download has said it is ready
+ * (first poll answered, workers connected), so that chunk 0 does not pay for the download's start-up;
+ * a download that exits first, or is not ready in time, does not hold the upload back.
+ */
+async function startPacingWhenDownloadReady(upload: RunningChild, download: RunningChild, downloadLog: string, signal: AbortSignal, output: Output): Promise<void> {
+  const readiness = await whenLogSaysReady(downloadLog, { exited: download.done, signal, timeoutMs: downloadReadyTimeoutMs });
+  if (readiness === 'aborted') return; // the stop closes the upload's pipe, which opens its gate too
+  if (readiness === 'timeout') {
+    output.warn(`the download was not ready after ${formatDuration(downloadReadyTimeoutMs)}: the upload starts pacing anyway, and the first chunks' latency includes the download's start-up`);
+  }
+  upload.process.stdin?.write('start\n');
 }
 
 /** The InterruptedError a stop signal carries (SIGINT when it carries none). */

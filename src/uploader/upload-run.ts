@@ -14,7 +14,7 @@ import { uploadLogFile, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
 import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
 import type { RucioClient } from '../rucio/index.js';
-import { openSource, type SourceSpec } from '../strain/index.js';
+import { encodeChunk, openSource, type SourceSpec } from '../strain/index.js';
 import { EventPump } from './event-pump.js';
 import { uploadQueueName } from './job.js';
 import { runPacer } from './pacer.js';
@@ -47,6 +47,11 @@ export interface UploadRunOptions extends RunRequest {
   attempts: number;
   /** How long to wait, after the last chunk, for the uploads still in flight. */
   drainTimeoutMs: number;
+  /**
+   * A new run's schedule (t0) is fixed only once this resolves, after the set-up: `wavefier rehearse`
+   * waits for its download to be ready, so that chunk 0 is measured like any other.
+   */
+  startGate?: () => Promise<void>;
   signal: AbortSignal;
   output: Output;
   now?: () => number;
@@ -151,10 +156,15 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     if (fresh === undefined) cleanup.push('closing the source', () => source.close());
     const replay = describeReplay(source, plan);
     options.output.info(replayLine(replay));
-    // Pay the first-time costs (connection, code compilation, the first read) before the schedule
-    // is fixed, so that the first chunks are not late.
+    // Pay the first-time costs (connection, code compilation, the first read, the HDF5 encoder the
+    // workers use) before the schedule is fixed, so that the first chunks are not late.
     await queue.waitUntilReady();
-    source.chunk(0);
+    encodeChunk(source.chunk(0), { tAvail: now(), tag: plan.tag });
+    if (resumed === undefined && options.startGate !== undefined) {
+      const waitingSince = now();
+      await options.startGate();
+      log.diagnostic('info', 'told to start pacing', { waited_ms: Math.round(now() - waitingSince) });
+    }
     const { state, settings, next } = resumed ?? (await createRun(redis, fixSchedule(plan, options.alignGps, now)));
     log.write(runStartedEvent(settings, options.workers, options.resume === undefined ? undefined : next, replay));
     const countsBefore = await state.counts();

@@ -38,6 +38,32 @@ describe('wavefier rehearse, as a newcomer runs it', () => {
     expect(existsSync(join(summary.rehearsal.run_dir, 'report', 'upload-latency.png'))).toBe(true);
   });
 
+  it("starts pacing once the download is ready: chunk 0's total latency is like the others'", async () => {
+    // rehearse's defaults (rate factor 10, phase-locked polling); the tight figures live in the benchmarks.
+    const result = await runCli(['--json', 'rehearse', '--count', '60', '--no-plots', '--log-dir', dir], { timeoutMs: 180_000 });
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { run_dir: string };
+    const downloads = await readEvents(summary.run_dir, 'download');
+    const uploads = await readEvents(summary.run_dir, 'upload');
+    const ready = downloads.find((event) => event.event === 'ready');
+    const started = uploads.find((event) => event.event === 'run_started');
+    expect(ready).toBeDefined();
+    // The schedule was fixed after the download had polled and its workers were connected.
+    expect(started?.t0 as number).toBeGreaterThan(ready?.time as number);
+    const totals = downloads
+      .filter((event) => event.event === 'verified')
+      .map((event) => ({ seq: event.seq as number, total: (event.t_verified as number) - (event.t_avail as number) }))
+      .sort((a, b) => a.seq - b.seq);
+    expect(totals).toHaveLength(60);
+    const sorted = totals.map((chunk) => chunk.total).sort((a, b) => a - b);
+    const median = ((sorted[29] ?? 0) + (sorted[30] ?? 0)) / 2;
+    expect(totals[0]?.seq).toBe(0);
+    // Within 2x the median, plus room for what only a first chunk pays in five cold processes on a
+    // shared 2-core host (JIT, first connections: 100-300 ms at load 20). A cold start costs seconds:
+    // the download's start-up, 1.7 s on an idle machine and 5-6 s on a loaded one.
+    expect(totals[0]?.total).toBeLessThanOrEqual(2 * median + 400);
+  });
+
   it('exits 3 and names the chunks when stored objects are corrupted', async () => {
     const faults = JSON.stringify({ storage: [{ method: 'PUT', corruptWriteBurst: 2 }] });
     const result = await runCli(
