@@ -70,10 +70,11 @@ export const registerLake: RegisterCommand = (program, runtime) => {
           `  account:     ${s.account}   username: ${s.username}   password: in ${s.rucioCfgPath}`,
           `  scopes:      ${s.scopes.join(', ')}`,
           `  RSEs:        ${s.rses.map((rse) => `${rse.name} (${rse.pfnPrefix})`).join(', ')}`,
-          `  S3 endpoint: ${s.s3.endpoint}   credentials: ${s.rseAccountsPath}`,
+          `  S3 endpoint: ${s.s3.tlsEndpoint} (CA ${s.caCert}; plain HTTP: ${s.s3.endpoint})   credentials: ${s.rseAccountsPath}`,
           `  admin token: in ${s.dir}/admin-token`,
           '',
           `  export RUCIO_HOME=${s.rucioHome}`,
+          `  export X509_CERT_DIR=${s.storageCa.caDir}   # for the official client's gfal2, which verifies https storage with it`,
           '',
           'Press Ctrl-C to stop.',
         ].join('\n');

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../common/errors.js';
+import { createLakeCa, createServerCertificate, subjectHashName, type PemPair } from './tls-certificate.js';
 
 /**
  * Files of the lake that hold a secret (passwords, the admin token, S3 keys, rucio.cfg) are
@@ -91,6 +92,8 @@ export interface ClientConfig {
   account: string;
   username: string;
   password: string;
+  /** The CA of the lake's TLS storage, which Rucio clients verify storage against. */
+  caCert: string;
 }
 
 async function etcDirectory(dir: string): Promise<string> {
@@ -111,6 +114,7 @@ export async function writeRucioCfg(dir: string, config: ClientConfig): Promise<
     `username = ${config.username}\n` +
     `password = ${config.password}\n` +
     `account = ${config.account}\n` +
+    `ca_cert = ${config.caCert}\n` +
     'request_retries = 3\n' +
     '\n[policy]\nlfn2pfn_algorithm_default = hash\n';
   await writeSecretFile(path, text);
@@ -132,4 +136,41 @@ export async function writeRseAccounts(dir: string, credentials: Record<string, 
   const path = join(await etcDirectory(dir), 'rse-accounts.cfg');
   await writeSecretFile(path, `${JSON.stringify(credentials, null, 2)}\n`);
   return path;
+}
+
+/** The lake's storage TLS: its server certificate, and where clients find the CA that signed it. */
+export interface StorageTlsFiles {
+  server: PemPair;
+  /** The CA certificate (PEM), for rucio.cfg `ca_cert`, curl `--cacert`, undici `ca`. */
+  caCert: string;
+  /** A directory holding the CA under its OpenSSL hash name, for X509_CERT_DIR (gfal2/davix, the grid's way). */
+  caDir: string;
+}
+
+/**
+ * The CA of a lake directory is made on first start and kept (`tls/ca-key.pem`, private), so
+ * clients that trust it keep doing so across restarts; the server certificate is made at every
+ * start for the address the lake listens on. Two lakes starting on one directory agree on the CA
+ * (readOrCreateSecret).
+ */
+export async function prepareStorageTls(dir: string, host: string): Promise<StorageTlsFiles> {
+  const tls = join(dir, 'tls');
+  await mkdir(tls, { recursive: true, mode: directoryMode });
+  const bundle = await readOrCreateSecret(join(tls, 'ca-key.pem'), () => {
+    const ca = createLakeCa(dir);
+    return `${ca.key.trim()}\n${ca.cert.trim()}`;
+  });
+  const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(bundle)?.[0];
+  const key = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(bundle)?.[0];
+  if (cert === undefined || key === undefined) {
+    throw new ConfigError(`${join(tls, 'ca-key.pem')} holds no CA key and certificate: remove it (and restart) for a new CA`);
+  }
+  const ca: PemPair = { cert: `${cert}\n`, key: `${key}\n` };
+  const caCert = join(tls, 'ca.pem');
+  const caDir = join(tls, 'certificates');
+  await mkdir(caDir, { recursive: true, mode: directoryMode });
+  await writeSecretFile(caCert, ca.cert);
+  await writeSecretFile(join(caDir, subjectHashName(ca.cert)), ca.cert);
+  const hosts = [...new Set([host, '127.0.0.1', 'localhost'])].filter((name) => name !== '0.0.0.0' && name !== '::');
+  return { server: createServerCertificate(ca, hosts), caCert, caDir };
 }

@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { join, resolve } from 'node:path';
 import { definedProps } from '../common/defined.js';
 import { ConfigError, NotFoundError, UnavailableError } from '../common/errors.js';
 import { Catalog } from './catalog.js';
 import { createCatalogServer } from './catalog-server.js';
-import { prepareStateDirectory, readOrCreateSecret, writeRseAccounts, writeRucioCfg, type RseCredentials } from './config-files.js';
+import { prepareStateDirectory, prepareStorageTls, readOrCreateSecret, writeRseAccounts, writeRucioCfg, type RseCredentials } from './config-files.js';
 import type { LakeContext } from './context.js';
 import { openDatabase, type Db } from './database.js';
 import { rfc1123 } from './dates.js';
@@ -34,8 +35,10 @@ export interface LakeOptions {
   host?: string;
   /** Catalog port; 0 (default) = ephemeral. */
   port?: number;
-  /** S3 port; 0 (default) = ephemeral. */
+  /** S3 port (plain HTTP); 0 (default) = ephemeral. */
   s3Port?: number;
+  /** Port of the same S3 storage over TLS, the one the RSEs describe; 0 (default) = ephemeral. */
+  s3TlsPort?: number;
   /** Auth token lifetime, default 1 h. */
   tokenLifetimeMs?: number;
   /** Accounts; default: `root` (SERVICE) with userpass `wavefier` and scopes `wavefier`, `user.root`. */
@@ -65,7 +68,19 @@ export interface LakeSettings {
   scopes: string[];
   rses: LakeRse[];
   defaultRse: 'LAKE_S3';
-  s3: { endpoint: string; accessKeyId: string; secretAccessKey: string; region: string };
+  /** `endpoint`: plain HTTP; `tlsEndpoint`: the same storage over TLS, where the RSEs' PFNs point. */
+  s3: { endpoint: string; tlsEndpoint: string; accessKeyId: string; secretAccessKey: string; region: string };
+  /**
+   * The CA of the storage's TLS certificate: `caCert` (PEM file, rucio.cfg `ca_cert`) and `caDir`
+   * (the same CA under its OpenSSL hash name, for X509_CERT_DIR, which gfal2/davix read).
+   */
+  storageCa: { caCert: string; caDir: string };
+  /**
+   * What a wavefier client of this lake reads from rucio.cfg and rse-accounts.cfg, as settings
+   * (`rucioConfigFrom({ ...settings })`): the storage CA, and the keys of the s3 RSEs.
+   */
+  caCert: string;
+  rseAccounts: Record<string, { accessKeyId: string; secretAccessKey: string; region: string; endpoint: string; forcePathStyle: boolean }>;
   dir: string;
   rucioHome: string;
   rucioCfgPath: string;
@@ -207,7 +222,15 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
     const s3Port = await listen(storage.server, options.s3Port ?? 0, host);
     closers.push(() => closeServer(storage.server));
     const s3Endpoint = `http://${urlHost(host)}:${s3Port}`;
-    storage.setEndpoint(s3Endpoint);
+    // The same storage over TLS: Rucio 1.31 clients reach S3 only through https URLs (and sign
+    // only those). Requests go to the plain server's handler, so faults and limits apply alike.
+    const storageTls = await prepareStorageTls(dir, host);
+    const tlsServer = createTlsServer({ cert: storageTls.server.cert, key: storageTls.server.key }, (req, res) => storage.server.emit('request', req, res));
+    const s3TlsPort = await listen(tlsServer, options.s3TlsPort ?? 0, host);
+    closers.push(() => closeServer(tlsServer));
+    const s3TlsEndpoint = `https://${urlHost(host)}:${s3TlsPort}`;
+    // Presigned URLs point where the RSEs' PFNs do, as a real Rucio server signs them (https).
+    storage.setEndpoint(s3TlsEndpoint);
 
     const rseIdStatement = db.prepare<[string], { id: string; created_at: number }>('SELECT id, created_at FROM rses WHERE rse = ?');
     const insertRse = db.prepare('INSERT INTO rses (rse, id, created_at) VALUES (?, ?, ?)');
@@ -219,7 +242,7 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
         insertRse.run(config.name, row.id, row.created_at);
       }
       createdAt = Math.min(createdAt, row.created_at);
-      return bindRse(config, row.id, { dir, s3Host: host, s3Port });
+      return bindRse(config, row.id, { dir, storageHost: host, storageTlsPort: s3TlsPort, storagePort: s3Port });
     });
     for (const rse of rses) if (rse.kind === 'posix') await mkdir(rse.prefix, { recursive: true });
 
@@ -245,18 +268,19 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
     const rucioHost = `http://${urlHost(host)}:${port}`;
     const password = passwords.get(`${first.account}/${firstIdentity.username}`) ?? '';
 
-    const rucioCfgPath = await writeRucioCfg(dir, { rucioHost, authHost: rucioHost, account: first.account, username: firstIdentity.username, password });
+    const rucioCfgPath = await writeRucioCfg(dir, { rucioHost, authHost: rucioHost, account: first.account, username: firstIdentity.username, password, caCert: storageTls.caCert });
+    // Keys for the s3 RSEs only: a signed RSE's client has none and asks the catalog to sign.
     const credentials: Record<string, RseCredentials> = {};
     for (const rse of rses) {
-      if (rse.kind === 'posix' || rse.kind === 'davs') continue;
+      if (rse.kind !== 's3') continue;
       credentials[rse.name] = {
         access_key: s3Secrets.accessKeyId,
         secret_key: s3Secrets.secretAccessKey,
-        is_secure: false,
+        is_secure: true,
         signature_version: 's3v4',
         region,
         path_style: true,
-        endpoint: s3Endpoint,
+        endpoint: s3TlsEndpoint,
       };
     }
     const rseAccountsPath = await writeRseAccounts(dir, credentials);
@@ -271,7 +295,12 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
       scopes: identity.listAccountScopes(first.account),
       rses: rses.map(publicRse),
       defaultRse: 'LAKE_S3',
-      s3: { endpoint: s3Endpoint, ...s3Secrets, region },
+      s3: { endpoint: s3Endpoint, tlsEndpoint: s3TlsEndpoint, ...s3Secrets, region },
+      storageCa: { caCert: storageTls.caCert, caDir: storageTls.caDir },
+      caCert: storageTls.caCert,
+      rseAccounts: Object.fromEntries(
+        Object.entries(credentials).map(([name, c]) => [name, { accessKeyId: c.access_key, secretAccessKey: c.secret_key, region: c.region, endpoint: c.endpoint, forcePathStyle: c.path_style }]),
+      ),
       dir,
       rucioHome: dir,
       rucioCfgPath,

@@ -7,7 +7,7 @@ import { ConfigError } from '../common/errors.js';
 export type RseKind = 's3' | 'posix' | 'signed' | 'davs';
 
 /** The URL schemes of lake RSE protocols. */
-export type RseScheme = 's3' | 'file' | 'http' | 'davs';
+export type RseScheme = 'file' | 'https' | 's3' | 'davs';
 
 /** An RSE as configured in `startLake({ rses })`. */
 export interface LakeRseConfig {
@@ -23,6 +23,13 @@ export interface LakeRseConfig {
    * directly with their own X.509 proxy, certificate or bearer token, as with a real Rucio.
    */
   url?: string;
+  /**
+   * s3/signed: how the protocol is described. `https` (default): as Rucio 1.31 describes S3 storage,
+   * over the lake's TLS endpoint. `s3`: scheme `s3` over the plain HTTP endpoint with
+   * `extended_attributes` (endpoint_scheme, region, path_style), as the docker stack's MinIO RSEs are
+   * (docker/rucio-init/rses.json); clients need the RSE's keys in rse-accounts.cfg for it.
+   */
+  scheme?: 'https' | 's3';
 }
 
 /** What the rest of the project sees of an RSE (LakeSettings.rses). */
@@ -30,7 +37,7 @@ export interface LakeRse {
   name: string;
   scheme: RseScheme;
   prefix: string;
-  /** The PFN of a DID is `pfnPrefix + lfn2pfn(scope, name)`, e.g. `s3://127.0.0.1:PORT/wavefier-lake/`. */
+  /** The PFN of a DID is `pfnPrefix + lfn2pfn(scope, name)`, e.g. `https://127.0.0.1:PORT/wavefier-lake/`. */
   pfnPrefix: string;
 }
 
@@ -53,18 +60,36 @@ export interface RseRuntime {
   pfnPrefix: string;
 }
 
+/**
+ * How a real Rucio describes S3 storage to 1.31 clients (Rucio's "S3 Storage Configuration"; the
+ * protocol module `s3` is gone since 1.29): an `https` protocol served by `gfal.NoRename` (objects
+ * cannot be renamed), URLs signed by the server with the RSE's keys (`sign_url: s3`, path style), and
+ * no post-upload stat or checksum check (an S3 PUT has no adler32 to compare, and a URL signed for
+ * GET cannot be used for the HEAD of a stat).
+ */
+const s3RseAttributes = { sign_url: 's3', s3_url_style: 'path', skip_upload_stat: true, verify_checksum: false, strict_copy: true } as const;
+
+/**
+ * LAKE_S3 and LAKE_SIGNED are described alike, as real S3 RSEs are; what differs is the client:
+ * the lake's rse-accounts.cfg holds LAKE_S3's keys (wavefier signs its own requests), not
+ * LAKE_SIGNED's (every request goes out with a URL the catalog signed).
+ */
 export const defaultRseConfigs: readonly LakeRseConfig[] = [
-  { name: 'LAKE_S3', kind: 's3', prefix: '/wavefier-lake/' },
+  { name: 'LAKE_S3', kind: 's3', prefix: '/wavefier-lake/', attributes: { ...s3RseAttributes } },
   { name: 'LAKE_POSIX', kind: 'posix' },
-  {
-    name: 'LAKE_SIGNED',
-    kind: 'signed',
-    prefix: '/wavefier-signed/',
-    attributes: { sign_url: 's3', skip_upload_stat: true, verify_checksum: false },
-  },
+  { name: 'LAKE_SIGNED', kind: 'signed', prefix: '/wavefier-signed/', attributes: { ...s3RseAttributes } },
 ];
 
-export function bindRse(config: LakeRseConfig, id: string, context: { dir: string; s3Host: string; s3Port: number }): RseRuntime {
+/** Where the RSEs' storage listens: the object store over TLS, and the lake directory for posix RSEs. */
+export interface RseBindContext {
+  dir: string;
+  storageHost: string;
+  storageTlsPort: number;
+  /** The same storage over plain HTTP, for RSEs described with scheme `s3`. */
+  storagePort: number;
+}
+
+export function bindRse(config: LakeRseConfig, id: string, context: RseBindContext): RseRuntime {
   const lfn2pfnAlgorithm = config.lfn2pfnAlgorithm ?? 'hash';
   const attributes: Record<string, string | boolean | number> = {
     [config.name]: true,
@@ -94,23 +119,24 @@ export function bindRse(config: LakeRseConfig, id: string, context: { dir: strin
   const prefix = normalisedPrefix(config.prefix ?? (config.kind === 's3' ? '/wavefier-lake/' : '/wavefier-signed/'));
   const [bucket = 'wavefier-lake', ...rest] = prefix.split('/').filter((part) => part !== '');
   const keyPrefix = rest.length === 0 ? '' : `${rest.join('/')}/`;
-  const scheme = config.kind === 's3' ? 's3' : 'http';
+  const host = context.storageHost.includes(':') ? `[${context.storageHost}]` : context.storageHost;
+  const plain = config.scheme === 's3';
+  const port = plain ? context.storagePort : context.storageTlsPort;
   return {
     id,
     name: config.name,
     kind: config.kind,
-    scheme,
-    hostname: context.s3Host,
-    port: context.s3Port,
+    scheme: plain ? 's3' : 'https',
+    hostname: context.storageHost,
+    port,
     prefix,
-    impl: config.kind === 's3' ? 'rucio.rse.protocols.s3.Default' : 'rucio.rse.protocols.gfal.NoRename',
-    extendedAttributes:
-      config.kind === 's3' ? { endpoint_scheme: 'http', region: 'us-east-1', path_style: true } : null,
+    impl: 'rucio.rse.protocols.gfal.NoRename',
+    extendedAttributes: plain ? { endpoint_scheme: 'http', region: 'us-east-1', path_style: true } : null,
     attributes,
     lfn2pfnAlgorithm,
     bucket,
     keyPrefix,
-    pfnPrefix: `${scheme}://${context.s3Host}:${context.s3Port}${prefix}`,
+    pfnPrefix: `${plain ? 's3' : 'https'}://${host}:${port}${prefix}`,
   };
 }
 

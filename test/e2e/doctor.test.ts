@@ -46,7 +46,7 @@ describe('wavefier doctor', () => {
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n');
     expect(lines.map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual(['ok config', 'ok reachability', 'ok authentication', 'ok rse', 'ok redis']);
-    expect(result.stdout).toMatch(/wrote, read back and deleted a probe object via s3:\/\/127\.0\.0\.1:\d+/);
+    expect(result.stdout).toMatch(/wrote, read back and deleted a probe object via https:\/\/127\.0\.0\.1:\d+ \(signed URLs: s3\)/);
   });
 
   it('gives one JSON object per check with --json, and writes nothing with --no-write', async () => {

@@ -1,6 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import { startLake, type Lake, type LakeOptions } from '../../src/lake/index.js';
 
 export interface TestLake extends Lake {
@@ -10,6 +11,8 @@ export interface TestLake extends Lake {
   token(): Promise<string>;
   /** fetch() against the catalog with the auth token (and X-Rucio-Account/VO) set. */
   rucio(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
+  /** fetch() of a storage URL (the lake's TLS endpoint), trusting the lake's CA as its clients do. */
+  storageFetch(url: string, init?: UndiciRequestInit): ReturnType<typeof undiciFetch>;
 }
 
 /** Starts an embedded lake in a fresh temporary directory (or `options.dir`) for a test. */
@@ -23,6 +26,7 @@ export async function startTestLake(options: LakeOptions = {}): Promise<TestLake
     throw error;
   }
   let cached: string | undefined;
+  const storageAgent = new Agent({ connect: { ca: await readFile(lake.settings.caCert, 'utf8') } });
   const token = async (): Promise<string> => {
     const response = await fetch(`${lake.settings.authHost}/auth/userpass`, {
       headers: {
@@ -46,7 +50,9 @@ export async function startTestLake(options: LakeOptions = {}): Promise<TestLake
       headers.set('X-Rucio-VO', 'def');
       return fetch(`${lake.settings.rucioHost}${path}`, { ...rest, headers, redirect: 'manual' });
     },
+    storageFetch: (url, init = {}) => undiciFetch(url, { ...init, dispatcher: storageAgent }),
     async dispose(disposeOptions = {}) {
+      await storageAgent.close();
       await lake.close();
       if (disposeOptions.keepDir !== true && options.dir === undefined) await rm(dir, { recursive: true, force: true });
     },

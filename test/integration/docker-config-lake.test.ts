@@ -99,7 +99,7 @@ beforeAll(async () => {
     // The lake insists on its default RSE; the stack's RSEs come next to it.
     rses: [
       { name: 'LAKE_S3', kind: 's3' as const, prefix: '/wavefier-lake/' },
-      ...rses.rses.map((r) => ({ name: r.name, kind: 's3' as const, prefix: r.protocols[0]!.prefix, attributes: r.attributes })),
+      ...rses.rses.map((r) => ({ name: r.name, kind: 's3' as const, scheme: 's3' as const, prefix: r.protocols[0]!.prefix, attributes: r.attributes })),
     ],
   });
 

@@ -101,7 +101,7 @@ describe('RSEs (transcript 03, 06.3, 07.1, 13)', () => {
     const all = await (await lake.rucio('/rses/?expression=*')).text();
     expect(all.trim().split('\n')).toHaveLength(3);
     const attr = await (await lake.rucio(`/rses/?expression=${encodeURIComponent('sign_url=s3')}`)).text();
-    expect(attr).toBe('{"rse":"LAKE_SIGNED"}\n');
+    expect(attr).toBe('{"rse":"LAKE_S3"}\n{"rse":"LAKE_SIGNED"}\n');
     const both = await (await lake.rucio(`/rses/?expression=${encodeURIComponent('*&lfn2pfn_algorithm=hash\\LAKE_SIGNED')}`)).text();
     expect(both.trim().split('\n')).toHaveLength(2);
   });
@@ -119,24 +119,24 @@ describe('RSEs (transcript 03, 06.3, 07.1, 13)', () => {
     expect(first.id).toMatch(/^[0-9a-f]{32}$/);
   });
 
-  it('describes LAKE_S3 like Rucio describes an RSE', async () => {
+  it('describes LAKE_S3 like Rucio 1.31 describes an S3 RSE (https, gfal.NoRename, sign_url s3)', async () => {
     const response = await lake.rucio('/rses/LAKE_S3');
     expect(response.headers.get('content-type')).toBe('application/json');
     const info = (await response.json()) as { protocols: Record<string, unknown>[] } & Record<string, unknown>;
-    const port = Number(new URL(lake.settings.s3.endpoint).port);
-    expect(info).toMatchObject({ rse: 'LAKE_S3', deterministic: true, lfn2pfn_algorithm: 'hash', domain: ['lan', 'wan'], verify_checksum: true, sign_url: null });
+    const port = Number(new URL(lake.settings.s3.tlsEndpoint).port);
+    expect(info).toMatchObject({ rse: 'LAKE_S3', deterministic: true, lfn2pfn_algorithm: 'hash', domain: ['lan', 'wan'], verify_checksum: false, sign_url: 's3' });
     expect(info.protocols).toEqual([
       {
-        scheme: 's3',
+        scheme: 'https',
         hostname: '127.0.0.1',
         port,
         prefix: '/wavefier-lake/',
-        impl: 'rucio.rse.protocols.s3.Default',
+        impl: 'rucio.rse.protocols.gfal.NoRename',
         domains: {
           lan: { read: 1, write: 1, delete: 1 },
           wan: { read: 1, write: 1, delete: 1, third_party_copy_read: 1, third_party_copy_write: 1 },
         },
-        extended_attributes: { endpoint_scheme: 'http', region: 'us-east-1', path_style: true },
+        extended_attributes: null,
       },
     ]);
     const posix = (await (await lake.rucio('/rses/LAKE_POSIX')).json()) as { protocols: Record<string, unknown>[] };
@@ -147,7 +147,7 @@ describe('RSEs (transcript 03, 06.3, 07.1, 13)', () => {
 
   it('returns RSE attributes and 404 RSENotFound for an unknown RSE', async () => {
     expect(await (await lake.rucio('/rses/LAKE_POSIX/attr/')).json()).toEqual({ LAKE_POSIX: true, lfn2pfn_algorithm: 'hash' });
-    expect(await (await lake.rucio('/rses/LAKE_SIGNED/attr/')).json()).toMatchObject({ sign_url: 's3', skip_upload_stat: true, verify_checksum: false });
+    expect(await (await lake.rucio('/rses/LAKE_SIGNED/attr/')).json()).toMatchObject({ sign_url: 's3', s3_url_style: 'path', skip_upload_stat: true, verify_checksum: false, strict_copy: true });
     await expectRucioError(await lake.rucio('/rses/NO_SUCH_RSE/attr/'), 404, 'RSENotFound', "RSE 'NO_SUCH_RSE' cannot be found in vo 'def'");
     await expectRucioError(await lake.rucio('/rses/NO_SUCH_RSE'), 404, 'RSENotFound');
   });
@@ -254,7 +254,7 @@ describe('DIDs, replicas and rules (transcript 02-08, 10-12)', () => {
       states: { LAKE_POSIX: 'AVAILABLE' },
     });
     const second = JSON.parse(lines[1] ?? '') as { pfns: Record<string, unknown> };
-    expect(Object.keys(second.pfns)[0]).toMatch(/^s3:\/\/127\.0\.0\.1:\d+\/wavefier-lake\/user\/root\/[0-9a-f]{2}\/[0-9a-f]{2}\/file2\.txt$/);
+    expect(Object.keys(second.pfns)[0]).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/wavefier-lake\/user\/root\/[0-9a-f]{2}\/[0-9a-f]{2}\/file2\.txt\?X-Amz-Algorithm=.*X-Amz-Signature=[0-9a-f]+/);
   });
 
   it('filters replicas by rse_expression and answers metalink4 XML when asked (07.4)', async () => {

@@ -27,7 +27,7 @@ describe('startLake options', () => {
     lakes.push(lake);
     expect(lake.settings).toMatchObject({ account: 'ego', username: 'ego-user', password: 'given-password', scopes: ['VIRGO_EGO_TEST', 'extra'] });
     expect(lake.settings.rses.map((rse) => rse.name)).toEqual(['LAKE_S3', 'CNAF_POSIX']);
-    expect(lake.settings.rses[0]?.pfnPrefix).toMatch(/^s3:\/\/127\.0\.0\.1:\d+\/ego-bucket\/rucio\/$/);
+    expect(lake.settings.rses[0]?.pfnPrefix).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/ego-bucket\/rucio\/$/);
     expect(await (await lake.rucio('/accounts/ego')).json()).toMatchObject({ account_type: 'USER' });
     expect(await (await lake.rucio('/accounts/cnaf/scopes/')).json()).toEqual(['cnaf.data']);
     expect(await (await lake.rucio('/rses/?expression=site%3DCNAF')).text()).toBe('{"rse":"CNAF_POSIX"}\n');

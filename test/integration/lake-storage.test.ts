@@ -83,11 +83,11 @@ describe('lake storage (s3rver behind the lake)', () => {
     // A long-lived URL for the tampering check: on a busy machine a 1 s URL could expire first.
     const tampered = (await signUrl(600)).replace('sig.bin', 'other.bin');
     const url = await signUrl(1);
-    const refused = await fetch(tampered, { method: 'PUT', body: 'x' });
+    const refused = await lake.storageFetch(tampered, { method: 'PUT', body: 'x' });
     expect(refused.status).toBe(403);
     expect(await refused.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    const expired = await fetch(url, { method: 'PUT', body: 'x' });
+    const expired = await lake.storageFetch(url, { method: 'PUT', body: 'x' });
     expect(expired.status).toBe(403);
     expect(await expired.text()).toContain('expired');
   });
@@ -111,19 +111,19 @@ describe('lake storage (s3rver behind the lake)', () => {
     expect(await response.text()).toMatch(/<Code>AccessDenied<\/Code>/);
   });
 
-  it('signs URLs for LAKE_SIGNED (write, read, delete) that work with plain HTTP', async () => {
+  it('signs URLs for LAKE_SIGNED (write, read, delete) that work over the storage TLS endpoint', async () => {
     const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2path('wavefier', 'signed.hdf5')}`;
     const sign = async (op: string): Promise<string> => {
       const response = await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&svc=s3&op=${op}&url=${encodeURIComponent(pfn)}&lifetime=600`);
       expect(response.status).toBe(200);
       return response.text();
     };
-    const put = await fetch(await sign('write'), { method: 'PUT', body: 'signed bytes' });
+    const put = await lake.storageFetch(await sign('write'), { method: 'PUT', body: 'signed bytes' });
     expect(put.status).toBe(200);
-    const get = await fetch(await sign('read'));
+    const get = await lake.storageFetch(await sign('read'));
     expect(await get.text()).toBe('signed bytes');
-    expect((await fetch(await sign('delete'), { method: 'DELETE' })).status).toBe(204);
-    expect((await fetch(await sign('read'))).status).toBe(404);
+    expect((await lake.storageFetch(await sign('delete'), { method: 'DELETE' })).status).toBe(204);
+    expect((await lake.storageFetch(await sign('read'))).status).toBe(404);
     const bad = await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&op=write&url=${encodeURIComponent('http://elsewhere/other-bucket/x')}`);
     expect(bad.status).toBe(400);
     const posix = await lake.rucio(`/credentials/signurl?rse=LAKE_POSIX&op=read&url=${encodeURIComponent(pfn)}`);
@@ -136,7 +136,7 @@ describe('lake storage (s3rver behind the lake)', () => {
     const { adler32, md5 } = await import('../../src/common/checksum.js').then((m) => m.checksums(bytes));
     const pfn = `${lake.settings.rses.find((rse) => rse.name === 'LAKE_SIGNED')?.pfnPrefix ?? ''}${lfn2path('wavefier', 's.bin')}`;
     const write = await (await lake.rucio(`/credentials/signurl?rse=LAKE_SIGNED&op=write&url=${encodeURIComponent(pfn)}`)).text();
-    expect((await fetch(write, { method: 'PUT', body: bytes })).status).toBe(200);
+    expect((await lake.storageFetch(write, { method: 'PUT', body: bytes })).status).toBe(200);
     const attach = await lake.rucio('/dids/wavefier/signed-ds/dids', {
       method: 'POST',
       body: JSON.stringify({ rse: 'LAKE_SIGNED', dids: [{ scope: 'wavefier', name: 's.bin', bytes: bytes.length, adler32, md5 }] }),
@@ -145,7 +145,7 @@ describe('lake storage (s3rver behind the lake)', () => {
     const listed = JSON.parse(await (await lake.rucio('/replicas/list', { method: 'POST', body: JSON.stringify({ dids: [{ scope: 'wavefier', name: 'signed-ds' }] }) })).text()) as { rses: Record<string, string[]> };
     const url = listed.rses.LAKE_SIGNED?.[0] ?? '';
     expect(url).toContain('X-Amz-Signature=');
-    expect(await (await fetch(url)).text()).toBe('listed and signed');
+    expect(await (await lake.storageFetch(url)).text()).toBe('listed and signed');
   });
 
   it('writes rse-accounts.cfg and rucio.cfg with mode 0600 and usable values', async () => {
@@ -154,8 +154,9 @@ describe('lake storage (s3rver behind the lake)', () => {
     expect((await stat(lake.settings.rucioCfgPath)).mode & 0o777).toBe(0o600);
     expect((await stat(`${lake.settings.dir}/admin-token`)).mode & 0o777).toBe(0o600);
     const accounts = JSON.parse(await readFile(lake.settings.rseAccountsPath, 'utf8')) as Record<string, Record<string, unknown>>;
-    expect(accounts.LAKE_S3).toMatchObject({ access_key: lake.settings.s3.accessKeyId, secret_key: lake.settings.s3.secretAccessKey, is_secure: false, signature_version: 's3v4', region: 'us-east-1', path_style: true });
+    expect(accounts.LAKE_S3).toMatchObject({ access_key: lake.settings.s3.accessKeyId, secret_key: lake.settings.s3.secretAccessKey, is_secure: true, signature_version: 's3v4', region: 'us-east-1', path_style: true, endpoint: lake.settings.s3.tlsEndpoint });
+    expect(accounts.LAKE_SIGNED).toBeUndefined();
     const cfg = await readFile(lake.settings.rucioCfgPath, 'utf8');
-    expect(cfg).toContain(`[client]\nrucio_host = ${lake.settings.rucioHost}\nauth_host = ${lake.settings.authHost}\nauth_type = userpass\nusername = wavefier\npassword = ${lake.settings.password}\naccount = root\n`);
+    expect(cfg).toContain(`[client]\nrucio_host = ${lake.settings.rucioHost}\nauth_host = ${lake.settings.authHost}\nauth_type = userpass\nusername = wavefier\npassword = ${lake.settings.password}\naccount = root\nca_cert = ${lake.settings.caCert}\n`);
   });
 });

@@ -72,7 +72,8 @@ describe('catalog operations against the embedded lake', () => {
 
   it('caches RSE info: two calls the first time, none after', async () => {
     const info = await client.rse('LAKE_S3');
-    expect(info.protocols[0]?.scheme).toBe('s3');
+    expect(info.protocols[0]?.scheme).toBe('https');
+    expect(info.signUrl).toBe('s3');
     expect(info.deterministic).toBe(true);
     await client.rse('LAKE_S3');
     expect(client.stats.byEndpoint['GET /rses/{rse}']).toBe(1);
@@ -280,7 +281,7 @@ describe('failures a user would see', () => {
     lake.faults.set({ storage: [{ method: 'PUT', errorRate: 1, status: 503 }] });
     const error = await uploadFile(client, { scope, name: `${run}-nostore`, bytes: randomBytes(10), dataset, rse: 'LAKE_S3' }).catch((e: unknown) => e);
     expect((error as { retryable?: boolean }).retryable).toBe(true);
-    expect((error as Error).message).toMatch(/storage put of s3:\/\/127\.0\.0\.1:\d+\/wavefier-lake\/wavefier\/.*nostore failed/);
+    expect((error as Error).message).toMatch(/storage put of https:\/\/127\.0\.0\.1:\d+\/wavefier-lake\/wavefier\/.*nostore failed/);
     lake.faults.clear();
     await expect(client.getDid(scope, `${run}-nostore`)).rejects.toBeInstanceOf(RucioNotFoundError);
   });

@@ -22,11 +22,19 @@ interface LakeReady {
   password: string;
   dir: string;
   rucioCfgPath: string;
+  s3: { accessKeyId: string; secretAccessKey: string; region: string };
+  storageCa: { caCert: string; caDir: string };
 }
 
 let rucio: Target;
 let lake: Target;
 let lakeDir: string;
+let lakeReady: LakeReady;
+/**
+ * The real server's S3 RSEs point at the lake's storage too (a real Rucio has no storage of its own),
+ * under a key prefix of their own so that the two sides' uploads of the same DIDs do not meet.
+ */
+const realSideKeys = 'rucio-side/';
 let stopLake: () => Promise<void> = () => Promise.resolve();
 const tokens = new Map<Target, string>();
 
@@ -74,6 +82,7 @@ async function token(target: Target): Promise<string> {
 /** Gives the real server the lake's RSEs: same names, protocols, attributes, and an unlimited quota for root. */
 async function mirrorLakeRses(): Promise<void> {
   const lakeToken = await token(lake);
+  const signing: Record<string, true> = {};
   const rseNames = ((await (await fetch(`${lake.host}/rses/`, { headers: { 'X-Rucio-Auth-Token': lakeToken } })).text()).trim().split('\n'))
     .map((line) => (JSON.parse(line) as { rse: string }).rse);
   const admin = (args: string[]): Promise<string> => real().rucioAdminOk(args);
@@ -87,7 +96,8 @@ async function mirrorLakeRses(): Promise<void> {
     const attributes = (await (await fetch(`${lake.host}/rses/${name}/attr/`, { headers: { 'X-Rucio-Auth-Token': lakeToken } })).json()) as Record<string, unknown>;
     await admin(['rse', 'add', name]);
     for (const protocol of info.protocols) {
-      const args = ['rse', 'add-protocol', '--hostname', protocol.hostname, '--scheme', protocol.scheme, '--prefix', protocol.prefix.replace(lakeDir, real().info.dir), '--port', String(protocol.port), '--impl', protocol.impl, '--domain-json', JSON.stringify(protocol.domains)];
+      const prefix = protocol.scheme === 'file' ? protocol.prefix.replace(lakeDir, real().info.dir) : `${protocol.prefix}${realSideKeys}`;
+      const args = ['rse', 'add-protocol', '--hostname', protocol.hostname, '--scheme', protocol.scheme, '--prefix', prefix, '--port', String(protocol.port), '--impl', protocol.impl, '--domain-json', JSON.stringify(protocol.domains)];
       if (protocol.extended_attributes !== null && protocol.extended_attributes !== undefined) args.push('--extended-attributes-json', JSON.stringify(protocol.extended_attributes));
       await admin([...args, name]);
     }
@@ -96,7 +106,16 @@ async function mirrorLakeRses(): Promise<void> {
       await admin(['rse', 'set-attribute', '--rse', name, '--key', key, '--value', String(value)]);
     }
     await admin(['account', 'set-limits', 'root', name, 'infinity']);
+    if (attributes.sign_url === 's3') signing[name] = true;
   }
+  // A real Rucio signs S3 URLs with the keys its rse-accounts.cfg holds for the RSE's id.
+  const realToken = await token(rucio);
+  const accounts: Record<string, unknown> = {};
+  for (const name of Object.keys(signing)) {
+    const { id } = (await (await fetch(`${rucio.host}/rses/${name}`, { headers: { 'X-Rucio-Auth-Token': realToken } })).json()) as { id: string };
+    accounts[id] = { access_key: lakeReady.s3.accessKeyId, secret_key: lakeReady.s3.secretAccessKey, signature_version: 's3v4', region: lakeReady.s3.region };
+  }
+  await writeFile(join(real().info.dir, 'etc', 'rse-accounts.cfg'), JSON.stringify(accounts), { mode: 0o600 });
 }
 
 let work: string;
@@ -111,6 +130,9 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'wavefier-conformance-'));
   lakeDir = join(work, 'lake');
   const ready = await startLakeServe(lakeDir);
+  lakeReady = ready;
+  // gfal2 (the client's storage library for https) verifies the lake's storage with this CA.
+  const env = { X509_CERT_DIR: ready.storageCa.caDir };
   const keep = new Set([...files, lateFile].map((f) => fileSums(Buffer.from(f.text)).md5));
   const side = async (label: 'rucio' | 'lake', fields: Omit<Target, 'label' | 'work' | 'keep'>): Promise<Target> => {
     const dir = join(work, label);
@@ -118,8 +140,8 @@ beforeAll(async () => {
     for (const file of [...files, lateFile]) await writeFile(join(dir, 'files', file.name), file.text);
     return { label, work: dir, keep, ...fields };
   };
-  lake = await side('lake', { cfg: ready.rucioCfgPath, root: ready.dir, host: ready.rucioHost, username: ready.username, password: ready.password });
-  rucio = await side('rucio', { cfg: real().info.client_cfg, root: real().info.dir, host: real().info.host, username: 'ddmlab', password: 'secret' });
+  lake = await side('lake', { cfg: ready.rucioCfgPath, root: ready.dir, host: ready.rucioHost, username: ready.username, password: ready.password, env });
+  rucio = await side('rucio', { cfg: real().info.client_cfg, root: real().info.dir, host: real().info.host, username: 'ddmlab', password: 'secret', env, rewrites: [[`/${realSideKeys}`, '/']] });
   await mirrorLakeRses();
 }, 180_000);
 
@@ -257,6 +279,19 @@ describe('the official client against a real Rucio server and the embedded lake'
       const dir = join(target.work, 'down', 'conf-ds');
       expect((await readdir(dir)).sort()).toEqual(files.map((f) => f.name));
       for (const file of files) expect(await readFile(join(dir, file.name), 'utf8')).toBe(file.text);
+    }
+  });
+
+  it('upload and download on the S3 RSEs (https, gfal.NoRename, URLs signed by the server)', async () => {
+    for (const rse of ['LAKE_S3', 'LAKE_SIGNED']) {
+      const dataset = `wavefier:conf-${rse.toLowerCase()}`;
+      const upload = (t: Target): readonly string[] => ['upload', '--rse', rse, '--scope', 'wavefier', '--name', `${rse}-${files[0]!.name}`, join(t.work, 'files', files[0]!.name), dataset];
+      await sameOutput('rucio', upload, { select: logLines });
+      await sameOutput('rucio', ['list-file-replicas', '--rses', rse, dataset]);
+      await sameOutput('rucio', ['download', '--dir', 'down-s3', dataset], { select: (r) => r.stdout });
+      for (const target of [rucio, lake]) {
+        expect(await readFile(join(target.work, 'down-s3', `conf-${rse.toLowerCase()}`, `${rse}-${files[0]!.name}`), 'utf8'), `${target.label} ${rse}`).toBe(files[0]!.text);
+      }
     }
   });
 

@@ -22,6 +22,10 @@ export interface Target {
   work: string;
   /** Strings that are equal on both sides but look like ids (e.g. the md5 of an uploaded file): kept as they are. */
   keep: Set<string>;
+  /** Text of this side's output replaced before comparing (e.g. its own storage prefix by the other side's). */
+  rewrites?: readonly (readonly [string, string])[];
+  /** More environment for the official client (X509_CERT_DIR: the CA gfal2 verifies storage with). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The official client (`rucio` or `rucio-admin`) of the peer's Rucio source, with a side's rucio.cfg. */
@@ -29,16 +33,18 @@ export function officialClient(peerState: string, target: Target, tool: 'rucio' 
   const source = join(peerState, 'src', 'rucio-1.31.7');
   return run('/usr/bin/python3', [join(source, 'bin', tool), ...args], {
     cwd: target.work,
-    env: { PYTHONPATH: join(source, 'lib'), RUCIO_CONFIG: target.cfg, TMPDIR: target.work, NO_COLOR: '1' },
+    env: { ...target.env, PYTHONPATH: join(source, 'lib'), RUCIO_CONFIG: target.cfg, TMPDIR: target.work, NO_COLOR: '1' },
     timeoutMs: 120_000,
   });
 }
 
 /** What may differ between a real server and the lake without being a difference of behaviour. */
 export function normalise(text: string, target: Target): string {
-  let out = text
+  let out = (target.rewrites ?? []).reduce((rewritten, [from, to]) => rewritten.replaceAll(from, to), text)
     // ANSI colours of the client's log lines
     .replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '')
+    // a presigned URL's query (who signed it, when, with which library) is not behaviour
+    .replace(/\?X-Amz-[^\s'"]*/g, '?<SIGNATURE>')
     .replaceAll(target.root, '<ROOT>')
     .replaceAll(target.host, '<HOST>')
     .replace(/127\.0\.0\.1:\d+/g, '<HOSTPORT>')
