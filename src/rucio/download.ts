@@ -50,7 +50,16 @@ export async function fetchVerified(client: RucioClient, replica: ReplicaRecord,
     return state === undefined || state === 'AVAILABLE';
   });
   if (candidates.length === 0) {
-    throw new NotFoundError(`download ${did} failed: no AVAILABLE replica (states: ${JSON.stringify(replica.states)}); wait for the upload to complete`);
+    const copying = Object.values(replica.states).includes('COPYING');
+    throw new NotFoundError(
+      `download ${did} failed: no AVAILABLE replica (states: ${JSON.stringify(replica.states)}); ` +
+        (copying
+          ? 'a COPYING replica is one whose upload has not finished, or whose uploader could not mark it AVAILABLE: ' +
+            "under Rucio's generic permission policy only an admin account may change replica states, so a non-admin " +
+            "account's `rucio upload` leaves it COPYING (wavefier's fast upload registers replicas AVAILABLE); wait, or " +
+            're-upload it with an admin account or wavefier'
+          : 'wait for the upload to complete'),
+    );
   }
   let attempts = 0;
   const corrupt: ChecksumMismatchError['actual'] = [];

@@ -98,6 +98,16 @@ export class RucioConflictError extends RuntimeFailure implements RucioError {
   }
 }
 
+/**
+ * The account's quota (Rucio's account limit) on the RSE does not allow the rule or replica: an
+ * admin raises it, or another RSE is used. Not retried: quotas do not grow by themselves.
+ */
+export class RucioQuotaError extends RuntimeFailure implements RucioError {
+  constructor(readonly failure: RucioFailure, hint: string, options?: WavefierErrorOptions) {
+    super(describe(failure, hint), options);
+  }
+}
+
 /** The server rejected the request as malformed (bad name, bad RSE expression, schema violation). */
 export class RucioRequestError extends UsageError implements RucioError {
   constructor(readonly failure: RucioFailure, options?: WavefierErrorOptions) {
@@ -201,6 +211,18 @@ export const genericPolicyHint =
   'with SCRATCHDISK, USERDISK, LOCALGROUPDISK or MOCK; use such an RSE, give the account the admin attribute, or ' +
   'ask the operators for a policy package that allows it';
 
+/** What to do about the conflicts whose cause the server's answer tells. */
+function conflictHint(failure: RucioFailure): string | undefined {
+  const cls = failure.exceptionClass;
+  if (cls === 'UnsupportedOperation' && /\bis closed\b/.test(failure.exceptionMessage ?? '')) {
+    return "a closed dataset takes no more files: reopen it ('rucio reopen SCOPE:NAME', by its account or an admin) or upload into another dataset (--dataset)";
+  }
+  if (cls === 'FileConsistencyMismatch') {
+    return 'the catalog holds this DID with other checksums; DIDs are immutable, upload under a new name (e.g. a new run id)';
+  }
+  return undefined;
+}
+
 /** Maps a non-success Rucio answer to the typed error a caller can act on. */
 export function rucioErrorFor(failure: RucioFailure, context: { registersReplicas?: boolean } = {}): RucioError {
   const cls = failure.exceptionClass;
@@ -218,7 +240,15 @@ export function rucioErrorFor(failure: RucioFailure, context: { registersReplica
       'check the account, the credentials (username/password, certificate or token) and the auth host',
     );
   }
-  if (cls !== undefined && conflictClasses.has(cls)) return new RucioConflictError(failure);
+  if (cls === 'InsufficientAccountLimit') {
+    return new RucioQuotaError(
+      failure,
+      "the account's limit (quota) on the RSE is zero or used up: see it with 'rucio list-account-limits ACCOUNT' and " +
+        "'rucio list-account-usage ACCOUNT'; an admin raises it with 'rucio-admin account set-limits ACCOUNT RSE BYTES', " +
+        'or upload to another RSE (--rse)',
+    );
+  }
+  if (cls !== undefined && conflictClasses.has(cls)) return new RucioConflictError(failure, conflictHint(failure));
   if (cls !== undefined && requestClasses.has(cls)) return new RucioRequestError(failure);
   if (status === 404) return new RucioNotFoundError(failure);
   if (status === 409) return new RucioConflictError(failure);

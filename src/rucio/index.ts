@@ -42,6 +42,7 @@ export {
   RucioAuthenticationError,
   RucioConflictError,
   RucioNotFoundError,
+  RucioQuotaError,
   RucioRequestError,
   RucioTransientError,
   RucioUnavailableError,

@@ -105,10 +105,14 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
       return { ...result, alreadyRegistered: true };
     }
   }
+  // Whether the object at the PFN is one this call created (nothing was there): then it is ours to
+  // remove if the catalog refuses the file.
+  let createdObject = true;
   try {
     await target.store.put(target.pfn, req.bytes, { ...putOptions, ifAbsent: true });
   } catch (error) {
     if (!(error instanceof ObjectExistsError)) throw error;
+    createdObject = false;
     // Something is at the PFN already: a retried upload, or another DID's bytes. Never clobber the latter.
     const existing = await existingFile(client, req.scope, req.name);
     if (existing !== undefined) checkSame(did, existing, file);
@@ -120,6 +124,15 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
     return result;
   } catch (error) {
     const cls = exceptionClassOf(error);
+    if (cls === 'FileConsistencyMismatch') {
+      // The DID is registered with other checksums (a real Rucio answers HTTP 500): nothing was at
+      // this PFN (e.g. the first upload went to another RSE), so the object just written is removed
+      // and the conflict reported as such.
+      const existing = await existingFile(client, req.scope, req.name);
+      if (createdObject) await target.store.delete(target.pfn, signal).catch(() => undefined);
+      if (existing !== undefined) checkSame(did, existing, file);
+      throw error;
+    }
     if (cls === undefined || !alreadyThere.has(cls)) throw error;
   }
   const existing = await existingFile(client, req.scope, req.name);

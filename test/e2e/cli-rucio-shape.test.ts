@@ -133,7 +133,7 @@ describe('DIDs, --dir, --dry-run and -q on a real run', () => {
     expect(lines[0]).toMatch(/^upload dry run: nothing was written/);
     expect(result.stdout).toMatch(/schedule +30 chunks of 1\.00 s, one every 100 ms \(rate factor 10\), 3\.00 s in all/);
     expect(result.stdout).toContain('dataset    wavefier:dry-run-ds (does not exist: the upload creates it)');
-    expect(result.stdout).toMatch(/rse +LAKE_S3: protocol s3:\/\/127\.0\.0\.1:\d+\/wavefier-lake\/, deterministic, lfn2pfn hash/);
+    expect(result.stdout).toMatch(/rse +LAKE_S3: protocol https:\/\/127\.0\.0\.1:\d+\/wavefier-lake\/, deterministic, lfn2pfn hash/);
     const name = /chunk 0 +wavefier:(\S+) \(\d+ bytes\)/.exec(result.stdout)?.[1] ?? '';
     const rse = await stack.rucio.rse('LAKE_S3');
     const protocol = rse.protocols[0];

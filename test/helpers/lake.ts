@@ -27,6 +27,7 @@ export async function startTestLake(options: LakeOptions = {}): Promise<TestLake
   }
   let cached: string | undefined;
   const storageAgent = new Agent({ connect: { ca: await readFile(lake.settings.caCert, 'utf8') } });
+  let disposed: Promise<void> | undefined;
   const token = async (): Promise<string> => {
     const response = await fetch(`${lake.settings.authHost}/auth/userpass`, {
       headers: {
@@ -51,10 +52,13 @@ export async function startTestLake(options: LakeOptions = {}): Promise<TestLake
       return fetch(`${lake.settings.rucioHost}${path}`, { ...rest, headers, redirect: 'manual' });
     },
     storageFetch: (url, init = {}) => undiciFetch(url, { ...init, dispatcher: storageAgent }),
-    async dispose(disposeOptions = {}) {
-      await storageAgent.close();
-      await lake.close();
-      if (disposeOptions.keepDir !== true && options.dir === undefined) await rm(dir, { recursive: true, force: true });
+    dispose(disposeOptions = {}) {
+      // Tests may dispose twice (a test's own cleanup and afterAll): the second call waits for the first.
+      return (disposed ??= (async () => {
+        await storageAgent.close();
+        await lake.close();
+        if (disposeOptions.keepDir !== true && options.dir === undefined) await rm(dir, { recursive: true, force: true });
+      })());
     },
   };
 }

@@ -3,6 +3,7 @@
  * a DID, scope or RSE that does not exist (404), duplicates and a closed dataset (409), and the
  * `generic` permission policy refusing a non-admin account (401 AccessDenied).
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,12 +13,15 @@ import {
   RucioClient,
   RucioConflictError,
   RucioNotFoundError,
+  RucioQuotaError,
+  downloadFile,
   genericPolicyHint,
   loadRucioConfig,
   uploadFile,
+  type ReplicaRecord,
 } from '../../src/rucio/index.js';
 import { runCli } from '../helpers/cli.js';
-import { parseTable, readJsonLines, realRucioForFile } from './peer.js';
+import { hashPath, parseTable, readJsonLines, realRucioForFile } from './peer.js';
 
 const real = realRucioForFile();
 const clients: RucioClient[] = [];
@@ -40,6 +44,8 @@ async function clientFor(env: NodeJS.ProcessEnv): Promise<RucioClient> {
 
 let jdoe: NodeJS.ProcessEnv;
 const scratchRse = 'TEST_SCRATCHDISK';
+/** An RSE the generic policy lets jdoe write to, but on which jdoe has no limit (quota). */
+const noQuotaRse = 'NOQUOTA_SCRATCHDISK';
 
 beforeAll(async () => {
   // A non-admin account with its own scope and quota, and a second RSE whose name the generic policy lets it write to.
@@ -48,10 +54,12 @@ beforeAll(async () => {
     real().rucioAdminOk(['identity', 'add', '--account', 'jdoe', '--type', 'USERPASS', '--id', 'jdoe', '--password', 'jdoe-secret', '--email', 'jdoe@example.org']),
     real().rucioAdminOk(['scope', 'add', '--account', 'jdoe', '--scope', 'user.jdoe']),
     real().rucioAdminOk(['rse', 'add', scratchRse]),
+    real().rucioAdminOk(['rse', 'add', noQuotaRse]),
   ]);
   const domains = { lan: { read: 1, write: 1, delete: 1 }, wan: { read: 1, write: 1, delete: 1, third_party_copy_read: 1, third_party_copy_write: 1 } };
   await Promise.all([
     real().rucioAdminOk(['rse', 'add-protocol', '--hostname', 'localhost', '--scheme', 'file', '--prefix', join(real().info.dir, 'rse', scratchRse), '--domain-json', JSON.stringify(domains), '--impl', 'rucio.rse.protocols.posix.Default', scratchRse]),
+    real().rucioAdminOk(['rse', 'add-protocol', '--hostname', 'localhost', '--scheme', 'file', '--prefix', join(real().info.dir, 'rse', noQuotaRse), '--domain-json', JSON.stringify(domains), '--impl', 'rucio.rse.protocols.posix.Default', noQuotaRse]),
     real().rucioAdminOk(['account', 'set-limits', 'jdoe', 'LOCAL_POSIX', 'infinity']),
     real().rucioAdminOk(['account', 'set-limits', 'jdoe', scratchRse, 'infinity']),
   ]);
@@ -131,7 +139,23 @@ describe('409: duplicates and a closed dataset', { timeout: 180_000 }, () => {
     expect(again.alreadyRegistered).toBe(true);
   });
 
-  it('uploading into a closed dataset fails every chunk with the server\'s UnsupportedOperation', async () => {
+  it('a DID re-uploaded with other bytes to another RSE: the server\'s FileConsistencyMismatch (HTTP 500) is a DidConflictError, and the object written there is removed', async () => {
+    const client = await clientFor(real().env);
+    const dataset = { scope: 'wavefier', name: `mismatch-${Date.now()}` };
+    await client.addDataset(dataset.scope, dataset.name);
+    const name = `${dataset.name}.bin`;
+    const first = await uploadFile(client, { scope: 'wavefier', name, bytes: Buffer.from('first bytes'), dataset, rse: 'LOCAL_POSIX' });
+    // Nothing is at the PFN on the other RSE, so the PUT goes through; the catalog refuses the file.
+    const other: unknown = await uploadFile(client, { scope: 'wavefier', name, bytes: Buffer.from('other bytes'), dataset, rse: scratchRse }).catch((e: unknown) => e);
+    expect(other).toBeInstanceOf(DidConflictError);
+    expect((other as Error).message).toContain(`upload wavefier:${name} refused: the catalog already holds it with adler32 ${first.adler32}`);
+    expect((other as Error).message).toContain('upload under a new name');
+    expect(existsSync(hashPath(join(real().info.dir, 'rse', scratchRse), 'wavefier', name))).toBe(false);
+    expect(await readFile(hashPath(real().info.rse_prefix, 'wavefier', name), 'utf8')).toBe('first bytes');
+    expect((await client.getMetadata('wavefier', name)).adler32).toBe(first.adler32);
+  });
+
+  it('uploading into a closed dataset fails every chunk at its first attempt with the server\'s UnsupportedOperation and the way out', async () => {
     const dataset = `closed-${Date.now()}`;
     const client = await clientFor(real().env);
     await client.addDataset('wavefier', dataset);
@@ -143,7 +167,27 @@ describe('409: duplicates and a closed dataset', { timeout: 180_000 }, () => {
     expect(summary).toMatchObject({ uploaded: 0, failed: 2 });
     const failed = (await readJsonLines(summary.logFile)).filter((e) => e.event === 'failed');
     expect(failed).toHaveLength(2);
-    for (const event of failed) expect(event.error).toMatch(new RegExp(`HTTP 409 UnsupportedOperation \\(Data identifier 'wavefier:${dataset}' is closed\\)`));
+    for (const event of failed) {
+      expect(event.error).toMatch(new RegExp(`HTTP 409 UnsupportedOperation \\(Data identifier 'wavefier:${dataset}' is closed\\)`));
+      expect(event.error).toMatch(/reopen it \('rucio reopen SCOPE:NAME'.* or upload into another dataset \(--dataset\)/);
+      // A closed dataset stays closed: retrying cannot help.
+      expect(event.attempts).toBe(1);
+    }
+  });
+});
+
+describe('InsufficientAccountLimit: no quota on the RSE', { timeout: 180_000 }, () => {
+  it('upload stops with the server\'s answer and what to do, without retrying', async () => {
+    const client = await clientFor(jdoe);
+    const name = `quota-${Date.now()}`;
+    const rules = [{ dids: [{ scope: 'user.jdoe', name }], copies: 1, rseExpression: noQuotaRse, grouping: 'DATASET' as const }];
+    const error: unknown = await client.addDataset('user.jdoe', name, { rules }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RucioQuotaError);
+    expect((error as RucioQuotaError).retryable).toBe(false);
+    const result = await runCli(uploadArgs(join(real().dir, 'logs'), '--rse', noQuotaRse, '--scope', 'user.jdoe'), { env: jdoe });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/error: add dataset user\.jdoe:\S+ failed: HTTP \d+ InsufficientAccountLimit \(.*\); the account's limit \(quota\) on the RSE is zero or used up/);
+    expect(result.stderr).toContain("'rucio-admin account set-limits ACCOUNT RSE BYTES'");
   });
 });
 
@@ -162,6 +206,13 @@ describe('401 AccessDenied: the generic permission policy and a non-admin accoun
     expect(scratch.stderr).toMatch(/Failed to update replica state for file jdoe-note\.txt/);
     const states = parseTable(await real().rucioOk(['list-file-replicas', '--all-states', 'user.jdoe:jdoe-note.txt']));
     expect(states.map((row) => row['(STATE) RSE: REPLICA']?.slice(0, 4))).toEqual(['(C) ']);
+
+    // wavefier cannot read a COPYING replica, and says why it may stay COPYING.
+    const client = await clientFor(real().env);
+    const replicas: ReplicaRecord[] = [];
+    for await (const replica of client.listReplicas({ dids: [{ scope: 'user.jdoe', name: 'jdoe-note.txt' }], allStates: true })) replicas.push(replica);
+    const error: unknown = await downloadFile(client, replicas[0]!, { destDir: join(real().dir, 'copying') }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/no AVAILABLE replica \(states: \{"TEST_SCRATCHDISK":"COPYING"\}\);.*only an admin account may change replica states/);
   });
 
   it('wavefier\'s official-sequence upload meets both refusals and says so, with the policy hint', async () => {

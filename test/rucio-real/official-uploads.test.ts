@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chunkName, encodeChunk, openSource } from '../../src/strain/index.js';
 import { runCli } from '../helpers/cli.js';
+import { h1_4k } from '../fixtures/strain/files.js';
 import { fileSums, readJsonLines, realRucioForFile } from './peer.js';
 
 const real = realRucioForFile();
@@ -15,6 +16,7 @@ interface DownloadSummary {
   verified: number;
   corrupted: number;
   failed: number;
+  foreign: number;
   logFile: string;
 }
 
@@ -65,5 +67,34 @@ describe('the official Rucio client uploads → wavefier download', { timeout: 1
       expect(event).toMatchObject({ adler32: sums.adler32, md5: sums.md5, bytes: sums.bytes, run, rse: 'LOCAL_POSIX', attempts: 1 });
       expect(Buffer.from(await readFile(join(dest, dataset, file.name))).equals(Buffer.from(file.bytes))).toBe(true);
     }
+  });
+
+  it('foreign files uploaded with `rucio upload` (a GWOSC strain file, a text file) are verified as foreign', async () => {
+    const dir = join(real().dir, 'foreign');
+    await mkdir(dir, { recursive: true });
+    const text = join(dir, 'operator-notes.txt');
+    await writeFile(text, 'not strain: notes an operator uploaded next to the chunks\n');
+    const dataset = `foreign-${Date.now()}`;
+    const upload = await real().rucio(['upload', '--rse', 'LOCAL_POSIX', '--scope', 'wavefier', h1_4k, text, `wavefier:${dataset}`]);
+    expect(upload.code, upload.stderr).toBe(0);
+    await real().rucioOk(['close', `wavefier:${dataset}`]);
+
+    const dest = join(real().dir, 'foreign-download');
+    const result = await runCli(
+      ['--json', 'download', '--dataset', dataset, '--dest', dest, '--until-closed', '--workers', '2', '--log-dir', join(real().dir, 'logs')],
+      { env: real().env },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '') as DownloadSummary;
+    expect(summary).toMatchObject({ verified: 2, foreign: 2, corrupted: 0, failed: 0 });
+    const verified = (await readJsonLines(summary.logFile)).filter((e) => e.event === 'verified');
+    for (const path of [h1_4k, text]) {
+      const bytes = await readFile(path);
+      const name = path.split('/').at(-1) ?? '';
+      const sums = fileSums(bytes);
+      expect(verified.find((e) => e.name === name)).toMatchObject({ foreign: true, adler32: sums.adler32, md5: sums.md5, bytes: sums.bytes, rse: 'LOCAL_POSIX' });
+      expect(Buffer.from(await readFile(join(dest, dataset, name))).equals(bytes)).toBe(true);
+    }
+    expect(result.stderr).toMatch(/foreign file: operator-notes\.txt is not a wavefier chunk/);
   });
 });
