@@ -269,18 +269,21 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
     const password = passwords.get(`${first.account}/${firstIdentity.username}`) ?? '';
 
     const rucioCfgPath = await writeRucioCfg(dir, { rucioHost, authHost: rucioHost, account: first.account, username: firstIdentity.username, password, caCert: storageTls.caCert });
-    // Keys for the s3 RSEs only: a signed RSE's client has none and asks the catalog to sign.
+    // Keys for the s3 RSEs only: a signed RSE's client has none and asks the catalog to sign. A
+    // client with the keys (wavefier) reaches the same storage on its plain HTTP endpoint, where a
+    // local lake's TLS would buy nothing and cost every request; the official client, which needs
+    // https URLs to sign, uses the PFNs' TLS endpoint (and LAKE_SIGNED takes wavefier there too).
     const credentials: Record<string, RseCredentials> = {};
     for (const rse of rses) {
       if (rse.kind !== 's3') continue;
       credentials[rse.name] = {
         access_key: s3Secrets.accessKeyId,
         secret_key: s3Secrets.secretAccessKey,
-        is_secure: true,
+        is_secure: false,
         signature_version: 's3v4',
         region,
         path_style: true,
-        endpoint: s3TlsEndpoint,
+        endpoint: s3Endpoint,
       };
     }
     const rseAccountsPath = await writeRseAccounts(dir, credentials);

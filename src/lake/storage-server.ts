@@ -4,8 +4,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createRequire } from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { FaultController } from './faults.js';
 import { flipBytes } from './faults.js';
 import { ObjectFiles, type ObjectMeta } from './object-files.js';
@@ -13,7 +11,7 @@ import { decodeKeyPath, encodeKeyPath, isSafeBucketName } from './object-keys.js
 import { locationFor, type RseRuntime } from './rse.js';
 import type { StorageOps } from './context.js';
 import { rucioErrors } from './rucio-error.js';
-import { verifySigV4 } from './sigv4.js';
+import { maxPresignedSeconds, presignUrl, verifySigV4 } from './sigv4.js';
 import { checkRequest, isRefusal, lacksLength, parseTarget, s3rverServiceEndpoint, type StorageLimits, type StorageTarget } from './storage-request.js';
 
 /** The parts of s3rver 3 (a Koa app, CommonJS, untyped) the lake relies on. */
@@ -484,17 +482,7 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     }
   });
 
-  let presigner: S3Client | undefined;
-  const presignerFor = (endpoint: string): S3Client =>
-    new S3Client({
-      endpoint,
-      region: options.region,
-      forcePathStyle: true,
-      // Otherwise the SDK bakes a checksum of the (empty) body into presigned PUT URLs.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
-    });
+  let presignEndpoint: string | undefined;
 
   /** Where the replica's bytes are; a DID name that would lead out of the RSE's directory is not found. */
   const filePathOf = (rse: RseRuntime, scope: string, name: string): string => {
@@ -511,24 +499,34 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   return {
     server,
     setEndpoint(endpoint) {
-      presigner = presignerFor(endpoint);
+      presignEndpoint = endpoint;
     },
-    async presign(rse, op, pfn, lifetimeSeconds) {
-      if (presigner === undefined) throw rucioErrors.unavailable('the lake storage is not listening yet');
-      let url: URL;
-      try {
-        url = new URL(pfn);
-      } catch {
-        throw rucioErrors.invalidValueForKey(`url '${pfn}' is not a URL`);
-      }
-      const [bucket, ...rest] = url.pathname.slice(1).split('/');
-      const key = decodeURIComponent(rest.join('/'));
-      if (bucket === undefined || bucket === '' || key === '' || bucket !== rse.bucket) {
-        throw rucioErrors.invalidValueForKey(`url '${pfn}' is not an object of RSE '${rse.name}' (bucket '${rse.bucket ?? ''}')`);
-      }
-      const input = { Bucket: bucket, Key: key };
-      const command = op === 'read' ? new GetObjectCommand(input) : op === 'write' ? new PutObjectCommand(input) : new DeleteObjectCommand(input);
-      return getSignedUrl(presigner, command, { expiresIn: Math.min(Math.floor(lifetimeSeconds), 604_800) });
+    presign(rse, op, pfn, lifetimeSeconds) {
+      // Signing is synchronous; its refusals still reach the caller as a rejected promise.
+      return new Promise<string>((resolvePromise) => {
+        if (presignEndpoint === undefined) throw rucioErrors.unavailable('the lake storage is not listening yet');
+        let url: URL;
+        try {
+          url = new URL(pfn);
+        } catch {
+          throw rucioErrors.invalidValueForKey(`url '${pfn}' is not a URL`);
+        }
+        const [bucket, ...rest] = url.pathname.slice(1).split('/');
+        const key = decodeURIComponent(rest.join('/'));
+        if (bucket === undefined || bucket === '' || key === '' || bucket !== rse.bucket) {
+          throw rucioErrors.invalidValueForKey(`url '${pfn}' is not an object of RSE '${rse.name}' (bucket '${rse.bucket ?? ''}')`);
+        }
+        resolvePromise(presignUrl({
+          method: op === 'read' ? 'GET' : op === 'write' ? 'PUT' : 'DELETE',
+          endpoint: presignEndpoint,
+          bucket,
+          key,
+          accessKeyId: options.accessKeyId,
+          secretAccessKey: options.secretAccessKey,
+          region: options.region,
+          expiresSeconds: Math.min(Math.floor(lifetimeSeconds), maxPresignedSeconds),
+        }));
+      });
     },
     async corruptObject(rse, scope, name) {
       const path = filePathOf(rse, scope, name);

@@ -154,7 +154,7 @@ describe('lake storage (s3rver behind the lake)', () => {
     expect((await stat(lake.settings.rucioCfgPath)).mode & 0o777).toBe(0o600);
     expect((await stat(`${lake.settings.dir}/admin-token`)).mode & 0o777).toBe(0o600);
     const accounts = JSON.parse(await readFile(lake.settings.rseAccountsPath, 'utf8')) as Record<string, Record<string, unknown>>;
-    expect(accounts.LAKE_S3).toMatchObject({ access_key: lake.settings.s3.accessKeyId, secret_key: lake.settings.s3.secretAccessKey, is_secure: true, signature_version: 's3v4', region: 'us-east-1', path_style: true, endpoint: lake.settings.s3.tlsEndpoint });
+    expect(accounts.LAKE_S3).toMatchObject({ access_key: lake.settings.s3.accessKeyId, secret_key: lake.settings.s3.secretAccessKey, is_secure: false, signature_version: 's3v4', region: 'us-east-1', path_style: true, endpoint: lake.settings.s3.endpoint });
     expect(accounts.LAKE_SIGNED).toBeUndefined();
     const cfg = await readFile(lake.settings.rucioCfgPath, 'utf8');
     expect(cfg).toContain(`[client]\nrucio_host = ${lake.settings.rucioHost}\nauth_host = ${lake.settings.authHost}\nauth_type = userpass\nusername = wavefier\npassword = ${lake.settings.password}\naccount = root\nca_cert = ${lake.settings.caCert}\n`);
