@@ -24,7 +24,8 @@ export class Output {
   private readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   private readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   private readonly env: NodeJS.ProcessEnv;
-  private statusShown = false;
+  /** Lines of the live status block on the terminal now (0: none). */
+  private statusLines = 0;
 
   constructor(options: OutputOptions) {
     this.json = options.json;
@@ -66,18 +67,34 @@ export class Output {
 
   /** A live status line (overwritten in place) when interactive; nothing otherwise. */
   status(line: string): void {
-    if (!this.interactive || this.quiet) return;
+    this.statusBlock([line.replace(/\n/g, ' ')]);
+  }
+
+  /**
+   * A live status block of several lines, redrawn in place when interactive (nothing otherwise):
+   * the cursor goes back over the previous block, which is erased line by line. Each line is cut
+   * to the terminal's width, so that none wraps and the block's height is its number of lines.
+   */
+  statusBlock(lines: readonly string[]): void {
+    if (!this.interactive || this.quiet || lines.length === 0) return;
     // A pseudo-terminal may report 0 columns; then assume a common width.
     const columns = (this.stderr as { columns?: number }).columns;
     const width = columns !== undefined && columns > 0 ? columns : 120;
-    this.stderr.write(`\r\x1b[2K${terminalText(line).replace(/\n/g, ' ').slice(0, Math.max(20, width - 1))}`);
-    this.statusShown = true;
+    const text = lines.map((line) => terminalText(line).slice(0, Math.max(20, width - 1))).join('\n');
+    this.stderr.write(`${this.eraseStatus()}${text}`);
+    this.statusLines = lines.length;
   }
 
   clearStatus(): void {
-    if (!this.statusShown) return;
-    this.stderr.write('\r\x1b[2K');
-    this.statusShown = false;
+    if (this.statusLines === 0) return;
+    this.stderr.write(this.eraseStatus());
+  }
+
+  /** The escape sequence that erases the block shown (cursor left at its first line's start). */
+  private eraseStatus(): string {
+    const erase = this.statusLines === 0 ? '' : `\r\x1b[2K${'\x1b[1A\x1b[2K'.repeat(this.statusLines - 1)}`;
+    this.statusLines = 0;
+    return erase;
   }
 
   style(format: Parameters<typeof styleText>[0], text: string): string {

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { ZodError, prettifyError } from 'zod';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
-import { downloadLogFile } from '../common/log-records.js';
+import { downloadLogFile, uploadLogFile } from '../common/log-records.js';
 import { ExitCode, InterruptedError, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import type { Output } from '../common/output.js';
@@ -15,6 +15,7 @@ import { replayLine, syntheticDefaults } from '../uploader/replay.js';
 import { childArgs, type ChildRequest } from './child-args.js';
 import { startWavefier, type ChildResult, type RunningChild } from './child.js';
 import type { LakeProcess } from './lake-process.js';
+import { startLiveView } from './live-view.js';
 import { startRedis, startStack } from './stack.js';
 import { whenLogSaysReady } from './warm-start.js';
 
@@ -144,6 +145,13 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
     const forward = (label: string, line: string): void => output.info(`${label.padEnd(8)} | ${line}`);
     const download = startWavefier('download', downloadArgs, env, forward);
     const upload = startWavefier('upload', uploadArgs, env, forward);
+    const live = startLiveView({
+      run: runId,
+      files: { upload: join(runDir, uploadLogFile), download: join(runDir, downloadLogFile) },
+      schedule: { scheduled: options.count, intervalMs },
+      output,
+    });
+    cleanup.push('stopping the live view', () => live.stop());
     // Should this process die (SIGKILL), both stop by themselves, and need Redis until they have.
     privateRedis?.stopAfter(upload.process.pid);
     privateRedis?.stopAfter(download.process.pid);
@@ -176,6 +184,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
     clearTimeout(uploadFailedTimer);
     options.signal.removeEventListener('abort', onAbort);
     const stopRequested = stopping !== undefined;
+    await live.stop();
     warnOnAbnormalExit(output, 'upload', uploadResult, stopRequested);
     warnOnAbnormalExit(output, 'download', downloadResult, stopRequested);
 

@@ -345,13 +345,13 @@ export class ChunkLedger implements LogSink {
    * Whether the writers ran to the end and, if not, when the downloader stopped and how long before
    * that an upload may be and still count as in flight.
    */
-  private completion(chunks: readonly ChunkState[], haveDownloadLog: boolean): Completion {
+  private completion(chunks: readonly ChunkState[], haveDownloadLog: boolean, asOf: number | undefined): Completion {
     const upload = endingOf(this.facts.lastRunEvent.upload);
     const download = endingOf(this.facts.lastRunEvent.download);
     const state = upload === 'interrupted' || download === 'interrupted' ? 'interrupted' : upload === 'unfinished' || download === 'unfinished' ? 'unfinished' : 'complete';
     const last = this.facts.lastRunEvent.download;
     const finishedAt = last?.kind === 'run_finished' && Number.isFinite(last.time) ? last.time : Number.NaN;
-    const stoppedAt = Number.isFinite(finishedAt) ? finishedAt : this.facts.lastDownloadEventTime;
+    const stoppedAt = asOf ?? (Number.isFinite(finishedAt) ? finishedAt : this.facts.lastDownloadEventTime);
     const downloadStoppedAt = haveDownloadLog && Number.isFinite(stoppedAt) ? stoppedAt : undefined;
     if (state === 'complete' || downloadStoppedAt === undefined) return { state, upload, download, downloadStoppedAt, graceMs: undefined };
     // A downloader with a backlog verifies late: allow twice the worst delay it showed in this run.
@@ -365,9 +365,10 @@ export class ChunkLedger implements LogSink {
 
   /**
    * Reconciles every chunk; `haveUploadLog` says whether "not in the upload log" means anything,
-   * `haveDownloadLog` whether a chunk can be in flight to a downloader.
+   * `haveDownloadLog` whether a chunk can be in flight to a downloader. `asOf`: a run looked at
+   * while it runs (the live view), as if it stopped at that time.
    */
-  finish(haveUploadLog: boolean, haveDownloadLog: boolean): LedgerResult {
+  finish(haveUploadLog: boolean, haveDownloadLog: boolean, asOf?: number): LedgerResult {
     const warnings: string[] = [];
     // A download line without identity about a name no upload log of the run has: with the run's
     // upload logs at hand it is a file of another run in the same dataset (or of an uploading host
@@ -381,7 +382,7 @@ export class ChunkLedger implements LogSink {
         `${unattributed.length} file(s) of the dataset that are in no upload log of run ${this.run ?? '?'} were never read intact (${names.join(', ')}${unattributed.length > namesInWarning ? ', ...' : ''}): not counted; if they are chunks of this run, pass the upload logs of every uploading host`,
       );
     }
-    const completion = this.completion(chunks, haveDownloadLog);
+    const completion = this.completion(chunks, haveDownloadLog, asOf);
     const inFlightFrom =
       completion.downloadStoppedAt !== undefined && completion.graceMs !== undefined ? completion.downloadStoppedAt - completion.graceMs : Number.POSITIVE_INFINITY;
     const lists: IntegrityLists = {

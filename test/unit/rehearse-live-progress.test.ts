@@ -1,0 +1,63 @@
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
+import { LiveProgress } from '../../src/rehearse/live-progress.js';
+import { progressEvent, renderBlock, renderLine } from '../../src/rehearse/live-view.js';
+import { buildReport } from '../../src/report/index.js';
+import { scratchDirPerTest } from '../helpers/scratch.js';
+
+const scratch = scratchDirPerTest('live-progress');
+
+describe('the live view counts as the report does', () => {
+  it('read while the logs grow (lines cut mid-way included), it ends with the report\'s counts and close percentiles', async () => {
+    const source = await writeSyntheticRun({ logDir: join(scratch.path, 'source'), run: 'live-run', chunks: 200, missing: [3, 90], corrupted: [5], failedUploads: [7], skipped: [{ seq: 9, reason: 'gap' }] });
+    const report = await buildReport([source.runDir], { runId: 'live-run' });
+    const uploadText = await readFile(source.uploadFiles[0] ?? '', 'utf8');
+    const downloadText = await readFile(source.downloadFile ?? '', 'utf8');
+
+    const live = join(scratch.path, 'live');
+    const files = { upload: join(live, 'upload.jsonl'), download: join(live, 'download.jsonl') };
+    await mkdir(live, { recursive: true });
+    const progress = new LiveProgress('live-run', files, { scheduled: 200, intervalMs: 1000 }, () => Date.parse('2030-01-01T00:00:00Z'));
+    // Nothing written yet: all zero, nothing missing.
+    expect(await progress.poll()).toMatchObject({ produced: 0, uploaded: 0, verified: 0, missing: 0, finished: false });
+    // Half of each log, the upload's cut in the middle of a line.
+    const cut = Math.floor(uploadText.length / 2) + 7;
+    await writeFile(files.upload, uploadText.slice(0, cut));
+    await writeFile(files.download, downloadText.slice(0, Math.floor(downloadText.length / 2)));
+    const half = await progress.poll();
+    expect(half.uploaded).toBeGreaterThan(50);
+    expect(half.uploaded).toBeLessThan(200);
+    await appendFile(files.upload, uploadText.slice(cut));
+    await appendFile(files.download, downloadText.slice(Math.floor(downloadText.length / 2)));
+    const end = await progress.poll();
+
+    const { integrity, latency } = report;
+    expect(end).toMatchObject({
+      finished: true,
+      scheduled: 200,
+      produced: 200,
+      uploaded: integrity.uploaded,
+      failed: integrity.failedUploads,
+      skipped: integrity.skipped,
+      verified: integrity.verified,
+      corrupted: integrity.corrupted + integrity.invalid,
+      missing: integrity.missing,
+      uploadQueue: 0,
+      downloadQueue: 0,
+      etaMs: 0,
+    });
+    expect(end.missing).toBe(2);
+    const near = (live: number | undefined, exact: number | undefined): void => expect(Math.abs((live ?? Number.NaN) - (exact ?? Number.NaN)) / (exact ?? 1)).toBeLessThan(0.01);
+    near(end.upload.p50Ms, latency.upload?.median);
+    near(end.download.p50Ms, latency.total?.median);
+
+    const block = renderBlock('live-run', end, 0);
+    expect(block).toHaveLength(8);
+    expect(block[0]).toMatch(/^rehearsal live-run .* done$/);
+    expect(block[2]).toMatch(/^ {2}produced +200 of 200 +verified +\d+$/);
+    expect(renderLine(end, 0)).toMatch(/^progress .*: upload 200\/200 produced, \d+ uploaded, 1 failed, 1 skipped, queue 0, .*; download \d+ verified, 1 corrupted, 2 missing, queue 0, .*ETA under 1 s$/);
+    expect(progressEvent('live-run', end, 0)).toMatchObject({ event: 'progress', run: 'live-run', produced: 200, missing: 2, corrupted: 1, eta_ms: 0 });
+  });
+});
