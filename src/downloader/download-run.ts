@@ -270,6 +270,8 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     // gone) or the user forced the exit with a second signal.
     cleanup.push('ending the download log', () => {
       if (options.signal.aborted) writeRunFinished('interrupted');
+      // Stopped by its destination: the report counts the run as ended early, like one that crashed.
+      else if (destinationProblem !== undefined) writeRunFinished('failed');
     });
     cleanup.push('forgetting the forced-exit hook', onForcedExit(() => {
       log.diagnostic('warn', 'exit forced by a second signal: chunks in flight are found again by the next download');
@@ -292,7 +294,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
         },
         (error: unknown) => {
           destinationProblem = new RuntimeFailure(`the download stopped: ${errorMessage(error)}`, { cause: error });
-          options.output.error(destinationProblem.message);
+          log.diagnostic('error', destinationProblem.message);
           unwritable.abort();
         },
       );

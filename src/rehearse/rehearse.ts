@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ZodError, prettifyError } from 'zod';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
 import { downloadLogFile, uploadLogFile } from '../common/log-records.js';
-import { ExitCode, InterruptedError, UsageError, errorMessage } from '../common/errors.js';
+import { ExitCode, InterruptedError, RuntimeFailure, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import type { Output } from '../common/output.js';
 import { newRunId } from '../common/run-id.js';
@@ -193,7 +194,13 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
       report = await buildReport([runDir], { runId, ...definedProps({ objectives: options.objectives }) });
     } catch (error) {
       // Stopped before either side wrote its first line: an interruption, not a broken run.
-      if (!options.signal.aborted) throw error;
+      if (!options.signal.aborted) {
+        // Neither side got as far as its first log line: the run failed, the rehearsal was not misused.
+        if (!existsSync(join(runDir, 'upload.jsonl')) && !existsSync(join(runDir, 'download.jsonl'))) {
+          throw new RuntimeFailure(`rehearsal ${runId}: neither upload nor download wrote a log (see their errors above)`, { cause: error });
+        }
+        throw error;
+      }
       output.info(`rehearsal ${runId} interrupted before upload or download wrote a log: nothing to report (${errorMessage(error)})`);
       throw interruption(options.signal);
     }

@@ -527,7 +527,8 @@ export class ChunkLedger implements LogSink {
 
 function endingOf(last: LastRunEvent | undefined): SideEnding {
   if (last === undefined) return 'none';
-  if (last.kind === 'run_started') return 'unfinished';
+  // A side that stopped on an error (a full disk) ended no better than one that crashed.
+  if (last.kind === 'run_started' || last.reason === 'failed') return 'unfinished';
   return last.reason === 'interrupted' ? 'interrupted' : 'finished';
 }
 

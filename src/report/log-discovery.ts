@@ -138,7 +138,8 @@ export async function discoverLogs(paths: readonly string[]): Promise<LogFile[]>
       if (child.isDirectory()) found.push(...(await logFilesIn(join(path, child.name))));
     }
     if (found.length === 0) {
-      throw new NotFoundError(
+      // The user named the wrong directory: a usage problem (exit 2), as a path that does not exist.
+      throw new InputError(
         `no upload*.jsonl or download*.jsonl in '${given}' nor in its subdirectories: pass the --log-dir given to upload/download, or one of its run directories`,
       );
     }

@@ -347,7 +347,7 @@ describe('report log reading', () => {
   it('says clearly when a path does not exist or holds no logs', async () => {
     await expect(buildReport([join(scratch.path, 'absent')])).rejects.toThrow(InputError);
     await expect(buildReport([scratch.path])).rejects.toThrow(/no upload\*\.jsonl or download\*\.jsonl in/);
-    await expect(buildReport([scratch.path])).rejects.toThrow(NotFoundError);
+    await expect(buildReport([scratch.path])).rejects.toThrow(InputError);
   });
 });
 

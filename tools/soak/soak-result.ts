@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ExitCode, NotFoundError, errorMessage } from '../../src/common/errors.js';
+import { ExitCode, InputError, errorMessage } from '../../src/common/errors.js';
 import type { FaultCounters } from '../../src/lake/index.js';
 import { buildReport, renderListing, renderText, reportExitCode, reportToJson, type Report } from '../../src/report/index.js';
 import { RucioClient, loadRucioConfig } from '../../src/rucio/index.js';
@@ -114,7 +114,7 @@ async function reportOf(finished: FinishedRun): Promise<Report | { missing: stri
   try {
     return await buildReport([finished.runDir], { runId: finished.run });
   } catch (error) {
-    if (!(error instanceof NotFoundError) || finished.events.uploads.length + finished.events.downloads.length > 0) throw error;
+    if (!(error instanceof InputError) || finished.events.uploads.length + finished.events.downloads.length > 0) throw error;
     return { missing: `no report: no process of the run wrote a log before it stopped (${errorMessage(error)})` };
   }
 }
