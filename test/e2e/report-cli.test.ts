@@ -65,7 +65,8 @@ describe('wavefier report (built bin)', () => {
   it('merges several directories and picks the most recent run when asked nothing', async () => {
     const result = await runCli(['report', '--no-plots', scratch.path]);
     expect(result.stderr).toMatch(/no upload\*\.jsonl or download\*\.jsonl in/);
-    expect(result.code).toBe(1);
+    // A directory without logs is the wrong directory: a usage error (README "Exit status", issue 14).
+    expect(result.code).toBe(2);
     const both = await runCli(['report', '--no-plots', '--run', 'run-clean', join(scratch.path, 'faulty'), join(scratch.path, 'clean')]);
     expect(both.code).toBe(0);
     expect(both.stdout).toMatch(/^run run-clean/);
