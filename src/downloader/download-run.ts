@@ -11,7 +11,9 @@ import { onForcedExit } from '../common/shutdown.js';
 import { checkWritableDir } from '../common/writable-dir.js';
 import { downloadLogFile, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
+import { redactUrl } from '../common/redact.js';
 import { confinedPath } from '../common/safe-path.js';
+import { packageVersion } from '../common/version.js';
 import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
 import { RucioAccessDeniedError, type RucioClient } from '../rucio/index.js';
 import { Coordinator } from './coordinator.js';
@@ -194,6 +196,9 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
         from_rse: options.fromRse,
         keep: options.keep,
         already_verified: alreadyVerified.size,
+        // For the report's header: which catalog and which wavefier wrote this log.
+        rucio_host: redactUrl(options.rucio.config.rucioHost),
+        wavefier_version: packageVersion(),
       },
     } satisfies RunEvent);
 

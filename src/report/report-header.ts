@@ -17,7 +17,7 @@ export interface HeaderField {
 const described = new Set([
   'source', 'source_name', 'sample_rate_hz', 'rate_factor', 'interval_ms', 'rse', 'workers', 'late_policy', 'gap_policy',
   'rucio_host', 'rucio_version', 'wavefier_version', 'poll_mode', 'poll_interval_ms', 'keep', 'already_verified', 'resumed_at',
-  'from_rse', 'workers_ready', 'startup_ms',
+  'from_rse', 'workers_ready', 'startup_ms', 'dq_policy', 'chunk_bytes', 'chunk_samples', 'source_rate_hz',
 ]);
 
 /** "2026-12-06 14:11:06Z" (seconds; the date only when it differs from `sameDayAs`). */
@@ -91,7 +91,8 @@ function sourceField(report: Report): string | undefined {
   const rate = sampleRateHz(settings);
   const period = report.run.periodMs;
   const chunks = report.integrity.scheduledSource === 'run_started' ? plural(report.integrity.scheduled, 'chunk') : undefined;
-  const size = period === undefined ? undefined : `of ${formatDuration(period)}`;
+  const bytes = settingNumber(settings, 'chunk_bytes');
+  const size = period === undefined ? undefined : `of ${formatDuration(period)}${bytes === undefined ? '' : ` (${formatCount(Math.round(bytes / 100) / 10)} kB)`}`;
   const value = joined([name, rate !== undefined && `${formatCount(rate)} Hz`, joined([chunks, size], ' '), pace(settings)]);
   return value === '' ? undefined : value;
 }
@@ -106,6 +107,7 @@ function sideField(side: SideInfo, which: LogSide): string | undefined {
           settingText(settings, 'rse') && `RSE ${settingText(settings, 'rse')}`,
           settingText(settings, 'late_policy') && `late chunks ${settingText(settings, 'late_policy')}`,
           settingText(settings, 'gap_policy') && `gaps ${settingText(settings, 'gap_policy')}`,
+          settingText(settings, 'dq_policy') && `DQ failures ${settingText(settings, 'dq_policy')}`,
           settingNumber(settings, 'resumed_at') !== undefined && `resumed at seq ${settingNumber(settings, 'resumed_at')}`,
         ]
       : [

@@ -7,7 +7,9 @@ import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
 import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog } from '../common/event-log.js';
+import { redactUrl } from '../common/redact.js';
 import { confinedPath } from '../common/safe-path.js';
+import { packageVersion } from '../common/version.js';
 import { onForcedExit } from '../common/shutdown.js';
 import { checkWritableDir } from '../common/writable-dir.js';
 import { uploadLogFile, type RunEvent } from '../common/log-records.js';
@@ -299,6 +301,9 @@ function runStartedEvent(settings: RunSettings, workers: number, resumedAt: numb
       ...replaySettings(replay),
       workers,
       resumed_at: resumedAt,
+      // For the report's header: which catalog and which wavefier wrote this log.
+      rucio_host: settings.rucioHost === undefined ? undefined : redactUrl(settings.rucioHost),
+      wavefier_version: packageVersion(),
     },
   };
 }

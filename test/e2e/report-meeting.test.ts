@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { reportJsonSchema } from '../../src/report/index.js';
 import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
 import { checkPage, decodePng, inkedFraction } from '../helpers/browser.js';
-import { runCli } from '../helpers/cli.js';
+import { repoRoot, runCli } from '../helpers/cli.js';
 import { scratchDirPerTest } from '../helpers/scratch.js';
 
 const scratch = scratchDirPerTest('wavefier-report-meeting-');
@@ -127,7 +127,12 @@ describe('wavefier report for the meeting (built bin)', () => {
     expect(download.ready_at_ms).not.toBeNull();
     expect(download.startup_ms).toBe((download.ready_at_ms ?? 0) - (download.started_at_ms ?? 0));
     expect(json.header.find((field) => field.label === 'download')?.value).toMatch(/ready [\d.]+ (ms|s) after run_started/);
-    expect(json.header.find((field) => field.label === 'source')?.value).toMatch(/^synthetic, 4,096 Hz, 20 chunks of 1\.00 s, one chunk every 50\.0 ms \(rate factor 20\)$/);
+    // Both sides name the catalog and the wavefier that wrote their logs.
+    const version = (JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(json.header.find((field) => field.label === 'rucio')?.value).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(json.header.find((field) => field.label === 'upload')?.value).toContain(`wavefier ${version}`);
+    expect(json.header.find((field) => field.label === 'download')?.value).toContain(`wavefier ${version}`);
+    expect(json.header.find((field) => field.label === 'source')?.value).toMatch(/^synthetic, 4,096 Hz, 20 chunks of 1\.00 s \([\d.]+ kB\), one chunk every 50\.0 ms \(rate factor 20\)$/);
     expect(result.stderr).toMatch(/\nwavefier: error: rehearsal run \S+ missed a latency objective \(exit 6; every chunk intact\): total\.p50 [\d.]+ s > 1 ms\n?$/);
   }, 150_000);
 });
