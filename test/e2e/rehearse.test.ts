@@ -42,9 +42,9 @@ describe('wavefier rehearse, as a newcomer runs it', () => {
     // rehearse's defaults (rate factor 10, phase-locked polling); the tight figures live in the benchmarks.
     const result = await runCli(['--json', 'rehearse', '--count', '60', '--no-plots', '--log-dir', dir], { timeoutMs: 180_000 });
     expect(result.code).toBe(0);
-    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { run_dir: string };
-    const downloads = await readEvents(summary.run_dir, 'download');
-    const uploads = await readEvents(summary.run_dir, 'upload');
+    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { rehearsal: { run_dir: string } };
+    const downloads = await readEvents(summary.rehearsal.run_dir, 'download');
+    const uploads = await readEvents(summary.rehearsal.run_dir, 'upload');
     const ready = downloads.find((event) => event.event === 'ready');
     const started = uploads.find((event) => event.event === 'run_started');
     expect(ready).toBeDefined();
