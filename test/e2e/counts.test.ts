@@ -32,9 +32,10 @@ describe('late, skipped and failed: one definition (built bin, embedded lake, re
       sampleRate: 1024,
       sample: (index) => (index >= 10 * 1024 && index < 12 * 1024 ? Number.NaN : 1e-21 * Math.sin(index)),
     });
-    // Chunk 0 is due before the process can have started: the first chunks go out late (--late catch-up).
-    // At half a second per chunk the last ones are due seconds after any start-up, even on a loaded host.
-    const startAt = Date.now() + 300;
+    // Chunks 0 and 1 are due before the command is even launched, so they go out late (--late catch-up)
+    // however fast the process starts; at half a second per chunk the last ones are due seconds after
+    // any start-up, even on a loaded host.
+    const startAt = Date.now() - 1000;
     // Chunk 15 cannot be stored: every PUT of it fails, so it fails after its attempts.
     const gps15 = Math.floor(unixMsToGps(startAt)) + 15;
     stack.lake.faults.set({ storage: [{ key: `-${gps15}-1\\.hdf5$`, method: 'PUT', errorRate: 1, status: 500 }] });

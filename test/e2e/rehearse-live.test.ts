@@ -82,11 +82,11 @@ describe('rehearse shows its progress while it runs', () => {
   it('--json: progress events every 10 s on stdout, counted as the report counts; -q: none', async () => {
     const result = await runCli(['--json', 'rehearse', '--count', '250', '--rate-factor', '10', '--no-plots', '--log-dir', join(dir, 'json')], { timeoutMs: 150_000 });
     expect(result.code).toBe(0);
-    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Progress & { report?: { integrity: Record<string, number> } });
+    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Progress & { integrity?: Record<string, number> });
     const events = lines.filter((line) => line.event === 'progress');
     expect(events.length).toBeGreaterThanOrEqual(1);
     const summary = lines.at(-1);
-    expect(summary?.report?.integrity).toMatchObject({ scheduled: 250, uploaded: 250, verified: 250 });
+    expect(summary?.integrity).toMatchObject({ scheduled: 250, uploaded: 250, verified: 250 });
     for (const event of events) {
       expect(event.scheduled).toBe(250);
       expect(event.produced).toBeGreaterThanOrEqual(event.uploaded);
