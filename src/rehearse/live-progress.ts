@@ -77,6 +77,14 @@ export class LiveProgress {
   private t0: number | undefined;
   private intervalMs: number | undefined;
   private readonly finishedSides = new Set<string>();
+  /** Chunks whose upload outcome the upload log has shown. */
+  private readonly uploadOutcomes = new Set<string>();
+  /**
+   * Download lines of chunks whose upload line is not written yet: the downloader can verify a chunk
+   * before the uploader's log says it was uploaded, and counting it then would show more verified
+   * than uploaded. They are counted once their upload line comes, or once the upload has finished.
+   */
+  private readonly heldBack = new Map<string, DownloadChunkEvent[]>();
   /** (time, uploaded, verified) samples for the rates. */
   private readonly history: { at: number; uploaded: number; verified: number }[] = [];
 
@@ -117,7 +125,10 @@ export class LiveProgress {
         const interval = parsed.data.settings?.interval_ms;
         if (typeof interval === 'number') this.intervalMs = interval;
       }
-      if (event === 'run_finished') this.finishedSides.add(parsed.data.side);
+      if (event === 'run_finished') {
+        this.finishedSides.add(parsed.data.side);
+        if (parsed.data.side === 'upload') this.releaseAll();
+      }
       return;
     }
     if (side === 'upload' && uploadKinds.has(event)) {
@@ -132,9 +143,31 @@ export class LiveProgress {
   private upload(event: UploadChunkEvent): void {
     this.ledger.uploadChunk(event);
     if (event.event === 'uploaded' && event.t_uploaded !== undefined) record(this.uploadLatency, event.t_uploaded - event.t_avail);
+    if (event.event !== 'retry') {
+      this.uploadOutcomes.add(event.name);
+      const held = this.heldBack.get(event.name);
+      this.heldBack.delete(event.name);
+      for (const waiting of held ?? []) this.count(waiting);
+    }
   }
 
   private download(event: DownloadChunkEvent): void {
+    if (event.foreign === true || this.finishedSides.has('upload') || this.uploadOutcomes.has(event.name)) {
+      this.count(event);
+      return;
+    }
+    const held = this.heldBack.get(event.name);
+    if (held === undefined) this.heldBack.set(event.name, [event]);
+    else held.push(event);
+  }
+
+  private releaseAll(): void {
+    const held = [...this.heldBack.values()].flat();
+    this.heldBack.clear();
+    for (const event of held) this.count(event);
+  }
+
+  private count(event: DownloadChunkEvent): void {
     this.ledger.downloadChunk(event, this.order++);
     if (event.event === 'verified' && event.foreign !== true && event.t_avail !== undefined && event.t_verified !== undefined) {
       record(this.totalLatency, event.t_verified - event.t_avail);

@@ -60,4 +60,26 @@ describe('the live view counts as the report does', () => {
     expect(renderLine(end, 0)).toMatch(/^progress .*: upload 200\/200 produced, \d+ uploaded, 1 failed, 1 skipped, queue 0, .*; download \d+ verified, 1 corrupted, 2 missing, queue 0, .*ETA under 1 s$/);
     expect(progressEvent('live-run', end, 0)).toMatchObject({ event: 'progress', run: 'live-run', produced: 200, missing: 2, corrupted: 1, eta_ms: 0 });
   });
+
+  it('counts a chunk the download verified before the upload log said it was uploaded only once that line comes: never more verified than uploaded', async () => {
+    const source = await writeSyntheticRun({ logDir: join(scratch.path, 'source'), run: 'race-run', chunks: 20 });
+    const uploadLines = (await readFile(source.uploadFiles[0] ?? '', 'utf8')).split('\n').filter((line) => line !== '');
+    const downloadText = await readFile(source.downloadFile ?? '', 'utf8');
+    const live = join(scratch.path, 'live');
+    const files = { upload: join(live, 'upload.jsonl'), download: join(live, 'download.jsonl') };
+    await mkdir(live, { recursive: true });
+    const progress = new LiveProgress('race-run', files, { scheduled: 20, intervalMs: 1000 }, () => Date.parse('2030-01-01T00:00:00Z'));
+    // The whole download log, but the upload log only up to its 10th chunk outcome (and no run_finished).
+    const outcomes = uploadLines.filter((line) => /"event":"uploaded"/.test(line));
+    const tenth = uploadLines.indexOf(outcomes[9] ?? '');
+    await writeFile(files.upload, uploadLines.slice(0, tenth + 1).join('\n') + '\n');
+    await writeFile(files.download, downloadText);
+    const early = await progress.poll();
+    expect(early.uploaded).toBe(10);
+    expect(early.verified).toBeLessThanOrEqual(early.uploaded);
+    expect(early.verified).toBe(10);
+    await appendFile(files.upload, uploadLines.slice(tenth + 1).join('\n') + '\n');
+    const end = await progress.poll();
+    expect(end).toMatchObject({ finished: true, uploaded: 20, verified: 20, missing: 0 });
+  });
 });
