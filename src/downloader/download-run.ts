@@ -10,13 +10,14 @@ import { openEventLog } from '../common/event-log.js';
 import { onForcedExit } from '../common/shutdown.js';
 import { checkWritableDir } from '../common/writable-dir.js';
 import { downloadLogFile, type RunEvent } from '../common/log-records.js';
-import type { Output } from '../common/output.js';
 import { redactUrl } from '../common/redact.js';
 import { confinedPath } from '../common/safe-path.js';
 import { packageVersion } from '../common/version.js';
 import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
-import { RucioAccessDeniedError, type RucioClient } from '../rucio/index.js';
+import { RucioAccessDeniedError } from '../rucio/index.js';
 import { Coordinator } from './coordinator.js';
+import type { DownloadRunOptions } from './download-run-options.js';
+import { downloadSummary, runFinishedCounts, type DownloadSummary } from './download-summary.js';
 import { downloadQueueName, localRelativePath } from './download-job.js';
 import { downloadLogFolder, verifiedNamesFromLog } from './download-state.js';
 import { ignoresCase, LocalPaths } from './local-paths.js';
@@ -25,86 +26,12 @@ import { OutcomeLog } from './outcome-log.js';
 import { runPollLoop } from './poll-loop.js';
 import { IntervalSchedule, PhaseLockedSchedule, type PollSchedule } from './poll-schedule.js';
 import { DatasetPoller } from './poller.js';
-import { DownloadStats, progressLine, startProgress, type LatencyPercentiles } from './run-progress.js';
+import { DownloadStats, progressLine, startProgress } from './run-progress.js';
 import { CatalogContact, ClosedDatasetProbe, defaultGiveUpAfterMs } from './stop-rules.js';
 import { DownloadRegistration } from './download-registry.js';
 import { WorkerAnswers } from './worker-answers.js';
 import { checkDownloadRequest } from './preflight.js';
 import { DownloadWorkerPool } from './worker-pool.js';
-
-export interface DownloadRunOptions {
-  redisUrl?: string;
-  rucio: RucioClient;
-  /** Plain Rucio settings handed to worker processes through their environment. */
-  workerRucioSettings: unknown;
-  /** Environment of the worker processes (default: this process's). */
-  workerEnv?: NodeJS.ProcessEnv;
-  scope: string;
-  dataset: string;
-  /** Destination directory; with `keep: 'none'` files are verified in memory and not written. */
-  dest?: string;
-  subdir: boolean;
-  keep: 'all' | 'none';
-  /** Worker processes started on this host (`wavefier download-worker`); more can join from other hosts. */
-  workers: number;
-  /** Chunks each worker process fetches at the same time. */
-  workerConcurrency?: number;
-  /**
-   * `phase-locked` (incremental polls just after each predicted arrival), `incremental` (incremental
-   * polls every interval) or `full` (the whole dataset listed every interval).
-   */
-  pollMode: DownloadPollMode;
-  pollIntervalMs: number;
-  reconcileEveryMs: number;
-  fromRse?: string;
-  untilCount?: number;
-  untilIdleMs?: number;
-  untilClosed: boolean;
-  durationMs?: number;
-  attempts: number;
-  corruptionRetries: number;
-  /** Give up (exit 1) when the catalog has not answered for this long; default defaultGiveUpAfterMs. */
-  giveUpAfterMs?: number;
-  logDir: string;
-  /** Name of the log directory under logDir; defaults to the dataset's name (see downloadLogFolder). */
-  runName?: string;
-  signal: AbortSignal;
-  output: Output;
-  now?: () => number;
-}
-
-export type DownloadPollMode = 'phase-locked' | 'incremental' | 'full';
-
-export interface DownloadSummary {
-  scope: string;
-  dataset: string;
-  detected: number;
-  /** Files verified (chunks and foreign files). */
-  verified: number;
-  /** Of them, files that are not wavefier chunks. */
-  foreign: number;
-  /** Chunks never read intact (every read of every round corrupted). */
-  corrupted: number;
-  /** Reads whose bytes differed from the catalog, one log line each. */
-  corruptedReads: number;
-  chunksWithCorruptedRead: number;
-  /** Chunks whose bytes match the catalog but are not a valid chunk. */
-  invalid: number;
-  failed: number;
-  alreadyVerified: number;
-  /** Chunks handed to the workers and not finished when the run stopped. */
-  inFlight: number;
-  polls: number;
-  /** Polls that found new files, and polls that found nothing. */
-  pollHits: number;
-  pollMisses: number;
-  pollRequests: number;
-  pollErrors: number;
-  stopReason: string;
-  logFile: string;
-  wallMs: number;
-  totalLatencyMs: LatencyPercentiles;
-}
 
 /** After a Ctrl-C: how long chunks in flight may take, and how long a worker process may take to stop. */
 const interruptedDrainMs = 2000;
@@ -252,22 +179,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
         side: 'download',
         scope: options.scope,
         dataset: options.dataset,
-        counts: {
-          detected: stats.detected,
-          verified: stats.verified,
-          foreign: stats.foreign,
-          corrupted: stats.corruptedFinal,
-          corrupted_reads: stats.corruptedReads,
-          chunks_with_corrupted_read: stats.chunksWithCorruptedRead,
-          invalid: stats.invalidFinal,
-          failed: stats.failedFinal,
-          in_flight: coordinator.pending.size,
-          polls: stats.polls,
-          poll_hits: schedule.counters.hits,
-          poll_misses: schedule.counters.misses,
-          poll_requests: stats.pollRequests,
-          poll_errors: stats.pollErrors,
-        },
+        counts: runFinishedCounts(stats, coordinator.pending.size, schedule.counters),
         reason,
       } satisfies RunEvent);
     };
@@ -412,29 +324,16 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       await coordinator.drain(30_000);
     }
     progress.stop();
-    const summary: DownloadSummary = {
+    const summary = downloadSummary(stats, {
       scope: options.scope,
       dataset: options.dataset,
-      detected: stats.detected,
-      verified: stats.verified,
-      foreign: stats.foreign,
-      corrupted: stats.corruptedFinal,
-      corruptedReads: stats.corruptedReads,
-      chunksWithCorruptedRead: stats.chunksWithCorruptedRead,
-      invalid: stats.invalidFinal,
-      failed: stats.failedFinal,
       alreadyVerified: alreadyVerified.size,
       inFlight: coordinator.pending.size,
-      polls: stats.polls,
-      pollHits: schedule.counters.hits,
-      pollMisses: schedule.counters.misses,
-      pollRequests: stats.pollRequests,
-      pollErrors: stats.pollErrors,
+      pollCounters: schedule.counters,
       stopReason,
       logFile,
       wallMs: now() - started,
-      totalLatencyMs: stats.latency(),
-    };
+    });
     writeRunFinished(stopReason);
     return summary;
   } finally {

@@ -1,0 +1,47 @@
+import type { Output } from '../common/output.js';
+import type { RucioClient } from '../rucio/index.js';
+
+// What a caller (the CLI, rehearse, tests) hands runDownload: kept apart from the run's orchestration
+// so the option surface can be read, and imported, without the whole run.
+export interface DownloadRunOptions {
+  redisUrl?: string;
+  rucio: RucioClient;
+  /** Plain Rucio settings handed to worker processes through their environment. */
+  workerRucioSettings: unknown;
+  /** Environment of the worker processes (default: this process's). */
+  workerEnv?: NodeJS.ProcessEnv;
+  scope: string;
+  dataset: string;
+  /** Destination directory; with `keep: 'none'` files are verified in memory and not written. */
+  dest?: string;
+  subdir: boolean;
+  keep: 'all' | 'none';
+  /** Worker processes started on this host (`wavefier download-worker`); more can join from other hosts. */
+  workers: number;
+  /** Chunks each worker process fetches at the same time. */
+  workerConcurrency?: number;
+  /**
+   * `phase-locked` (incremental polls just after each predicted arrival), `incremental` (incremental
+   * polls every interval) or `full` (the whole dataset listed every interval).
+   */
+  pollMode: DownloadPollMode;
+  pollIntervalMs: number;
+  reconcileEveryMs: number;
+  fromRse?: string;
+  untilCount?: number;
+  untilIdleMs?: number;
+  untilClosed: boolean;
+  durationMs?: number;
+  attempts: number;
+  corruptionRetries: number;
+  /** Give up (exit 1) when the catalog has not answered for this long; default defaultGiveUpAfterMs. */
+  giveUpAfterMs?: number;
+  logDir: string;
+  /** Name of the log directory under logDir; defaults to the dataset's name (see downloadLogFolder). */
+  runName?: string;
+  signal: AbortSignal;
+  output: Output;
+  now?: () => number;
+}
+
+export type DownloadPollMode = 'phase-locked' | 'incremental' | 'full';
