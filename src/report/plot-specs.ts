@@ -1,68 +1,14 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { formatIn, formatLatency, formatSpread, formatThreshold, plural, unitFor, type LatencyUnit } from './format.js';
+import { formatIn, formatLatency, formatSpread, plural, unitFor, type LatencyUnit } from './format.js';
 import { percentileOfSorted } from './latency-stats.js';
-import { plotCaption, shortTime } from './report-header.js';
+import { plotCaption } from './report-header.js';
 import { latencyLabels, type LatencyMetric, type LatencyStats, type ObjectiveResult, type Report } from './report-types.js';
-import { objectiveSubject, statisticName, valueUnit } from './slo.js';
-import { latencyWindows } from './time-windows.js';
+import { baseConfig, finiteSorted, metColour, missedColour, metricColours, niceStep, objectiveLabel, objectiveRules, objectivesOf, plotWidth, schema, title, toUnit } from './plot-common.js';
+import { overTimeSpec } from './plot-over-time.js';
+
+export { plotFontFamily } from './plot-common.js';
 
 /** The Vega-Lite specs of the report's plots: pure data, rendered by plots.ts. */
-
-export const plotFontFamily = 'DejaVu Sans';
-
-const schema = 'https://vega.github.io/schema/vega-lite/v6.json';
-
-const baseConfig = {
-  font: plotFontFamily,
-  // Transparent: plots.ts crops the image to what is drawn, then lays it on white.
-  background: 'transparent',
-  view: { stroke: null },
-  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', grid: true },
-  legend: { labelFontSize: 11, titleFontSize: 11 },
-  title: { fontSize: 14, fontWeight: 'normal', subtitleFontSize: 11, subtitleColor: '#555555', anchor: 'start', offset: 10 },
-} satisfies TopLevelSpec['config'];
-
-const plotWidth = 640;
-
-const metricColours: Record<LatencyMetric, string> = { pacingError: '#9d755d', upload: '#4c78a8', detection: '#54a24b', total: '#e45756' };
-const metColour = '#2e7d32';
-const missedColour = '#c62828';
-
-function toUnit(ms: number, unit: LatencyUnit): number {
-  return unit === 's' ? ms / 1000 : ms;
-}
-
-/** A round bin width (1, 2 or 5 times a power of ten) giving at most about `maxBins` bins. */
-function niceStep(span: number, maxBins: number): number {
-  const raw = span > 0 ? span / maxBins : 1;
-  const power = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((factor) => factor * power).find((candidate) => candidate >= raw);
-  return step ?? 10 * power;
-}
-
-function finiteSorted(values: Float64Array): Float64Array {
-  return values.filter((value) => Number.isFinite(value)).sort();
-}
-
-/** The objectives on one metric, for the plots of that metric. */
-function objectivesOf(report: Report, metric: LatencyMetric): ObjectiveResult[] {
-  return report.objectives.filter((result) => result.objective.metric === metric);
-}
-
-/** "p99 ≤ 2 s met" / "p99 ≤ 2 s MISSED (3.7 s)": the label of an objective drawn on a plot. */
-function objectiveLabel(result: ObjectiveResult, unit: LatencyUnit, withMetric = false): string {
-  const { objective } = result;
-  const subject = withMetric ? objectiveSubject(objective) : statisticName(objective.statistic);
-  const bound = `${subject} ${objective.comparison === '<=' ? '≤' : '<'} ${formatThreshold(objective.thresholdMs, unit)}`;
-  if (result.met) return `${bound} met`;
-  return `${bound} MISSED${result.actualMs === null ? '' : ` (${formatLatency(result.actualMs, valueUnit(result.actualMs))})`}`;
-}
-
-function title(text: string, facts: readonly string[], report: Report): { text: string; subtitle: string[] } {
-  // One line per fact, so the title never makes the image wider than the plot; the run's settings
-  // last, so a plot pasted alone still says which run it shows.
-  return { text, subtitle: [...facts, ...plotCaption(report)] };
-}
 
 interface Histogram {
   bins: { lo: number; hi: number; count: number }[];
@@ -105,37 +51,6 @@ function histogram(sorted: Float64Array, stats: LatencyStats, unit: LatencyUnit,
   const bins = [...counts.entries()].map(([index, count]) => ({ lo: start + index * step, hi: start + (index + 1) * step, count }));
   return { bins, clipped, lower: Math.min(lower, start), upper: Math.max(upper, (last + 1) * step + start) };
 }
-
-/** Vertical rules with labels for the objectives on a value axis (histograms, CDFs). */
-function objectiveRules(results: readonly ObjectiveResult[], unit: LatencyUnit, field: 'x' | 'y', labelled: boolean): TopLevelSpec[] {
-  if (results.length === 0) return [];
-  const rows = results.map((result, index) => ({
-    v: toUnit(result.objective.thresholdMs, unit),
-    label: objectiveLabel(result, unit, labelled),
-    met: result.met,
-    index,
-  }));
-  const colour = { condition: { test: 'datum.met', value: metColour }, value: missedColour };
-  const other = field === 'x' ? 'y' : 'x';
-  return [
-    {
-      data: { values: rows },
-      mark: { type: 'rule', strokeDash: [6, 3], strokeWidth: 2 },
-      encoding: { [field]: { field: 'v', type: 'quantitative' }, color: colour },
-    } as unknown as TopLevelSpec,
-    {
-      data: { values: rows },
-      mark: field === 'x' ? { type: 'text', align: 'left', baseline: 'top', dx: 4, fontSize: 11, angle: 0 } : { type: 'text', align: 'right', baseline: 'bottom', dy: -3, fontSize: 11 },
-      encoding: {
-        [field]: { field: 'v', type: 'quantitative' },
-        [other]: field === 'x' ? { value: { expr: '12 + datum.index * 14' } } : { value: { expr: 'width' } },
-        text: { field: 'label' },
-        color: colour,
-      },
-    } as unknown as TopLevelSpec,
-  ];
-}
-
 /** Histogram with the p16..p84 spread (band), mean (solid), median (dashed) and the metric's objectives. */
 function histogramSpec(report: Report, metric: LatencyMetric, label: string): TopLevelSpec | undefined {
   const stats = report.latency[metric];
@@ -321,108 +236,6 @@ function cdfSpec(report: Report): TopLevelSpec | undefined {
   };
 }
 
-/** Widths a latency-over-time bin may have: round durations. */
-const niceDurations = [100, 200, 250, 500, 1000, 2000, 3000, 5000, 10_000, 15_000, 20_000, 30_000, 60_000, 120_000, 180_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000, 43_200_000, 86_400_000];
-
-/** Chunks a bin should hold for its p99 to mean something, and the most bins a plot shows. */
-const chunksPerBin = 20;
-const maxBins = 120;
-
-/** A bin width giving at most `maxBins` bins of at least about `chunksPerBin` chunks each. */
-export function overTimeBinMs(spanMs: number, chunks: number): number {
-  const bins = Math.max(1, Math.min(maxBins, Math.floor(chunks / chunksPerBin)));
-  const raw = Math.max(spanMs, 1) / bins;
-  return niceDurations.find((width) => width >= raw) ?? Math.ceil(raw / 86_400_000) * 86_400_000;
-}
-
-/** The time axis: seconds for runs up to 3 minutes, minutes up to 3 hours, hours beyond. */
-function timeAxis(spanMs: number): { scale: number; name: string } {
-  if (spanMs <= 180_000) return { scale: 1000, name: 'seconds' };
-  if (spanMs <= 3 * 3_600_000) return { scale: 60_000, name: 'minutes' };
-  return { scale: 3_600_000, name: 'hours' };
-}
-
-/**
- * Upload and total latency over the run as rolling percentiles: p50, p90 and p99 per time bin (by
- * t_avail), a few hundred points however long the run, with the percentile objectives as lines.
- */
-function overTimeSpec(report: Report): TopLevelSpec | undefined {
-  const { samples } = report;
-  const metrics = (['upload', 'total'] as const).filter((metric) => report.latency[metric] !== null);
-  const first = samples.tAvail[0];
-  if (metrics.length === 0 || first === undefined) return undefined;
-  const origin = report.windows.origin ?? first;
-  const last = samples.tAvail[samples.tAvail.length - 1] ?? origin;
-  const spanMs = last - origin + (report.run.periodMs ?? 0);
-  const binMs = overTimeBinMs(spanMs, samples.tAvail.length);
-  const axis = timeAxis(spanMs);
-  const windows = latencyWindows(samples, binMs, origin);
-  const fewPoints = windows.length <= 40;
-  const percentiles = [
-    ['p50', 'median'],
-    ['p90', 'p90'],
-    ['p99', 'p99'],
-  ] as const;
-  const panels = metrics.map((metric): TopLevelSpec => {
-    const stats = report.latency[metric];
-    const unit = stats ? unitFor(stats) : 'ms';
-    const rows: { t: number; stat: string; v: number; chunks: number }[] = [];
-    for (const window of windows) {
-      const windowStats = window.latency[metric];
-      if (!windowStats) continue;
-      for (const [name, field] of percentiles) {
-        rows.push({ t: (window.start + binMs / 2 - origin) / axis.scale, stat: name, v: toUnit(windowStats[field], unit), chunks: windowStats.count });
-      }
-    }
-    const objectives = objectivesOf(report, metric).filter((result) => result.objective.statistic.kind !== 'mean');
-    return {
-      title: { text: latencyLabels[metric], fontSize: 12 },
-      width: plotWidth,
-      height: 170,
-      layer: [
-        {
-          data: { values: rows },
-          mark: { type: 'line', strokeWidth: 1.6, point: fewPoints ? { size: 18 } : false },
-          encoding: {
-            x: { field: 't', type: 'quantitative', title: `t_avail, ${axis.name} since ${shortTime(origin)}`, scale: { nice: false, domain: [0, spanMs / axis.scale] } },
-            y: { field: 'v', type: 'quantitative', title: unit },
-            color: {
-              field: 'stat',
-              type: 'nominal',
-              title: `per ${formatWindowShort(binMs)} of t_avail`,
-              scale: { domain: percentiles.map(([name]) => name), range: ['#4c78a8', '#f58518', '#e45756'] },
-              legend: { orient: 'top', direction: 'horizontal' },
-            },
-          },
-        },
-        ...(objectiveRules(objectives, unit, 'y', false) as never[]),
-      ],
-    } as unknown as TopLevelSpec;
-  });
-  return {
-    $schema: schema,
-    title: title(
-      'Latency over time: rolling percentiles',
-      [
-        `p50, p90 and p99 of the chunks in each ${formatWindowShort(binMs)} of t_avail (${plural(windows.length, 'window')})` +
-          (report.objectives.some((result) => result.objective.statistic.kind !== 'mean' && metrics.includes(result.objective.metric as never)) ? '; dashed: objectives' : ''),
-      ],
-      report,
-    ),
-    config: baseConfig,
-    vconcat: panels,
-    resolve: { scale: { x: 'shared', color: 'shared' } },
-  } as unknown as TopLevelSpec;
-}
-
-/** "2 s", "5 min", "1 h", "250 ms". */
-function formatWindowShort(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
-  if (ms % 1000 === 0) return `${ms / 1000} s`;
-  return `${ms} ms`;
-}
-
 /**
  * Two runs' upload and total latency CDFs on one chart (`report --compare`): colour by run, dash by
  * metric, with this run's objectives as markers.
@@ -487,3 +300,4 @@ export function plotSpecs(report: Report, options: { compare?: Report } = {}): P
   ];
   return candidates.flatMap(([name, plotTitle, spec]) => (spec ? [{ name, title: plotTitle, spec }] : []));
 }
+
