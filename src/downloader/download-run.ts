@@ -253,6 +253,8 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     cleanup.push('stopping the download worker processes', () => workers.close(options.signal.aborted ? interruptedWorkerGraceMs : undefined));
     workers.start();
     const readiness = new Readiness(() => {
+      // Workers that connect only after a Ctrl-C must not log `ready` after `run_finished`.
+      if (options.signal.aborted) return;
       schedule.ready?.(now());
       log.write({
         event: 'ready',
