@@ -1,6 +1,6 @@
 import { DidCalls, type Did, type FileDid } from './client-dids.js';
 import type { CallRequest } from './client-rest.js';
-import { replicaFromJson, replicasFromMetalink, rucioTimestamp, type ReplicaRecord } from './replicas.js';
+import { replicaFromJson, rucioTimestamp, type ReplicaRecord } from './replicas.js';
 
 export interface ReplicaQuery {
   dids: Did[];
@@ -49,6 +49,7 @@ export class ReplicaCalls extends DidCalls {
     if (q.metalink === true) {
       const response = await this.call({ ...base, accept: 'application/metalink4+xml' });
       const xml = response.body ? await response.body.text() : '';
+      const { replicasFromMetalink } = await import('./replicas-metalink.js');
       yield* replicasFromMetalink(xml);
       return;
     }

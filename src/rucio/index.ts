@@ -12,7 +12,7 @@ export type { RucioClientOptions } from './client-rest.js';
 export type { ContentEntry, Did, DidInfo, FileDid, RuleInfo, RuleRequest } from './client-dids.js';
 export type { ReplicaFile, ReplicaQuery } from './client-replicas.js';
 export type { ReplicaRecord, ReplicaPfn } from './replicas.js';
-export { replicasFromMetalink, rucioTimestamp } from './replicas.js';
+export { rucioTimestamp } from './replicas.js';
 export type { RseInfo, RseProtocol, Operation, SignUrlRequest } from './rse.js';
 export { protocolsFor } from './rse.js';
 export { lfn2pfn, lfn2path, pfnFor } from './lfn2pfn.js';
@@ -23,14 +23,11 @@ export type { CorruptRead, DownloadOptions, DownloadResult, FetchedReplica, Fetc
 export type { ObjectStore, PutOptions, StoreCallOptions } from './object-store.js';
 export { ObjectExistsError, ObjectNotFoundError, StorageAccessError, StorageError, StorageTransientError } from './object-store.js';
 export { FileStore } from './store-file.js';
-export { S3Store } from './store-s3.js';
-export { S3DirectStore } from './store-s3-direct.js';
+// The other storage clients (S3 with the AWS SDK or signed here, WebDAV, presigned https) are in
+// stores.ts: the registry loads each on first use, so importing this module loads none of them.
 export type { S3DirectStoreOptions } from './store-s3-direct.js';
 export type { S3StoreOptions } from './store-s3.js';
-export { HttpStore } from './store-http.js';
-export { DavStore, digestValue, parseMultistatus } from './store-davs.js';
 export type { DavStoreOptions } from './store-davs.js';
-export { CertificatePool } from './store-davs-pool.js';
 export { BearerToken, StorageCredentials, checkCertificateValid, describePresented } from './storage-credentials.js';
 export type { StorageCertificate } from './storage-credentials.js';
 export type { HttpStoreOptions, SignOperation } from './store-http.js';

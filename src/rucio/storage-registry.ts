@@ -8,11 +8,8 @@ import type { ObjectStore, PutOptions, StoreCallOptions } from './object-store.j
 import { protocolsFor, type Operation, type RseInfo, type RseProtocol, type SignUrlRequest } from './rse.js';
 import { FileStore } from './store-file.js';
 import type { StorageCredentials } from './storage-credentials.js';
-import { DavStore, type DavStoreOptions } from './store-davs.js';
-import { CertificatePool, type CertificatePools } from './store-davs-pool.js';
-import { HttpStore } from './store-http.js';
-import { S3DirectStore } from './store-s3-direct.js';
-import { S3Store } from './store-s3.js';
+import type { DavStoreOptions } from './store-davs.js';
+import type { CertificatePools } from './store-davs-pool.js';
 import type { TlsOptions } from './tls.js';
 
 /** What the registry asks the catalog: an RSE's settings and protocols, and the PFNs it cannot compute itself. */
@@ -171,6 +168,7 @@ async function s3Store({ rse, protocol, settings, connections }: StoreContext): 
   const forcePathStyle = typeof ext.path_style === 'boolean' ? ext.path_style : urlStyle === 'host' ? false : (creds?.forcePathStyle ?? true);
   const region = typeof ext.region === 'string' ? ext.region : (creds?.region ?? 'us-east-1');
   if (creds !== undefined && settings.s3Engine === 'direct') {
+    const { S3DirectStore } = await import('./store-s3-direct.js');
     return new S3DirectStore({
       endpoint,
       region,
@@ -180,7 +178,7 @@ async function s3Store({ rse, protocol, settings, connections }: StoreContext): 
       timeoutMs: settings.timeoutMs,
     });
   }
-  const tls = await connections.tls();
+  const [tls, { S3Store }] = await Promise.all([connections.tls(), import('./store-s3.js')]);
   return new S3Store({
     endpoint,
     region,
@@ -200,6 +198,7 @@ function s3Credentials(creds: S3Settings): { accessKeyId: string; secretAccessKe
 /** A URL presigned by the Rucio server (`GET /credentials/signurl`) for RSEs with `sign_url`. */
 async function presignedStore({ rse, protocol, settings, connections, signUrl }: StoreContext): Promise<ObjectStore> {
   const service = rse.signUrl;
+  const { HttpStore } = await import('./store-http.js');
   return new HttpStore({
     scheme: protocol.scheme === 'http' ? 'http' : protocol.scheme === 'davs' ? 'davs' : 'https',
     dispatcher: await connections.dispatcher(),
@@ -233,6 +232,7 @@ async function webStore(context: StoreContext): Promise<ObjectStore> {
   if (rse.signUrl !== undefined) return presignedStore(context);
   const certificate = await credentials?.certificate();
   const bearer = await credentials?.bearer();
+  const [{ CertificatePool }, { DavStore }] = await Promise.all([import('./store-davs-pool.js'), import('./store-davs.js')]);
   const certificatePool = certificate === undefined ? undefined : new CertificatePool(certificate, connections, 32);
   // Fails now, with the file and the cure, if the certificate or proxy has expired.
   if (certificatePool !== undefined) await certificatePool.dispatcher();
@@ -253,7 +253,12 @@ async function webStore(context: StoreContext): Promise<ObjectStore> {
   });
 }
 
-/** The storage protocols wavefier speaks, by RSE protocol scheme: a new protocol is one more entry. */
+/**
+ * The storage protocols wavefier speaks, by RSE protocol scheme: a new protocol is one more entry.
+ * Each factory loads its client's module on first use: a run on one RSE loads one storage client, and
+ * never the AWS SDK (~130 ms of CPU at start-up, in every worker process) unless `--s3-engine sdk` or
+ * an S3 RSE without explicit keys needs it.
+ */
 const storeFactories: ReadonlyMap<string, StoreFactory> = new Map<string, StoreFactory>([
   ['file', fileStore],
   ['posix', fileStore],

@@ -14,7 +14,7 @@ import {
   type PutOptions,
   type StoreCallOptions,
 } from './object-store.js';
-import { S3Store } from './store-s3.js';
+import { locateS3Object } from './s3-location.js';
 
 
 /** node:crypto behind the hash interface the SigV4 signer expects (HMAC when given a secret). */
@@ -86,7 +86,7 @@ export class S3DirectStore implements ObjectStore {
     method: 'PUT' | 'GET' | 'HEAD' | 'DELETE',
     extra: { body?: Buffer; headers?: Record<string, string>; signal?: AbortSignal | undefined },
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
-    const { bucket, key } = S3Store.locate(pfn);
+    const { bucket, key } = locateS3Object(pfn);
     const host = this.options.forcePathStyle ? this.url.host : `${bucket}.${this.url.host}`;
     const path = this.options.forcePathStyle ? `/${encodeURIComponent(bucket)}/${encodeKey(key)}` : `/${encodeKey(key)}`;
     // Over TLS with a Content-MD5 the payload need not be hashed again (the AWS SDKs' convention);

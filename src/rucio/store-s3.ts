@@ -19,6 +19,7 @@ import {
   type PutOptions,
   type StoreCallOptions,
 } from './object-store.js';
+import { locateS3Object } from './s3-location.js';
 
 export interface S3StoreOptions {
   /** scheme://host:port of the S3 service. */
@@ -74,18 +75,7 @@ export class S3Store implements ObjectStore {
 
   /** Bucket and key of a PFN: the first path segment is the bucket. */
   static locate(pfn: string): { bucket: string; key: string } {
-    let url: URL;
-    try {
-      url = new URL(pfn);
-    } catch {
-      throw new StorageError('address', pfn, 'not a valid URL');
-    }
-    const path = decodeURIComponent(url.pathname).replace(/^\/+/, '');
-    const slash = path.indexOf('/');
-    if (slash <= 0 || slash === path.length - 1) {
-      throw new StorageError('address', pfn, "expected s3://host:port/<bucket>/<key>; check the RSE protocol's prefix");
-    }
-    return { bucket: path.slice(0, slash), key: path.slice(slash + 1) };
+    return locateS3Object(pfn);
   }
 
   async put(pfn: string, bytes: Uint8Array, options?: PutOptions): Promise<void> {

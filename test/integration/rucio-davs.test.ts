@@ -8,7 +8,6 @@ import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/common/errors.js';
 import {
-  DavStore,
   lfn2pfn,
   loadRucioConfig,
   StorageAccessError,
@@ -18,6 +17,7 @@ import {
   type RseInfo,
   type RseLookup,
 } from '../../src/rucio/index.js';
+import { DavStore } from '../../src/rucio/stores.js';
 import { startDavs, type DavsServer } from '../helpers/davs.js';
 
 /**

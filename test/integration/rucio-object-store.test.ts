@@ -9,18 +9,15 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DavStore,
   FileStore,
-  HttpStore,
-  S3DirectStore,
   ObjectExistsError,
   ObjectNotFoundError,
-  S3Store,
   StorageError,
   StorageTransientError,
   BearerToken,
   type ObjectStore,
 } from '../../src/rucio/index.js';
+import { DavStore, HttpStore, S3DirectStore, S3Store } from '../../src/rucio/stores.js';
 import { startS3rver } from '../fixtures/rucio/s3rver.js';
 import { startDavs, type DavsServer } from '../helpers/davs.js';
 

@@ -7,7 +7,6 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   lfn2pfn,
-  S3Store,
   StorageRegistry,
   TlsConnections,
   type RseInfo,
@@ -15,6 +14,7 @@ import {
   type RseProtocol,
   type SignUrlRequest,
 } from '../../src/rucio/index.js';
+import { S3Store } from '../../src/rucio/stores.js';
 import { startS3rver } from '../fixtures/rucio/s3rver.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { digestValue, parseMultistatus } from '../../src/rucio/index.js';
+import { digestValue, parseMultistatus } from '../../src/rucio/stores.js';
 import { clientCertificateRefusal, isUntrustedServer } from '../../src/rucio/store-davs-tls.js';
 
 describe('WebDAV answers', () => {

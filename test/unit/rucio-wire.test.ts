@@ -13,7 +13,8 @@ import {
   rucioErrorFor,
 } from '../../src/rucio/errors.js';
 import { parseJsonLines } from '../../src/rucio/json-stream.js';
-import { replicaFromJson, replicasFromMetalink, rucioTimestamp } from '../../src/rucio/replicas.js';
+import { replicaFromJson, rucioTimestamp } from '../../src/rucio/replicas.js';
+import { replicasFromMetalink } from '../../src/rucio/replicas-metalink.js';
 import { sharedDir } from '../helpers/cli.js';
 
 async function transcriptBlock(heading: string): Promise<string> {
