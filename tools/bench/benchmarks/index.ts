@@ -27,6 +27,7 @@ const sources: readonly { names: readonly string[]; load: () => Promise<readonly
     },
   },
   { names: ['replay-14400'], load: async () => [(await import('./replay-14400.js')).replay14400] },
+  { names: ['rucio-real'], load: async () => [(await import('./rucio-real.js')).rucioReal] },
 ];
 
 export const benchmarkNames: readonly string[] = sources.flatMap((source) => source.names);
