@@ -4,7 +4,7 @@ import { definedProps } from '../common/defined.js';
 import type { Did } from './client-dids.js';
 import type { RucioClient } from './client.js';
 import { DidConflictError, exceptionClassOf, rucioNotFound } from './errors.js';
-import { ObjectExistsError } from './object-store.js';
+import { ObjectExistsError, type ObjectStore, type PutOptions } from './object-store.js';
 
 export type UploadMode = 'fast' | 'rucio-compatible';
 
@@ -51,8 +51,9 @@ const alreadyThere = new Set(['DataIdentifierAlreadyExists', 'FileAlreadyExists'
 /**
  * Uploads one file into a dataset on a deterministic RSE. After warm-up (RSE info cached) the
  * fast mode costs one storage PUT and one catalog call. Idempotent: when the DID exists with the
- * same adler32 the call completes whatever is missing (replica, attachment) and succeeds; with a
- * different adler32 it throws DidConflictError and never changes the catalog.
+ * same adler32 the call completes whatever is missing (a lost object, replica, attachment) and
+ * succeeds without writing over an AVAILABLE replica's object; with a different adler32 it throws
+ * DidConflictError and never changes the catalog.
  */
 export async function uploadFile(client: RucioClient, req: UploadRequest): Promise<UploadResult> {
   const sums = req.checksums ?? computeChecksums(req.bytes);
@@ -85,7 +86,7 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
     const existing = await existingFile(client, req.scope, req.name);
     if (existing !== undefined) {
       checkSame(did, existing, file);
-      await completeExisting(client, req, file);
+      await completeExisting(client, req, file, target, putOptions);
       return { ...result, alreadyRegistered: true };
     }
     await client.addReplicas(req.rse, [{ ...file, state: 'C' }], { ignoreAvailability: true });
@@ -99,9 +100,7 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
     const existing = await existingFile(client, req.scope, req.name);
     if (existing !== undefined) {
       checkSame(did, existing, file);
-      // Same bytes: rewriting them is harmless and restores an object that may have been lost.
-      await target.store.put(target.pfn, req.bytes, putOptions);
-      await completeExisting(client, req, file);
+      await completeExisting(client, req, file, target, putOptions);
       return { ...result, alreadyRegistered: true };
     }
   }
@@ -115,8 +114,12 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
     createdObject = false;
     // Something is at the PFN already: a retried upload, or another DID's bytes. Never clobber the latter.
     const existing = await existingFile(client, req.scope, req.name);
-    if (existing !== undefined) checkSame(did, existing, file);
-    // A leftover of an upload that never reached the catalog (or the same bytes): safe to replace.
+    if (existing !== undefined) {
+      checkSame(did, existing, file);
+      await completeExisting(client, req, file, target, putOptions);
+      return { ...result, alreadyRegistered: true };
+    }
+    // A leftover of an upload that never reached the catalog: no consumer can have read it, safe to replace.
     await target.store.put(target.pfn, req.bytes, putOptions);
   }
   try {
@@ -143,7 +146,7 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
     return result;
   }
   checkSame(did, existing, file);
-  await completeExisting(client, req, file);
+  await completeExisting(client, req, file, target, putOptions);
   return { ...result, alreadyRegistered: true };
 }
 
@@ -171,18 +174,33 @@ function checkSame(did: string, existing: ExistingFile, file: { adler32: string;
   if (!sameSum || !sameSize) throw new DidConflictError(did, existing, file);
 }
 
-/** The DID exists with our checksums: make sure its replica is AVAILABLE on the RSE and it is attached. */
+/**
+ * The DID exists with our checksums: make sure its object is in storage, its replica AVAILABLE on the
+ * RSE and the file attached. An AVAILABLE replica's object is never written again, only restored when
+ * it is missing: a consumer may have read and verified it already, and a rewrite would change the bytes
+ * under it (storage that damages the new write turns a verified chunk corrupt; one that stores it
+ * intact hides a corruption a consumer has already reported). A replica not AVAILABLE yet (a
+ * rucio-compatible upload interrupted between its registration and its PUT) is read by nobody: its
+ * bytes are written before it is declared AVAILABLE.
+ */
 async function completeExisting(
   client: RucioClient,
   req: UploadRequest,
   file: { scope: string; name: string; bytes: number; adler32: string; md5: string; meta: { guid: string } },
+  target: { store: ObjectStore; pfn: string },
+  putOptions: PutOptions,
 ): Promise<void> {
   let state: string | undefined;
   for await (const replica of client.listReplicas({ dids: [{ scope: req.scope, name: req.name }], rseExpression: req.rse, allStates: true })) {
     state = replica.states[req.rse];
   }
-  if (state === undefined) await client.addReplicas(req.rse, [{ ...file, state: 'A' }]);
-  else if (state !== 'AVAILABLE') await client.updateReplicas(req.rse, [{ scope: req.scope, name: req.name, state: 'A' }]);
+  if (state === 'AVAILABLE') {
+    if ((await target.store.stat(target.pfn, putOptions)) === undefined) await restoreObject(target, req.bytes, putOptions);
+  } else {
+    await target.store.put(target.pfn, req.bytes, putOptions);
+    if (state === undefined) await client.addReplicas(req.rse, [{ ...file, state: 'A' }]);
+    else await client.updateReplicas(req.rse, [{ scope: req.scope, name: req.name, state: 'A' }]);
+  }
   if (!(await client.isAttached({ scope: req.scope, name: req.name }, req.dataset))) {
     try {
       await client.attachDids(req.dataset.scope, req.dataset.name, [{ scope: req.scope, name: req.name }]);
@@ -190,5 +208,14 @@ async function completeExisting(
       const cls = exceptionClassOf(error);
       if (cls === undefined || !alreadyThere.has(cls)) throw error;
     }
+  }
+}
+
+/** Writes a lost object again; one that reappeared meanwhile (another attempt restored it) is left as it is. */
+async function restoreObject(target: { store: ObjectStore; pfn: string }, bytes: Uint8Array, putOptions: PutOptions): Promise<void> {
+  try {
+    await target.store.put(target.pfn, bytes, { ...putOptions, ifAbsent: true });
+  } catch (error) {
+    if (!(error instanceof ObjectExistsError)) throw error;
   }
 }

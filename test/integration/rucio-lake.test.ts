@@ -176,6 +176,61 @@ describe('catalog operations against the embedded lake', () => {
     expect(Buffer.from(fetched.bytes).equals(bytes)).toBe(true);
   });
 
+  // The soak's race: an upload worker killed after its attach, its job retried by another worker while
+  // a consumer reads the chunk. Storage that damages a write (the lake's corruptWriteRate) turned a
+  // chunk the consumer had verified into a corrupt object, or repaired one it had reported corrupted.
+  it('never writes again the object of an AVAILABLE replica on a repeated upload, whatever storage does to writes', async () => {
+    const dataset = { scope, name: `${run}.rewrite` };
+    await client.addDataset(dataset.scope, dataset.name);
+    const intact = { name: `${run}-rewrite-intact`, bytes: randomBytes(4096) };
+    const damaged = { name: `${run}-rewrite-damaged`, bytes: randomBytes(4096) };
+    await uploadFile(client, { scope, ...intact, dataset, rse: 'LAKE_S3' });
+    lake.faults.set({ storage: [{ method: 'PUT', corruptWriteBurst: 1 }] });
+    await uploadFile(client, { scope, ...damaged, dataset, rse: 'LAKE_S3' });
+    expect(lake.faults.counters().storage.corruptedWrites).toBe(1);
+
+    lake.faults.set({ storage: [{ method: 'PUT', corruptWriteRate: 1 }] });
+    const puts = client.stats.storage['s3 PUT'] ?? 0;
+    for (const file of [intact, damaged]) {
+      // A retried job (catalog first), and a repeated delivery that does not know it is one (If-None-Match).
+      for (const retry of [true, false]) expect((await uploadFile(client, { scope, ...file, dataset, rse: 'LAKE_S3', retry })).alreadyRegistered).toBe(true);
+    }
+    expect(client.stats.storage['s3 PUT'] ?? 0).toBe(puts + 2); // the two If-None-Match attempts, refused
+    expect(lake.faults.counters().storage.corruptedWrites).toBe(1);
+    lake.faults.clear();
+    // What a consumer verified stays verified; what it found corrupted stays corrupted (its report stands).
+    expect(Buffer.from((await fetchVerified(client, await replicaOf(intact.name))).bytes).equals(intact.bytes)).toBe(true);
+    await expect(fetchVerified(client, await replicaOf(damaged.name))).rejects.toBeInstanceOf(ChecksumMismatchError);
+    expect(await collect(client.listContent(dataset.scope, dataset.name))).toHaveLength(2);
+  });
+
+  it('restores on a retried upload an AVAILABLE replica whose object was lost from storage', async () => {
+    const dataset = { scope, name: `${run}.restore` };
+    await client.addDataset(dataset.scope, dataset.name);
+    const bytes = randomBytes(2048);
+    const name = `${run}-restore`;
+    const uploaded = await uploadFile(client, { scope, name, bytes, dataset, rse: 'LAKE_S3' });
+    const store = await client.storage.forPfn('LAKE_S3', uploaded.pfn, 'write');
+    await store.delete(uploaded.pfn);
+    expect(await store.stat(uploaded.pfn)).toBeUndefined();
+    expect((await uploadFile(client, { scope, name, bytes, dataset, rse: 'LAKE_S3', retry: true })).alreadyRegistered).toBe(true);
+    expect(Buffer.from((await fetchVerified(client, await replicaOf(name))).bytes).equals(bytes)).toBe(true);
+  });
+
+  it('writes the object of a rucio-compatible upload interrupted between its registration and its PUT before declaring it AVAILABLE', async () => {
+    const dataset = { scope, name: `${run}.copying` };
+    await client.addDataset(dataset.scope, dataset.name);
+    const bytes = randomBytes(1024);
+    const name = `${run}-copying`;
+    await client.addReplicas('LAKE_S3', [{ scope, name, bytes: bytes.byteLength, ...checksums(bytes), state: 'C' }], { ignoreAvailability: true });
+    const result = await uploadFile(client, { scope, name, bytes, dataset, rse: 'LAKE_S3', mode: 'rucio-compatible' });
+    expect(result.alreadyRegistered).toBe(true);
+    const replica = await replicaOf(name);
+    expect(replica.states.LAKE_S3).toBe('AVAILABLE');
+    expect(Buffer.from((await fetchVerified(client, replica)).bytes).equals(bytes)).toBe(true);
+    expect(await client.isAttached({ scope, name }, dataset)).toBe(true);
+  });
+
   it('completes a half-done upload: DID registered but not attached', async () => {
     const dataset = { scope, name: `${run}.half` };
     await client.addDataset(dataset.scope, dataset.name);

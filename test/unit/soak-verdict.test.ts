@@ -99,6 +99,17 @@ describe('soak verdict', () => {
     expect(failing(input)).toContain('false-corruption');
   });
 
+  it('fails on a chunk read corrupted and then verified: stored bytes changed under the downloader', () => {
+    // A retried upload that rewrote a registered object intact (the soak's own corruption is on write only).
+    const input = clean();
+    input.downloads = [...input.downloads.filter((e) => e.seq !== 8), corrupted(8), verified(8)];
+    input.corruptedWrites = 2;
+    expect(failing(input)).toEqual(['false-corruption']);
+    const check = soakVerdict(input).checks.find((c) => c.id === 'false-corruption');
+    expect(check?.summary).toMatch(/1 of them verified later/);
+    expect(check?.examples).toEqual([`${name(8)} (corrupted, then verified)`]);
+  });
+
   it('fails on duplicates in the dataset listing and in the logs', () => {
     const input = clean();
     input.audit = { ...audit(10, [3]), listed: 11, duplicateNames: [name(2)] };

@@ -19,9 +19,9 @@ corruption detected, no duplicates. Exit 0 when the verdict holds, 3 when it doe
   --upload-concurrency N    uploads in flight per upload-worker process (default 4)
   --download-workers N      download worker processes (default 2)
   --corrupt-rate P          fraction of stored objects corrupted on write (default 0.01)
-  --corruption-retries N    re-reads of a corrupted chunk before the downloader gives up (default 6: the
-                            re-reads span 21 s, longer than a killed upload worker's job takes to be
-                            retried (~15 s), whose retry may rewrite a damaged object intact)
+  --corruption-retries N    re-reads of a corrupted chunk before the downloader gives up (default 1: the
+                            soak corrupts writes, and a stored object never changes once it is
+                            AVAILABLE, not even when a killed upload worker's job is retried)
   --schedule JSON|@FILE     fault schedule: [{"at":0.1,"kind":"kill-upload-worker"}, ...]
   --log-dir DIR             the run goes to DIR/<run id>/ (default rehearsals)
   --deadline DURATION       stop everything after this long (default 5 min + 40 ms per chunk)
@@ -64,7 +64,7 @@ export function parseSoakArgs(argv: readonly string[]): ParsedSoakArgs {
         'upload-concurrency': { type: 'string', default: '4' },
         'download-workers': { type: 'string', default: '2' },
         'corrupt-rate': { type: 'string', default: '0.01' },
-        'corruption-retries': { type: 'string', default: '6' },
+        'corruption-retries': { type: 'string', default: '1' },
         schedule: { type: 'string' },
         'log-dir': { type: 'string', default: 'rehearsals' },
         deadline: { type: 'string' },
