@@ -13,7 +13,7 @@ import { downloadLogFile, type RunEvent } from '../common/log-records.js';
 import { redactUrl } from '../common/redact.js';
 import { confinedPath } from '../common/safe-path.js';
 import { packageVersion } from '../common/version.js';
-import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
+import { bullmqConnection, connectRedis, startPrivateRedis, warmUpBullmq } from '../redis/index.js';
 import { RucioAccessDeniedError } from '../rucio/index.js';
 import { Coordinator } from './coordinator.js';
 import type { DownloadRunOptions } from './download-run-options.js';
@@ -231,7 +231,8 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       log,
     );
     cleanup.push('closing the answer stream', () => answers.close());
-    await Promise.all([queue.waitUntilReady(), answers.ready()]);
+    // The first chunk's job should not be the one that compiles the adding of jobs (here and in Redis).
+    await Promise.all([queue.waitUntilReady(), answers.ready(), warmUpBullmq(redisUrl, { work: false })]);
     const registration = await DownloadRegistration.register(
       redis,
       { queue: queueName, run: runName, scope: options.scope, dataset: options.dataset, rucioHost: options.rucio.config.rucioHost },

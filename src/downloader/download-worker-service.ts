@@ -6,12 +6,13 @@ import { errorMessage } from '../common/errors.js';
 import { openEventLog, type EventLog } from '../common/event-log.js';
 import type { Output } from '../common/output.js';
 import { redactUrl } from '../common/redact.js';
-import { bullmqConnection, connectRedis } from '../redis/index.js';
-import type { RucioClient } from '../rucio/index.js';
+import { bullmqConnection, connectRedis, warmUpBullmq } from '../redis/index.js';
+import { rucioNotFound, warmUpStorage, type RucioClient } from '../rucio/index.js';
 import type { WorkerAnswer } from './download-job.js';
-import { activeDownloads } from './download-registry.js';
+import { activeDownloads, type ActiveDownload } from './download-registry.js';
 import { startDownloadWorker, warmUpDecoder } from './download-worker.js';
 import { untilAborted } from '../common/abort.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface DownloadWorkerServiceOptions {
   redisUrl: string;
@@ -53,6 +54,7 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
     const redis = await connectRedis(options.redisUrl);
     cleanup.push('disconnecting from Redis', () => redis.disconnect());
     warmUpDecoder();
+    await warmUpBullmq(options.redisUrl, { work: true });
     // The first job should not wait for a token and a connection to the catalog (the RSE lookup):
     // paid here, before this process joins a run. A catalog that does not answer yet is tried again by the job.
     await options.rucio.whoami().catch(() => undefined);
@@ -91,6 +93,8 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
 
     if (options.queue !== undefined) {
       await serve(options.queue);
+      const run = (await activeDownloads(redis)).find((entry) => entry.queue === options.queue);
+      if (run !== undefined) await warmUpDatasetStorage(options.rucio, run, options.signal);
       options.onReady?.(1);
     } else {
       const ourHost = options.rucio.config.rucioHost;
@@ -105,6 +109,8 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
             continue;
           }
           await serve(run.queue);
+          // In the background: a dataset that does not exist yet must not hold up the other runs.
+          void warmUpDatasetStorage(options.rucio, run, options.signal);
           output.info(`serving download ${run.scope}:${run.dataset} (run ${run.run}, on ${run.host})`);
         }
         const current = new Set(active.map((run) => run.queue));
@@ -137,4 +143,32 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
     await cleanup.run();
   }
   return counts;
+}
+
+/** How long a worker waits for the dataset to appear (the upload creates it) to warm up its storage. */
+const datasetWaitMs = 10_000;
+const datasetRetryMs = 250;
+/** Storage of at most this many of the dataset's RSEs is warmed up. */
+const maxWarmRses = 4;
+
+/**
+ * Opens the connection to the storage the dataset's chunks will be read from, before the first
+ * chunk: the RSEs its replication rules name (an upload's dataset has one rule on its RSE). A
+ * dataset that does not exist yet is asked for again for a few seconds; rules with a compound
+ * RSE expression, and any failure, leave the first chunk to pay for the connection itself.
+ */
+async function warmUpDatasetStorage(rucio: RucioClient, run: ActiveDownload, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + datasetWaitMs;
+  for (;;) {
+    if (signal.aborted) return;
+    try {
+      const rules = await rucio.listDidRules(run.scope, run.dataset);
+      const rses = [...new Set(rules.map((rule) => rule.rseExpression).filter((expression) => /^[A-Za-z0-9_.-]+$/.test(expression)))];
+      await Promise.all(rses.slice(0, maxWarmRses).map((rse) => warmUpStorage(rucio, rse, run.scope, 'read')));
+      return;
+    } catch (error) {
+      if (!rucioNotFound(error) || Date.now() + datasetRetryMs > deadline) return;
+      await sleep(datasetRetryMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { IntegrityError, errorMessage } from '../common/errors.js';
-import { NotAChunkError, decodeChunk, type DecodedChunk } from '../strain/index.js';
+import { NotAChunkError, decodeChunk, type DecodeOptions, type DecodedChunk } from '../strain/index.js';
 
 const namePattern = /-(\d+)-(\d+(?:\.\d+)?)\.hdf5$/;
 
@@ -35,10 +35,10 @@ export type ContentVerdict = { kind: 'chunk'; decoded: DecodedChunk } | { kind: 
  * for its bytes, so it is as verified as any file. A chunk that does not decode, or decodes to
  * another GPS start, duration or sample count than its name says, throws ContentError.
  */
-export function verifyChunkContent(name: string, bytes: Uint8Array): ContentVerdict {
+export function verifyChunkContent(name: string, bytes: Uint8Array, options: DecodeOptions = {}): ContentVerdict {
   let decoded: DecodedChunk;
   try {
-    decoded = decodeChunk(bytes, name);
+    decoded = decodeChunk(bytes, name, options);
   } catch (error) {
     if (error instanceof NotAChunkError) return { kind: 'foreign', reason: error.message };
     throw new ContentError(`chunk ${name} does not decode as a wavefier chunk: ${errorMessage(error)}`, undefined, { cause: error });

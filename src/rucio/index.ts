@@ -17,6 +17,7 @@ export type { RseInfo, RseProtocol, Operation, SignUrlRequest } from './rse.js';
 export { protocolsFor } from './rse.js';
 export { lfn2pfn, lfn2path, pfnFor } from './lfn2pfn.js';
 export { uploadFile } from './upload.js';
+export { warmUpStorage } from './warm-up.js';
 export type { UploadRequest, UploadResult, UploadMode } from './upload.js';
 export { downloadFile, fetchVerified, writeFileAtomically, safeDestination } from './download.js';
 export type { CorruptRead, DownloadOptions, DownloadResult, FetchedReplica, FetchOptions } from './download.js';

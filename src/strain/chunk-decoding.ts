@@ -34,7 +34,7 @@ export class NotAChunkError extends InputError {}
  * file is, byte for byte, what the HDF5 library writes for those values. Anything else takes the
  * h5wasm path.
  */
-export function decodeChunk(bytes: Uint8Array, label = 'chunk'): DecodedChunk {
+export function decodeChunk(bytes: Uint8Array, label = 'chunk', options: DecodeOptions = {}): DecodedChunk {
   const fail = (problem: string, cause?: unknown): InputError =>
     new InputError(`${label}: ${problem}`, definedProps({ cause }));
   if (bytes.byteLength < 8 || bytes[0] !== 0x89 || bytes[1] !== 0x48 || bytes[2] !== 0x44 || bytes[3] !== 0x46) {
@@ -47,8 +47,18 @@ export function decodeChunk(bytes: Uint8Array, label = 'chunk'): DecodedChunk {
   }
   decodeCounts.h5wasm++;
   const decoded = decodeWithH5wasm(bytes, fail);
-  learnTemplate(bytes, decoded);
+  if (options.deferLearning === undefined) learnTemplate(bytes, decoded);
+  else options.deferLearning(() => learnTemplate(bytes, decoded));
   return decoded;
+}
+
+export interface DecodeOptions {
+  /**
+   * Learning the template of a new shape costs two HDF5 writes (~10 ms); a caller that must answer
+   * fast (a download worker, whose first chunk of each run takes this path) runs it later, e.g. once
+   * its answer is out. Until then, chunks of that shape take the h5wasm path (and learn again).
+   */
+  deferLearning?: (learn: () => void) => void;
 }
 
 interface DecodeTemplate {
@@ -110,6 +120,8 @@ function learnTemplate(bytes: Uint8Array, decoded: DecodedChunk): void {
   };
   if (!Number.isSafeInteger(shape.duration) || !Number.isSafeInteger(shape.sampleRate) || decoded.samples.length !== shape.duration * shape.sampleRate) return;
   if (decoded.dqMask !== undefined && decoded.dqMask.length !== shape.duration) return;
+  // A deferred learning may come after another chunk of the shape already taught it.
+  if (decodeTemplates.some((known) => matches(bytes, known))) return;
   let template: Template;
   try {
     template = templateFor(shape);

@@ -8,7 +8,7 @@ export { Decimator } from './decimate.js';
 export { chunkFormatVersion } from './chunk-template.js';
 export { encodeChunk } from './chunk-encoding.js';
 export type { EncodeExtra } from './chunk-encoding.js';
-export { NotAChunkError, decodeChunk } from './chunk-decoding.js';
+export { NotAChunkError, decodeChunk, type DecodeOptions } from './chunk-decoding.js';
 export type { DecodedChunk } from './chunk-decoding.js';
 export { chunkName, defaultChunkTag, parseChunkName, validateChunkTag } from './chunk-name.js';
 export type { ParsedChunkName } from './chunk-name.js';

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { checksums } from '../common/checksum.js';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
@@ -14,8 +15,8 @@ import { onForcedExit } from '../common/shutdown.js';
 import { checkWritableDir } from '../common/writable-dir.js';
 import { uploadLogFile, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
-import { bullmqConnection, connectRedis, startPrivateRedis } from '../redis/index.js';
-import type { RucioClient } from '../rucio/index.js';
+import { bullmqConnection, connectRedis, startPrivateRedis, warmUpBullmq } from '../redis/index.js';
+import { warmUpStorage, type RucioClient } from '../rucio/index.js';
 import { encodeChunk, openSource, type SourceSpec } from '../strain/index.js';
 import { EventPump } from './event-pump.js';
 import { uploadQueueName } from './job.js';
@@ -159,16 +160,32 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     const replay = describeReplay(source, plan);
     options.output.info(replayLine(replay));
     // Pay the first-time costs (connection, code compilation, the first read, the HDF5 encoder the
-    // workers use) before the schedule is fixed, so that the first chunks are not late.
+    // workers use, the storage connection and request signing) before the schedule is fixed, so that
+    // the first chunks are neither late nor slower than the rest.
     await queue.waitUntilReady();
-    encodeChunk(source.chunk(0), { tAvail: now(), tag: plan.tag });
+    checksums(encodeChunk(source.chunk(0), { tAvail: now(), tag: plan.tag }));
+    const [storageWarm, queueWarm] = await Promise.all([
+      options.workers > 0 && warmUpStorage(options.rucio, plan.rse, plan.scope, 'write'),
+      warmUpBullmq(redisUrl, { work: options.workers > 0 }),
+    ]);
+    const warmAt = now();
+    let waitedMs = 0;
     if (resumed === undefined && options.startGate !== undefined) {
-      const waitingSince = now();
       await options.startGate();
-      log.diagnostic('info', 'told to start pacing', { waited_ms: Math.round(now() - waitingSince) });
+      waitedMs = now() - warmAt;
+      log.diagnostic('info', 'told to start pacing', { waited_ms: Math.round(waitedMs) });
     }
     const { state, settings, next } = resumed ?? (await createRun(redis, fixSchedule(plan, options.alignGps, now)));
     log.write(runStartedEvent(settings, options.workers, options.resume === undefined ? undefined : next, replay));
+    log.write({
+      event: 'ready',
+      run: settings.runId,
+      side: 'upload',
+      scope: settings.scope,
+      dataset: settings.dataset,
+      // Set-up and warm-up, not the wait for the download (rehearse) before the schedule was fixed.
+      settings: { startup_ms: Math.round(warmAt - started), waited_ms: Math.round(waitedMs), storage_warm: storageWarm, queue_warm: queueWarm },
+    } satisfies RunEvent);
     const countsBefore = await state.counts();
     const doneBefore = (countsBefore.uploaded ?? 0) + (countsBefore.failed ?? 0);
     const producer = new Producer({ queue, state, source, settings, log, stats, attempts: options.attempts, now, doneBefore });

@@ -62,6 +62,10 @@ describe('wavefier upload (in process, real Redis and embedded lake)', () => {
     expect(gps.at(-1)! - gps[0]!).toBe(119);
     expect(uploaded[0]!.name).toMatch(new RegExp(`^H-H1_${runTag(summary.run)}-\\d{10}-1\\.hdf5$`));
     expect(events.filter((event) => event.event === 'run_started')).toHaveLength(1);
+    // Warm before its schedule was fixed: storage opened and a throw-away job through BullMQ, ready once t0 was set.
+    const ready = events.findIndex((event) => event.event === 'ready');
+    expect(events[ready]).toMatchObject({ side: 'upload', run: summary.run, settings: { storage_warm: true, queue_warm: true } });
+    expect(ready).toBe(events.findIndex((event) => event.event === 'run_started') + 1);
     expect(events.find((event) => event.event === 'run_finished')).toMatchObject({ counts: { uploaded: 120 } });
     const did = await stack.rucio.getDid('wavefier', summary.dataset);
     expect(did.open).toBe(false);

@@ -145,6 +145,31 @@ describe('decoding many chunks of one shape', () => {
     expect(after.template - before.template).toBe(39);
   });
 
+  it('learns the template of a new shape when the caller says, reading every chunk whole until then', async () => {
+    const { decodePathCounts } = await import('../../src/strain/chunk-decoding.js');
+    const chunk = (seq: number): Chunk => chunkOf(new Float64Array(4096).fill(seq * 1e-21), { runId: 'decode-deferred', seq, gpsStart: 1418400000 + seq });
+    const bytes = [0, 1, 2].map((seq) => encodeChunk(chunk(seq), { tAvail: 1795965600000 + seq }));
+    const pending: (() => void)[] = [];
+    const deferLearning = (learn: () => void): void => {
+      pending.push(learn);
+    };
+    const before = decodePathCounts();
+    const first = decodeChunk(bytes[0]!, 'first', { deferLearning });
+    const second = decodeChunk(bytes[1]!, 'second', { deferLearning });
+    expect(decodePathCounts().h5wasm - before.h5wasm).toBe(2);
+    expect(pending).toHaveLength(2);
+    expect(first).toMatchObject({ runId: 'decode-deferred', seq: 0, gpsStart: 1418400000, tAvail: 1795965600000 });
+    expect(second.samples).toEqual(chunk(1).samples);
+    // The second learning finds the template the first one taught.
+    for (const learn of pending) learn();
+    const third = decodeChunk(bytes[2]!, 'third', { deferLearning });
+    const after = decodePathCounts();
+    expect(after.h5wasm - before.h5wasm).toBe(2);
+    expect(after.template - before.template).toBe(1);
+    expect(pending).toHaveLength(2);
+    expect(third).toEqual({ ...decodeChunk(bytes[2]!), seq: 2 });
+  });
+
   it('sends bytes that differ outside the per-chunk fields to h5wasm, which reads what they say', async () => {
     const { decodePathCounts } = await import('../../src/strain/chunk-decoding.js');
     const samples = new Float64Array(4096).fill(2e-21);

@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { Queue, Worker } from 'bullmq';
+import { bullmqConnection } from './connect.js';
+
+/** How long the throw-away job may take before the warm-up gives up on it (the run goes on regardless). */
+const warmUpTimeoutMs = 3000;
+const connectAttempts = 5;
+
+/**
+ * Sends one throw-away job through a private queue on this Redis, so that the first job of a run is
+ * not the one that pays for BullMQ's first-time costs: Redis compiling its Lua scripts (shared by
+ * every connection: Redis caches them), and this process compiling the code of adding a job and,
+ * with `work`, of taking, running and completing one. The queue is removed afterwards; its name
+ * (`wavefier-warm-up-<pid>-<random>`) is no run's, so no run counts the job. Never throws: a
+ * warm-up that fails only leaves those costs to the first real job.
+ */
+export async function warmUpBullmq(redisUrl: string, options: { work: boolean }): Promise<boolean> {
+  const name = `wavefier-warm-up-${process.pid}-${randomBytes(4).toString('hex')}`;
+  // A Redis that is not there (yet) is not waited for: its connections give up instead of retrying for ever.
+  const connection = { ...bullmqConnection(redisUrl), retryStrategy: (times: number) => (times > connectAttempts ? null : 200) };
+  const queue = new Queue(name, { connection });
+  queue.on('error', () => undefined);
+  let worker: Worker | undefined;
+  const attempt = async (): Promise<boolean> => {
+    let finished: Promise<unknown> = Promise.resolve();
+    if (options.work) {
+      const current = new Worker(name, () => Promise.resolve('warm'), { connection, concurrency: 1 });
+      worker = current;
+      current.on('error', () => undefined);
+      finished = new Promise((resolve) => current.once('completed', resolve));
+      await current.waitUntilReady();
+    }
+    await queue.add('warm-up', { warmUp: true }, { removeOnComplete: true, removeOnFail: true });
+    await finished;
+    return true;
+  };
+  const warm = await withinTime(attempt().catch(() => false), warmUpTimeoutMs, false);
+  if (!warm) {
+    // Redis did not answer: its connections give up by themselves, nothing is waited for.
+    void worker?.close(true).catch(() => undefined);
+    void queue.close().catch(() => undefined);
+    return false;
+  }
+  await withinTime(worker?.close().catch(() => undefined), warmUpTimeoutMs, undefined);
+  await withinTime(queue.obliterate({ force: true }).catch(() => undefined), warmUpTimeoutMs, undefined);
+  await withinTime(queue.close().catch(() => undefined), warmUpTimeoutMs, undefined);
+  return true;
+}
+
+/** `promise`'s value, or `fallback` once `ms` passed. */
+async function withinTime<T>(promise: Promise<T> | undefined, ms: number, fallback: T): Promise<T> {
+  if (promise === undefined) return fallback;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
