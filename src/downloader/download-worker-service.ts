@@ -93,7 +93,7 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
 
     if (options.queue !== undefined) {
       await serve(options.queue);
-      const run = (await activeDownloads(redis)).find((entry) => entry.queue === options.queue);
+      const run = (await activeDownloads(redis).catch(() => [])).find((entry) => entry.queue === options.queue);
       if (run !== undefined) await warmUpDatasetStorage(options.rucio, run, options.signal);
       options.onReady?.(1);
     } else {
@@ -145,8 +145,8 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
   return counts;
 }
 
-/** How long a worker waits for the dataset to appear (the upload creates it) to warm up its storage. */
-const datasetWaitMs = 10_000;
+/** How long a worker waits for the dataset to appear (the upload creates it) and its storage to answer. */
+const warmUpBudgetMs = 10_000;
 const datasetRetryMs = 250;
 /** Storage of at most this many of the dataset's RSEs is warmed up. */
 const maxWarmRses = 4;
@@ -158,17 +158,21 @@ const maxWarmRses = 4;
  * RSE expression, and any failure, leave the first chunk to pay for the connection itself.
  */
 async function warmUpDatasetStorage(rucio: RucioClient, run: ActiveDownload, signal: AbortSignal): Promise<void> {
-  const deadline = Date.now() + datasetWaitMs;
-  for (;;) {
-    if (signal.aborted) return;
-    try {
-      const rules = await rucio.listDidRules(run.scope, run.dataset);
-      const rses = [...new Set(rules.map((rule) => rule.rseExpression).filter((expression) => /^[A-Za-z0-9_.-]+$/.test(expression)))];
-      await Promise.all(rses.slice(0, maxWarmRses).map((rse) => warmUpStorage(rucio, rse, run.scope, 'read')));
-      return;
-    } catch (error) {
-      if (!rucioNotFound(error) || Date.now() + datasetRetryMs > deadline) return;
-      await sleep(datasetRetryMs, undefined, { signal }).catch(() => undefined);
+  const budget = AbortSignal.any([signal, AbortSignal.timeout(warmUpBudgetMs)]);
+  const giveUp = new Promise<void>((resolve) => budget.addEventListener('abort', () => resolve(), { once: true }));
+  const warm = async (): Promise<void> => {
+    while (!budget.aborted) {
+      try {
+        const rules = await rucio.listDidRules(run.scope, run.dataset);
+        const rses = [...new Set(rules.map((rule) => rule.rseExpression).filter((expression) => /^[A-Za-z0-9_.-]+$/.test(expression)))];
+        await Promise.all(rses.slice(0, maxWarmRses).map((rse) => warmUpStorage(rucio, rse, run.scope, 'read')));
+        return;
+      } catch (error) {
+        if (!rucioNotFound(error)) return;
+        await sleep(datasetRetryMs, undefined, { signal: budget }).catch(() => undefined);
+      }
     }
-  }
+  };
+  // A catalog or storage that does not answer does not hold the worker back beyond the budget.
+  await Promise.race([warm(), giveUp]);
 }
