@@ -1,15 +1,8 @@
 import * as hdr from 'hdr-histogram-js';
-import {
-  downloadChunkEventSchema,
-  downloadStatuses,
-  runEventSchema,
-  uploadChunkEventSchema,
-  uploadEventKinds,
-  type DownloadChunkEvent,
-  type UploadChunkEvent,
-} from '../common/log-records.js';
+import type { DownloadChunkEvent, RunEvent, UploadChunkEvent } from '../common/log-records.js';
 import { definedProps } from '../common/defined.js';
 import { ChunkLedger } from '../report/chunk-ledger.js';
+import { classifyLogLine } from '../report/log-reader.js';
 import { LogTail } from './log-tail.js';
 
 /** One side's figures at a moment, as the live view shows them. */
@@ -58,9 +51,6 @@ function percentileMs(histogram: hdr.Histogram, percentile: number): number | un
   return histogram.totalCount === 0 ? undefined : histogram.getValueAtPercentile(percentile) / 1000;
 }
 
-const uploadKinds = new Set<string>(uploadEventKinds);
-const downloadKinds = new Set<string>(downloadStatuses);
-
 /**
  * The progress of a rehearsal read from its two logs while they are written: every count comes from
  * the report's own ChunkLedger (the same definitions of uploaded, verified, corrupted and missing as
@@ -106,37 +96,26 @@ export class LiveProgress {
     return this.snapshot();
   }
 
-  private take(side: 'upload' | 'download', line: string): void {
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      return;
+  private take(side: 'upload' | 'download', text: string): void {
+    // The report's reading of a line; a line it would call malformed is skipped here (the final report lists it).
+    const line = classifyLogLine(side, text);
+    if (line.kind === 'upload') this.upload(line.event);
+    else if (line.kind === 'download') this.download(line.event);
+    else if (line.kind === 'run') this.runEvent(line.event, line.time);
+  }
+
+  private runEvent(event: RunEvent, time: number | undefined): void {
+    // `ready` (start-up timing) is for the report's header, not for the live figures (the report's ledger skips it too).
+    if (event.event === 'ready') return;
+    this.ledger.runEvent(event, time, this.order++);
+    if (event.event === 'run_started' && event.side === 'upload') {
+      this.t0 = event.t0;
+      const interval = event.settings?.interval_ms;
+      if (typeof interval === 'number') this.intervalMs = interval;
     }
-    const event = (value as { event?: unknown } | null)?.event;
-    if (typeof event !== 'string') return;
-    if (event === 'run_started' || event === 'run_finished') {
-      const parsed = runEventSchema.safeParse(value);
-      if (!parsed.success) return;
-      const time = (value as { time?: unknown }).time;
-      this.ledger.runEvent(parsed.data, typeof time === 'number' ? time : undefined, this.order++);
-      if (event === 'run_started' && parsed.data.side === 'upload') {
-        this.t0 = parsed.data.t0;
-        const interval = parsed.data.settings?.interval_ms;
-        if (typeof interval === 'number') this.intervalMs = interval;
-      }
-      if (event === 'run_finished') {
-        this.finishedSides.add(parsed.data.side);
-        if (parsed.data.side === 'upload') this.releaseAll();
-      }
-      return;
-    }
-    if (side === 'upload' && uploadKinds.has(event)) {
-      const parsed = uploadChunkEventSchema.safeParse(value);
-      if (parsed.success) this.upload(parsed.data);
-    } else if (side === 'download' && downloadKinds.has(event)) {
-      const parsed = downloadChunkEventSchema.safeParse(value);
-      if (parsed.success) this.download(parsed.data);
+    if (event.event === 'run_finished') {
+      this.finishedSides.add(event.side);
+      if (event.side === 'upload') this.releaseAll();
     }
   }
 

@@ -54,6 +54,55 @@ async function endsWithoutNewline(path: string): Promise<boolean> {
   }
 }
 
+/** What one line of a log of `side` is. */
+export type LogLine =
+  | { kind: 'blank' }
+  /** Not JSON (`unparsable` holds the parser's message), not an object, or a known event that fails its schema. */
+  | { kind: 'malformed'; reason: string; unparsable?: string }
+  /** No event (a pino diagnostic), or an event this side's log does not carry. */
+  | { kind: 'ignored' }
+  /** run_started, ready or run_finished; `time` is the line's pino timestamp. */
+  | { kind: 'run'; event: RunEvent; time: number | undefined; hostname: string | undefined }
+  | { kind: 'upload'; event: UploadChunkEvent; hostname: string | undefined }
+  | { kind: 'download'; event: DownloadChunkEvent; hostname: string | undefined };
+
+/**
+ * The one definition of what a log line is, for the report and for the live view: run events are
+ * read from either side's log, chunk events only from their own side's, each validated against its
+ * schema.
+ */
+export function classifyLogLine(side: LogFile['side'], text: string): LogLine {
+  if (text.trim() === '') return { kind: 'blank' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : 'invalid JSON';
+    return { kind: 'malformed', reason: `not valid JSON: ${why}`, unparsable: why };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { kind: 'malformed', reason: 'not a JSON object' };
+  const record = value as { event?: unknown; hostname?: unknown; time?: unknown };
+  const event = record.event;
+  if (typeof event !== 'string') return { kind: 'ignored' };
+  const hostname = typeof record.hostname === 'string' && record.hostname !== '' ? record.hostname : undefined;
+  if (runKinds.has(event)) {
+    const parsed = runEventSchema.safeParse(value);
+    if (!parsed.success) return { kind: 'malformed', reason: `${event} event does not match its schema: ${describeIssues(parsed.error)}` };
+    const time = typeof record.time === 'number' && Number.isFinite(record.time) ? record.time : undefined;
+    return { kind: 'run', event: parsed.data, time, hostname };
+  }
+  if (side === 'upload') {
+    if (!uploadKinds.has(event)) return { kind: 'ignored' };
+    const parsed = uploadChunkEventSchema.safeParse(value);
+    if (!parsed.success) return { kind: 'malformed', reason: `upload '${event}' event does not match its schema: ${describeIssues(parsed.error)}` };
+    return { kind: 'upload', event: parsed.data, hostname };
+  }
+  if (!downloadKinds.has(event)) return { kind: 'ignored' };
+  const parsed = downloadChunkEventSchema.safeParse(value);
+  if (!parsed.success) return { kind: 'malformed', reason: `download '${event}' event does not match its schema: ${describeIssues(parsed.error)}` };
+  return { kind: 'download', event: parsed.data, hostname };
+}
+
 /**
  * Streams one JSON-lines log line by line into `sink`. Lines that are not JSON objects, and known
  * events that fail their schema, are added to `malformed` (file:line and why) and skipped; lines
@@ -69,72 +118,36 @@ export async function readLogFile(
   const summary: LogFileSummary = { path: file.path, side: file.side, lines: 0, chunkEvents: 0, runEvents: 0, ignored: 0, malformed: 0, hosts: [] };
   const hosts = new Set<string>();
   const cutShort = await endsWithoutNewline(file.path);
-  const chunkKinds = file.side === 'upload' ? uploadKinds : downloadKinds;
   const lines = createInterface({ input: createReadStream(file.path, { encoding: 'utf8' }), crlfDelay: Infinity });
   let pending: { line: number; text: string } | undefined;
-  const bad = (line: number, reason: string): void => {
-    summary.malformed++;
-    if (malformed.length < maxMalformedKept) malformed.push({ file: file.path, line, reason });
-  };
   const handle = (lineNumber: number, text: string, isLast: boolean): void => {
-    if (text.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      const why = error instanceof Error ? error.message : 'invalid JSON';
-      bad(
-        lineNumber,
-        isLast && cutShort
-          ? `truncated last line (no final newline: the writer was probably killed): ${why}`
-          : `not valid JSON: ${why}`,
-      );
-      return;
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      bad(lineNumber, 'not a JSON object');
-      return;
-    }
-    const event = (value as { event?: unknown }).event;
-    if (typeof event !== 'string') {
-      summary.ignored++;
-      return;
-    }
-    const hostname = (value as { hostname?: unknown }).hostname;
-    const host = typeof hostname === 'string' && hostname !== '' ? hostname : undefined;
-    if (host !== undefined && (runKinds.has(event) || chunkKinds.has(event))) hosts.add(host);
-    if (runKinds.has(event)) {
-      const parsed = runEventSchema.safeParse(value);
-      if (!parsed.success) {
-        bad(lineNumber, `${event} event does not match its schema: ${describeIssues(parsed.error)}`);
+    const line = classifyLogLine(file.side, text);
+    switch (line.kind) {
+      case 'blank':
         return;
-      }
+      case 'malformed':
+        summary.malformed++;
+        if (malformed.length < maxMalformedKept) {
+          const reason =
+            line.unparsable !== undefined && isLast && cutShort
+              ? `truncated last line (no final newline: the writer was probably killed): ${line.unparsable}`
+              : line.reason;
+          malformed.push({ file: file.path, line: lineNumber, reason });
+        }
+        return;
+      case 'ignored':
+        summary.ignored++;
+        return;
+    }
+    if (line.hostname !== undefined) hosts.add(line.hostname);
+    if (line.kind === 'run') {
       summary.runEvents++;
-      const time = (value as { time?: unknown }).time;
-      sink.runEvent(parsed.data, typeof time === 'number' && Number.isFinite(time) ? time : undefined, counter.order++, host);
+      sink.runEvent(line.event, line.time, counter.order++, line.hostname);
       return;
     }
-    if (!chunkKinds.has(event)) {
-      summary.ignored++;
-      return;
-    }
-    if (file.side === 'upload') {
-      const parsed = uploadChunkEventSchema.safeParse(value);
-      if (!parsed.success) {
-        bad(lineNumber, `upload '${event}' event does not match its schema: ${describeIssues(parsed.error)}`);
-        return;
-      }
-      summary.chunkEvents++;
-      sink.uploadChunk(parsed.data, counter.order++);
-    } else {
-      const parsed = downloadChunkEventSchema.safeParse(value);
-      if (!parsed.success) {
-        bad(lineNumber, `download '${event}' event does not match its schema: ${describeIssues(parsed.error)}`);
-        return;
-      }
-      summary.chunkEvents++;
-      sink.downloadChunk(parsed.data, counter.order++);
-    }
+    summary.chunkEvents++;
+    if (line.kind === 'upload') sink.uploadChunk(line.event, counter.order++);
+    else sink.downloadChunk(line.event, counter.order++);
   };
   // One line of look-ahead, so the last line is known as such (it is the one a killed writer cuts).
   for await (const text of lines) {
