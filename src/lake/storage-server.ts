@@ -6,6 +6,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FaultController } from './faults.js';
 import { flipBytes } from './faults.js';
+import { readBody } from './http-io.js';
 import { ObjectFiles, type ObjectMeta } from './object-files.js';
 import { decodeKeyPath, encodeKeyPath, isSafeBucketName } from './object-keys.js';
 import { locationFor, type RseRuntime } from './rse.js';
@@ -50,26 +51,6 @@ interface AwsAccountModule {
 const require = createRequire(import.meta.url);
 
 class BodyTooLarge extends Error {}
-
-/** The request body, at most `limit` bytes; plain 'data' events cost less than async iteration of the stream. */
-function readRequestBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolveBody, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolveBody(chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 /** Deepest element nesting of an XML text (a scan, no parse: the parse is what could overflow). */
 function xmlDepth(xml: string): number {
@@ -302,7 +283,7 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     const resource = `${bucket}/${key}`;
     let body: Buffer;
     try {
-      body = await readRequestBody(req, limits.maxObjectBytes);
+      body = await readBody(req, limits.maxObjectBytes, () => new BodyTooLarge());
     } catch (error) {
       if (!(error instanceof BodyTooLarge)) throw error;
       // The rest of the body is not read: the answer closes the connection.
