@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import type { Output } from '../../src/common/output.js';
 import { startWavefier, type ChildResult, type RunningChild } from '../../src/rehearse/index.js';
 import { downloadWorkerProcesses } from './processes.js';
+import type { SoakOptions } from './soak-options.js';
 
 /** How a process of the soak ended. */
 export interface ProcessExit {
@@ -15,27 +15,21 @@ export interface KillOutcome {
   outcome: string;
 }
 
-export interface FleetSettings {
+/** The run's own settings for its processes, beside what the soak options say of them. */
+export type FleetSettings = Pick<
+  SoakOptions,
+  'count' | 'periodMs' | 'rateFactor' | 'asFastAsPossible' | 'uploadWorkerProcesses' | 'uploadConcurrency' | 'downloadWorkers' | 'corruptionRetries' | 'logDir' | 'output'
+> & {
   run: string;
   dataset: string;
   scope: string;
-  logDir: string;
   runDir: string;
   redisUrl: string;
   rse: string;
   env: NodeJS.ProcessEnv;
-  count: number;
-  periodMs: number;
-  rateFactor: number;
-  asFastAsPossible: boolean;
-  uploadWorkerProcesses: number;
-  uploadConcurrency: number;
-  downloadWorkers: number;
-  corruptionRetries: number;
   /** Every line a child prints on stderr, with its label. */
   onLine: (label: string, line: string) => void;
-  output: Output;
-}
+};
 
 /** Grace of a SIGTERM before SIGKILL when the soak stops a process. */
 const stopGraceMs = 15_000;

@@ -3,39 +3,14 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CleanupStack } from '../../src/common/cleanup.js';
 import { formatDuration } from '../../src/common/duration.js';
-import type { Output } from '../../src/common/output.js';
 import { newRunId } from '../../src/common/run-id.js';
 import { startStack } from '../../src/rehearse/index.js';
 import { FaultInjector, type InjectedFault } from './fault-injector.js';
 import { SoakFleet } from './fleet.js';
 import type { FaultStep } from './schedule.js';
+import type { SoakOptions } from './soak-options.js';
 import { SoakEvents } from './soak-events.js';
 import { judgeSoak, type SoakResult } from './soak-result.js';
-
-export interface SoakOptions {
-  count: number;
-  periodMs: number;
-  /** Pacing: N times real time; ignored with asFastAsPossible. */
-  rateFactor: number;
-  asFastAsPossible: boolean;
-  /** upload-worker processes alive at any time (the producer itself uploads nothing). */
-  uploadWorkerProcesses: number;
-  /** Concurrent uploads per upload-worker process. */
-  uploadConcurrency: number;
-  downloadWorkers: number;
-  /** Probability that the lake stores a PUT corrupted, for the whole run. */
-  corruptWriteRate: number;
-  /** Re-reads of a corrupted chunk before the downloader gives up on it (stored corruption is permanent). */
-  corruptionRetries: number;
-  schedule: readonly FaultStep[];
-  logDir: string;
-  /** Stop everything after this long (default: 5 min + 40 ms per chunk). */
-  deadlineMs?: number;
-  /** Once the producer is done, stop when no chunk was uploaded, verified or found corrupted for this long (default 90 s). */
-  stallMs?: number;
-  signal: AbortSignal;
-  output: Output;
-}
 
 const scope = 'wavefier';
 /** How often the soak reads the logs, checks its stop rules and the schedule. */

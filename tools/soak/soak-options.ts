@@ -3,7 +3,34 @@ import { parseArgs } from 'node:util';
 import { prettifyError, z } from 'zod';
 import { UsageError, errorMessage } from '../../src/common/errors.js';
 import { parseDuration } from '../../src/common/duration.js';
+import type { Output } from '../../src/common/output.js';
 import { defaultSchedule, scheduleSchema, type FaultStep } from './schedule.js';
+
+/** What a soak run is given (runSoak); its processes take their share of it (FleetSettings). */
+export interface SoakOptions {
+  count: number;
+  periodMs: number;
+  /** Pacing: N times real time; ignored with asFastAsPossible. */
+  rateFactor: number;
+  asFastAsPossible: boolean;
+  /** upload-worker processes alive at any time (the producer itself uploads nothing). */
+  uploadWorkerProcesses: number;
+  /** Concurrent uploads per upload-worker process. */
+  uploadConcurrency: number;
+  downloadWorkers: number;
+  /** Probability that the lake stores a PUT corrupted, for the whole run. */
+  corruptWriteRate: number;
+  /** Re-reads of a corrupted chunk before the downloader gives up on it (stored corruption is permanent). */
+  corruptionRetries: number;
+  schedule: readonly FaultStep[];
+  logDir: string;
+  /** Stop everything after this long (default: 5 min + 40 ms per chunk). */
+  deadlineMs?: number;
+  /** Once the producer is done, stop when no chunk was uploaded, verified or found corrupted for this long (default 90 s). */
+  stallMs?: number;
+  signal: AbortSignal;
+  output: Output;
+}
 
 export const soakUsage = `usage: npm run soak -- [options]   (or: node build/tools/soak/run.js [options])
 
