@@ -8,7 +8,12 @@ import { rucioErrors } from './rucio-error.js';
 
 /** Storage operations the catalog needs: presigning (signurl) and the admin object tampering. */
 export interface StorageOps {
-  presign(rse: RseRuntime, op: 'read' | 'write' | 'delete', pfn: string, lifetimeSeconds: number): Promise<string>;
+  /**
+   * `reuse`: the URL may be one signed up to a minute ago for the same object and lifetime, signed
+   * for that much longer (listings, which sign every PFN at every poll); without it, exactly the
+   * lifetime asked for (`signurl`).
+   */
+  presign(rse: RseRuntime, op: 'read' | 'write' | 'delete', pfn: string, lifetimeSeconds: number, options?: { reuse?: boolean }): Promise<string>;
   corruptObject(rse: RseRuntime, scope: string, name: string): Promise<void>;
   deleteObject(rse: RseRuntime, scope: string, name: string): Promise<void>;
 }

@@ -87,7 +87,7 @@ async function listReplicas(request: RouteRequest, context: LakeContext): Promis
       let pfn = pfnFor(rse, replica.scope, replica.name);
       // Like Rucio for https PFNs of a sign_url RSE, the listed URL is already signed for reading.
       if (rse.attributes.sign_url !== undefined && replica.state === 'A') {
-        pfn = await context.storage.presign(rse, 'read', pfn, signatureLifetime);
+        pfn = await context.storage.presign(rse, 'read', pfn, signatureLifetime, { reuse: true });
       }
       priority++;
       pfns[pfn] = { rse_id: rse.id, rse: rse.name, type: 'DISK', volatile: false, domain: 'wan', priority, client_extract: false };

@@ -477,15 +477,24 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     return path;
   };
 
+  const presigned = new PresignedUrls();
   return {
     server,
     setEndpoint(endpoint) {
       presignEndpoint = endpoint;
+      presigned.clear();
     },
-    presign(rse, op, pfn, lifetimeSeconds) {
+    presign(rse, op, pfn, lifetimeSeconds, presignOptions = {}) {
       // Signing is synchronous; its refusals still reach the caller as a rejected promise.
       return new Promise<string>((resolvePromise) => {
         if (presignEndpoint === undefined) throw rucioErrors.unavailable('the lake storage is not listening yet');
+        const lifetime = Math.min(Math.floor(lifetimeSeconds), maxPresignedSeconds);
+        const reuse = presignOptions.reuse === true;
+        const reused = reuse ? presigned.get(op, pfn, lifetime) : undefined;
+        if (reused !== undefined) {
+          resolvePromise(reused);
+          return;
+        }
         let url: URL;
         try {
           url = new URL(pfn);
@@ -497,7 +506,9 @@ export async function createStorageServer(options: StorageServerOptions): Promis
         if (bucket === undefined || bucket === '' || key === '' || bucket !== rse.bucket) {
           throw rucioErrors.invalidValueForKey(`url '${pfn}' is not an object of RSE '${rse.name}' (bucket '${rse.bucket ?? ''}')`);
         }
-        resolvePromise(presignUrl({
+        const now = Date.now();
+        const expiresSeconds = reuse ? presigned.expiresFor(lifetime) : lifetime;
+        const signed = presignUrl({
           method: op === 'read' ? 'GET' : op === 'write' ? 'PUT' : 'DELETE',
           endpoint: presignEndpoint,
           bucket,
@@ -505,8 +516,11 @@ export async function createStorageServer(options: StorageServerOptions): Promis
           accessKeyId: options.accessKeyId,
           secretAccessKey: options.secretAccessKey,
           region: options.region,
-          expiresSeconds: Math.min(Math.floor(lifetimeSeconds), maxPresignedSeconds),
-        }));
+          expiresSeconds,
+          now: new Date(now),
+        });
+        if (expiresSeconds > lifetime) presigned.set(op, pfn, lifetime, signed, now);
+        resolvePromise(signed);
       });
     },
     async corruptObject(rse, scope, name) {
@@ -529,4 +543,41 @@ export async function createStorageServer(options: StorageServerOptions): Promis
       }
     },
   };
+}
+
+/**
+ * Presigned URLs handed out again for a minute. Rucio signs every listed PFN of a sign_url RSE at
+ * every listing, and a consumer polling every 250 ms lists each new file several times (its
+ * look-back spans Rucio's one-second `updated_after` resolution): signing once per file and minute
+ * saves most of the signatures (about 0.1 ms each). A URL is signed for its lifetime plus the
+ * minute, so one handed out again later is still valid for at least the lifetime asked for.
+ */
+class PresignedUrls {
+  private static readonly reuseMs = 59_000;
+  private static readonly limit = 8_192;
+  private readonly urls = new Map<string, { url: string; signedAt: number }>();
+
+  /** The X-Amz-Expires to sign with: the lifetime plus the reuse window, within S3's 7 days. */
+  expiresFor(lifetimeSeconds: number): number {
+    const extended = lifetimeSeconds + Math.ceil(PresignedUrls.reuseMs / 1000) + 1;
+    return extended <= maxPresignedSeconds ? extended : lifetimeSeconds;
+  }
+
+  get(op: string, pfn: string, lifetimeSeconds: number, now = Date.now()): string | undefined {
+    const entry = this.urls.get(`${op} ${lifetimeSeconds} ${pfn}`);
+    return entry !== undefined && now - entry.signedAt < PresignedUrls.reuseMs ? entry.url : undefined;
+  }
+
+  set(op: string, pfn: string, lifetimeSeconds: number, url: string, signedAt: number): void {
+    // Bounded: a minute of a fast stream's files; the oldest go first.
+    if (this.urls.size >= PresignedUrls.limit) {
+      const oldest = this.urls.keys().next().value;
+      if (oldest !== undefined) this.urls.delete(oldest);
+    }
+    this.urls.set(`${op} ${lifetimeSeconds} ${pfn}`, { url, signedAt });
+  }
+
+  clear(): void {
+    this.urls.clear();
+  }
 }
