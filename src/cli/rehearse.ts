@@ -7,7 +7,7 @@ import { formatDuration } from '../common/duration.js';
 import { checkUserPath } from '../common/safe-path.js';
 import { checkWritableDir } from '../common/writable-dir.js';
 import { addDownloadOptions, downloadTargetFromFlags, type DownloadCommandFlags } from './download.js';
-import { duration, eitherName, nonNegativeInteger, parseWithOptions, positiveInteger, positiveNumber } from './parse.js';
+import { duration, eitherName, lifetime, nonNegativeInteger, parseWithOptions, positiveInteger, positiveNumber } from './parse.js';
 import { addRucioOptions, rucioConfigFromFlags, rucioFlagArgs, type RucioFlags } from './rucio-options.js';
 import { addUploadOptions, uploadRequestFromFlags, type UploadCommandFlags } from './upload.js';
 import { sloHelp } from './report.js';
@@ -36,9 +36,12 @@ interface RehearseFlags extends RucioFlags {
   external?: boolean;
   rse?: string;
   scope: string;
+  /** Seconds (--lifetime), for the upload's dataset and rules. */
+  lifetime?: number;
   redis?: string;
   lakeDir?: string;
   deadline?: number;
+  progressInterval?: number;
   /** --plots / --no-plots; unset: plots unless --json. */
   plots?: boolean;
   slo: string[];
@@ -85,9 +88,20 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         .default([]),
     )
     .addOption(new Option('--scope <scope>', 'Rucio scope').default('wavefier'))
+    .addOption(
+      new Option(
+        '--lifetime <duration>',
+        "the rehearsal dataset's lifetime and its rules', as upload's --lifetime, e.g. 7d: Rucio's daemons delete it all after that (with --external; the embedded lake runs no daemons, it records the expiry)",
+      ).argParser(lifetime('--lifetime')),
+    )
     .addOption(new Option('--redis <url>', 'Redis to use (default: a private redis-server)'))
     .addOption(new Option('--lake-dir <dir>', 'state directory of the embedded lake (default: <run>/lake)'))
     .addOption(new Option('--deadline <duration>', 'stop both sides after this long (default: expected duration + 2 min; unpaced: 25 ms per chunk + 2 min)').argParser(duration('--deadline')))
+    .addOption(
+      new Option('--progress-interval <duration>', 'without a terminal, a progress line on stderr this often (default 1m); with --json, a progress event on stdout (default 10s)').argParser(
+        atLeastOneSecond('--progress-interval'),
+      ),
+    )
     .addOption(new Option('--plots', 'draw the plots and the HTML page (the default, except with --json)'))
     .addOption(new Option('--no-plots', 'skip plots and the HTML page'))
     .addOption(new Option('--slo <objectives>', sloHelp).argParser((value: string, previous: string[]) => [...previous, value]).default([]))
@@ -140,8 +154,9 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         logDir: flags.logDir,
         external: flags.external === true,
         davsRses: flags.davsRse,
-        ...definedProps({ rse: flags.rse, redisUrl: flags.redis, lakeDir: flags.lakeDir, deadlineMs: flags.deadline }),
+        ...definedProps({ rse: flags.rse, redisUrl: flags.redis, lakeDir: flags.lakeDir, deadlineMs: flags.deadline, progressIntervalMs: flags.progressInterval }),
         scope: flags.scope,
+        ...definedProps({ lifetimeSeconds: flags.lifetime }),
         // With --json, plots are a side effect a script asks for (--plots).
         plots: flags.plots ?? !ctx.json,
         objectives,
@@ -217,6 +232,16 @@ async function checkDownloadArgs(args: readonly string[]): Promise<void> {
   const { dest } = await downloadTargetFromFlags(parsed.args[0], flags, parsed.command);
   const { checkDownloadRequest } = await import('../downloader/preflight.js');
   await checkDownloadRequest({ keep: flags.keep, ...definedProps({ dest }), pollIntervalMs: flags.pollInterval, logDir: flags.logDir });
+}
+
+/** A duration of at least a second: progress more often than that would be noise in a log. */
+function atLeastOneSecond(flag: string): (value: string) => number {
+  const parse = duration(flag);
+  return (value) => {
+    const ms = parse(value);
+    if (ms < 1000) throw new UsageError(`invalid ${flag} '${value}': give at least 1s`);
+    return ms;
+  };
 }
 
 /** A JSON value given inline or as @file. */

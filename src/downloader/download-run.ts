@@ -84,10 +84,18 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
   if (!(giveUpAfterMs > 0)) throw new UsageError(`--give-up-after must be positive, got ${giveUpAfterMs} ms`);
   // Credentials the server rejects fail the run now, not after the workers started; a catalog that
   // does not answer yet is tried again by the poll loop, for up to giveUpAfterMs.
-  const firstContact = await options.rucio.whoami().then(
-    () => undefined,
-    (error: unknown) => error,
-  );
+  // The server's version (`GET /ping`, unauthenticated) is asked alongside, once, for the report's
+  // header; a catalog that does not answer it leaves the version out, nothing else.
+  const [firstContact, rucioVersion] = await Promise.all([
+    options.rucio.whoami().then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    options.rucio.ping().then(
+      (answer) => answer.version,
+      () => undefined,
+    ),
+  ]);
   if (firstContact !== undefined && isWavefierError(firstContact) && (firstContact.exitCode === ExitCode.usage || firstContact instanceof RucioAccessDeniedError)) {
     throw firstContact;
   }
@@ -125,6 +133,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
         already_verified: alreadyVerified.size,
         // For the report's header: which catalog and which wavefier wrote this log.
         rucio_host: redactUrl(options.rucio.config.rucioHost),
+        rucio_version: rucioVersion,
         wavefier_version: packageVersion(),
       },
     } satisfies RunEvent);

@@ -19,6 +19,8 @@ export interface ChildRequest {
   pollIntervalMs?: number;
   keep: 'all' | 'none';
   scope: string;
+  /** The dataset's and its rules' lifetime, seconds (upload's --lifetime). */
+  lifetimeSeconds?: number;
   uploadArgs: string[];
   downloadArgs: string[];
 }
@@ -70,6 +72,7 @@ export function childArgs(request: ChildRequest, place: ChildPlace): { upload: s
     ...(request.asFastAsPossible ? ['--as-fast-as-possible'] : ['--rate-factor', String(request.rateFactor)]),
     '--workers', String(request.uploadWorkers),
     '--close-dataset',
+    ...(request.lifetimeSeconds === undefined ? [] : ['--lifetime', `${request.lifetimeSeconds}s`]),
     // Pacing starts once the download is ready (rehearse tells it): chunk 0 is measured like any other.
     '--start-when-told',
     ...request.uploadArgs,

@@ -8,6 +8,8 @@ export interface LiveViewOptions {
   /** The logs the upload and the download write. */
   files: { upload: string; download: string };
   schedule: { scheduled: number; intervalMs: number };
+  /** Without a terminal or with --json, a line or event this often (rehearse --progress-interval); default a minute, 10 s with --json. */
+  everyMs?: number;
   output: Output;
   now?: () => number;
 }
@@ -51,7 +53,7 @@ export function startLiveView(options: LiveViewOptions): LiveView {
       }
     });
   };
-  const timer = setInterval(tick, mode === 'terminal' ? terminalTickMs : mode === 'lines' ? lineEveryMs : jsonEveryMs);
+  const timer = setInterval(tick, mode === 'terminal' ? terminalTickMs : (options.everyMs ?? (mode === 'lines' ? lineEveryMs : jsonEveryMs)));
   timer.unref();
   return {
     async stop() {

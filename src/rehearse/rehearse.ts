@@ -30,6 +30,8 @@ export interface RehearseOptions extends ChildRequest {
   redisUrl?: string;
   lakeDir?: string;
   deadlineMs?: number;
+  /** The live view's progress line (no terminal) or event (--json) this often; default a minute, 10 s with --json. */
+  progressIntervalMs?: number;
   plots: boolean;
   /** Latency objectives (--slo) the report judges: a missed one is exit 6. */
   objectives?: readonly LatencyObjective[];
@@ -150,6 +152,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
       run: runId,
       files: { upload: join(runDir, uploadLogFile), download: join(runDir, downloadLogFile) },
       schedule: { scheduled: options.count, intervalMs },
+      ...definedProps({ everyMs: options.progressIntervalMs }),
       output,
     });
     cleanup.push('stopping the live view', () => live.stop());

@@ -71,18 +71,18 @@ function moreSettings(side: SideInfo): string | undefined {
   return parts.length === 0 ? undefined : parts.join(', ');
 }
 
-/** The Rucio server(s) the sides talked to: one line when they agree. */
+/** "a" when both sides give the same value, else "a (upload) / b (download)" (a side that gives none is left out). */
+function perSide(up: string | undefined, down: string | undefined): string | undefined {
+  if (up === down) return up;
+  return joined([up && `${up} (upload)`, down && `${down} (download)`], ' / ');
+}
+
+/** The Rucio server(s) the sides talked to, with the version each one's `GET /ping` answered: one value when they agree. */
 function rucioField(report: Report): string | undefined {
   const { upload, download } = report.run.sides;
-  const describe = (side: SideInfo): string | undefined => {
-    const host = settingText(side.settings, 'rucio_host');
-    const version = settingText(side.settings, 'rucio_version');
-    return host === undefined && version === undefined ? undefined : joined([host, version && `Rucio ${version}`], ', ');
-  };
-  const up = describe(upload);
-  const down = describe(download);
-  if (up === down) return up;
-  return joined([up && `upload: ${up}`, down && `download: ${down}`], '; ');
+  const host = perSide(settingText(upload.settings, 'rucio_host'), settingText(download.settings, 'rucio_host'));
+  const version = perSide(settingText(upload.settings, 'rucio_version'), settingText(download.settings, 'rucio_version'));
+  return joined([host, version && `Rucio server ${version}`]) || undefined;
 }
 
 function sourceField(report: Report): string | undefined {

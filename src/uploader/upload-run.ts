@@ -127,7 +127,14 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     if (plan === undefined) throw new Error('unreachable: a run is either new or resumed');
     if (resumed !== undefined) await checkWritableDir(plan.logDir, '--log-dir');
     const logFile = join(confinedPath(plan.logDir, plan.runId, options.resume === undefined ? '--run-id' : '--resume'), uploadLogFile);
-    await ensureDataset(options.rucio, plan, definedProps({ replicateTo: options.replicateTo, lifetimeSeconds: options.lifetimeSeconds }));
+    // The server's version (`GET /ping`) for the report's header, asked once alongside; unanswered, it is left out.
+    const [rucioVersion] = await Promise.all([
+      options.rucio.ping().then(
+        (answer) => answer.version,
+        () => undefined,
+      ),
+      ensureDataset(options.rucio, plan, definedProps({ replicateTo: options.replicateTo, lifetimeSeconds: options.lifetimeSeconds })),
+    ]);
     const log = openEventLog(logFile);
     cleanup.push('closing the upload log', () => log.close());
 
@@ -176,7 +183,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
       log.diagnostic('info', 'told to start pacing', { waited_ms: Math.round(waitedMs) });
     }
     const { state, settings, next } = resumed ?? (await createRun(redis, fixSchedule(plan, options.alignGps, now)));
-    log.write(runStartedEvent(settings, options.workers, options.resume === undefined ? undefined : next, replay));
+    log.write(runStartedEvent(settings, options.workers, options.resume === undefined ? undefined : next, replay, rucioVersion));
     log.write({
       event: 'ready',
       run: settings.runId,
@@ -298,7 +305,7 @@ async function createRun(redis: Redis, settings: RunSettings): Promise<{ state: 
 }
 
 /** The run_started record; `resumedAt` is where a resumed run picks up (absent for a new run). */
-function runStartedEvent(settings: RunSettings, workers: number, resumedAt: number | undefined, replay: ReplayDescription): RunEvent {
+function runStartedEvent(settings: RunSettings, workers: number, resumedAt: number | undefined, replay: ReplayDescription, rucioVersion: string | undefined): RunEvent {
   return {
     event: 'run_started',
     run: settings.runId,
@@ -320,6 +327,7 @@ function runStartedEvent(settings: RunSettings, workers: number, resumedAt: numb
       resumed_at: resumedAt,
       // For the report's header: which catalog and which wavefier wrote this log.
       rucio_host: settings.rucioHost === undefined ? undefined : redactUrl(settings.rucioHost),
+      rucio_version: rucioVersion,
       wavefier_version: packageVersion(),
     },
   };

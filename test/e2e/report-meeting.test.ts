@@ -129,7 +129,7 @@ describe('wavefier report for the meeting (built bin)', () => {
     expect(json.header.find((field) => field.label === 'download')?.value).toMatch(/ready [\d.]+ (ms|s) after run_started/);
     // Both sides name the catalog and the wavefier that wrote their logs.
     const version = (JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
-    expect(json.header.find((field) => field.label === 'rucio')?.value).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(json.header.find((field) => field.label === 'rucio')?.value).toMatch(/^http:\/\/127\.0\.0\.1:\d+, Rucio server 1\.31\.7$/);
     expect(json.header.find((field) => field.label === 'upload')?.value).toContain(`wavefier ${version}`);
     expect(json.header.find((field) => field.label === 'download')?.value).toContain(`wavefier ${version}`);
     expect(json.header.find((field) => field.label === 'source')?.value).toMatch(/^synthetic, 4,096 Hz, 20 chunks of 1\.00 s \([\d.]+ kB\), one chunk every 50\.0 ms \(rate factor 20\)$/);

@@ -70,8 +70,15 @@ describe('a live paced run on a real Rucio server', { timeout: 180_000 }, () => 
 
     const report = await runCli(['--json', 'report', '--no-plots', '--run', run, logs]);
     expect(report.code, report.stderr).toBe(0);
-    const joined = JSON.parse(report.stdout) as { verdict: { state: string }; integrity: { scheduled: number; uploaded: number; verified: number; missing: number; corrupted: number }; latency: { total: { count: number } } };
+    const joined = JSON.parse(report.stdout) as {
+      verdict: { state: string };
+      integrity: { scheduled: number; uploaded: number; verified: number; missing: number; corrupted: number };
+      latency: { total: { count: number } };
+      header: { label: string; value: string }[];
+    };
     expect(joined.verdict.state).toBe('pass');
+    // Each side asked the server's version once at start-up (GET /ping); they agree, so the header says it once.
+    expect(joined.header.find((field) => field.label === 'rucio')?.value).toMatch(/^http:\/\/127\.0\.0\.1:\d+, Rucio server 1\.31\.7$/);
     expect(joined.integrity).toMatchObject({ scheduled: 8, uploaded: 8, verified: 8, missing: 0, corrupted: 0 });
     expect(joined.latency.total.count).toBe(8);
 
