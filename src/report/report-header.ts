@@ -51,7 +51,10 @@ function hostsOf(side: SideInfo): string | undefined {
   return side.hosts.length === 0 ? undefined : side.hosts.join(', ');
 }
 
+/** How long the side took to be ready: as its ready line measured it from the process's start, else from its run_started line. */
 function startup(side: SideInfo): string | undefined {
+  const waited = side.waitedMs === undefined || side.waitedMs < 1 ? '' : `, then waited ${formatDuration(side.waitedMs)} to start pacing`;
+  if (side.startupMs !== undefined) return `ready ${formatDuration(side.startupMs)} after start${waited}`;
   if (side.startedAt === undefined || side.readyAt === undefined) return undefined;
   return `ready ${formatDuration(side.readyAt - side.startedAt)} after run_started`;
 }

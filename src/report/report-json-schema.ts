@@ -47,7 +47,7 @@ const sideInfo = z.strictObject({
   ...instant('started_at'),
   ...instant('ready_at'),
   ...instant('finished_at'),
-  startup_ms: ms.nullable().describe('ready_at - started_at: start-up of this side'),
+  startup_ms: ms.nullable().describe("start-up of this side: its ready line's startup_ms (from the process's start), else ready_at - started_at"),
   settings: z.record(z.string(), z.unknown()).describe('run_started settings as written, keys in snake_case'),
 }).meta({ id: 'side' });
 

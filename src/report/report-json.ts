@@ -91,7 +91,7 @@ function sideJson(side: SideInfo): Record<string, unknown> {
     ...instant('started_at', side.startedAt),
     ...instant('ready_at', side.readyAt),
     ...instant('finished_at', side.finishedAt),
-    startup_ms: side.startedAt === undefined || side.readyAt === undefined ? null : roundMs(side.readyAt - side.startedAt),
+    startup_ms: side.startupMs !== undefined ? roundMs(side.startupMs) : side.startedAt === undefined || side.readyAt === undefined ? null : roundMs(side.readyAt - side.startedAt),
     settings: snakeKeys(side.settings),
   };
 }

@@ -41,6 +41,13 @@ export interface SideInfo {
   /** Earliest run_started, latest run_finished, earliest ready (pino times, epoch ms). */
   startedAt: number | undefined;
   readyAt: number | undefined;
+  /**
+   * The earliest ready line's own `startup_ms`: from the process's start to ready, as the side measured
+   * it (the upload writes run_started only once its schedule is fixed, after its set-up; older logs have none).
+   */
+  startupMs: number | undefined;
+  /** The upload's ready line: how long it then waited to be told to start pacing (rehearse waits for its download). */
+  waitedMs: number | undefined;
   finishedAt: number | undefined;
   /** run_started's settings, as written (snake_case keys): the first writer's, plus what later ones add. */
   settings: Record<string, unknown>;

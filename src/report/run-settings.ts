@@ -4,7 +4,8 @@ import type { LogSide, SideInfo } from './report-types.js';
 
 /**
  * What each side said about itself: the settings of its run_started lines, when it started, was
- * ready (the `ready` event: the downloader's first poll answered and workers connected) and
+ * ready (the `ready` event: the downloader's first poll answered and workers connected; the uploader's
+ * set-up and warm-up done) and
  * finished, and on which hosts its writers ran. Only the header of the report uses it: it decides
  * nothing about the verdict.
  */
@@ -36,7 +37,11 @@ export class RunSettingsCollector {
         }
         break;
       case 'ready':
-        if (time !== undefined) side.readyAt = Math.min(side.readyAt ?? time, time);
+        if (time !== undefined && (side.readyAt === undefined || time < side.readyAt)) {
+          side.readyAt = time;
+          side.startupMs = settingNumber(event.settings ?? {}, 'startup_ms');
+          side.waitedMs = settingNumber(event.settings ?? {}, 'waited_ms');
+        }
         break;
       case 'run_finished':
         if (time !== undefined) side.finishedAt = Math.max(side.finishedAt ?? time, time);
@@ -55,7 +60,7 @@ export class RunSettingsCollector {
 }
 
 function emptySide(): SideInfo {
-  return { hosts: [], writers: 0, startedAt: undefined, readyAt: undefined, finishedAt: undefined, settings: {} };
+  return { hosts: [], writers: 0, startedAt: undefined, readyAt: undefined, startupMs: undefined, waitedMs: undefined, finishedAt: undefined, settings: {} };
 }
 
 /** A setting as text, or undefined when absent or not a plain value. */

@@ -7,6 +7,7 @@ import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
 import { checkPage, decodePng, inkedFraction } from '../helpers/browser.js';
 import { repoRoot, runCli } from '../helpers/cli.js';
 import { scratchDirPerTest } from '../helpers/scratch.js';
+import { readEvents } from '../helpers/stack.js';
 
 const scratch = scratchDirPerTest('wavefier-report-meeting-');
 
@@ -122,11 +123,18 @@ describe('wavefier report for the meeting (built bin)', () => {
     expect(existsSync(join(runDir, 'upload.jsonl'))).toBe(true);
     expect(json.rehearsal?.html).toBeNull();
     expect(existsSync(join(runDir, 'report'))).toBe(false);
-    // The downloader logs `ready` once its first poll is answered and its workers are connected.
-    const download = json.run.sides.download;
-    expect(download.ready_at_ms).not.toBeNull();
-    expect(download.startup_ms).toBe((download.ready_at_ms ?? 0) - (download.started_at_ms ?? 0));
-    expect(json.header.find((field) => field.label === 'download')?.value).toMatch(/ready [\d.]+ (ms|s) after run_started/);
+    // The downloader logs `ready` once its first poll is answered and its workers are connected, the
+    // uploader once set up and warmed; each with its start-up from the process's start, as the header says.
+    for (const side of ['upload', 'download'] as const) {
+      const info = json.run.sides[side];
+      expect(info.ready_at_ms, side).not.toBeNull();
+      const ready = (await readEvents(runDir, side)).find((event) => event.event === 'ready') as { settings?: { startup_ms?: number } } | undefined;
+      expect(info.startup_ms, side).toBe(ready?.settings?.startup_ms);
+      expect(info.startup_ms, side).toBeGreaterThan(0);
+      expect(json.header.find((field) => field.label === side)?.value, side).toMatch(/ready [\d.]+ (ms|s) after start/);
+    }
+    // The rehearsal tells its upload to start pacing once the download is ready: the header says how long it waited.
+    expect(json.header.find((field) => field.label === 'upload')?.value).toMatch(/ready [\d.]+ (ms|s) after start(, then waited [\d.]+ (ms|s) to start pacing)?/);
     // Both sides name the catalog and the wavefier that wrote their logs.
     const version = (JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
     expect(json.header.find((field) => field.label === 'rucio')?.value).toMatch(/^http:\/\/127\.0\.0\.1:\d+, Rucio server 1\.31\.7$/);
