@@ -36,8 +36,14 @@ const bitString = (bytes: Buffer, unusedBits = 0): Buffer => der(0x03, Buffer.fr
 const explicit = (n: number, inner: Buffer): Buffer => der(0xa0 | n, inner);
 const trueValue = der(0x01, Buffer.from([0xff]));
 
-function positiveInteger(bytes: Buffer): Buffer {
-  const trimmed = bytes[0] === 0 && bytes.length > 1 ? bytes.subarray(1) : bytes;
+/**
+ * A non-negative big-endian number as a DER INTEGER: minimal, so every leading zero byte goes (OpenSSL
+ * refuses `00 00 ..` and `00 <7f` as "illegal padding"), and one comes back when the top bit is set.
+ */
+export function derPositiveInteger(bytes: Buffer): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start += 1;
+  const trimmed = bytes.length === 0 ? Buffer.from([0]) : bytes.subarray(start);
   return der(0x02, (trimmed[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), trimmed]) : trimmed);
 }
 
@@ -104,7 +110,7 @@ function certificatePem(fields: CertificateFields): string {
   const algorithm = sequence(oid(oids.ecdsaWithSha256));
   const tbs = sequence(
     explicit(0, der(0x02, Buffer.from([2]))),
-    positiveInteger(randomBytes(16)),
+    derPositiveInteger(randomBytes(16)),
     algorithm,
     encodeName(fields.issuer),
     sequence(time(fields.notBefore), time(fields.notAfter)),

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { createLakeCa, createServerCertificate, subjectHashName } from '../../src/lake/tls-certificate.js';
+import { createLakeCa, createServerCertificate, derPositiveInteger, subjectHashName } from '../../src/lake/tls-certificate.js';
 import { scratchDirPerTest } from '../helpers/scratch.js';
 
 const scratch = scratchDirPerTest('wavefier-lake-tls-');
@@ -53,5 +53,17 @@ describe('lake storage certificates', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('DER integers of the certificates (serial numbers are random bytes)', () => {
+  const hex = (bytes: number[]): string => derPositiveInteger(Buffer.from(bytes)).toString('hex');
+  it('are minimal whatever the leading bytes: no run of zero bytes, a zero byte only before a set top bit', () => {
+    expect(hex([0, 0, 0x05, 0x01])).toBe('02020501');
+    expect(hex([0, 0, 0, 0x80])).toBe('02020080');
+    expect(hex([0x80, 0x01])).toBe('0203008001');
+    expect(hex([0x7f])).toBe('02017f');
+    expect(hex([0, 0])).toBe('020100');
+    expect(hex([])).toBe('020100');
   });
 });
