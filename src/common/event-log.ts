@@ -1,8 +1,9 @@
 import { fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { redact } from './redact.js';
+import { confinedPath } from './safe-path.js';
 
 /**
  * A JSON-lines event log written with pino to a file (DESIGN §3). Each line is written synchronously:
@@ -55,6 +56,34 @@ export function openEventLog(path: string, base: Record<string, unknown> = {}): 
       destination.end();
     },
   };
+}
+
+/**
+ * The logs a worker process keeps for the runs it serves, `<logDir>/<run>/<fileName>`, each opened
+ * when first needed and all closed together. The run id comes from a job in Redis: it must still
+ * name a folder inside logDir (a refusal is a UsageError naming it).
+ */
+export class RunLogs {
+  private readonly logs = new Map<string, EventLog>();
+
+  constructor(
+    private readonly logDir: string,
+    private readonly fileName: string,
+  ) {}
+
+  for(run: string): EventLog {
+    let log = this.logs.get(run);
+    if (!log) {
+      log = openEventLog(join(confinedPath(this.logDir, run, `run id '${run}' of a queued job`), this.fileName));
+      this.logs.set(run, log);
+    }
+    return log;
+  }
+
+  close(): void {
+    for (const log of this.logs.values()) log.close();
+    this.logs.clear();
+  }
 }
 
 /**

@@ -1,9 +1,8 @@
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { Worker } from 'bullmq';
 import { CleanupStack } from '../common/cleanup.js';
 import { errorMessage } from '../common/errors.js';
-import { openEventLog, type EventLog } from '../common/event-log.js';
+import { RunLogs, type EventLog } from '../common/event-log.js';
 import type { Output } from '../common/output.js';
 import { redactUrl } from '../common/redact.js';
 import { bullmqConnection, connectRedis, warmUpBullmq } from '../redis/index.js';
@@ -58,18 +57,9 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
     // The first job should not wait for a token and a connection to the catalog (the RSE lookup):
     // paid here, before this process joins a run. A catalog that does not answer yet is tried again by the job.
     await options.rucio.whoami().catch(() => undefined);
-    const logs = new Map<string, EventLog>();
-    cleanup.push('closing the retry logs', () => {
-      for (const log of logs.values()) log.close();
-    });
-    const logFor = (run: string): EventLog => {
-      let log = logs.get(run);
-      if (!log) {
-        log = openEventLog(join(options.logDir, run, `download-worker-${hostname()}-${process.pid}.jsonl`));
-        logs.set(run, log);
-      }
-      return log;
-    };
+    const logs = new RunLogs(options.logDir, `download-worker-${hostname()}-${process.pid}.jsonl`);
+    cleanup.push('closing the retry logs', () => logs.close());
+    const logFor = (run: string): EventLog => logs.for(run);
     const workers = new Map<string, Worker>();
     cleanup.push('stopping the download workers', () => Promise.all([...workers.values()].map((worker) => worker.close(true))).then(() => undefined));
     const serve = async (queue: string): Promise<void> => {

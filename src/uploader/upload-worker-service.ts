@@ -1,9 +1,7 @@
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { CleanupStack } from '../common/cleanup.js';
-import { openEventLog, type EventLog } from '../common/event-log.js';
+import { RunLogs, type EventLog } from '../common/event-log.js';
 import type { Output } from '../common/output.js';
-import { confinedPath } from '../common/safe-path.js';
 import { redactUrl } from '../common/redact.js';
 import { connectRedis } from '../redis/index.js';
 import type { RucioClient } from '../rucio/index.js';
@@ -42,19 +40,9 @@ export async function serveUploadWorkers(options: UploadWorkerServiceOptions): P
   try {
     const redis = await connectRedis(options.redisUrl);
     cleanup.push('disconnecting from Redis', () => redis.disconnect());
-    const logs = new Map<string, EventLog>();
-    cleanup.push('closing the retry logs', () => {
-      for (const log of logs.values()) log.close();
-    });
-    const logFor = (run: string): EventLog => {
-      let log = logs.get(run);
-      if (!log) {
-        // The run id comes from a job in Redis: it must still name a folder inside --log-dir.
-        log = openEventLog(join(confinedPath(options.logDir, run, `run id '${run}' of a queued job`), `upload-${hostname()}-${process.pid}.jsonl`));
-        logs.set(run, log);
-      }
-      return log;
-    };
+    const logs = new RunLogs(options.logDir, `upload-${hostname()}-${process.pid}.jsonl`);
+    cleanup.push('closing the retry logs', () => logs.close());
+    const logFor = (run: string): EventLog => logs.for(run);
     const pool = startWorkerPool({
       redisUrl: options.redisUrl,
       redis,

@@ -1,8 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openEventLog } from '../../src/common/event-log.js';
+import { UsageError } from '../../src/common/errors.js';
+import { RunLogs, openEventLog } from '../../src/common/event-log.js';
 
 describe('event log', () => {
   let dir: string;
@@ -43,5 +44,18 @@ describe('event log', () => {
     }
     const lines = await linesOf(path);
     expect(lines.map((line) => (line === '' ? '' : (JSON.parse(line) as { seq: number }).seq))).toEqual([0, 1, '']);
+  });
+
+  it("keeps a worker's log per run under the log directory, one file each, and refuses a run id that leaves it", async () => {
+    const logs = new RunLogs(join(dir, 'logs'), 'upload-worker-1.jsonl');
+    expect(logs.for('run-a')).toBe(logs.for('run-a'));
+    logs.for('run-a').diagnostic('info', 'retrying', { seq: 1 });
+    logs.for('run-b').diagnostic('info', 'retrying', { seq: 2 });
+    // The run id of a queued job comes from Redis, where anyone with access can write one.
+    for (const hostile of ['../outside', '/etc', 'a/../../b']) expect(() => logs.for(hostile)).toThrow(UsageError);
+    logs.close();
+    expect((await readdir(join(dir, 'logs'))).sort()).toEqual(['run-a', 'run-b']);
+    expect(await readdir(dir)).toEqual(['logs']);
+    expect(JSON.parse((await linesOf(join(dir, 'logs', 'run-b', 'upload-worker-1.jsonl')))[0] ?? '')).toMatchObject({ msg: 'retrying', seq: 2 });
   });
 });
