@@ -120,25 +120,17 @@ export const listReplicasSchema = z
   })
   .loose();
 
-export const ruleSchema = z
-  .object({
-    dids: z.array(didRef),
-    copies: z.number().int().positive(),
-    rse_expression: z.string(),
-    grouping: z.enum(['ALL', 'DATASET', 'NONE']).nullable().optional(),
-    lifetime: z.number().nullable().optional(),
-    account: z.string().nullable().optional(),
-  })
-  .loose();
+/** What a rule asks for, whether it names its DIDs (POST /rules/) or is given with the DID it is for (a new DID's rules). */
+const ruleFields = {
+  copies: z.number().int().positive(),
+  rse_expression: z.string(),
+  grouping: z.enum(['ALL', 'DATASET', 'NONE']).nullable().optional(),
+  lifetime: z.number().nullable().optional(),
+  account: z.string().nullable().optional(),
+};
 
-export const datasetRuleSchema = z
-  .object({
-    copies: z.number().int().positive(),
-    rse_expression: z.string(),
-    grouping: z.enum(['ALL', 'DATASET', 'NONE']).nullable().optional(),
-    lifetime: z.number().nullable().optional(),
-    account: z.string().nullable().optional(),
-  })
-  .loose();
+export const ruleSchema = z.object({ dids: z.array(didRef), ...ruleFields }).loose();
+
+export const datasetRuleSchema = z.object(ruleFields).loose();
 
 export const statusSchema = z.object({ open: z.boolean() }).strict();
