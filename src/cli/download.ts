@@ -1,12 +1,14 @@
+import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import { definedProps } from '../common/defined.js';
 import { IntegrityError, UsageError } from '../common/errors.js';
 import { checkPathName, checkUserPath } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
 import type { DownloadPollMode, DownloadSummary } from '../downloader/index.js';
+import type { RucioClient } from '../rucio/index.js';
 import { datasetArgument, type DatasetDid } from './did.js';
 import { duration, eitherName, nonNegativeInteger, positiveInteger } from './parse.js';
-import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
+import { rucioClientFor, rucioConfigFromFlags, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
 
 interface DownloadFlags {
@@ -35,6 +37,14 @@ interface DownloadFlags {
 }
 
 /**
+ * One core for this process (polls, the queue, the log), the others for the worker processes, which
+ * verify: more processes than cores only make each start slower (every one loads its modules, about
+ * half a second of CPU) and verify no faster; each fetches 2 chunks at a time, which covers waiting
+ * on the network. At most 4.
+ */
+const defaultDownloadWorkers = Math.max(1, Math.min(4, availableParallelism() - 1));
+
+/**
  * 250 ms: the plain interval, used before the stream's beat is learned, when it is irregular, and with
  * `--poll incremental|full` (a chunk then waits 125 ms on average to be seen). Phase-locked polling
  * polls once per chunk, just after it is due, whatever this is.
@@ -53,7 +63,11 @@ export function addDownloadOptions(command: Command): Command {
     .addOption(new Option('--dest <dir>').hideHelp())
     .addOption(new Option('--no-subdir', 'put files directly in --dir, without the <dataset> folder'))
     .addOption(new Option('--keep <what>', '"none" verifies without keeping the files (long rehearsals)').choices(['all', 'none']).default('all'))
-    .addOption(new Option('--workers <n>', 'worker processes on this host that download and verify (0: only `download-worker` processes started elsewhere)').argParser(nonNegativeInteger('--workers')).default(4))
+    .addOption(
+      new Option('--workers <n>', 'worker processes on this host that download and verify (0: only `download-worker` processes started elsewhere)')
+        .argParser(nonNegativeInteger('--workers'))
+        .default(defaultDownloadWorkers, `the CPUs less one, 1 to 4: ${defaultDownloadWorkers} here`),
+    )
     .addOption(
       new Option('--poll <mode>', 'phase-locked: poll just after each predicted arrival (learned from the stream); incremental: poll every interval; full: list the whole dataset every interval (the seed approach)')
         .choices(['phase-locked', 'incremental', 'full'])
@@ -111,12 +125,37 @@ export function registerDownload(program: Command, runtime: Runtime): void {
   addDownloadOptions(command).action(async (did: string | undefined, flags: DownloadCommandFlags, cmd: Command) => {
     const ctx = contextFor(cmd, runtime);
     const { dataset, dest } = await downloadTargetFromFlags(did, flags, cmd);
-    const { config, client } = await rucioClientFromFlags(flags);
-    const { runDownload } = await import('../downloader/index.js');
+    const config = await rucioConfigFromFlags(flags);
+    const [{ checkDownloadRequest }, { startDownloadEarly }, { defaultWorkerConcurrency }, { validateRedisUrl }] = await Promise.all([
+      import('../downloader/preflight.js'),
+      import('../downloader/early-start.js'),
+      import('../downloader/worker-pool.js'),
+      import('../redis/url.js'),
+    ]);
+    // Nothing starts before the request is checked (runDownload checks it again; nothing is created).
+    await checkDownloadRequest({ keep: flags.keep, pollIntervalMs: flags.pollInterval, logDir: flags.logDir, ...definedProps({ dest }) });
+    if (flags.redis !== undefined) validateRedisUrl(flags.redis);
+    // The worker processes (and the private Redis they need) start now: they load their modules while
+    // this process loads the rest of its own and asks the catalog its first questions.
+    const early = startDownloadEarly({
+      scope: dataset.scope,
+      dataset: dataset.name,
+      ...definedProps({ redisUrl: flags.redis }),
+      workers: flags.workers,
+      concurrency: defaultWorkerConcurrency,
+      logDir: flags.logDir,
+      rucioSettings: config,
+      output: ctx.output,
+    });
+    let client: RucioClient | undefined;
     try {
+      // The run's own module, not the downloader's index: that also holds the worker side (the HDF5 decoder).
+      const [rucio, { runDownload }] = await Promise.all([rucioClientFor(config, flags), import('../downloader/download-run.js')]);
+      client = rucio;
       const summary = await runDownload({
+        early,
         ...(flags.redis === undefined ? {} : { redisUrl: flags.redis }),
-        rucio: client,
+        rucio,
         workerRucioSettings: config,
         scope: dataset.scope,
         dataset: dataset.name,
@@ -148,7 +187,8 @@ export function registerDownload(program: Command, runtime: Runtime): void {
         );
       }
     } finally {
-      await client.close();
+      await client?.close();
+      await early.stop();
     }
   });
 }

@@ -138,6 +138,11 @@ export async function rucioConfigFromFlags(flags: RucioFlags, env: NodeJS.Proces
 
 export async function rucioClientFromFlags(flags: RucioFlags, env: NodeJS.ProcessEnv = process.env): Promise<{ config: RucioConfig; client: RucioClient }> {
   const config = await rucioConfigFromFlags(flags, env);
+  return { config, client: await rucioClientFor(config, flags, env) };
+}
+
+/** The client for a configuration rucioConfigFromFlags read (a caller that starts work between the two). */
+export async function rucioClientFor(config: RucioConfig, flags: RucioFlags, env: NodeJS.ProcessEnv = process.env): Promise<RucioClient> {
   const { RucioClient: Client } = await import('../rucio/client.js');
-  return { config, client: new Client(config, { env: environmentFor(flags, env) }) };
+  return new Client(config, { env: environmentFor(flags, env) });
 }

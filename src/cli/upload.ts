@@ -7,6 +7,7 @@ import { replayLine, sourceSpecFrom, syntheticDefaults } from '../uploader/repla
 import { validateChunkTag } from '../strain/chunk-name.js';
 import type { DqPolicy, GapPolicy } from '../strain/index.js';
 import type { ResumeFlags, UploadDryRun, UploadSummary } from '../uploader/index.js';
+import type { RucioClient } from '../rucio/index.js';
 import type { RunRequest } from '../uploader/run-plan.js';
 import { datasetArgument } from './did.js';
 import { duration, lifetime, nonNegativeInteger, pointInTime, positiveInteger, positiveNumber } from './parse.js';
@@ -159,10 +160,16 @@ export function registerUpload(program: Command, runtime: Runtime): void {
     // starts: a usage problem is answered at once and leaves nothing behind.
     const { prepareUploadRun } = await import('../uploader/preflight.js');
     const prepared = request.resume === undefined && !dryRun ? await prepareUploadRun(request) : undefined;
-    const { client } = await rucioClientFromFlags(flags);
-    // Loaded here, not at start-up: `wavefier --help` should not pay for HDF5, BullMQ and the AWS SDK.
-    const { planUploadDryRun, runUpload } = await import('../uploader/index.js');
+    // The request is good: a private redis-server (a run without --redis) starts now, while the Rucio
+    // client and the queue libraries load, instead of after them. runUpload takes it over.
+    const privateRedis = dryRun || request.redisUrl !== undefined ? undefined : import('../redis/private-server.js').then(({ startPrivateRedis }) => startPrivateRedis());
+    // Its failure (no redis-server installed) is runUpload's to report; a run that stops before then stops it.
+    const earlyRedis = privateRedis?.catch(() => undefined);
+    let client: RucioClient | undefined;
     try {
+      // Loaded here, not at start-up: `wavefier --help` should not pay for HDF5, BullMQ and the Rucio client.
+      const [rucio, { planUploadDryRun, runUpload }] = await Promise.all([rucioClientFromFlags(flags), import('../uploader/index.js')]);
+      client = rucio.client;
       if (dryRun) {
         const plan = await planUploadDryRun({ ...request, rucio: client });
         ctx.output.result({ event: 'dry_run', ...plan }, renderDryRun(plan));
@@ -170,7 +177,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
       }
       const summary = await runUpload({
         ...request,
-        ...definedProps({ prepared, lifetimeSeconds: flags.lifetime }),
+        ...definedProps({ prepared, lifetimeSeconds: flags.lifetime, privateRedis }),
         rucio: client,
         closeDataset: flags.closeDataset === true,
         workers: flags.workers,
@@ -186,7 +193,8 @@ export function registerUpload(program: Command, runtime: Runtime): void {
         throw new RuntimeFailure(`${summary.failed} of ${summary.scheduled} chunks failed to upload; the reasons are in ${summary.logFile}`);
       }
     } finally {
-      await client.close();
+      await client?.close();
+      await (await earlyRedis)?.stop();
     }
   });
 }

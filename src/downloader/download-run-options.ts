@@ -1,5 +1,6 @@
 import type { Output } from '../common/output.js';
 import type { RucioClient } from '../rucio/index.js';
+import type { EarlyStart } from './early-start.js';
 
 // What a caller (the CLI, rehearse, tests) hands runDownload: kept apart from the run's orchestration
 // so the option surface can be read, and imported, without the whole run.
@@ -42,6 +43,11 @@ export interface DownloadRunOptions {
   signal: AbortSignal;
   output: Output;
   now?: () => number;
+  /**
+   * The private Redis, worker processes and queue name of startDownloadEarly (the CLI starts them
+   * before it loads the run's modules): taken over instead of started here; stopped at the end.
+   */
+  early?: EarlyStart;
 }
 
 export type DownloadPollMode = 'phase-locked' | 'incremental' | 'full';

@@ -31,7 +31,7 @@ import { CatalogContact, ClosedDatasetProbe, defaultGiveUpAfterMs } from './stop
 import { DownloadRegistration } from './download-registry.js';
 import { WorkerAnswers } from './worker-answers.js';
 import { checkDownloadRequest } from './preflight.js';
-import { DownloadWorkerPool } from './worker-pool.js';
+import { defaultWorkerConcurrency, DownloadWorkerPool } from './worker-pool.js';
 
 /** After a Ctrl-C: how long chunks in flight may take, and how long a worker process may take to stop. */
 const interruptedDrainMs = 2000;
@@ -39,8 +39,6 @@ const interruptedWorkerGraceMs = 2000;
 
 /** Room in the queue's event stream, which carries the workers' answers (5 events per chunk). */
 const answerStreamLength = 100_000;
-/** Chunks each local worker process fetches at the same time. */
-const defaultWorkerConcurrency = 2;
 
 /**
  * Waits until every chunk a worker has started on has its answer here: the chunks still pending are
@@ -77,6 +75,15 @@ class Readiness {
  * Here: set-up, the order of the phases and the summary; each phase lives in its own file.
  */
 export async function runDownload(options: DownloadRunOptions): Promise<DownloadSummary> {
+  try {
+    return await download(options);
+  } finally {
+    // What an early start began and the run did not take over (it stopped before): stopped too. Idempotent.
+    await options.early?.stop();
+  }
+}
+
+async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
   const now = options.now ?? Date.now;
   const started = now();
   await checkDownloadRequest(options);
@@ -102,7 +109,11 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
   const cleanup = new CleanupStack({ onError: (message) => options.output.warn(message) });
   try {
     let redisUrl = options.redisUrl;
-    if (redisUrl === undefined) {
+    if (options.early !== undefined) {
+      const { privateRedis, redisUrl: earlyUrl } = await options.early.services;
+      redisUrl = earlyUrl;
+      if (privateRedis !== undefined) cleanup.push('stopping the private redis-server', () => privateRedis.stop());
+    } else if (redisUrl === undefined) {
       const server = await startPrivateRedis();
       redisUrl = server.url;
       // Pushed first, so stopped last: the queue and the worker processes still use it while they stop.
@@ -139,7 +150,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     } satisfies RunEvent);
 
     const connection = bullmqConnection(redisUrl);
-    const queueName = downloadQueueName(options.scope, options.dataset, `${process.pid}${randomBytes(3).toString('hex')}`);
+    const queueName = options.early?.queueName ?? downloadQueueName(options.scope, options.dataset, `${process.pid}${randomBytes(3).toString('hex')}`);
     // The answers travel in the queue's event stream: room for a long backlog of them.
     const queue = new Queue(queueName, { connection, streams: { events: { maxLen: answerStreamLength } } });
     queue.on('error', (error) => log.diagnostic('warn', 'download queue connection error', { error: errorMessage(error) }));
@@ -248,7 +259,10 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
       (error) => log.diagnostic('warn', 'could not renew the download run in the registry of active runs', { error: errorMessage(error) }),
     );
     cleanup.push('leaving the registry of active download runs', () => registration.remove());
-    const workers = new DownloadWorkerPool({
+    // Started early (the CLI spawns them before it loads this module), or now.
+    const earlyPool = options.early === undefined ? undefined : (await options.early.services).pool;
+    options.early?.attachLog(log);
+    const workers = earlyPool ?? new DownloadWorkerPool({
       workers: options.workers,
       concurrency: options.workerConcurrency ?? defaultWorkerConcurrency,
       redisUrl,
@@ -261,7 +275,7 @@ export async function runDownload(options: DownloadRunOptions): Promise<Download
     });
     // After a Ctrl-C a worker process gets a short moment to stop by itself (DESIGN §5: 5 s in all).
     cleanup.push('stopping the download worker processes', () => workers.close(options.signal.aborted ? interruptedWorkerGraceMs : undefined));
-    workers.start();
+    if (earlyPool === undefined) workers.start();
     const readiness = new Readiness(() => {
       // Workers that connect only after a Ctrl-C must not log `ready` after `run_finished`.
       if (options.signal.aborted) return;

@@ -1,4 +1,4 @@
-import { parseChunkName } from '../strain/index.js';
+import { parseChunkName } from '../strain/chunk-name.js';
 
 /**
  * Period and phase of a stream of files, learned from what the polls saw: the phase-locked poll

@@ -21,9 +21,13 @@ export interface WorkerPoolOptions {
   /** Plain Rucio settings, handed over in the environment. */
   rucioSettings: unknown;
   env?: NodeJS.ProcessEnv;
-  log: EventLog;
-  output: Output;
+  /** Where the pool notes what its processes say on stderr and when one exits. */
+  log: Pick<EventLog, 'diagnostic'>;
+  output: Pick<Output, 'warn'>;
 }
+
+/** Chunks each local worker process fetches at the same time. */
+export const defaultWorkerConcurrency = 2;
 
 /** How long a worker process may take to start (load its modules, connect) before the run goes on without it. */
 const readyTimeoutMs = 30_000;

@@ -1,8 +1,9 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisOptions as BullmqRedisOptions } from 'bullmq';
 import { definedProps } from '../common/defined.js';
-import { UnavailableError, UsageError } from '../common/errors.js';
+import { UnavailableError } from '../common/errors.js';
 import { redactUrl } from '../common/redact.js';
+import { validateRedisUrl } from './url.js';
 
 export interface ConnectOptions {
   /** How long to wait for the first PING before giving up with a clear error. */
@@ -11,18 +12,6 @@ export interface ConnectOptions {
   forBullmq?: boolean;
 }
 
-export function validateRedisUrl(url: string): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError(`invalid --redis URL '${redactUrl(url)}': expected redis://[user:password@]host:port[/db]`);
-  }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new UsageError(`invalid --redis URL '${redactUrl(url)}': the scheme must be redis:// or rediss://`);
-  }
-  return parsed;
-}
 
 /** ioredis options for `url`, shared by every connection wavefier opens. */
 export function redisOptions(url: string, options: ConnectOptions = {}): RedisOptions & { host: string; port: number } {

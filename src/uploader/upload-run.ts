@@ -15,7 +15,7 @@ import { onForcedExit } from '../common/shutdown.js';
 import { checkWritableDir } from '../common/writable-dir.js';
 import { uploadLogFile, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
-import { bullmqConnection, connectRedis, startPrivateRedis, warmUpBullmq } from '../redis/index.js';
+import { bullmqConnection, connectRedis, startPrivateRedis, warmUpBullmq, type PrivateRedis } from '../redis/index.js';
 import { warmUpStorage, type RucioClient } from '../rucio/index.js';
 import { encodeChunk, openSource, type SourceSpec } from '../strain/index.js';
 import { EventPump } from './event-pump.js';
@@ -36,6 +36,8 @@ export interface UploadRunOptions extends RunRequest {
   prepared?: PreparedRun;
   /** Redis to use; when absent a private redis-server is started for the run. */
   redisUrl?: string;
+  /** Without redisUrl: the private redis-server the caller already started (the CLI, while it loads this module). */
+  privateRedis?: Promise<PrivateRedis>;
   rucio: RucioClient;
   /** Continue this run (its settings come from Redis); flags given again must agree with them (resumeFlags). */
   resume?: string;
@@ -104,7 +106,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
 
     let redisUrl = options.redisUrl;
     if (redisUrl === undefined) {
-      const privateRedis = await startPrivateRedis();
+      const privateRedis = await (options.privateRedis ?? startPrivateRedis());
       redisUrl = privateRedis.url;
       // Pushed first, so stopped last: everything below still talks to it while it stops.
       cleanup.push('stopping the private redis-server', () => privateRedis.stop());

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -18,6 +18,15 @@ beforeEach(async () => {
 afterEach(async () => {
   await stack.dispose();
 });
+
+/** Command lines of the running processes that contain `text`. */
+async function processesNaming(text: string): Promise<string[]> {
+  const entries = await readdir('/proc').catch(() => []);
+  const lines = await Promise.all(
+    entries.filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid).map((pid) => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')),
+  );
+  return lines.map((line) => line.replaceAll('\0', ' ').trim()).filter((line) => line.includes(text));
+}
 
 /** A copy of the lake's rucio.cfg with some keys changed, as RUCIO_CONFIG. */
 async function configWith(changes: Record<string, string>): Promise<NodeJS.ProcessEnv> {
@@ -44,13 +53,17 @@ async function download(env: NodeJS.ProcessEnv, args: string[]): Promise<{ code:
 }
 
 describe('download fails loudly (built bin, embedded lake, real Redis)', () => {
-  it('exits 2 at start when the server rejects the credentials, before any worker starts', async () => {
+  it('exits 2 at start when the server rejects the credentials, and stops the worker processes it started alongside', async () => {
     const result = await download(await configWith({ password: 'not-the-password' }), ['--until-idle', '2s']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/wavefier: error: authenticate account root \(userpass\) at http:\/\/127\.0\.0\.1:\d+ failed: HTTP 401 .*; check the account, the credentials/);
     expect(result.stderr).not.toMatch(/not-the-password/);
+    // Nothing the worker processes said while they were being stopped.
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stdout).toBe('');
     expect(result.ms).toBeLessThan(15_000);
+    // The worker processes start before the credentials are checked (they load their modules meanwhile): none is left.
+    expect(await processesNaming(join(stack.dir, 'logs'))).toEqual([]);
   });
 
   it('tries an unreachable catalog again for --give-up-after, with one error line, then exits 1', async () => {
