@@ -10,6 +10,7 @@ interface ServeFlags {
   dir: string;
   port: string;
   s3Port: string;
+  s3TlsPort: string;
   host: string;
   tokenLifetime: string;
   davsRse: string[];
@@ -38,7 +39,8 @@ export const registerLake: RegisterCommand = (program, runtime) => {
     .description('run the embedded lake until SIGINT/SIGTERM and print how to connect to it')
     .addOption(new Option('--dir <dir>', 'state directory (database, objects, etc/rucio.cfg)').default('./.wavefier/lake'))
     .addOption(new Option('--port <n>', 'catalog (Rucio REST) port, 0 = ephemeral').default('0'))
-    .addOption(new Option('--s3-port <n>', 'S3 port, 0 = ephemeral').default('0'))
+    .addOption(new Option('--s3-port <n>', 'S3 port (plain HTTP, for S3 tools), 0 = ephemeral').default('0'))
+    .addOption(new Option('--s3-tls-port <n>', "port of the same storage over TLS, the one the RSEs' PFNs name (LAKE_S3, LAKE_SIGNED), 0 = ephemeral").default('0'))
     .addOption(new Option('--host <address>', 'address to listen on').default('127.0.0.1'))
     .addOption(new Option('--token-lifetime <duration>', 'lifetime of auth tokens').default('1h'))
     .addOption(
@@ -56,6 +58,7 @@ export const registerLake: RegisterCommand = (program, runtime) => {
         host: flags.host,
         port: parsePort(flags.port, '--port'),
         s3Port: parsePort(flags.s3Port, '--s3-port'),
+        s3TlsPort: parsePort(flags.s3TlsPort, '--s3-tls-port'),
         tokenLifetimeMs: parseDuration(flags.tokenLifetime, '--token-lifetime'),
         davsRses: flags.davsRse.map(parseDavsRse),
       };

@@ -149,6 +149,25 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       },
     } satisfies RunEvent);
 
+    const poller = new DatasetPoller(
+      {
+        client: options.rucio,
+        scope: options.scope,
+        dataset: options.dataset,
+        mode: options.pollMode === 'full' ? 'full' : 'incremental',
+        ...definedProps({ rseExpression: options.fromRse }),
+        reconcileEveryMs: options.reconcileEveryMs,
+        overlapMs: 2000,
+        catalogClock: options.rucio.catalogClock,
+        now,
+      },
+      alreadyVerified,
+    );
+    // The first poll goes out now: the catalog answers it while the queue and its answer stream are
+    // set up (the poll loop's first round takes the answer; a failure is the loop's to handle).
+    const firstPoll = { startedAt: now(), result: poller.poll() };
+    firstPoll.result.catch(() => undefined);
+
     const connection = bullmqConnection(redisUrl);
     const queueName = options.early?.queueName ?? downloadQueueName(options.scope, options.dataset, `${process.pid}${randomBytes(3).toString('hex')}`);
     // The answers travel in the queue's event stream: room for a long backlog of them.
@@ -174,6 +193,9 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     const paths = new LocalPaths(writes && options.dest !== undefined && ignoresCase(options.dest));
     // Files an earlier run of this log wrote keep their names and paths.
     for (const name of alreadyVerified) paths.claim({ scope: options.scope, name, relativePath: writes ? localRelativePath(jobs, name) : undefined }, '');
+    const closedProbe = options.untilClosed ? new ClosedDatasetProbe(options.rucio, options.scope, options.dataset) : undefined;
+    // Fired when the run may be able to stop: the poll loop's pause ends early (see onVerified).
+    let woken = new AbortController();
     const schedule: PollSchedule =
       options.pollMode === 'phase-locked'
         ? new PhaseLockedSchedule({ intervalMs: options.pollIntervalMs, onDecision: (decision, fields) => log.diagnostic('debug', decision, fields) })
@@ -186,7 +208,12 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       stats,
       paths,
       // A chunk's own due time tells the schedule where the stream's beat is.
-      onVerified: (answer) => schedule.verified?.(answer.name, answer.tAvail),
+      onVerified: (answer) => {
+        schedule.verified?.(answer.name, answer.tAvail);
+        // The last chunk in flight of a closed dataset (or the --until-count-th): the run can stop now, not at the next poll.
+        const complete = closedProbe?.closed === true || (options.untilCount !== undefined && stats.verified + alreadyVerified.size >= options.untilCount);
+        if (complete && coordinator.pending.size === 0) woken.abort();
+      },
       now,
     });
     let finished = false;
@@ -292,20 +319,6 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     });
     void workers.whenReady(runSignal).then(() => readiness.set('workers'));
 
-    const poller = new DatasetPoller(
-      {
-        client: options.rucio,
-        scope: options.scope,
-        dataset: options.dataset,
-        mode: options.pollMode === 'full' ? 'full' : 'incremental',
-        ...definedProps({ rseExpression: options.fromRse }),
-        reconcileEveryMs: options.reconcileEveryMs,
-        overlapMs: 2000,
-        catalogClock: options.rucio.catalogClock,
-        now,
-      },
-      alreadyVerified,
-    );
     const progress = startProgress(options.output, options.dataset, () => progressLine(stats, coordinator.pending.size));
     cleanup.push('stopping the progress line', () => progress.stop());
 
@@ -323,7 +336,13 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
         requeue: (chunk) => coordinator.requeue(chunk),
         now,
       }),
-      ...(options.untilClosed ? { closedProbe: new ClosedDatasetProbe(options.rucio, options.scope, options.dataset) } : {}),
+      ...(closedProbe === undefined ? {} : { closedProbe }),
+      firstPoll,
+      wake: () => {
+        const current = woken.signal;
+        if (current.aborted) woken = new AbortController();
+        return current;
+      },
       schedule,
       rules: {
         untilClosed: options.untilClosed,

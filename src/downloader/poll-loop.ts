@@ -22,6 +22,10 @@ export interface PollLoopOptions {
   schedule: PollSchedule;
   rules: StopRules;
   stats: DownloadStats;
+  /** The first poll, sent during the set-up (its start, and the answer to come): the loop's first round takes it. */
+  firstPoll?: { startedAt: number; result: Promise<PollResult> };
+  /** A pause between polls ends early when the signal this returns fires (the run may be able to stop now). */
+  wake?: () => AbortSignal;
   /** Told after every poll the catalog answered. */
   onPolled?: (result: PollResult) => void;
   /** Whether the catalog answers: when to give up, and whether a stopped run did its job. */
@@ -45,6 +49,7 @@ export interface PollLoopOptions {
 export async function runPollLoop(options: PollLoopOptions): Promise<string> {
   const { stats, schedule, output, signal, now, contact } = options;
   let announcedWaiting = false;
+  let firstPoll = options.firstPoll;
   for (;;) {
     const reason = stopReason(options.rules, runPosition(options));
     if (reason !== undefined) {
@@ -55,11 +60,13 @@ export async function runPollLoop(options: PollLoopOptions): Promise<string> {
       }
       return reason;
     }
-    const startedAt = now();
+    const startedAt = firstPoll?.startedAt ?? now();
+    const answer = firstPoll?.result ?? options.poller.poll();
+    firstPoll = undefined;
     let result: PollResult | undefined;
     let polled: PollResult | undefined;
     try {
-      polled = await options.poller.poll();
+      polled = await answer;
       contact.answered(now());
     } catch (error) {
       if (rucioNotFound(error) && stats.polls === 0) {
@@ -87,7 +94,7 @@ export async function runPollLoop(options: PollLoopOptions): Promise<string> {
     }
     const wait = schedule.delayAfter(definedProps({ startedAt, finishedAt: now(), result }));
     // Aborted: the next stop check says so.
-    if (wait > 0) await pause(wait, signal);
+    if (wait > 0) await pause(wait, options.wake === undefined ? signal : AbortSignal.any([signal, options.wake()]));
   }
 }
 

@@ -49,6 +49,17 @@ async function missingDirectories(path: string, prefix: string): Promise<string[
   return missing;
 }
 
+/**
+ * How wavefier reaches an RSE with `sign_url` (what the catalog offers to sign for): with the RSE's
+ * keys in rse-accounts.cfg it signs its own S3 requests (no catalog call per object), else it asks
+ * the catalog for presigned URLs. Said so, not just the RSE attribute.
+ */
+function signing(signUrl: string | undefined, storeScheme: string): string {
+  if (signUrl === undefined) return '';
+  if (storeScheme === 's3') return ` (S3 requests signed by wavefier with the RSE's keys from rse-accounts.cfg; the catalog's sign_url ${signUrl} is not used)`;
+  return ` (URLs presigned by the catalog: sign_url ${signUrl})`;
+}
+
 export function skipped(check: string, why: string): CheckResult {
   return { check, ok: true, skipped: true, detail: `skipped: ${why}`, ms: 0 };
 }
@@ -111,7 +122,7 @@ export async function diagnoseRucio(
           const scope = options.scope ?? `user.${config.account}`;
           const name = `wavefier-doctor-probe-${Date.now()}-${randomBytes(4).toString('hex')}`;
           const target = await client.storage.writeTarget(rseName, scope, name);
-          const where = `${write.scheme}://${write.hostname}${write.port === 0 ? '' : `:${write.port}`}${info.signUrl ? ` (signed URLs: ${info.signUrl})` : ''}`;
+          const where = `${write.scheme}://${write.hostname}${write.port === 0 ? '' : `:${write.port}`}${signing(info.signUrl, target.store.scheme)}`;
           const presenting = target.store.presented === undefined ? '' : `, presenting ${target.store.presented}`;
           if (!options.write) return { detail: `${rseName} resolved: ${where}, lfn2pfn ${info.lfn2pfnAlgorithm}${presenting}; write probe skipped (--no-write)` };
           const probe = randomBytes(64);

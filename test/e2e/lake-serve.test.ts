@@ -3,6 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/redis/private-server.js';
 import { repoRoot, runCli, wavefierBin } from '../helpers/cli.js';
 
 const dirs: string[] = [];
@@ -61,10 +62,45 @@ describe('wavefier lake serve', () => {
     await expect(fetch(`${ready.rucioHost}/ping`)).rejects.toThrow();
   });
 
+  it('--s3-tls-port fixes the port of the storage over TLS, the one the S3 RSEs name in their PFNs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wavefier-lake-tls-port-'));
+    dirs.push(dir);
+    const tlsPort = await freePort();
+    const child = spawn(process.execPath, [wavefierBin, '--json', 'lake', 'serve', '--dir', dir, '--s3-tls-port', String(tlsPort)], {
+      cwd: repoRoot,
+      env: { ...process.env, CI: '1', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    let stdout = '';
+    const firstLine = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no ready line')), 30_000);
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+        const newline = stdout.indexOf('\n');
+        if (newline >= 0) {
+          clearTimeout(timer);
+          resolve(stdout.slice(0, newline));
+        }
+      });
+    });
+    const ready = JSON.parse(firstLine) as { s3: { endpoint: string; tlsEndpoint: string }; rses: { name: string; pfnPrefix: string }[] };
+    expect(ready.s3.tlsEndpoint).toBe(`https://127.0.0.1:${tlsPort}`);
+    expect(ready.s3.endpoint).not.toContain(`:${tlsPort}`);
+    for (const name of ['LAKE_S3', 'LAKE_SIGNED']) {
+      expect(ready.rses.find((rse) => rse.name === name)?.pfnPrefix).toMatch(new RegExp(`^https://127\\.0\\.0\\.1:${tlsPort}/`));
+    }
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+  });
+
   it('rejects a bad port with exit 2 and one line', async () => {
     const result = await runCli(['lake', 'serve', '--port', 'http']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/invalid --port 'http'/);
+    const tls = await runCli(['lake', 'serve', '--s3-tls-port', '70000']);
+    expect(tls.code).toBe(2);
+    expect(tls.stderr.trim()).toMatch(/^wavefier: error: invalid --s3-tls-port '70000': use a port number 0-65535/);
     const lifetime = await runCli(['lake', 'serve', '--token-lifetime', 'forever']);
     expect(lifetime.code).toBe(2);
   });
