@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { definedProps } from '../common/defined.js';
-import { ExitCode, IntegrityError, UsageError, errorMessage } from '../common/errors.js';
+import { ExitCode, IntegrityError, InterruptedError, UsageError, errorMessage } from '../common/errors.js';
 import { formatDuration } from '../common/duration.js';
 import { checkUserPath } from '../common/safe-path.js';
 import { checkWritableDir } from '../common/writable-dir.js';
@@ -182,7 +182,7 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         import('../rehearse/index.js'),
         import('../report/index.js'),
       ]);
-      const result = await rehearse({ ...request, signal: ctx.signal, output: ctx.output });
+      const result = await rehearse({ ...request, signal: ctx.signal, output: ctx.output, ...definedProps({ stdout: runtime.stdout }) });
       // A rehearsal that is not clean names its problem chunks, rclone-check style.
       const problems = reportExitCode(result.report) === 0 ? '' : renderListing(result.report, { all: false });
       const text = [
@@ -202,6 +202,8 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         }),
         text,
       );
+      // Its reader gone, the rehearsal was stopped early: the status says so (143), as after a SIGTERM.
+      if (result.readerGone && result.exitCode !== ExitCode.integrity) throw new InterruptedError('SIGPIPE');
       if (result.exitCode === ExitCode.integrity) throw new IntegrityError(`rehearsal ${result.run} is not clean: see the report above`);
       // Stopped by its --deadline (not by a signal) with nothing lost: exit 4, as `wavefier report` does;
       // no verdict (a side's log missing, or nothing uploaded): exit 5, never a pass.

@@ -20,6 +20,14 @@ export const ownerPipeEnv = 'WAVEFIER_OWNER_PIPE';
 /** How a stop began: a signal from the user, or the owner's pipe (closed or broken). */
 export type StopCause = NodeJS.Signals | 'owner';
 
+/**
+ * How long a graceful stop may take once nobody is left to force it: the owner is gone. A stop that
+ * waits on what went with it (a Redis or a lake already stopped) would otherwise never end; then the
+ * exit is forced, as by a second signal. An owner that is still there forces its child after 3-10 s
+ * itself (stopOwnedChild).
+ */
+export const unattendedStopLimitMs = 10_000;
+
 export interface StopRequestOptions {
   stderr: NodeJS.WritableStream;
   /** Ends the process at once (process.exit): a second signal. */
@@ -30,6 +38,8 @@ export interface StopRequestOptions {
   outputs?: NodeJS.WritableStream[];
   /** Told when the stop begins (for tests and for the stop clock). */
   onStop?: (cause: StopCause) => void;
+  /** Default {@link unattendedStopLimitMs}. */
+  unattendedStopLimitMs?: number;
 }
 
 export interface StopRequests {
@@ -73,13 +83,16 @@ export function watchStopRequests(options: StopRequestOptions): StopRequests {
     options.onStop?.(cause);
     controller.abort(reason);
   };
+  const forceExit = (code: number): never => {
+    runForcedExitHooks();
+    return options.exit(code);
+  };
 
   const onSignal = (signal: NodeJS.Signals): void => {
     const code = signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm;
     if (controller.signal.aborted) {
       options.stderr.write(`\nwavefier: ${signal} while stopping: exiting now\n`);
-      runForcedExitHooks();
-      options.exit(code);
+      forceExit(code);
     }
     options.stderr.write(`\nwavefier: ${signal} received, stopping gracefully (send it again to exit at once)\n`);
     begin(signal, new InterruptedError(signal));
@@ -87,8 +100,24 @@ export function watchStopRequests(options: StopRequestOptions): StopRequests {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // Nobody is left to send the second signal: the stop is bounded instead (see unattendedStopLimitMs).
+  const limitMs = options.unattendedStopLimitMs ?? unattendedStopLimitMs;
+  let unattended: NodeJS.Timeout | undefined;
+  const boundUnattendedStop = (why: string): void => {
+    if (unattended !== undefined) return;
+    unattended = setTimeout(() => {
+      options.stderr.write(`wavefier: the graceful stop did not end within ${limitMs / 1000} s and ${why}: exiting now\n`);
+      const reason: unknown = controller.signal.reason;
+      forceExit(reason instanceof InterruptedError ? reason.exitCode : ExitCode.sigterm);
+    }, limitMs);
+    // A stop that ends in time exits as it would have.
+    unattended.unref();
+  };
+
   let stdin: NodeJS.ReadableStream | undefined;
   const onOwnerGone = (): void => {
+    // Also when a stop is under way (the dying owner's SIGTERM came first): nobody can force it now.
+    boundUnattendedStop('the wavefier process that started this one is gone');
     if (controller.signal.aborted) return;
     options.stderr.write('wavefier: stopping gracefully: asked by the wavefier process that started this one (or it is gone)\n');
     begin('owner', new InterruptedError('SIGTERM'));
@@ -117,6 +146,7 @@ export function watchStopRequests(options: StopRequestOptions): StopRequests {
       stdin?.off('end', onOwnerGone);
       stdin?.off('close', onOwnerGone);
       stdin?.off('error', onOwnerGone);
+      clearTimeout(unattended);
     },
   };
 }

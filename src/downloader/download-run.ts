@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import { CleanupStack } from '../common/cleanup.js';
+import { boundedCleanup, CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
 import { ExitCode, RuntimeFailure, UsageError, errorMessage, isWavefierError } from '../common/errors.js';
@@ -363,8 +363,11 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       // After a Ctrl-C (DESIGN §5: back within 5 s) the workers take no new chunk and those in flight
       // get a short moment; chunks still queued or waiting for a retry are found again by the next
       // download of the dataset.
-      await queue.pause();
-      await untilStartedAnswered(queue, coordinator.pending, interruptedDrainMs, now);
+      // Bounded: with Redis gone (its owner stopped it first) these would wait for it forever.
+      await boundedCleanup(
+        queue.pause().then(() => untilStartedAnswered(queue, coordinator.pending, interruptedDrainMs, now)),
+        interruptedDrainMs + 1000,
+      ).catch(() => log.diagnostic('warn', 'Redis did not answer while the download stopped: the chunks in flight are found again by the next download'));
     } else {
       await coordinator.drain(30_000);
     }

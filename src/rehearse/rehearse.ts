@@ -18,6 +18,7 @@ import { startWavefier, type ChildResult, type RunningChild } from './child.js';
 import type { LakeProcess } from './lake-process.js';
 import { startLiveView } from './live-view.js';
 import { startRedis, startStack } from './stack.js';
+import { watchStdoutReader } from '../common/stdout-reader.js';
 import { whenLogSaysReady } from './warm-start.js';
 
 export interface RehearseOptions extends ChildRequest {
@@ -41,6 +42,8 @@ export interface RehearseOptions extends ChildRequest {
   faults?: unknown;
   signal: AbortSignal;
   output: Output;
+  /** Where the result goes (default process.stdout): when its reader goes away, the rehearsal stops as if interrupted. */
+  stdout?: NodeJS.WritableStream;
 }
 
 export interface RehearseResult {
@@ -56,6 +59,8 @@ export interface RehearseResult {
   /** The plot files and report.html written. */
   plotFiles?: string[];
   wallMs: number;
+  /** Stopped because the reader of its output went away (`| head -1`, a closed terminal's pipe). */
+  readerGone: boolean;
 }
 
 /** An unpaced run's deadline allowance per chunk: a slow machine's 40 chunks/s. */
@@ -73,6 +78,26 @@ const childForceAfterMs = 3000;
  * run at two sites, then the report of their logs.
  */
 export async function rehearse(options: RehearseOptions): Promise<RehearseResult> {
+  // Its stdout's reader gone, a rehearsal stops its children in order as after a Ctrl-C: a crash on
+  // EPIPE left them to stop by themselves, with the Redis and lake they needed killed under them.
+  const readerGone = new AbortController();
+  const stdout = options.stdout ?? process.stdout;
+  const onReaderGone = (): void => {
+    if (readerGone.signal.aborted) return;
+    options.output.warn('the reader of the output went away: stopping the rehearsal');
+    readerGone.abort(new InterruptedError('SIGPIPE'));
+  };
+  // Kept after the rehearsal: later writes to the broken pipe are dropped.
+  stdout.on('error', onReaderGone);
+  const watcher = stdout === process.stdout ? watchStdoutReader(onReaderGone) : { stop: () => undefined };
+  try {
+    return await rehearseUntil({ ...options, signal: AbortSignal.any([options.signal, readerGone.signal]) }, () => readerGone.signal.aborted);
+  } finally {
+    watcher.stop();
+  }
+}
+
+async function rehearseUntil(options: RehearseOptions, readerWentAway: () => boolean): Promise<RehearseResult> {
   const started = Date.now();
   const { output } = options;
   // Usage problems of the rehearsal itself, before anything starts (the upload's and download's
@@ -238,6 +263,7 @@ export async function rehearse(options: RehearseOptions): Promise<RehearseResult
       download: downloadResult,
       ...definedProps({ plotsDir, htmlFile, plotFiles }),
       wallMs: Date.now() - started,
+      readerGone: readerWentAway(),
     };
   } finally {
     await cleanup.run();
