@@ -3,6 +3,7 @@ import { definedProps } from '../common/defined.js';
 import { RuntimeFailure, UsageError } from '../common/errors.js';
 import { checkPathName } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
+import { whenOwnerSendsLine } from '../common/shutdown.js';
 import { replayLine, sourceSpecFrom, syntheticDefaults } from '../uploader/replay.js';
 import { validateChunkTag } from '../strain/chunk-name.js';
 import type { DqPolicy, GapPolicy } from '../strain/index.js';
@@ -183,7 +184,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
         workers: flags.workers,
         attempts: flags.attempts,
         drainTimeoutMs: flags.drainTimeout,
-        ...(flags.startWhenTold === true ? { startGate: () => lineOnStdin(ctx.signal) } : {}),
+        ...(flags.startWhenTold === true ? { startGate: () => whenOwnerSendsLine(ctx.signal) } : {}),
         signal: ctx.signal,
         output: ctx.output,
       });
@@ -196,31 +197,6 @@ export function registerUpload(program: Command, runtime: Runtime): void {
       await client?.close();
       await (await earlyRedis)?.stop();
     }
-  });
-}
-
-/**
- * Resolves at the first line on stdin (the owner's pipe), when it ends (the owner stopped us or is
- * gone: the stop itself comes through the abort signal), or on the signal.
- */
-function lineOnStdin(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    let received = '';
-    const done = (): void => {
-      process.stdin.off('data', onData);
-      process.stdin.off('end', done);
-      process.stdin.off('close', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const onData = (chunk: Buffer | string): void => {
-      received += chunk.toString();
-      if (received.includes('\n')) done();
-    };
-    process.stdin.on('data', onData);
-    process.stdin.once('end', done);
-    process.stdin.once('close', done);
-    signal.addEventListener('abort', done, { once: true });
   });
 }
 

@@ -51,6 +51,51 @@ export interface StopRequests {
 const forcedExitHooks = new Set<() => void>();
 
 /**
+ * What the owner has said on its pipe. The pipe has one reader (watchStopRequests, from the start of
+ * the process) and a line the owner sends is remembered: a command that asks for it later
+ * (`upload --start-when-told`, still warming up when the download became ready) must not miss it.
+ */
+const ownerPipe = { watched: false, lineReceived: false, ended: false, text: '', listeners: new Set<() => void>() };
+
+function heardFromOwner(chunk: Buffer | string): void {
+  if (ownerPipe.lineReceived) return;
+  ownerPipe.text += chunk.toString();
+  if (!ownerPipe.text.includes('\n')) return;
+  ownerPipe.lineReceived = true;
+  for (const listener of ownerPipe.listeners) listener();
+}
+
+function ownerPipeEnded(): void {
+  ownerPipe.ended = true;
+  for (const listener of ownerPipe.listeners) listener();
+}
+
+/**
+ * Resolves once the owner has sent a line on its pipe (even before this was called), when the pipe
+ * ends (the owner stopped us or is gone: the stop itself comes through the abort signal), or on the
+ * signal. Without an owner's pipe, stdin is read for the line.
+ */
+export function whenOwnerSendsLine(signal: AbortSignal, stdin: NodeJS.ReadableStream = process.stdin): Promise<void> {
+  if (!ownerPipe.watched) {
+    ownerPipe.watched = true;
+    stdin.on('data', heardFromOwner);
+    stdin.once('end', ownerPipeEnded);
+    stdin.once('close', ownerPipeEnded);
+  }
+  return new Promise((resolve) => {
+    const done = (): void => {
+      if (!ownerPipe.lineReceived && !ownerPipe.ended && !signal.aborted) return;
+      ownerPipe.listeners.delete(done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    ownerPipe.listeners.add(done);
+    signal.addEventListener('abort', done, { once: true });
+    done();
+  });
+}
+
+/**
  * Registers what must happen even when the user forces the exit with a second signal: short,
  * synchronous work (a final log line). Returns the function that removes the hook again.
  */
@@ -126,10 +171,13 @@ export function watchStopRequests(options: StopRequestOptions): StopRequests {
     // Ours only: the processes this one starts get pipes of their own.
     Reflect.deleteProperty(env, ownerPipeEnv);
     stdin = options.stdin ?? process.stdin;
+    ownerPipe.watched = true;
     stdin.on('end', onOwnerGone);
     stdin.on('close', onOwnerGone);
     stdin.on('error', onOwnerGone);
-    stdin.on('data', () => undefined);
+    stdin.on('data', heardFromOwner);
+    stdin.on('end', ownerPipeEnded);
+    stdin.on('close', ownerPipeEnded);
     // Watching the pipe must not keep a finished command alive.
     (stdin as { unref?: () => void }).unref?.();
     // The owner reads our stdout and stderr; once it is gone a write fails with EPIPE, which must not
