@@ -161,6 +161,7 @@ export function watchStopRequests(options: StopRequestOptions): StopRequests {
 
   let stdin: NodeJS.ReadableStream | undefined;
   const onOwnerGone = (): void => {
+    ownerPipeEnded();
     // Also when a stop is under way (the dying owner's SIGTERM came first): nobody can force it now.
     boundUnattendedStop('the wavefier process that started this one is gone');
     if (controller.signal.aborted) return;
@@ -176,8 +177,6 @@ export function watchStopRequests(options: StopRequestOptions): StopRequests {
     stdin.on('close', onOwnerGone);
     stdin.on('error', onOwnerGone);
     stdin.on('data', heardFromOwner);
-    stdin.on('end', ownerPipeEnded);
-    stdin.on('close', ownerPipeEnded);
     // Watching the pipe must not keep a finished command alive.
     (stdin as { unref?: () => void }).unref?.();
     // The owner reads our stdout and stderr; once it is gone a write fails with EPIPE, which must not
