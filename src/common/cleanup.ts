@@ -1,4 +1,5 @@
 import { errorMessage } from './errors.js';
+import { withinTime } from './time-limit.js';
 
 /** How long one shutdown step (closing a queue, a worker pool, a server) may take before we move on. */
 export const cleanupStepTimeoutMs = 15_000;
@@ -8,15 +9,9 @@ export const cleanupStepTimeoutMs = 15_000;
  * answers) must not keep a stopping process alive; the next steps still run.
  */
 export async function boundedCleanup(step: unknown, timeoutMs = cleanupStepTimeoutMs): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`a shutdown step did not finish within ${timeoutMs / 1000} s; going on`)), timeoutMs);
+  await withinTime(Promise.resolve(step), timeoutMs, () => {
+    throw new Error(`a shutdown step did not finish within ${timeoutMs / 1000} s; going on`);
   });
-  try {
-    await Promise.race([Promise.resolve(step), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export type CleanupStep = () => unknown;

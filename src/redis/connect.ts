@@ -3,6 +3,7 @@ import type { RedisOptions as BullmqRedisOptions } from 'bullmq';
 import { definedProps } from '../common/defined.js';
 import { UnavailableError } from '../common/errors.js';
 import { redactUrl } from '../common/redact.js';
+import { withinTime } from '../common/time-limit.js';
 import { validateRedisUrl } from './url.js';
 
 export interface ConnectOptions {
@@ -56,16 +57,10 @@ export async function connectRedis(url: string, options: ConnectOptions = {}): P
   }
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return withinTime(promise, ms, () => {
+    throw new Error(`no answer within ${ms} ms`);
   });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Connection settings in BullMQ's own option type (it creates and owns the connections). */

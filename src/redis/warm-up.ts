@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
+import { withinTime } from '../common/time-limit.js';
 import { bullmqConnection } from './connect.js';
 
 /** How long the throw-away job may take before the warm-up gives up on it (the run goes on regardless). */
@@ -34,29 +35,15 @@ export async function warmUpBullmq(redisUrl: string, options: { work: boolean })
     await finished;
     return true;
   };
-  const warm = await withinTime(attempt().catch(() => false), warmUpTimeoutMs, false);
+  const warm = await withinTime(attempt().catch(() => false), warmUpTimeoutMs, () => false);
   if (!warm) {
     // Redis did not answer: its connections give up by themselves, nothing is waited for.
     void worker?.close(true).catch(() => undefined);
     void queue.close().catch(() => undefined);
     return false;
   }
-  await withinTime(worker?.close().catch(() => undefined), warmUpTimeoutMs, undefined);
-  await withinTime(queue.obliterate({ force: true }).catch(() => undefined), warmUpTimeoutMs, undefined);
-  await withinTime(queue.close().catch(() => undefined), warmUpTimeoutMs, undefined);
+  if (worker !== undefined) await withinTime(worker.close().catch(() => undefined), warmUpTimeoutMs, () => undefined);
+  await withinTime(queue.obliterate({ force: true }).catch(() => undefined), warmUpTimeoutMs, () => undefined);
+  await withinTime(queue.close().catch(() => undefined), warmUpTimeoutMs, () => undefined);
   return true;
-}
-
-/** `promise`'s value, or `fallback` once `ms` passed. */
-async function withinTime<T>(promise: Promise<T> | undefined, ms: number, fallback: T): Promise<T> {
-  if (promise === undefined) return fallback;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
