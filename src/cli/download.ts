@@ -23,6 +23,7 @@ interface DownloadFlags {
   poll: DownloadPollMode;
   pollInterval: number;
   reconcileEvery: number;
+  catalogResolution: number;
   fromRse?: string;
   untilCount?: number;
   untilIdle?: number;
@@ -75,6 +76,11 @@ export function addDownloadOptions(command: Command): Command {
     )
     .addOption(new Option('--poll-interval <duration>', 'time between polls (phase-locked: until the stream is learned, or when it is irregular)').argParser(duration('--poll-interval')).default(defaultPollIntervalMs, '250ms'))
     .addOption(new Option('--reconcile-every <duration>', 'incremental mode: check the dataset length this often, and list it fully when it holds unseen files').argParser(duration('--reconcile-every')).default(60_000, '60s'))
+    .addOption(
+      new Option('--catalog-resolution <duration>', "incremental polls: the resolution of the catalog's replica update times (Rucio on Oracle or MySQL: 1s; PostgreSQL: 1ms; the embedded lake: 1ms)")
+        .argParser(duration('--catalog-resolution'))
+        .default(1000, '1s'),
+    )
     .addOption(new Option('--from-rse <expr>', 'only count replicas at RSEs matching this expression (replicated chain)'))
     .addOption(new Option('--until-count <n>', 'stop after N verified chunks').argParser(positiveInteger('--until-count')))
     .addOption(new Option('--until-idle <duration>', 'stop after no new chunk for this long').argParser(duration('--until-idle')))
@@ -166,6 +172,7 @@ export function registerDownload(program: Command, runtime: Runtime): void {
         pollMode: flags.poll,
         pollIntervalMs: flags.pollInterval,
         reconcileEveryMs: flags.reconcileEvery,
+        catalogResolutionMs: flags.catalogResolution,
         ...(flags.fromRse === undefined ? {} : { fromRse: flags.fromRse }),
         ...(flags.untilCount === undefined ? {} : { untilCount: flags.untilCount }),
         ...(flags.untilIdle === undefined ? {} : { untilIdleMs: flags.untilIdle }),

@@ -28,6 +28,8 @@ export interface DownloadRunOptions {
   pollMode: DownloadPollMode;
   pollIntervalMs: number;
   reconcileEveryMs: number;
+  /** The resolution of the catalog's replica update times (default 1 s, Rucio's on Oracle and MySQL). */
+  catalogResolutionMs?: number;
   fromRse?: string;
   untilCount?: number;
   untilIdleMs?: number;

@@ -155,7 +155,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
         scope: options.scope,
         dataset: options.dataset,
         mode: options.pollMode === 'full' ? 'full' : 'incremental',
-        ...definedProps({ rseExpression: options.fromRse }),
+        ...definedProps({ rseExpression: options.fromRse, catalogResolutionMs: options.catalogResolutionMs }),
         reconcileEveryMs: options.reconcileEveryMs,
         overlapMs: 2000,
         catalogClock: options.rucio.catalogClock,

@@ -126,7 +126,7 @@ async function afterPoll(options: PollLoopOptions, result: PollResult, startedAt
     fresh: result.fresh.length,
     listed: result.listed,
     full: result.full,
-    ...definedProps({ look_back_ms: result.lookBackMs }),
+    ...definedProps({ look_back_ms: result.lookBackMs, sweep: result.sweep }),
   });
   return result;
 }

@@ -21,14 +21,24 @@ export interface PollerOptions {
   /**
    * Incremental mode, once the catalog's clock is known (the client's catalogClock): each poll asks
    * for replicas updated after the previous poll's start in the server's time (its earliest
-   * possible value) minus `registrationMarginMs`.
+   * possible value); every `sweepEveryMs` a poll (a sweep) looks back to the previous sweep's start
+   * less `registrationMarginMs` instead.
    */
   catalogClock?: { offset(): ClockOffset | undefined };
   /**
    * How long after its replica's update time a file may still become part of the dataset: the
-   * official client's upload marks the replica AVAILABLE, then attaches it in a second request.
+   * official client's upload marks the replica AVAILABLE, then attaches it in a second request; a
+   * transaction may commit a while after it stamped its rows.
    */
   registrationMarginMs?: number;
+  /** How often a poll looks back by the registration margin (default defaultSweepEveryMs). */
+  sweepEveryMs?: number;
+  /**
+   * The resolution of the catalog's update times (default 1 s: Rucio on Oracle or MySQL keeps whole
+   * seconds). Finer (the embedded lake keeps milliseconds, PostgreSQL microseconds) lets each poll
+   * ask from the previous one's start instead of the second before it.
+   */
+  catalogResolutionMs?: number;
   now?: () => number;
 }
 
@@ -41,10 +51,14 @@ export interface PollResult {
   listed: number;
   /** How far before the previous poll's start (in this host's time) an incremental poll looked. */
   lookBackMs?: number;
+  /** An incremental poll that looked back by the registration margin (see PollerOptions.sweepEveryMs). */
+  sweep?: boolean;
 }
 
 /** Default of registrationMarginMs. */
 export const defaultRegistrationMarginMs = 1000;
+/** Default of sweepEveryMs. */
+export const defaultSweepEveryMs = 5000;
 
 /**
  * Finds files of a dataset that have not been handed out yet.
@@ -55,11 +69,23 @@ export const defaultRegistrationMarginMs = 1000;
  *   recently registered replicas, with PFNs and checksums. Each poll costs O(new files). A full listing
  *   on the first poll, and every `reconcileEveryMs` when the dataset's length says files are unseen,
  *   catches anything the time filter could miss.
+ *
+ * Which files an incremental poll lists: a file becomes visible when it is attached (A), but the
+ * catalog filters on its replica's update time (T <= A). A poll that asks from the previous poll's
+ * start finds every file whose T is after that start: all of them when registration and attachment
+ * are one step (wavefier's uploads, batched attachments), and then each file is listed about once
+ * however often the polls go. A file stamped before a poll and attached after it (the official
+ * client's mark-AVAILABLE-then-attach, a slow commit) is found by the next sweep, which asks from
+ * the previous sweep's start less the registration margin: a file attached after that sweep has
+ * T >= A - margin > that start - margin. A sweep every 5 s lists each file about once more; the
+ * fixed look-back of every poll listed it ~8 times at 250 ms polls.
  */
 export class DatasetPoller {
   /** DIDs handed out (`scope:name`): a dataset may hold files of several scopes with one name. */
   private readonly known = new Set<string>();
   private lastPollStartedAt: number | undefined;
+  /** The start of the last poll that looked back by the registration margin, or listed everything. */
+  private lastSweepStartedAt: number | undefined;
   private lastFullAt = Number.NEGATIVE_INFINITY;
   /** Whether the dataset is known to exist: Rucio lists a missing dataset's replicas and content as empty. */
   private datasetSeen = false;
@@ -77,9 +103,14 @@ export class DatasetPoller {
     return this.known.size;
   }
 
-  /** Makes a file eligible again (it could not be handed to the workers). */
+  /**
+   * Makes a file eligible again (it could not be handed to the workers). Later polls may look back
+   * no further than its update time: the next poll checks the dataset's length, and lists it fully
+   * when it holds files not known.
+   */
   forget(file: { scope: string; name: string }): void {
     this.known.delete(didOf(file.scope, file.name));
+    this.lastFullAt = Number.NEGATIVE_INFINITY;
   }
 
   async poll(): Promise<PollResult> {
@@ -94,6 +125,7 @@ export class DatasetPoller {
       result.requests++;
     }
     this.lastPollStartedAt = startedAt;
+    if (result.full || result.sweep === true) this.lastSweepStartedAt = startedAt;
     return result;
   }
 
@@ -111,7 +143,7 @@ export class DatasetPoller {
         this.lastFullAt = startedAt;
       }
     }
-    const since = full || this.lastPollStartedAt === undefined ? undefined : this.updatedAfter(this.lastPollStartedAt);
+    const since = full || this.lastPollStartedAt === undefined ? undefined : this.updatedAfter(startedAt, this.lastPollStartedAt);
     const query = {
       dids: [{ scope, name: dataset }],
       ...definedProps({ rseExpression }),
@@ -124,20 +156,37 @@ export class DatasetPoller {
       this.offer(replica, fresh);
     }
     if (full) this.lastFullAt = startedAt;
-    return { fresh: this.handOut(fresh), requests, full, listed, ...definedProps({ lookBackMs: since?.lookBackMs }) };
+    return {
+      fresh: this.handOut(fresh),
+      requests,
+      full,
+      listed,
+      ...definedProps({ lookBackMs: since?.lookBackMs, sweep: since?.sweep }),
+    };
   }
 
   /**
    * The `updated_after` of an incremental poll, in the server's time: the previous poll's start in
-   * the server's time at its earliest (the lower bound of the measured offset), less the margin for
-   * a registration in progress; rounded down to the second, which is all Rucio compares. Without a
-   * measured offset, the fixed overlap.
+   * the server's time at its earliest (the lower bound of the measured offset); for a sweep, the
+   * previous sweep's start less the margin for a registration in progress; rounded down to the
+   * catalog's resolution. Without a measured offset, the fixed overlap before the previous poll
+   * (and every poll is a sweep).
    */
-  private updatedAfter(previousStart: number): { serverTime: number; lookBackMs: number } {
+  private updatedAfter(startedAt: number, previousStart: number): { serverTime: number; lookBackMs: number; sweep: boolean } {
     const offset = this.options.catalogClock?.offset();
+    const resolution = this.options.catalogResolutionMs ?? 1000;
+    const floor = (time: number): number => Math.floor(time / resolution) * resolution;
+    if (offset === undefined) {
+      const serverTime = floor(previousStart - this.options.overlapMs);
+      return { serverTime, lookBackMs: previousStart - serverTime, sweep: true };
+    }
+    const sweepEvery = this.options.sweepEveryMs ?? defaultSweepEveryMs;
+    const lastSweep = this.lastSweepStartedAt;
+    const sweep = lastSweep === undefined || startedAt - lastSweep >= sweepEvery;
     const margin = this.options.registrationMarginMs ?? defaultRegistrationMarginMs;
-    const serverTime = Math.floor((offset === undefined ? previousStart - this.options.overlapMs : previousStart + offset.low - margin) / 1000) * 1000;
-    return { serverTime, lookBackMs: previousStart - (serverTime - (offset?.low ?? 0)) };
+    const from = sweep ? (lastSweep ?? previousStart) + offset.low - margin : previousStart + offset.low;
+    const serverTime = floor(from);
+    return { serverTime, lookBackMs: previousStart - (serverTime - offset.low), sweep };
   }
 
   private async pollFull(): Promise<PollResult> {

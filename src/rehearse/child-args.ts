@@ -17,6 +17,8 @@ export interface ChildRequest {
   downloadWorkers: number;
   pollMode: 'phase-locked' | 'incremental' | 'full';
   pollIntervalMs?: number;
+  /** Against the Rucio deployment of rucio.cfg instead of the embedded lake. */
+  external?: boolean;
   keep: 'all' | 'none';
   scope: string;
   /** The dataset's and its rules' lifetime, seconds (upload's --lifetime). */
@@ -50,6 +52,8 @@ export function childArgs(request: ChildRequest, place: ChildPlace): { upload: s
     '--workers', String(request.downloadWorkers),
     '--poll', request.pollMode,
     ...(request.pollIntervalMs === undefined ? [] : ['--poll-interval', `${request.pollIntervalMs}ms`]),
+    // The embedded lake keeps update times to the millisecond: polls need not look back a whole second.
+    ...(request.external === true ? [] : ['--catalog-resolution', '1ms']),
     '--keep', request.keep,
     ...(request.keep === 'all' ? ['--dest', join(place.logDir, place.runId, 'downloads')] : []),
     '--until-closed',

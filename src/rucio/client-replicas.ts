@@ -4,7 +4,11 @@ import { replicaFromJson, rucioTimestamp, type ReplicaRecord } from './replicas.
 
 export interface ReplicaQuery {
   dids: Did[];
-  /** Only replicas updated at or after this time (epoch ms when a number). Second resolution: keep an overlap. */
+  /**
+   * Only replicas updated at or after this time (epoch ms when a number). A whole second goes in
+   * Rucio's '%Y-%m-%dT%H:%M:%S' form; a time with a fraction of a second as epoch seconds, which
+   * Rucio's REST layer also takes (and compares at the resolution its database keeps).
+   */
   updatedAfter?: Date | number;
   rseExpression?: string;
   /** Include replicas that are not AVAILABLE (COPYING, BAD, ...). */
@@ -32,7 +36,10 @@ export class ReplicaCalls extends DidCalls {
       dids: q.dids.map((d) => ({ scope: d.scope, name: d.name })),
       all_states: q.allStates ?? false,
     };
-    if (q.updatedAfter !== undefined) body.updated_after = rucioTimestamp(q.updatedAfter);
+    if (q.updatedAfter !== undefined) {
+      const ms = typeof q.updatedAfter === 'number' ? q.updatedAfter : q.updatedAfter.getTime();
+      body.updated_after = ms % 1000 === 0 ? rucioTimestamp(ms) : ms / 1000;
+    }
     if (q.rseExpression !== undefined) body.rse_expression = q.rseExpression;
     if (q.schemes !== undefined) body.schemes = q.schemes;
     const subject = q.dids.map((d) => `${d.scope}:${d.name}`).join(',');

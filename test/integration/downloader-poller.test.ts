@@ -101,9 +101,11 @@ describe('incremental look-back sized from the catalog clock', () => {
     await attachFiles('ds-clock', ['c-2', 'c-3']);
     const second = await poller.poll();
     expect(second.fresh.map((replica) => replica.name).sort()).toEqual(['c-2', 'c-3']);
-    // At most the margin, the offset's lower bound and the second Rucio rounds down to; far below the 5 s fallback.
-    expect(second.lookBackMs).toBeGreaterThanOrEqual(200);
-    expect(second.lookBackMs).toBeLessThanOrEqual(200 + 1000 + 1000);
+    // Not a sweep (the first poll listed everything): at most the offset's lower bound and the second
+    // Rucio rounds down to; far below the 5 s fallback.
+    expect(second.sweep).toBe(false);
+    expect(second.lookBackMs).toBeGreaterThanOrEqual(0);
+    expect(second.lookBackMs).toBeLessThanOrEqual(1000 + 1000);
     expect(second.listed).toBeGreaterThanOrEqual(2);
 
     // A file registered right after a poll started is still found by the next one.
@@ -112,5 +114,103 @@ describe('incremental look-back sized from the catalog clock', () => {
     await racing;
     const after = await poller.poll();
     expect([...during.fresh, ...after.fresh].map((replica) => replica.name)).toEqual(['c-4']);
+  });
+});
+
+describe('incremental polls between sweeps', () => {
+  // The lake runs on this host, on this host's clock: its offset is exactly zero. Its update times
+  // keep milliseconds, so no poll needs to look back a whole second.
+  const sameClock = { offset: () => ({ low: 0, high: 0, samples: 1 }) };
+  const listedNames = async (poller: DatasetPoller): Promise<{ fresh: string[]; listed: number; sweep: boolean | undefined }> => {
+    // A file stamped in the millisecond a poll starts is listed by the next poll too (it may have
+    // been committed after the listing was read): these polls start in a later millisecond.
+    await new Promise((done) => setTimeout(done, 3));
+    const result = await poller.poll();
+    return { fresh: result.fresh.map((replica) => replica.name).sort(), listed: result.listed, sweep: result.sweep };
+  };
+
+  it('list each file once in steady state, even when every poll finds new files', async () => {
+    await addFiles('ds-steady', ['s-0']);
+    const poller = new DatasetPoller({
+      client: stack.rucio,
+      scope: 'wavefier',
+      dataset: 'ds-steady',
+      mode: 'incremental',
+      reconcileEveryMs: 3_600_000,
+      overlapMs: 2000,
+      catalogClock: sameClock,
+      catalogResolutionMs: 1,
+      sweepEveryMs: 3_600_000,
+    });
+    expect(await listedNames(poller)).toMatchObject({ fresh: ['s-0'], listed: 1 });
+    let listed = 0;
+    const batches = [['s-1', 's-2'], ['s-3'], ['s-4', 's-5', 's-6'], ['s-7']];
+    for (const batch of batches) {
+      await attachFiles('ds-steady', batch);
+      const round = await listedNames(poller);
+      expect(round).toEqual({ fresh: batch, listed: batch.length, sweep: false });
+      listed += round.listed;
+    }
+    expect(listed).toBe(7);
+    expect(poller.knownCount).toBe(8);
+  });
+
+  it('find a file whose replica was stamped before a poll and attached after it, by the next sweep, with no full listing', async () => {
+    await addFiles('ds-late', ['l-1']);
+    let now = Date.now();
+    const poller = new DatasetPoller({
+      client: stack.rucio,
+      scope: 'wavefier',
+      dataset: 'ds-late',
+      mode: 'incremental',
+      reconcileEveryMs: 3_600_000,
+      overlapMs: 2000,
+      catalogClock: sameClock,
+      catalogResolutionMs: 1,
+      registrationMarginMs: 1000,
+      sweepEveryMs: 5000,
+      now: () => now,
+    });
+    expect((await listedNames(poller)).fresh).toEqual(['l-1']);
+    // The official client's order: the replica is registered (its update time is now), then attached later.
+    const late = { scope: 'wavefier', name: 'l-late', bytes: 4, adler32: '045d01c1' };
+    await stack.rucio.addReplicas('LAKE_S3', [{ ...late, state: 'A' }]);
+    await new Promise((done) => setTimeout(done, 20));
+    now = Date.now();
+    expect(await listedNames(poller)).toEqual({ fresh: [], listed: 0, sweep: false });
+    await stack.rucio.attachDids('wavefier', 'ds-late', [{ scope: 'wavefier', name: 'l-late' }]);
+    now = Date.now();
+    // Its update time is before the previous poll's start: the polls between sweeps do not see it...
+    expect(await listedNames(poller)).toEqual({ fresh: [], listed: 0, sweep: false });
+    // ...the sweep, which looks back to the previous sweep's start less the margin, does.
+    now += 5000;
+    const sweep = await poller.poll();
+    expect(sweep).toMatchObject({ sweep: true, full: false, requests: 1 });
+    expect(sweep.fresh.map((replica) => replica.name)).toEqual(['l-late']);
+    // And the next poll is no sweep, and lists nothing again.
+    now += 100;
+    expect(await listedNames(poller)).toEqual({ fresh: [], listed: 0, sweep: false });
+  });
+
+  it('look back a whole second at a catalog that keeps seconds (the default resolution), and send Rucio its second format', async () => {
+    await addFiles('ds-second', ['w-1']);
+    const poller = new DatasetPoller({
+      client: stack.rucio,
+      scope: 'wavefier',
+      dataset: 'ds-second',
+      mode: 'incremental',
+      reconcileEveryMs: 3_600_000,
+      overlapMs: 2000,
+      catalogClock: sameClock,
+      sweepEveryMs: 3_600_000,
+    });
+    await poller.poll();
+    await attachFiles('ds-second', ['w-2']);
+    const next = await poller.poll();
+    expect(next.fresh.map((replica) => replica.name)).toEqual(['w-2']);
+    expect(next.sweep).toBe(false);
+    // Rounded down to the second: between 0 and 1 s before the previous poll's start.
+    expect(next.lookBackMs).toBeGreaterThanOrEqual(0);
+    expect(next.lookBackMs).toBeLessThan(1000);
   });
 });
