@@ -244,6 +244,7 @@ export function renderUploadSummary(summary: UploadSummary): string {
       (summary.dqFlagged > 0 ? `; ${summary.dqFlagged} failing DQ` : ''),
     `  pacing     p50 ${ms(summary.pacingErrorMs.p50)}, p99 ${ms(summary.pacingErrorMs.p99)}, max ${ms(summary.pacingErrorMs.max)}`,
     `  upload     p50 ${ms(summary.uploadLatencyMs.p50)}, p99 ${ms(summary.uploadLatencyMs.p99)}, max ${ms(summary.uploadLatencyMs.max)} (this process's workers)`,
+    `  catalog    ${summary.attachRequests} attach request${summary.attachRequests === 1 ? '' : 's'} (this process's workers)`,
     `  wall time  ${formatDuration(summary.wallMs)}`,
     `  log        ${summary.logFile}`,
   ].join('\n');

@@ -277,18 +277,33 @@ export class Catalog {
    * Registers the file DID if new. An existing one is left as it is, whatever the request says about
    * it: Rucio's add_replicas does not compare (an attach does, afterwards).
    */
-  private ensureFileDid(file: FileSpec, account: string, scopeExists: (scope: string) => boolean, meta: Record<string, unknown> = {}): DidRow | undefined {
+  private ensureFileDid(file: FileSpec, account: string, scopeExists: (scope: string) => boolean, meta: Record<string, unknown> = {}): DidRow {
     const existing = this.findDid(file.scope, file.name);
     if (existing?.did_type === 'FILE') return existing;
     if (!scopeExists(file.scope)) throw rucioErrors.scopeNotFound(file.scope);
     if (file.bytes === undefined) throw rucioErrors.invalidObject(`Problem validating file '${file.scope}:${file.name}': 'bytes' is a required property`);
     if (existing !== undefined) throw rucioErrors.didAlreadyExists();
     const now = this.now();
-    this.s.insertDid.run(
-      file.scope, file.name, 'FILE', account, file.bytes, file.adler32?.toLowerCase() ?? null, file.md5?.toLowerCase() ?? null,
-      file.guid ?? null, null, 0, Object.keys(meta).length === 0 ? null : JSON.stringify(meta), now, now,
-    );
-    return undefined;
+    const row: DidRow = {
+      scope: file.scope,
+      name: file.name,
+      did_type: 'FILE',
+      account,
+      bytes: file.bytes,
+      adler32: file.adler32?.toLowerCase() ?? null,
+      md5: file.md5?.toLowerCase() ?? null,
+      guid: file.guid ?? null,
+      is_open: null,
+      monotonic: 0,
+      length: null,
+      meta: Object.keys(meta).length === 0 ? null : JSON.stringify(meta),
+      created_at: now,
+      updated_at: now,
+      closed_at: null,
+      expired_at: null,
+    };
+    this.s.insertDid.run(row.scope, row.name, 'FILE', account, row.bytes, row.adler32, row.md5, row.guid, null, 0, row.meta, now, now);
+    return row;
   }
 
   /** Rucio's attach compares every checksum the request gives with the DID's, as strings. */
@@ -302,12 +317,12 @@ export class Catalog {
   }
 
   /** A replica that is already registered is left alone (Rucio's bulk insert skips it). */
-  private insertReplica(rse: string, file: FileSpec, did: DidRow | undefined, state: ReplicaState): void {
+  private insertReplica(rse: string, file: FileSpec, did: DidRow, state: ReplicaState): void {
     if (this.s.getReplica.get(file.scope, file.name, rse) !== undefined) return;
     const now = this.now();
     this.s.insertReplica.run(
-      file.scope, file.name, rse, file.bytes ?? did?.bytes ?? 0, file.adler32?.toLowerCase() ?? did?.adler32 ?? null,
-      file.md5?.toLowerCase() ?? did?.md5 ?? null, state, now, now,
+      file.scope, file.name, rse, file.bytes ?? did.bytes ?? 0, file.adler32?.toLowerCase() ?? did.adler32 ?? null,
+      file.md5?.toLowerCase() ?? did.md5 ?? null, state, now, now,
     );
   }
 
@@ -352,11 +367,17 @@ export class Catalog {
       const parent = this.getDid(parentScope, parentName);
       if (parent.did_type === 'FILE') throw rucioErrors.unsupported(`Data identifier '${parentScope}:${parentName}' is a file`);
       if (parent.is_open === 0) throw rucioErrors.closed(parentScope, parentName);
+      // The file rows the registration below read or wrote: a batch of N files costs N lookups, not 2N.
+      const registered = new Map<string, DidRow>();
       if (options.rse !== undefined) {
         // New files take the dataset's naming-convention metadata (Rucio's dataset_meta).
         const project = conventionProject(parentScope);
         const meta = project === null ? {} : { project };
-        for (const child of children) this.insertReplica(options.rse, child, this.ensureFileDid(child, account, scopeExists, meta), 'A');
+        for (const child of children) {
+          const row = this.ensureFileDid(child, account, scopeExists, meta);
+          this.insertReplica(options.rse, child, row, 'A');
+          registered.set(`${child.scope}:${child.name}`, row);
+        }
       }
       // Make sure the size counter exists before the new rows, so they are counted exactly once.
       this.directSize(parentScope, parentName);
@@ -365,7 +386,7 @@ export class Catalog {
       let addedBytes = 0;
       const seen = new Set<string>();
       for (const child of children) {
-        const row = this.getDid(child.scope, child.name);
+        const row = registered.get(`${child.scope}:${child.name}`) ?? this.getDid(child.scope, child.name);
         const allowed = parent.did_type === 'DATASET' ? row.did_type === 'FILE' : row.did_type !== 'FILE';
         if (!allowed) {
           throw rucioErrors.unsupported(

@@ -91,6 +91,9 @@ const contentSchema = z.object({
   md5: z.string().nullish(),
 });
 
+/** The attach call's key in the client's request counts (`RucioClient.stats.byEndpoint`). */
+export const attachEndpoint = 'POST /dids/{scope}/{name}/dids';
+
 function didPath(scope: string, name: string): string {
   return `${seg(scope)}/${seg(name)}`;
 }
@@ -209,7 +212,7 @@ export class DidCalls extends RseCalls {
     await this.done({
       method: 'POST',
       path: `/dids/${didPath(scope, dataset)}/dids`,
-      endpoint: 'POST /dids/{scope}/{name}/dids',
+      endpoint: attachEndpoint,
       operation: opts.rse === undefined ? 'attach files to dataset' : `register on ${opts.rse} and attach to dataset`,
       subject: `${scope}:${dataset}${dids.length === 1 && dids[0] ? ` <- ${dids[0].scope}:${dids[0].name}` : ` <- ${dids.length} files`}`,
       json: body,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { checksums as computeChecksums, sameAdler32, type Checksums } from '../common/checksum.js';
 import { definedProps } from '../common/defined.js';
+import type { AttachBatcher } from './attach-batcher.js';
 import type { Did } from './client-dids.js';
 import type { RucioClient } from './client.js';
 import { DidConflictError, exceptionClassOf, rucioNotFound } from './errors.js';
@@ -29,6 +30,12 @@ export interface UploadRequest {
    * even on S3 servers that ignore `If-None-Match` (s3rver). Costs one catalog call, on retries only.
    */
   retry?: boolean;
+  /**
+   * `fast` mode: the catalog call goes through this batcher (built on the same client), which may
+   * send it together with other uploads' to the same dataset and RSE. Each file's outcome, and the
+   * recovery below, stay its own.
+   */
+  attachBatcher?: AttachBatcher;
   signal?: AbortSignal;
 }
 
@@ -123,7 +130,8 @@ export async function uploadFile(client: RucioClient, req: UploadRequest): Promi
     await target.store.put(target.pfn, req.bytes, putOptions);
   }
   try {
-    await client.attachDids(req.dataset.scope, req.dataset.name, [file], { rse: req.rse, ...signal });
+    if (req.attachBatcher === undefined) await client.attachDids(req.dataset.scope, req.dataset.name, [file], { rse: req.rse, ...signal });
+    else await req.attachBatcher.attach(req.dataset, file, { rse: req.rse, ...signal });
     return result;
   } catch (error) {
     const cls = exceptionClassOf(error);

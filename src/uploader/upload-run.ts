@@ -16,7 +16,7 @@ import { checkWritableDir } from '../common/writable-dir.js';
 import { uploadLogFile, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
 import { bullmqConnection, connectRedis, startPrivateRedis, warmUpBullmq, type PrivateRedis } from '../redis/index.js';
-import { warmUpStorage, type RucioClient } from '../rucio/index.js';
+import { attachEndpoint, warmUpStorage, type RucioClient } from '../rucio/index.js';
 import { encodeChunk, openSource, type SourceSpec } from '../strain/index.js';
 import { EventPump } from './event-pump.js';
 import { uploadQueueName } from './job.js';
@@ -80,6 +80,11 @@ export interface UploadSummary {
   wallMs: number;
   pacingErrorMs: TimingPercentiles;
   uploadLatencyMs: TimingPercentiles;
+  /**
+   * Attach requests this process's workers sent (each registers and attaches one or more chunks:
+   * chunks that finish side by side share one), HTTP retries included.
+   */
+  attachRequests: number;
 }
 
 /** As-fast-as-possible mode keeps at most this many chunks per worker waiting in Redis. */
@@ -146,6 +151,8 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     cleanup.push('closing the upload queue', () => queue.close());
     const stats = new RunStats(now);
     let worker: ReturnType<typeof startUploadWorker> | undefined;
+    const attachRequests = (): number => options.rucio.stats.byEndpoint[attachEndpoint] ?? 0;
+    const attachRequestsBefore = attachRequests();
     if (options.workers > 0) {
       const localWorker = startUploadWorker({
         run: plan.runId,
@@ -289,6 +296,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
       wallMs: now() - started,
       pacingErrorMs: stats.pacing.summary(),
       uploadLatencyMs: stats.upload.summary(),
+      attachRequests: attachRequests() - attachRequestsBefore,
     };
   } finally {
     await cleanup.run();

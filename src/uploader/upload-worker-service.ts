@@ -4,7 +4,7 @@ import { RunLogs, type EventLog } from '../common/event-log.js';
 import type { Output } from '../common/output.js';
 import { redactUrl } from '../common/redact.js';
 import { connectRedis } from '../redis/index.js';
-import type { RucioClient } from '../rucio/index.js';
+import { AttachBatcher, type RucioClient } from '../rucio/index.js';
 import { startWorkerPool } from './worker-pool.js';
 import { untilAborted } from '../common/abort.js';
 
@@ -47,6 +47,8 @@ export async function serveUploadWorkers(options: UploadWorkerServiceOptions): P
       redisUrl: options.redisUrl,
       redis,
       rucio: options.rucio,
+      // One for the process: runs into the same dataset and RSE share their catalog calls.
+      attachBatcher: new AttachBatcher(options.rucio),
       concurrency: options.workers,
       logFor,
       onOutcome: (event) => (event.event === 'uploaded' ? counts.uploaded++ : counts.failed++),

@@ -5,7 +5,7 @@ import { errorMessage, isWavefierError } from '../common/errors.js';
 import type { EventLog } from '../common/event-log.js';
 import type { UploadChunkEvent } from '../common/log-records.js';
 import { bullmqConnection } from '../redis/index.js';
-import { uploadFile, type RucioClient } from '../rucio/index.js';
+import { AttachBatcher, uploadFile, type RucioClient } from '../rucio/index.js';
 import { encodeChunk } from '../strain/index.js';
 import { chunkOf, parseUploadJob, uploadQueueName, type UploadJob } from './job.js';
 import { RunState } from './run-state.js';
@@ -17,6 +17,11 @@ export interface UploadWorkerOptions {
   /** A connection for run-state bookkeeping (not the worker's blocking connection). */
   redis: Redis;
   rucio: RucioClient;
+  /**
+   * Coalesces the catalog calls of uploads that finish side by side (one per process: the owner
+   * shares it between the runs it serves); built on `rucio` when absent.
+   */
+  attachBatcher?: AttachBatcher;
   concurrency: number;
   /**
    * Where this worker notes retries of `run`'s chunks. Outcomes (uploaded, failed) go through the
@@ -40,13 +45,15 @@ const workerLockSettings = {
 
 /**
  * Consumes upload jobs: encodes the chunk (HDF5 bytes + checksums), uploads it into the lake with one
- * storage PUT and one catalog call, records the outcome in the run state and logs one event.
+ * storage PUT and one catalog call (shared with the chunks that finish their PUT at the same time,
+ * see AttachBatcher), records the outcome in the run state and logs one event.
  * Duplicated deliveries (a job re-added after its first copy completed, a stalled job that in fact
  * finished) are harmless: the upload is idempotent and the run-state bitmap lets only the first
  * completion log `uploaded`.
  */
 export function startUploadWorker(options: UploadWorkerOptions): Worker {
   const now = options.now ?? Date.now;
+  const attachBatcher = options.attachBatcher ?? new AttachBatcher(options.rucio);
   const states = new Map<string, RunState>();
   const stateFor = (run: string): RunState => {
     let state = states.get(run);
@@ -89,6 +96,7 @@ export function startUploadWorker(options: UploadWorkerOptions): Worker {
         bytes,
         dataset: { scope: data.scope, name: data.dataset },
         rse: data.rse,
+        attachBatcher,
         ...definedProps({ mode: data.uploadMode }),
         // A repeated attempt, or a job whose worker died (stalled), may follow a PUT that did land:
         // check the catalog first and never overwrite what a consumer may already be reading.

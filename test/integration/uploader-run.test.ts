@@ -75,6 +75,9 @@ describe('wavefier upload (in process, real Redis and embedded lake)', () => {
     const source = { kind: 'synthetic' as const, sampleRate: 4096, seed: 11 };
     const summary = await runUpload(options({ source, count: 24, asFastAsPossible: true }));
     expect(summary.uploaded).toBe(24);
+    // One attach request per chunk at most: chunks that finish side by side share one (AttachBatcher).
+    expect(summary.attachRequests).toBeGreaterThan(0);
+    expect(summary.attachRequests).toBeLessThanOrEqual(24);
 
     const replicas = [];
     for await (const replica of stack.rucio.listReplicas({ dids: [{ scope: 'wavefier', name: summary.dataset }] })) replicas.push(replica);
