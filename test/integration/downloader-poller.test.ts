@@ -49,6 +49,8 @@ describe('incremental poller reconciliation', () => {
     const reconciled = await poller.poll();
     expect(reconciled.full).toBe(true);
     expect(reconciled.fresh.map((replica) => replica.name)).toEqual(['f-2']);
+    // The dataset's names, then the replicas of the one name not seen: the length, the names, one replica.
+    expect(reconciled).toMatchObject({ requests: 3, listed: 1 });
   });
 });
 
@@ -157,6 +159,8 @@ describe('incremental polls between sweeps', () => {
 
   it('find a file whose replica was stamped before a poll and attached after it, by the next sweep, with no full listing', async () => {
     await addFiles('ds-late', ['l-1']);
+    // The first poll starts in a later millisecond than l-1's registration (see listedNames).
+    await new Promise((done) => setTimeout(done, 3));
     let now = Date.now();
     const poller = new DatasetPoller({
       client: stack.rucio,
