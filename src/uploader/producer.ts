@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Queue } from 'bullmq';
+import { Job, type Queue } from 'bullmq';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
 import type { EventLog } from '../common/event-log.js';
@@ -8,7 +8,7 @@ import { GapError, applyGapPolicy, chunkName, type ChunkSource, type GapDecision
 import { jobChunk, uploadJobId, type UploadJob } from './job.js';
 import type { PacerTick } from './pacer.js';
 import type { RunSettings } from './run-plan.js';
-import type { RunState } from './run-state.js';
+import type { RunState, SamplesTransaction } from './run-state.js';
 import type { RunStats } from './run-stats.js';
 
 /** Upload jobs are retried with exponential backoff starting here (0.5 s, 1 s, 2 s, ...). */
@@ -84,19 +84,35 @@ export class Producer {
       late: tick.late,
       chunk: jobChunk(chunk),
     };
-    // Before the job: a worker that takes it finds its samples.
-    await this.deps.state.putSamples(tick.seq, chunk.samples);
-    await this.deps.queue.add('chunk', job, {
-      jobId: uploadJobId(settings.runId, tick.seq),
+    await this.addWithSamples(job, chunk.samples);
+    this.enqueued++;
+    this.deps.stats.enqueued(tEnqueued - tick.tAvail);
+    if (tick.seq % 64 === 0) await this.deps.state.setNext(tick.seq + 1);
+  }
+
+  /**
+   * The chunk's samples and its job in one transaction, one round trip: the samples go first, so a
+   * worker that takes the job finds them, and a refused write (Redis out of memory) adds neither.
+   */
+  private async addWithSamples(data: UploadJob, samples: Float64Array): Promise<void> {
+    const { queue, state, settings } = this.deps;
+    const opts = {
+      jobId: uploadJobId(settings.runId, data.seq),
       attempts: this.deps.attempts,
       backoff: { type: 'exponential', delay: backoffDelayMs },
       // The worker has logged the outcome by the time a job completes or fails: keep Redis bounded.
       removeOnComplete: true,
       removeOnFail: true,
-    });
-    this.enqueued++;
-    this.deps.stats.enqueued(tEnqueued - tick.tAvail);
-    if (tick.seq % 64 === 0) await this.deps.state.setNext(tick.seq + 1);
+    };
+    const transaction = (await queue.backend.client).multi();
+    state.putSamplesIn(transaction as unknown as SamplesTransaction, data.seq, samples);
+    // Queued synchronously: its outcome (the job's id, or BullMQ's error) settles once the transaction ran.
+    const added = new Job(queue, 'chunk', data, opts, opts.jobId).addJob(transaction);
+    added.catch(() => undefined);
+    const results = await transaction.exec();
+    if (results === null) throw new Error(`chunk ${data.seq}: Redis discarded the transaction of its samples and job`);
+    for (const [error] of results) if (error !== null) throw error;
+    await added;
   }
 
   async skip(tick: PacerTick, reason: 'late' | 'gap' | 'dq', error: string, knownName?: string): Promise<void> {

@@ -12,6 +12,15 @@ const activeRunsKey = 'wavefier:runs:active';
 /** Run state outlives the run by a week: long enough to resume or inspect, bounded for Redis memory. */
 const retentionSeconds = 7 * 24 * 3600;
 
+/**
+ * What putSamplesIn needs of a transaction: BullMQ's (IRedisTransaction, whose hset takes a field
+ * map) and an ioredis ChainableCommander given the same two methods both qualify.
+ */
+export interface SamplesTransaction {
+  hset(key: string, fields: Record<string, Buffer>): unknown;
+  runCommand(name: string, args: (string | number)[]): unknown;
+}
+
 // SETBIT returns the previous bit: only the first recorder of a chunk's outcome counts it, and its
 // log record is appended to the run's event stream in the same atomic step, so that an outcome is
 // never recorded without its log line (the producer writes the stream to upload.jsonl). The
@@ -145,14 +154,23 @@ export class RunState {
 
   /** Keeps a chunk's samples for the worker that uploads it; record() drops them with the outcome. */
   async putSamples(seq: number, samples: Float64Array): Promise<void> {
+    const transaction = this.redis.multi();
+    this.putSamplesIn({ hset: (key, fields) => transaction.hset(key, fields), runCommand: (name, args) => transaction.call(name, ...args) }, seq, samples);
+    await transaction.exec();
+  }
+
+  /**
+   * The commands of putSamples, added to a transaction of the caller's (on a connection to the same
+   * Redis): the producer sends a chunk's samples and its job in one round trip.
+   */
+  putSamplesIn(transaction: SamplesTransaction, seq: number, samples: Float64Array): void {
     const bytes = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
     const key = this.key(':samples');
-    // The retention is renewed now and then rather than per chunk (a MULTI costs more than the write).
+    transaction.hset(key, { [String(seq)]: bytes });
+    // The retention is renewed now and then rather than per chunk.
     if (seq % 64 === 0 || !this.samplesExpirySet) {
-      await this.redis.multi().hset(key, String(seq), bytes).expire(key, retentionSeconds).exec();
+      transaction.runCommand('expire', [key, retentionSeconds]);
       this.samplesExpirySet = true;
-    } else {
-      await this.redis.hset(key, String(seq), bytes);
     }
   }
 

@@ -93,6 +93,27 @@ describe('the producer (real redis-server and BullMQ queue, no workers)', () => 
     expect(stats.pacing.summary()).toMatchObject({ max: data.tEnqueued - data.tAvail });
   });
 
+  it("sends a chunk's samples and its job in one transaction (one round trip), the samples' retention set with the first", async () => {
+    const calls = async (): Promise<Record<string, number>> => {
+      const info = await redis.info('commandstats');
+      const counts: Record<string, number> = {};
+      for (const match of info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) counts[match[1]!] = Number(match[2]);
+      return counts;
+    };
+    const before = await calls();
+    for (const seq of [1, 2, 3]) await producer.enqueue(tick(seq));
+    const after = await calls();
+    const delta = (command: string): number => (after[command] ?? 0) - (before[command] ?? 0);
+    expect(delta('exec')).toBe(3);
+    expect(delta('multi')).toBe(3);
+    for (const seq of [1, 2, 3]) {
+      expect(await queue.getJob(uploadJobId(settings.runId, seq))).toBeDefined();
+      expect(await state.samples(seq, 4096)).toEqual(source.chunk(seq).samples);
+    }
+    const samplesKey = `wavefier:run:${settings.runId}:samples`;
+    expect(await redis.ttl(samplesKey)).toBeGreaterThan(6 * 24 * 3600);
+  });
+
   it('counts its queue depth from the run counters and waits for room while the queue is full', async () => {
     for (const seq of [0, 1, 2]) await producer.enqueue(tick(seq));
     expect(producer.inQueue(await state.counts())).toBe(3);
