@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { slope } from '../../tools/bench/benchmarks/helpers.js';
 import { CountingProxy } from '../../tools/bench/benchmarks/counting-proxy.js';
-import { TreeMemorySampler, rehearsalRole } from '../../tools/bench/benchmarks/process-memory.js';
+import { TreeMemorySampler, rehearsalRole, thirdsFloorGrowth } from '../../tools/bench/benchmarks/process-memory.js';
 
 describe('bench helpers', () => {
   it('fits the slope of a line and refuses a single point', () => {
@@ -12,6 +12,23 @@ describe('bench helpers', () => {
     expect(slope([0, 1, 2, 3], [4, 4, 4, 4])).toBe(0);
     expect(slope([1], [1])).toBeNaN();
     expect(slope([2, 2], [1, 5])).toBeNaN();
+  });
+
+  it("tells a process's warm-up from growth: the RSS floor of the last third against the middle third's", () => {
+    // One sample a second for 3 minutes, a 30 MB garbage-collection sawtooth with a 20 s period on top.
+    const times = Array.from({ length: 180 }, (_, index) => index * 1000);
+    const sawtooth = (index: number): number => ((index % 20) / 20) * 30;
+    // Warm-up: 100 MB rising to 140 MB over the first 50 s, flat after.
+    const warming = times.map((_, index) => 100 + Math.min(index, 50) * 0.8 + sawtooth(index));
+    expect(thirdsFloorGrowth(times, warming, { from: 0, to: 179_000 }).mbPerMin).toBeCloseTo(0, 5);
+    // Steady growth of 6 MB a minute under the same sawtooth: about that, whatever the sawtooth.
+    const leaking = times.map((_, index) => 100 + index * 0.1 + sawtooth(index));
+    const leak = thirdsFloorGrowth(times, leaking, { from: 0, to: 179_000 });
+    expect(leak.mbPerMin).toBeGreaterThan(5);
+    expect(leak.mbPerMin).toBeLessThan(7);
+    expect(leak.mb).toBeCloseTo(6, 0);
+    // A window with no sample in a third says nothing.
+    expect(thirdsFloorGrowth([0, 1000], [1, 2], { from: 0, to: 9000 }).mbPerMin).toBeNaN();
   });
 
   it('names the processes of a rehearsal from their command lines', () => {

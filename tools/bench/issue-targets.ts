@@ -110,9 +110,9 @@ export function renderIssueTargets(root: string, current: readonly BenchmarkResu
     const labels = replay.result.metrics.filter((m) => m.key?.startsWith('cpu.') === true).map((m) => m.key?.slice(4) ?? '');
     lines.push(
       '',
-      'Per process in that replay (memory target: <= 200 MB and flat, i.e. an RSS floor trend <= 5 MB/min over the second half of the transfer):',
+      'Per process in that replay (memory target: <= 200 MB and flat, i.e. the RSS floor of the last third of the transfer at most 5 MB/min above that of its middle third):',
       '',
-      '| process | CPU per chunk (ms) | max RSS (MB) | RSS floor trend (MB/min) | met |',
+      '| process | CPU per chunk (ms) | max RSS (MB) | RSS floor growth (MB/min) | met |',
       '|---|---:|---:|---:|---|',
     );
     for (const label of labels) {

@@ -35,6 +35,15 @@ export interface MemorySummary {
   maxAnonMb: number;
   /** The same trend for the anonymous part of RSS. */
   secondHalfAnonSlopeMbPerMin: number;
+  /**
+   * The lowest RSS of the last third of the window less the lowest of its middle third, MB, and that
+   * per minute (over the third's length): a process that warms up (caches filling, the heap growing
+   * to its working size) in the first third shows ~0; one that keeps growing shows its rate. The
+   * minimum over a third spans several collections, so the collector's sawtooth does not count.
+   */
+  thirdsFloorGrowthMb: number;
+  thirdsFloorGrowthMbPerMin: number;
+  thirdsAnonFloorGrowthMbPerMin: number;
   cpuSeconds: number;
 }
 
@@ -107,10 +116,14 @@ export class TreeMemorySampler {
           const points = [...floors.values()];
           return slope(points.map((floor) => floor.at / 60_000), points.map((floor) => floor.mb));
         };
+        const rssGrowth = thirdsFloorGrowth(entry.times, entry.rssMb, { from, to });
         return {
           role: entry.role,
           pid: entry.pid,
           samples: entry.times.length,
+          thirdsFloorGrowthMb: rssGrowth.mb,
+          thirdsFloorGrowthMbPerMin: rssGrowth.mbPerMin,
+          thirdsAnonFloorGrowthMbPerMin: thirdsFloorGrowth(entry.times, entry.anonMb, { from, to }).mbPerMin,
           maxRssMb: Math.max(...entry.rssMb),
           hwmMb: entry.hwmMb,
           secondHalfSlopeMbPerMin: trend(entry.rssMb),
@@ -134,6 +147,25 @@ export class TreeMemorySampler {
 }
 
 const floorBinMs = 5_000;
+
+/**
+ * The lowest value of `series` over the last third of `window` less its lowest over the middle third,
+ * and that per minute of a third (times in ms). NaN when a third holds no sample.
+ */
+export function thirdsFloorGrowth(times: number[], series: number[], window: { from: number; to: number }): { mb: number; mbPerMin: number } {
+  const third = (window.to - window.from) / 3;
+  const floorBetween = (start: number, end: number): number => {
+    let floor = Number.POSITIVE_INFINITY;
+    times.forEach((at, index) => {
+      const mb = series[index];
+      if (at >= start && at <= end && mb !== undefined && mb < floor) floor = mb;
+    });
+    return floor;
+  };
+  const growth = floorBetween(window.from + 2 * third, window.to) - floorBetween(window.from + third, window.from + 2 * third);
+  if (!Number.isFinite(growth) || !(third > 0)) return { mb: Number.NaN, mbPerMin: Number.NaN };
+  return { mb: growth, mbPerMin: growth / (third / 60_000) };
+}
 
 /** USER_HZ: the unit of utime/stime in /proc/<pid>/stat, 100 on every Linux architecture Node runs on. */
 const clockTicksPerSecond = 100;
