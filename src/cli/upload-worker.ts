@@ -21,7 +21,7 @@ export function registerUploadWorker(program: Command, runtime: Runtime): void {
     const { serveUploadWorkers } = await import('../uploader/index.js');
     const { client } = await rucioClientFromFlags(flags);
     try {
-      const { uploaded, failed } = await serveUploadWorkers({
+      const { uploaded, failed, attachRequests } = await serveUploadWorkers({
         redisUrl: flags.redis,
         rucio: client,
         workers: flags.workers,
@@ -29,7 +29,7 @@ export function registerUploadWorker(program: Command, runtime: Runtime): void {
         signal: ctx.signal,
         output: ctx.output,
       });
-      ctx.output.result({ uploaded, failed }, `upload-worker stopped: ${uploaded} uploaded, ${failed} failed`);
+      ctx.output.result({ uploaded, failed, attachRequests }, `upload-worker stopped: ${uploaded} uploaded, ${failed} failed, ${attachRequests} attach requests`);
     } finally {
       await client.close();
     }

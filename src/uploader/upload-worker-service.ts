@@ -4,7 +4,7 @@ import { RunLogs, type EventLog } from '../common/event-log.js';
 import type { Output } from '../common/output.js';
 import { redactUrl } from '../common/redact.js';
 import { connectRedis } from '../redis/index.js';
-import { AttachBatcher, type RucioClient } from '../rucio/index.js';
+import { AttachBatcher, attachEndpoint, type RucioClient } from '../rucio/index.js';
 import { startWorkerPool } from './worker-pool.js';
 import { untilAborted } from '../common/abort.js';
 
@@ -26,6 +26,8 @@ export interface UploadWorkerServiceOptions {
 export interface UploadWorkerCounts {
   uploaded: number;
   failed: number;
+  /** Attach requests the workers sent (chunks finishing side by side share one), HTTP retries included. */
+  attachRequests: number;
 }
 
 /**
@@ -36,7 +38,9 @@ export interface UploadWorkerCounts {
 export async function serveUploadWorkers(options: UploadWorkerServiceOptions): Promise<UploadWorkerCounts> {
   const { output } = options;
   const cleanup = new CleanupStack({ onError: (message) => output.warn(`cleanup: ${message}`) });
-  const counts: UploadWorkerCounts = { uploaded: 0, failed: 0 };
+  const counts: UploadWorkerCounts = { uploaded: 0, failed: 0, attachRequests: 0 };
+  const attachRequests = (): number => options.rucio.stats.byEndpoint[attachEndpoint] ?? 0;
+  const attachRequestsBefore = attachRequests();
   try {
     const redis = await connectRedis(options.redisUrl);
     cleanup.push('disconnecting from Redis', () => redis.disconnect());
@@ -62,6 +66,7 @@ export async function serveUploadWorkers(options: UploadWorkerServiceOptions): P
     await untilAborted(options.signal);
   } finally {
     await cleanup.run();
+    counts.attachRequests = attachRequests() - attachRequestsBefore;
   }
   return counts;
 }

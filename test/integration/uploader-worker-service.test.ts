@@ -46,7 +46,11 @@ describe('the upload-worker service (real Redis and embedded lake)', () => {
     expect((await datasetContent(stack.rucio, 'wavefier', summary.dataset)).size).toBe(12);
 
     stop.abort();
-    await expect(serving).resolves.toEqual({ uploaded: 12, failed: 0 });
+    const counts = await serving;
+    expect(counts).toMatchObject({ uploaded: 12, failed: 0 });
+    // One attach request per chunk at most: the two workers' chunks that finish side by side share one.
+    expect(counts.attachRequests).toBeGreaterThan(0);
+    expect(counts.attachRequests).toBeLessThanOrEqual(12);
     const said = stack.stderr();
     expect(said).toMatch(/upload-worker .+ following the active upload runs on redis:\/\/.+ with 2 workers per run/);
     expect(said).toContain(`run ${summary.run}: serving`);
@@ -89,7 +93,7 @@ describe('the upload-worker service (real Redis and embedded lake)', () => {
       await expect.poll(() => stack.stderr(), { timeout: 10_000, interval: 50 }).toContain('run elsewhere-run: skipped');
       expect(stack.stderr()).toContain(`(it uploads to https://rucio.elsewhere.example, this worker to ${stack.rucio.config.rucioHost})`);
       stop.abort();
-      await expect(serving).resolves.toEqual({ uploaded: 0, failed: 0 });
+      await expect(serving).resolves.toEqual({ uploaded: 0, failed: 0, attachRequests: 0 });
     } finally {
       redis.disconnect();
     }
