@@ -10,6 +10,7 @@ import { addDownloadOptions, downloadTargetFromFlags, type DownloadCommandFlags 
 import { duration, eitherName, lifetime, nonNegativeInteger, parseWithOptions, positiveInteger, positiveNumber } from './parse.js';
 import { addRucioOptions, rucioConfigFromFlags, rucioFlagArgs, type RucioFlags } from './rucio-options.js';
 import { addUploadOptions, uploadRequestFromFlags, type UploadCommandFlags } from './upload.js';
+import { defaultUploadWorkers } from '../uploader/concurrency.js';
 import { sloHelp } from './report.js';
 import { contextFor, type Runtime } from './runtime.js';
 
@@ -25,7 +26,7 @@ interface RehearseFlags extends RucioFlags {
   onGap: 'skip' | 'send' | 'fail';
   onDq: 'send' | 'skip';
   resample?: number;
-  uploadWorkers: number;
+  uploadWorkers?: number;
   /** The older name of --upload-workers. */
   workers?: number;
   downloadWorkers: number;
@@ -70,7 +71,7 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
     .addOption(new Option('--on-gap <policy>', 'chunks that contain NaN samples, as in upload').choices(['skip', 'send', 'fail']).default('skip'))
     .addOption(new Option('--on-dq <policy>', "chunks with a second that fails the file's data quality, as in upload").choices(['send', 'skip']).default('send'))
     .addOption(new Option('--resample <hz>', "send a file at this rate, a whole division of the file's, as in upload").argParser(positiveInteger('--resample')))
-    .addOption(new Option('--upload-workers <n>', "concurrent uploads: upload's --workers").argParser(positiveInteger('--upload-workers')).default(4))
+    .addOption(new Option('--upload-workers <n>', "concurrent uploads: upload's --workers (default 4, 16 with --as-fast-as-possible)").argParser(positiveInteger('--upload-workers')))
     .addOption(new Option('--workers <n>').argParser(positiveInteger('--workers')).hideHelp())
     .addOption(new Option('--download-workers <n>', "download worker processes: download's --workers (2 here, 4 there: the two sides share this host)").argParser(positiveInteger('--download-workers')).default(2))
     .addOption(new Option('--poll <mode>', 'download poll mode').choices(['phase-locked', 'incremental', 'full']).default('phase-locked'))
@@ -146,7 +147,7 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
         onGap: flags.onGap,
         onDq: flags.onDq,
         ...definedProps({ resample: flags.resample }),
-        uploadWorkers: eitherName('--upload-workers', cmd.getOptionValueSource('uploadWorkers') === 'cli' ? flags.uploadWorkers : undefined, '--workers', flags.workers) ?? flags.uploadWorkers,
+        uploadWorkers: eitherName('--upload-workers', cmd.getOptionValueSource('uploadWorkers') === 'cli' ? flags.uploadWorkers : undefined, '--workers', flags.workers) ?? defaultUploadWorkers(flags.asFastAsPossible === true),
         downloadWorkers: flags.downloadWorkers,
         pollMode: flags.poll,
         ...definedProps({ pollIntervalMs: flags.pollInterval }),

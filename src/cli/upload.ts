@@ -4,6 +4,7 @@ import { RuntimeFailure, UsageError } from '../common/errors.js';
 import { checkPathName } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
 import { whenOwnerSendsLine } from '../common/shutdown.js';
+import { defaultUploadWorkers } from '../uploader/concurrency.js';
 import { replayLine, sourceSpecFrom, syntheticDefaults } from '../uploader/replay.js';
 import { validateChunkTag } from '../strain/chunk-name.js';
 import type { DqPolicy, GapPolicy } from '../strain/index.js';
@@ -44,7 +45,7 @@ interface UploadFlags {
   closeDataset?: boolean;
   startWhenTold?: boolean;
   uploadMode: 'fast' | 'rucio-compatible';
-  workers: number;
+  workers?: number;
   attempts: number;
   redis?: string;
   resume?: string;
@@ -89,7 +90,7 @@ export function addUploadOptions(command: Command): Command {
         .choices(['fast', 'rucio-compatible'])
         .default('fast'),
     )
-    .addOption(new Option('--workers <n>', 'concurrent uploads in this process (0: only upload-worker processes)').argParser(nonNegativeInteger('--workers')).default(4))
+    .addOption(new Option('--workers <n>', 'concurrent uploads in this process (0: only upload-worker processes; default 4, 16 with --as-fast-as-possible)').argParser(nonNegativeInteger('--workers')))
     .addOption(new Option('--attempts <n>', 'attempts per chunk before it is logged as failed').argParser(positiveInteger('--attempts')).default(5))
     .addOption(new Option('--redis <url>', 'Redis for the queue and run state (default: a private redis-server for this run)'))
     .addOption(new Option('--resume <run>', 'continue a run that was interrupted (needs --redis; its settings come from Redis, and run flags given again must agree with them)'))
@@ -181,7 +182,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
         ...definedProps({ prepared, lifetimeSeconds: flags.lifetime, privateRedis }),
         rucio: client,
         closeDataset: flags.closeDataset === true,
-        workers: flags.workers,
+        workers: flags.workers ?? defaultUploadWorkers(flags.asFastAsPossible === true),
         attempts: flags.attempts,
         drainTimeoutMs: flags.drainTimeout,
         ...(flags.startWhenTold === true ? { startGate: () => whenOwnerSendsLine(ctx.signal) } : {}),

@@ -109,6 +109,28 @@ describe('wavefier upload as a user runs it', () => {
     await expectExactlyOnce(run, `ds-${run}`, 50);
   });
 
+  it('uploads sixteen at a time as fast as possible and four when paced, unless --workers says otherwise', async () => {
+    const workersOf = async (run: string): Promise<unknown> =>
+      (await readEvents(join(stack.dir, 'logs', run), 'upload')).find((event) => event.event === 'run_started')?.settings;
+    const unpaced = await runCli(uploadArgs('fastdefault-w1', ['--count', '64', '--as-fast-as-possible']), { env: stack.env, timeoutMs: 90_000 });
+    expect(unpaced.code).toBe(0);
+    const summary = JSON.parse(unpaced.stdout.trim().split('\n').at(-1)!) as { uploaded: number; attachRequests: number };
+    expect(summary.uploaded).toBe(64);
+    // Sixteen uploads side by side share attach requests; four make batches of at most three (about
+    // 32 requests for 64 chunks).
+    expect(summary.attachRequests).toBeLessThan(32);
+    expect(await workersOf('fastdefault-w1')).toMatchObject({ workers: 16 });
+    await expectExactlyOnce('fastdefault-w1', 'ds-fastdefault-w1', 64);
+
+    const paced = await runCli(uploadArgs('pacedefault-w2', ['--count', '3', '--rate-factor', '20']), { env: stack.env, timeoutMs: 60_000 });
+    expect(paced.code).toBe(0);
+    expect(await workersOf('pacedefault-w2')).toMatchObject({ workers: 4 });
+
+    const chosen = await runCli(uploadArgs('fastchosen-w3', ['--count', '3', '--as-fast-as-possible', '--workers', '2']), { env: stack.env, timeoutMs: 60_000 });
+    expect(chosen.code).toBe(0);
+    expect(await workersOf('fastchosen-w3')).toMatchObject({ workers: 2 });
+  });
+
   it('keeps going through a restart of Redis', async () => {
     const run = 'redisrestart-c3';
     const producer = spawnWavefier(uploadArgs(run, ['--count', '60', '--rate-factor', '20']));
