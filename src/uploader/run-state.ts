@@ -13,12 +13,12 @@ const activeRunsKey = 'wavefier:runs:active';
 const retentionSeconds = 7 * 24 * 3600;
 
 /**
- * What putSamplesIn needs of a transaction: BullMQ's (IRedisTransaction, whose hset takes a field
- * map) and an ioredis ChainableCommander given the same two methods both qualify.
+ * What putSamplesOn needs of a connection: BullMQ's client (whose hset takes a field map) qualifies,
+ * and an ioredis connection given these two methods.
  */
-export interface SamplesTransaction {
-  hset(key: string, fields: Record<string, Buffer>): unknown;
-  runCommand(name: string, args: (string | number)[]): unknown;
+export interface SamplesConnection {
+  hset(key: string, fields: Record<string, Buffer>): Promise<unknown>;
+  runCommand(name: string, args: (string | number)[]): Promise<unknown>;
 }
 
 // SETBIT returns the previous bit: only the first recorder of a chunk's outcome counts it, and its
@@ -154,23 +154,24 @@ export class RunState {
 
   /** Keeps a chunk's samples for the worker that uploads it; record() drops them with the outcome. */
   async putSamples(seq: number, samples: Float64Array): Promise<void> {
-    const transaction = this.redis.multi();
-    this.putSamplesIn({ hset: (key, fields) => transaction.hset(key, fields), runCommand: (name, args) => transaction.call(name, ...args) }, seq, samples);
-    await transaction.exec();
+    await this.putSamplesOn({ hset: (key, fields) => this.redis.hset(key, fields), runCommand: (name, args) => this.redis.call(name, ...args) }, seq, samples);
   }
 
   /**
-   * The commands of putSamples, added to a transaction of the caller's (on a connection to the same
-   * Redis): the producer sends a chunk's samples and its job in one round trip.
+   * putSamples on a connection of the caller's to the same Redis (the producer uses its queue's, so
+   * that the samples and the job that follows them travel together and are applied in that order).
+   * Sent at once: the commands are on their way when this returns.
    */
-  putSamplesIn(transaction: SamplesTransaction, seq: number, samples: Float64Array): void {
+  async putSamplesOn(connection: SamplesConnection, seq: number, samples: Float64Array): Promise<void> {
     const bytes = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
     const key = this.key(':samples');
-    transaction.hset(key, { [String(seq)]: bytes });
+    const stored = connection.hset(key, { [String(seq)]: bytes });
     // The retention is renewed now and then rather than per chunk.
     if (seq % 64 === 0 || !this.samplesExpirySet) {
-      transaction.runCommand('expire', [key, retentionSeconds]);
       this.samplesExpirySet = true;
+      await Promise.all([stored, connection.runCommand('expire', [key, retentionSeconds])]);
+    } else {
+      await stored;
     }
   }
 

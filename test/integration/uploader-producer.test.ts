@@ -93,25 +93,43 @@ describe('the producer (real redis-server and BullMQ queue, no workers)', () => 
     expect(stats.pacing.summary()).toMatchObject({ max: data.tEnqueued - data.tAvail });
   });
 
-  it("sends a chunk's samples and its job in one transaction (one round trip), the samples' retention set with the first", async () => {
-    const calls = async (): Promise<Record<string, number>> => {
-      const info = await redis.info('commandstats');
-      const counts: Record<string, number> = {};
-      for (const match of info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) counts[match[1]!] = Number(match[2]);
-      return counts;
-    };
-    const before = await calls();
-    for (const seq of [1, 2, 3]) await producer.enqueue(tick(seq));
-    const after = await calls();
-    const delta = (command: string): number => (after[command] ?? 0) - (before[command] ?? 0);
-    expect(delta('exec')).toBe(3);
-    expect(delta('multi')).toBe(3);
+  it("sends a chunk's samples and then its job on one connection without waiting in between, the samples' retention with the first", async () => {
+    // The queue's connection set up first: nothing else is in flight while MONITOR starts.
+    await queue.waitUntilReady();
+    await queue.count();
+    const monitor = await redis.monitor();
+    const seen: { command: string; seq: string | undefined; source: string }[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      const command = (args[0] ?? '').toLowerCase();
+      // The job's script carries the job id (run-seq) among its arguments; HSET carries the seq as its field.
+      if (command === 'hset' && args[1]?.endsWith(':samples') === true) seen.push({ command, seq: args[2], source });
+      if (command === 'evalsha' || command === 'eval') {
+        // Its arguments are packed: the id is somewhere inside one of them.
+        const id = new RegExp(`${settings.runId}-(\\d+)`).exec(args.join(' '));
+        if (id !== null) seen.push({ command: 'job', seq: id[1], source });
+      }
+    });
+    try {
+      for (const seq of [1, 2, 3]) await producer.enqueue(tick(seq));
+      await new Promise((done) => setTimeout(done, 50));
+    } finally {
+      monitor.disconnect();
+    }
+    expect(seen.map(({ command, seq }) => `${command} ${seq}`)).toEqual(['hset 1', 'job 1', 'hset 2', 'job 2', 'hset 3', 'job 3']);
+    expect(new Set(seen.map(({ source }) => source)).size).toBe(1);
     for (const seq of [1, 2, 3]) {
       expect(await queue.getJob(uploadJobId(settings.runId, seq))).toBeDefined();
       expect(await state.samples(seq, 4096)).toEqual(source.chunk(seq).samples);
     }
-    const samplesKey = `wavefier:run:${settings.runId}:samples`;
-    expect(await redis.ttl(samplesKey)).toBeGreaterThan(6 * 24 * 3600);
+    expect(await redis.ttl(`wavefier:run:${settings.runId}:samples`)).toBeGreaterThan(6 * 24 * 3600);
+  });
+
+  it('takes the job back out when Redis refused its samples: a job without samples would read as a chunk already done', async () => {
+    // A key of the wrong type makes HSET fail while the job's script succeeds.
+    await redis.set(`wavefier:run:${settings.runId}:samples`, 'not a hash');
+    await expect(producer.enqueue(tick(4))).rejects.toThrow(/WRONGTYPE/);
+    expect(await queue.getJob(uploadJobId(settings.runId, 4))).toBeUndefined();
+    expect(producer.enqueued).toBe(0);
   });
 
   it('counts its queue depth from the run counters and waits for room while the queue is full', async () => {
