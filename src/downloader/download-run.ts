@@ -89,6 +89,29 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
   await checkDownloadRequest(options);
   const giveUpAfterMs = options.giveUpAfterMs ?? defaultGiveUpAfterMs;
   if (!(giveUpAfterMs > 0)) throw new UsageError(`--give-up-after must be positive, got ${giveUpAfterMs} ms`);
+  const runName = downloadLogFolder(options.dataset, options.runName);
+  const logFile = join(confinedPath(options.logDir, runName, options.runName === undefined ? 'the dataset name' : '--run-name'), downloadLogFile);
+  const alreadyVerified = await verifiedNamesFromLog(logFile, options.scope, options.dataset);
+  const poller = new DatasetPoller(
+    {
+      client: options.rucio,
+      scope: options.scope,
+      dataset: options.dataset,
+      mode: options.pollMode === 'full' ? 'full' : 'incremental',
+      ...definedProps({ rseExpression: options.fromRse, catalogResolutionMs: options.catalogResolutionMs }),
+      reconcileEveryMs: options.reconcileEveryMs,
+      overlapMs: 2000,
+      catalogClock: options.rucio.catalogClock,
+      now,
+    },
+    alreadyVerified,
+  );
+  // The first poll goes out now, with the first questions to the catalog: it answers while the
+  // credentials are checked and the queue and its answer stream are set up (the poll loop's first
+  // round takes the answer; a failure, rejected credentials included, is the loop's to handle, or
+  // the check's just below).
+  const firstPoll = { startedAt: now(), result: poller.poll() };
+  firstPoll.result.catch(() => undefined);
   // Credentials the server rejects fail the run now, not after the workers started; a catalog that
   // does not answer yet is tried again by the poll loop, for up to giveUpAfterMs.
   // The server's version (`GET /ping`, unauthenticated) is asked alongside, once, for the report's
@@ -122,9 +145,6 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     const redis = await connectRedis(redisUrl);
     cleanup.push('disconnecting from Redis', () => redis.disconnect());
 
-    const runName = downloadLogFolder(options.dataset, options.runName);
-    const logFile = join(confinedPath(options.logDir, runName, options.runName === undefined ? 'the dataset name' : '--run-name'), downloadLogFile);
-    const alreadyVerified = await verifiedNamesFromLog(logFile, options.scope, options.dataset);
     const log = openEventLog(logFile);
     cleanup.push('closing the download log', () => log.close());
     const contact = new CatalogContact(options.rucio.config.rucioHost, giveUpAfterMs, options.output, log);
@@ -148,25 +168,6 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
         wavefier_version: packageVersion(),
       },
     } satisfies RunEvent);
-
-    const poller = new DatasetPoller(
-      {
-        client: options.rucio,
-        scope: options.scope,
-        dataset: options.dataset,
-        mode: options.pollMode === 'full' ? 'full' : 'incremental',
-        ...definedProps({ rseExpression: options.fromRse, catalogResolutionMs: options.catalogResolutionMs }),
-        reconcileEveryMs: options.reconcileEveryMs,
-        overlapMs: 2000,
-        catalogClock: options.rucio.catalogClock,
-        now,
-      },
-      alreadyVerified,
-    );
-    // The first poll goes out now: the catalog answers it while the queue and its answer stream are
-    // set up (the poll loop's first round takes the answer; a failure is the loop's to handle).
-    const firstPoll = { startedAt: now(), result: poller.poll() };
-    firstPoll.result.catch(() => undefined);
 
     const connection = bullmqConnection(redisUrl);
     const queueName = options.early?.queueName ?? downloadQueueName(options.scope, options.dataset, `${process.pid}${randomBytes(3).toString('hex')}`);
@@ -304,8 +305,9 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     cleanup.push('stopping the download worker processes', () => workers.close(options.signal.aborted ? interruptedWorkerGraceMs : undefined));
     if (earlyPool === undefined) workers.start();
     const readiness = new Readiness(() => {
-      // Workers that connect only after a Ctrl-C must not log `ready` after `run_finished`.
-      if (options.signal.aborted) return;
+      // Workers that connect only after a Ctrl-C, or after the last chunk (a closed dataset verified
+      // while they warmed up), must not log `ready` after `run_finished`.
+      if (options.signal.aborted || finished) return;
       schedule.ready?.(now());
       log.write({
         event: 'ready',

@@ -11,7 +11,7 @@ import type { WorkerAnswer } from './download-job.js';
 import { activeDownloads, type ActiveDownload } from './download-registry.js';
 import { startDownloadWorker, warmUpDecoder } from './download-worker.js';
 import { untilAborted } from '../common/abort.js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 
 export interface DownloadWorkerServiceOptions {
   redisUrl: string;
@@ -52,16 +52,12 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
   try {
     const redis = await connectRedis(options.redisUrl);
     cleanup.push('disconnecting from Redis', () => redis.disconnect());
-    warmUpDecoder();
-    await warmUpBullmq(options.redisUrl, { work: true });
-    // The first job should not wait for a token and a connection to the catalog (the RSE lookup):
-    // paid here, before this process joins a run. A catalog that does not answer yet is tried again by the job.
-    await options.rucio.whoami().catch(() => undefined);
     const logs = new RunLogs(options.logDir, `download-worker-${hostname()}-${process.pid}.jsonl`);
     cleanup.push('closing the retry logs', () => logs.close());
     const logFor = (run: string): EventLog => logs.for(run);
     const workers = new Map<string, Worker>();
     cleanup.push('stopping the download workers', () => Promise.all([...workers.values()].map((worker) => worker.close(true))).then(() => undefined));
+    let jobsTaken = 0;
     const serve = async (queue: string): Promise<void> => {
       const worker = startDownloadWorker({
         queueName: queue,
@@ -72,6 +68,7 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
           logFor(data.run).diagnostic('info', 'download attempt failed; retrying', { name: data.name, attempt, error: error.message }),
         onError: (error) => output.warn(`download worker: ${error.message}`),
       });
+      worker.on('active', () => jobsTaken++);
       worker.on('completed', (_job, answer: WorkerAnswer) => {
         if (answer.status === 'verified') counts.verified++;
         else counts.corrupted++;
@@ -80,13 +77,34 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
       workers.set(queue, worker);
       await worker.waitUntilReady();
     };
+    /**
+     * Pays the first chunk's costs before the first chunk: the catalog's token and connection (the
+     * RSE lookup), the BullMQ round trip, the decoder (the BullMQ warm-up waits on Redis while the
+     * decoder's, all CPU, runs). When real jobs were taken meanwhile (chunks were already waiting),
+     * they pay for what they use themselves and the CPU goes to them. A catalog that does not answer
+     * yet is tried again by the job.
+     */
+    const warmUp = async (): Promise<void> => {
+      await options.rucio.whoami().catch(() => undefined);
+      if (jobsTaken > 0) return;
+      const bullmq = warmUpBullmq(options.redisUrl, { work: true });
+      await setImmediate();
+      warmUpDecoder();
+      await bullmq;
+    };
 
     if (options.queue !== undefined) {
+      // The run's queue is served at once: chunks already waiting (a dataset that had files before
+      // the download started) are taken while this process warms up for the ones still to come.
       await serve(options.queue);
-      const run = (await activeDownloads(redis).catch(() => [])).find((entry) => entry.queue === options.queue);
-      if (run !== undefined) await warmUpDatasetStorage(options.rucio, run, options.signal);
+      const storage = activeDownloads(redis)
+        .catch(() => [])
+        .then((active) => active.find((entry) => entry.queue === options.queue))
+        .then((run) => (run === undefined ? undefined : warmUpDatasetStorage(options.rucio, run, options.signal)));
+      await Promise.all([warmUp(), storage]);
       options.onReady?.(1);
     } else {
+      await warmUp();
       const ourHost = options.rucio.config.rucioHost;
       const skipped = new Set<string>();
       const refresh = async (): Promise<void> => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Output } from '../common/output.js';
 import type { EventLog } from '../common/event-log.js';
-import { startPrivateRedis, type PrivateRedis } from '../redis/private-server.js';
+import { definedProps } from '../common/defined.js';
+import { freePort, startPrivateRedis, type PrivateRedis } from '../redis/private-server.js';
 import { downloadQueueName } from './download-job.js';
 import { DownloadWorkerPool } from './worker-pool.js';
 
@@ -60,10 +61,11 @@ export function startDownloadEarly(options: EarlyStartOptions): EarlyStart {
     warn: (message: string) => (attached === undefined ? pending.push(() => options.output.warn(message)) : options.output.warn(message)),
   };
   const services = (async (): Promise<EarlyServices> => {
-    const privateRedis = options.redisUrl === undefined ? await startPrivateRedis() : undefined;
-    const redisUrl = privateRedis?.url ?? options.redisUrl ?? '';
-    if (options.workers === 0) return { redisUrl, ...(privateRedis === undefined ? {} : { privateRedis }) };
-    const pool = new DownloadWorkerPool({
+    // The worker processes do not wait for the private redis-server: they are told its port and load
+    // their modules (hundreds of milliseconds) while it starts (tens); they connect once it answers.
+    const port = options.redisUrl === undefined ? await freePort() : undefined;
+    const redisUrl = options.redisUrl ?? `redis://127.0.0.1:${port ?? 0}`;
+    const pool = options.workers === 0 ? undefined : new DownloadWorkerPool({
       workers: options.workers,
       concurrency: options.concurrency,
       redisUrl,
@@ -74,8 +76,15 @@ export function startDownloadEarly(options: EarlyStartOptions): EarlyStart {
       log,
       output,
     });
-    pool.start();
-    return { redisUrl, pool, ...(privateRedis === undefined ? {} : { privateRedis }) };
+    pool?.start();
+    try {
+      const privateRedis = port === undefined ? undefined : await startPrivateRedis({ port });
+      return { redisUrl: privateRedis?.url ?? redisUrl, ...definedProps({ pool, privateRedis }) };
+    } catch (error) {
+      // Without a Redis the run fails (runDownload awaits `services`): its workers stop now.
+      await pool?.close(0);
+      throw error;
+    }
   })();
   // A failure is the run's to report (runDownload awaits `services`); not an unhandled rejection meanwhile.
   services.catch(() => undefined);
