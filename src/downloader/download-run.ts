@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { boundedCleanup, CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
@@ -13,7 +13,7 @@ import { downloadLogFile, type RunEvent } from '../common/log-records.js';
 import { redactUrl } from '../common/redact.js';
 import { confinedPath } from '../common/safe-path.js';
 import { packageVersion } from '../common/version.js';
-import { bullmqConnection, connectRedis, startPrivateRedis, warmUpBullmq } from '../redis/index.js';
+import { startPrivateRedis } from '../redis/private-server.js';
 import { RucioAccessDeniedError } from '../rucio/index.js';
 import { Coordinator } from './coordinator.js';
 import type { DownloadRunOptions } from './download-run-options.js';
@@ -29,7 +29,7 @@ import { DatasetPoller } from './poller.js';
 import { DownloadStats, progressLine, startProgress } from './run-progress.js';
 import { CatalogContact, ClosedDatasetProbe, defaultGiveUpAfterMs } from './stop-rules.js';
 import { DownloadRegistration } from './download-registry.js';
-import { WorkerAnswers } from './worker-answers.js';
+import { StartUpWorker } from './start-up-worker.js';
 import { checkDownloadRequest } from './preflight.js';
 import { defaultWorkerConcurrency, DownloadWorkerPool } from './worker-pool.js';
 
@@ -52,6 +52,19 @@ async function untilStartedAnswered(queue: Queue, pending: ReadonlyMap<string, u
     if (pending.size <= notStarted) return;
     await sleep(25);
   }
+}
+
+async function queueModules(): Promise<
+  Pick<typeof import('bullmq'), 'Queue'> &
+    Pick<typeof import('../redis/index.js'), 'bullmqConnection' | 'connectRedis' | 'warmUpBullmq'> &
+    Pick<typeof import('./worker-answers.js'), 'WorkerAnswers'>
+> {
+  const [{ Queue }, { bullmqConnection, connectRedis, warmUpBullmq }, { WorkerAnswers }] = await Promise.all([
+    import('bullmq'),
+    import('../redis/index.js'),
+    import('./worker-answers.js'),
+  ]);
+  return { Queue, bullmqConnection, connectRedis, warmUpBullmq, WorkerAnswers };
 }
 
 /** Calls `announce` once, when both the first poll was answered and the workers are connected. */
@@ -111,7 +124,19 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
   // round takes the answer; a failure, rejected credentials included, is the loop's to handle, or
   // the check's just below).
   const firstPoll = { startedAt: now(), result: poller.poll() };
-  firstPoll.result.catch(() => undefined);
+  // The chunks of a dataset that is already closed are verified by this process too while its
+  // worker processes start; what that needs loads as soon as the catalog says the dataset is closed.
+  // Not with --workers 0 (only workers started elsewhere verify), nor for a dataset still open: a
+  // download that follows a live stream keeps this process for its polls, timed to the stream.
+  const startUpWorker = options.workers > 0 ? new StartUpWorker() : undefined;
+  const closedAtStart =
+    startUpWorker === undefined
+      ? Promise.resolve(false)
+      : options.rucio.getDid(options.scope, options.dataset).then(
+          (did) => did.open === false && did.length !== 0,
+          () => false,
+        );
+  void closedAtStart.then((closed) => closed && startUpWorker?.prepare());
   // Credentials the server rejects fail the run now, not after the workers started; a catalog that
   // does not answer yet is tried again by the poll loop, for up to giveUpAfterMs.
   // The server's version (`GET /ping`, unauthenticated) is asked alongside, once, for the report's
@@ -129,6 +154,9 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
   if (firstContact !== undefined && isWavefierError(firstContact) && (firstContact.exitCode === ExitCode.usage || firstContact instanceof RucioAccessDeniedError)) {
     throw firstContact;
   }
+  // The queue's modules (BullMQ, ioredis: a few hundred milliseconds of loading) load while the
+  // catalog works on the first poll, which went out before them.
+  const { Queue, bullmqConnection, connectRedis, warmUpBullmq, WorkerAnswers } = await queueModules();
   const cleanup = new CleanupStack({ onError: (message) => options.output.warn(message) });
   try {
     let redisUrl = options.redisUrl;
@@ -304,6 +332,8 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     // After a Ctrl-C a worker process gets a short moment to stop by itself (DESIGN §5: 5 s in all).
     cleanup.push('stopping the download worker processes', () => workers.close(options.signal.aborted ? interruptedWorkerGraceMs : undefined));
     if (earlyPool === undefined) workers.start();
+    // Pushed after the worker processes: stopped before them, and before the queue is removed.
+    cleanup.push('stopping the start-up worker', () => startUpWorker?.stop(options.signal.aborted));
     const readiness = new Readiness(() => {
       // Workers that connect only after a Ctrl-C, or after the last chunk (a closed dataset verified
       // while they warmed up), must not log `ready` after `run_finished`.
@@ -319,7 +349,11 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       } satisfies RunEvent);
       options.output.info(`download ready after ${formatDuration(now() - started)}: first poll answered, ${workers.ready} worker processes connected`);
     });
-    void workers.whenReady(runSignal).then(() => readiness.set('workers'));
+    void workers.whenReady(runSignal).then(() => {
+      readiness.set('workers');
+      // The worker processes take it from here: the start-up worker finishes the chunks it holds.
+      void startUpWorker?.stop();
+    });
 
     const progress = startProgress(options.output, options.dataset, () => progressLine(stats, coordinator.pending.size));
     cleanup.push('stopping the progress line', () => progress.stop());
@@ -351,7 +385,15 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
         ...definedProps({ untilCount: options.untilCount, untilIdleMs: options.untilIdleMs, durationMs: options.durationMs }),
       },
       stats,
-      onPolled: () => readiness.set('polled'),
+      onPolled: () => {
+        readiness.set('polled');
+        void closedAtStart.then((closed) => {
+          if (closed && coordinator.pending.size > 0 && workers.ready < options.workers) {
+            return startUpWorker?.start({ queueName, connection, rucio: options.rucio, concurrency: options.workerConcurrency ?? defaultWorkerConcurrency, log });
+          }
+          return undefined;
+        });
+      },
       contact,
       alreadyVerified: alreadyVerified.size,
       startedAt: started,

@@ -11,7 +11,7 @@ import { definedProps } from '../common/defined.js';
 import { errorMessage } from '../common/errors.js';
 import { describeFsError, isUnwritableError } from '../common/writable-dir.js';
 import { ChecksumMismatchError, fetchVerified, safeDestination, writeFileAtomically, type FetchedReplica, type RucioClient } from '../rucio/index.js';
-import { encodeChunk } from '../strain/index.js';
+import { encodeChunk } from '../strain/chunk-encoding.js';
 import { parseDownloadJob, type ChunkOutcome, type CorruptReadRecord, type DownloadJob, type WorkerAnswer } from './download-job.js';
 import { ContentError, verifyChunkContent, type ContentVerdict } from './verify-chunk.js';
 

@@ -1,5 +1,5 @@
 import { IntegrityError, errorMessage } from '../common/errors.js';
-import { NotAChunkError, decodeChunk, type DecodeOptions, type DecodedChunk } from '../strain/index.js';
+import { NotAChunkError, decodeChunk, type DecodeOptions, type DecodedChunk } from '../strain/chunk-decoding.js';
 
 const namePattern = /-(\d+)-(\d+(?:\.\d+)?)\.hdf5$/;
 

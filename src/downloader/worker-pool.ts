@@ -124,18 +124,21 @@ export class DownloadWorkerPool {
 
   /**
    * Stops every worker process: closing its stdin asks it to stop (the chunks it holds go back to the
-   * queue for the next run); one that is still there after `graceMs` is killed.
+   * queue for the next run); one that is still there after `graceMs` is killed. One that is not ready
+   * yet is killed at once: it is still loading its modules or warming up, and the run that closes the
+   * pool has its answers (chunks verified meanwhile by the others, or by the download itself), or
+   * waited for the ones in flight after a Ctrl-C; waiting for it to load would only delay the exit.
    */
   async close(graceMs = 5000): Promise<void> {
     this.closing = true;
     const exits = [...this.processes].map(
-      ({ child }) =>
+      ({ child, ready }) =>
         new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) {
             resolve();
             return;
           }
-          const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+          const timer = setTimeout(() => child.kill('SIGKILL'), ready ? graceMs : 0);
           child.once('exit', () => {
             clearTimeout(timer);
             resolve();
