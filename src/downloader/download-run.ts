@@ -124,6 +124,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
   // round takes the answer; a failure, rejected credentials included, is the loop's to handle, or
   // the check's just below).
   const firstPoll = { startedAt: now(), result: poller.poll() };
+  firstPoll.result.catch(() => undefined);
   // The chunks of a dataset that is already closed are verified by this process too while its
   // worker processes start; what that needs loads as soon as the catalog says the dataset is closed.
   // Not with --workers 0 (only workers started elsewhere verify), nor for a dataset still open: a
@@ -136,7 +137,17 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
           (did) => did.open === false && did.length !== 0,
           () => false,
         );
-  void closedAtStart.then((closed) => closed && startUpWorker?.prepare());
+  // Until the worker pool is taken over below: whether the early start's processes are all ready.
+  let workersAllReady = (): boolean => false;
+  options.early?.services.then(
+    ({ pool }) => {
+      if (pool !== undefined) workersAllReady = () => pool.ready >= options.workers;
+    },
+    () => undefined,
+  );
+  void closedAtStart.then((closed) => {
+    if (closed && !workersAllReady()) startUpWorker?.prepare();
+  });
   // Credentials the server rejects fail the run now, not after the workers started; a catalog that
   // does not answer yet is tried again by the poll loop, for up to giveUpAfterMs.
   // The server's version (`GET /ping`, unauthenticated) is asked alongside, once, for the report's
@@ -332,6 +343,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     // After a Ctrl-C a worker process gets a short moment to stop by itself (DESIGN §5: 5 s in all).
     cleanup.push('stopping the download worker processes', () => workers.close(options.signal.aborted ? interruptedWorkerGraceMs : undefined));
     if (earlyPool === undefined) workers.start();
+    workersAllReady = () => workers.ready >= options.workers;
     // Pushed after the worker processes: stopped before them, and before the queue is removed.
     cleanup.push('stopping the start-up worker', () => startUpWorker?.stop(options.signal.aborted));
     const readiness = new Readiness(() => {
@@ -388,7 +400,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       onPolled: () => {
         readiness.set('polled');
         void closedAtStart.then((closed) => {
-          if (closed && coordinator.pending.size > 0 && workers.ready < options.workers) {
+          if (closed && coordinator.pending.size > 0 && !workersAllReady()) {
             return startUpWorker?.start({ queueName, connection, rucio: options.rucio, concurrency: options.workerConcurrency ?? defaultWorkerConcurrency, log });
           }
           return undefined;
