@@ -29,7 +29,6 @@ import { DatasetPoller } from './poller.js';
 import { DownloadStats, progressLine, startProgress } from './run-progress.js';
 import { CatalogContact, ClosedDatasetProbe, defaultGiveUpAfterMs } from './stop-rules.js';
 import { DownloadRegistration } from './download-registry.js';
-import { StartUpWorker } from './start-up-worker.js';
 import { checkDownloadRequest } from './preflight.js';
 import { defaultWorkerConcurrency, DownloadWorkerPool } from './worker-pool.js';
 
@@ -125,29 +124,6 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
   // the check's just below).
   const firstPoll = { startedAt: now(), result: poller.poll() };
   firstPoll.result.catch(() => undefined);
-  // The chunks of a dataset that is already closed are verified by this process too while its
-  // worker processes start; what that needs loads as soon as the catalog says the dataset is closed.
-  // Not with --workers 0 (only workers started elsewhere verify), nor for a dataset still open: a
-  // download that follows a live stream keeps this process for its polls, timed to the stream.
-  const startUpWorker = options.workers > 0 ? new StartUpWorker() : undefined;
-  const closedAtStart =
-    startUpWorker === undefined
-      ? Promise.resolve(false)
-      : options.rucio.getDid(options.scope, options.dataset).then(
-          (did) => did.open === false && did.length !== 0,
-          () => false,
-        );
-  // Until the worker pool is taken over below: whether the early start's processes are all ready.
-  let workersAllReady = (): boolean => false;
-  options.early?.services.then(
-    ({ pool }) => {
-      if (pool !== undefined) workersAllReady = () => pool.ready >= options.workers;
-    },
-    () => undefined,
-  );
-  void closedAtStart.then((closed) => {
-    if (closed && !workersAllReady()) startUpWorker?.prepare();
-  });
   // Credentials the server rejects fail the run now, not after the workers started; a catalog that
   // does not answer yet is tried again by the poll loop, for up to giveUpAfterMs.
   // The server's version (`GET /ping`, unauthenticated) is asked alongside, once, for the report's
@@ -343,9 +319,6 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     // After a Ctrl-C a worker process gets a short moment to stop by itself (DESIGN §5: 5 s in all).
     cleanup.push('stopping the download worker processes', () => workers.close(options.signal.aborted ? interruptedWorkerGraceMs : undefined));
     if (earlyPool === undefined) workers.start();
-    workersAllReady = () => workers.ready >= options.workers;
-    // Pushed after the worker processes: stopped before them, and before the queue is removed.
-    cleanup.push('stopping the start-up worker', () => startUpWorker?.stop(options.signal.aborted));
     const readiness = new Readiness(() => {
       // Workers that connect only after a Ctrl-C, or after the last chunk (a closed dataset verified
       // while they warmed up), must not log `ready` after `run_finished`.
@@ -361,11 +334,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       } satisfies RunEvent);
       options.output.info(`download ready after ${formatDuration(now() - started)}: first poll answered, ${workers.ready} worker processes connected`);
     });
-    void workers.whenReady(runSignal).then(() => {
-      readiness.set('workers');
-      // The worker processes take it from here: the start-up worker finishes the chunks it holds.
-      void startUpWorker?.stop();
-    });
+    void workers.whenReady(runSignal).then(() => readiness.set('workers'));
 
     const progress = startProgress(options.output, options.dataset, () => progressLine(stats, coordinator.pending.size));
     cleanup.push('stopping the progress line', () => progress.stop());
@@ -397,15 +366,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
         ...definedProps({ untilCount: options.untilCount, untilIdleMs: options.untilIdleMs, durationMs: options.durationMs }),
       },
       stats,
-      onPolled: () => {
-        readiness.set('polled');
-        void closedAtStart.then((closed) => {
-          if (closed && coordinator.pending.size > 0 && !workersAllReady()) {
-            return startUpWorker?.start({ queueName, connection, rucio: options.rucio, concurrency: options.workerConcurrency ?? defaultWorkerConcurrency, log });
-          }
-          return undefined;
-        });
-      },
+      onPolled: () => readiness.set('polled'),
       contact,
       alreadyVerified: alreadyVerified.size,
       startedAt: started,

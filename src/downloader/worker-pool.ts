@@ -126,8 +126,8 @@ export class DownloadWorkerPool {
    * Stops every worker process: closing its stdin asks it to stop (the chunks it holds go back to the
    * queue for the next run); one that is still there after `graceMs` is killed. One that is not ready
    * yet is killed at once: it is still loading its modules or warming up, and the run that closes the
-   * pool has its answers (chunks verified meanwhile by the others, or by the download itself), or
-   * waited for the ones in flight after a Ctrl-C; waiting for it to load would only delay the exit.
+   * pool has the answers of the chunks it needed, or waited for the ones in flight after a Ctrl-C;
+   * waiting for it to finish loading would only delay the exit.
    */
   async close(graceMs = 5000): Promise<void> {
     this.closing = true;
