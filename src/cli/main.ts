@@ -61,6 +61,9 @@ function describeStack(error: unknown): string {
   return parts.join('\n');
 }
 
+/** How long a finished command lets libraries' timers and handles run before it exits anyway. */
+const exitGraceMs = 100;
+
 /**
  * Process entry point: wires the stop requests (SIGINT/SIGTERM, the owner's pipe) to an abort signal
  * (common/shutdown.ts: first request, graceful stop; a signal while stopping, immediate exit) and
@@ -70,7 +73,10 @@ export async function main(): Promise<void> {
   const stops = watchStopRequests({ stderr: process.stderr, exit: (code) => process.exit(code) });
   const code = await run(process.argv.slice(2), { signal: stops.signal });
   process.exitCode = code;
-  // Everything was closed and flushed by now; a handle that a library leaked (a worker pool's
-  // child, a socket) must not keep a finished command alive. Unref'd: a clean exit is not delayed.
-  setTimeout(() => process.exit(code), 2000).unref();
+  // Everything was closed and flushed by now (stdout and stderr are synchronous for files and pipes
+  // on Linux). What may still hold the event loop is a library's housekeeping: redis-parser shrinks
+  // its buffer pool on a ref'd 50 ms interval after a large reply, which kept a finished
+  // `upload --count 30` alive 0.3-0.7 s in every other run; a leaked handle (a worker pool's child,
+  // a socket) must not keep a finished command alive either. Unref'd: a clean exit is not delayed.
+  setTimeout(() => process.exit(code), exitGraceMs).unref();
 }
