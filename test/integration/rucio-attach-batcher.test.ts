@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checksums } from '../../src/common/checksum.js';
 import { startLake, type Lake } from '../../src/lake/index.js';
+import { gatedFirstAttach, until } from '../helpers/attach-gate.js';
 import {
   AttachBatcher,
   DidConflictError,
@@ -67,32 +68,6 @@ function attachRequests(): number {
   return client.stats.byEndpoint[attachEndpoint] ?? 0;
 }
 
-/** The real client with a gate in front of its first attach: that request leaves only when released. */
-function gatedFirstAttach(): { client: Pick<RucioClient, 'attachDids'>; release: () => void } {
-  let release = (): void => undefined;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  let first = true;
-  return {
-    client: {
-      attachDids: async (...args: Parameters<RucioClient['attachDids']>) => {
-        if (first) {
-          first = false;
-          await gate;
-        }
-        return client.attachDids(...args);
-      },
-    },
-    release,
-  };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 async function contentNames(dataset: Did): Promise<string[]> {
   const names: string[] = [];
@@ -151,7 +126,7 @@ describe('AttachBatcher', () => {
 
   it('sends a DID named twice in a later request, so that the second gets the answer it would get alone', async () => {
     const dataset = await newDataset();
-    const gated = gatedFirstAttach();
+    const gated = gatedFirstAttach(client);
     const batcher = new AttachBatcher(gated.client);
     const [leader, a, b] = ['leader', 'a', 'b'].map((name) => fileDid(`${dataset.name}-${name}`)) as [FileDid, FileDid, FileDid];
     const outcomes = [leader, a, a, b].map((file) => batcher.attach(dataset, file, { rse: 'LAKE_S3' }));
@@ -167,7 +142,7 @@ describe('AttachBatcher', () => {
 
   it('uploads side by side: one request for the files that finished their PUT while another was out; each stored, registered AVAILABLE and attached', async () => {
     const dataset = await newDataset();
-    const gated = gatedFirstAttach();
+    const gated = gatedFirstAttach(client);
     const batcher = new AttachBatcher(gated.client);
     const before = attachRequests();
     const chunks = Array.from({ length: 8 }, (_, i) => ({ name: `${dataset.name}-c${i}.hdf5`, bytes: randomBytes(4096 + i) }));
@@ -194,7 +169,7 @@ describe('AttachBatcher', () => {
     // On another RSE, so that the PUT on LAKE_S3 finds nothing and the catalog is the one to refuse.
     const first = await uploadFile(client, { scope, name: clashName, bytes: firstBytes, dataset, rse: 'LAKE_POSIX' });
 
-    const gated = gatedFirstAttach();
+    const gated = gatedFirstAttach(client);
     const batcher = new AttachBatcher(gated.client);
     const leader = fileDid(`${dataset.name}-leader`);
     const leading = batcher.attach(dataset, leader, { rse: 'LAKE_S3' });
@@ -227,7 +202,7 @@ describe('AttachBatcher', () => {
 
   it('a batch whose connection drops is read back before it is sent again', async () => {
     const dataset = await newDataset();
-    const gated = gatedFirstAttach();
+    const gated = gatedFirstAttach(client);
     const batcher = new AttachBatcher(gated.client);
     const files = Array.from({ length: 4 }, (_, i) => fileDid(`${dataset.name}-f${i}`));
     const outcomes = files.map((file) => batcher.attach(dataset, file, { rse: 'LAKE_S3' }));
@@ -250,7 +225,7 @@ describe('AttachBatcher', () => {
   it('a refusal of the whole request (the server failing through every retry, a closed dataset) goes to every file of the batch, without single requests', async () => {
     const dataset = await newDataset();
     for (const refusal of ['503', 'closed'] as const) {
-      const gated = gatedFirstAttach();
+      const gated = gatedFirstAttach(client);
       const batcher = new AttachBatcher(gated.client);
       const files = Array.from({ length: 4 }, (_, i) => fileDid(`${dataset.name}-${refusal}-f${i}`));
       const outcomes = files.map((file) => batcher.attach(dataset, file, { rse: 'LAKE_S3' }));
@@ -276,7 +251,7 @@ describe('AttachBatcher', () => {
 
   it('a caller that gives up while waiting leaves the batch at once; the others land, its file does not', async () => {
     const dataset = await newDataset();
-    const gated = gatedFirstAttach();
+    const gated = gatedFirstAttach(client);
     const batcher = new AttachBatcher(gated.client);
     const files = Array.from({ length: 4 }, (_, i) => fileDid(`${dataset.name}-f${i}`));
     const abort = new AbortController();

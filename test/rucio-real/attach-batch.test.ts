@@ -20,6 +20,7 @@ import {
   uploadFile,
   type Did,
 } from '../../src/rucio/index.js';
+import { gatedFirstAttach, until } from '../helpers/attach-gate.js';
 import { runCli } from '../helpers/cli.js';
 import { fileSums, hashPath, parseTable, readJsonLines, realRucioForFile } from './peer.js';
 
@@ -49,32 +50,6 @@ async function newDataset(label: string): Promise<Did> {
   return dataset;
 }
 
-/** The real client with a gate in front of its first attach: that request leaves only when released. */
-function gatedFirstAttach(): { client: Pick<RucioClient, 'attachDids'>; release: () => void } {
-  let release = (): void => undefined;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  let first = true;
-  return {
-    client: {
-      attachDids: async (...args: Parameters<RucioClient['attachDids']>) => {
-        if (first) {
-          first = false;
-          await gate;
-        }
-        return client.attachDids(...args);
-      },
-    },
-    release,
-  };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 function attachRequests(): number {
   return client.stats.byEndpoint[attachEndpoint] ?? 0;
@@ -83,12 +58,12 @@ function attachRequests(): number {
 describe('batched attach registrations on a real Rucio server', { timeout: 180_000 }, () => {
   it('uploads that share one attach request: the official client lists, validates and downloads every one', async () => {
     const dataset = await newDataset('shared');
-    const gated = gatedFirstAttach();
+    const gated = gatedFirstAttach(client);
     const batcher = new AttachBatcher(gated.client);
     const before = attachRequests();
     const chunks = Array.from({ length: 8 }, (_, i) => ({ name: `${dataset.name}-${i}.bin`, bytes: Buffer.from(`chunk ${i} of ${dataset.name}\n`.repeat(50 + i)) }));
     const uploads = chunks.map((chunk) => uploadFile(client, { scope, ...chunk, dataset, rse: 'LOCAL_POSIX', attachBatcher: batcher }));
-    await until(() => batcher.waiting === 7, 'seven uploads wait behind the first one\'s attach');
+    await until(() => batcher.waiting === 7, 'seven uploads wait behind the first one\'s attach', 30_000);
     gated.release();
     await Promise.all(uploads);
     expect(attachRequests() - before).toBe(2);
@@ -127,16 +102,16 @@ describe('batched attach registrations on a real Rucio server', { timeout: 180_0
     const clashName = `${dataset.name}-clash.bin`;
     const first = await uploadFile(client, { scope, name: clashName, bytes: Buffer.from('first bytes'), dataset, rse: 'LOCAL_POSIX' });
 
-    const gated = gatedFirstAttach();
+    const gated = gatedFirstAttach(client);
     const batcher = new AttachBatcher(gated.client);
     const leaderName = `${dataset.name}-leader.bin`;
     const chunks = [leaderName, `${dataset.name}-a.bin`, clashName, `${dataset.name}-b.bin`].map((name) => ({ name, bytes: Buffer.from(`other bytes of ${name}`) }));
     const upload = (chunk: { name: string; bytes: Buffer }): Promise<unknown> => uploadFile(client, { scope, ...chunk, dataset, rse: otherRse, attachBatcher: batcher });
     // The leader first: its attach is the one held at the gate, the other three queue behind it.
     const leader = upload(chunks[0]!);
-    await until(() => batcher.stats.requests === 1, 'the leader\'s attach is out');
+    await until(() => batcher.stats.requests === 1, 'the leader\'s attach is out', 30_000);
     const uploads = [leader, ...chunks.slice(1).map(upload)];
-    await until(() => batcher.waiting === 3, 'three uploads wait behind the leader');
+    await until(() => batcher.waiting === 3, 'three uploads wait behind the leader', 30_000);
     gated.release();
     const outcomes = await Promise.allSettled(uploads);
 
@@ -159,7 +134,7 @@ describe('batched attach registrations on a real Rucio server', { timeout: 180_0
 
   it('a closed dataset refuses the whole batch: every file gets the server\'s UnsupportedOperation, no single requests', async () => {
     const dataset = await newDataset('closed');
-    const gated = gatedFirstAttach();
+    const gated = gatedFirstAttach(client);
     const batcher = new AttachBatcher(gated.client);
     const files = Array.from({ length: 4 }, (_, i) => ({ scope, name: `${dataset.name}-${i}.bin`, ...fileSums(Buffer.from(`file ${i}`)) }));
     const outcomes = files.map((file) => batcher.attach(dataset, file, { rse: 'LOCAL_POSIX' }));
