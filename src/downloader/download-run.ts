@@ -1,21 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Queue } from 'bullmq';
-import { boundedCleanup, CleanupStack } from '../common/cleanup.js';
+import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
-import { ExitCode, RuntimeFailure, UsageError, errorMessage, isWavefierError } from '../common/errors.js';
+import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog } from '../common/event-log.js';
 import { onForcedExit } from '../common/shutdown.js';
-import { checkWritableDir } from '../common/writable-dir.js';
 import { downloadLogFile, type RunEvent } from '../common/log-records.js';
 import { redactUrl } from '../common/redact.js';
 import { confinedPath } from '../common/safe-path.js';
 import { packageVersion } from '../common/version.js';
 import { startPrivateRedis } from '../redis/private-server.js';
-import { RucioAccessDeniedError } from '../rucio/index.js';
 import { Coordinator } from './coordinator.js';
+import { DestinationWatch } from './destination-watch.js';
+import { greetCatalog } from './first-contact.js';
+import { stopTakingChunks } from './interrupted-stop.js';
 import type { DownloadRunOptions } from './download-run-options.js';
 import { downloadSummary, runFinishedCounts, type DownloadSummary } from './download-summary.js';
 import { downloadQueueName, localRelativePath } from './download-job.js';
@@ -32,26 +31,11 @@ import { DownloadRegistration } from './download-registry.js';
 import { checkDownloadRequest } from './preflight.js';
 import { defaultWorkerConcurrency, DownloadWorkerPool } from './worker-pool.js';
 
-/** After a Ctrl-C: how long chunks in flight may take, and how long a worker process may take to stop. */
-const interruptedDrainMs = 2000;
+/** After a Ctrl-C: how long a worker process may take to stop. */
 const interruptedWorkerGraceMs = 2000;
 
 /** Room in the queue's event stream, which carries the workers' answers (5 events per chunk). */
 const answerStreamLength = 100_000;
-
-/**
- * Waits until every chunk a worker has started on has its answer here: the chunks still pending are
- * then all still queued (waiting, or delayed for a retry). Bounded by `timeoutMs`.
- */
-async function untilStartedAnswered(queue: Queue, pending: ReadonlyMap<string, unknown>, timeoutMs: number, now: () => number): Promise<void> {
-  const deadline = now() + timeoutMs;
-  while (pending.size > 0 && now() < deadline) {
-    const counts = await queue.getJobCounts('waiting', 'delayed', 'prioritized');
-    const notStarted = Object.values(counts).reduce((sum, count) => sum + count, 0);
-    if (pending.size <= notStarted) return;
-    await sleep(25);
-  }
-}
 
 async function queueModules(): Promise<
   Pick<typeof import('bullmq'), 'Queue'> &
@@ -124,23 +108,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
   // the check's just below).
   const firstPoll = { startedAt: now(), result: poller.poll() };
   firstPoll.result.catch(() => undefined);
-  // Credentials the server rejects fail the run now, not after the workers started; a catalog that
-  // does not answer yet is tried again by the poll loop, for up to giveUpAfterMs.
-  // The server's version (`GET /ping`, unauthenticated) is asked alongside, once, for the report's
-  // header; a catalog that does not answer it leaves the version out, nothing else.
-  const [firstContact, rucioVersion] = await Promise.all([
-    options.rucio.whoami().then(
-      () => undefined,
-      (error: unknown) => error,
-    ),
-    options.rucio.ping().then(
-      (answer) => answer.version,
-      () => undefined,
-    ),
-  ]);
-  if (firstContact !== undefined && isWavefierError(firstContact) && (firstContact.exitCode === ExitCode.usage || firstContact instanceof RucioAccessDeniedError)) {
-    throw firstContact;
-  }
+  const { failure: firstFailure, rucioVersion } = await greetCatalog(options.rucio);
   // The queue's modules (BullMQ, ioredis: a few hundred milliseconds of loading) load while the
   // catalog works on the first poll, which went out before them.
   const { Queue, bullmqConnection, connectRedis, warmUpBullmq, WorkerAnswers } = await queueModules();
@@ -162,8 +130,9 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
 
     const log = openEventLog(logFile);
     cleanup.push('closing the download log', () => log.close());
+    const destination = new DestinationWatch(options.keep === 'all' ? options.dest : undefined, log);
     const contact = new CatalogContact(options.rucio.config.rucioHost, giveUpAfterMs, options.output, log);
-    if (firstContact !== undefined) contact.failed(firstContact, started);
+    if (firstFailure !== undefined) contact.failed(firstFailure, started);
     log.write({
       event: 'run_started',
       run: runName,
@@ -251,7 +220,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     cleanup.push('ending the download log', () => {
       if (options.signal.aborted) writeRunFinished('interrupted');
       // Stopped by its destination: the report counts the run as ended early, like one that crashed.
-      else if (destinationProblem !== undefined) writeRunFinished('failed');
+      else if (destination.problem !== undefined) writeRunFinished('failed');
     });
     cleanup.push('forgetting the forced-exit hook', onForcedExit(() => {
       log.diagnostic('warn', 'exit forced by a second signal: chunks in flight are found again by the next download');
@@ -259,27 +228,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       log.flush();
     }));
 
-    // A destination that can no longer take files (a full disk) fails every chunk alike: the first
-    // failure checks it, and if it is the cause the run stops with that one error (exit 1).
-    const unwritable = new AbortController();
-    let destinationProblem: RuntimeFailure | undefined;
-    let checkingDestination = false;
-    const checkDestination = (): void => {
-      const { dest } = options;
-      if (options.keep !== 'all' || dest === undefined || checkingDestination || unwritable.signal.aborted) return;
-      checkingDestination = true;
-      checkWritableDir(dest, '--dir').then(
-        () => {
-          checkingDestination = false;
-        },
-        (error: unknown) => {
-          destinationProblem = new RuntimeFailure(`the download stopped: ${errorMessage(error)}`, { cause: error });
-          log.diagnostic('error', destinationProblem.message);
-          unwritable.abort();
-        },
-      );
-    };
-    const runSignal = AbortSignal.any([options.signal, unwritable.signal]);
+    const runSignal = AbortSignal.any([options.signal, destination.signal]);
 
     const answers = new WorkerAnswers(
       queueName,
@@ -288,7 +237,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
         completed: (answer) => coordinator.completed(answer),
         failed: (jobId, reason) => {
           coordinator.failed(jobId, reason);
-          checkDestination();
+          destination.check();
         },
       },
       log,
@@ -375,16 +324,9 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       signal: runSignal,
       now,
     });
-    if (destinationProblem !== undefined) throw destinationProblem;
+    if (destination.problem !== undefined) throw destination.problem;
     if (options.signal.aborted) {
-      // After a Ctrl-C (DESIGN §5: back within 5 s) the workers take no new chunk and those in flight
-      // get a short moment; chunks still queued or waiting for a retry are found again by the next
-      // download of the dataset.
-      // Bounded: with Redis gone (its owner stopped it first) these would wait for it forever.
-      await boundedCleanup(
-        queue.pause().then(() => untilStartedAnswered(queue, coordinator.pending, interruptedDrainMs, now)),
-        interruptedDrainMs + 1000,
-      ).catch(() => log.diagnostic('warn', 'Redis did not answer while the download stopped: the chunks in flight are found again by the next download'));
+      await stopTakingChunks(queue, coordinator.pending, log, now);
     } else {
       await coordinator.drain(30_000);
     }
