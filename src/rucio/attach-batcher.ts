@@ -1,3 +1,4 @@
+import { definedProps } from '../common/defined.js';
 import type { Did, DidCalls, FileDid } from './client-dids.js';
 import { RucioAuthenticationError, RucioTransientError, RucioUnavailableError, exceptionClassOf, isRucioError } from './errors.js';
 
@@ -172,7 +173,7 @@ export class AttachBatcher {
     if (waiter.settled) return;
     this.stats.requests++;
     try {
-      await this.client.attachDids(lane.dataset.scope, lane.dataset.name, [waiter.file], { rse: lane.rse, ...(waiter.signal === undefined ? {} : { signal: waiter.signal }) });
+      await this.client.attachDids(lane.dataset.scope, lane.dataset.name, [waiter.file], { rse: lane.rse, ...definedProps({ signal: waiter.signal }) });
       settle(waiter);
     } catch (error) {
       settle(waiter, error);

@@ -12,10 +12,7 @@ const activeRunsKey = 'wavefier:runs:active';
 /** Run state outlives the run by a week: long enough to resume or inspect, bounded for Redis memory. */
 const retentionSeconds = 7 * 24 * 3600;
 
-/**
- * What putSamplesOn needs of a connection: BullMQ's client (whose hset takes a field map) qualifies,
- * and an ioredis connection given these two methods.
- */
+/** What putSamplesOn needs of a connection: BullMQ's client (whose hset takes a field map) qualifies. */
 export interface SamplesConnection {
   hset(key: string, fields: Record<string, Buffer>): Promise<unknown>;
   runCommand(name: string, args: (string | number)[]): Promise<unknown>;
@@ -152,15 +149,11 @@ export class RunState {
     return first === 1;
   }
 
-  /** Keeps a chunk's samples for the worker that uploads it; record() drops them with the outcome. */
-  async putSamples(seq: number, samples: Float64Array): Promise<void> {
-    await this.putSamplesOn({ hset: (key, fields) => this.redis.hset(key, fields), runCommand: (name, args) => this.redis.call(name, ...args) }, seq, samples);
-  }
-
   /**
-   * putSamples on a connection of the caller's to the same Redis (the producer uses its queue's, so
-   * that the samples and the job that follows them travel together and are applied in that order).
-   * Sent at once: the commands are on their way when this returns.
+   * Keeps a chunk's samples for the worker that uploads it (record() drops them with the outcome), on
+   * a connection of the caller's to the same Redis: the producer uses its queue's, so that the samples
+   * and the job that follows them travel together and are applied in that order. Sent at once: the
+   * commands are on their way when this returns.
    */
   async putSamplesOn(connection: SamplesConnection, seq: number, samples: Float64Array): Promise<void> {
     const bytes = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
