@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { InputError } from '../common/errors.js';
@@ -7,8 +8,8 @@ import type { CorruptRead, ReplicaRecord } from '../rucio/index.js';
  * Each downloader has a queue of its own (its worker processes serve only it), so two downloaders on
  * one Redis never take or delete each other's jobs.
  */
-export function downloadQueueName(scope: string, dataset: string, instance: string): string {
-  return `wavefier-download-${scope}-${dataset}-${instance}`;
+export function newDownloadQueueName(scope: string, dataset: string): string {
+  return `wavefier-download-${scope}-${dataset}-${process.pid}${randomBytes(3).toString('hex')}`;
 }
 
 const replicaSchema = z.object({

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
@@ -17,7 +16,7 @@ import { greetCatalog } from './first-contact.js';
 import { stopTakingChunks } from './interrupted-stop.js';
 import type { DownloadRunOptions } from './download-run-options.js';
 import { downloadSummary, runFinishedCounts, type DownloadSummary } from './download-summary.js';
-import { downloadQueueName, localRelativePath } from './download-job.js';
+import { newDownloadQueueName, localRelativePath } from './download-job.js';
 import { downloadLogFolder, verifiedNamesFromLog } from './download-state.js';
 import { ignoresCase, LocalPaths } from './local-paths.js';
 import { LostJobWatchdog } from './lost-job-watchdog.js';
@@ -154,7 +153,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     } satisfies RunEvent);
 
     const connection = bullmqConnection(redisUrl);
-    const queueName = options.early?.queueName ?? downloadQueueName(options.scope, options.dataset, `${process.pid}${randomBytes(3).toString('hex')}`);
+    const queueName = options.early?.queueName ?? newDownloadQueueName(options.scope, options.dataset);
     // The answers travel in the queue's event stream: room for a long backlog of them.
     const queue = new Queue(queueName, { connection, streams: { events: { maxLen: answerStreamLength } } });
     queue.on('error', (error) => log.diagnostic('warn', 'download queue connection error', { error: errorMessage(error) }));

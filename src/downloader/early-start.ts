@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Output } from '../common/output.js';
 import type { EventLog } from '../common/event-log.js';
 import { definedProps } from '../common/defined.js';
 import { freePort, startPrivateRedis, type PrivateRedis } from '../redis/private-server.js';
-import { downloadQueueName } from './download-job.js';
+import { newDownloadQueueName } from './download-job.js';
 import { DownloadWorkerPool } from './worker-pool.js';
 
 export interface EarlyStartOptions {
@@ -49,7 +48,7 @@ type Diagnostic = Parameters<EventLog['diagnostic']>;
  * runDownload takes over what this started (`DownloadRunOptions.early`).
  */
 export function startDownloadEarly(options: EarlyStartOptions): EarlyStart {
-  const queueName = downloadQueueName(options.scope, options.dataset, `${process.pid}${randomBytes(3).toString('hex')}`);
+  const queueName = newDownloadQueueName(options.scope, options.dataset);
   // What the pool says before the run takes it over (a worker's stderr, an exit) is told when it
   // does; a run that stops before then (bad credentials, an unreachable Redis) drops it.
   const pending: (() => void)[] = [];
@@ -72,7 +71,7 @@ export function startDownloadEarly(options: EarlyStartOptions): EarlyStart {
       queueName,
       logDir: options.logDir,
       rucioSettings: options.rucioSettings,
-      ...(options.env === undefined ? {} : { env: options.env }),
+      ...definedProps({ env: options.env }),
       log,
       output,
     });
