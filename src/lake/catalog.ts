@@ -1,77 +1,9 @@
-import type { Statement } from 'better-sqlite3';
+import type { AttachOptions, ContentRow, DidRow, DidType, FileSpec, ReplicaRow, ReplicaState } from './catalog-rows.js';
+import { replicaStateNames } from './catalog-rows.js';
+import { prepareCatalogStatements, type CatalogStatements } from './catalog-statements.js';
 import type { Db } from './database.js';
 import { RucioApiError, rucioErrors } from './rucio-error.js';
-import { isValidName, isValidScope } from './names.js';
-
-export type DidType = 'FILE' | 'DATASET' | 'CONTAINER';
-
-export interface DidRow {
-  scope: string;
-  name: string;
-  did_type: DidType;
-  account: string;
-  bytes: number | null;
-  adler32: string | null;
-  md5: string | null;
-  guid: string | null;
-  is_open: number | null;
-  monotonic: number;
-  length: number | null;
-  meta: string | null;
-  created_at: number;
-  updated_at: number;
-  closed_at: number | null;
-  /** Set by the `lifetime` metadata key (rucio erase); Rucio's reaper would delete the DID after it. */
-  expired_at: number | null;
-}
-
-export interface ContentRow {
-  child_scope: string;
-  child_name: string;
-  child_type: DidType;
-  bytes: number | null;
-  adler32: string | null;
-  md5: string | null;
-}
-
-/** A file as it arrives in POST /replicas or an attach with `rse` (already validated). */
-export interface FileSpec {
-  scope: string;
-  name: string;
-  bytes?: number | undefined;
-  adler32?: string | undefined;
-  md5?: string | undefined;
-  guid?: string | undefined;
-  state?: ReplicaState | undefined;
-}
-
-export type ReplicaState = 'A' | 'C' | 'U' | 'B' | 'D' | 'T' | 'S';
-
-export const replicaStateNames: Record<ReplicaState, string> = {
-  A: 'AVAILABLE',
-  C: 'COPYING',
-  U: 'UNAVAILABLE',
-  B: 'BEING_DELETED',
-  D: 'BAD',
-  T: 'TEMPORARY_UNAVAILABLE',
-  S: 'SUSPICIOUS',
-};
-
-export interface ReplicaRow {
-  scope: string;
-  name: string;
-  rse: string;
-  bytes: number;
-  adler32: string | null;
-  md5: string | null;
-  state: ReplicaState;
-  updated_at: number;
-}
-
-export interface AttachOptions {
-  rse?: string | undefined;
-  ignoreDuplicate?: boolean;
-}
+import { conventionProject, isValidName, isValidScope } from './names.js';
 
 /**
  * What Rucio 1.31 answers, on SQLite, when a file is attached to a collection that already holds it:
@@ -80,11 +12,6 @@ export interface AttachOptions {
  */
 const duplicateContentMessage =
   "('(sqlite3.IntegrityError) UNIQUE constraint failed: contents.scope, contents.name, contents.child_scope, contents.child_name',)";
-
-/** Rucio's naming convention without registered conventions: the project of user* and group* scopes. */
-export function conventionProject(scope: string): 'user' | 'group' | null {
-  return scope.startsWith('user') ? 'user' : scope.startsWith('group') ? 'group' : null;
-}
 
 /** A clock that never goes backwards within the process, so `updated_after` polls see every change. */
 function monotonicNow(last: { value: number }): number {
@@ -100,100 +27,11 @@ function monotonicNow(last: { value: number }): number {
  */
 export class Catalog {
   private readonly clock = { value: 0 };
-  private readonly s: {
-    getDid: Statement<[string, string], DidRow>;
-    insertDid: Statement<
-      [string, string, string, string, number | null, string | null, string | null, string | null, number | null, number, string | null, number, number]
-    >;
-    closeDid: Statement<[number | null, number | null, number, number, string, string]>;
-    setExpiry: Statement<[number | null, number, string, string]>;
-    deleteContent: Statement<[string, string, string, string]>;
-    shrinkContentSize: Statement<[number, string, string]>;
-    detachedFromDid: Statement<[number, string, string]>;
-    reopenDid: Statement<[number, string, string]>;
-    setMeta: Statement<[string, number, string, string]>;
-    insertContent: Statement<[string, string, string, string, string, number | null, string | null, string | null, number]>;
-    getContent: Statement<[string, string, string, string], { child_name: string }>;
-    listContent: Statement<[string, string], ContentRow>;
-    countContent: Statement<[string, string], { length: number; bytes: number | null }>;
-    getContentSize: Statement<[string, string], { length: number; bytes: number }>;
-    upsertContentSize: Statement<[string, string, number, number]>;
-    listParents: Statement<[string, string], { scope: string; name: string; did_type: DidType }>;
-    getReplica: Statement<[string, string, string], ReplicaRow>;
-    insertReplica: Statement<[string, string, string, number, string | null, string | null, string, number, number]>;
-    updateReplicaState: Statement<[string, number, string, string, string]>;
-    replicasOfFile: Statement<[string, string], ReplicaRow>;
-    replicasOfDataset: Statement<[string, string], ReplicaRow>;
-    replicasOfDatasetSince: Statement<[number, string, string], ReplicaRow>;
-    searchDids: Statement<[string, number, number], DidRow>;
-  };
+  private readonly s: CatalogStatements;
   readonly transaction: <T>(fn: () => T) => T;
 
   constructor(private readonly db: Db) {
-    // expired_at came after the first lakes: add it to a catalog that predates it.
-    const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('dids')").all();
-    if (!columns.some((column) => column.name === 'expired_at')) db.exec('ALTER TABLE dids ADD COLUMN expired_at REAL');
-    const replicaColumns = 'r.scope, r.name, r.rse, r.bytes, r.adler32, r.md5, r.state, r.updated_at';
-    this.s = {
-      getDid: db.prepare('SELECT * FROM dids WHERE scope = ? AND name = ?'),
-      insertDid: db.prepare(
-        `INSERT INTO dids (scope, name, did_type, account, bytes, adler32, md5, guid, is_open, monotonic, meta, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      closeDid: db.prepare(
-        'UPDATE dids SET is_open = 0, length = ?, bytes = ?, closed_at = ?, updated_at = ? WHERE scope = ? AND name = ?',
-      ),
-      setExpiry: db.prepare('UPDATE dids SET expired_at = ?, updated_at = ? WHERE scope = ? AND name = ?'),
-      deleteContent: db.prepare('DELETE FROM contents WHERE scope = ? AND name = ? AND child_scope = ? AND child_name = ?'),
-      shrinkContentSize: db.prepare('UPDATE content_sizes SET length = length - 1, bytes = bytes - ? WHERE scope = ? AND name = ?'),
-      // Rucio's detach lowers the length and bytes columns when they are set (a closed collection).
-      detachedFromDid: db.prepare(
-        `UPDATE dids SET length = CASE WHEN length > 0 THEN length - 1 ELSE length END,
-         bytes = CASE WHEN bytes > 0 THEN bytes - ? ELSE bytes END WHERE scope = ? AND name = ?`,
-      ),
-      reopenDid: db.prepare('UPDATE dids SET is_open = 1, closed_at = NULL, updated_at = ? WHERE scope = ? AND name = ?'),
-      setMeta: db.prepare('UPDATE dids SET meta = ?, updated_at = ? WHERE scope = ? AND name = ?'),
-      insertContent: db.prepare(
-        `INSERT INTO contents (scope, name, child_scope, child_name, child_type, bytes, adler32, md5, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      getContent: db.prepare(
-        'SELECT child_name FROM contents WHERE scope = ? AND name = ? AND child_scope = ? AND child_name = ?',
-      ),
-      listContent: db.prepare(
-        'SELECT child_scope, child_name, child_type, bytes, adler32, md5 FROM contents WHERE scope = ? AND name = ? ORDER BY child_scope, child_name',
-      ),
-      countContent: db.prepare('SELECT COUNT(*) AS length, SUM(bytes) AS bytes FROM contents WHERE scope = ? AND name = ?'),
-      getContentSize: db.prepare('SELECT length, bytes FROM content_sizes WHERE scope = ? AND name = ?'),
-      upsertContentSize: db.prepare(
-        `INSERT INTO content_sizes (scope, name, length, bytes) VALUES (?, ?, ?, ?)
-         ON CONFLICT (scope, name) DO UPDATE SET length = length + excluded.length, bytes = bytes + excluded.bytes`,
-      ),
-      listParents: db.prepare(
-        `SELECT c.scope AS scope, c.name AS name, d.did_type AS did_type FROM contents c
-         JOIN dids d ON d.scope = c.scope AND d.name = c.name WHERE c.child_scope = ? AND c.child_name = ?`,
-      ),
-      getReplica: db.prepare('SELECT * FROM replicas WHERE scope = ? AND name = ? AND rse = ?'),
-      insertReplica: db.prepare(
-        `INSERT INTO replicas (scope, name, rse, bytes, adler32, md5, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      updateReplicaState: db.prepare('UPDATE replicas SET state = ?, updated_at = ? WHERE scope = ? AND name = ? AND rse = ?'),
-      replicasOfFile: db.prepare(`SELECT ${replicaColumns} FROM replicas r WHERE r.scope = ? AND r.name = ?`),
-      replicasOfDataset: db.prepare(
-        `SELECT ${replicaColumns} FROM contents c JOIN replicas r ON r.scope = c.child_scope AND r.name = c.child_name
-         WHERE c.scope = ? AND c.name = ? ORDER BY c.child_scope, c.child_name`,
-      ),
-      // CROSS JOIN pins the join order: walk only the replicas changed since the cut-off (index on
-      // updated_at), then probe the dataset's contents by primary key. Cost O(new replicas).
-      replicasOfDatasetSince: db.prepare(
-        `SELECT ${replicaColumns} FROM replicas r INDEXED BY replicas_updated CROSS JOIN contents c
-         WHERE r.updated_at >= ? AND c.scope = ? AND c.name = ? AND c.child_scope = r.scope AND c.child_name = r.name
-         ORDER BY r.updated_at`,
-      ),
-      searchDids: db.prepare(
-        'SELECT * FROM dids WHERE scope = ? AND created_at >= ? AND created_at <= ? ORDER BY created_at, name',
-      ),
-    };
+    this.s = prepareCatalogStatements(db);
     // One transaction function for all: db.transaction() builds five wrapper closures per call.
     const inTransaction = db.transaction((fn: () => unknown) => fn());
     this.transaction = <T>(fn: () => T): T => inTransaction(fn) as T;
@@ -474,7 +312,7 @@ export class Catalog {
   }
 
   /** Datasets below a collection (itself when it is a dataset). */
-  private resolveDatasets(root: DidRow): DidRow[] {
+  resolveDatasets(root: DidRow): DidRow[] {
     if (root.did_type === 'DATASET') return [root];
     const out: DidRow[] = [];
     for (const child of this.s.listContent.all(root.scope, root.name)) {
@@ -484,50 +322,16 @@ export class Catalog {
     return out;
   }
 
-  /**
-   * Replica rows of the files behind `dids`, grouped per file in first-seen order. With
-   * `updatedAfter`, only replicas whose updated_at is at or after it (cost: the new replicas).
-   */
-  listReplicaRows(dids: readonly { scope: string; name: string }[], updatedAfter: number | undefined): {
-    file: { scope: string; name: string };
-    parents: string[];
-    replicas: ReplicaRow[];
-    requestedFile: DidRow | undefined;
-  }[] {
-    const groups = new Map<string, { file: { scope: string; name: string }; parents: string[]; replicas: ReplicaRow[]; requestedFile: DidRow | undefined }>();
-    const add = (row: ReplicaRow, parent: string | undefined): void => {
-      const key = `${row.scope}:${row.name}`;
-      let group = groups.get(key);
-      if (group === undefined) {
-        group = { file: { scope: row.scope, name: row.name }, parents: [], replicas: [], requestedFile: undefined };
-        groups.set(key, group);
-      }
-      if (parent !== undefined && !group.parents.includes(parent)) group.parents.push(parent);
-      if (!group.replicas.some((r) => r.rse === row.rse)) group.replicas.push(row);
-    };
-    for (const did of dids) {
-      // A DID that does not exist contributes nothing: Rucio lists the others and answers 200.
-      const row = this.findDid(did.scope, did.name);
-      if (row === undefined) continue;
-      if (row.did_type === 'FILE') {
-        const key = `${row.scope}:${row.name}`;
-        if (!groups.has(key)) groups.set(key, { file: { scope: row.scope, name: row.name }, parents: [], replicas: [], requestedFile: row });
-        for (const replica of this.s.replicasOfFile.iterate(row.scope, row.name)) {
-          if (updatedAfter === undefined || replica.updated_at >= updatedAfter) add(replica, undefined);
-        }
-        continue;
-      }
-      for (const dataset of this.resolveDatasets(row)) {
-        const parent = `${dataset.scope}:${dataset.name}`;
-        const rows =
-          updatedAfter === undefined
-            ? this.s.replicasOfDataset.iterate(dataset.scope, dataset.name)
-            : this.s.replicasOfDatasetSince.iterate(updatedAfter, dataset.scope, dataset.name);
-        for (const replica of rows) add(replica, parent);
-      }
-    }
-    return [...groups.values()];
+  /** Replica rows of one file. */
+  replicasOfFile(scope: string, name: string): IterableIterator<ReplicaRow> {
+    return this.s.replicasOfFile.iterate(scope, name);
   }
+
+  /** Replica rows of a dataset's files; with `updatedAfter`, only those updated at or after it (cost: the new replicas). */
+  replicasOfDataset(scope: string, name: string, updatedAfter: number | undefined): IterableIterator<ReplicaRow> {
+    return updatedAfter === undefined ? this.s.replicasOfDataset.iterate(scope, name) : this.s.replicasOfDatasetSince.iterate(updatedAfter, scope, name);
+  }
+
 
   setOpen(scope: string, name: string, open: boolean): void {
     this.transaction(() => {

@@ -12,3 +12,8 @@ export function isValidScope(scope: string): boolean {
 export function isValidName(name: string): boolean {
   return name.length <= 250 && namePattern.test(name);
 }
+
+/** Rucio's naming convention without registered conventions: the project of user* and group* scopes. */
+export function conventionProject(scope: string): 'user' | 'group' | null {
+  return scope.startsWith('user') ? 'user' : scope.startsWith('group') ? 'group' : null;
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { rucioErrors } from './rucio-error.js';
 import { adler32Pattern, guidPattern, isValidName, isValidScope, md5Pattern } from './names.js';
-import type { FileSpec, ReplicaState } from './catalog.js';
+import type { FileSpec, ReplicaState } from './catalog-rows.js';
 
 /** Turns a zod failure into Rucio's 400 InvalidObject with one readable line. */
 export function parseOrInvalid<T>(schema: z.ZodType<T>, value: unknown, what: string): T {

@@ -1,6 +1,7 @@
 import type { LakeContext, Route, RouteRequest } from './context.js';
 import { getRse } from './context.js';
-import { replicaStateNames } from './catalog.js';
+import { replicaStateNames } from './catalog-rows.js';
+import { listReplicaRows } from './replica-listing.js';
 import { parseRucioDate } from './dates.js';
 import { JsonStreamBody, parseJsonObject, sendCreated, sendJsonStream, sendRaw, sendText } from './http-io.js';
 import { renderMetalink, type MetalinkFile } from './metalink.js';
@@ -62,7 +63,7 @@ async function listReplicas(request: RouteRequest, context: LakeContext): Promis
   const accept = request.req.headers.accept ?? '';
   const metalink = accept.includes('application/metalink4+xml');
 
-  const groups = context.catalog.listReplicaRows(body.dids, updatedAfter);
+  const groups = listReplicaRows(context.catalog, body.dids, updatedAfter);
   // Each file goes out (or into the metalink list) as soon as it is built: no list of all of them.
   const jsonBody = metalink ? undefined : new JsonStreamBody();
   const metalinkFiles: MetalinkFile[] = [];
@@ -181,7 +182,7 @@ export const replicaRoutes: Route[] = [
     handle: ({ res, params }, context) => {
       const [scope = '', name = ''] = params;
       const row = context.catalog.getDid(scope, name);
-      const contents = context.catalog.listReplicaRows([{ scope, name }], undefined);
+      const contents = listReplicaRows(context.catalog, [{ scope, name }], undefined);
       const perRse = new Map<string, { available: number; bytes: number }>();
       for (const group of contents) {
         for (const replica of group.replicas) {
