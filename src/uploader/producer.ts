@@ -6,6 +6,7 @@ import type { EventLog } from '../common/event-log.js';
 import type { UploadChunkEvent } from '../common/log-records.js';
 import { GapError, applyGapPolicy, chunkName, type ChunkSource, type GapDecision } from '../strain/index.js';
 import { jobChunk, uploadJobId, type UploadJob } from './job.js';
+import type { LocalSamples } from './local-samples.js';
 import type { PacerTick } from './pacer.js';
 import type { RunSettings } from './run-plan.js';
 import type { RunState, SamplesConnection } from './run-state.js';
@@ -25,6 +26,8 @@ export interface ProducerDeps {
   now: () => number;
   /** Outcomes counted in Redis before this process started (a resumed run). */
   doneBefore: number;
+  /** Where this process's own upload workers find the samples (absent: no local workers). */
+  localSamples?: LocalSamples;
 }
 
 /**
@@ -102,6 +105,7 @@ export class Producer {
     const { queue, state, settings } = this.deps;
     const jobId = uploadJobId(settings.runId, data.seq);
     const connection = await queue.backend.client;
+    this.deps.localSamples?.put(settings.runId, data.seq, samples);
     const stored = state.putSamplesOn(connection as unknown as SamplesConnection, data.seq, samples);
     const added = queue.add('chunk', data, {
       jobId,
@@ -113,6 +117,7 @@ export class Producer {
     });
     const [samplesOutcome, jobOutcome] = await Promise.allSettled([stored, added]);
     if (samplesOutcome.status === 'rejected') {
+      this.deps.localSamples?.drop(settings.runId, data.seq);
       if (jobOutcome.status === 'fulfilled') await queue.remove(jobId).catch(() => undefined);
       throw samplesOutcome.reason;
     }

@@ -30,6 +30,7 @@ import { startProgress } from './run-progress.js';
 import { RunState } from './run-state.js';
 import { RunStats, type TimingPercentiles } from './run-stats.js';
 import { startUploadWorker } from './upload-worker.js';
+import { LocalSamples } from './local-samples.js';
 
 export interface UploadRunOptions extends RunRequest {
   /** The new run, already checked and its source opened (prepareUploadRun); prepared here when absent. */
@@ -153,11 +154,14 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     let worker: ReturnType<typeof startUploadWorker> | undefined;
     const attachRequests = (): number => options.rucio.stats.byEndpoint[attachEndpoint] ?? 0;
     const attachRequestsBefore = attachRequests();
+    // Enough for every chunk an unpaced run keeps waiting (see waitForRoom); beyond, workers read Redis.
+    const localSamples = options.workers > 0 ? new LocalSamples(Math.max(256, options.workers * outstandingPerWorker)) : undefined;
     if (options.workers > 0) {
       const localWorker = startUploadWorker({
         run: plan.runId,
         redisUrl,
         redis,
+        ...definedProps({ localSamples }),
         rucio: options.rucio,
         concurrency: options.workers,
         logFor: () => log,
@@ -204,7 +208,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     } satisfies RunEvent);
     const countsBefore = await state.counts();
     const doneBefore = (countsBefore.uploaded ?? 0) + (countsBefore.failed ?? 0);
-    const producer = new Producer({ queue, state, source, settings, log, stats, attempts: options.attempts, now, doneBefore });
+    const producer = new Producer({ queue, state, source, settings, log, stats, attempts: options.attempts, now, doneBefore, ...definedProps({ localSamples }) });
     let finished = false;
     const writeRunFinished = (counts: Record<string, number>, interrupted: boolean): void => {
       if (finished) return;

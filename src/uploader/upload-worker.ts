@@ -8,6 +8,7 @@ import { bullmqConnection } from '../redis/index.js';
 import { AttachBatcher, uploadFile, type RucioClient } from '../rucio/index.js';
 import { encodeChunk } from '../strain/index.js';
 import { chunkOf, parseUploadJob, uploadQueueName, type UploadJob } from './job.js';
+import type { LocalSamples } from './local-samples.js';
 import { RunState } from './run-state.js';
 
 export interface UploadWorkerOptions {
@@ -22,6 +23,8 @@ export interface UploadWorkerOptions {
    * shares it between the runs it serves); built on `rucio` when absent.
    */
   attachBatcher?: AttachBatcher;
+  /** Samples this process's producer queued: a job's first delivery takes them from here rather than from Redis. */
+  localSamples?: LocalSamples;
   concurrency: number;
   /**
    * Where this worker notes retries of `run`'s chunks. Outcomes (uploaded, failed) go through the
@@ -71,8 +74,13 @@ export function startUploadWorker(options: UploadWorkerOptions): Worker {
     const tStarted = now();
     const attempts = job.attemptsMade + 1;
     const base = baseEvent(data);
+    const expectedSamples = Math.round(data.chunk.duration * data.chunk.sampleRate);
+    // Taken in any case, so that the entry goes; used only by the job's first delivery: a retried or
+    // stalled job asks Redis, whose answer also says whether another worker has recorded an outcome.
+    const local = options.localSamples?.take(data.run, data.seq);
+    const firstDelivery = attempts === 1 && job.stalledCounter === 0;
     // Recording an outcome drops the samples: finding them means no outcome yet, in one round trip.
-    const samples = await state.samples(data.seq, Math.round(data.chunk.duration * data.chunk.sampleRate));
+    const samples = firstDelivery && local?.length === expectedSamples ? local : await state.samples(data.seq, expectedSamples);
     if (samples === undefined) {
       // A duplicate of this job finished first, or Redis lost them. Without an outcome the
       // producer's reconciliation enqueues the chunk again from its source: it is never dropped.
