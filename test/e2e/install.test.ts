@@ -52,6 +52,8 @@ describe('installing wavefier on the PATH', () => {
     const files = (pack?.files ?? []).map((file) => file.path);
     expect(files).toContain('bin/wavefier');
     expect(files).toContain('dist/cli/main.js');
+    // What bin/wavefier runs when it is there (scripts/bundle.js).
+    expect(files).toContain('dist/bundle/main.mjs');
     expect(files).toContain('package.json');
     expect(files).toContain('README.md');
     expect(files.filter((file) => /^(test|src|tools|node_modules)\//.test(file))).toEqual([]);

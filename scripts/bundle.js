@@ -1,0 +1,77 @@
+// Bundles the command-line program into dist/bundle/ (run by `npm run build`, after tsc).
+//
+// Why: every wavefier process (the CLI, and each download worker process a download starts) used to
+// load ~660 separate modules (BullMQ, ioredis, undici, zod, h5wasm, commander and wavefier's own),
+// ~0.75 s of CPU before a download worker could verify its first chunk. One ESM bundle, split at
+// wavefier's own dynamic imports so that a command loads only what it uses, is read from a few files
+// and skips the module resolution and per-file work; bin/wavefier runs it. The tsc output in dist/
+// stays what the tests and tools import.
+//
+// Native add-ons stay outside the bundle: they load their compiled .node files relative to their own
+// package. CommonJS dependencies (ioredis, BullMQ) call require() for Node's built-ins, which an ES
+// module does not have: the banner gives the bundle one. Some also read files next to themselves
+// through __dirname (ioredis its package.json, for the client info it gives Redis): each such module
+// gets the __dirname and __filename of its own file in node_modules, resolved when it first runs.
+// Source maps (with the TypeScript sources inside) let `wavefier --debug` print stack traces that
+// point at src/ (bin/wavefier turns them on with --debug).
+import { readFile, rm } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'dist', 'bundle');
+
+const banner = [
+  "import { createRequire as __wavefierCreateRequire } from 'node:module';",
+  'const require = __wavefierCreateRequire(import.meta.url);',
+  // Where a bundled dependency's file is installed (undefined when its package does not let it be resolved).
+  'const __wavefierDependencyFile = (path) => { try { return require.resolve(path); } catch { return undefined; } };',
+].join(' ');
+
+/** Gives each bundled module of node_modules that uses __dirname or __filename its own. */
+const dependencyPaths = {
+  name: 'dependency-paths',
+  setup(plugin) {
+    plugin.onLoad({ filter: /[\\/]node_modules[\\/].*\.c?js$/ }, async (args) => {
+      const contents = await readFile(args.path, 'utf8');
+      if (!/\b__(dirname|filename)\b/.test(contents)) return undefined;
+      const installed = relative(join(root, 'node_modules'), args.path).split(sep).join('/');
+      const prelude =
+        `var __filename = __wavefierDependencyFile(${JSON.stringify(installed)}), ` +
+        "__dirname = __filename === undefined ? undefined : __filename.slice(0, __filename.lastIndexOf('/'));";
+      return { contents: `${prelude}\n${contents}`, loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
+
+// A bundle of older sources must not outlive a build that could not make a new one.
+await rm(outdir, { recursive: true, force: true });
+let build;
+try {
+  ({ build } = await import('esbuild'));
+} catch (error) {
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+  // A node_modules installed before esbuild was a dependency: bin/wavefier runs the tsc build instead.
+  process.stderr.write('bundle: esbuild is not installed (run `npm ci`): bin/wavefier runs the unbundled dist/cli/main.js, which starts slower\n');
+  process.exit(0);
+}
+await build({
+  absWorkingDir: root,
+  entryPoints: { main: 'src/cli/main.ts' },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outExtension: { '.js': '.mjs' },
+  sourcemap: 'linked',
+  // Class and function names as written: h5wasm's entities are told apart by constructor.name, and
+  // error names and stack traces name the classes of the sources.
+  keepNames: true,
+  external: ['better-sqlite3', '@resvg/resvg-js', 'msgpackr-extract'],
+  banner: { js: banner },
+  plugins: [dependencyPaths],
+  logLevel: 'warning',
+});
