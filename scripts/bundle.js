@@ -14,10 +14,16 @@
 // gets the __dirname and __filename of its own file in node_modules, resolved when it first runs.
 // Source maps (with the TypeScript sources inside) let `wavefier --debug` print stack traces that
 // point at src/ (bin/wavefier turns them on with --debug).
-import { readFile, rm } from 'node:fs/promises';
+//
+// h5wasm's Node build carries its WebAssembly inside its JavaScript, as a 4 MB string literal that
+// every process loading the HDF5 decoder read as UTF-8, parsed and decoded byte by byte (~130 ms of
+// CPU in each download worker process): the bundle gets those bytes as a file next to it instead.
+import { createHash } from 'node:crypto';
+import { readFile, rm, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { runInNewContext } from 'node:vm';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bundle');
@@ -41,6 +47,49 @@ const dependencyPaths = {
         `var __filename = __wavefierDependencyFile(${JSON.stringify(installed)}), ` +
         "__dirname = __filename === undefined ? undefined : __filename.slice(0, __filename.lastIndexOf('/'));";
       return { contents: `${prelude}\n${contents}`, loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
+
+/** The end of the JavaScript string literal (quoted with `quote`) that starts at `start`. */
+function literalEnd(text, start, quote) {
+  for (let index = start + 1; index < text.length; index++) {
+    if (text[index] === '\\') index++;
+    else if (text[index] === quote) return index + 1;
+  }
+  throw new Error('unterminated string literal');
+}
+
+/**
+ * h5wasm's WebAssembly as a file of the bundle: `findWasmBinary()`, which decoded the inline string
+ * (emscripten's SINGLE_FILE build: one character per byte), reads the file instead. A build of
+ * h5wasm that does not have that shape, or bytes that are not valid WebAssembly, fail the build:
+ * the decoder is checked here, not at a user's first chunk.
+ */
+const h5wasmBinaryFile = {
+  name: 'h5wasm-binary-file',
+  setup(plugin) {
+    plugin.onLoad({ filter: /[\\/]node_modules[\\/]h5wasm[\\/]dist[\\/]node[\\/]hdf5_util\.js$/ }, async (args) => {
+      const contents = await readFile(args.path, 'utf8');
+      const head = 'function findWasmBinary(){return binaryDecode(';
+      const at = contents.indexOf(head);
+      const quote = contents[at + head.length];
+      if (at < 0 || contents.indexOf(head, at + 1) >= 0 || (quote !== "'" && quote !== '"')) {
+        throw new Error(`${args.path}: no single inline WebAssembly binary found (h5wasm changed its build?): update scripts/bundle.js`);
+      }
+      const start = at + head.length;
+      const end = literalEnd(contents, start, quote);
+      if (contents.slice(end, end + 2) !== ')}') throw new Error(`${args.path}: unexpected findWasmBinary() shape: update scripts/bundle.js`);
+      // The literal is evaluated as JavaScript (its escapes), then decoded as h5wasm's binaryDecode does.
+      const text = runInNewContext(contents.slice(start, end));
+      const bytes = Uint8Array.from(text, (char) => char.charCodeAt(0) & 0xff);
+      if (!globalThis.WebAssembly.validate(bytes)) throw new Error(`${args.path}: the inline WebAssembly binary does not validate`);
+      const name = `hdf5_util-${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}.wasm`;
+      await mkdir(outdir, { recursive: true });
+      await writeFile(join(outdir, name), bytes);
+      const reader = `function findWasmBinary(){return __h5wasmReadFileSync(new URL(${JSON.stringify(`./${name}`)}, import.meta.url))}`;
+      const rewritten = `import { readFileSync as __h5wasmReadFileSync } from 'node:fs';\n${contents.slice(0, at)}${reader}${contents.slice(end + 2)}`;
+      return { contents: rewritten, loader: 'js', resolveDir: dirname(args.path) };
     });
   },
 };
@@ -72,6 +121,6 @@ await build({
   keepNames: true,
   external: ['better-sqlite3', '@resvg/resvg-js', 'msgpackr-extract'],
   banner: { js: banner },
-  plugins: [dependencyPaths],
+  plugins: [h5wasmBinaryFile, dependencyPaths],
   logLevel: 'warning',
 });
