@@ -19,6 +19,7 @@
 // every process loading the HDF5 decoder read as UTF-8, parsed and decoded byte by byte (~130 ms of
 // CPU in each download worker process): the bundle gets those bytes as a file next to it instead.
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { readFile, rm, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import process from 'node:process';
@@ -27,6 +28,9 @@ import { runInNewContext } from 'node:vm';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bundle');
+
+/** Native add-ons: not bundled (see above). */
+const external = ['better-sqlite3', '@resvg/resvg-js', 'msgpackr-extract'];
 
 const banner = [
   "import { createRequire as __wavefierCreateRequire } from 'node:module';",
@@ -94,6 +98,47 @@ const h5wasmBinaryFile = {
   },
 };
 
+/**
+ * `await import('bullmq')` gives Node's view of a CommonJS package: its exports as named exports.
+ * esbuild, when it splits the bundle, gives a dynamically imported CommonJS module a default export
+ * only, so `const { Queue } = await import('bullmq')` would find nothing: each dynamic import of a
+ * bundled package in wavefier's sources goes through an ES module that re-exports it by name, as
+ * Node would.
+ */
+const dynamicPackageImports = {
+  name: 'dynamic-package-imports',
+  setup(plugin) {
+    plugin.onResolve({ filter: /^[^./]/ }, async (args) => {
+      const ours = args.importer.startsWith(join(root, 'src') + sep);
+      if (args.kind !== 'dynamic-import' || !ours || external.includes(args.path) || args.pluginData?.wrapped === true) return undefined;
+      const resolved = await plugin.resolve(args.path, { kind: 'import-statement', resolveDir: args.resolveDir, pluginData: { wrapped: true } });
+      if (resolved.errors.length > 0 || !(await isCommonJs(resolved.path))) return undefined;
+      return { path: args.path, namespace: 'dynamic-package', pluginData: { resolveDir: args.resolveDir, file: resolved.path } };
+    });
+    plugin.onLoad({ filter: /.*/, namespace: 'dynamic-package' }, (args) => {
+      // The names are those the package exports once loaded (Node finds them by reading its source).
+      const names = Object.keys(createRequire(args.pluginData.file)(args.pluginData.file)).filter((name) => name !== 'default' && /^[A-Za-z_$][\w$]*$/.test(name));
+      const specifier = JSON.stringify(args.path);
+      return {
+        contents: `const module = require(${specifier});\nexport default module;\nexport const { ${names.join(', ')} } = module;\n`,
+        loader: 'js',
+        resolveDir: args.pluginData.resolveDir,
+      };
+    });
+  },
+};
+
+/** Whether Node loads this file as CommonJS: by its extension, else by the "type" of its package.json. */
+async function isCommonJs(file) {
+  if (file.endsWith('.cjs')) return true;
+  if (file.endsWith('.mjs')) return false;
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = await readFile(join(dir, 'package.json'), 'utf8').catch(() => undefined);
+    if (manifest !== undefined) return JSON.parse(manifest).type !== 'module';
+  }
+  return true;
+}
+
 // A bundle of older sources must not outlive a build that could not make a new one.
 await rm(outdir, { recursive: true, force: true });
 let build;
@@ -119,8 +164,8 @@ await build({
   // Class and function names as written: h5wasm's entities are told apart by constructor.name, and
   // error names and stack traces name the classes of the sources.
   keepNames: true,
-  external: ['better-sqlite3', '@resvg/resvg-js', 'msgpackr-extract'],
+  external,
   banner: { js: banner },
-  plugins: [h5wasmBinaryFile, dependencyPaths],
+  plugins: [dynamicPackageImports, h5wasmBinaryFile, dependencyPaths],
   logLevel: 'warning',
 });
