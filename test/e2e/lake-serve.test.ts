@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/redis/private-server.js';
 import { repoRoot, runCli, wavefierBin } from '../helpers/cli.js';
+import { spawnLakeServe } from '../helpers/lake-serve.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -15,29 +16,10 @@ describe('wavefier lake serve', () => {
   it('prints one JSON object when ready, serves Rucio requests, and exits 143 cleanly on SIGTERM', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'wavefier-lake-e2e-'));
     dirs.push(dir);
-    const child = spawn(process.execPath, [wavefierBin, '--json', 'lake', 'serve', '--dir', dir, '--token-lifetime', '10m'], {
-      cwd: repoRoot,
-      env: { ...process.env, CI: '1', NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-    const firstLine = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ready line; stderr: ${stderr}`)), 30_000);
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        stdout += chunk;
-        const newline = stdout.indexOf('\n');
-        if (newline >= 0) {
-          clearTimeout(timer);
-          resolve(stdout.slice(0, newline));
-        }
-      });
-    });
-    const ready = JSON.parse(firstLine) as {
+    const lake = spawnLakeServe(['--dir', dir, '--token-lifetime', '10m']);
+    const ready = await lake.ready<{
       event: string; rucioHost: string; account: string; username: string; password: string; adminToken: string; rucioCfgPath: string; s3: { endpoint: string };
-    };
+    }>();
     expect(ready.event).toBe('lake-ready');
     expect(ready.rucioCfgPath).toBe(join(dir, 'etc', 'rucio.cfg'));
     expect((await stat(ready.rucioCfgPath)).mode & 0o777).toBe(0o600);
@@ -53,12 +35,12 @@ describe('wavefier lake serve', () => {
     const admin = await fetch(`${ready.rucioHost}/.lake/faults`, { headers: { 'X-Lake-Admin-Token': ready.adminToken } });
     expect(admin.status).toBe(200);
 
-    child.kill('SIGTERM');
-    const { code } = await exited;
+    lake.child.kill('SIGTERM');
+    const { code } = await lake.exited;
     expect(code).toBe(143);
-    expect(stdout.trim().split('\n')).toHaveLength(1);
-    expect(stderr).not.toMatch(/\n\s+at /);
-    expect(stderr).not.toMatch(/NodeVersionSupportWarning/);
+    expect(lake.stdout().trim().split('\n')).toHaveLength(1);
+    expect(lake.stderr()).not.toMatch(/\n\s+at /);
+    expect(lake.stderr()).not.toMatch(/NodeVersionSupportWarning/);
     await expect(fetch(`${ready.rucioHost}/ping`)).rejects.toThrow();
   });
 
@@ -66,32 +48,15 @@ describe('wavefier lake serve', () => {
     const dir = await mkdtemp(join(tmpdir(), 'wavefier-lake-tls-port-'));
     dirs.push(dir);
     const tlsPort = await freePort();
-    const child = spawn(process.execPath, [wavefierBin, '--json', 'lake', 'serve', '--dir', dir, '--s3-tls-port', String(tlsPort)], {
-      cwd: repoRoot,
-      env: { ...process.env, CI: '1', NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    let stdout = '';
-    const firstLine = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no ready line')), 30_000);
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        stdout += chunk;
-        const newline = stdout.indexOf('\n');
-        if (newline >= 0) {
-          clearTimeout(timer);
-          resolve(stdout.slice(0, newline));
-        }
-      });
-    });
-    const ready = JSON.parse(firstLine) as { s3: { endpoint: string; tlsEndpoint: string }; rses: { name: string; pfnPrefix: string }[] };
+    const lake = spawnLakeServe(['--dir', dir, '--s3-tls-port', String(tlsPort)]);
+    const ready = await lake.ready<{ s3: { endpoint: string; tlsEndpoint: string }; rses: { name: string; pfnPrefix: string }[] }>();
     expect(ready.s3.tlsEndpoint).toBe(`https://127.0.0.1:${tlsPort}`);
     expect(ready.s3.endpoint).not.toContain(`:${tlsPort}`);
     for (const name of ['LAKE_S3', 'LAKE_SIGNED']) {
       expect(ready.rses.find((rse) => rse.name === name)?.pfnPrefix).toMatch(new RegExp(`^https://127\\.0\\.0\\.1:${tlsPort}/`));
     }
-    child.kill('SIGTERM');
-    expect(await exited).toBe(143);
+    lake.child.kill('SIGTERM');
+    expect((await lake.exited).code).toBe(143);
   });
 
   it('rejects a bad port with exit 2 and one line', async () => {

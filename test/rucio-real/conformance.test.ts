@@ -5,12 +5,11 @@
  * timestamps, hosts and state directories. The real server is set up with the lake's RSEs (same
  * protocols and attributes), so every difference left is one of behaviour.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, wavefierBin } from '../helpers/cli.js';
+import { spawnLakeServe } from '../helpers/lake-serve.js';
 import { normalise, officialClient, restCall, type RestAnswer, type Target } from './differential.js';
 import { cleanupOnExit, fileSums, realRucioForFile } from './peer.js';
 
@@ -40,31 +39,14 @@ const tokens = new Map<Target, string>();
 
 /** Starts `wavefier lake serve` and waits for its ready line; stopped with SIGTERM (and by the watchdog if this process dies). */
 async function startLakeServe(dir: string): Promise<LakeReady> {
-  const child = spawn(process.execPath, [wavefierBin, '--json', 'lake', 'serve', '--dir', dir], {
-    cwd: repoRoot,
-    env: { ...process.env, CI: '1', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const watchdog = cleanupOnExit(`kill ${child.pid ?? 0} 2>/dev/null; true`);
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const lakeServe = spawnLakeServe(['--dir', dir]);
+  const watchdog = cleanupOnExit(`kill ${lakeServe.child.pid ?? 0} 2>/dev/null; true`);
   stopLake = async () => {
-    child.kill('SIGTERM');
-    await exited;
+    lakeServe.child.kill('SIGTERM');
+    await lakeServe.exited;
     watchdog.end();
   };
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  return new Promise<LakeReady>((resolve, reject) => {
-    let stdout = '';
-    const timer = setTimeout(() => reject(new Error(`wavefier lake serve printed no ready line: ${stderr}`)), 60_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      const newline = stdout.indexOf('\n');
-      if (newline < 0) return;
-      clearTimeout(timer);
-      resolve(JSON.parse(stdout.slice(0, newline)) as LakeReady);
-    });
-  });
+  return lakeServe.ready<LakeReady>(60_000);
 }
 
 async function token(target: Target): Promise<string> {
