@@ -10,8 +10,9 @@ import ADLER32 from 'adler-32';
 import { afterAll, beforeAll } from 'vitest';
 import { startRealRucio, type RealRucio } from '../../tools/peers/rucio.js';
 
-export { cleanupOnExit, peerScript, peersDir, run, startRealRucio } from '../../tools/peers/rucio.js';
-export type { OfficialClient, PeerInfo, RealRucio, RunOptions, RunResult } from '../../tools/peers/rucio.js';
+export { cleanupOnExit, peerScript, peersDir, startRealRucio } from '../../tools/peers/rucio.js';
+export type { OfficialClient, PeerInfo, RealRucio } from '../../tools/peers/rucio.js';
+export { run, type RunOptions, type RunResult } from '../../tools/run-program.js';
 
 /**
  * The rows of a table the official client prints (tabulate's `psql` format): header cells as keys.

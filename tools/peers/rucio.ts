@@ -11,45 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { packageRoot } from '../../src/common/installation.js';
+import { run, type RunOptions, type RunResult } from '../run-program.js';
 
 /** `../shared` next to the checkout (`WAVEFIER_SHARED_DIR` overrides it), as scripts/setup finds it. */
 const sharedDir = process.env.WAVEFIER_SHARED_DIR ?? join(packageRoot(), '..', 'shared');
 /** The peers kit: `WAVEFIER_PEERS_DIR`, else `<shared>/peers`. */
 export const peersDir = process.env.WAVEFIER_PEERS_DIR ?? join(sharedDir, 'peers');
 export const peerScript = join(peersDir, 'rucio', 'peer');
-
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface RunOptions {
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-  timeoutMs?: number;
-}
-
-/** Runs a program to its end and collects its output (never throws on a non-zero exit). */
-export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 export interface PeerInfo {
   host: string;
