@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { slope } from '../../tools/bench/benchmarks/helpers.js';
 import { CountingProxy } from '../../tools/bench/benchmarks/counting-proxy.js';
@@ -81,5 +81,41 @@ describe('counting proxy', () => {
     expect(proxy.received).toBeGreaterThan(body.length);
     expect(proxy.received).toBeLessThan(body.length + 500);
     expect(proxy.sent).toBeGreaterThan('GET /path HTTP/1.1\r\n'.length);
+  });
+
+  it('counts every request of a keep-alive connection once, also when its request line arrives in pieces', async () => {
+    server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.end('ok'));
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = server.address() as AddressInfo;
+    proxy = await CountingProxy.start(`http://127.0.0.1:${port}`);
+    const { port: proxyPort } = new URL(proxy.url);
+    const socket = connect(Number(proxyPort), '127.0.0.1');
+    const answers: string[] = [];
+    socket.setEncoding('latin1').on('data', (text: string) => answers.push(text));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    const body = '{"dids": [{"scope": "wavefier", "name": "x"}]}';
+    const requests = [
+      'GET /accounts/whoami HTTP/1.1\r\nHost: x\r\n\r\n',
+      `POST /replicas/list HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      'GET /dids/wavefier/ds HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    ].join('');
+    // Pieces that split the second and the third request line.
+    const cuts = [requests.indexOf('POST') + 3, requests.indexOf('GET /dids') + 12];
+    let from = 0;
+    for (const cut of [...cuts, requests.length]) {
+      socket.write(requests.slice(from, cut));
+      from = cut;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await closed;
+    expect(answers.join('').match(/HTTP\/1\.1 200/g)).toHaveLength(3);
+    expect(proxy.requests.map((request) => `${request.method} ${request.target}`)).toEqual([
+      'GET /accounts/whoami',
+      'POST /replicas/list',
+      'GET /dids/wavefier/ds',
+    ]);
   });
 });

@@ -88,7 +88,8 @@ function select(names: readonly string[]): string[] {
   if (names.length === 0) return [...benchmarkNames];
   const chosen = new Set<string>();
   for (const name of names) {
-    const matches = benchmarkNames.filter((known) => known === name || known.startsWith(`${name}-`) || known.startsWith(name));
+    // A whole name is that benchmark alone (`rucio-real` is not also `rucio-real-live`); anything else is a prefix.
+    const matches = benchmarkNames.includes(name) ? [name] : benchmarkNames.filter((known) => known.startsWith(name));
     if (matches.length === 0) {
       throw new SelectionError(`unknown benchmark ${JSON.stringify(name)}; known: ${benchmarkNames.join(', ')}`);
     }

@@ -6,7 +6,7 @@ import type { Benchmark, BenchContext, Metric } from '../types.js';
 import { latencyMetrics, readJsonLines, round, runWavefier } from './helpers.js';
 
 /** Chunks at the start and the end left out of "steady state" (start-up, the last polls and the close). */
-const edgeChunks = 5;
+export const edgeChunks = 5;
 
 interface LatencyPlan {
   rateFactor: number;
@@ -85,13 +85,23 @@ async function runLatency(context: BenchContext, plan: LatencyPlan): Promise<Met
 }
 
 /**
- * The download's catalog requests per chunk while the stream is steady: the `poll answered` debug
- * lines (one per poll, with every request it made) logged between the due times of the first and
- * the last chunk that are not at an edge of the run.
+ * The stretch of a run that counts as steady: after the due time of the first chunk that is not at
+ * an edge of the run, up to that of the last one; `chunks` were due in it.
  */
-async function steadyCatalogRequests(downloadLog: string, tAvail: Float64Array): Promise<{ requests: number; polls: number; perChunk: number }> {
-  const from = tAvail[edgeChunks] ?? Number.NaN;
-  const to = tAvail[tAvail.length - edgeChunks - 1] ?? Number.NaN;
+export function steadyWindow(tAvail: Float64Array): { from: number; to: number; chunks: number } {
+  return {
+    from: tAvail[edgeChunks] ?? Number.NaN,
+    to: tAvail[tAvail.length - edgeChunks - 1] ?? Number.NaN,
+    chunks: tAvail.length - 2 * edgeChunks - 1,
+  };
+}
+
+/**
+ * The download's catalog requests per chunk while the stream is steady: the `poll answered` debug
+ * lines (one per poll, with every request it made) logged in the steady window.
+ */
+export async function steadyCatalogRequests(downloadLog: string, tAvail: Float64Array): Promise<{ requests: number; polls: number; perChunk: number }> {
+  const { from, to, chunks } = steadyWindow(tAvail);
   let requests = 0;
   let polls = 0;
   for (const line of await readJsonLines(downloadLog)) {
@@ -100,7 +110,6 @@ async function steadyCatalogRequests(downloadLog: string, tAvail: Float64Array):
     requests += line.requests;
     polls++;
   }
-  const chunks = tAvail.length - 2 * edgeChunks - 1;
   return { requests, polls, perChunk: chunks > 0 ? requests / chunks : Number.NaN };
 }
 
