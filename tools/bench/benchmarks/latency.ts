@@ -1,7 +1,8 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { downloadLogFile } from '../../../src/common/log-records.js';
-import { buildReport, latencyStats } from '../../../src/report/index.js';
+import type { ChildResult } from '../../../src/rehearse/index.js';
+import { buildReport, latencyStats, type Report } from '../../../src/report/index.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
 import { latencyMetrics, readJsonLines, round, runWavefier } from './helpers.js';
 
@@ -34,10 +35,7 @@ async function runLatency(context: BenchContext, plan: LatencyPlan): Promise<Met
     context.log,
   );
   const loadAfter = loadavg()[0] ?? Number.NaN;
-  // rehearse --json: the report's object with the rehearsal's own part (docs/report.schema.json).
-  const runDir = (result.summary as { rehearsal?: { run_dir?: unknown } } | undefined)?.rehearsal?.run_dir;
-  if (typeof runDir !== 'string') throw new Error('wavefier rehearse printed no run_dir in its --json summary');
-  const report = await buildReport([runDir]);
+  const { runDir, report } = await rehearsalReport(result);
   const { integrity, latency, samples } = report;
   const steady = (values: Float64Array): ReturnType<typeof latencyStats> => latencyStats(values.subarray(edgeChunks));
   const after = `after the first ${edgeChunks} chunks`;
@@ -82,6 +80,14 @@ async function runLatency(context: BenchContext, plan: LatencyPlan): Promise<Met
     { name: 'load average (1 min) before', key: 'load.before', value: round(loadBefore, 2), unit: '' },
     { name: 'load average (1 min) after', key: 'load.after', value: round(loadAfter, 2), unit: '' },
   ];
+}
+
+/** The run directory a finished `wavefier rehearse` names in its --json summary, and the report of its logs. */
+export async function rehearsalReport(result: ChildResult): Promise<{ runDir: string; report: Report }> {
+  // rehearse --json: the report's object with the rehearsal's own part (docs/report.schema.json).
+  const runDir = (result.summary as { rehearsal?: { run_dir?: unknown } } | undefined)?.rehearsal?.run_dir;
+  if (typeof runDir !== 'string') throw new Error('wavefier rehearse printed no run_dir in its --json summary');
+  return { runDir, report: await buildReport([runDir]) };
 }
 
 /**

@@ -1,12 +1,12 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { downloadLogFile } from '../../../src/common/log-records.js';
-import { buildReport, latencyStats } from '../../../src/report/index.js';
+import { latencyStats } from '../../../src/report/index.js';
 import { startRealRucio } from '../../peers/rucio.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
 import { CountingProxy } from './counting-proxy.js';
 import { latencyMetrics, readJsonLines, round, runWavefier } from './helpers.js';
-import { edgeChunks, steadyCatalogRequests, steadyWindow } from './latency.js';
+import { edgeChunks, rehearsalReport, steadyCatalogRequests, steadyWindow } from './latency.js';
 
 const count = 60;
 const rse = 'LOCAL_POSIX';
@@ -46,9 +46,7 @@ async function runRucioRealLive(context: BenchContext): Promise<Metric[]> {
       context.log,
     );
     const loadAfter = loadavg()[0] ?? Number.NaN;
-    const runDir = (result.summary as { rehearsal?: { run_dir?: unknown } } | undefined)?.rehearsal?.run_dir;
-    if (typeof runDir !== 'string') throw new Error('wavefier rehearse printed no run_dir in its --json summary');
-    const report = await buildReport([runDir]);
+    const { runDir, report } = await rehearsalReport(result);
     const { integrity, latency, samples } = report;
     const downloadLog = join(runDir, downloadLogFile);
     const logged = await steadyCatalogRequests(downloadLog, samples.tAvail);
