@@ -9,7 +9,7 @@ import { bullmqConnection, connectRedis, warmUpBullmq } from '../redis/index.js'
 import { rucioNotFound, warmUpStorage, type RucioClient } from '../rucio/index.js';
 import type { WorkerAnswer } from './download-job.js';
 import { activeDownloads, type ActiveDownload } from './download-registry.js';
-import { startDownloadWorker, warmUpDecoder } from './download-worker.js';
+import { loadContentVerifier, startDownloadWorker, warmUpDecoder } from './download-worker.js';
 import { untilAborted } from '../common/abort.js';
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 
@@ -49,6 +49,9 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
   const { output } = options;
   const cleanup = new CleanupStack({ onError: (message) => output.warn(`cleanup: ${message}`) });
   const counts: DownloadWorkerCounts = { verified: 0, corrupted: 0, failedAttempts: 0 };
+  // The HDF5 decoder compiles while Redis connects and the workers start (a failure to load it is the
+  // first job's, or the warm-up's, to report).
+  loadContentVerifier().catch(() => undefined);
   try {
     const redis = await connectRedis(options.redisUrl);
     cleanup.push('disconnecting from Redis', () => redis.disconnect());
@@ -89,7 +92,7 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
       if (jobsTaken > 0) return;
       const bullmq = warmUpBullmq(options.redisUrl, { work: true });
       await setImmediate();
-      warmUpDecoder();
+      await warmUpDecoder();
       await bullmq;
     };
 

@@ -11,9 +11,22 @@ import { definedProps } from '../common/defined.js';
 import { errorMessage } from '../common/errors.js';
 import { describeFsError, isUnwritableError } from '../common/writable-dir.js';
 import { ChecksumMismatchError, fetchVerified, safeDestination, writeFileAtomically, type FetchedReplica, type RucioClient } from '../rucio/index.js';
-import { encodeChunk } from '../strain/chunk-encoding.js';
 import { parseDownloadJob, type ChunkOutcome, type CorruptReadRecord, type DownloadJob, type WorkerAnswer } from './download-job.js';
-import { ContentError, verifyChunkContent, type ContentVerdict } from './verify-chunk.js';
+import type { ContentVerdict } from './verify-chunk.js';
+
+type ContentVerifier = typeof import('./verify-chunk.js');
+let contentVerifier: Promise<ContentVerifier> | undefined;
+
+/**
+ * The second half of verification (verify-chunk.ts), loaded on first use: it brings the HDF5
+ * decoder, whose WebAssembly (3.5 MB) V8 compiles when it loads. A worker process starts taking
+ * jobs without waiting for it, and its first chunk is fetched while it compiles; every chunk is
+ * still decoded and checked before its answer.
+ */
+export function loadContentVerifier(): Promise<ContentVerifier> {
+  contentVerifier ??= import('./verify-chunk.js');
+  return contentVerifier;
+}
 
 /**
  * Fetches and verifies one chunk; throws only for failures worth another attempt (storage down...).
@@ -30,6 +43,7 @@ export async function processChunk(rucio: RucioClient, data: DownloadJob): Promi
       throw new UnrecoverableError(errorMessage(error));
     }
   }
+  const verifier = loadContentVerifier();
   const corruptReads: CorruptReadRecord[] = [];
   const expected = { expectedBytes: data.replica.bytes, ...definedProps({ expectedAdler32: data.replica.adler32 || undefined, expectedMd5: data.replica.md5 || undefined }) };
   let fetched: FetchedReplica;
@@ -43,6 +57,7 @@ export async function processChunk(rucio: RucioClient, data: DownloadJob): Promi
     throw error;
   }
   const tDownloaded = Date.now();
+  const { verifyChunkContent, ContentError } = await verifier;
   let verdict: ContentVerdict;
   try {
     verdict = verifyChunkContent(data.name, fetched.bytes, { deferLearning: learnAfterAnswer });
@@ -90,7 +105,8 @@ function learnAfterAnswer(learn: () => void): void {
  * decoder and the checksums (a chunk of the common shape, 1 s at 4096 Hz, is encoded, decoded and
  * checksummed once).
  */
-export function warmUpDecoder(): void {
+export async function warmUpDecoder(): Promise<void> {
+  const [{ verifyChunkContent }, { encodeChunk }] = await Promise.all([loadContentVerifier(), import('../strain/chunk-encoding.js')]);
   const samples = new Float64Array(4096);
   const bytes = encodeChunk(
     {
