@@ -190,6 +190,21 @@ describe('docker/Dockerfile', () => {
     expect(JSON.parse(entrypoint)).toEqual(expect.arrayContaining(['node', '/app/bin/wavefier']));
   });
 
+  it('the build stage holds every file `npm run build` names (tsconfig, the bundle script), each let into the context', async () => {
+    const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const named = (pkg.scripts.build ?? '').split(/[\s&|;]+/).filter((word) => /[./]/.test(word) && existsSync(join(repoRoot, word)));
+    expect(named).toEqual(expect.arrayContaining(['tsconfig.build.json', 'scripts/bundle.js']));
+    const build = parseDockerfile(dockerfile).stages.find((stage) => stage.name === 'build');
+    const copied = (build?.instructions ?? [])
+      .filter((i) => i.keyword === 'COPY')
+      .map((i) => copyParts(i.args))
+      .filter((c) => c.from === undefined)
+      .flatMap((c) => c.sources.map((source) => source.replace(/^\.\/|\/+$/g, '')));
+    const admitted = admittedBy(dockerignore);
+    const missing = named.filter((file) => !copied.some((source) => file === source || file.startsWith(`${source}/`)) || !admitted(file));
+    expect(missing).toEqual([]);
+  });
+
   it('the entry point reaches the compiled CLI the build produces', async () => {
     const bin = await readFile(join(repoRoot, 'bin', 'wavefier'), 'utf8');
     expect(bin).toContain("'../dist/cli/main.js'");
