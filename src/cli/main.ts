@@ -61,6 +61,21 @@ function describeStack(error: unknown): string {
   return parts.join('\n');
 }
 
+/**
+ * Whoever reads our output may stop before we do (`wavefier --help | head -1`, `wavefier inspect
+ * *.hdf5 | head`): a write then fails with EPIPE, which Node raises as an 'error' event that, unheard,
+ * kills the process with a stack trace. There is nobody left to tell: the command finishes (a
+ * rehearsal still writes its logs and its run_finished) and exits with its own status. Any other
+ * output error stays fatal, as before.
+ */
+function endQuietlyOnClosedOutput(streams: readonly NodeJS.WriteStream[]): void {
+  for (const stream of streams) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
+}
+
 /** How long a finished command lets libraries' timers and handles run before it exits anyway. */
 const exitGraceMs = 100;
 
@@ -70,6 +85,7 @@ const exitGraceMs = 100;
  * exits with the code `run` resolves to.
  */
 export async function main(): Promise<void> {
+  endQuietlyOnClosedOutput([process.stdout, process.stderr]);
   const stops = watchStopRequests({ stderr: process.stderr, exit: (code) => process.exit(code) });
   const code = await run(process.argv.slice(2), { signal: stops.signal });
   process.exitCode = code;
