@@ -107,10 +107,12 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
   // the check's just below).
   const firstPoll = { startedAt: now(), result: poller.poll() };
   firstPoll.result.catch(() => undefined);
-  const { failure: firstFailure, rucioVersion } = await greetCatalog(options.rucio);
   // The queue's modules (BullMQ, ioredis: a few hundred milliseconds of loading) load while the
-  // catalog works on the first poll, which went out before them.
-  const { Queue, bullmqConnection, connectRedis, warmUpBullmq, WorkerAnswers } = await queueModules();
+  // catalog works on the first poll and the first questions, which went out before them.
+  const modules = queueModules();
+  modules.catch(() => undefined);
+  const { failure: firstFailure, rucioVersion } = await greetCatalog(options.rucio);
+  const { Queue, bullmqConnection, connectRedis, warmUpBullmq, WorkerAnswers } = await modules;
   const cleanup = new CleanupStack({ onError: (message) => options.output.warn(message) });
   try {
     let redisUrl = options.redisUrl;
