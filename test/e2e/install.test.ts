@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cli.js';
+import { h1_4k } from '../fixtures/strain/files.js';
 
 /*
  * README "Install", as a newcomer types it, into a temporary prefix: `npm install -g .` from a
@@ -32,7 +33,7 @@ function shellWith(prefix: string): NodeJS.ProcessEnv {
 }
 
 describe('installing wavefier on the PATH', () => {
-  it('npm install -g . from a clone: `wavefier --version` runs from the PATH, outside the clone', async () => {
+  it('npm install -g . from a clone: `wavefier` runs from the PATH, outside the clone: --version, --help, inspect, a short rehearse', async () => {
     const clone = join(dir, 'clone');
     await mkdir(clone);
     for (const entry of ['package.json', 'bin', 'dist']) await cp(join(repoRoot, entry), join(clone, entry), { recursive: true });
@@ -44,7 +45,19 @@ describe('installing wavefier on the PATH', () => {
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const help = await run('wavefier', ['clean', '--help'], { cwd: dir, env: shellWith(prefix) });
     expect(help.stdout).toMatch(/Usage: wavefier clean/);
-  }, 120_000);
+    // What the bundle loads beside itself at run time, from the installed copy: the HDF5 decoder's
+    // WebAssembly file, the native add-ons, the lake's S3 server, the worker processes, the plots.
+    const inspect = await run('wavefier', ['--json', 'inspect', h1_4k], { cwd: dir, env: shellWith(prefix) });
+    expect(JSON.parse(inspect.stdout.trim().split('\n').at(-1) ?? '{}')).toMatchObject({ detector: 'H1', sampleRate: 4096 });
+    const rehearsal = await run('wavefier', ['--json', 'rehearse', '--count', '5', '--rate-factor', '20', '--plots', '--log-dir', join(dir, 'rehearsals')], {
+      cwd: dir,
+      env: shellWith(prefix),
+      timeout: 120_000,
+    });
+    const summary = JSON.parse(rehearsal.stdout.trim().split('\n').at(-1) ?? '{}') as { verdict?: { state?: string }; plots?: string[] };
+    expect(summary.verdict?.state).toBe('pass');
+    expect(summary.plots?.filter((path) => path.endsWith('.png'))).toHaveLength(5);
+  }, 240_000);
 
   it('npm pack: the package holds the executable, the built program and nothing of the tests', async () => {
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json'], { cwd: repoRoot, env: { ...process.env, npm_config_cache: join(dir, 'npm-cache') } });
@@ -54,6 +67,8 @@ describe('installing wavefier on the PATH', () => {
     expect(files).toContain('dist/cli/main.js');
     // What bin/wavefier runs when it is there (scripts/bundle.js).
     expect(files).toContain('dist/bundle/main.mjs');
+    // The HDF5 decoder's WebAssembly, which the bundle reads from a file beside it.
+    expect(files.filter((file) => /^dist\/bundle\/hdf5_util-[0-9a-f]+\.wasm$/.test(file))).toHaveLength(1);
     expect(files).toContain('package.json');
     expect(files).toContain('README.md');
     expect(files.filter((file) => /^(test|src|tools|node_modules)\//.test(file))).toEqual([]);
