@@ -59,9 +59,11 @@ export function openEventLog(path: string, base: Record<string, unknown> = {}): 
 }
 
 /**
- * The logs a worker process keeps for the runs it serves, `<logDir>/<run>/<fileName>`, each opened
- * when first needed and all closed together. The run id comes from a job in Redis: it must still
- * name a folder inside logDir (a refusal is a UsageError naming it).
+ * The logs a worker process keeps for the runs it serves, `<logDir>/<run>/<fileName>`, each created
+ * with its first line and all closed together: a worker with nothing to note about a run (an upload
+ * worker notes only retries) leaves no empty file, which `report` would warn names no run. The run
+ * id comes from a job in Redis: it must still name a folder inside logDir (a refusal is a UsageError
+ * naming it), checked when the run is first served.
  */
 export class RunLogs {
   private readonly logs = new Map<string, EventLog>();
@@ -74,7 +76,7 @@ export class RunLogs {
   for(run: string): EventLog {
     let log = this.logs.get(run);
     if (!log) {
-      log = openEventLog(join(confinedPath(this.logDir, run, `run id '${run}' of a queued job`), this.fileName));
+      log = openedAtFirstLine(join(confinedPath(this.logDir, run, `run id '${run}' of a queued job`), this.fileName));
       this.logs.set(run, log);
     }
     return log;
@@ -84,6 +86,26 @@ export class RunLogs {
     for (const log of this.logs.values()) log.close();
     this.logs.clear();
   }
+}
+
+/** An event log whose file is opened (and its folder made) when its first line is written. */
+function openedAtFirstLine(path: string): EventLog {
+  let log: EventLog | undefined;
+  let closed = false;
+  const opened = (): EventLog | undefined => {
+    if (!closed) log ??= openEventLog(path);
+    return log;
+  };
+  return {
+    path,
+    write: (record, message) => opened()?.write(record, message),
+    diagnostic: (level, message, fields) => opened()?.diagnostic(level, message, fields),
+    flush: () => log?.flush(),
+    close: () => {
+      closed = true;
+      log?.close();
+    },
+  };
 }
 
 /**

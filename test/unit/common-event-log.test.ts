@@ -58,4 +58,19 @@ describe('event log', () => {
     expect(await readdir(dir)).toEqual(['logs']);
     expect(JSON.parse((await linesOf(join(dir, 'logs', 'run-b', 'upload-worker-1.jsonl')))[0] ?? '')).toMatchObject({ msg: 'retrying', seq: 2 });
   });
+
+  it("creates a run's log with its first line: a worker that had nothing to note about a run leaves no empty file", async () => {
+    // An empty upload-<host>-<pid>.jsonl (an upload-worker that served a run without a retry) made
+    // `wavefier report` warn that it names no upload run.
+    const logs = new RunLogs(join(dir, 'logs'), 'upload-worker-1.jsonl');
+    const quiet = logs.for('run-quiet');
+    expect(quiet.path).toBe(join(dir, 'logs', 'run-quiet', 'upload-worker-1.jsonl'));
+    quiet.flush();
+    logs.for('run-noted').diagnostic('warn', 'retrying', { seq: 3 });
+    logs.close();
+    expect(await readdir(join(dir, 'logs'))).toEqual(['run-noted']);
+    // Closed: nothing more is written, and no file appears.
+    quiet.write({ event: 'late' });
+    expect(await readdir(join(dir, 'logs'))).toEqual(['run-noted']);
+  });
 });
