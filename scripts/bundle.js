@@ -20,6 +20,7 @@
 // CPU in each download worker process): the bundle gets those bytes as a file next to it instead.
 import { createHash } from 'node:crypto';
 import { createRequire, isBuiltin } from 'node:module';
+import { realpathSync } from 'node:fs';
 import { readFile, rm, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import process from 'node:process';
@@ -39,6 +40,10 @@ const banner = [
   'const __wavefierDependencyFile = (path) => { try { return require.resolve(path); } catch { return undefined; } };',
 ].join(' ');
 
+// esbuild names files by their real path: a node_modules that is a symlink (a checkout sharing
+// another's install) must be compared by its real path too, or no module would be found in it.
+const installedModules = realpathSync(join(root, 'node_modules'));
+
 /** Gives each bundled module of node_modules that uses __dirname or __filename its own. */
 const dependencyPaths = {
   name: 'dependency-paths',
@@ -46,7 +51,7 @@ const dependencyPaths = {
     plugin.onLoad({ filter: /[\\/]node_modules[\\/].*\.c?js$/ }, async (args) => {
       const contents = await readFile(args.path, 'utf8');
       if (!/\b__(dirname|filename)\b/.test(contents)) return undefined;
-      const installed = relative(join(root, 'node_modules'), args.path).split(sep).join('/');
+      const installed = relative(installedModules, args.path).split(sep).join('/');
       const prelude =
         `var __filename = __wavefierDependencyFile(${JSON.stringify(installed)}), ` +
         "__dirname = __filename === undefined ? undefined : __filename.slice(0, __filename.lastIndexOf('/'));";
