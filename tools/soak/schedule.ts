@@ -40,6 +40,10 @@ export const scheduleSchema = z.array(faultStepSchema).min(1);
 /**
  * Every kind at least twice, spread over the run, with one moment (85%) where an upload worker and a
  * download worker die together. Corruption on write is not a step: it is active for the whole run.
+ * A burst that needs requests to land on (the GETs of downloads) is not left for the tail: steps are
+ * injected one after the other, the 85% kills hold the next step for a second or two while their
+ * replacements start, and by then a short soak's last downloads can all be done (a GET burst at 90%
+ * then found no GET to answer and the soak failed its own check).
  */
 export const defaultSchedule: readonly FaultStep[] = [
   { at: 0.05, kind: 'catalog-latency', latencyMs: 200, windowMs: 2000 },
@@ -51,12 +55,12 @@ export const defaultSchedule: readonly FaultStep[] = [
   { at: 0.5, kind: 'kill-upload-worker' },
   { at: 0.55, kind: 'storage-5xx', count: 20, status: 502, method: 'PUT', windowMs: 3000 },
   { at: 0.6, kind: 'kill-download-worker' },
+  { at: 0.65, kind: 'storage-5xx', count: 20, status: 504, method: 'GET', windowMs: 3000 },
   { at: 0.7, kind: 'restart-redis' },
   { at: 0.75, kind: 'catalog-5xx', count: 20, status: 502, windowMs: 3000 },
-  { at: 0.8, kind: 'catalog-latency', latencyMs: 500, windowMs: 2000 },
   { at: 0.85, kind: 'kill-upload-worker' },
   { at: 0.85, kind: 'kill-download-worker' },
-  { at: 0.9, kind: 'storage-5xx', count: 20, status: 504, method: 'GET', windowMs: 3000 },
+  { at: 0.9, kind: 'catalog-latency', latencyMs: 500, windowMs: 2000 },
 ];
 
 /** One line per step, for the printed plan and the injected-fault table. */
