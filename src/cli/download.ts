@@ -5,6 +5,7 @@ import { IntegrityError, UsageError } from '../common/errors.js';
 import { checkPathName, checkUserPath } from '../common/safe-path.js';
 import { formatDuration } from '../common/duration.js';
 import type { DownloadPollMode, DownloadSummary } from '../downloader/index.js';
+import type { EarlyStart } from '../downloader/early-start.js';
 import type { RucioClient } from '../rucio/index.js';
 import { datasetArgument, type DatasetDid } from './did.js';
 import { duration, eitherName, nonNegativeInteger, positiveInteger } from './parse.js';
@@ -65,7 +66,11 @@ export function addDownloadOptions(command: Command): Command {
     .addOption(new Option('--no-subdir', 'put files directly in --dir, without the <dataset> folder'))
     .addOption(new Option('--keep <what>', '"none" verifies without keeping the files (long rehearsals)').choices(['all', 'none']).default('all'))
     .addOption(
-      new Option('--workers <n>', 'worker processes on this host that download and verify (0: only `download-worker` processes started elsewhere)')
+      new Option(
+        '--workers <n>',
+        'worker processes on this host that download and verify (0: in this process, no Redis; 0 with --redis: only `download-worker` processes started elsewhere). ' +
+          'Without --workers and --redis, --until-closed on a dataset already closed verifies in this process',
+      )
         .argParser(nonNegativeInteger('--workers'))
         .default(defaultDownloadWorkers, `the CPUs less one, 1 to 4: ${defaultDownloadWorkers} here`),
     )
@@ -132,34 +137,47 @@ export function registerDownload(program: Command, runtime: Runtime): void {
     const ctx = contextFor(cmd, runtime);
     const { dataset, dest } = await downloadTargetFromFlags(did, flags, cmd);
     const config = await rucioConfigFromFlags(flags);
-    const [{ checkDownloadRequest }, { startDownloadEarly }, { defaultWorkerConcurrency }, { validateRedisUrl }] = await Promise.all([
+    const [{ checkDownloadRequest }, { startDownloadEarly }, { defaultWorkerConcurrency }, { validateRedisUrl }, { chooseWorkers, choiceNeedsDataset }] = await Promise.all([
       import('../downloader/preflight.js'),
       import('../downloader/early-start.js'),
       import('../downloader/worker-pool.js'),
       import('../redis/url.js'),
+      import('../downloader/workers-choice.js'),
     ]);
     // Nothing starts before the request is checked (runDownload checks it again; nothing is created).
     await checkDownloadRequest({ keep: flags.keep, pollIntervalMs: flags.pollInterval, logDir: flags.logDir, ...definedProps({ dest }) });
     if (flags.redis !== undefined) validateRedisUrl(flags.redis);
+    const request = { workers: flags.workers, workersGiven: cmd.getOptionValueSource('workers') === 'cli', redisUrl: flags.redis, untilClosed: flags.untilClosed === true };
     // The worker processes (and the private Redis they need) start now: they load their modules while
-    // this process loads the rest of its own and asks the catalog its first questions.
-    const early = startDownloadEarly({
-      scope: dataset.scope,
-      dataset: dataset.name,
-      ...definedProps({ redisUrl: flags.redis }),
-      workers: flags.workers,
-      concurrency: defaultWorkerConcurrency,
-      logDir: flags.logDir,
-      rucioSettings: config,
-      output: ctx.output,
-    });
+    // this process loads the rest of its own and asks the catalog its first questions. Not for a run
+    // that verifies in this process, nor before the catalog says whether the dataset is closed.
+    const startEarly = (workers: number): EarlyStart | undefined =>
+      workers === 0 && flags.redis === undefined
+        ? undefined
+        : startDownloadEarly({
+            scope: dataset.scope,
+            dataset: dataset.name,
+            ...definedProps({ redisUrl: flags.redis }),
+            workers,
+            concurrency: defaultWorkerConcurrency,
+            logDir: flags.logDir,
+            rucioSettings: config,
+            output: ctx.output,
+          });
+    let early = choiceNeedsDataset(request) ? undefined : startEarly(flags.workers);
     let client: RucioClient | undefined;
     try {
       // The run's own module, not the downloader's index: that also holds the worker side (the HDF5 decoder).
-      const [rucio, { runDownload }] = await Promise.all([rucioClientFor(config, flags), import('../downloader/download-run.js')]);
-      client = rucio;
+      const [[rucio, choice], { runDownload }] = await Promise.all([
+        rucioClientFor(config, flags).then(async (made) => {
+          client = made;
+          return [made, await chooseWorkers(request, made, dataset.scope, dataset.name)] as const;
+        }),
+        import('../downloader/download-run.js'),
+      ]);
+      if (choiceNeedsDataset(request)) early = startEarly(choice.workers);
       const summary = await runDownload({
-        early,
+        ...definedProps({ early, workersChoice: choice.reason, datasetAtStart: choice.datasetAtStart }),
         ...(flags.redis === undefined ? {} : { redisUrl: flags.redis }),
         rucio,
         workerRucioSettings: config,
@@ -168,7 +186,7 @@ export function registerDownload(program: Command, runtime: Runtime): void {
         ...(dest === undefined ? {} : { dest }),
         subdir: flags.subdir,
         keep: flags.keep,
-        workers: flags.workers,
+        workers: choice.workers,
         pollMode: flags.poll,
         pollIntervalMs: flags.pollInterval,
         reconcileEveryMs: flags.reconcileEvery,
@@ -195,7 +213,7 @@ export function registerDownload(program: Command, runtime: Runtime): void {
       }
     } finally {
       await client?.close();
-      await early.stop();
+      await early?.stop();
     }
   });
 }
@@ -211,6 +229,7 @@ export function renderDownloadSummary(summary: DownloadSummary): string {
     `  polls      ${summary.polls} (${summary.pollHits} found new chunks, ${summary.pollMisses} found nothing, ${summary.pollErrors} failed; ` +
       `${summary.pollRequests} catalog requests${summary.detected > 0 ? `, ${(summary.pollRequests / summary.detected).toFixed(2)} per chunk` : ''})`,
     `  latency    total p50 ${ms(summary.totalLatencyMs.p50)}, p99 ${ms(summary.totalLatencyMs.p99)}`,
+    `  verified   by ${summary.verifiedBy}`,
     `  wall time  ${formatDuration(summary.wallMs)}`,
     `  log        ${summary.logFile}`,
   ].join('\n');

@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Queue } from 'bullmq';
 import { join } from 'node:path';
 import { definedProps } from '../common/defined.js';
 import type { ReplicaRecord } from '../rucio/index.js';
-import { downloadJobFor, downloadJobId, downloadJobOptions, type JobSettings, type WorkerAnswer } from './download-job.js';
+import type { ChunkExecutor } from './chunk-executor.js';
+import { downloadJobFor, downloadJobId, type JobSettings, type WorkerAnswer } from './download-job.js';
 import type { LocalPaths } from './local-paths.js';
 import type { OutcomeLog } from './outcome-log.js';
 import type { DownloadStats } from './run-progress.js';
 
-/** A chunk handed to the workers and not yet finished. */
+/** A chunk handed to the executor and not yet finished. */
 export interface PendingChunk {
   tDetected: number;
   replica: ReplicaRecord;
@@ -21,8 +21,8 @@ export interface PendingChunk {
 
 
 export interface CoordinatorOptions {
-  /** The run's own download queue, which its workers serve. */
-  queue: Queue;
+  /** Where the chunks are fetched and verified: the run's queue and its workers, or this process. */
+  executor: ChunkExecutor;
   jobs: JobSettings;
   /** Reads of a corrupted chunk after the first before it is given up on. */
   corruptionRetries: number;
@@ -32,6 +32,10 @@ export interface CoordinatorOptions {
   paths: LocalPaths;
   /** Told about each verified chunk after it is logged. */
   onVerified?: (answer: WorkerAnswer) => void;
+  /** Told after a chunk failed for good (the destination may be why). */
+  onFailed?: () => void;
+  /** Told after each chunk that is done with (verified or given up on), once it is no longer pending. */
+  onSettled?: () => void;
   now: () => number;
 }
 
@@ -50,22 +54,22 @@ export class Coordinator {
   /** The chunk of each job id handed out (a failure event names the job only). */
   private readonly names = new Map<string, string>();
 
-  constructor(private readonly options: CoordinatorOptions) {}
+  constructor(private readonly options: CoordinatorOptions) {
+    options.executor.attach(this);
+  }
 
   /** A poll's new files in one round trip: one by one costs ~0.1 ms more CPU per file (BullMQ). */
   async dispatch(offered: ReplicaRecord[], tDetected: number): Promise<void> {
     const replicas = offered.filter((replica) => this.claim(replica, tDetected));
     if (replicas.length === 0) return;
-    const { queue, jobs, now } = this.options;
+    const { executor, jobs, now } = this.options;
     // Pending before queued: a worker's outcome can arrive before addBulk's reply does.
     for (const replica of replicas) {
       this.pending.set(replica.name, { tDetected, replica, corruptions: 0, reads: 0, queuedAt: now() });
       this.names.set(this.jobIdOf(replica.name, 0), replica.name);
     }
     try {
-      await queue.addBulk(
-        replicas.map((replica) => ({ name: 'chunk', data: downloadJobFor(jobs, replica, tDetected, 0), opts: downloadJobOptions(jobs, replica.name, 0, 0) })),
-      );
+      await executor.add(replicas.map((replica) => ({ data: downloadJobFor(jobs, replica, tDetected, 0), delayMs: 0 })));
     } catch (error) {
       for (const replica of replicas) {
         this.pending.delete(replica.name);
@@ -125,12 +129,14 @@ export class Coordinator {
         stats.recordVerified(answer.tAvail === undefined ? undefined : answer.tVerified - answer.tAvail, now(), answer.foreign === true);
         outcomes.verified(context, answer);
         this.options.onVerified?.(answer);
+        this.options.onSettled?.();
         return;
       case 'invalid':
         // The bytes are what the catalog registered: reading them again cannot help.
         this.finish(answer.name, pending);
         stats.invalidFinal++;
         outcomes.invalid(context, answer);
+        this.options.onSettled?.();
         return;
       case 'corrupted': {
         const retrying = pending.corruptions < this.options.corruptionRetries;
@@ -144,6 +150,7 @@ export class Coordinator {
         } else {
           this.finish(answer.name, pending);
           stats.corruptedFinal++;
+          this.options.onSettled?.();
         }
       }
     }
@@ -159,6 +166,8 @@ export class Coordinator {
     this.options.stats.failedFinal++;
     const job = downloadJobFor(jobs, pending.replica, pending.tDetected, pending.corruptions);
     outcomes.failed({ job, tDetected: pending.tDetected, attempts: jobs.attempts + pending.corruptions }, jobs.attempts, new Error(reason));
+    this.options.onFailed?.();
+    this.options.onSettled?.();
   }
 
   /** Waits for the chunks in flight, up to `timeoutMs`. */
@@ -175,12 +184,12 @@ export class Coordinator {
    * missing later and queues it again.
    */
   private async enqueue(replica: ReplicaRecord, tDetected: number, corruptions: number, reads: number, delayMs: number): Promise<void> {
-    const { queue, jobs, now } = this.options;
+    const { executor, jobs, now } = this.options;
     const previous = this.pending.get(replica.name);
     if (previous !== undefined && previous.corruptions !== corruptions) this.names.delete(this.jobIdOf(replica.name, previous.corruptions));
     this.pending.set(replica.name, { tDetected, replica, corruptions, reads, queuedAt: now() + delayMs });
     this.names.set(this.jobIdOf(replica.name, corruptions), replica.name);
-    await queue.add('chunk', downloadJobFor(jobs, replica, tDetected, corruptions), downloadJobOptions(jobs, replica.name, corruptions, delayMs));
+    await executor.add([{ data: downloadJobFor(jobs, replica, tDetected, corruptions), delayMs }]);
   }
 
   private finish(name: string, chunk: PendingChunk): void {

@@ -199,6 +199,14 @@ export function downloadJobFor(settings: JobSettings, replica: ReplicaRecord, tD
   };
 }
 
+/** The first back-off of a chunk whose attempt failed for a transient reason; it doubles at each attempt. */
+const transientRetryBackoffMs = 500;
+
+/** The back-off after failed attempt `attempt` (from 1): BullMQ's exponential back-off of the queue's jobs, 500 ms, 1 s, 2 s... */
+export function transientRetryDelayMs(attempt: number): number {
+  return Math.round(2 ** (attempt - 1) * transientRetryBackoffMs);
+}
+
 /**
  * The job id names the chunk and its corruption round, so the lost-job watchdog can find the job in
  * Redis from the chunk alone; finished jobs are removed at once, since the download log is the record.
@@ -207,7 +215,7 @@ export function downloadJobOptions(settings: JobSettings, name: string, corrupti
   return {
     jobId: downloadJobId(settings.scope, name, corruptions),
     attempts: settings.attempts,
-    backoff: { type: 'exponential', delay: 500 },
+    backoff: { type: 'exponential', delay: transientRetryBackoffMs },
     delay: delayMs,
     removeOnComplete: true,
     removeOnFail: true,

@@ -17,8 +17,15 @@ export interface DownloadRunOptions {
   dest?: string;
   subdir: boolean;
   keep: 'all' | 'none';
-  /** Worker processes started on this host (`wavefier download-worker`); more can join from other hosts. */
+  /**
+   * Worker processes started on this host (`wavefier download-worker`); more can join from other hosts.
+   * 0 without `redisUrl`: the chunks are fetched and verified in this process (no Redis, no queue).
+   */
   workers: number;
+  /** Why `workers` is what it is, when the caller chose it (a dataset closed at the start): logged and said. */
+  workersChoice?: string;
+  /** The dataset as the catalog described it just before the run (--until-closed starts from it). */
+  datasetAtStart?: DatasetAtStart;
   /** Chunks each worker process fetches at the same time. */
   workerConcurrency?: number;
   /**
@@ -50,6 +57,13 @@ export interface DownloadRunOptions {
    * before it loads the run's modules): taken over instead of started here; stopped at the end.
    */
   early?: EarlyStart;
+}
+
+/** What the catalog said of the dataset, and when it was asked. */
+export interface DatasetAtStart {
+  open: boolean;
+  length: number | undefined;
+  askedAt: number;
 }
 
 export type DownloadPollMode = 'phase-locked' | 'incremental' | 'full';

@@ -2,52 +2,31 @@ import { join } from 'node:path';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
-import { UsageError, errorMessage } from '../common/errors.js';
+import { UsageError } from '../common/errors.js';
 import { openEventLog } from '../common/event-log.js';
 import { onForcedExit } from '../common/shutdown.js';
 import { downloadLogFile, type RunEvent } from '../common/log-records.js';
 import { redactUrl } from '../common/redact.js';
 import { confinedPath } from '../common/safe-path.js';
 import { packageVersion } from '../common/version.js';
-import { startPrivateRedis } from '../redis/private-server.js';
 import { Coordinator } from './coordinator.js';
 import { DestinationWatch } from './destination-watch.js';
 import { greetCatalog } from './first-contact.js';
-import { stopTakingChunks } from './interrupted-stop.js';
 import type { DownloadRunOptions } from './download-run-options.js';
 import { downloadSummary, runFinishedCounts, type DownloadSummary } from './download-summary.js';
-import { newDownloadQueueName, localRelativePath } from './download-job.js';
+import { localRelativePath } from './download-job.js';
 import { downloadLogFolder, verifiedNamesFromLog } from './download-state.js';
 import { ignoresCase, LocalPaths } from './local-paths.js';
-import { LostJobWatchdog } from './lost-job-watchdog.js';
 import { OutcomeLog } from './outcome-log.js';
 import { runPollLoop } from './poll-loop.js';
 import { IntervalSchedule, PhaseLockedSchedule, type PollSchedule } from './poll-schedule.js';
 import { DatasetPoller } from './poller.js';
 import { DownloadStats, progressLine, startProgress } from './run-progress.js';
 import { CatalogContact, ClosedDatasetProbe, defaultGiveUpAfterMs } from './stop-rules.js';
-import { DownloadRegistration } from './download-registry.js';
 import { checkDownloadRequest } from './preflight.js';
-import { defaultWorkerConcurrency, DownloadWorkerPool } from './worker-pool.js';
-
-/** After a Ctrl-C: how long a worker process may take to stop. */
-const interruptedWorkerGraceMs = 2000;
-
-/** Room in the queue's event stream, which carries the workers' answers (5 events per chunk). */
-const answerStreamLength = 100_000;
-
-async function queueModules(): Promise<
-  Pick<typeof import('bullmq'), 'Queue'> &
-    Pick<typeof import('../redis/index.js'), 'bullmqConnection' | 'connectRedis' | 'warmUpBullmq'> &
-    Pick<typeof import('./worker-answers.js'), 'WorkerAnswers'>
-> {
-  const [{ Queue }, { bullmqConnection, connectRedis, warmUpBullmq }, { WorkerAnswers }] = await Promise.all([
-    import('bullmq'),
-    import('../redis/index.js'),
-    import('./worker-answers.js'),
-  ]);
-  return { Queue, bullmqConnection, connectRedis, warmUpBullmq, WorkerAnswers };
-}
+import type { ChunkExecutor } from './chunk-executor.js';
+import { inProcessVerification, startInProcessExecutor } from './in-process-run.js';
+import { connectQueueRedis, queueModules, startQueueExecutor } from './queue-executor.js';
 
 /** Calls `announce` once, when both the first poll was answered and the workers are connected. */
 class Readiness {
@@ -107,27 +86,16 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
   // the check's just below).
   const firstPoll = { startedAt: now(), result: poller.poll() };
   firstPoll.result.catch(() => undefined);
+  const inProcess = inProcessVerification(options);
   // The queue's modules (BullMQ, ioredis: a few hundred milliseconds of loading) load while the
   // catalog works on the first poll and the first questions, which went out before them.
-  const modules = queueModules();
-  modules.catch(() => undefined);
+  const modules = inProcess ? undefined : queueModules();
+  modules?.catch(() => undefined);
   const { failure: firstFailure, rucioVersion } = await greetCatalog(options.rucio);
-  const { Queue, bullmqConnection, connectRedis, warmUpBullmq, WorkerAnswers } = await modules;
   const cleanup = new CleanupStack({ onError: (message) => options.output.warn(message) });
   try {
-    let redisUrl = options.redisUrl;
-    if (options.early !== undefined) {
-      const { privateRedis, redisUrl: earlyUrl } = await options.early.services;
-      redisUrl = earlyUrl;
-      if (privateRedis !== undefined) cleanup.push('stopping the private redis-server', () => privateRedis.stop());
-    } else if (redisUrl === undefined) {
-      const server = await startPrivateRedis();
-      redisUrl = server.url;
-      // Pushed first, so stopped last: the queue and the worker processes still use it while they stop.
-      cleanup.push('stopping the private redis-server', () => server.stop());
-    }
-    const redis = await connectRedis(redisUrl);
-    cleanup.push('disconnecting from Redis', () => redis.disconnect());
+    // Before the log: a run whose Redis cannot be reached writes no log.
+    const connected = modules === undefined ? undefined : await connectQueueRedis(await modules, options, cleanup);
 
     const log = openEventLog(logFile);
     cleanup.push('closing the download log', () => log.close());
@@ -144,6 +112,8 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
         poll_mode: options.pollMode,
         poll_interval_ms: options.pollIntervalMs,
         workers: options.workers,
+        verify: inProcess ? 'in-process' : 'worker processes',
+        workers_choice: options.workersChoice,
         from_rse: options.fromRse,
         keep: options.keep,
         already_verified: alreadyVerified.size,
@@ -153,17 +123,6 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
         wavefier_version: packageVersion(),
       },
     } satisfies RunEvent);
-
-    const connection = bullmqConnection(redisUrl);
-    const queueName = options.early?.queueName ?? newDownloadQueueName(options.scope, options.dataset);
-    // The answers travel in the queue's event stream: room for a long backlog of them.
-    const queue = new Queue(queueName, { connection, streams: { events: { maxLen: answerStreamLength } } });
-    queue.on('error', (error) => log.diagnostic('warn', 'download queue connection error', { error: errorMessage(error) }));
-    // Nothing of this queue outlives the run: what was not verified is found again by the next poller.
-    cleanup.push('removing the download queue', async () => {
-      await queue.obliterate({ force: true }).catch(() => undefined);
-      await queue.close();
-    });
 
     const stats = new DownloadStats(now());
     const jobs = {
@@ -175,31 +134,51 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       ...definedProps({ dest: options.dest }),
       attempts: options.attempts,
     };
+    const executor: ChunkExecutor =
+      connected === undefined
+        ? startInProcessExecutor({ rucio: options.rucio, jobs, concurrency: options.workerConcurrency, log, cleanup })
+        : await startQueueExecutor({
+            connected,
+            jobs,
+            rucioHost: options.rucio.config.rucioHost,
+            workers: options.workers,
+            workerConcurrency: options.workerConcurrency,
+            logDir: options.logDir,
+            workerRucioSettings: options.workerRucioSettings,
+            workerEnv: options.workerEnv,
+            early: options.early,
+            interrupted: () => options.signal.aborted,
+            log,
+            output: options.output,
+            cleanup,
+            now,
+          });
     const writes = options.keep === 'all' && options.dest !== undefined;
     const paths = new LocalPaths(writes && options.dest !== undefined && ignoresCase(options.dest));
     // Files an earlier run of this log wrote keep their names and paths.
     for (const name of alreadyVerified) paths.claim({ scope: options.scope, name, relativePath: writes ? localRelativePath(jobs, name) : undefined }, '');
-    const closedProbe = options.untilClosed ? new ClosedDatasetProbe(options.rucio, options.scope, options.dataset) : undefined;
-    // Fired when the run may be able to stop: the poll loop's pause ends early (see onVerified).
+    const closedProbe = options.untilClosed ? new ClosedDatasetProbe(options.rucio, options.scope, options.dataset, options.datasetAtStart) : undefined;
+    // Fired when the run may be able to stop: the poll loop's pause ends early (see onSettled).
     let woken = new AbortController();
     const schedule: PollSchedule =
       options.pollMode === 'phase-locked'
         ? new PhaseLockedSchedule({ intervalMs: options.pollIntervalMs, onDecision: (decision, fields) => log.diagnostic('debug', decision, fields) })
         : new IntervalSchedule(options.pollIntervalMs);
     const coordinator = new Coordinator({
-      queue,
+      executor,
       jobs,
       corruptionRetries: options.corruptionRetries,
       outcomes: new OutcomeLog(log, options.output),
       stats,
       paths,
       // A chunk's own due time tells the schedule where the stream's beat is.
-      onVerified: (answer) => {
-        schedule.verified?.(answer.name, answer.tAvail);
-        // The last chunk in flight of a closed dataset (or the --until-count-th): the run can stop now, not at the next poll.
+      onVerified: (answer) => schedule.verified?.(answer.name, answer.tAvail),
+      // The last chunk in flight of a closed dataset (or the --until-count-th): the run can stop now, not at the next poll.
+      onSettled: () => {
         const complete = closedProbe?.closed === true || (options.untilCount !== undefined && stats.verified + alreadyVerified.size >= options.untilCount);
         if (complete && coordinator.pending.size === 0) woken.abort();
       },
+      onFailed: () => destination.check(),
       now,
     });
     let finished = false;
@@ -231,60 +210,24 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
 
     const runSignal = AbortSignal.any([options.signal, destination.signal]);
 
-    const answers = new WorkerAnswers(
-      queueName,
-      connection,
-      {
-        completed: (answer) => coordinator.completed(answer),
-        failed: (jobId, reason) => {
-          coordinator.failed(jobId, reason);
-          destination.check();
-        },
-      },
-      log,
-    );
-    cleanup.push('closing the answer stream', () => answers.close());
-    // The first chunk's job should not be the one that compiles the adding of jobs (here and in Redis).
-    await Promise.all([queue.waitUntilReady(), answers.ready(), warmUpBullmq(redisUrl, { work: false })]);
-    const registration = await DownloadRegistration.register(
-      redis,
-      { queue: queueName, run: runName, scope: options.scope, dataset: options.dataset, rucioHost: options.rucio.config.rucioHost },
-      (error) => log.diagnostic('warn', 'could not renew the download run in the registry of active runs', { error: errorMessage(error) }),
-    );
-    cleanup.push('leaving the registry of active download runs', () => registration.remove());
-    // Started early (the CLI spawns them before it loads this module), or now.
-    const earlyPool = options.early === undefined ? undefined : (await options.early.services).pool;
-    options.early?.attachLog(log);
-    const workers = earlyPool ?? new DownloadWorkerPool({
-      workers: options.workers,
-      concurrency: options.workerConcurrency ?? defaultWorkerConcurrency,
-      redisUrl,
-      queueName,
-      logDir: options.logDir,
-      rucioSettings: options.workerRucioSettings,
-      ...definedProps({ env: options.workerEnv }),
-      log,
-      output: options.output,
-    });
-    // After a Ctrl-C a worker process gets a short moment to stop by itself (DESIGN §5: 5 s in all).
-    cleanup.push('stopping the download worker processes', () => workers.close(options.signal.aborted ? interruptedWorkerGraceMs : undefined));
-    if (earlyPool === undefined) workers.start();
     const readiness = new Readiness(() => {
       // Workers that connect only after a Ctrl-C, or after the last chunk (a closed dataset verified
       // while they warmed up), must not log `ready` after `run_finished`.
       if (options.signal.aborted || finished) return;
       schedule.ready?.(now());
+      const note = executor.readyNote();
       log.write({
         event: 'ready',
         run: runName,
         side: 'download',
         scope: options.scope,
         dataset: options.dataset,
-        settings: { workers_ready: workers.ready, startup_ms: Math.round(now() - started) },
+        settings: { ...note.settings, startup_ms: Math.round(now() - started) },
       } satisfies RunEvent);
-      options.output.info(`download ready after ${formatDuration(now() - started)}: first poll answered, ${workers.ready} worker processes connected`);
+      const choice = options.workersChoice === undefined ? '' : ` (${options.workersChoice})`;
+      options.output.info(`download ready after ${formatDuration(now() - started)}: first poll answered, ${note.text}${choice}`);
     });
-    void workers.whenReady(runSignal).then(() => readiness.set('workers'));
+    void executor.whenReady(runSignal).then(() => readiness.set('workers'));
 
     const progress = startProgress(options.output, options.dataset, () => progressLine(stats, coordinator.pending.size));
     cleanup.push('stopping the progress line', () => progress.stop());
@@ -294,15 +237,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       dataset: options.dataset,
       poller,
       coordinator,
-      watchdog: new LostJobWatchdog({
-        pending: coordinator.pending,
-        queue,
-        redis,
-        scope: options.scope,
-        log,
-        requeue: (chunk) => coordinator.requeue(chunk),
-        now,
-      }),
+      executor,
       ...(closedProbe === undefined ? {} : { closedProbe }),
       firstPoll,
       wake: () => {
@@ -327,7 +262,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     });
     if (destination.problem !== undefined) throw destination.problem;
     if (options.signal.aborted) {
-      await stopTakingChunks(queue, coordinator.pending, log, now);
+      await executor.stopTaking();
     } else {
       await coordinator.drain(30_000);
     }
@@ -339,6 +274,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       inFlight: coordinator.pending.size,
       pollCounters: schedule.counters,
       stopReason,
+      verifiedBy: executor.verifiedBy() + (options.workersChoice === undefined ? '' : ` (${options.workersChoice})`),
       logFile,
       wallMs: now() - started,
     });

@@ -29,6 +29,8 @@ export interface DownloadSummary {
   pollRequests: number;
   pollErrors: number;
   stopReason: string;
+  /** Who fetched and verified the chunks ("this process, 2 at a time", "3 worker processes"), and why when chosen. */
+  verifiedBy: string;
   logFile: string;
   wallMs: number;
   totalLatencyMs: LatencyPercentiles;
@@ -41,6 +43,7 @@ export interface DownloadRunEnd {
   inFlight: number;
   pollCounters: Readonly<PollCounters>;
   stopReason: string;
+  verifiedBy: string;
   logFile: string;
   wallMs: number;
 }
@@ -65,6 +68,7 @@ export function downloadSummary(stats: DownloadStats, end: DownloadRunEnd): Down
     pollRequests: stats.pollRequests,
     pollErrors: stats.pollErrors,
     stopReason: end.stopReason,
+    verifiedBy: end.verifiedBy,
     logFile: end.logFile,
     wallMs: end.wallMs,
     totalLatencyMs: stats.latency(),

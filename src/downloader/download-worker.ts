@@ -1,130 +1,16 @@
 /**
- * What a download worker does with one job: fetch the chunk from its best replica, verify adler32
- * and md5 against the catalog, decode it and check its metadata, and only then write it atomically
- * into the destination. The BullMQ worker runs in a `wavefier download-worker` process and takes jobs
- * straight from Redis; its answer travels back in the job's completion event (see worker-answers.ts).
- * A worker that crashes or is killed loses nothing: its job stays in Redis and is retried.
+ * The BullMQ side of a download worker: it runs in a `wavefier download-worker` process, takes jobs
+ * straight from Redis and does each with processChunk (process-chunk.ts); its answer travels back in
+ * the job's completion event (see worker-answers.ts). A worker that crashes or is killed loses
+ * nothing: its job stays in Redis and is retried.
  */
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { checksums } from '../common/checksum.js';
-import { definedProps } from '../common/defined.js';
 import { errorMessage } from '../common/errors.js';
-import { describeFsError, isUnwritableError } from '../common/writable-dir.js';
-import { ChecksumMismatchError, fetchVerified, safeDestination, writeFileAtomically, type FetchedReplica, type RucioClient } from '../rucio/index.js';
-import { parseDownloadJob, type ChunkOutcome, type CorruptReadRecord, type DownloadJob, type WorkerAnswer } from './download-job.js';
-import type { ContentVerdict } from './verify-chunk.js';
+import type { RucioClient } from '../rucio/index.js';
+import { parseDownloadJob, type DownloadJob, type WorkerAnswer } from './download-job.js';
+import { finalFailure, processChunk } from './process-chunk.js';
 
-type ContentVerifier = typeof import('./verify-chunk.js');
-let contentVerifier: Promise<ContentVerifier> | undefined;
-
-/**
- * The second half of verification (verify-chunk.ts), loaded on first use: it brings the HDF5
- * decoder, whose WebAssembly (3.5 MB) V8 compiles when it loads. A worker process starts taking
- * jobs without waiting for it, and its first chunk is fetched while it compiles; every chunk is
- * still decoded and checked before its answer.
- */
-export function loadContentVerifier(): Promise<ContentVerifier> {
-  contentVerifier ??= import('./verify-chunk.js');
-  return contentVerifier;
-}
-
-/**
- * Fetches and verifies one chunk; throws only for failures worth another attempt (storage down...).
- * Every corrupted read goes into the answer, also one a later good read made up for, and a job that
- * read corrupted bytes before a transient failure answers `corrupted` rather than throwing, so that
- * no bad read the lake served goes unlogged.
- */
-export async function processChunk(rucio: RucioClient, data: DownloadJob): Promise<ChunkOutcome> {
-  if (data.destDir !== undefined) {
-    // A DID name that cannot be a file under --dest fails its chunk at once, before any fetch: no retry changes a name.
-    try {
-      safeDestination(data.destDir, data.relativeName);
-    } catch (error) {
-      throw new UnrecoverableError(errorMessage(error));
-    }
-  }
-  const verifier = loadContentVerifier();
-  const corruptReads: CorruptReadRecord[] = [];
-  const expected = { expectedBytes: data.replica.bytes, ...definedProps({ expectedAdler32: data.replica.adler32 || undefined, expectedMd5: data.replica.md5 || undefined }) };
-  let fetched: FetchedReplica;
-  try {
-    fetched = await fetchVerified(rucio, data.replica, { onCorruptRead: (read) => corruptReads.push({ ...read, tRead: Date.now() }) });
-  } catch (error) {
-    if (error instanceof ChecksumMismatchError || corruptReads.length > 0) {
-      const reason = error instanceof ChecksumMismatchError ? errorMessage(error) : `${corruptReads.length} corrupted read(s), then: ${errorMessage(error)}`;
-      return { status: 'corrupted', ...expected, corruptReads, replicaAttempts: corruptReads.at(-1)?.attempt ?? 0, tDownloaded: Date.now(), reason };
-    }
-    throw error;
-  }
-  const tDownloaded = Date.now();
-  const { verifyChunkContent, ContentError } = await verifier;
-  let verdict: ContentVerdict;
-  try {
-    verdict = verifyChunkContent(data.name, fetched.bytes, { deferLearning: learnAfterAnswer });
-  } catch (error) {
-    if (!(error instanceof ContentError)) throw error;
-    const identity = error.identity === undefined ? {} : { run: error.identity.run, seq: error.identity.seq, tAvail: error.identity.tAvail };
-    return { status: 'invalid', ...fetchedFields(fetched), ...identity, corruptReads, tDownloaded, reason: error.message };
-  }
-  const path = data.destDir === undefined ? undefined : await writeFileAtomically(data.destDir, data.relativeName, fetched.bytes);
-  const origin = verdict.kind === 'foreign' ? { foreign: true } : { run: verdict.decoded.runId, seq: verdict.decoded.seq, tAvail: verdict.decoded.tAvail };
-  return {
-    status: 'verified',
-    ...fetchedFields(fetched),
-    corruptReads,
-    tDownloaded,
-    tVerified: Date.now(),
-    ...origin,
-    ...definedProps({ path }),
-  };
-}
-
-function fetchedFields(fetched: FetchedReplica): { bytes: number; adler32: string; md5: string; pfn: string; rse: string; replicaAttempts: number } {
-  return {
-    bytes: fetched.bytes.byteLength,
-    adler32: fetched.adler32,
-    md5: fetched.md5,
-    pfn: fetched.pfn,
-    rse: fetched.rse,
-    replicaAttempts: fetched.attempts,
-  };
-}
-
-/**
- * The first chunk of each upload run is decoded by h5wasm, complete and checked, and teaches the
- * decoder that run's template so that later chunks are read straight from their bytes. Building
- * the template (~10 ms) waits until this chunk's answer is on its way: a timer fires after the
- * job's completion has been written to Redis (promise callbacks, which carry it, run first).
- */
-function learnAfterAnswer(learn: () => void): void {
-  setTimeout(learn, 0);
-}
-
-/**
- * Pays the first-chunk costs before the first chunk: loading the HDF5 library and compiling the
- * decoder and the checksums (a chunk of the common shape, 1 s at 4096 Hz, is encoded, decoded and
- * checksummed once).
- */
-export async function warmUpDecoder(): Promise<void> {
-  const [{ verifyChunkContent }, { encodeChunk }] = await Promise.all([loadContentVerifier(), import('../strain/chunk-encoding.js')]);
-  const samples = new Float64Array(4096);
-  const bytes = encodeChunk(
-    {
-      runId: 'warmup',
-      seq: 0,
-      gpsStart: 1_000_000_000,
-      duration: 1,
-      sampleRate: 4096,
-      samples,
-      detector: 'H1',
-      observatory: 'H',
-      source: { kind: 'synthetic', gpsStart: 1_000_000_000 },
-    },
-    { tAvail: Date.now(), tag: 'WARMUP' },
-  );
-  verifyChunkContent('H-H1_WARMUP-1000000000-1.hdf5', bytes);
-  checksums(bytes);
-}
+export { loadContentVerifier, processChunk, warmUpDecoder } from './process-chunk.js';
 
 /** BullMQ settings that decide how fast a killed worker's jobs come back to the queue. */
 const workerLockSettings = {
@@ -156,9 +42,9 @@ export function startDownloadWorker(options: DownloadWorkerOptions): Worker {
         const outcome = await processChunk(options.rucio, data);
         return { ...outcome, name: data.name, corruptions: data.corruptions, attempt };
       } catch (error) {
-        // A destination that cannot take the file (full, read-only, forbidden) will not take it on the
-        // next attempt either: the job fails at once and the download checks its destination.
-        if (isUnwritableError(error)) throw new UnrecoverableError(`cannot write the chunk under ${data.destDir ?? '--dir'}: ${describeFsError(error)}`);
+        // No retry can help (a name refused, a destination that cannot take the file): the job fails at once.
+        const final = finalFailure(error, data);
+        if (final !== undefined) throw new UnrecoverableError(final);
         if (attempt < (job.opts.attempts ?? 1)) options.onRetry?.(data, attempt, error instanceof Error ? error : new Error(errorMessage(error)));
         throw error;
       }

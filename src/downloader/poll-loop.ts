@@ -5,7 +5,7 @@ import type { EventLog } from '../common/event-log.js';
 import type { Output } from '../common/output.js';
 import { rucioNotFound } from '../rucio/index.js';
 import type { Coordinator } from './coordinator.js';
-import type { LostJobWatchdog } from './lost-job-watchdog.js';
+import type { ChunkExecutor } from './chunk-executor.js';
 import type { DatasetPoller, PollResult } from './poller.js';
 import type { PollSchedule } from './poll-schedule.js';
 import type { DownloadStats } from './run-progress.js';
@@ -16,7 +16,8 @@ export interface PollLoopOptions {
   dataset: string;
   poller: DatasetPoller;
   coordinator: Coordinator;
-  watchdog: LostJobWatchdog;
+  /** Where the chunks go: it looks for lost work after each poll. */
+  executor: Pick<ChunkExecutor, 'check'>;
   /** Present with --until-closed. */
   closedProbe?: ClosedDatasetProbe;
   schedule: PollSchedule;
@@ -41,7 +42,7 @@ export interface PollLoopOptions {
 
 /**
  * Polls the dataset until a stop rule holds and returns why it stopped. Each round: poll, hand the
- * new chunks to the coordinator, let the watchdog look for lost jobs, refresh what --until-closed
+ * new chunks to the coordinator, let the executor look for lost jobs, refresh what --until-closed
  * needs, then wait as long as the schedule says. A failed round is counted, logged and retried, until
  * the catalog has not answered for too long (then it throws), and a run that stops before the catalog
  * ever answered throws too: it has not done its job.
@@ -92,7 +93,10 @@ export async function runPollLoop(options: PollLoopOptions): Promise<string> {
         output.warn(`poll of ${options.scope}:${options.dataset} failed (${errorMessage(error)}); retrying`);
       }
     }
-    const wait = schedule.delayAfter(definedProps({ startedAt, finishedAt: now(), result }));
+    const scheduled = schedule.delayAfter(definedProps({ startedAt, finishedAt: now(), result }));
+    // A closed dataset whose every file was handed out has nothing new to show: the run waits for the
+    // chunks in flight (the last one's outcome wakes it), looking again only now and then.
+    const wait = allHandedOut(options) ? Math.max(scheduled, handedOutRecheckMs) : scheduled;
     // Aborted: the next stop check says so.
     if (wait > 0) await pause(wait, options.wake === undefined ? signal : AbortSignal.any([signal, options.wake()]));
   }
@@ -111,7 +115,7 @@ async function afterPoll(options: PollLoopOptions, result: PollResult, startedAt
     throw error;
   }
   if (result.fresh.length > 0) stats.lastNewAt = now();
-  await options.watchdog.check();
+  await options.executor.check();
   // Whether the dataset is closed matters only once the stream may have stopped: not asked while
   // the files come as predicted (at 1 Hz that would be one more catalog request per chunk).
   let requests = result.requests;
@@ -129,6 +133,13 @@ async function afterPoll(options: PollLoopOptions, result: PollResult, startedAt
     ...definedProps({ look_back_ms: result.lookBackMs, sweep: result.sweep }),
   });
   return result;
+}
+
+/** How often a closed dataset whose files were all handed out is polled again, at most. */
+const handedOutRecheckMs = 1000;
+
+function allHandedOut({ closedProbe, stats, alreadyVerified }: PollLoopOptions): boolean {
+  return closedProbe?.closed === true && closedProbe.length !== undefined && stats.detected + alreadyVerified >= closedProbe.length;
 }
 
 function runPosition(options: PollLoopOptions): RunPosition {

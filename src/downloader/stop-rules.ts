@@ -71,11 +71,18 @@ export class ClosedDatasetProbe {
   length: number | undefined;
   private lastAskedAt = Number.NEGATIVE_INFINITY;
 
+  /** `known`: the catalog's answer from just before the run (the CLI asked it to choose the workers). */
   constructor(
     private readonly client: RucioClient,
     private readonly scope: string,
     private readonly dataset: string,
-  ) {}
+    known?: { open: boolean; length: number | undefined; askedAt: number },
+  ) {
+    if (known === undefined) return;
+    this.closed = !known.open;
+    this.length = known.length;
+    this.lastAskedAt = known.askedAt;
+  }
 
   /** Asks the catalog when due; returns the number of catalog requests made (0 or 1). */
   async refresh(pollStartedAt: number): Promise<number> {

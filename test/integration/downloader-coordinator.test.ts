@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEventLog, type EventLog } from '../../src/common/event-log.js';
 import { Output } from '../../src/common/output.js';
 import { Coordinator } from '../../src/downloader/coordinator.js';
+import { QueueExecutor } from '../../src/downloader/queue-executor.js';
 import { downloadJobId, parseDownloadJob, type CorruptedOutcome, type CorruptReadRecord, type InvalidOutcome, type JobSettings, type VerifiedOutcome, type WorkerAnswer } from '../../src/downloader/download-job.js';
 import { LocalPaths } from '../../src/downloader/local-paths.js';
 import { LostJobWatchdog } from '../../src/downloader/lost-job-watchdog.js';
@@ -72,7 +73,7 @@ function replica(name: string): ReplicaRecord {
 }
 
 function coordinatorWith(stats: DownloadStats, now: () => number = Date.now): Coordinator {
-  return new Coordinator({ queue, jobs, corruptionRetries: 1, outcomes: new OutcomeLog(log, output), stats, paths: new LocalPaths(false), now });
+  return new Coordinator({ executor: new QueueExecutor(queue, redis, jobs, log, now), jobs, corruptionRetries: 1, outcomes: new OutcomeLog(log, output), stats, paths: new LocalPaths(false), now });
 }
 
 async function logLines(): Promise<Record<string, unknown>[]> {
@@ -260,7 +261,7 @@ describe('download coordinator: two DIDs for one file', () => {
   it('refuses, before queuing it, a second DID with a name or local path already taken, naming both', async () => {
     const stats = new DownloadStats(Date.now());
     const settings: JobSettings = { ...jobs, keep: 'all', dest: '/data/down' };
-    const coordinator = new Coordinator({ queue, jobs: settings, corruptionRetries: 1, outcomes: new OutcomeLog(log, output), stats, paths: new LocalPaths(true), now: Date.now });
+    const coordinator = new Coordinator({ executor: new QueueExecutor(queue, redis, settings, log, Date.now), jobs: settings, corruptionRetries: 1, outcomes: new OutcomeLog(log, output), stats, paths: new LocalPaths(true), now: Date.now });
     const other = { ...replica('legit.hdf5'), scope: 'user.root' };
     // One dataset, one name in two scopes; and on a destination that ignores case, two spellings of one file.
     await coordinator.dispatch([replica('legit.hdf5'), other, replica('Case.hdf5')], 1_700_000_000_500);
