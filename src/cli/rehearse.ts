@@ -73,7 +73,14 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
     .addOption(new Option('--resample <hz>', "send a file at this rate, a whole division of the file's, as in upload").argParser(positiveInteger('--resample')))
     .addOption(new Option('--upload-workers <n>', "concurrent uploads: upload's --workers (default 4, 16 with --as-fast-as-possible)").argParser(positiveInteger('--upload-workers')))
     .addOption(new Option('--workers <n>').argParser(positiveInteger('--workers')).hideHelp())
-    .addOption(new Option('--download-workers <n>', "download worker processes: download's --workers (1 here, 4 there: the two sides share this host, and one process keeps up with an unpaced replay)").argParser(positiveInteger('--download-workers')).default(1))
+    .addOption(
+      new Option(
+        '--download-workers <n>',
+        "download worker processes: download's --workers (1 here, 4 there: the two sides share this host, and one process keeps up with an unpaced replay; 0: the download verifies in its own process, without Redis)",
+      )
+        .argParser(nonNegativeInteger('--download-workers'))
+        .default(1),
+    )
     .addOption(new Option('--poll <mode>', 'download poll mode').choices(['phase-locked', 'incremental', 'full']).default('phase-locked'))
     .addOption(new Option('--poll-interval <duration>', 'time between download polls (default 250ms)').argParser(duration('--poll-interval')))
     .addOption(new Option('--keep <what>', 'keep downloaded files under <run>/downloads ("all") or only verify them (none here, all in download: a rehearsal checks, it does not collect)').choices(['all', 'none']).default('none'))

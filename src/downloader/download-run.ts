@@ -134,9 +134,45 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       ...definedProps({ dest: options.dest }),
       attempts: options.attempts,
     };
+    const schedule: PollSchedule =
+      options.pollMode === 'phase-locked'
+        ? new PhaseLockedSchedule({ intervalMs: options.pollIntervalMs, onDecision: (decision, fields) => log.diagnostic('debug', decision, fields) })
+        : new IntervalSchedule(options.pollIntervalMs);
+    // Set once the coordinator exists; until then nothing is in flight.
+    let inFlightNow = (): number => 0;
+    let finished = false;
+    const writeRunFinished = (reason: string): void => {
+      if (finished) return;
+      finished = true;
+      log.write({
+        event: 'run_finished',
+        run: runName,
+        side: 'download',
+        scope: options.scope,
+        dataset: options.dataset,
+        counts: runFinishedCounts(stats, inFlightNow(), schedule.counters),
+        reason,
+      } satisfies RunEvent);
+    };
+    // Run after the executor has stopped delivering outcomes (no outcome comes after run_finished),
+    // and before the queue is removed. Stopped by a signal, the log ends with run_finished even when
+    // the stop itself failed (Redis gone) or the user forced the exit with a second signal.
+    const pushLogEnd = (): void => {
+      cleanup.push('ending the download log', () => {
+        if (options.signal.aborted) writeRunFinished('interrupted');
+        // Stopped by its destination: the report counts the run as ended early, like one that crashed.
+        else if (destination.problem !== undefined) writeRunFinished('failed');
+      });
+      cleanup.push('forgetting the forced-exit hook', onForcedExit(() => {
+        log.diagnostic('warn', 'exit forced by a second signal: chunks in flight are found again by the next download');
+        writeRunFinished('interrupted');
+        log.flush();
+      }));
+    };
+
     const executor: ChunkExecutor =
       connected === undefined
-        ? startInProcessExecutor({ rucio: options.rucio, jobs, concurrency: options.workerConcurrency, log, cleanup })
+        ? startInProcessExecutor({ rucio: options.rucio, jobs, concurrency: options.workerConcurrency, log, cleanup, pushLogEnd })
         : await startQueueExecutor({
             connected,
             jobs,
@@ -151,6 +187,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
             log,
             output: options.output,
             cleanup,
+            pushLogEnd,
             now,
           });
     const writes = options.keep === 'all' && options.dest !== undefined;
@@ -160,10 +197,6 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     const closedProbe = options.untilClosed ? new ClosedDatasetProbe(options.rucio, options.scope, options.dataset, options.datasetAtStart) : undefined;
     // Fired when the run may be able to stop: the poll loop's pause ends early (see onSettled).
     let woken = new AbortController();
-    const schedule: PollSchedule =
-      options.pollMode === 'phase-locked'
-        ? new PhaseLockedSchedule({ intervalMs: options.pollIntervalMs, onDecision: (decision, fields) => log.diagnostic('debug', decision, fields) })
-        : new IntervalSchedule(options.pollIntervalMs);
     const coordinator = new Coordinator({
       executor,
       jobs,
@@ -181,32 +214,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
       onFailed: () => destination.check(),
       now,
     });
-    let finished = false;
-    const writeRunFinished = (reason: string): void => {
-      if (finished) return;
-      finished = true;
-      log.write({
-        event: 'run_finished',
-        run: runName,
-        side: 'download',
-        scope: options.scope,
-        dataset: options.dataset,
-        counts: runFinishedCounts(stats, coordinator.pending.size, schedule.counters),
-        reason,
-      } satisfies RunEvent);
-    };
-    // Stopped by a signal, the log ends with run_finished even when the stop itself failed (Redis
-    // gone) or the user forced the exit with a second signal.
-    cleanup.push('ending the download log', () => {
-      if (options.signal.aborted) writeRunFinished('interrupted');
-      // Stopped by its destination: the report counts the run as ended early, like one that crashed.
-      else if (destination.problem !== undefined) writeRunFinished('failed');
-    });
-    cleanup.push('forgetting the forced-exit hook', onForcedExit(() => {
-      log.diagnostic('warn', 'exit forced by a second signal: chunks in flight are found again by the next download');
-      writeRunFinished('interrupted');
-      log.flush();
-    }));
+    inFlightNow = () => coordinator.pending.size;
 
     const runSignal = AbortSignal.any([options.signal, destination.signal]);
 

@@ -26,6 +26,8 @@ export interface InProcessRunOptions {
   concurrency: number | undefined;
   log: EventLog;
   cleanup: CleanupStack;
+  /** Pushes the steps that end the log: run after the executor stopped delivering outcomes. */
+  pushLogEnd: () => void;
 }
 
 /**
@@ -54,6 +56,7 @@ export function startInProcessExecutor(options: InProcessRunOptions): InProcessE
     onRetry: (data, attempt, error) => log.diagnostic('info', 'download attempt failed; retrying', { name: data.name, attempt, error: error.message }),
     onError: (error) => log.diagnostic('error', 'a chunk outcome could not be handled', { error: errorMessage(error) }),
   });
+  options.pushLogEnd();
   options.cleanup.push('stopping the in-process verification', () => {
     stopWarming.abort();
     executor.close();

@@ -74,10 +74,11 @@ export interface QueueExecutorOptions {
   early?: EarlyStart | undefined;
   /** Whether the run was stopped by a signal (its worker processes then get a short grace). */
   interrupted: () => boolean;
-  /** Told after each final failure a worker reports (the destination may be why). */
   log: EventLog;
   output: Output;
   cleanup: CleanupStack;
+  /** Pushes the steps that end the log: run after the workers and the answer stream stopped, before the queue is removed. */
+  pushLogEnd: () => void;
   now: () => number;
 }
 
@@ -99,6 +100,7 @@ export async function startQueueExecutor(options: QueueExecutorOptions): Promise
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
   });
+  options.pushLogEnd();
   const executor = new QueueExecutor(queue, redis, jobs, log, options.now);
   const answers = new modules.WorkerAnswers(queueName, connection, executor.answerHandlers(), log);
   cleanup.push('closing the answer stream', () => answers.close());

@@ -43,9 +43,11 @@ export interface ChildPlace {
  */
 export function childArgs(request: ChildRequest, place: ChildPlace): { upload: string[]; download: string[]; dataset: string } {
   const dataset = `wavefier-${place.runId}`;
-  const common = ['--redis', place.redisUrl, '--log-dir', place.logDir, '--scope', request.scope];
+  const common = ['--log-dir', place.logDir, '--scope', request.scope];
   const download = [
     'download',
+    // 0 download workers: the download verifies in its own process and needs no Redis (with one, 0 would mean workers elsewhere).
+    ...(request.downloadWorkers === 0 ? [] : ['--redis', place.redisUrl]),
     ...common,
     '--dataset', dataset,
     '--run-name', place.runId,
@@ -61,6 +63,7 @@ export function childArgs(request: ChildRequest, place: ChildPlace): { upload: s
   ];
   const upload = [
     'upload',
+    '--redis', place.redisUrl,
     ...common,
     '--run-id', place.runId,
     '--dataset', dataset,

@@ -69,6 +69,43 @@ describe('the official Rucio client uploads → wavefier download', { timeout: 1
     }
   });
 
+  it('a dataset closed before the download starts is verified in the download process itself, without Redis, unless --workers is given', async () => {
+    const run = '20261207T020000Z-1a2b';
+    const dataset = `official-closed-${run}`;
+    const files = await writeChunks(join(real().dir, 'chunks-closed'), run, 6);
+    const upload = await real().rucio(['upload', '--rse', 'LOCAL_POSIX', '--scope', 'wavefier', ...files.map((f) => f.path), `wavefier:${dataset}`]);
+    expect(upload.code, upload.stderr).toBe(0);
+    await real().rucioOk(['close', `wavefier:${dataset}`]);
+    const logDir = join(real().dir, 'logs-closed');
+
+    // No redis-server on PATH: a download that tried to start its private Redis would fail.
+    const dest = join(real().dir, 'closed-download');
+    const auto = await runCli(['--json', 'download', `wavefier:${dataset}`, '--dir', dest, '--until-closed', '--log-dir', logDir, '--run-name', 'auto'], {
+      env: { ...real().env, PATH: join(real().dir, 'no-such-bin') },
+    });
+    expect(auto.code, auto.stderr).toBe(0);
+    const summary = JSON.parse(auto.stdout.trim().split('\n').at(-1) ?? '') as DownloadSummary & { verifiedBy: string; polls: number };
+    expect(summary).toMatchObject({ verified: 6, corrupted: 0, failed: 0 });
+    expect(summary.verifiedBy).toMatch(/^this process, 2 chunks at a time \(the dataset was closed when the download started/);
+    // The DID's length came with the choice: the one listing found every file, no further poll.
+    expect(summary.polls).toBe(1);
+    const events = await readJsonLines(summary.logFile);
+    expect(events[0]).toMatchObject({ event: 'run_started', settings: { workers: 0, verify: 'in-process', rucio_version: '1.31.7' } });
+    const verified = events.filter((e) => e.event === 'verified');
+    expect(verified.map((e) => e.name).sort()).toEqual(files.map((f) => f.name).sort());
+    for (const file of files) {
+      expect(verified.find((e) => e.name === file.name)).toMatchObject({ adler32: fileSums(file.bytes).adler32, rse: 'LOCAL_POSIX', attempts: 1 });
+      expect(Buffer.from(await readFile(join(dest, dataset, file.name))).equals(Buffer.from(file.bytes))).toBe(true);
+    }
+
+    const explicit = await runCli(['--json', 'download', `wavefier:${dataset}`, '--keep', 'none', '--until-closed', '--workers', '1', '--log-dir', logDir, '--run-name', 'explicit'], {
+      env: real().env,
+    });
+    expect(explicit.code, explicit.stderr).toBe(0);
+    const explicitSummary = JSON.parse(explicit.stdout.trim().split('\n').at(-1) ?? '') as DownloadSummary & { verifiedBy: string };
+    expect(explicitSummary).toMatchObject({ verified: 6, verifiedBy: '1 worker processes on this host' });
+  });
+
   it('foreign files uploaded with `rucio upload` (a GWOSC strain file, a text file) are verified as foreign', async () => {
     const dir = join(real().dir, 'foreign');
     await mkdir(dir, { recursive: true });
