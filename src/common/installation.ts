@@ -32,8 +32,16 @@ export function wavefierExecutable(): string {
  * download-worker process lets garbage pile up to 250+ MB before collecting it. Their live data is
  * small (a few MB even for a 4-hour run); tighter limits keep each process near 150 MB at the cost
  * of more frequent, cheap GCs.
+ *
+ * The semi-space stays small too: V8 starts a full (incremental) marking as soon as the old
+ * generation's room left below its limit is smaller than the new space. With these processes' live
+ * heaps (~20-25 MB) that room is ~15 MB, so 8 MB semi-spaces (16 MB of new space) kept a full
+ * marking running nearly all the time: ~120 full collections per 14,400-chunk replay in the upload
+ * and in the download worker alike. 4 MB semi-spaces leave the room larger than the new space:
+ * the download worker's full collections drop to ~30 per replay (its CPU per chunk 1.10 -> 0.90 ms),
+ * the lake's from 36 to 13, for more (cheap) young-generation collections.
  */
-const childHeapOptions = '--max-old-space-size=256 --max-semi-space-size=8';
+const childHeapOptions = '--max-old-space-size=256 --max-semi-space-size=4';
 
 /** The environment of a child process: `env` plus the heap limits (appended, so they win). */
 export function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

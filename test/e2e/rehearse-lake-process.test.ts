@@ -32,7 +32,7 @@ describe('the embedded lake of a rehearsal, in a process of its own', () => {
     expect(lake.settings.defaultRse).toBe('LAKE_S3');
     const pid = lake.pid!;
     const environment = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-    expect(environment.find((entry) => entry.startsWith('NODE_OPTIONS='))).toContain('--max-old-space-size=256 --max-semi-space-size=8');
+    expect(environment.find((entry) => entry.startsWith('NODE_OPTIONS='))).toContain('--max-old-space-size=256 --max-semi-space-size=4');
 
     const ping = await fetch(`${lake.settings.rucioHost}/ping`);
     expect(ping.status).toBe(200);
