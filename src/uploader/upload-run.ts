@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { checksums } from '../common/checksum.js';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
@@ -16,8 +15,8 @@ import { checkWritableDir } from '../common/writable-dir.js';
 import { uploadLogFile, type RunEvent } from '../common/log-records.js';
 import type { Output } from '../common/output.js';
 import { bullmqConnection, connectRedis, startPrivateRedis, warmUpBullmq, type PrivateRedis } from '../redis/index.js';
-import { attachEndpoint, warmUpStorage, type RucioClient } from '../rucio/index.js';
-import { encodeChunk, openSource, type SourceSpec } from '../strain/index.js';
+import { attachEndpoint, type RucioClient } from '../rucio/index.js';
+import { openSource, type SourceSpec } from '../strain/index.js';
 import { EventPump } from './event-pump.js';
 import { uploadQueueName } from './job.js';
 import { runPacer } from './pacer.js';
@@ -29,7 +28,7 @@ import { replayLine, replaySettings, type ReplayDescription } from './replay.js'
 import { startProgress } from './run-progress.js';
 import { RunState } from './run-state.js';
 import { RunStats, type TimingPercentiles } from './run-stats.js';
-import { startUploadWorker } from './upload-worker.js';
+import { startUploadWorker, warmUpUploads } from './upload-worker.js';
 import { LocalSamples } from './local-samples.js';
 
 export interface UploadRunOptions extends RunRequest {
@@ -179,13 +178,13 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     if (fresh === undefined) cleanup.push('closing the source', () => source.close());
     const replay = describeReplay(source, plan);
     options.output.info(replayLine(replay));
-    // Pay the first-time costs (connection, code compilation, the first read, the HDF5 encoder the
-    // workers use, the storage connection and request signing) before the schedule is fixed, so that
-    // the first chunks are neither late nor slower than the rest.
+    // Pay the first-time costs (connection, code compilation, the first read; the workers' job
+    // validation, HDF5 encoder and checksums, the storage connection and a PUT, see warmUpUploads)
+    // before the schedule is fixed, so that the first chunks are neither late nor slower than the rest.
     await queue.waitUntilReady();
-    checksums(encodeChunk(source.chunk(0), { tAvail: now(), tag: plan.tag }));
+    const firstChunk = source.chunk(0);
     const [storageWarm, queueWarm] = await Promise.all([
-      options.workers > 0 && warmUpStorage(options.rucio, plan.rse, plan.scope, 'write'),
+      options.workers > 0 && warmUpUploads(options.rucio, { scope: plan.scope, dataset: plan.dataset, rse: plan.rse, tag: plan.tag, chunk: firstChunk }),
       warmUpBullmq(redisUrl, { work: options.workers > 0 }),
     ]);
     const warmAt = now();

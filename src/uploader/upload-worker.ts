@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { definedProps } from '../common/defined.js';
@@ -5,9 +6,10 @@ import { errorMessage, isWavefierError } from '../common/errors.js';
 import type { EventLog } from '../common/event-log.js';
 import type { UploadChunkEvent } from '../common/log-records.js';
 import { bullmqConnection } from '../redis/index.js';
-import { AttachBatcher, uploadFile, type RucioClient } from '../rucio/index.js';
-import { encodeChunk } from '../strain/index.js';
-import { chunkOf, parseUploadJob, uploadQueueName, type UploadJob } from './job.js';
+import { AttachBatcher, StorageTransientError, uploadFile, warmUpStorage, type ObjectStore, type RucioClient } from '../rucio/index.js';
+import { checksums, type Checksums } from '../common/checksum.js';
+import { encodeChunk, type Chunk } from '../strain/index.js';
+import { chunkOf, jobChunk, parseUploadJob, uploadQueueName, type UploadJob } from './job.js';
 import type { LocalSamples } from './local-samples.js';
 import { RunState } from './run-state.js';
 
@@ -176,4 +178,74 @@ function baseEvent(data: UploadJob): Omit<UploadChunkEvent, 'event'> {
     t_enqueued: data.tEnqueued,
     late: data.late,
   };
+}
+
+/** What an upload worker's warm-up needs of its run. */
+export interface UploadWarmUpTarget {
+  scope: string;
+  dataset: string;
+  rse: string;
+  tag: string;
+  /** A chunk of the run's shape (its first): parsed, encoded and hashed as a job's would be, never stored. */
+  chunk: Chunk;
+}
+
+/**
+ * Pays the first chunk's costs in this process before the run's schedule is fixed, with the code
+ * the workers run: the job's validation (zod compiles a schema on its first parse), the HDF5
+ * encoder and the checksums on a chunk of the run's shape, and the storage (warmUpStorage: the RSE,
+ * its store, the connection; on S3 also the PUT itself, see putRefused). Nothing is enqueued,
+ * stored or registered: the dataset and the logs never see it. Resolves to whether the storage
+ * answered as expected; never throws (the first chunk meets any problem again and reports it).
+ */
+export async function warmUpUploads(rucio: RucioClient, target: UploadWarmUpTarget): Promise<boolean> {
+  const { chunk } = target;
+  const probeName = `wavefier-warm-up-probe-${randomBytes(8).toString('hex')}`;
+  let bytes: Uint8Array;
+  let sums: Checksums;
+  try {
+    const job = parseUploadJob({
+      v: 2,
+      run: chunk.runId,
+      seq: chunk.seq,
+      name: probeName,
+      gps: chunk.gpsStart,
+      scope: target.scope,
+      dataset: target.dataset,
+      rse: target.rse,
+      tag: target.tag,
+      tAvail: Date.now(),
+      tEnqueued: Date.now(),
+      late: false,
+      chunk: jobChunk(chunk),
+    } satisfies UploadJob);
+    bytes = encodeChunk(chunkOf(job, chunk.samples), { tAvail: job.tAvail, tag: job.tag });
+    sums = checksums(bytes);
+  } catch {
+    return false;
+  }
+  if (!(await warmUpStorage(rucio, target.rse, target.scope, 'write'))) return false;
+  try {
+    const probe = await rucio.storage.writeTarget(target.rse, target.scope, probeName);
+    return probe.store.scheme !== 's3' || (await putRefused(probe.store, probe.pfn, bytes, sums));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sends a PUT of the chunk's bytes with the md5 of other bytes to a key no chunk has: S3 reads the
+ * body, finds that it does not match, and stores nothing (400 BadDigest). The request, its
+ * signature, the body's transfer and the server's side of a PUT have all run once. A storage that
+ * does not check Content-MD5 stores the probe: it is removed again at once.
+ */
+async function putRefused(store: ObjectStore, pfn: string, bytes: Uint8Array, sums: Checksums): Promise<boolean> {
+  const otherMd5 = sums.md5 === '0'.repeat(32) ? 'f'.repeat(32) : '0'.repeat(32);
+  try {
+    await store.put(pfn, bytes, { md5: otherMd5, adler32: sums.adler32, ifAbsent: true });
+  } catch (error) {
+    return error instanceof StorageTransientError && error.operation === 'put' && error.message.includes('BadDigest');
+  }
+  await store.delete(pfn).catch(() => undefined);
+  return true;
 }

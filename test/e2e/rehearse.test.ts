@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +42,7 @@ describe('wavefier rehearse, as a newcomer runs it', () => {
     // rehearse's defaults (rate factor 10, phase-locked polling); the tight figures live in the benchmarks.
     const result = await runCli(['--json', 'rehearse', '--count', '60', '--no-plots', '--log-dir', dir], { timeoutMs: 180_000 });
     expect(result.code).toBe(0);
-    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { rehearsal: { run_dir: string } };
+    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { integrity: Record<string, unknown>; rehearsal: { run_dir: string } };
     const downloads = await readEvents(summary.rehearsal.run_dir, 'download');
     const uploads = await readEvents(summary.rehearsal.run_dir, 'upload');
     const ready = downloads.find((event) => event.event === 'ready');
@@ -62,6 +62,17 @@ describe('wavefier rehearse, as a newcomer runs it', () => {
     // shared 2-core host (JIT, first connections: 100-300 ms at load 20). A cold start costs seconds:
     // the download's start-up, 1.7 s on an idle machine and 5-6 s on a loaded one.
     expect(totals[0]?.total).toBeLessThanOrEqual(2 * median + 400);
+    // The upload warmed up (storage, a PUT the storage refused, BullMQ) before its schedule was
+    // fixed, and says so before any chunk's outcome.
+    const uploadReady = uploads.findIndex((event) => event.event === 'ready');
+    expect(uploads[uploadReady]).toMatchObject({ side: 'upload', settings: { storage_warm: true, queue_warm: true } });
+    expect(uploadReady).toBeLessThan(uploads.findIndex((event) => event.event === 'uploaded'));
+    expect((uploads[uploadReady]?.settings as { startup_ms: number }).startup_ms).toBeGreaterThan(0);
+    // ...and left nothing behind: the lake stores exactly the 60 chunks, the dataset holds nothing else.
+    const uploadedNames = uploads.filter((event) => event.event === 'uploaded').map((event) => `${event.name as string}._S3rver_object`);
+    const stored = (await readdir(join(summary.rehearsal.run_dir, 'lake', 's3'), { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+    expect(stored.map((entry) => entry.name).sort()).toEqual(uploadedNames.sort());
+    expect(summary.integrity).toMatchObject({ uploaded: 60, downloaded: 60, verified: 60, foreign: 0, not_in_upload_log: 0 });
   });
 
   it('exits 3 and names the chunks when stored objects are corrupted', async () => {

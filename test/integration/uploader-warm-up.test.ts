@@ -1,0 +1,61 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RucioClient, attachEndpoint } from '../../src/rucio/index.js';
+import { openSource, type Chunk } from '../../src/strain/index.js';
+import { warmUpUploads } from '../../src/uploader/upload-worker.js';
+import { datasetContent, startTestStack, type TestStack } from '../helpers/stack.js';
+
+/** Every file under `dir`, recursively (the lake's object store). */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+}
+
+let stack: TestStack;
+let chunk: Chunk;
+const scope = 'wavefier';
+const dataset = 'warm-up-target';
+beforeAll(async () => {
+  stack = await startTestStack();
+  await stack.rucio.addDataset(scope, dataset);
+  const source = await openSource({ kind: 'synthetic', sampleRate: 4096, seed: 3 }, { runId: 'warmup-test', gpsStart: 1_400_000_000, duration: 1 });
+  chunk = source.chunk(0);
+  source.close();
+});
+afterAll(async () => {
+  await stack.dispose();
+});
+
+describe("an upload worker's warm-up (real lake)", () => {
+  it('sends a PUT of a chunk of the run that S3 refuses: the PUT path has run, nothing is stored or registered', async () => {
+    const objectsBefore = await filesUnder(join(stack.dir, 'lake', 's3'));
+    const client = new RucioClient(stack.config);
+    try {
+      expect(await warmUpUploads(client, { scope, dataset, rse: 'LAKE_S3', tag: 'WARMTEST', chunk })).toBe(true);
+      // One probe of a key that cannot exist, then the PUT of the chunk's bytes to another one, refused
+      // for its Content-MD5; no catalog call beyond the RSE's description.
+      expect(client.stats.storage).toEqual({ 's3 STAT': 1, 's3 PUT': 1 });
+      expect(client.stats.byEndpoint).not.toHaveProperty([attachEndpoint]);
+    } finally {
+      await client.close();
+    }
+    expect(await filesUnder(join(stack.dir, 'lake', 's3'))).toEqual(objectsBefore);
+    expect((await datasetContent(stack.rucio, scope, dataset)).size).toBe(0);
+  });
+
+  it('warms a storage other than S3 with the probe alone (a PUT there could store the bytes)', async () => {
+    const client = new RucioClient(stack.config);
+    try {
+      expect(await warmUpUploads(client, { scope, dataset, rse: 'LAKE_POSIX', tag: 'WARMTEST', chunk })).toBe(true);
+      expect(client.stats.storage).toEqual({ 'file STAT': 1 });
+    } finally {
+      await client.close();
+    }
+    expect((await datasetContent(stack.rucio, scope, dataset)).size).toBe(0);
+  });
+
+  it('answers false for an RSE it cannot warm up, without throwing', async () => {
+    expect(await warmUpUploads(stack.rucio, { scope, dataset, rse: 'NO_SUCH_RSE', tag: 'WARMTEST', chunk })).toBe(false);
+  });
+});
