@@ -32,6 +32,8 @@ export interface PacerOptions {
   lateToleranceMs?: number;
   signal: AbortSignal;
   now?: () => number;
+  /** Waits `ms` or until the signal fires (rejecting then); a timer by default. Tests drive `now` and this together. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<unknown>;
   /** Called for each chunk at (or as soon as possible after) its due time; awaited, so it back-pressures. */
   emit: (tick: PacerTick) => Promise<void>;
   /** Called for chunks dropped by the `skip` policy. */
@@ -63,7 +65,7 @@ export async function runPacer(options: PacerOptions): Promise<number> {
       continue;
     }
     const due = dueAt(schedule, seq);
-    if (!(await waitUntil(due, now, signal))) break;
+    if (!(await waitUntil(due, now, options.sleep ?? timerSleep, signal))) break;
     const lateBy = now() - due;
     const late = lateBy > tolerance;
     if (late && options.latePolicy === 'skip') {
@@ -76,16 +78,20 @@ export async function runPacer(options: PacerOptions): Promise<number> {
   return seq;
 }
 
+function timerSleep(ms: number, signal: AbortSignal): Promise<unknown> {
+  return sleep(ms, undefined, { signal });
+}
+
 /**
  * Sleeps until the epoch-ms deadline. Timers fire at the earliest after their delay and are otherwise
  * accurate to about a millisecond, so one timer per tick is enough for the p99 <= 5 ms target; a long
  * wait is re-checked against the clock so that a suspended process wakes on the real deadline.
  * Resolves false when the signal fired instead.
  */
-async function waitUntil(deadline: number, now: () => number, signal: AbortSignal): Promise<boolean> {
+async function waitUntil(deadline: number, now: () => number, wait: NonNullable<PacerOptions['sleep']>, signal: AbortSignal): Promise<boolean> {
   for (let remaining = deadline - now(); remaining > 0; remaining = deadline - now()) {
     try {
-      await sleep(Math.min(remaining, 60_000), undefined, { signal });
+      await wait(Math.min(remaining, 60_000), signal);
     } catch {
       return false; // aborted
     }
