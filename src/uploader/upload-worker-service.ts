@@ -5,6 +5,8 @@ import type { Output } from '../common/output.js';
 import { redactUrl } from '../common/redact.js';
 import { connectRedis } from '../redis/index.js';
 import { AttachBatcher, attachEndpoint, type RucioClient } from '../rucio/index.js';
+import { RunState } from './run-state.js';
+import { encodeAsWorkers, warmUpChunk, warmUpUploads } from './upload-worker.js';
 import { startWorkerPool } from './worker-pool.js';
 import { untilAborted } from '../common/abort.js';
 
@@ -47,6 +49,17 @@ export async function serveUploadWorkers(options: UploadWorkerServiceOptions): P
     const logs = new RunLogs(options.logDir, `upload-${hostname()}-${process.pid}.jsonl`);
     cleanup.push('closing the retry logs', () => logs.close());
     const logFor = (run: string): EventLog => logs.for(run);
+    // The code every chunk runs (job validation, HDF5 encoder, checksums) compiles before the first
+    // run is served; each run's storage is warmed as it is taken up (its chunks may already wait).
+    encodeAsWorkers({ scope: 'wavefier', dataset: 'warm-up', rse: 'WARM_UP', tag: 'WARMUP', chunk: warmUpChunk('warm-up') });
+    const warmUpRun = async (run: string): Promise<void> => {
+      const { settings } = await RunState.load(redis, run);
+      const { scope, dataset, rse, tag } = settings;
+      const warm = await warmUpUploads(options.rucio, { scope, dataset, rse, tag, chunk: warmUpChunk(run) });
+      output.info(`run ${run}: storage on ${rse} ${warm ? 'warmed up' : 'not warmed up (its first chunk opens it)'}`);
+    };
+    const warmUps = new Set<Promise<void>>();
+    cleanup.push('finishing the warm-ups', () => Promise.allSettled(warmUps).then(() => undefined));
     const pool = startWorkerPool({
       redisUrl: options.redisUrl,
       redis,
@@ -57,7 +70,13 @@ export async function serveUploadWorkers(options: UploadWorkerServiceOptions): P
       logFor,
       onOutcome: (event) => (event.event === 'uploaded' ? counts.uploaded++ : counts.failed++),
       onError: (error) => output.warn(`upload worker: ${error.message}`),
-      onRun: (run, action, why) => output.info(`run ${run}: ${action}${why === undefined ? '' : ` (${why})`}`),
+      onRun: (run, action, why) => {
+        output.info(`run ${run}: ${action}${why === undefined ? '' : ` (${why})`}`);
+        if (action !== 'serving') return;
+        const warming = warmUpRun(run).catch(() => undefined);
+        warmUps.add(warming);
+        void warming.finally(() => warmUps.delete(warming));
+      },
     });
     cleanup.push('stopping the upload workers', () => pool.close());
     output.info(

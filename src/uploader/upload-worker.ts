@@ -193,22 +193,37 @@ export interface UploadWarmUpTarget {
 /**
  * Pays the first chunk's costs in this process before the run's schedule is fixed, with the code
  * the workers run: the job's validation (zod compiles a schema on its first parse), the HDF5
- * encoder and the checksums on a chunk of the run's shape, and the storage (warmUpStorage: the RSE,
- * its store, the connection; on S3 also the PUT itself, see putRefused). Nothing is enqueued,
- * stored or registered: the dataset and the logs never see it. Resolves to whether the storage
- * answered as expected; never throws (the first chunk meets any problem again and reports it).
+ * encoder and the checksums on a chunk of the run's shape (encodeAsWorkers), and the storage
+ * (warmUpStorage: the RSE, its store, the connection; on S3 also the PUT itself, see putRefused).
+ * Nothing is enqueued, stored or registered: the dataset and the logs never see it. Resolves to
+ * whether the storage answered as expected; never throws (the first chunk meets any problem again
+ * and reports it).
  */
 export async function warmUpUploads(rucio: RucioClient, target: UploadWarmUpTarget): Promise<boolean> {
-  const { chunk } = target;
   const probeName = `wavefier-warm-up-probe-${randomBytes(8).toString('hex')}`;
-  let bytes: Uint8Array;
-  let sums: Checksums;
+  const encoded = encodeAsWorkers(target, probeName);
+  if (encoded === undefined) return false;
+  if (!(await warmUpStorage(rucio, target.rse, target.scope, 'write'))) return false;
+  try {
+    const probe = await rucio.storage.writeTarget(target.rse, target.scope, probeName);
+    return probe.store.scheme !== 's3' || (await putRefused(probe.store, probe.pfn, encoded.bytes, encoded.sums));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A job for `target.chunk` named `name` goes through the worker's validation, encoding and hashing
+ * (compiling that code), and is dropped; undefined if any of it failed.
+ */
+export function encodeAsWorkers(target: UploadWarmUpTarget, name = 'wavefier-warm-up'): { bytes: Uint8Array; sums: Checksums } | undefined {
+  const { chunk } = target;
   try {
     const job = parseUploadJob({
       v: 2,
       run: chunk.runId,
       seq: chunk.seq,
-      name: probeName,
+      name,
       gps: chunk.gpsStart,
       scope: target.scope,
       dataset: target.dataset,
@@ -219,18 +234,30 @@ export async function warmUpUploads(rucio: RucioClient, target: UploadWarmUpTarg
       late: false,
       chunk: jobChunk(chunk),
     } satisfies UploadJob);
-    bytes = encodeChunk(chunkOf(job, chunk.samples), { tAvail: job.tAvail, tag: job.tag });
-    sums = checksums(bytes);
+    const bytes = encodeChunk(chunkOf(job, chunk.samples), { tAvail: job.tAvail, tag: job.tag });
+    return { bytes, sums: checksums(bytes) };
   } catch {
-    return false;
+    return undefined;
   }
-  if (!(await warmUpStorage(rucio, target.rse, target.scope, 'write'))) return false;
-  try {
-    const probe = await rucio.storage.writeTarget(target.rse, target.scope, probeName);
-    return probe.store.scheme !== 's3' || (await putRefused(probe.store, probe.pfn, bytes, sums));
-  } catch {
-    return false;
-  }
+}
+
+/**
+ * A chunk of the common shape (1 s at 4096 Hz, silent) for a warm-up that has no chunk of its run
+ * at hand: `upload-worker` processes never read the run's source.
+ */
+export function warmUpChunk(runId: string): Chunk {
+  const gpsStart = 1_000_000_000;
+  return {
+    runId,
+    seq: 0,
+    gpsStart,
+    duration: 1,
+    sampleRate: 4096,
+    samples: new Float64Array(4096),
+    detector: 'H1',
+    observatory: 'H',
+    source: { kind: 'synthetic', gpsStart },
+  };
 }
 
 /**

@@ -54,6 +54,10 @@ describe('the upload-worker service (real Redis and embedded lake)', () => {
     const said = stack.stderr();
     expect(said).toMatch(/upload-worker .+ following the active upload runs on redis:\/\/.+ with 2 workers per run/);
     expect(said).toContain(`run ${summary.run}: serving`);
+    // It warmed the run's storage with a PUT the storage refused: the lake holds the 12 chunks, nothing more.
+    expect(said).toContain(`run ${summary.run}: storage on LAKE_S3 warmed up`);
+    const stored = (await readdir(join(stack.dir, 'lake', 's3'), { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+    expect(stored).toHaveLength(12);
     // Its notes on the run (retries) go to a file of its own beside the producer's log, made with the
     // first note: none here, so no empty file for `report` to warn about.
     expect(await readdir(join(logDir, summary.run))).not.toContain(`upload-${hostname()}-${process.pid}.jsonl`);
