@@ -38,6 +38,11 @@ export interface PacerOptions {
   emit: (tick: PacerTick) => Promise<void>;
   /** Called for chunks dropped by the `skip` policy. */
   skipLate: (tick: PacerTick) => Promise<void>;
+  /**
+   * Unpaced runs only: emits up to `size` chunks at a time through `emit` instead of one by one (no
+   * chunk has a due time to wait for, so nothing is held back; the producer queues them together).
+   */
+  batch?: { size: number; emit: (ticks: PacerTick[]) => Promise<void> };
 }
 
 export function dueAt(schedule: Schedule, seq: number): number {
@@ -60,8 +65,15 @@ export async function runPacer(options: PacerOptions): Promise<number> {
   let seq = options.from;
   while (!signal.aborted && (options.until === undefined || seq < options.until)) {
     if (unpaced) {
-      await options.emit({ seq, tAvail: now(), late: false });
-      seq++;
+      const size = Math.max(1, Math.min(options.batch?.size ?? 1, (options.until ?? Number.POSITIVE_INFINITY) - seq));
+      if (options.batch === undefined || size === 1) {
+        await options.emit({ seq, tAvail: now(), late: false });
+        seq++;
+        continue;
+      }
+      const tAvail = now();
+      await options.batch.emit(Array.from({ length: size }, (_, index) => ({ seq: seq + index, tAvail, late: false })));
+      seq += size;
       continue;
     }
     const due = dueAt(schedule, seq);

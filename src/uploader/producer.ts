@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Queue } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
 import type { EventLog } from '../common/event-log.js';
@@ -14,6 +14,12 @@ import type { RunStats } from './run-stats.js';
 
 /** Upload jobs are retried with exponential backoff starting here (0.5 s, 1 s, 2 s, ...). */
 const backoffDelayMs = 500;
+
+/** A chunk ready to queue: its job and its samples. */
+interface PreparedChunk {
+  job: UploadJob;
+  samples: Float64Array;
+}
 
 export interface ProducerDeps {
   queue: Queue;
@@ -45,6 +51,31 @@ export class Producer {
   constructor(private readonly deps: ProducerDeps) {}
 
   async enqueue(tick: PacerTick): Promise<void> {
+    const prepared = await this.prepare(tick);
+    if (prepared !== undefined) await this.submit([prepared]);
+  }
+
+  /**
+   * Several chunks at once (an unpaced run): their samples leave in one HSET and their jobs in one
+   * pipeline (BullMQ's addBulk), where one by one each chunk cost a round trip and, per job, the
+   * promise chain around it (measured alone, 16 at a time: ~30 us of Node and ~18 us of Redis CPU
+   * less per job). Every chunk keeps its own job, id and outcome.
+   */
+  async enqueueBatch(ticks: PacerTick[]): Promise<void> {
+    const prepared: PreparedChunk[] = [];
+    try {
+      for (const tick of ticks) {
+        const chunk = await this.prepare(tick);
+        if (chunk !== undefined) prepared.push(chunk);
+      }
+    } finally {
+      // A chunk that stops the run (a gap under --on-gap fail) does not hold back those before it.
+      if (prepared.length > 0) await this.submit(prepared);
+    }
+  }
+
+  /** The chunk's job and samples, or undefined when the gap or data-quality policy skipped it (logged). */
+  private async prepare(tick: PacerTick): Promise<PreparedChunk | undefined> {
     const { settings, source, now } = this.deps;
     const chunk = source.chunk(tick.seq);
     const name = chunkName(chunk, settings.tag);
@@ -61,16 +92,15 @@ export class Producer {
     if (decision.action === 'skip') {
       const nan = decision.gap.nanSamples;
       await this.skip(tick, 'gap', `chunk holds ${nan} NaN samples (a gap in the source; --on-gap skip)`, name);
-      return;
+      return undefined;
     }
     if (chunk.dqFailedSeconds !== undefined && chunk.dqFailedSeconds > 0) {
       this.dqFlagged++;
       if (settings.dqPolicy === 'skip') {
         await this.skip(tick, 'dq', `${chunk.dqFailedSeconds} of its seconds fail the source's data quality (--on-dq skip)`, name);
-        return;
+        return undefined;
       }
     }
-    const tEnqueued = now();
     const job: UploadJob = {
       v: 2,
       run: settings.runId,
@@ -83,45 +113,61 @@ export class Producer {
       tag: settings.tag,
       ...definedProps({ uploadMode: settings.uploadMode }),
       tAvail: tick.tAvail,
-      tEnqueued,
+      tEnqueued: now(),
       late: tick.late,
       chunk: jobChunk(chunk),
     };
-    await this.addWithSamples(job, chunk.samples);
-    this.enqueued++;
-    this.deps.stats.enqueued(tEnqueued - tick.tAvail);
-    if (tick.seq % 64 === 0) await this.deps.state.setNext(tick.seq + 1);
+    return { job, samples: chunk.samples };
   }
 
   /**
-   * The chunk's samples, then its job, on the queue's connection without waiting in between (one
+   * The chunks' samples, then their jobs, on the queue's connection without waiting in between (one
    * round trip for both, where waiting for the samples first cost two): Redis applies them in the
-   * order they were sent, so a worker that takes the job finds its samples. (A MULTI would make
+   * order they were sent, so a worker that takes a job finds its samples. (A MULTI would make
    * them atomic, but ioredis builds a pipeline object per transaction, copying every BullMQ script
-   * onto it: ~0.3 ms per chunk.) Samples that Redis refused take the job back out: a job without
+   * onto it: ~0.3 ms per chunk.) Samples that Redis refused take the jobs back out: a job without
    * samples reads as a chunk already done.
    */
-  private async addWithSamples(data: UploadJob, samples: Float64Array): Promise<void> {
+  private async submit(chunks: PreparedChunk[]): Promise<void> {
     const { queue, state, settings } = this.deps;
-    const jobId = uploadJobId(settings.runId, data.seq);
     const connection = await queue.backend.client;
-    this.deps.localSamples?.put(settings.runId, data.seq, samples);
-    const stored = state.putSamplesOn(connection as unknown as SamplesConnection, data.seq, samples);
-    const added = queue.add('chunk', data, {
-      jobId,
+    for (const { job, samples } of chunks) this.deps.localSamples?.put(settings.runId, job.seq, samples);
+    const stored = state.putSamplesOn(
+      connection as unknown as SamplesConnection,
+      chunks.map(({ job, samples }) => ({ seq: job.seq, samples })),
+    );
+    const added =
+      chunks.length === 1 && chunks[0] !== undefined
+        ? queue.add('chunk', chunks[0].job, this.jobOptions(chunks[0].job.seq))
+        : queue.addBulk(chunks.map(({ job }) => ({ name: 'chunk', data: job, opts: this.jobOptions(job.seq) })));
+    const [samplesOutcome, jobOutcome] = await Promise.allSettled([stored, added]);
+    if (samplesOutcome.status === 'rejected') {
+      for (const { job } of chunks) {
+        this.deps.localSamples?.drop(settings.runId, job.seq);
+        // Every id, also after a partial failure: removing a job that is not there is harmless.
+        if (jobOutcome.status === 'fulfilled' || chunks.length > 1) await queue.remove(uploadJobId(settings.runId, job.seq)).catch(() => undefined);
+      }
+      throw samplesOutcome.reason;
+    }
+    if (jobOutcome.status === 'rejected') throw jobOutcome.reason;
+    for (const { job } of chunks) {
+      this.enqueued++;
+      this.deps.stats.enqueued(job.tEnqueued - job.tAvail);
+    }
+    // Where a resumed run starts, renewed now and then (past every chunk just queued).
+    const last = chunks.at(-1)?.job.seq ?? 0;
+    if (chunks.some(({ job }) => job.seq % 64 === 0)) await state.setNext(last + 1);
+  }
+
+  private jobOptions(seq: number): JobsOptions {
+    return {
+      jobId: uploadJobId(this.deps.settings.runId, seq),
       attempts: this.deps.attempts,
       backoff: { type: 'exponential', delay: backoffDelayMs },
       // The worker has logged the outcome by the time a job completes or fails: keep Redis bounded.
       removeOnComplete: true,
       removeOnFail: true,
-    });
-    const [samplesOutcome, jobOutcome] = await Promise.allSettled([stored, added]);
-    if (samplesOutcome.status === 'rejected') {
-      this.deps.localSamples?.drop(settings.runId, data.seq);
-      if (jobOutcome.status === 'fulfilled') await queue.remove(jobId).catch(() => undefined);
-      throw samplesOutcome.reason;
-    }
-    if (jobOutcome.status === 'rejected') throw jobOutcome.reason;
+    };
   }
 
   async skip(tick: PacerTick, reason: 'late' | 'gap' | 'dq', error: string, knownName?: string): Promise<void> {

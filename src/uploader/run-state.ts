@@ -150,17 +150,18 @@ export class RunState {
   }
 
   /**
-   * Keeps a chunk's samples for the worker that uploads it (record() drops them with the outcome), on
-   * a connection of the caller's to the same Redis: the producer uses its queue's, so that the samples
+   * Keeps chunks' samples, in one HSET, for the workers that upload them (record() drops them with
+   * the outcome), on a connection of the caller's to the same Redis: the producer uses its queue's, so that the samples
    * and the job that follows them travel together and are applied in that order. Sent at once: the
    * commands are on their way when this returns.
    */
-  async putSamplesOn(connection: SamplesConnection, seq: number, samples: Float64Array): Promise<void> {
-    const bytes = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+  async putSamplesOn(connection: SamplesConnection, chunks: { seq: number; samples: Float64Array }[]): Promise<void> {
+    const fields: Record<string, Buffer> = {};
+    for (const { seq, samples } of chunks) fields[String(seq)] = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
     const key = this.key(':samples');
-    const stored = connection.hset(key, { [String(seq)]: bytes });
+    const stored = connection.hset(key, fields);
     // The retention is renewed now and then rather than per chunk.
-    if (seq % 64 === 0 || !this.samplesExpirySet) {
+    if (chunks.some(({ seq }) => seq % 64 === 0) || !this.samplesExpirySet) {
       this.samplesExpirySet = true;
       await Promise.all([stored, connection.runCommand('expire', [key, retentionSeconds])]);
     } else {

@@ -90,6 +90,9 @@ export interface UploadSummary {
 /** As-fast-as-possible mode keeps at most this many chunks per worker waiting in Redis. */
 const outstandingPerWorker = 16;
 
+/** As-fast-as-possible mode queues its chunks this many at a time (Producer.enqueueBatch). */
+const unpacedBatch = 16;
+
 /** After a Ctrl-C, how long uploads in flight may take to land before the run stops without them. */
 const interruptedDrainMs = 2000;
 
@@ -154,7 +157,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     const attachRequests = (): number => options.rucio.stats.byEndpoint[attachEndpoint] ?? 0;
     const attachRequestsBefore = attachRequests();
     // Enough for every chunk an unpaced run keeps waiting (see waitForRoom); beyond, workers read Redis.
-    const localSamples = options.workers > 0 ? new LocalSamples(Math.max(256, options.workers * outstandingPerWorker)) : undefined;
+    const localSamples = options.workers > 0 ? new LocalSamples(Math.max(256, options.workers * outstandingPerWorker) + unpacedBatch) : undefined;
     if (options.workers > 0) {
       const localWorker = startUploadWorker({
         run: plan.runId,
@@ -241,6 +244,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     const progress = startProgress(options.output, stats, settings, state, (counts) => producer.inQueue(counts), doneBefore + (countsBefore.skipped ?? 0));
     cleanup.push('stopping the progress line', () => progress.stop());
 
+    const maxOutstanding = Math.max(1, options.workers) * outstandingPerWorker;
     const nextUnsent = await runPacer({
       schedule: { t0: settings.t0, intervalMs: settings.intervalMs },
       from: next,
@@ -250,7 +254,14 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
       now,
       emit: async (tick) => {
         await producer.enqueue(tick);
-        if (settings.intervalMs === 0) await producer.waitForRoom(Math.max(1, options.workers) * outstandingPerWorker, options.signal);
+        if (settings.intervalMs === 0) await producer.waitForRoom(maxOutstanding, options.signal);
+      },
+      batch: {
+        size: Math.min(unpacedBatch, maxOutstanding),
+        emit: async (ticks) => {
+          await producer.enqueueBatch(ticks);
+          await producer.waitForRoom(maxOutstanding, options.signal);
+        },
       },
       skipLate: (tick) => producer.skip(tick, 'late', 'emitted too late for its slot (--late skip)'),
     });

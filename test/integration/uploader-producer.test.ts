@@ -132,6 +132,68 @@ describe('the producer (real redis-server and BullMQ queue, no workers)', () => 
     expect(producer.enqueued).toBe(0);
   });
 
+  it('queues a batch of chunks (an unpaced run) as one HSET of their samples followed by their jobs, each chunk its own job', async () => {
+    await queue.waitUntilReady();
+    await queue.count();
+    const monitor = await redis.monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const command = (args[0] ?? '').toLowerCase();
+      if (command === 'hset' && args[1]?.endsWith(':samples') === true) {
+        // The fields: every other argument after the key.
+        seen.push(`hset ${args.slice(2).filter((_arg, index) => index % 2 === 0).join(',')}`);
+      }
+      if (command === 'evalsha' || command === 'eval') {
+        const id = new RegExp(`${settings.runId}-(\\d+)`).exec(args.join(' '));
+        if (id !== null) seen.push(`job ${id[1]}`);
+      }
+    });
+    try {
+      await producer.enqueueBatch([0, 1, 2, 3].map((seq) => tick(seq)));
+      await new Promise((done) => setTimeout(done, 50));
+    } finally {
+      monitor.disconnect();
+    }
+    expect(seen).toEqual(['hset 0,1,2,3', 'job 0', 'job 1', 'job 2', 'job 3']);
+    for (const seq of [0, 1, 2, 3]) {
+      const job = await queue.getJob(uploadJobId(settings.runId, seq));
+      expect(job!.opts).toMatchObject({ attempts: 3, removeOnComplete: true, removeOnFail: true, backoff: { type: 'exponential', delay: 500 } });
+      const data = parseUploadJob(job!.data);
+      expect(data.seq).toBe(seq);
+      expect(chunkOf(data, (await state.samples(seq, 4096))!)).toEqual(source.chunk(seq));
+    }
+    expect(producer.enqueued).toBe(4);
+    // Chunk 0 was in it: where a resumed run starts moved past the whole batch.
+    expect(await redis.hget(`wavefier:run:${settings.runId}`, 'next')).toBe('4');
+    expect(await redis.ttl(`wavefier:run:${settings.runId}:samples`)).toBeGreaterThan(6 * 24 * 3600);
+  });
+
+  it('takes every job of a batch back out when Redis refused their samples', async () => {
+    await redis.set(`wavefier:run:${settings.runId}:samples`, 'not a hash');
+    await expect(producer.enqueueBatch([4, 5, 6].map((seq) => tick(seq)))).rejects.toThrow(/WRONGTYPE/);
+    for (const seq of [4, 5, 6]) expect(await queue.getJob(uploadJobId(settings.runId, seq))).toBeUndefined();
+    expect(producer.enqueued).toBe(0);
+  });
+
+  it('queues the chunks of a batch before one that stops the run (a gap under --on-gap fail), and records that one as failed', async () => {
+    // The real source, with NaN samples (a gap) in chunk 2.
+    const gappy = {
+      chunk: (seq: number) => {
+        const chunk = source.chunk(seq);
+        if (seq !== 2) return chunk;
+        const samples = chunk.samples.slice();
+        samples.fill(Number.NaN, 100, 200);
+        return { ...chunk, samples };
+      },
+    } as unknown as ChunkSource;
+    const failing = new Producer({ queue, state, source: gappy, settings: { ...settings, gapPolicy: 'fail' }, log, stats, attempts: 3, now: Date.now, doneBefore: 0 });
+    await expect(failing.enqueueBatch([0, 1, 2, 3].map((seq) => tick(seq)))).rejects.toThrow(/100 NaN samples/);
+    expect(failing.enqueued).toBe(2);
+    for (const seq of [0, 1]) expect(await queue.getJob(uploadJobId(settings.runId, seq))).toBeDefined();
+    for (const seq of [2, 3]) expect(await queue.getJob(uploadJobId(settings.runId, seq))).toBeUndefined();
+    expect(await state.has('failed', 2)).toBe(true);
+  });
+
   it('counts its queue depth from the run counters and waits for room while the queue is full', async () => {
     for (const seq of [0, 1, 2]) await producer.enqueue(tick(seq));
     expect(producer.inQueue(await state.counts())).toBe(3);

@@ -213,6 +213,51 @@ describe('pacer', () => {
     expect(count).toBe(1000);
   });
 
+  it('emits unpaced chunks in batches when given a batch emitter, the last one short, and paced ones one by one', async () => {
+    const batches: PacerTick[][] = [];
+    const single: PacerTick[] = [];
+    const next = await runPacer({
+      schedule: { t0: Date.now(), intervalMs: 0 },
+      from: 3,
+      until: 40,
+      latePolicy: 'catch-up',
+      signal: new AbortController().signal,
+      emit: async (tick) => {
+        single.push(tick);
+      },
+      skipLate: async () => undefined,
+      batch: {
+        size: 16,
+        emit: async (ticks) => {
+          batches.push(ticks);
+        },
+      },
+    });
+    expect(next).toBe(40);
+    expect(single).toEqual([]);
+    expect(batches.map((ticks) => ticks.map((tick) => tick.seq))).toEqual([
+      [...Array(16).keys()].map((k) => 3 + k),
+      [...Array(16).keys()].map((k) => 19 + k),
+      [35, 36, 37, 38, 39],
+    ]);
+    for (const ticks of batches) for (const tick of ticks) expect(tick).toEqual({ seq: tick.seq, tAvail: ticks[0]!.tAvail, late: false });
+
+    const paced: PacerTick[] = [];
+    await runPacer({
+      schedule: { t0: Date.now() - 1000, intervalMs: 100 },
+      from: 0,
+      until: 5,
+      latePolicy: 'catch-up',
+      signal: new AbortController().signal,
+      emit: async (tick) => {
+        paced.push(tick);
+      },
+      skipLate: async () => undefined,
+      batch: { size: 16, emit: () => Promise.reject(new Error('a paced run emits chunk by chunk')) },
+    });
+    expect(paced.map((tick) => tick.seq)).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it('computes due times and tolerance', () => {
     expect(dueAt({ t0: 1000, intervalMs: 250 }, 4)).toBe(2000);
     expect(defaultLateTolerance({ t0: 0, intervalMs: 1000 })).toBe(1000);
