@@ -91,7 +91,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
   // catalog works on the first poll and the first questions, which went out before them.
   const modules = inProcess ? undefined : queueModules();
   modules?.catch(() => undefined);
-  const { failure: firstFailure, rucioVersion } = await greetCatalog(options.rucio);
+  const { failure: firstFailure, rucioVersion } = await greetCatalog(options.rucio, { credentialsAccepted: options.datasetAtStart !== undefined });
   const cleanup = new CleanupStack({ onError: (message) => options.output.warn(message) });
   try {
     // Before the log: a run whose Redis cannot be reached writes no log.
@@ -172,7 +172,7 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
 
     const executor: ChunkExecutor =
       connected === undefined
-        ? startInProcessExecutor({ rucio: options.rucio, jobs, concurrency: options.workerConcurrency, log, cleanup, pushLogEnd })
+        ? startInProcessExecutor({ rucio: options.rucio, jobs, concurrency: options.workerConcurrency, log, cleanup, pushLogEnd, batch: options.datasetAtStart?.open === false })
         : await startQueueExecutor({
             connected,
             jobs,

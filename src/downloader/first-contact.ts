@@ -14,9 +14,10 @@ export interface FirstContact {
  * is tried again by the poll loop); and the server's version (`GET /ping`, unauthenticated, once) for
  * the report's header, left out when the catalog does not answer it.
  */
-export async function greetCatalog(rucio: Pick<RucioClient, 'whoami' | 'ping'>): Promise<FirstContact> {
+export async function greetCatalog(rucio: Pick<RucioClient, 'whoami' | 'ping'>, options: { credentialsAccepted?: boolean } = {}): Promise<FirstContact> {
   const [failure, rucioVersion] = await Promise.all([
-    rucio.whoami().then(
+    // Already accepted (the catalog answered an authenticated request just before the run): not asked again.
+    (options.credentialsAccepted === true ? Promise.resolve() : rucio.whoami()).then(
       () => undefined,
       (error: unknown) => error,
     ),

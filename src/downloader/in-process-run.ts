@@ -28,6 +28,11 @@ export interface InProcessRunOptions {
   cleanup: CleanupStack;
   /** Pushes the steps that end the log: run after the executor stopped delivering outcomes. */
   pushLogEnd: () => void;
+  /**
+   * A finite batch (a dataset closed at the start): every chunk is there at once, and no upload waits
+   * for `ready`; warming up would only compete with the first chunks for the CPU and the catalog.
+   */
+  batch: boolean;
 }
 
 /**
@@ -38,6 +43,10 @@ export interface InProcessRunOptions {
 export function startInProcessExecutor(options: InProcessRunOptions): InProcessExecutor {
   const { rucio, jobs, log } = options;
   const warmUp = async (busy: () => boolean, signal: AbortSignal): Promise<void> => {
+    if (options.batch) {
+      await loadContentVerifier();
+      return;
+    }
     const storage = warmUpDatasetStorage(rucio, jobs, signal).catch(() => undefined);
     await loadContentVerifier();
     // Chunks already taken (a dataset that held files) pay for what they use, and the CPU goes to them.

@@ -22,7 +22,7 @@ export interface WorkersRequest {
 }
 
 /** Said in run_started, the `ready` line and the summary. */
-export const closedDatasetReason = 'the dataset was closed when the download started: a finite batch, verified in this process';
+export const closedDatasetReason = 'the dataset was closed when the download started: a finite batch';
 
 /**
  * Whether the choice hangs on the dataset: `--until-closed` with neither `--workers` nor `--redis`.
