@@ -76,10 +76,10 @@ export function registerRehearse(program: Command, runtime: Runtime): void {
     .addOption(
       new Option(
         '--download-workers <n>',
-        "download worker processes: download's --workers (1 here, 4 there: the two sides share this host, and one process keeps up with an unpaced replay; 0: the download verifies in its own process, without Redis)",
+        "download's --workers: 0 here, the download verifies in its own process, without Redis (the two sides share this host, and one process keeps up with an unpaced replay for less CPU than a worker process); N: N worker processes",
       )
         .argParser(nonNegativeInteger('--download-workers'))
-        .default(1),
+        .default(0),
     )
     .addOption(new Option('--poll <mode>', 'download poll mode').choices(['phase-locked', 'incremental', 'full']).default('phase-locked'))
     .addOption(new Option('--poll-interval <duration>', 'time between download polls (default 250ms)').argParser(duration('--poll-interval')))

@@ -119,7 +119,7 @@ describe('flags with one meaning across commands', () => {
     expect(help).toMatch(/--rate-factor <n> .*10 here so that a first try takes seconds, 1 in upload\) \(default: 10\)/);
     expect(help).toMatch(/--keep <what> .*none here, all in download: a rehearsal checks, it does not collect/);
     expect(help).toMatch(/--upload-workers <n> concurrent uploads: upload's --workers/);
-    expect(help).toMatch(/--download-workers <n> download worker processes: download's --workers/);
+    expect(help).toMatch(/--download-workers <n> download's --workers: 0 here, the download verifies in its own process/);
     expect(help).not.toMatch(/ --workers <n>/);
   });
 });

@@ -37,7 +37,8 @@ afterEach(async () => {
 });
 
 function startRehearse(extra: readonly string[] = []): ForegroundJob {
-  const job = startForeground(['--json', 'rehearse', '--count', '600', '--log-dir', join(dir, 'logs'), '--no-plots', '--progress-interval', '1s', ...extra], { TMPDIR: dir });
+  // A download worker process too (rehearse's default verifies in the download process): none may be left either.
+  const job = startForeground(['--json', 'rehearse', '--count', '600', '--log-dir', join(dir, 'logs'), '--no-plots', '--progress-interval', '1s', '--download-workers', '1', ...extra], { TMPDIR: dir });
   jobs.push(job);
   return job;
 }

@@ -138,13 +138,13 @@ const rateTen: LatencyPlan = { rateFactor: 10, count: 600, targets: { p50: '<= 6
 export const latency1hz: Benchmark = {
   name: 'latency-1hz',
   title: 'latency of a paced 1 Hz rehearsal with default settings',
-  description: description(oneHz, 'default settings: 4 upload workers, 1 download worker process, phase-locked polling, --keep none'),
+  description: description(oneHz, 'default settings: 4 upload workers, verification in the download process (--download-workers 0), phase-locked polling, --keep none'),
   run: (context) => runLatency(context, oneHz),
 };
 
 export const latencyRate10: Benchmark = {
   name: 'latency-rate-10',
   title: "latency of a rehearsal with rehearse's defaults (rate factor 10)",
-  description: description(rateTen, "rehearse's defaults: rate factor 10, 4 upload workers, 1 download worker process, phase-locked polling, --keep none"),
+  description: description(rateTen, "rehearse's defaults: rate factor 10, 4 upload workers, verification in the download process (--download-workers 0), phase-locked polling, --keep none"),
   run: (context) => runLatency(context, rateTen),
 };

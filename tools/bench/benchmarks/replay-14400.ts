@@ -133,7 +133,7 @@ export const replay14400: Benchmark = {
   title: 'accelerated replay of 14,400 chunks (a 4-hour rehearsal): wall time, integrity, memory per process',
   description:
     '`wavefier rehearse --count 14400 --as-fast-as-possible --keep none --no-plots --deadline 10m` (the built executable, ' +
-    'default settings otherwise: synthetic 4 kHz source, 16 upload workers, 1 download worker process, phase-locked polls, ' +
+    'default settings otherwise: synthetic 4 kHz source, 16 upload workers, verification in the download process (--download-workers 0), phase-locked polls, ' +
     'i.e. every 250 ms for a stream this fast). The benchmark process only waits and reads /proc every 500 ms: VmRSS, VmHWM and CPU time of every ' +
     'process under rehearse (rehearse, the lake, upload, download, each download worker, redis-server). ' +
     'The RSS trend compares each process\'s RSS floor (its lowest RSS, i.e. after garbage collection) over the last third ' +

@@ -223,7 +223,7 @@ export const rucioReal: Benchmark = {
   description:
     `A real Rucio 1.31.7 server from the peers kit (../shared/peers/rucio, SQLite). Download: a closed ${chunks}-chunk dataset ` +
     '(synthetic 1 s chunks, 45 kB each, on the posix RSE LOCAL_POSIX) fetched and verified by `wavefier download --until-closed` ' +
-    '(default settings: private redis-server, worker processes) and by the official `rucio download` into a new directory. ' +
+    '(default settings: the dataset is closed, so it is verified in the download process, without Redis or worker processes) and by the official `rucio download` into a new directory. ' +
     `Upload: \`wavefier upload --count ${chunks} --as-fast-as-possible\` (a new dataset) and one \`rucio upload\` of ${chunks} files ` +
     'with the same bytes into a new dataset. Each command is a process of its own, timed from its start to its exit ' +
     `(what a user waits for); one warm-up run each, then ${runs} runs each, alternating which client goes first. ` +
