@@ -9,7 +9,7 @@ import { bullmqConnection, connectRedis, warmUpBullmq } from '../redis/index.js'
 import type { RucioClient } from '../rucio/index.js';
 import type { WorkerAnswer } from './download-job.js';
 import { activeDownloads } from './download-registry.js';
-import { loadContentVerifier, startDownloadWorker, warmUpDecoder } from './download-worker.js';
+import { loadContentVerifier, startDownloadWorker, warmUpDecoder, warmUpJobValidation } from './download-worker.js';
 import { warmUpDatasetStorage } from './storage-warm-up.js';
 import { untilAborted } from '../common/abort.js';
 import { setImmediate } from 'node:timers/promises';
@@ -83,8 +83,8 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
     };
     /**
      * Pays the first chunk's costs before the first chunk: the catalog's token and connection (the
-     * RSE lookup), the BullMQ round trip, the decoder (the BullMQ warm-up waits on Redis while the
-     * decoder's, all CPU, runs). When real jobs were taken meanwhile (chunks were already waiting),
+     * RSE lookup), the BullMQ round trip, the decoder and the job's validation (the BullMQ warm-up
+     * waits on Redis while the decoder's, all CPU, runs). When real jobs were taken meanwhile (chunks were already waiting),
      * they pay for what they use themselves and the CPU goes to them. A catalog that does not answer
      * yet is tried again by the job.
      */
@@ -94,6 +94,7 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
       const bullmq = warmUpBullmq(options.redisUrl, { work: true });
       await setImmediate();
       await warmUpDecoder();
+      warmUpJobValidation();
       await bullmq;
     };
 

@@ -20,6 +20,25 @@ const workerLockSettings = {
   maxStalledCount: 10,
 };
 
+/**
+ * Validates one job of the usual shape and drops it: zod compiles a schema on its first parse, which
+ * cost the first chunk 1.5 ms on an idle machine and up to 12 ms on a loaded one.
+ */
+export function warmUpJobValidation(): void {
+  const name = 'H-H1_WARMUP-1000000000-1.hdf5';
+  parseDownloadJob({
+    v: 1,
+    run: 'warm-up',
+    scope: 'warm-up',
+    dataset: 'warm-up',
+    name,
+    replica: { scope: 'warm-up', name, bytes: 0, adler32: '00000001', pfns: [{ pfn: `file:///warm-up/${name}`, rse: 'WARM_UP', priority: 1, domain: 'lan' }], states: { WARM_UP: 'AVAILABLE' } },
+    tDetected: Date.now(),
+    relativeName: name,
+    corruptions: 0,
+  } satisfies DownloadJob);
+}
+
 export interface DownloadWorkerOptions {
   queueName: string;
   connection: ConnectionOptions;
