@@ -21,6 +21,9 @@ export async function warmUpDatasetStorage(rucio: RucioClient, run: Pick<ActiveD
     while (!budget.aborted) {
       try {
         const rules = await rucio.listDidRules(run.scope, run.dataset);
+        // Rucio lists no rules, not a 404, for a DID that does not exist: a dataset the upload has not
+        // created yet (a rehearsal's download starts first) is asked for again below, not taken for one without rules.
+        if (rules.length === 0) await rucio.getDid(run.scope, run.dataset);
         const rses = [...new Set(rules.map((rule) => rule.rseExpression).filter((expression) => /^[A-Za-z0-9_.-]+$/.test(expression)))];
         await Promise.all(rses.slice(0, maxWarmRses).map((rse) => warmUpStorage(rucio, rse, run.scope, 'read')));
         return;
