@@ -103,7 +103,8 @@ describe('foreign files and corrupted reads (built bin, embedded lake, real Redi
     const up = await upload(dataset, 'reads', 30);
     expect(up.code, up.stderr).toBe(0);
     stack.lake.faults.resetCounters();
-    stack.lake.faults.set({ storage: [{ method: 'GET', corruptReadRate: 0.3 }] });
+    // The first reads are corrupted for sure (the burst), the rest at random: never too few to count.
+    stack.lake.faults.set({ storage: [{ method: 'GET', corruptReadBurst: 4, corruptReadRate: 0.3 }] });
     const down = await download(dataset, ['--keep', 'none', '--corruption-retries', '8']);
     const injected = stack.lake.faults.counters().storage.corruptedReads;
     stack.lake.faults.clear();
