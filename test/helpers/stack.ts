@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Output } from '../../src/common/output.js';
 import { startPrivateRedis, type PrivateRedis } from '../../src/redis/index.js';
+import type { UploadRunOptions } from '../../src/uploader/index.js';
 import { RucioClient, loadRucioConfig, type RucioConfig } from '../../src/rucio/index.js';
 import { startTestLake, type TestLake } from './lake.js';
 
@@ -56,6 +57,35 @@ export async function startTestStack(options: { redisPersistence?: 'aof' | 'none
 }
 
 /** Every JSON line of every `<prefix>*.jsonl` file in `runDir`. */
+/**
+ * An in-process upload of synthetic chunks into the stack's lake (LAKE_S3) through its Redis, with
+ * the settings every integration test shares; each test names what it varies (seed, rate, count...).
+ */
+export function syntheticUploadOptions(stack: TestStack, overrides: Partial<UploadRunOptions> = {}): UploadRunOptions {
+  return {
+    redisUrl: stack.redis.url,
+    rucio: stack.rucio,
+    source: { kind: 'synthetic', sampleRate: 4096, seed: 3 },
+    periodMs: 1000,
+    rateFactor: 50,
+    asFastAsPossible: false,
+    count: 40,
+    alignGps: false,
+    latePolicy: 'catch-up',
+    gapPolicy: 'skip',
+    scope: 'wavefier',
+    rse: 'LAKE_S3',
+    closeDataset: true,
+    workers: 4,
+    attempts: 5,
+    logDir: join(stack.dir, 'logs'),
+    drainTimeoutMs: 30_000,
+    signal: new AbortController().signal,
+    output: stack.output,
+    ...overrides,
+  };
+}
+
 export async function readEvents(runDir: string, prefix: 'upload' | 'download'): Promise<Record<string, unknown>[]> {
   const files = (await readdir(runDir)).filter((file) => file.startsWith(prefix) && file.endsWith('.jsonl'));
   const events: Record<string, unknown>[] = [];

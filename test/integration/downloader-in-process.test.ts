@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { adler32 } from '../../src/common/checksum.js';
 import { runDownload, type DownloadRunOptions } from '../../src/downloader/index.js';
 import { runUpload, type UploadRunOptions, type UploadSummary } from '../../src/uploader/index.js';
-import { readEvents, startTestStack, tamperObject, type TestStack } from '../helpers/stack.js';
+import { readEvents, startTestStack, syntheticUploadOptions, tamperObject, type TestStack } from '../helpers/stack.js';
 
 /**
  * `download` with `workers: 0` and no Redis: the chunks are fetched and verified in the download
@@ -24,28 +24,7 @@ afterEach(async () => {
 const logDir = (): string => join(stack.dir, 'logs');
 
 function upload(overrides: Partial<UploadRunOptions> = {}): Promise<UploadSummary> {
-  return runUpload({
-    redisUrl: stack.redis.url,
-    rucio: stack.rucio,
-    source: { kind: 'synthetic', sampleRate: 4096, seed: 3 },
-    periodMs: 1000,
-    rateFactor: 50,
-    asFastAsPossible: true,
-    count: 20,
-    alignGps: false,
-    latePolicy: 'catch-up',
-    gapPolicy: 'skip',
-    scope: 'wavefier',
-    rse: 'LAKE_S3',
-    closeDataset: true,
-    workers: 4,
-    attempts: 5,
-    logDir: logDir(),
-    drainTimeoutMs: 30_000,
-    signal: new AbortController().signal,
-    output: stack.output,
-    ...overrides,
-  });
+  return runUpload(syntheticUploadOptions(stack, { asFastAsPossible: true, count: 20, ...overrides }));
 }
 
 function download(dataset: string, overrides: Partial<DownloadRunOptions> = {}): ReturnType<typeof runDownload> {

@@ -6,7 +6,7 @@ import { fetchVerified } from '../../src/rucio/index.js';
 import { decodeChunk, openSource } from '../../src/strain/index.js';
 import { runTag } from '../../src/common/run-id.js';
 import { runUpload, type UploadRunOptions } from '../../src/uploader/index.js';
-import { datasetContent, readEvents, startTestStack, type TestStack } from '../helpers/stack.js';
+import { datasetContent, readEvents, startTestStack, syntheticUploadOptions, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 beforeEach(async () => {
@@ -17,28 +17,7 @@ afterEach(async () => {
 });
 
 function options(overrides: Partial<UploadRunOptions> = {}): UploadRunOptions {
-  return {
-    redisUrl: stack.redis.url,
-    rucio: stack.rucio,
-    source: { kind: 'synthetic', sampleRate: 4096, seed: 7 },
-    periodMs: 1000,
-    rateFactor: 200,
-    asFastAsPossible: false,
-    count: 120,
-    alignGps: false,
-    latePolicy: 'catch-up',
-    gapPolicy: 'skip',
-    scope: 'wavefier',
-    rse: 'LAKE_S3',
-    closeDataset: true,
-    workers: 4,
-    attempts: 6,
-    logDir: join(stack.dir, 'logs'),
-    drainTimeoutMs: 30_000,
-    signal: new AbortController().signal,
-    output: stack.output,
-    ...overrides,
-  };
+  return syntheticUploadOptions(stack, { source: { kind: 'synthetic', sampleRate: 4096, seed: 7 }, rateFactor: 200, count: 120, attempts: 6, ...overrides });
 }
 
 describe('wavefier upload (in process, real Redis and embedded lake)', () => {
