@@ -1,5 +1,16 @@
 import type { DownloadJob, WorkerAnswer } from './download-job.js';
-import type { PendingChunk } from './coordinator.js';
+import type { ReplicaRecord } from '../rucio/index.js';
+
+/** A chunk handed to the executor and not yet finished. */
+export interface PendingChunk {
+  tDetected: number;
+  replica: ReplicaRecord;
+  corruptions: number;
+  /** Reads of it by earlier jobs (each corrupted read is numbered among all of them). */
+  reads: number;
+  /** When its job was (last) added to the queue. */
+  queuedAt: number;
+}
 
 /** One chunk's job handed to an executor; `delayMs` holds it back (a corrupted chunk read again later). */
 export interface ExecutorJob {

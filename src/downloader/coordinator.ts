@@ -2,22 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { definedProps } from '../common/defined.js';
 import type { ReplicaRecord } from '../rucio/index.js';
-import type { ChunkExecutor } from './chunk-executor.js';
+import type { ChunkExecutor, PendingChunk } from './chunk-executor.js';
 import { downloadJobFor, downloadJobId, type JobSettings, type WorkerAnswer } from './download-job.js';
 import type { LocalPaths } from './local-paths.js';
 import type { OutcomeLog } from './outcome-log.js';
 import type { DownloadStats } from './run-progress.js';
-
-/** A chunk handed to the executor and not yet finished. */
-export interface PendingChunk {
-  tDetected: number;
-  replica: ReplicaRecord;
-  corruptions: number;
-  /** Reads of it by earlier jobs (each corrupted read is numbered among all of them). */
-  reads: number;
-  /** When its job was (last) added to the queue. */
-  queuedAt: number;
-}
 
 
 export interface CoordinatorOptions {

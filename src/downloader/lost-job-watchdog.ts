@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { errorMessage } from '../common/errors.js';
 import type { EventLog } from '../common/event-log.js';
-import type { PendingChunk } from './coordinator.js';
+import type { PendingChunk } from './chunk-executor.js';
 import { downloadJobId } from './download-job.js';
 
 /** A pending chunk whose job has been gone from the queue this long without an outcome is queued again. */

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { ExecutorTarget } from '../../src/downloader/chunk-executor.js';
-import type { PendingChunk } from '../../src/downloader/coordinator.js';
+import type { PendingChunk } from '../../src/downloader/chunk-executor.js';
 import { downloadJobId, transientRetryDelayMs, type ChunkOutcome, type DownloadJob, type WorkerAnswer } from '../../src/downloader/download-job.js';
 import { InProcessExecutor, type InProcessExecutorOptions } from '../../src/downloader/in-process-executor.js';
 import { FinalChunkError } from '../../src/downloader/process-chunk.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PendingChunk } from '../../src/downloader/coordinator.js';
+import type { PendingChunk } from '../../src/downloader/chunk-executor.js';
 import { chunksToCheck, longPendingReportMs, lostJobAction, lostJobCheckAfterMs } from '../../src/downloader/lost-job-watchdog.js';
 import type { ReplicaRecord } from '../../src/rucio/index.js';
 
