@@ -28,7 +28,8 @@ import { replayLine, replaySettings, type ReplayDescription } from './replay.js'
 import { startProgress } from './run-progress.js';
 import { RunState } from './run-state.js';
 import { RunStats, type TimingPercentiles } from './run-stats.js';
-import { startUploadWorker, warmUpUploads } from './upload-worker.js';
+import { startUploadWorker } from './upload-worker.js';
+import { warmUpUploads } from './upload-warm-up.js';
 import { LocalSamples } from './local-samples.js';
 
 export interface UploadRunOptions extends RunRequest {

@@ -6,7 +6,7 @@ import { redactUrl } from '../common/redact.js';
 import { connectRedis } from '../redis/index.js';
 import { AttachBatcher, attachEndpoint, type RucioClient } from '../rucio/index.js';
 import { RunState } from './run-state.js';
-import { encodeAsWorkers, warmUpChunk, warmUpUploads } from './upload-worker.js';
+import { encodeAsWorkers, warmUpChunk, warmUpUploads } from './upload-warm-up.js';
 import { startWorkerPool } from './worker-pool.js';
 import { untilAborted } from '../common/abort.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RucioClient, attachEndpoint } from '../../src/rucio/index.js';
 import { openSource, type Chunk } from '../../src/strain/index.js';
-import { warmUpUploads } from '../../src/uploader/upload-worker.js';
+import { warmUpUploads } from '../../src/uploader/upload-warm-up.js';
 import { datasetContent, startTestStack, type TestStack } from '../helpers/stack.js';
 
 /** Every file under `dir`, recursively (the lake's object store). */

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { checksums, type Checksums } from '../common/checksum.js';
+import { StorageTransientError, warmUpStorage, type ObjectStore, type RucioClient } from '../rucio/index.js';
+import { encodeChunk, type Chunk } from '../strain/index.js';
+import { chunkOf, jobChunk, parseUploadJob, type UploadJob } from './job.js';
+
+/** What an upload worker's warm-up needs of its run. */
+export interface UploadWarmUpTarget {
+  scope: string;
+  dataset: string;
+  rse: string;
+  tag: string;
+  /** A chunk of the run's shape (its first): parsed, encoded and hashed as a job's would be, never stored. */
+  chunk: Chunk;
+}
+
+/**
+ * Pays the first chunk's costs in this process before the run's schedule is fixed, with the code
+ * the workers run: the job's validation (zod compiles a schema on its first parse), the HDF5
+ * encoder and the checksums on a chunk of the run's shape (encodeAsWorkers), and the storage
+ * (warmUpStorage: the RSE, its store, the connection; on S3 also the PUT itself, see putRefused).
+ * Nothing is enqueued, stored or registered: the dataset and the logs never see it. Resolves to
+ * whether the storage answered as expected; never throws (the first chunk meets any problem again
+ * and reports it).
+ */
+export async function warmUpUploads(rucio: RucioClient, target: UploadWarmUpTarget): Promise<boolean> {
+  const probeName = `wavefier-warm-up-probe-${randomBytes(8).toString('hex')}`;
+  const encoded = encodeAsWorkers(target, probeName);
+  if (encoded === undefined) return false;
+  if (!(await warmUpStorage(rucio, target.rse, target.scope, 'write'))) return false;
+  try {
+    const probe = await rucio.storage.writeTarget(target.rse, target.scope, probeName);
+    return probe.store.scheme !== 's3' || (await putRefused(probe.store, probe.pfn, encoded.bytes, encoded.sums));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A job for `target.chunk` named `name` goes through the worker's validation, encoding and hashing
+ * (compiling that code), and is dropped; undefined if any of it failed.
+ */
+export function encodeAsWorkers(target: UploadWarmUpTarget, name = 'wavefier-warm-up'): { bytes: Uint8Array; sums: Checksums } | undefined {
+  const { chunk } = target;
+  try {
+    const job = parseUploadJob({
+      v: 2,
+      run: chunk.runId,
+      seq: chunk.seq,
+      name,
+      gps: chunk.gpsStart,
+      scope: target.scope,
+      dataset: target.dataset,
+      rse: target.rse,
+      tag: target.tag,
+      tAvail: Date.now(),
+      tEnqueued: Date.now(),
+      late: false,
+      chunk: jobChunk(chunk),
+    } satisfies UploadJob);
+    const bytes = encodeChunk(chunkOf(job, chunk.samples), { tAvail: job.tAvail, tag: job.tag });
+    return { bytes, sums: checksums(bytes) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A chunk of the common shape (1 s at 4096 Hz, silent) for a warm-up that has no chunk of its run
+ * at hand: `upload-worker` processes never read the run's source.
+ */
+export function warmUpChunk(runId: string): Chunk {
+  const gpsStart = 1_000_000_000;
+  return {
+    runId,
+    seq: 0,
+    gpsStart,
+    duration: 1,
+    sampleRate: 4096,
+    samples: new Float64Array(4096),
+    detector: 'H1',
+    observatory: 'H',
+    source: { kind: 'synthetic', gpsStart },
+  };
+}
+
+/**
+ * Sends a PUT of the chunk's bytes with the md5 of other bytes to a key no chunk has: S3 reads the
+ * body, finds that it does not match, and stores nothing (400 BadDigest). The request, its
+ * signature, the body's transfer and the server's side of a PUT have all run once. A storage that
+ * does not check Content-MD5 stores the probe: it is removed again at once.
+ */
+async function putRefused(store: ObjectStore, pfn: string, bytes: Uint8Array, sums: Checksums): Promise<boolean> {
+  const otherMd5 = sums.md5 === '0'.repeat(32) ? 'f'.repeat(32) : '0'.repeat(32);
+  try {
+    await store.put(pfn, bytes, { md5: otherMd5, adler32: sums.adler32, ifAbsent: true });
+  } catch (error) {
+    return error instanceof StorageTransientError && error.operation === 'put' && error.message.includes('BadDigest');
+  }
+  await store.delete(pfn).catch(() => undefined);
+  return true;
+}
