@@ -9,7 +9,8 @@ import { bullmqConnection, connectRedis, warmUpBullmq } from '../redis/index.js'
 import type { RucioClient } from '../rucio/index.js';
 import type { WorkerAnswer } from './download-job.js';
 import { activeDownloads } from './download-registry.js';
-import { loadContentVerifier, startDownloadWorker, warmUpDecoder, warmUpJobValidation } from './download-worker.js';
+import { startDownloadWorker, warmUpJobValidation } from './download-worker.js';
+import { loadContentVerifier, warmUpDecoder } from './process-chunk.js';
 import { warmUpDatasetStorage } from './storage-warm-up.js';
 import { untilAborted } from '../common/abort.js';
 import { setImmediate } from 'node:timers/promises';

@@ -10,8 +10,6 @@ import type { RucioClient } from '../rucio/index.js';
 import { parseDownloadJob, type DownloadJob, type WorkerAnswer } from './download-job.js';
 import { finalFailure, processChunk } from './process-chunk.js';
 
-export { loadContentVerifier, processChunk, warmUpDecoder } from './process-chunk.js';
-
 /** BullMQ settings that decide how fast a killed worker's jobs come back to the queue. */
 const workerLockSettings = {
   lockDuration: 15_000,
