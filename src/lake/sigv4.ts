@@ -1,11 +1,11 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { amzDate as amzDateOf, canonicalQuery, deriveSigningKey, MalformedQueryError, sigV4Signature, uriEncode } from '../rucio/sigv4.js';
 
 /**
  * AWS Signature Version 4 for S3, as the lake's storage checks it (s3rver 3 only checks the access
  * key, so a client that signs wrongly would pass here and fail on real S3 or MinIO). Header-signed
- * requests and presigned URLs; the canonical URI is the path exactly as sent (S3 does not
- * normalise or double-encode it).
+ * requests and presigned URLs, with the canonical forms of rucio/sigv4.ts, the client's own.
  */
 export interface SigV4Credentials {
   accessKeyId: string;
@@ -21,12 +21,6 @@ export const maxClockSkewMs = 15 * 60 * 1000;
 /** S3's longest presigned URL lifetime (7 days). */
 export const maxPresignedSeconds = 604_800;
 
-const encode = (text: string): string =>
-  encodeURIComponent(text).replace(/[!'()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
-
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-const hmac = (key: Buffer | string, text: string): Buffer => createHmac('sha256', key).update(text).digest();
-
 /**
  * Signing keys by secret, date, region and service: the key changes once a day, and deriving it
  * is four HMACs per request. Few entries (one secret, a date or two), so a small bound suffices.
@@ -37,46 +31,11 @@ function signingKey(secret: string, date: string, region: string, service: strin
   const id = `${date}\n${region}\n${service}\n${secret}`;
   let key = signingKeys.get(id);
   if (key === undefined) {
-    key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+    key = deriveSigningKey(secret, date, region, service);
     if (signingKeys.size >= 64) signingKeys.clear();
     signingKeys.set(id, key);
   }
   return key;
-}
-
-/** A query that is not valid percent-encoding has no canonical form: nothing signed it. */
-class MalformedQuery extends Error {}
-
-function decodeQueryPart(text: string): string {
-  try {
-    return decodeURIComponent(text.replace(/\+/g, ' '));
-  } catch {
-    throw new MalformedQuery();
-  }
-}
-
-function canonicalQuery(rawQuery: string, exclude: string | undefined): string {
-  const pairs: [string, string][] = [];
-  for (const part of rawQuery.split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    const key = decodeQueryPart(eq < 0 ? part : part.slice(0, eq));
-    const value = eq < 0 ? '' : decodeQueryPart(part.slice(eq + 1));
-    if (key === exclude) continue;
-    pairs.push([encode(key), encode(value)]);
-  }
-  pairs.sort(([ka, va], [kb, vb]) => (ka < kb ? -1 : ka > kb ? 1 : va < vb ? -1 : va > vb ? 1 : 0));
-  return pairs.map(([key, value]) => `${key}=${value}`).join('&');
-}
-
-function canonicalHeaders(headers: IncomingHttpHeaders, signed: string[]): string {
-  return signed
-    .map((name) => {
-      const raw = headers[name];
-      const value = Array.isArray(raw) ? raw.join(',') : (raw ?? '');
-      return `${name}:${value.trim().replace(/\s+/g, ' ')}\n`;
-    })
-    .join('');
 }
 
 export interface SignInput {
@@ -94,18 +53,9 @@ export interface SignInput {
 }
 
 export function signature(input: SignInput, secretAccessKey: string): string {
-  const request = [
-    input.method,
-    input.path,
-    canonicalQuery(input.rawQuery, input.excludeQuery),
-    canonicalHeaders(input.headers, input.signedHeaders),
-    input.signedHeaders.join(';'),
-    input.payloadHash,
-  ].join('\n');
-  const date = input.amzDate.slice(0, 8);
-  const scope = `${date}/${input.region}/${input.service}/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', input.amzDate, scope, sha256(request)].join('\n');
-  return createHmac('sha256', signingKey(secretAccessKey, date, input.region, input.service)).update(toSign).digest('hex');
+  const { rawQuery, excludeQuery, ...request } = input;
+  const signed = { ...request, query: canonicalQuery(rawQuery, excludeQuery) };
+  return sigV4Signature(signed, signingKey(secretAccessKey, input.amzDate.slice(0, 8), input.region, input.service));
 }
 
 function same(a: string, b: string): boolean {
@@ -142,18 +92,12 @@ export function verifySigV4(
   try {
     return check(method, rawUrl, headers, credentials, now);
   } catch (error) {
-    if (error instanceof MalformedQuery) return mismatch;
+    if (error instanceof MalformedQueryError) return mismatch;
     throw error;
   }
 }
 
-function check(
-  method: string,
-  rawUrl: string,
-  headers: IncomingHttpHeaders,
-  credentials: SigV4Credentials,
-  now = Date.now(),
-): SigV4Verdict | undefined {
+function check(method: string, rawUrl: string, headers: IncomingHttpHeaders, credentials: SigV4Credentials, now: number): SigV4Verdict | undefined {
   const q = rawUrl.indexOf('?');
   const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
   const rawQuery = q < 0 ? '' : rawUrl.slice(q + 1);
@@ -221,9 +165,9 @@ export interface PresignInput {
  */
 export function presignUrl(input: PresignInput): string {
   const url = new URL(input.endpoint);
-  const amzDate = (input.now ?? new Date()).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const amzDate = amzDateOf(input.now ?? new Date());
   const date = amzDate.slice(0, 8);
-  const path = `/${encode(input.bucket)}/${input.key.split('/').map(encode).join('/')}`;
+  const path = `/${uriEncode(input.bucket)}/${input.key.split('/').map(uriEncode).join('/')}`;
   const query = [
     ['X-Amz-Algorithm', 'AWS4-HMAC-SHA256'],
     ['X-Amz-Content-Sha256', 'UNSIGNED-PAYLOAD'],
@@ -232,7 +176,7 @@ export function presignUrl(input: PresignInput): string {
     ['X-Amz-Expires', String(input.expiresSeconds)],
     ['X-Amz-SignedHeaders', 'host'],
   ]
-    .map(([name = '', value = '']) => `${encode(name)}=${encode(value)}`)
+    .map(([name = '', value = '']) => `${uriEncode(name)}=${uriEncode(value)}`)
     .join('&');
   const signed = signature(
     { method: input.method, path, rawQuery: query, headers: { host: url.host }, signedHeaders: ['host'], payloadHash: 'UNSIGNED-PAYLOAD', amzDate, region: input.region, service: 's3' },
