@@ -7,9 +7,9 @@ import type { BenchmarkResult, Metric } from './types.js';
 /**
  * Issue 16's Targets table ("the consumer at the physical limit"), filled from the latest result of
  * each benchmark it draws on: this run's where it ran them, else the newest file in bench-results/.
- * `npm run bench -- latency replay-14400 rucio-real-live` measures all of it in one go.
+ * `npm run bench -- latency replay-14400 memory-paced rucio-real-live` measures all of it in one go.
  */
-export const issueTargetBenchmarks = ['latency-1hz', 'latency-rate-10', 'replay-14400', 'rucio-real-live'] as const;
+export const issueTargetBenchmarks = ['latency-1hz', 'latency-rate-10', 'replay-14400', 'memory-paced', 'rucio-real-live'] as const;
 type Source = (typeof issueTargetBenchmarks)[number];
 
 interface Row {
@@ -88,8 +88,8 @@ export function renderIssueTargets(root: string, current: readonly BenchmarkResu
   const lines = [
     '## Issue 16 targets: the consumer at the physical limit',
     '',
-    'Filled by `npm run bench -- latency replay-14400 rucio-real-live` (`latency-1hz`, `latency-rate-10`, `replay-14400`, ' +
-      '`rucio-real-live`); a row whose ' +
+    'Filled by `npm run bench -- latency replay-14400 memory-paced rucio-real-live` (`latency-1hz`, `latency-rate-10`, `replay-14400`, ' +
+      '`memory-paced`, `rucio-real-live`); a row whose ' +
       'benchmark did not run in the latest invocation shows its newest result from bench-results/. Load: the 1-minute load ' +
       "average before → after the benchmark (2 cores: above 2, other work shared the machine and the timings with it).",
     '',
@@ -109,22 +109,41 @@ export function renderIssueTargets(root: string, current: readonly BenchmarkResu
     lines.push(`| ${row.what} | ${row.target} | ${measured} | ${met} | ${row.source} ${source.result.startedAt.slice(0, 16)}Z | ${loadOf(source)} |`);
   }
   const replay = found.get('replay-14400');
-  if (replay !== undefined) {
-    const labels = replay.result.metrics.filter((m) => m.key?.startsWith('cpu.') === true).map((m) => m.key?.slice(4) ?? '');
+  const paced = found.get('memory-paced');
+  if (replay !== undefined || paced !== undefined) {
+    const labels = [
+      ...new Set(
+        [replay, paced]
+          .flatMap((source) => source?.result.metrics ?? [])
+          .filter((m) => m.key?.startsWith('rss.') === true)
+          .map((m) => m.key?.slice(4) ?? ''),
+      ),
+    ].sort();
+    const stamp = (source: Found | undefined): string => (source === undefined ? 'not measured' : `${source.result.name} ${source.result.startedAt.slice(0, 16)}Z, load ${loadOf(source)}`);
     lines.push(
       '',
-      'Per process in that replay (memory target: <= 200 MB and flat, i.e. the RSS floor of the last third of the transfer at most 5 MB/min above that of its middle third):',
+      'Per process (memory target: <= 200 MB and flat). CPU and the replay\'s max RSS from the unpaced replay (' +
+        `${stamp(replay)}); "flat" from memory-paced, the same 14,400 chunks paced over 4 minutes (${stamp(paced)}): ` +
+        'the RSS floor of the last third of the transfer at most 5 MB/min above that of its middle third (thirds of ~80 s; ' +
+        "the replay's ~10 s thirds cannot tell a heap sizing itself from a leak). Growth per chunk: that floor growth " +
+        'over the chunks paced through meanwhile.',
       '',
-      '| process | CPU per chunk (ms) | max RSS (MB) | RSS floor growth (MB/min) | met |',
-      '|---|---:|---:|---:|---|',
+      '| process | CPU per chunk, replay (ms) | max RSS, replay (MB) | max RSS, paced (MB) | RSS floor growth, paced (MB/min) | growth per chunk, paced (bytes) | met |',
+      '|---|---:|---:|---:|---:|---:|---|',
     );
+    const value = (source: Found | undefined, key: string): number | undefined => (source === undefined ? undefined : metric(source.result, key)?.value);
     for (const label of labels) {
-      const cpu = metric(replay.result, `cpu.${label}`)?.value;
-      const rss = metric(replay.result, `rss.${label}`)?.value;
-      const trend = metric(replay.result, `trend.${label}`)?.value;
-      const ok = rss !== undefined && trend !== undefined ? rss <= 200 && trend <= 5 : undefined;
-      const cell = (value: number | undefined): string => (value === undefined ? '?' : formatValue(value));
-      lines.push(`| ${label} | ${cell(cpu)} | ${cell(rss)} | ${cell(trend)} | ${ok === undefined ? '' : ok ? 'yes' : '**no**'} |`);
+      const cpu = value(replay, `cpu.${label}`);
+      const replayRss = value(replay, `rss.${label}`);
+      const pacedRss = value(paced, `rss.${label}`);
+      const trend = value(paced, `trend.${label}`);
+      const perChunk = value(paced, `per-chunk.${label}`);
+      const rssOk = [replayRss, pacedRss].every((rss) => rss === undefined || rss <= 200);
+      const ok = trend === undefined || pacedRss === undefined ? undefined : rssOk && trend <= 5;
+      const cell = (v: number | undefined): string => (v === undefined ? '' : formatValue(v));
+      lines.push(
+        `| ${label} | ${cell(cpu)} | ${cell(replayRss)} | ${cell(pacedRss)} | ${cell(trend)} | ${cell(perChunk)} | ${ok === undefined ? '' : ok ? 'yes' : '**no**'} |`,
+      );
     }
   }
   return lines.join('\n');

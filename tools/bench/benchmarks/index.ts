@@ -27,6 +27,7 @@ const sources: readonly { names: readonly string[]; load: () => Promise<readonly
     },
   },
   { names: ['replay-14400'], load: async () => [(await import('./replay-14400.js')).replay14400] },
+  { names: ['memory-paced'], load: async () => [(await import('./memory-paced.js')).memoryPaced] },
   { names: ['rucio-real'], load: async () => [(await import('./rucio-real.js')).rucioReal] },
   { names: ['rucio-real-live'], load: async () => [(await import('./rucio-real-live.js')).rucioRealLive] },
 ];

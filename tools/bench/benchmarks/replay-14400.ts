@@ -92,16 +92,17 @@ async function run(context: BenchContext): Promise<Metric[]> {
         note: `VmHWM ${round(process.hwmMb, 1)} MB; anonymous (heap) part at most ${round(process.maxAnonMb, 1)} MB; ${process.samples} samples`,
       },
       {
-        name: `${label}: RSS floor growth, last third of the transfer vs its middle third`,
+        // Informative only: thirds of ~10 s cannot tell a heap still growing to its working size
+        // from a leak. memory-paced (thirds of ~80 s) judges "flat".
+        name: `${label}: RSS floor growth, last third of the transfer vs its middle third (informative: memory-paced judges flatness)`,
         key: `trend.${label}`,
         value: round(process.thirdsFloorGrowthMbPerMin, 2),
         unit: 'MB/min',
-        target: '<= 5',
         note:
           `${round(process.thirdsFloorGrowthMb, 1)} MB from the lowest RSS of the middle third to the lowest of the last; ` +
           `anonymous part: ${round(process.thirdsAnonFloorGrowthMbPerMin, 2)} MB/min; ` +
           `least-squares slope of the 5 s floors over the second half: ${round(process.secondHalfSlopeMbPerMin, 2)} MB/min; ` +
-          'flat: no growth above 5 MB/min (a 1 KB/chunk leak at 240 chunks/s would show as 14 MB/min; warm-up in the first third shows as none)',
+          'thirds of ~10 s: heaps still sizing themselves and bounded caches still filling show as growth here',
       },
       { name: `${label}: CPU time (user + system)`, value: round(process.cpuSeconds, 1), unit: 's' },
       { name: `${label}: CPU time per chunk`, key: `cpu.${label}`, value: round((process.cpuSeconds * 1000) / count, 2), unit: 'ms' },
@@ -130,16 +131,16 @@ async function pollCost(downloadLog: string): Promise<Metric[]> {
 
 export const replay14400: Benchmark = {
   name: 'replay-14400',
-  title: 'accelerated replay of 14,400 chunks (a 4-hour rehearsal): wall time, integrity, memory per process',
+  title: 'accelerated replay of 14,400 chunks (a 4-hour rehearsal): wall time, integrity, CPU and peak memory per process',
   description:
     '`wavefier rehearse --count 14400 --as-fast-as-possible --keep none --no-plots --deadline 10m` (the built executable, ' +
     'default settings otherwise: synthetic 4 kHz source, 16 upload workers, verification in the download process (--download-workers 0), phase-locked polls, ' +
     'i.e. every 250 ms for a stream this fast). The benchmark process only waits and reads /proc every 500 ms: VmRSS, VmHWM and CPU time of every ' +
     'process under rehearse (rehearse, the lake, upload, download, each download worker, redis-server). ' +
-    'The RSS trend compares each process\'s RSS floor (its lowest RSS, i.e. after garbage collection) over the last third ' +
-    'of the transfer phase (the upload process\'s lifetime) with its floor over the middle third, per minute: warm-up in the ' +
-    'first third (caches filling, heaps growing to their working size) and wind-down do not pass for growth, nor does the ' +
-    'collector\'s sawtooth; the least-squares slope of the 5 s floors over the second half is in the note. Integrity from the logs via ' +
+    'Max RSS is judged here (<= 200 MB); the RSS trend (each process\'s lowest RSS over the last third of the transfer phase, ' +
+    'the upload process\'s lifetime, against its lowest over the middle third, per minute) is informative only: the thirds last ' +
+    '~10 s, too short to tell a heap growing to its working size or a bounded cache filling from a leak. memory-paced, the same ' +
+    'chunks paced over 4 minutes, judges "flat". Integrity from the logs via ' +
     'the report module. All of these processes share the 2 cores (plus whatever else runs: see the load average).',
   run,
 };
