@@ -90,12 +90,25 @@ describe("issue 16's targets table", () => {
       { key: 'corrupted', value: 0 },
       { key: 'cpu.lake', value: 1.2 },
       { key: 'rss.lake', value: 120 },
-      { key: 'trend.lake', value: 1.5 },
+      // The replay's own trend is informative: memory-paced's judges.
+      { key: 'trend.lake', value: 30 },
       { key: 'cpu.download-worker #1', value: 0.6 },
       { key: 'rss.download-worker #1', value: 130 },
-      { key: 'trend.download-worker #1', value: 9 },
+      { key: 'cpu.upload', value: 1.1 },
+      { key: 'rss.upload', value: 210 },
     ]);
-    const table = renderIssueTargets(root, [replay], 3.5);
+    const paced = withKeys('memory-paced', '2026-11-26T12:00:00.000Z', [
+      { key: 'rss.lake', value: 110 },
+      { key: 'trend.lake', value: 1.5 },
+      { key: 'per-chunk.lake', value: 437 },
+      { key: 'rss.download-worker #1', value: 125 },
+      { key: 'trend.download-worker #1', value: 9 },
+      { key: 'per-chunk.download-worker #1', value: 2621 },
+      { key: 'rss.upload', value: 150 },
+      { key: 'trend.upload', value: 0.5 },
+      { key: 'per-chunk.upload', value: 146 },
+    ]);
+    const table = renderIssueTargets(root, [replay, paced], 3.5);
     expect(table).toContain('| total latency at 1 Hz, default settings: median | <= 40 | 35 | yes | latency-1hz 2026-11-26T10:00Z | 0.400 → 0.900 |');
     expect(table).toContain('| total latency at 1 Hz, default settings: p99 | <= 120 | 150 | **no** |');
     expect(table).toContain('| catalog requests per chunk at 1 Hz (steady state) | <= 1.5 | 1.02 | yes |');
@@ -104,7 +117,9 @@ describe("issue 16's targets table", () => {
     expect(table).toContain('| 14,400-chunk replay, upload + download, 2 cores: wall time (s) | <= 30 | 28.50 | yes | replay-14400 2026-11-26T11:00Z | 3.50 at the start |');
     expect(table).toContain('| 14,400-chunk replay: CPU per chunk, all processes (ms) | <= 4 | 4.40 | **no** |');
     expect(table).toContain('| 14,400-chunk replay: chunks lost / corrupted | == 0 | 0 / 0 | yes |');
-    expect(table).toContain('| lake | 1.20 | 120 | 1.50 | yes |');
-    expect(table).toContain('| download-worker #1 | 0.600 | 130 | 9 | **no** |');
+    expect(table).toContain('| lake | 1.20 | 120 | 110 | 1.50 | 437 | yes |');
+    expect(table).toContain('| download-worker #1 | 0.600 | 130 | 125 | 9 | 2621 | **no** |');
+    // Flat in the paced run, but above 200 MB in the replay.
+    expect(table).toContain('| upload | 1.10 | 210 | 150 | 0.500 | 146 | **no** |');
   });
 });
