@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { definedProps } from '../common/defined.js';
 import { IntegrityError, UsageError } from '../common/errors.js';
 import { checkPathName, checkUserPath } from '../common/safe-path.js';
+import { whenOwnerSendsLine } from '../common/shutdown.js';
 import { formatDuration } from '../common/duration.js';
 import type { DownloadPollMode, DownloadSummary } from '../downloader/index.js';
 import type { EarlyStart } from '../downloader/early-start.js';
@@ -36,6 +37,7 @@ interface DownloadFlags {
   redis?: string;
   logDir: string;
   runName?: string;
+  scheduleFromOwner?: boolean;
 }
 
 /**
@@ -100,7 +102,9 @@ export function addDownloadOptions(command: Command): Command {
     )
     .addOption(new Option('--redis <url>', 'Redis for the download queue (default: a private redis-server)'))
     .addOption(new Option('--log-dir <dir>', 'the log goes to <dir>/<dataset>/download.jsonl (<dir>/<run-name>/ with --run-name)').default('rehearsals'))
-    .addOption(new Option('--run-name <name>', 'log folder name under --log-dir (default: the dataset name); the report joins logs by chunk, not by folder'));
+    .addOption(new Option('--run-name <name>', 'log folder name under --log-dir (default: the dataset name); the report joins logs by chunk, not by folder'))
+    // rehearse's: it relays its upload's schedule (t0, interval) once fixed, so that chunk 0 is polled for when it is due.
+    .addOption(new Option('--schedule-from-owner', "phase-locked: lock onto the stream's schedule (a JSON line on stdin from the process that started this one) before its first chunk").hideHelp());
 }
 
 /** What the DID argument and the flags of a download name, checked before anything starts. */
@@ -201,6 +205,7 @@ export function registerDownload(program: Command, runtime: Runtime): void {
         ...definedProps({ giveUpAfterMs: flags.giveUpAfter }),
         logDir: flags.logDir,
         ...(flags.runName === undefined ? {} : { runName: flags.runName }),
+        ...(flags.scheduleFromOwner === true ? { announcedSchedule: whenOwnerSendsLine(ctx.signal) } : {}),
         signal: ctx.signal,
         output: ctx.output,
       });

@@ -185,7 +185,7 @@ export function registerUpload(program: Command, runtime: Runtime): void {
         workers: flags.workers ?? defaultUploadWorkers(flags.asFastAsPossible === true),
         attempts: flags.attempts,
         drainTimeoutMs: flags.drainTimeout,
-        ...(flags.startWhenTold === true ? { startGate: () => whenOwnerSendsLine(ctx.signal) } : {}),
+        ...(flags.startWhenTold === true ? { startGate: async () => { await whenOwnerSendsLine(ctx.signal); } } : {}),
         signal: ctx.signal,
         output: ctx.output,
       });

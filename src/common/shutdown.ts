@@ -55,13 +55,14 @@ const forcedExitHooks = new Set<() => void>();
  * the process) and a line the owner sends is remembered: a command that asks for it later
  * (`upload --start-when-told`, still warming up when the download became ready) must not miss it.
  */
-const ownerPipe = { watched: false, lineReceived: false, ended: false, text: '', listeners: new Set<() => void>() };
+const ownerPipe = { watched: false, line: undefined as string | undefined, ended: false, text: '', listeners: new Set<() => void>() };
 
 function heardFromOwner(chunk: Buffer | string): void {
-  if (ownerPipe.lineReceived) return;
+  if (ownerPipe.line !== undefined) return;
   ownerPipe.text += chunk.toString();
-  if (!ownerPipe.text.includes('\n')) return;
-  ownerPipe.lineReceived = true;
+  const end = ownerPipe.text.indexOf('\n');
+  if (end < 0) return;
+  ownerPipe.line = ownerPipe.text.slice(0, end);
   for (const listener of ownerPipe.listeners) listener();
 }
 
@@ -71,11 +72,12 @@ function ownerPipeEnded(): void {
 }
 
 /**
- * Resolves once the owner has sent a line on its pipe (even before this was called), when the pipe
- * ends (the owner stopped us or is gone: the stop itself comes through the abort signal), or on the
- * signal. Without an owner's pipe, stdin is read for the line.
+ * Resolves with the first line the owner sent on its pipe (even before this was called, without its
+ * newline), or with undefined when the pipe ends first (the owner stopped us or is gone: the stop
+ * itself comes through the abort signal) or on the signal. Without an owner's pipe, stdin is read for
+ * the line.
  */
-export function whenOwnerSendsLine(signal: AbortSignal, stdin: NodeJS.ReadableStream = process.stdin): Promise<void> {
+export function whenOwnerSendsLine(signal: AbortSignal, stdin: NodeJS.ReadableStream = process.stdin): Promise<string | undefined> {
   if (!ownerPipe.watched) {
     ownerPipe.watched = true;
     stdin.on('data', heardFromOwner);
@@ -84,10 +86,10 @@ export function whenOwnerSendsLine(signal: AbortSignal, stdin: NodeJS.ReadableSt
   }
   return new Promise((resolve) => {
     const done = (): void => {
-      if (!ownerPipe.lineReceived && !ownerPipe.ended && !signal.aborted) return;
+      if (ownerPipe.line === undefined && !ownerPipe.ended && !signal.aborted) return;
       ownerPipe.listeners.delete(done);
       signal.removeEventListener('abort', done);
-      resolve();
+      resolve(ownerPipe.line);
     };
     ownerPipe.listeners.add(done);
     signal.addEventListener('abort', done, { once: true });

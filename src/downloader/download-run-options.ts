@@ -49,6 +49,11 @@ export interface DownloadRunOptions {
   logDir: string;
   /** Name of the log directory under logDir; defaults to the dataset's name (see downloadLogFolder). */
   runName?: string;
+  /**
+   * The producer's schedule, as a line to come (common/stream-schedule.ts; undefined if none came):
+   * the phase-locked schedule polls for chunk 0 when it is due (rehearse relays its upload's).
+   */
+  announcedSchedule?: Promise<string | undefined>;
   signal: AbortSignal;
   output: Output;
   now?: () => number;

@@ -2,11 +2,12 @@ import { join } from 'node:path';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
-import { UsageError } from '../common/errors.js';
+import { UsageError, errorMessage } from '../common/errors.js';
 import { openEventLog } from '../common/event-log.js';
 import { onForcedExit } from '../common/shutdown.js';
 import { downloadLogFile, type RunEvent } from '../common/log-records.js';
 import { redactUrl } from '../common/redact.js';
+import { parseStreamSchedule } from '../common/stream-schedule.js';
 import { confinedPath } from '../common/safe-path.js';
 import { packageVersion } from '../common/version.js';
 import { Coordinator } from './coordinator.js';
@@ -19,7 +20,8 @@ import { downloadLogFolder, verifiedNamesFromLog } from './download-state.js';
 import { ignoresCase, LocalPaths } from './local-paths.js';
 import { OutcomeLog } from './outcome-log.js';
 import { runPollLoop } from './poll-loop.js';
-import { IntervalSchedule, PhaseLockedSchedule, type PollSchedule } from './poll-schedule.js';
+import { PhaseLockedSchedule } from './phase-locked-schedule.js';
+import { announcedStream, IntervalSchedule, type PollSchedule } from './poll-schedule.js';
 import { DatasetPoller } from './poller.js';
 import { DownloadStats, progressLine, startProgress } from './run-progress.js';
 import { CatalogContact, ClosedDatasetProbe, defaultGiveUpAfterMs } from './stop-rules.js';
@@ -217,6 +219,22 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     inFlightNow = () => coordinator.pending.size;
 
     const runSignal = AbortSignal.any([options.signal, destination.signal]);
+    // The producer's schedule, once told (rehearse relays its upload's as soon as t0 is fixed): a
+    // pause in progress ends, so that the next polls are planned from it (one under way is, anyway).
+    void options.announcedSchedule?.then((line) => {
+      if (line === undefined || finished || schedule.expect === undefined) return;
+      try {
+        const told = parseStreamSchedule(line);
+        log.diagnostic('info', 'stream schedule announced', told);
+        schedule.expect(announcedStream(told), now());
+        const pausing = woken;
+        woken = new AbortController();
+        pausing.abort();
+      } catch (error) {
+        log.diagnostic('warn', 'stream schedule ignored', { error: errorMessage(error) });
+        options.output.warn(`${errorMessage(error)}: polling without it`);
+      }
+    });
 
     const readiness = new Readiness(() => {
       // Workers that connect only after a Ctrl-C, or after the last chunk (a closed dataset verified

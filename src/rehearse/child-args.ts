@@ -59,6 +59,8 @@ export function childArgs(request: ChildRequest, place: ChildPlace): { upload: s
     '--keep', request.keep,
     ...(request.keep === 'all' ? ['--dest', join(place.logDir, place.runId, 'downloads')] : []),
     '--until-closed',
+    // Told the upload's schedule once it is fixed (rehearse relays it): chunk 0 is polled for when it is due.
+    '--schedule-from-owner',
     ...request.downloadArgs,
   ];
   const upload = [

@@ -8,6 +8,7 @@ import { ExitCode, InterruptedError, RuntimeFailure, UsageError, errorMessage } 
 import { formatDuration } from '../common/duration.js';
 import type { Output } from '../common/output.js';
 import { newRunId } from '../common/run-id.js';
+import { streamScheduleLine } from '../common/stream-schedule.js';
 import { FaultController } from '../lake/index.js';
 import type { PrivateRedis } from '../redis/index.js';
 import { buildReport, reportExitCode, reportNotes, writeHtml, writePlots, type LatencyObjective, type Report } from '../report/index.js';
@@ -19,7 +20,7 @@ import type { LakeProcess } from './lake-process.js';
 import { startLiveView } from './live-view.js';
 import { startRedis, startStack } from './stack.js';
 import { watchStdoutReader } from '../common/stdout-reader.js';
-import { whenLogSaysReady } from './warm-start.js';
+import { uploadSchedule, whenLogSaysReady, whenLogShows } from './warm-start.js';
 
 export interface RehearseOptions extends ChildRequest {
   /** The run id (default: a new one); the CLI picks it to check the children's flags before the start. */
@@ -200,7 +201,7 @@ async function rehearseUntil(options: RehearseOptions, readerWentAway: () => boo
     const deadline = setTimeout(() => void stopChildren(`deadline of ${formatDuration(deadlineMs)} passed`), deadlineMs);
     const onAbort = (): void => void stopChildren('interrupted');
     options.signal.addEventListener('abort', onAbort, { once: true });
-    await startPacingWhenDownloadReady(upload, download, join(runDir, downloadLogFile), options.signal, output);
+    await startPacingWhenDownloadReady(upload, download, { download: join(runDir, downloadLogFile), upload: join(runDir, uploadLogFile) }, options.signal, output);
     const uploadResult = await upload.done;
     // The downloader stops by itself once the closed dataset is fully verified; if the upload failed
     // to close it, give the downloader a bounded time to finish what is there.
@@ -273,18 +274,34 @@ async function rehearseUntil(options: RehearseOptions, readerWentAway: () => boo
 /** How long the upload waits for its download to be ready before it starts pacing anyway. */
 const downloadReadyTimeoutMs = 120_000;
 
+/** How long the upload may take to fix its schedule once told to start, and how often its log is read for it (chunk 0 is due 20 ms after). */
+const uploadScheduleTimeoutMs = 10_000;
+const uploadScheduleReadEveryMs = 2;
+
 /**
  * Tells the upload (`--start-when-told`) to fix its schedule once the download has said it is ready
  * (first poll answered, workers connected), so that chunk 0 does not pay for the download's start-up;
- * a download that exits first, or is not ready in time, does not hold the upload back.
+ * a download that exits first, or is not ready in time, does not hold the upload back. Then tells the
+ * download (`--schedule-from-owner`) the schedule the upload fixed (its `run_started`: t0, interval,
+ * chunk 0's GPS time), so that it polls for chunk 0 when it is due, not every 20 ms until it has seen
+ * two chunks.
  */
-async function startPacingWhenDownloadReady(upload: RunningChild, download: RunningChild, downloadLog: string, signal: AbortSignal, output: Output): Promise<void> {
-  const readiness = await whenLogSaysReady(downloadLog, { exited: download.done, signal, timeoutMs: downloadReadyTimeoutMs });
+async function startPacingWhenDownloadReady(upload: RunningChild, download: RunningChild, logs: { upload: string; download: string }, signal: AbortSignal, output: Output): Promise<void> {
+  const readiness = await whenLogSaysReady(logs.download, { exited: download.done, signal, timeoutMs: downloadReadyTimeoutMs });
   if (readiness === 'aborted') return; // the stop closes the upload's pipe, which opens its gate too
   if (readiness === 'timeout') {
     output.warn(`the download was not ready after ${formatDuration(downloadReadyTimeoutMs)}: the upload starts pacing anyway, and the first chunks' latency includes the download's start-up`);
   }
   upload.process.stdin?.write('start\n');
+  const fixed = await whenLogShows(logs.upload, (record) => (record.event === 'run_started' ? { schedule: uploadSchedule(record) } : undefined), {
+    exited: upload.done,
+    signal,
+    timeoutMs: uploadScheduleTimeoutMs,
+    everyMs: uploadScheduleReadEveryMs,
+  });
+  // Without it (an unpaced run, an upload that stopped first) the download learns the stream from its chunks.
+  const schedule = fixed.found?.schedule;
+  if (schedule !== undefined) download.process.stdin?.write(streamScheduleLine(schedule));
 }
 
 /** The InterruptedError a stop signal carries (SIGINT when it carries none). */

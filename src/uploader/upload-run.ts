@@ -345,6 +345,8 @@ function runStartedEvent(settings: RunSettings, workers: number, resumedAt: numb
       rse: settings.rse,
       rate_factor: settings.rateFactor,
       interval_ms: settings.intervalMs,
+      // Chunk 0's GPS time: with t0 and interval_ms, where each chunk of the stream is due (rehearse tells its download).
+      gps_start: settings.gpsStart,
       late_policy: settings.latePolicy,
       gap_policy: settings.gapPolicy,
       ...replaySettings(replay),

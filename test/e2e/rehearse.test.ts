@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { streamPosition } from '../../src/downloader/poll-phase.js';
 import { runCli } from '../helpers/cli.js';
 import { readEvents } from '../helpers/stack.js';
 
@@ -62,6 +63,17 @@ describe('wavefier rehearse, as a newcomer runs it', () => {
     // shared 2-core host (JIT, first connections: 100-300 ms at load 20). A cold start costs seconds:
     // the download's start-up, 1.7 s on an idle machine and 5-6 s on a loaded one.
     expect(totals[0]?.total).toBeLessThanOrEqual(2 * median + 400);
+    // The download was told the schedule the upload fixed, before chunk 0 was found, and polled for
+    // chunk 0 first (at its due time plus a guard) instead of every 20 ms until it had seen two chunks.
+    const chunk0 = downloads.find((event) => event.event === 'verified' && event.seq === 0);
+    const announced = downloads.find((event) => event.msg === 'stream schedule announced');
+    expect(announced).toMatchObject({ t0: started?.t0, interval_ms: 100, gps_start: streamPosition(chunk0?.name as string), duration_s: 1 });
+    expect(announced?.time as number).toBeLessThanOrEqual(chunk0?.t_detected as number);
+    const decisions = downloads.filter((event) => typeof event.msg === 'string' && event.msg.startsWith('poll schedule: '));
+    const locked = decisions.findIndex((event) => event.msg === 'poll schedule: locked on the announced schedule');
+    expect(locked).toBeGreaterThanOrEqual(0);
+    expect(decisions.slice(0, locked).some((event) => event.msg === 'poll schedule: predicted arrival')).toBe(false);
+    expect(decisions.find((event) => event.msg === 'poll schedule: predicted arrival')?.k).toBe(streamPosition(chunk0?.name as string));
     // The upload warmed up (storage, a PUT the storage refused, BullMQ) before its schedule was
     // fixed, and says so before any chunk's outcome.
     const uploadReady = uploads.findIndex((event) => event.event === 'ready');

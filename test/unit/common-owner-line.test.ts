@@ -26,10 +26,10 @@ describe('whenOwnerSendsLine', () => {
       const partial = whenOwnerSendsLine(signal, stdin).then(() => (early = true));
       await sleep(20);
       expect(early).toBe(false);
-      stdin.write('rt\n');
+      stdin.write('rt\n{"second":"line"}\n');
       await partial;
-      // Asked again, later: the line is remembered.
-      await expect(Promise.race([whenOwnerSendsLine(signal, stdin).then(() => 'resolved'), sleep(200).then(() => 'waiting')])).resolves.toBe('resolved');
+      // Asked again, later: the line is remembered, and it is the first one (`download --schedule-from-owner` reads what it says).
+      await expect(Promise.race([whenOwnerSendsLine(signal, stdin), sleep(200).then(() => 'waiting')])).resolves.toBe('start');
       expect(watched.signal.aborted).toBe(false);
     } finally {
       watched.dispose();

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ArrivalModel, streamPosition } from '../../src/downloader/poll-phase.js';
-import { IntervalSchedule, PhaseLockedSchedule, type PollSchedule } from '../../src/downloader/poll-schedule.js';
+import { PhaseLockedSchedule } from '../../src/downloader/phase-locked-schedule.js';
+import { IntervalSchedule, type AnnouncedStream, type PollSchedule } from '../../src/downloader/poll-schedule.js';
 import type { ReplicaRecord } from '../../src/rucio/index.js';
 
 /**
@@ -40,6 +41,7 @@ interface Simulation {
   /** Poll time minus visible time of each file, in stream order. */
   delays: number[];
   polls: number;
+  pollTimes: number[];
   /** Polls per file once `from` files (in stream order) were visible, until the last one was seen. */
   pollsPerFile(from?: number): number;
 }
@@ -48,7 +50,16 @@ const pollMs = 2;
 const verifyMs = 15;
 
 /** Runs `schedule` against the arrivals, from `startMs` before the first one until every file was seen. */
-function simulate(arrivals: Arrival[], schedule: PollSchedule, options: { startMs?: number; firstPollSeesBacklog?: boolean; verifyMs?: number; withoutDueTimes?: boolean } = {}): Simulation {
+interface SimulationOptions {
+  startMs?: number;
+  firstPollSeesBacklog?: boolean;
+  verifyMs?: number;
+  withoutDueTimes?: boolean;
+  /** The producer's schedule, told at `at` (the pause then in progress ends, as the download's poll loop is woken). */
+  announce?: { at: number; stream: AnnouncedStream };
+}
+
+function simulate(arrivals: Arrival[], schedule: PollSchedule, options: SimulationOptions = {}): Simulation {
   const sorted = [...arrivals].sort((a, b) => a.visible - b.visible);
   const first = sorted[0]?.visible ?? 0;
   let t = first - (options.startMs ?? 500);
@@ -56,7 +67,13 @@ function simulate(arrivals: Arrival[], schedule: PollSchedule, options: { startM
   const seen = new Map<string, number>();
   const dues: { at: number; name: string; due: number; noDue?: boolean }[] = [];
   const pollTimes: number[] = [];
+  // Only a schedule that takes an announcement is woken by one (see download-run.ts).
+  let announce = schedule.expect === undefined ? undefined : options.announce;
   for (let guard = 0; seen.size < arrivals.length && guard < 1_000_000; guard++) {
+    if (announce !== undefined && t >= announce.at) {
+      schedule.expect?.(announce.stream, t);
+      announce = undefined;
+    }
     for (let index = dues.length - 1; index >= 0; index--) {
       const due = dues[index]!;
       if (due.at > t) continue;
@@ -74,13 +91,15 @@ function simulate(arrivals: Arrival[], schedule: PollSchedule, options: { startM
     }
     pollTimes.push(t);
     const wait = schedule.delayAfter({ startedAt: t, finishedAt: t + pollMs, result: { fresh, requests: 1, full: pollTimes.length === 1, listed: fresh.length } });
-    t += pollMs + Math.max(0, wait);
+    const next = t + pollMs + Math.max(0, wait);
+    t = announce !== undefined && next > announce.at ? Math.max(announce.at, t + pollMs) : next;
   }
   const inOrder = [...arrivals].sort((a, b) => a.k - b.k);
   const delays = inOrder.map((arrival) => seen.get(nameOf(arrival)) ?? Number.NaN);
   return {
     delays,
     polls: pollTimes.length,
+    pollTimes,
     pollsPerFile(from = 0) {
       const since = inOrder[from]?.visible ?? first;
       return pollTimes.filter((time) => time >= since).length / (inOrder.length - from);
@@ -165,7 +184,7 @@ describe('the arrival model', () => {
 });
 
 /** Detection delays from the `from`-th file on, phase-locked and plain, with the polls they cost. */
-function compare(arrivals: Arrival[], from: number, options: Parameters<typeof simulate>[2] = {}) {
+function compare(arrivals: Arrival[], from: number, options: SimulationOptions = {}) {
   const schedule = lockedSchedule();
   const locked = simulate(arrivals, schedule, options);
   // The plain interval's delays depend on where its polls fall against the arrivals: pooled over ten phases.
@@ -311,5 +330,99 @@ describe('phase-locked polling on recorded and altered arrival sequences', () =>
     schedule.ready(5010);
     expect(schedule.delayAfter({ startedAt: 5020, finishedAt: 5022, result: empty })).toBeLessThanOrEqual(20);
     expect(schedule.delayAfter({ startedAt: 9000, finishedAt: 9002, result: empty })).toBeGreaterThan(200);
+  });
+});
+
+describe('a stream whose schedule was announced (rehearse relays its upload\'s t0 and interval)', () => {
+  const firstK = 1_400_000_000;
+  const announced: AnnouncedStream = { t0: 0, intervalMs: 100, firstK };
+  /** A warm-started rehearsal at rate factor 10: chunk 0 lands 14 ms after its due time, the others 8 ms plus up to `jitterMs`. */
+  function warmStream(jitterMs: number, seed = 3): Arrival[] {
+    const next = random(seed);
+    return Array.from({ length: 60 }, (_, k) => ({ k, due: k * 100, visible: k * 100 + (k === 0 ? 14 : 8 + jitterMs * next()) }));
+  }
+  function shifted(arrivals: Arrival[], byMs: number): Arrival[] {
+    return arrivals.map((arrival) => ({ ...arrival, due: arrival.due + byMs, visible: arrival.visible + byMs }));
+  }
+  /** Told 10 ms before chunk 0 is due, as rehearse does once its upload has fixed t0 (the download was acquiring since 500 ms before). */
+  const toldBefore = (stream: AnnouncedStream = announced) => ({ announce: { at: stream.t0 - 10, stream } });
+
+  it("polls first just after chunk 0's due time and is locked from chunk 0 on", () => {
+    const decisions: { decision: string; fields: Record<string, unknown> }[] = [];
+    const schedule = new PhaseLockedSchedule({ intervalMs: 250, onDecision: (decision, fields) => decisions.push({ decision, fields }) });
+    const run = simulate(warmStream(0), schedule, toldBefore());
+    expect(schedule.counters).toMatchObject({ locks: 1, losses: 0 });
+    const names = decisions.map((entry) => entry.decision);
+    expect(names.indexOf('poll schedule: locked on the announced schedule')).toBeGreaterThan(names.indexOf('poll schedule: schedule announced'));
+    // The first prediction is chunk 0's, at its due time plus the initial guard (8 ms).
+    expect(decisions.find((entry) => entry.decision === 'poll schedule: predicted arrival')?.fields.k).toBe(firstK);
+    const firstAfterDue = run.pollTimes.find((time) => time >= 0);
+    expect(firstAfterDue).toBeGreaterThanOrEqual(8);
+    expect(firstAfterDue).toBeLessThanOrEqual(8 + pollMs);
+    // Found by the first follow-up (14 ms: 8 + 4 + the 2 ms poll), not by a poll every 20 ms.
+    expect(run.delays[0]).toBeLessThanOrEqual(4);
+    // Between the announcement and chunk 0: the poll it woke, the prediction and its follow-ups.
+    expect(run.pollTimes.filter((time) => time >= -10 && time <= 14 + run.delays[0]!).length).toBeLessThanOrEqual(4);
+    expect(quantile(run.delays.slice(1), 0.5)).toBeLessThanOrEqual(4);
+  });
+
+  it('without the announcement the same stream waits for the acquisition polls', () => {
+    // Over twenty phases of the acquisition polls against chunk 0's arrival: the announcement's 4 ms is far below their mean.
+    const delays = Array.from({ length: 20 }, (_, index) => simulate(warmStream(0), lockedSchedule(), { startMs: 500 + index }).delays[0]!);
+    expect(delays.reduce((sum, delay) => sum + delay, 0) / delays.length).toBeGreaterThan(6);
+  });
+
+  it('announced, then arrivals with jitter: stays locked from chunk 0 on, as a lock learned from the stream would', () => {
+    const stream = warmStream(40);
+    const told = compare(stream, 15, toldBefore());
+    const learned = compare(stream, 15);
+    expect(told.schedule.counters.losses).toBeLessThanOrEqual(learned.schedule.counters.losses);
+    expect(told.locked.delays[0]).toBeLessThanOrEqual(16);
+    expect(told.p50).toBeLessThan(told.plainP50 / 2);
+    expect(told.p90).toBeLessThanOrEqual(learned.p90 + 4);
+    expect(told.polls).toBeLessThanOrEqual(2);
+  });
+
+  it('a stream that starts 2 s after its announced t0: dropped after three predictions, then acquired as without the announcement', () => {
+    const stream = shifted(warmStream(10), 2000);
+    const decisions: string[] = [];
+    const told = simulate(stream, lockedSchedule(decisions), toldBefore());
+    const without = simulate(stream, lockedSchedule(), { startMs: 2500 });
+    expect(decisions).toContain('poll schedule: announced schedule dropped: 3 predicted arrivals in a row did not come');
+    expect(told.delays.every((delay) => Number.isFinite(delay))).toBe(true);
+    expect(told.delays[0]).toBeLessThanOrEqual(20 + pollMs);
+    expect(quantile(told.delays.slice(5), 0.5)).toBeLessThanOrEqual(quantile(without.delays.slice(5), 0.5) + 2);
+  });
+
+  it('a stream that comes 1 s before its announced t0: dropped at its first file, which the acquisition polls found', () => {
+    const stream = shifted(warmStream(10), -1000);
+    const decisions: string[] = [];
+    const schedule = lockedSchedule(decisions);
+    const told = simulate(stream, schedule, { startMs: 500, announce: { at: -1100, stream: announced } });
+    expect(decisions).toContain('poll schedule: announced schedule dropped: a file came before its announced due time');
+    expect(told.delays[0]).toBeLessThanOrEqual(20 + pollMs);
+    expect(schedule.counters.locks).toBe(2);
+    expect(quantile(told.delays.slice(5), 0.5)).toBeLessThanOrEqual(8);
+  });
+
+  it('the recorded start-up backlog (chunk 0 visible 771 ms after its due time): dropped, and chunk 0 is found as without the announcement', () => {
+    const decisions: string[] = [];
+    const run = compare(recorded('rate10.json'), 15, toldBefore({ ...announced, firstK: 0 }));
+    const told = simulate(recorded('rate10.json'), lockedSchedule(decisions), toldBefore({ ...announced, firstK: 0 }));
+    expect(decisions).toContain('poll schedule: announced schedule dropped: 3 predicted arrivals in a row did not come');
+    expect(told.delays.every((delay) => Number.isFinite(delay))).toBe(true);
+    expect(told.delays[0]).toBeLessThanOrEqual(20 + pollMs);
+    expect(run.p50).toBeLessThan(run.plainP50 / 2);
+  });
+
+  it('an announcement that comes after chunk 0 was due still polls for chunk 0 at once', () => {
+    const decisions: { decision: string; fields: Record<string, unknown> }[] = [];
+    const schedule = new PhaseLockedSchedule({ intervalMs: 250, onDecision: (decision, fields) => decisions.push({ decision, fields }) });
+    const empty = { fresh: [], requests: 1, full: false, listed: 0 };
+    schedule.delayAfter({ startedAt: -300, finishedAt: -298, result: empty });
+    schedule.expect(announced, 11);
+    const wait = schedule.delayAfter({ startedAt: 11, finishedAt: 13, result: empty });
+    expect(wait).toBeLessThanOrEqual(0);
+    expect(decisions.at(-1)?.fields.k).toBe(firstK);
   });
 });

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/common/errors.js';
+import { parseStreamSchedule, streamScheduleLine } from '../../src/common/stream-schedule.js';
+import { announcedStream } from '../../src/downloader/poll-schedule.js';
+import { uploadSchedule } from '../../src/rehearse/warm-start.js';
+
+/** The line rehearse relays from its upload's run_started to its download (`download --schedule-from-owner`). */
+describe('the stream schedule line', () => {
+  const uploadStarted = {
+    event: 'run_started',
+    side: 'upload',
+    period_ms: 4000,
+    t0: 1_796_620_877_424,
+    settings: { rate_factor: 10, interval_ms: 400, gps_start: 1_480_656_096, late_policy: 'catch-up' },
+  };
+
+  it("comes from an upload's run_started and gives the download the position of chunk 0 as its chunk names do", () => {
+    const schedule = uploadSchedule(uploadStarted);
+    expect(schedule).toEqual({ t0: 1_796_620_877_424, interval_ms: 400, gps_start: 1_480_656_096, duration_s: 4 });
+    const line = streamScheduleLine(schedule!);
+    expect(line.endsWith('\n')).toBe(true);
+    expect(parseStreamSchedule(line.trimEnd())).toEqual(schedule);
+    // H-H1_X-1480656096-4.hdf5 is at position 1480656096 / 4.
+    expect(announcedStream(schedule!)).toEqual({ t0: 1_796_620_877_424, intervalMs: 400, firstK: 370_164_024 });
+  });
+
+  it('is not made for an unpaced upload: there is no arrival to predict', () => {
+    expect(uploadSchedule({ ...uploadStarted, settings: { ...uploadStarted.settings, interval_ms: 0 } })).toBeUndefined();
+    expect(uploadSchedule({ ...uploadStarted, settings: { interval_ms: 400 } })).toBeUndefined();
+  });
+
+  it('says what is wrong with a line it cannot use', () => {
+    expect(() => parseStreamSchedule('start')).toThrow(InputError);
+    expect(() => parseStreamSchedule('start')).toThrow(/the stream schedule "start" is not JSON: expected \{"t0"/);
+    expect(() => parseStreamSchedule('{"t0":1,"interval_ms":-5,"gps_start":0,"duration_s":1}')).toThrow(/is invalid: .*interval_ms/);
+    expect(() => parseStreamSchedule('{"t0":1,"interval_ms":100,"gps_start":0,"duration_s":1,"extra":true}')).toThrow(/is invalid: .*extra/);
+  });
+});
