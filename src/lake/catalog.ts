@@ -356,6 +356,34 @@ export class Catalog {
     });
   }
 
+  /**
+   * Runs what an upload's catalog call and a download's poll run (a dataset created, a file
+   * registered on an RSE and attached to it, the dataset's replicas listed in full and since a
+   * time) in one transaction that is rolled back: nothing of it stays, and SQLite's first steps of
+   * these statements and V8's compilation of this code are paid before the first client. Without
+   * it the first attach of a rehearsal took 2-5 ms longer than the second. True when it ran through.
+   */
+  warmUp(): boolean {
+    const rolledBack = new Error('warm-up rolled back');
+    const scope = 'wavefier-warm-up';
+    const dataset = `warm-up-${Date.now()}`;
+    // One zero byte, with its checksums.
+    const file: FileSpec = { scope, name: `${dataset}.hdf5`, bytes: 1, adler32: '00010001', md5: '93b885adfe0da089cdf634904fd59f71', guid: '0'.repeat(32) };
+    let listed = 0;
+    try {
+      this.transaction(() => {
+        this.addCollection({ scope, name: dataset, type: 'DATASET', account: 'root', monotonic: false, meta: {}, scopeExists: true });
+        this.attach(scope, dataset, [file], 'root', { rse: 'WARM_UP' }, () => true);
+        this.dynamicSize(scope, dataset);
+        listed = [...this.replicasOfDataset(scope, dataset, undefined), ...this.replicasOfDataset(scope, dataset, 0)].length;
+        throw rolledBack;
+      });
+    } catch (error) {
+      return error === rolledBack && listed === 2;
+    }
+    return false;
+  }
+
   searchDids(scope: string, createdFrom: number, createdTo: number): DidRow[] {
     // all(): callers look up sizes per row, which must not run inside an open iteration.
     return this.s.searchDids.all(scope, createdFrom, createdTo);

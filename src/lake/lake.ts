@@ -258,6 +258,8 @@ export async function startLake(options: LakeOptions = {}): Promise<Lake> {
       storage,
       adminToken,
     };
+    // Nothing stays of it; a catalog that cannot run it meets the problem again at the first request.
+    context.catalog.warmUp();
     const catalogServer = createCatalogServer(context, {
       onError: (error) => {
         if (options.quiet !== true) process.stderr.write(`wavefier lake: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
