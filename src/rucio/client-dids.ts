@@ -93,6 +93,11 @@ const contentSchema = z.object({
 
 /** The attach call's key in the client's request counts (`RucioClient.stats.byEndpoint`). */
 export const attachEndpoint = 'POST /dids/{scope}/{name}/dids';
+/**
+ * The same request sent as a warm-up probe (an attach to a dataset that does not exist, refused),
+ * counted apart so that the attach count stays the uploads' own.
+ */
+export const attachProbeEndpoint = 'POST /dids/{scope}/{name}/dids (warm-up probe)';
 
 function didPath(scope: string, name: string): string {
   return `${seg(scope)}/${seg(name)}`;
@@ -205,14 +210,15 @@ export class DidCalls extends RseCalls {
    * `POST /dids/{scope}/{dataset}/dids`: attaches files. With `rse`, the server also registers each
    * file and its replica on that RSE as AVAILABLE, in the same transaction (the Tier-0 path): the
    * one catalog call per uploaded chunk. After an uncertain failure the attachment is read back.
+   * `probe`: a warm-up's request, counted under attachProbeEndpoint.
    */
-  async attachDids(scope: string, dataset: string, dids: FileDid[], opts: { rse?: string; signal?: AbortSignal } = {}): Promise<void> {
+  async attachDids(scope: string, dataset: string, dids: FileDid[], opts: { rse?: string; signal?: AbortSignal; probe?: boolean } = {}): Promise<void> {
     const body: Record<string, unknown> = { dids };
     if (opts.rse !== undefined) body.rse = opts.rse;
     await this.done({
       method: 'POST',
       path: `/dids/${didPath(scope, dataset)}/dids`,
-      endpoint: attachEndpoint,
+      endpoint: opts.probe === true ? attachProbeEndpoint : attachEndpoint,
       operation: opts.rse === undefined ? 'attach files to dataset' : `register on ${opts.rse} and attach to dataset`,
       subject: `${scope}:${dataset}${dids.length === 1 && dids[0] ? ` <- ${dids[0].scope}:${dids[0].name}` : ` <- ${dids.length} files`}`,
       json: body,

@@ -10,7 +10,7 @@ export { CatalogClock, type ClockOffset } from './catalog-clock.js';
 export type { ClientStats } from './client.js';
 export type { RucioClientOptions } from './client-rest.js';
 export type { ContentEntry, Did, DidInfo, FileDid, RuleInfo, RuleRequest } from './client-dids.js';
-export { attachEndpoint } from './client-dids.js';
+export { attachEndpoint, attachProbeEndpoint } from './client-dids.js';
 export type { ReplicaFile, ReplicaQuery } from './client-replicas.js';
 export type { ReplicaRecord, ReplicaPfn } from './replicas.js';
 export { rucioTimestamp } from './replicas.js';

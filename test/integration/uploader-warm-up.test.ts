@@ -1,8 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RucioClient, attachEndpoint } from '../../src/rucio/index.js';
-import { openSource, type Chunk } from '../../src/strain/index.js';
+import { RucioClient, attachEndpoint, attachProbeEndpoint, uploadFile } from '../../src/rucio/index.js';
+import { encodeChunk, openSource, type Chunk } from '../../src/strain/index.js';
 import { warmUpUploads } from '../../src/uploader/upload-warm-up.js';
 import { datasetContent, startTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -10,6 +10,13 @@ import { datasetContent, startTestStack, type TestStack } from '../helpers/stack
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+}
+
+/** DIDs of the scope whose names the warm-ups give their probes (files and datasets). */
+async function probeDids(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const did of stack.rucio.searchDids(scope, { name: 'wavefier-warm-up-probe-*', type: 'all' })) names.push(did.name);
+  return names;
 }
 
 let stack: TestStack;
@@ -28,20 +35,42 @@ afterAll(async () => {
 });
 
 describe("an upload worker's warm-up (real lake)", () => {
-  it('sends a PUT of a chunk of the run that S3 refuses: the PUT path has run, nothing is stored or registered', async () => {
+  it('sends a PUT and an attach of a chunk of the run that are refused: nothing is stored or registered', async () => {
     const objectsBefore = await filesUnder(join(stack.dir, 'lake', 's3'));
     const client = new RucioClient(stack.config);
     try {
       expect(await warmUpUploads(client, { scope, dataset, rse: 'LAKE_S3', tag: 'WARMTEST', chunk })).toBe(true);
       // One probe of a key that cannot exist, then the PUT of the chunk's bytes to another one, refused
-      // for its Content-MD5; no catalog call beyond the RSE's description.
+      // for its Content-MD5; the catalog call of an upload sent to a dataset that does not exist,
+      // counted apart from the uploads' attaches.
       expect(client.stats.storage).toEqual({ 's3 STAT': 1, 's3 PUT': 1 });
       expect(client.stats.byEndpoint).not.toHaveProperty([attachEndpoint]);
+      expect(client.stats.byEndpoint[attachProbeEndpoint]).toBe(1);
     } finally {
       await client.close();
     }
     expect(await filesUnder(join(stack.dir, 'lake', 's3'))).toEqual(objectsBefore);
     expect((await datasetContent(stack.rucio, scope, dataset)).size).toBe(0);
+    expect(await probeDids()).toEqual([]);
+  });
+
+  it('does not fail when the catalog refuses the attach otherwise, and the upload after it works', async () => {
+    stack.lake.faults.set({ catalog: [{ path: '^/dids/.+/dids$', method: 'POST', errorRate: 1, status: 503 }] });
+    const client = new RucioClient(stack.config, { retry: { attempts: 2, baseDelayMs: 10 } });
+    try {
+      expect(await warmUpUploads(client, { scope, dataset, rse: 'LAKE_S3', tag: 'WARMTEST', chunk })).toBe(true);
+      // Both attempts of the probe met the fault.
+      expect(client.stats.byEndpoint[attachProbeEndpoint]).toBe(2);
+    } finally {
+      stack.lake.faults.set({});
+      await client.close();
+    }
+    const bytes = encodeChunk(chunk, { tAvail: Date.now(), tag: 'WARMTEST' });
+    await stack.rucio.addDataset(scope, 'after-refused-warm-up');
+    await uploadFile(stack.rucio, { scope, name: 'after-refused-warm-up.hdf5', bytes, dataset: { scope, name: 'after-refused-warm-up' }, rse: 'LAKE_S3' });
+    expect([...(await datasetContent(stack.rucio, scope, 'after-refused-warm-up')).keys()]).toEqual(['after-refused-warm-up.hdf5']);
+    expect((await datasetContent(stack.rucio, scope, dataset)).size).toBe(0);
+    expect(await probeDids()).toEqual([]);
   });
 
   it('warms a storage other than S3 with the probe alone (a PUT there could store the bytes)', async () => {
