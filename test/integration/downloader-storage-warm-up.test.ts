@@ -20,7 +20,7 @@ describe("a download's storage warm-up (real lake)", () => {
       await new Promise((resolve) => setTimeout(resolve, 400));
       await stack.rucio.addDataset('wavefier', 'created-later', { rules: [{ dids: [{ scope: 'wavefier', name: 'created-later' }], copies: 1, rseExpression: 'LAKE_S3', grouping: 'DATASET' }] });
       await warming;
-      expect(client.stats.storage).toEqual({ 's3 GET': 1 });
+      expect(client.stats.storage).toEqual({ 's3 STAT': 1 });
     } finally {
       await client.close();
     }
