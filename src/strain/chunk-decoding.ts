@@ -2,9 +2,9 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { definedProps } from '../common/defined.js';
 import { InputError } from '../common/errors.js';
 import { chunkFormatVersion, littleEndian, maxTemplates, templateFor, utcLength, type ShapeFields, type Template } from './chunk-template.js';
-import { asNumber, asString, attribute, datasetValue, DiskFile, hdf5Reason, isDataset } from './hdf5.js';
+import { asNumber, asString, attributeReader, datasetValue, DiskFile, hdf5Reason, isDataset } from './hdf5.js';
 import type { Chunk } from './chunk.js';
-import type { Dataset, Group, H5File } from './hdf5.js';
+import type { H5File } from './hdf5.js';
 import { noteTransientBytes } from './memory-governor.js';
 import { scratchPath } from './scratch-files.js';
 
@@ -201,34 +201,37 @@ function decodeWithH5wasm(bytes: Uint8Array, fail: Fail): DecodedChunk {
 type Fail = (problem: string, cause?: unknown) => InputError;
 
 function readChunk(file: H5File, fail: Fail): DecodedChunk {
-  const number = (entity: Dataset | Group, name: string, where: string): number => {
-    const value = asNumber(attribute(entity, name));
+  type Attributes = ReturnType<typeof attributeReader>;
+  const number = (attributes: Attributes, name: string, where: string): number => {
+    const value = asNumber(attributes(name));
     if (value === undefined || !Number.isFinite(value)) throw fail(`${where} attribute ${name} is missing or not a number`);
     return value;
   };
-  const string = (entity: Dataset | Group, name: string, where: string): string => {
-    const value = asString(attribute(entity, name));
+  const string = (attributes: Attributes, name: string, where: string): string => {
+    const value = asString(attributes(name));
     if (value === undefined) throw fail(`${where} attribute ${name} is missing or not a string`);
     return value;
   };
-  if (attribute(file, 'wavefier_format') === undefined) throw new NotAChunkError(fail('HDF5 without the root attribute wavefier_format: not a wavefier chunk').message);
-  const formatVersion = number(file, 'wavefier_format', 'root');
+  const root = attributeReader(file);
+  if (root('wavefier_format') === undefined) throw new NotAChunkError(fail('HDF5 without the root attribute wavefier_format: not a wavefier chunk').message);
+  const formatVersion = number(root, 'wavefier_format', 'root');
   if (formatVersion !== chunkFormatVersion) {
     throw fail(`chunk format version ${formatVersion} is not supported (this wavefier reads version ${chunkFormatVersion}); upgrade wavefier`);
   }
-  const sourceKind = string(file, 'wavefier_source_kind', 'root');
+  const sourceKind = string(root, 'wavefier_source_kind', 'root');
   if (sourceKind !== 'file' && sourceKind !== 'synthetic') throw fail(`root attribute wavefier_source_kind is ${JSON.stringify(sourceKind)}`);
-  const sourceFile = asString(attribute(file, 'wavefier_source_file'));
+  const sourceFile = asString(root('wavefier_source_file'));
 
   const strain = file.get('strain/Strain');
   if (!isDataset(strain)) throw fail('no /strain/Strain dataset');
   const samples = strain.value;
   if (!(samples instanceof Float64Array)) throw fail('/strain/Strain does not hold float64 samples');
-  const xspacing = number(strain, 'Xspacing', '/strain/Strain');
+  const strainAttributes = attributeReader(strain);
+  const xspacing = number(strainAttributes, 'Xspacing', '/strain/Strain');
   const sampleRate = Math.round(1 / xspacing);
-  const npoints = number(strain, 'Npoints', '/strain/Strain');
+  const npoints = number(strainAttributes, 'Npoints', '/strain/Strain');
   if (npoints !== samples.length) throw fail(`/strain/Strain Npoints ${npoints} differs from its ${samples.length} samples`);
-  const gpsStart = number(strain, 'Xstart', '/strain/Strain');
+  const gpsStart = number(strainAttributes, 'Xstart', '/strain/Strain');
 
   const metaNumber = (key: string): number => {
     const value = asNumber(datasetValue(file, `meta/${key}`)?.value);
@@ -249,8 +252,8 @@ function readChunk(file: H5File, fail: Fail): DecodedChunk {
   const dq = datasetValue(file, 'quality/simple/DQmask')?.value;
   const dqMask = dq instanceof Uint32Array ? Array.from(dq) : undefined;
   return {
-    runId: string(file, 'wavefier_run_id', 'root'),
-    seq: number(file, 'wavefier_seq', 'root'),
+    runId: string(root, 'wavefier_run_id', 'root'),
+    seq: number(root, 'wavefier_seq', 'root'),
     gpsStart,
     duration,
     sampleRate,
@@ -259,8 +262,8 @@ function readChunk(file: H5File, fail: Fail): DecodedChunk {
     observatory: metaString('Observatory'),
     sourceKind,
     ...definedProps({ sourceFile }),
-    sourceGps: number(file, 'wavefier_source_gps', 'root'),
-    tAvail: number(file, 'wavefier_t_avail', 'root'),
+    sourceGps: number(root, 'wavefier_source_gps', 'root'),
+    tAvail: number(root, 'wavefier_t_avail', 'root'),
     ...definedProps({ dqMask }),
     formatVersion,
   };

@@ -95,6 +95,22 @@ export function attribute(entity: Dataset | Group, name: string): OutputData | u
   }
 }
 
+/**
+ * The attributes of one entity, their names listed once: `attribute(entity, name)` lists every
+ * attribute of the entity on each call (h5wasm's `attrs`), which was a quarter of a chunk's decode.
+ */
+export function attributeReader(entity: Dataset | Group): (name: string) => OutputData | undefined {
+  const names = new Set(Object.keys(entity.attrs));
+  return (name) => {
+    if (!names.has(name)) return undefined;
+    try {
+      return entity.get_attribute(name, false);
+    } catch {
+      return undefined;
+    }
+  };
+}
+
 /** The value of a small dataset, or undefined when it is absent or not a dataset. */
 export function datasetValue(root: Group, path: string): { value: OutputData | null; dataset: Dataset } | undefined {
   let entity: Entity | null;
