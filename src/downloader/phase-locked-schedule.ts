@@ -45,6 +45,8 @@ const guardUpMs = 4;
  * a stream's first chunk on a nearby lake (8–15 ms); a slower one is found by the follow-ups.
  */
 const announcedGuardMs = 8;
+/** How often the first file of an announced stream is looked for once its follow-ups are over, until it comes or the announcement is dropped. */
+const overdueFirstEveryMs = 8;
 
 type State = 'acquiring' | 'locked' | 'lost';
 
@@ -275,8 +277,10 @@ export class PhaseLockedSchedule implements PollSchedule {
     const elapsed = finishedAt - startedAt;
     // A file given up on may still come late: look for it every interval until the next prediction.
     if (this.overdue !== undefined) wait = Math.min(wait, this.options.intervalMs - elapsed);
-    // Until its first file is seen, an announced schedule polls at least as often as acquiring would: a wrong announcement costs no more than none.
-    if (awaitingFirst) wait = Math.min(wait, (this.acquiring(startedAt) ? acquireEveryMs : this.options.intervalMs) - elapsed);
+    // Until its first file is seen, an announced schedule polls at least as often as acquiring would (a
+    // wrong announcement costs no more than none), and once chunk 0 is overdue (a cold first upload)
+    // every few milliseconds: it comes any moment.
+    if (awaitingFirst) wait = Math.min(wait, (this.overdue !== undefined ? overdueFirstEveryMs : this.acquiring(startedAt) ? acquireEveryMs : this.options.intervalMs) - elapsed);
     return this.decide('predicted arrival', wait, next.k);
   }
 

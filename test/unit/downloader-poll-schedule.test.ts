@@ -366,6 +366,16 @@ describe('a stream whose schedule was announced (rehearse relays its upload\'s t
     expect(quantile(run.delays.slice(1), 0.5)).toBeLessThanOrEqual(4);
   });
 
+  it('a cold chunk 0 (visible 83 ms after its due time, past its follow-ups) is looked for every few milliseconds until it comes', () => {
+    const schedule = lockedSchedule();
+    const stream = warmStream(0).map((arrival) => (arrival.k === 0 ? { ...arrival, visible: 83 } : arrival));
+    const run = simulate(stream, schedule, toldBefore());
+    expect(run.delays[0]).toBeLessThanOrEqual(8 + pollMs);
+    expect(schedule.counters).toMatchObject({ locks: 1, losses: 0 });
+    // From the announcement to chunk 0: the prediction, its follow-ups, then a poll every 10 ms (8 + the poll).
+    expect(run.pollTimes.filter((time) => time >= -10 && time <= 83 + run.delays[0]!).length).toBeLessThanOrEqual(12);
+  });
+
   it('without the announcement the same stream waits for the acquisition polls', () => {
     // Over twenty phases of the acquisition polls against chunk 0's arrival: the announcement's 4 ms is far below their mean.
     const delays = Array.from({ length: 20 }, (_, index) => simulate(warmStream(0), lockedSchedule(), { startMs: 500 + index }).delays[0]!);
