@@ -24,12 +24,22 @@ export class PresignedUrls {
   }
 
   set(op: string, pfn: string, lifetimeSeconds: number, url: string, signedAt: number): void {
-    // Bounded: a minute of a fast stream's files; the oldest go first.
-    if (this.urls.size >= PresignedUrls.limit) {
-      const oldest = this.urls.keys().next().value;
-      if (oldest !== undefined) this.urls.delete(oldest);
+    const key = `${op} ${lifetimeSeconds} ${pfn}`;
+    // Re-inserted at the end, so that the map stays in signing order and the oldest come first.
+    this.urls.delete(key);
+    // A URL past its minute is never handed out again: dropped, so that the map holds one minute of
+    // files (60 at 1 Hz) rather than filling up to the limit over hours (~700 bytes each, ~5.5 MB
+    // full). The limit still bounds a minute of a very fast stream.
+    for (const [oldest, entry] of this.urls) {
+      if (this.urls.size < PresignedUrls.limit && signedAt - entry.signedAt < PresignedUrls.reuseMs) break;
+      this.urls.delete(oldest);
     }
-    this.urls.set(`${op} ${lifetimeSeconds} ${pfn}`, { url, signedAt });
+    this.urls.set(key, { url, signedAt });
+  }
+
+  /** URLs kept for reuse now. */
+  get size(): number {
+    return this.urls.size;
   }
 
   clear(): void {
