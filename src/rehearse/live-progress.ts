@@ -67,8 +67,6 @@ export class LiveProgress {
   private t0: number | undefined;
   private intervalMs: number | undefined;
   private readonly finishedSides = new Set<string>();
-  /** Chunks whose upload outcome the upload log has shown. */
-  private readonly uploadOutcomes = new Set<string>();
   /**
    * Download lines of chunks whose upload line is not written yet: the downloader can verify a chunk
    * before the uploader's log says it was uploaded, and counting it then would show more verified
@@ -123,7 +121,6 @@ export class LiveProgress {
     this.ledger.uploadChunk(event);
     if (event.event === 'uploaded' && event.t_uploaded !== undefined) record(this.uploadLatency, event.t_uploaded - event.t_avail);
     if (event.event !== 'retry') {
-      this.uploadOutcomes.add(event.name);
       const held = this.heldBack.get(event.name);
       this.heldBack.delete(event.name);
       for (const waiting of held ?? []) this.count(waiting);
@@ -131,7 +128,8 @@ export class LiveProgress {
   }
 
   private download(event: DownloadChunkEvent): void {
-    if (event.foreign === true || this.finishedSides.has('upload') || this.uploadOutcomes.has(event.name)) {
+    // The ledger's own state of the chunk says whether its upload line came: no set of names beside it.
+    if (event.foreign === true || this.finishedSides.has('upload') || this.ledger.hasUploadOutcome(event.name)) {
       this.count(event);
       return;
     }

@@ -25,13 +25,26 @@ export class ChunkLedger implements LogSink {
   private readonly otherRuns = new Map<string, Set<number>>();
   /** Download lines without identity about names of another dataset (another downloader's log). */
   private otherDatasetLines = 0;
+  /**
+   * One copy of each upload run id for every chunk of it: each log line parses into a string of its
+   * own, ~40 bytes per chunk kept for nothing (the live view of a rehearsal holds its ledger for the
+   * whole run).
+   */
+  private readonly runIds = new Map<string, string>();
   readonly facts: RunFacts = newRunFacts();
 
   /** `run`: the upload run reported; undefined takes every run (download logs alone). */
   constructor(private readonly run: string | undefined) {}
 
+  private sharedRun(run: string): string {
+    const shared = this.runIds.get(run);
+    if (shared !== undefined) return shared;
+    this.runIds.set(run, run);
+    return run;
+  }
+
   private create(run: string | undefined, seq: number, name: string, scope: string | undefined): ChunkState {
-    const state = new ChunkState(run, name, seq, scope);
+    const state = new ChunkState(run === undefined ? undefined : this.sharedRun(run), name, seq, scope);
     this.chunks.push(state);
     if (run !== undefined) this.index(state, run, seq);
     if (!this.byName.has(name)) this.byName.set(name, state);
@@ -108,7 +121,7 @@ export class ChunkLedger implements LogSink {
       // Seen before only by its DID (a failed or corrupted read): now it says who it is.
       const byName = this.byDid(event.name, event.scope);
       if (byName !== undefined && byName.run === undefined) {
-        byName.run = run;
+        byName.run = this.sharedRun(run);
         byName.seq = seq;
         this.index(byName, run, seq);
         return byName;
@@ -180,6 +193,12 @@ export class ChunkLedger implements LogSink {
 
   runEvent(event: RunEvent, time: number | undefined, order: number): void {
     recordRunEvent(this.facts, this.run, event, time, order);
+  }
+
+  /** Whether the upload log gave the chunk of this name an outcome (uploaded, failed or skipped; a retry is none). */
+  hasUploadOutcome(name: string): boolean {
+    const state = this.byName.get(name);
+    return state !== undefined && state.uploads + state.uploadFailures + state.uploadSkips > 0;
   }
 
   /** Chunks of the run the logs mention (not counting foreign files nor other runs' chunks). */
