@@ -19,8 +19,12 @@ export interface LocalFile {
  * nothing is overwritten.
  */
 export class LocalPaths {
-  /** By name, and by local path (folded on a case-insensitive destination): the DID that holds it. */
+  /**
+   * By name, the scope of the DID that holds it: a short string JSON parsing already shares, where
+   * the DID was a string of its own per file (~64 bytes a chunk over a whole run).
+   */
   private readonly byName = new Map<string, string>();
+  /** By local path (folded on a case-insensitive destination): the DID that holds it. */
   private readonly byPath = new Map<string, string>();
 
   constructor(private readonly foldCase: boolean) {}
@@ -31,16 +35,16 @@ export class LocalPaths {
    */
   claim(file: LocalFile, where: string): string | undefined {
     const did = didOf(file.scope, file.name);
-    const byName = this.byName.get(file.name);
-    if (byName !== undefined && byName !== did) {
-      return `${did} has the same name as ${byName}, already taken by this download: one dataset cannot be downloaded with two files of one name; ${did} is not downloaded`;
+    const scopeOfName = this.byName.get(file.name);
+    if (scopeOfName !== undefined && scopeOfName !== file.scope) {
+      return `${did} has the same name as ${didOf(scopeOfName, file.name)}, already taken by this download: one dataset cannot be downloaded with two files of one name; ${did} is not downloaded`;
     }
     const key = file.relativePath === undefined ? undefined : this.foldCase ? file.relativePath.toLowerCase() : file.relativePath;
     const byPath = key === undefined ? undefined : this.byPath.get(key);
     if (byPath !== undefined && byPath !== did) {
       return `${did} would be written to ${where}, already the file of ${byPath}${this.foldCase ? ' (the destination ignores case)' : ''}: not writing one over the other; ${did} is not downloaded`;
     }
-    this.byName.set(file.name, did);
+    this.byName.set(file.name, file.scope);
     if (key !== undefined) this.byPath.set(key, did);
     return undefined;
   }
