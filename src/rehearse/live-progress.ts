@@ -156,7 +156,7 @@ export class LiveProgress {
     const finished = this.finishedSides.has('upload') && this.finishedSides.has('download');
     // While the run goes on, the report's definitions as if it stopped now: an uploaded chunk not
     // yet verified is in flight (the download queue) within the report's grace, missing after it.
-    const { integrity } = this.ledger.finish(true, true, finished ? undefined : at);
+    const { integrity } = this.ledger.finish(true, true, finished ? undefined : at, true);
     const scheduled = this.schedule.scheduled;
     const outcomes = integrity.uploaded + integrity.failedUploads + integrity.skipped;
     const intervalMs = this.intervalMs ?? this.schedule.intervalMs;

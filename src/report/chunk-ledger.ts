@@ -214,10 +214,11 @@ export class ChunkLedger implements LogSink {
   /**
    * Reconciles every chunk; `haveUploadLog` says whether "not in the upload log" means anything,
    * `haveDownloadLog` whether a chunk can be in flight to a downloader. `asOf`: a run looked at
-   * while it runs (the live view), as if it stopped at that time.
+   * while it runs (the live view), as if it stopped at that time. `countsOnly`: the integrity
+   * counts and lists without the listing and the latency samples (see summariseLedger).
    */
-  finish(haveUploadLog: boolean, haveDownloadLog: boolean, asOf?: number): LedgerResult {
+  finish(haveUploadLog: boolean, haveDownloadLog: boolean, asOf?: number, countsOnly = false): LedgerResult {
     const { run, chunks, foreign, otherRuns, otherDatasetLines, facts } = this;
-    return summariseLedger({ run, chunks, foreign, otherRuns, otherDatasetLines, facts }, haveUploadLog, haveDownloadLog, asOf);
+    return summariseLedger({ run, chunks, foreign, otherRuns, otherDatasetLines, facts }, haveUploadLog, haveDownloadLog, asOf, countsOnly);
   }
 }

@@ -5,6 +5,8 @@ import { writeSyntheticRun } from '../../tools/fixtures/synthetic-logs.js';
 import { LiveProgress } from '../../src/rehearse/live-progress.js';
 import { progressEvent, renderBlock, renderLine } from '../../src/rehearse/live-view.js';
 import { buildReport } from '../../src/report/index.js';
+import { ChunkLedger } from '../../src/report/chunk-ledger.js';
+import { classifyLogLine } from '../../src/report/log-reader.js';
 import { scratchDirPerTest } from '../helpers/scratch.js';
 
 const scratch = scratchDirPerTest('live-progress');
@@ -81,5 +83,60 @@ describe('the live view counts as the report does', () => {
     await appendFile(files.upload, uploadLines.slice(tenth + 1).join('\n') + '\n');
     const end = await progress.poll();
     expect(end).toMatchObject({ finished: true, uploaded: 20, verified: 20, missing: 0 });
+  });
+});
+
+describe("the live view's counts-only ledger summary", () => {
+  it('counts exactly what the full summary counts, for a run with every kind of chunk, read in part and in full, at any time', async () => {
+    const source = await writeSyntheticRun({
+      logDir: join(scratch.path, 'kinds'),
+      run: 'kinds-run',
+      chunks: 120,
+      missing: [3, 90],
+      corrupted: [5],
+      recovered: [6, 40],
+      failedUploads: [7],
+      skipped: [{ seq: 9, reason: 'gap' }],
+      late: [11],
+      duplicateUploads: [12],
+      downloadStopsAfterMs: 80_000,
+    });
+    const lines = {
+      upload: (await readFile(source.uploadFiles[0] ?? '', 'utf8')).split('\n'),
+      download: (await readFile(source.downloadFile ?? '', 'utf8')).split('\n'),
+    };
+    // Two more kinds: verified then found corrupted (not delivered), and verified although its upload failed.
+    const verifiedLine = (seq: number): Record<string, unknown> => {
+      const found = lines.download.map((text) => (text.trim() === '' ? {} : (JSON.parse(text) as Record<string, unknown>))).find((record) => record.event === 'verified' && record.seq === seq);
+      if (found === undefined) throw new Error(`no verified line for seq ${seq}`);
+      return found;
+    };
+    const later = verifiedLine(20);
+    lines.download.push(JSON.stringify({ ...later, event: 'corrupted', t_verified: undefined, t_downloaded: (later.t_verified as number) + 5_000, time: (later.time as number) + 5_000 }));
+    const failed = verifiedLine(8);
+    // Joined on run and seq: chunk 7's upload failed for good, yet this line says it was verified.
+    lines.download.push(JSON.stringify({ ...failed, seq: 7 }));
+    for (const share of [0.3, 0.7, 1]) {
+      const ledger = new ChunkLedger('kinds-run');
+      let order = 0;
+      for (const side of ['upload', 'download'] as const) {
+        for (const text of lines[side].slice(0, Math.floor(lines[side].length * share))) {
+          const line = classifyLogLine(side, text);
+          if (line.kind === 'upload') ledger.uploadChunk(line.event);
+          else if (line.kind === 'download') ledger.downloadChunk(line.event, order++);
+          else if (line.kind === 'run') ledger.runEvent(line.event, line.time, order++);
+        }
+      }
+      const full = ledger.finish(true, true);
+      for (const asOf of [undefined, full.completion.downloadStoppedAt, Date.parse('2030-01-01T00:00:00Z')]) {
+        const counted = ledger.finish(true, true, asOf, true);
+        const whole = ledger.finish(true, true, asOf);
+        expect(counted.integrity).toEqual(whole.integrity);
+        expect(counted.completion).toEqual(whole.completion);
+        expect(counted.listing).toEqual([]);
+        expect(counted.samples.total).toHaveLength(0);
+      }
+      if (share === 1) expect(full.integrity).toMatchObject({ missing: 2, corrupted: 2, recovered: 2, failedUploads: 1, skipped: 1, late: 1, duplicateUploads: 1 });
+    }
   });
 });
