@@ -285,6 +285,16 @@ describe('phase-locked polling on recorded and altered arrival sequences', () =>
     expect(run.p50).toBeLessThan(run.plainP50 / 2);
   });
 
+  it('one late chunk at 1 Hz: looked for every interval after its follow-ups, while the next one is still polled for when it is due', () => {
+    const late = at1Hz.map((arrival) => (arrival.k === 10 ? { ...arrival, visible: arrival.visible + 700 } : arrival));
+    const run = compare(late, 5);
+    expect(run.schedule.counters).toMatchObject({ locks: 1, losses: 0 });
+    // Found by the interval polls after its follow-ups (half a period), not by chunk 11's poll.
+    expect(run.locked.delays[10]).toBeLessThanOrEqual(250 + pollMs);
+    // Those early polls do not move chunk 11's prediction on to chunk 12's time.
+    expect(run.locked.delays[11]).toBeLessThanOrEqual(quantile(run.locked.delays.slice(5), 0.9));
+  });
+
   it('irregular: two producers with their own timelines, arriving at random, fall back to the plain interval', () => {
     const next = random(11);
     const arrivals: Arrival[] = [];
