@@ -66,8 +66,13 @@ export const runSettingsSchema = z.object({
 });
 export type RunSettings = z.infer<typeof runSettingsSchema>;
 
-/** Chunk 0 of a new run is due this long after the run is set up (enough to enqueue the first job). */
-const startLeadMs = 20;
+/**
+ * Chunk 0 of a new run is due this long after its schedule is fixed: enough for what comes before
+ * the first job is queued (the run's state in Redis, its log lines, the event pump, the pacer).
+ * With 20 ms, chunk 0 of a rehearsal at load 5-9 was queued 4-14 ms after it was due (later chunks
+ * 1 ms), which its upload latency and pacing error carried.
+ */
+const startLeadMs = 100;
 
 /** Chunks in `durationMs` of data cut into periods of `periodMs`: only whole chunks count. */
 export function chunkCount(request: { count?: number | undefined; durationMs?: number | undefined }, periodMs: number): number | undefined {
