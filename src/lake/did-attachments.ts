@@ -8,12 +8,34 @@ export function scopeExists(context: LakeContext): (scope: string) => boolean {
   return (scope) => context.identity.hasScope(scope);
 }
 
+/**
+ * Rucio checks an attachment against its JSON schema (api/did.py `validate_schema`) before it looks
+ * anything up, and neither attach view (flaskapi v1 dids.py Attachment, Attachments) catches the
+ * InvalidObject this raises: a request it cannot take (no DIDs, a malformed name or checksum) is a
+ * 500 with that class, where most other views answer 400.
+ */
+function schemaChecked<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof RucioApiError && error.exceptionClass === 'InvalidObject') throw new RucioApiError(500, error.exceptionClass, error.message);
+    throw error;
+  }
+}
+
+/** The first line of Rucio's message (the rest is jsonschema's dump of the schema). */
+const tooFewDids = (schema: 'attachment' | 'attachments'): RucioApiError => rucioErrors.invalidObject(`Problem validating ${schema} : [] is too short`);
+
 /** `POST /dids/{s}/{n}/dids`: attach children to one collection. */
 export async function attach(request: RouteRequest, context: LakeContext): Promise<void> {
   const [scope = '', name = ''] = request.params;
-  const body = parseOrInvalid(attachSchema, parseJsonObject(await request.body()), 'dids');
+  const raw = parseJsonObject(await request.body());
+  const { body, children } = schemaChecked(() => {
+    const parsed = parseOrInvalid(attachSchema, raw, 'dids');
+    if (parsed.dids.length === 0) throw tooFewDids('attachment');
+    return { body: parsed, children: parsed.dids.map(toFileSpec) };
+  });
   const rse = body.rse ?? undefined;
-  const children = body.dids.map(toFileSpec);
   // Rucio looks the collection up before the RSE: an unknown dataset is a 404 DataIdentifierNotFound.
   context.catalog.getDid(scope, name);
   if (rse !== undefined) getRse(context, rse);
@@ -24,18 +46,22 @@ export async function attach(request: RouteRequest, context: LakeContext): Promi
 /** `POST /dids/attachments`: attach to several collections in one transaction. */
 export async function bulkAttach(request: RouteRequest, context: LakeContext): Promise<void> {
   const raw = parseJson(await request.body());
-  if (typeof raw !== 'object' || raw === null) throw rucioErrors.invalidObject('Problem validating attachments: body must be a list or an object');
-  const body = parseOrInvalid(attachmentsSchema, raw, 'attachments');
-  const attachments = Array.isArray(body) ? body : body.attachments;
-  const ignoreDuplicate = Array.isArray(body) ? false : body.ignore_duplicate === true;
-  const prepared = attachments.map((attachment) => {
-    const rse = attachment.rse ?? undefined;
-    if (rse !== undefined) getRse(context, rse);
-    return { scope: attachment.scope, name: attachment.name, rse, children: attachment.dids.map(toFileSpec) };
+  if (typeof raw !== 'object' || raw === null) throw new RucioApiError(400, 'TypeError', 'body must be a json dictionary or list');
+  if (!Array.isArray(raw) && !('attachments' in raw)) throw rucioErrors.missingKey('attachments');
+  const { attachments, ignoreDuplicate } = schemaChecked(() => {
+    const body = parseOrInvalid(attachmentsSchema, raw, 'attachments');
+    const list = Array.isArray(body) ? body : body.attachments;
+    // An empty list is no attachment at all, which Rucio's schema check lets through (201): an attachment without DIDs it refuses.
+    if (list.some((attachment) => attachment.dids.length === 0)) throw tooFewDids('attachments');
+    return {
+      attachments: list.map((attachment) => ({ scope: attachment.scope, name: attachment.name, rse: attachment.rse ?? undefined, children: attachment.dids.map(toFileSpec) })),
+      ignoreDuplicate: Array.isArray(body) ? false : body.ignore_duplicate === true,
+    };
   });
+  for (const attachment of attachments) if (attachment.rse !== undefined) getRse(context, attachment.rse);
   try {
     context.catalog.transaction(() => {
-      for (const item of prepared) {
+      for (const item of attachments) {
         context.catalog.attach(item.scope, item.name, item.children, request.account, { rse: item.rse, ignoreDuplicate }, scopeExists(context));
       }
     });

@@ -211,8 +211,10 @@ export class DidCalls extends RseCalls {
    * file and its replica on that RSE as AVAILABLE, in the same transaction (the Tier-0 path): the
    * one catalog call per uploaded chunk. After an uncertain failure the attachment is read back.
    * `probe`: a warm-up's request, counted under attachProbeEndpoint.
+   * No DIDs is nothing to do and sends nothing: Rucio refuses an attach of none (500 InvalidObject).
    */
   async attachDids(scope: string, dataset: string, dids: FileDid[], opts: { rse?: string; signal?: AbortSignal; probe?: boolean } = {}): Promise<void> {
+    if (dids.length === 0) return;
     const body: Record<string, unknown> = { dids };
     if (opts.rse !== undefined) body.rse = opts.rse;
     await this.done({

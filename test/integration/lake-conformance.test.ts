@@ -419,15 +419,16 @@ describe('bad requests get Rucio answers, never a crash', () => {
     await expectRucioError(await lake.rucio(`/dids/user.root/${'n'.repeat(251)}`, { method: 'POST', body: json({ type: 'DATASET' }) }), 400, 'InvalidObject');
     await expectRucioError(await lake.rucio('/dids/no.such.scope/ds', { method: 'POST', body: json({ type: 'DATASET' }) }), 404, 'ScopeNotFound');
     await expectRucioError(await lake.rucio('/dids/user.root/ds1', { method: 'POST', body: json({ type: 'FILE' }) }), 400, 'InvalidObject');
+    // The attach views do not catch the InvalidObject of Rucio's schema check: a 500, where adding a DID answers 400 (above).
     await expectRucioError(
       await lake.rucio('/dids/user.root/ds1/dids', { method: 'POST', body: json({ rse: 'LAKE_S3', dids: [file('f.bad', '7b304b2')] }) }),
-      400,
+      500,
       'InvalidObject',
       /adler32/,
     );
     await expectRucioError(
       await lake.rucio('/dids/user.root/ds1/dids', { method: 'POST', body: json({ rse: 'LAKE_S3', dids: [file('f.bad', '27b304b2', { md5: 'xyz' })] }) }),
-      400,
+      500,
       'InvalidObject',
       /md5/,
     );
@@ -446,6 +447,29 @@ describe('bad requests get Rucio answers, never a crash', () => {
       404,
       'DataIdentifierNotFound',
     );
+  });
+
+  it('refuses an attach of no DIDs like Rucio (500 InvalidObject, before looking anything up); takes an empty bulk list as nothing to do', async () => {
+    const content = async (): Promise<string> => (await lake.rucio('/dids/user.root/ds1/dids')).text();
+    const before = await content();
+    for (const body of [{ dids: [] }, { rse: 'LAKE_S3', dids: [] }]) {
+      await expectRucioError(await lake.rucio('/dids/user.root/ds1/dids', { method: 'POST', body: json(body) }), 500, 'InvalidObject', 'Problem validating attachment : [] is too short');
+    }
+    await expectRucioError(await lake.rucio('/dids/user.root/nods/dids', { method: 'POST', body: json({ dids: [] }) }), 500, 'InvalidObject', 'Problem validating attachment : [] is too short');
+    const withEmpty = [
+      { scope: 'user.root', name: 'ds1', dids: [{ scope: 'user.root', name: 'file1.txt' }] },
+      { scope: 'user.root', name: 'ds3', dids: [] },
+    ];
+    for (const body of [withEmpty, { attachments: withEmpty, ignore_duplicate: true }]) {
+      await expectRucioError(await lake.rucio('/dids/attachments', { method: 'POST', body: json(body) }), 500, 'InvalidObject', 'Problem validating attachments : [] is too short');
+    }
+    for (const body of [[], { attachments: [] }]) {
+      const response = await lake.rucio('/dids/attachments', { method: 'POST', body: json(body) });
+      expect([response.status, await response.text()]).toEqual([201, 'Created']);
+    }
+    await expectRucioError(await lake.rucio('/dids/attachments', { method: 'POST', body: json({ ignore_duplicate: true }) }), 400, 'KeyError', "'attachments' not defined");
+    await expectRucioError(await lake.rucio('/dids/attachments', { method: 'POST', body: json('x') }), 400, 'TypeError', 'body must be a json dictionary or list');
+    expect(await content()).toBe(before);
   });
 
   it('answers unknown paths with 404 and wrong methods with 405', async () => {

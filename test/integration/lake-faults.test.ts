@@ -52,7 +52,8 @@ describe('catalog faults', () => {
   it('answers a burst of 503s with a Rucio-like body, then recovers', async () => {
     const before = lake.faults.counters().catalog.errors;
     lake.faults.set({ catalog: [{ path: '^/dids/', method: 'POST', errorBurst: 2, status: 503 }] });
-    const body = JSON.stringify({ dids: [] });
+    // A request the catalog takes once the burst is over (Rucio refuses an attach of no DIDs).
+    const body = JSON.stringify({ rse: 'LAKE_POSIX', dids: [{ scope: 'wavefier', name: 'faulty-1.bin', bytes: 5, adler32: '05c801f0' }] });
     const first = await lake.rucio('/dids/wavefier/faulty/dids', { method: 'POST', body });
     expect(first.status).toBe(503);
     expect(first.headers.get('exceptionclass')).toBe('ResourceTemporaryUnavailable');

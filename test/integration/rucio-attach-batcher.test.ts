@@ -265,4 +265,24 @@ describe('AttachBatcher', () => {
     expect(batcher.stats).toEqual({ requests: 2, batchedFiles: 2, fallbacks: 0 });
     expect(await contentNames(dataset)).toEqual([0, 1, 3].map((i) => files[i]!.name).sort());
   });
+
+  it('never sends an attach of no DIDs, which Rucio refuses: not when every waiting caller gave up, nor when asked for none', async () => {
+    const dataset = await newDataset();
+    const gated = gatedFirstAttach(client);
+    const batcher = new AttachBatcher(gated.client);
+    const before = attachRequests();
+    const files = Array.from({ length: 3 }, (_, i) => fileDid(`${dataset.name}-f${i}`));
+    const abort = new AbortController();
+    const outcomes = files.map((file, i) => batcher.attach(dataset, file, { rse: 'LAKE_S3', ...(i > 0 ? { signal: abort.signal } : {}) }));
+    abort.abort(new Error('stopped by the test'));
+    await Promise.allSettled(outcomes.slice(1));
+    gated.release();
+    await outcomes[0];
+    expect(batcher.waiting).toBe(0);
+    expect(batcher.stats).toEqual({ requests: 1, batchedFiles: 0, fallbacks: 0 });
+    await client.attachDids(dataset.scope, dataset.name, [], { rse: 'LAKE_S3' });
+    await client.attachDids(dataset.scope, dataset.name, []);
+    expect(attachRequests() - before).toBe(1);
+    expect(await contentNames(dataset)).toEqual([files[0]!.name]);
+  });
 });

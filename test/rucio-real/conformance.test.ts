@@ -166,6 +166,21 @@ async function sameAnswer(method: string, path: string, options: { body?: unknow
   return a!;
 }
 
+/**
+ * For refusals whose message goes on with a dump of Rucio's JSON schema after its first line (jsonschema's
+ * report, not behaviour): the same status, class and content type, and the same first line unless
+ * `firstLine` is false (the lake words a pattern failure its own way).
+ */
+async function sameFailure(method: string, path: string, body: unknown, options: { firstLine?: boolean } = {}): Promise<void> {
+  const answers = await Promise.all([rucio, lake].map(async (target) => restCall(target, await token(target), method, path, { body })));
+  const [a, b] = answers.map(({ status, exceptionClass, contentType, body: error }) => {
+    const message = (error as { ExceptionMessage?: unknown } | undefined)?.ExceptionMessage;
+    const firstLine = typeof message === 'string' ? message.split('\n')[0] : message;
+    return { status, exceptionClass, contentType, ...(options.firstLine === false ? {} : { firstLine }) };
+  });
+  expect.soft(b, `${method} ${path} ${JSON.stringify(body)}`).toEqual(a);
+}
+
 /** The client's log lines, without the threads' interleaving (sorted). */
 const logLines: Select = (r) => r.stderr.split('\n').filter((line) => line.trim() !== '').sort().join('\n');
 
@@ -339,6 +354,22 @@ describe('the REST calls wavefier makes, on both', { timeout: 240_000 }, () => {
     await sameAnswer('GET', `/rses/LAKE_POSIX/lfns2pfns?lfn=${encodeURIComponent(`wavefier:${file.name}`)}&lfn=${encodeURIComponent('user.root:x.bin')}`);
     await sameAnswer('GET', '/accounts/root/scopes/');
     await sameAnswer('GET', '/scopes/');
+  });
+
+  it('an attach of no DIDs (refused by the schema check, before any lookup), an empty bulk list, a bulk body without attachments', async () => {
+    await sameAnswer('POST', '/dids/wavefier/conf-empty', { body: { type: 'DATASET' } });
+    await sameFailure('POST', '/dids/wavefier/conf-empty/dids', { dids: [] });
+    await sameFailure('POST', '/dids/wavefier/conf-empty/dids', { rse: 'LAKE_POSIX', dids: [] });
+    await sameFailure('POST', '/dids/wavefier/no-such-dataset/dids', { dids: [] });
+    await sameFailure('POST', '/dids/wavefier/conf-empty/dids', { rse: 'LAKE_POSIX', dids: [{ ...file, name: 'conf-empty-1.bin', adler32: '5c801f0' }] }, { firstLine: false });
+    const withEmpty = [{ scope: 'wavefier', name: 'conf-empty', dids: [] }];
+    await sameFailure('POST', '/dids/attachments', withEmpty);
+    await sameFailure('POST', '/dids/attachments', { attachments: withEmpty, ignore_duplicate: true });
+    await sameAnswer('POST', '/dids/attachments', { body: [] });
+    await sameAnswer('POST', '/dids/attachments', { body: { attachments: [] } });
+    await sameAnswer('POST', '/dids/attachments', { body: { ignore_duplicate: true } });
+    await sameAnswer('POST', '/dids/attachments', { body: '"x"' });
+    await sameAnswer('GET', '/dids/wavefier/conf-empty/dids');
   });
 
   it('a user scope: the naming convention\'s project on the dataset and on the files registered into it', async () => {
