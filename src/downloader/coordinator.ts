@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { definedProps } from '../common/defined.js';
+import { errorMessage } from '../common/errors.js';
 import type { ReplicaRecord } from '../rucio/index.js';
 import type { ChunkExecutor, PendingChunk } from './chunk-executor.js';
 import { downloadJobFor, downloadJobId, type JobSettings, type WorkerAnswer } from './download-job.js';
@@ -26,6 +27,20 @@ export interface CoordinatorOptions {
   /** Told after each chunk that is done with (verified or given up on), once it is no longer pending. */
   onSettled?: () => void;
   now: () => number;
+}
+
+/**
+ * A poll's chunks could not all be handed out: `notQueued` are those to offer again (a chunk refused
+ * for good, or answered before the failure showed, is not among them).
+ */
+export class DispatchFailure extends Error {
+  constructor(
+    cause: unknown,
+    readonly notQueued: readonly ReplicaRecord[],
+  ) {
+    super(errorMessage(cause), { cause });
+    this.name = 'DispatchFailure';
+  }
 }
 
 /** A corrupted chunk is read again after this times the number of corruptions seen so far. */
@@ -60,11 +75,18 @@ export class Coordinator {
     try {
       await executor.add(replicas.map((replica) => ({ data: downloadJobFor(jobs, replica, tDetected, 0), delayMs: 0 })));
     } catch (error) {
+      // A failed add may have reached Redis before its reply was lost (a connection reset): a worker
+      // may have answered for some of these chunks already. Those are done and must not be offered
+      // again (it would verify and log them twice); the rest were not queued, as far as anyone knows.
+      const notQueued: ReplicaRecord[] = [];
       for (const replica of replicas) {
+        const pending = this.pending.get(replica.name);
+        if (pending === undefined || pending.corruptions !== 0) continue;
         this.pending.delete(replica.name);
         this.names.delete(this.jobIdOf(replica.name, 0));
+        notQueued.push(replica);
       }
-      throw error;
+      throw new DispatchFailure(error, notQueued);
     }
     this.options.stats.detected += replicas.length;
   }

@@ -4,7 +4,7 @@ import { errorMessage } from '../common/errors.js';
 import type { EventLog } from '../common/event-log.js';
 import type { Output } from '../common/output.js';
 import { rucioNotFound } from '../rucio/index.js';
-import type { Coordinator } from './coordinator.js';
+import { DispatchFailure, type Coordinator } from './coordinator.js';
 import type { ChunkExecutor } from './chunk-executor.js';
 import type { DatasetPoller, PollResult } from './poller.js';
 import type { PollSchedule } from './poll-schedule.js';
@@ -110,8 +110,9 @@ async function afterPoll(options: PollLoopOptions, result: PollResult, startedAt
   try {
     await coordinator.dispatch(result.fresh, now());
   } catch (error) {
-    // Not queued (BullMQ adds a batch in one transaction): the next poll offers them again.
-    for (const left of result.fresh) poller.forget(left);
+    // Not queued (BullMQ adds a batch in one transaction): the next poll offers them again, except
+    // those already answered or refused (the failure says which).
+    for (const left of error instanceof DispatchFailure ? error.notQueued : result.fresh) poller.forget(left);
     throw error;
   }
   if (result.fresh.length > 0) stats.lastNewAt = now();

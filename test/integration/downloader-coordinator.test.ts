@@ -8,7 +8,8 @@ import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEventLog, type EventLog } from '../../src/common/event-log.js';
 import { Output } from '../../src/common/output.js';
-import { Coordinator } from '../../src/downloader/coordinator.js';
+import { Coordinator, DispatchFailure } from '../../src/downloader/coordinator.js';
+import type { ChunkExecutor } from '../../src/downloader/chunk-executor.js';
 import { QueueExecutor } from '../../src/downloader/queue-executor.js';
 import { downloadJobId, parseDownloadJob, type CorruptedOutcome, type CorruptReadRecord, type InvalidOutcome, type JobSettings, type VerifiedOutcome, type WorkerAnswer } from '../../src/downloader/download-job.js';
 import { LocalPaths } from '../../src/downloader/local-paths.js';
@@ -339,3 +340,45 @@ describe('lost-job watchdog (real Redis and BullMQ)', () => {
     expect(coordinator.pending.size).toBe(3);
   });
 });
+
+describe('download coordinator: an add whose reply was lost', () => {
+  it('offers again only the chunks neither answered nor refused when the add fails after a worker answered some', async () => {
+    const stats = new DownloadStats(Date.now());
+    const real = new QueueExecutor(queue, redis, jobs, log, Date.now);
+    // The real queue takes the jobs and a worker answers for `a` before the add's reply is lost (a
+    // connection reset while Redis restarts): what the soak saw once.
+    const executor: ChunkExecutor = {
+      ...bindAll(real),
+      add: async (added) => {
+        await real.add(added);
+        coordinator.completed({ ...verified(Date.now()), name: 'a', corruptions: 0, attempt: 1 });
+        throw new Error('Command aborted due to connection close');
+      },
+    };
+    const paths = new LocalPaths(false);
+    // Called once the add is under way, after the coordinator exists.
+    const coordinator: Coordinator = new Coordinator({ executor, jobs, corruptionRetries: 1, outcomes: new OutcomeLog(log, output), stats, paths, now: Date.now });
+    // `b` is held by another DID already: refused for good before anything is queued.
+    expect(paths.claim({ scope: 'other', name: 'b', relativePath: undefined }, '')).toBeUndefined();
+    const failure: unknown = await coordinator.dispatch([replica('a'), replica('b'), replica('c')], 1_700_000_000_000).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DispatchFailure);
+    expect((failure as DispatchFailure).message).toBe('Command aborted due to connection close');
+    expect((failure as DispatchFailure).notQueued.map((left) => left.name)).toEqual(['c']);
+    expect([...coordinator.pending.keys()]).toEqual([]);
+    expect(stats).toMatchObject({ verified: 1, failedFinal: 1 });
+    expect((await logLines()).map((line) => line.event).sort()).toEqual(['failed', 'verified']);
+  });
+});
+
+/** The executor's methods, bound to it, so that a test can replace one of them. */
+function bindAll(executor: QueueExecutor): ChunkExecutor {
+  return {
+    attach: (target) => executor.attach(target),
+    add: (added) => executor.add(added),
+    check: () => executor.check(),
+    whenReady: (signal) => executor.whenReady(signal),
+    readyNote: () => executor.readyNote(),
+    verifiedBy: () => executor.verifiedBy(),
+    stopTaking: () => executor.stopTaking(),
+  };
+}
