@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { definedProps } from '../../../src/common/defined.js';
 import { startWavefier, type ChildResult, type RunningChild } from '../../../src/rehearse/index.js';
-import type { LatencyStats } from '../../../src/report/index.js';
+import type { Integrity, LatencyStats } from '../../../src/report/index.js';
 import type { Metric } from '../types.js';
 
 /**
@@ -96,4 +96,9 @@ export function latencyMetrics(
     metric('p99', value((s) => s.p99), targets.p99),
     ...(withMax || targets.max !== undefined ? [metric('max', value((s) => s.max), targets.max)] : []),
   ];
+}
+
+/** Chunks of `scheduled` not accounted for: a run cut short by its deadline must not pass, so chunks in flight at the stop count as lost. */
+export function chunksLost(integrity: Integrity, scheduled: number): number {
+  return integrity.missing + integrity.unaccounted + integrity.failedUploads + integrity.downloadFailures + integrity.inFlight + (scheduled - integrity.scheduled);
 }

@@ -1,10 +1,9 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { startWavefier } from '../../../src/rehearse/index.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
-import { describe, latencyMetrics, round } from './helpers.js';
+import { chunksLost, latencyMetrics, round } from './helpers.js';
 import { rehearsalReport } from './latency.js';
-import { TreeMemorySampler, rehearsalRole } from './process-memory.js';
+import { sampledRehearsal } from './process-memory.js';
 
 const count = 14_400;
 const rateFactor = 60;
@@ -25,23 +24,13 @@ const growthTargetMbPerMin = 5;
 async function run(context: BenchContext): Promise<Metric[]> {
   const loadBefore = loadavg()[0] ?? Number.NaN;
   const logDir = join(context.workDir, 'logs');
-  const tail: string[] = [];
   const args = ['rehearse', '--count', String(count), '--rate-factor', String(rateFactor), '--keep', 'none', '--no-plots', '--log-dir', logDir, '--deadline', '8m'];
   context.log(`wavefier ${args.join(' ')} (about ${Math.round(count / rateFactor / 60)} minutes)`);
-  const child = startWavefier('rehearse', args, { ...process.env }, (_label, line) => {
-    tail.push(line);
-    if (tail.length > 20) tail.shift();
-  });
-  const pid = child.process.pid;
-  if (pid === undefined) throw new Error('wavefier rehearse did not start');
-  const sampler = new TreeMemorySampler(pid, rehearsalRole);
-  sampler.start(sampleEveryMs);
-  const result = await child.done.finally(() => sampler.stop());
+  const { result, sampler } = await sampledRehearsal(args, sampleEveryMs);
   const loadAfter = loadavg()[0] ?? Number.NaN;
-  if (result.code !== 0) throw new Error(`wavefier rehearse exited with ${describe(result)}: ${tail.join(' / ')}`);
   const { report } = await rehearsalReport(result);
   const { integrity, latency } = report;
-  const lost = integrity.missing + integrity.unaccounted + integrity.failedUploads + integrity.downloadFailures + integrity.inFlight + (count - integrity.scheduled);
+  const lost = chunksLost(integrity, count);
 
   const transfer = sampler.lifetime('upload');
   const metrics: Metric[] = [

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { slope } from './helpers.js';
+import { startWavefier, type ChildResult } from '../../../src/rehearse/index.js';
+import { describe, slope } from './helpers.js';
 
 /**
  * Resident memory of a process tree over time, from /proc (Linux only). Each tick lists the
@@ -237,4 +238,25 @@ export function rehearsalRole(command: string): string {
   if (/\bwavefier\b.*\bupload\b/.test(command)) return 'upload';
   if (/\bwavefier\b.*\bdownload\b/.test(command)) return 'download';
   return command.split(' ')[0] ?? '?';
+}
+
+/**
+ * `wavefier rehearse <args>` (the built executable) with every process under it sampled from /proc
+ * every `everyMs`; throws with its last lines of output unless it exits 0. `wallMs`: spawn to exit.
+ */
+export async function sampledRehearsal(args: readonly string[], everyMs: number): Promise<{ result: ChildResult; sampler: TreeMemorySampler; wallMs: number }> {
+  const tail: string[] = [];
+  const started = performance.now();
+  const child = startWavefier('rehearse', args, { ...process.env }, (_label, line) => {
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+  });
+  const pid = child.process.pid;
+  if (pid === undefined) throw new Error('wavefier rehearse did not start');
+  const sampler = new TreeMemorySampler(pid, rehearsalRole);
+  sampler.start(everyMs);
+  const result = await child.done.finally(() => sampler.stop());
+  const wallMs = performance.now() - started;
+  if (result.code !== 0) throw new Error(`wavefier rehearse exited with ${describe(result)}: ${tail.join(' / ')}`);
+  return { result, sampler, wallMs };
 }

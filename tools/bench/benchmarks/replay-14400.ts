@@ -1,11 +1,10 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { startWavefier } from '../../../src/rehearse/index.js';
 import { buildReport } from '../../../src/report/index.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
 import { downloadLogFile } from '../../../src/common/log-records.js';
-import { describe, latencyMetrics, readJsonLines, round } from './helpers.js';
-import { TreeMemorySampler, rehearsalRole } from './process-memory.js';
+import { chunksLost, latencyMetrics, readJsonLines, round } from './helpers.js';
+import { sampledRehearsal } from './process-memory.js';
 
 const count = 14_400;
 const sampleEveryMs = 500;
@@ -21,29 +20,16 @@ const wallTargetS = 30;
 async function run(context: BenchContext): Promise<Metric[]> {
   const loadBefore = loadavg()[0] ?? Number.NaN;
   const logDir = join(context.workDir, 'logs');
-  const tail: string[] = [];
   const args = ['rehearse', '--count', String(count), '--as-fast-as-possible', '--keep', 'none', '--no-plots', '--log-dir', logDir, '--deadline', '10m'];
   context.log(`wavefier ${args.join(' ')}`);
-  const started = performance.now();
-  const child = startWavefier('rehearse', args, { ...process.env }, (_label, line) => {
-    tail.push(line);
-    if (tail.length > 20) tail.shift();
-  });
-  const pid = child.process.pid;
-  if (pid === undefined) throw new Error('wavefier rehearse did not start');
-  const sampler = new TreeMemorySampler(pid, rehearsalRole);
-  sampler.start(sampleEveryMs);
-  const result = await child.done.finally(() => sampler.stop());
-  const wallMs = performance.now() - started;
+  const { result, sampler, wallMs } = await sampledRehearsal(args, sampleEveryMs);
   const loadAfter = loadavg()[0] ?? Number.NaN;
-  if (result.code !== 0) throw new Error(`wavefier rehearse exited with ${describe(result)}: ${tail.join(' / ')}`);
   // rehearse --json: the report's object with the rehearsal's own part (docs/report.schema.json).
   const summary = (result.summary as { rehearsal?: { run_dir?: unknown; wall_ms?: unknown } } | undefined)?.rehearsal;
   if (typeof summary?.run_dir !== 'string') throw new Error('wavefier rehearse printed no run_dir in its --json summary');
   const report = await buildReport([summary.run_dir]);
   const { integrity, latency } = report;
-  // A replay cut short by its deadline must not pass: chunks in flight at the stop count as lost here.
-  const lost = integrity.missing + integrity.unaccounted + integrity.failedUploads + integrity.downloadFailures + integrity.inFlight + (count - integrity.scheduled);
+  const lost = chunksLost(integrity, count);
   const rehearseWallMs = typeof summary.wall_ms === 'number' ? summary.wall_ms : Number.NaN;
 
   const metrics: Metric[] = [
