@@ -87,12 +87,7 @@ export function asString(value: OutputData | null | undefined): string | undefin
 
 /** The value of an attribute, or undefined when it is absent or unreadable. */
 export function attribute(entity: Dataset | Group, name: string): OutputData | undefined {
-  if (!Object.prototype.hasOwnProperty.call(entity.attrs, name)) return undefined;
-  try {
-    return entity.get_attribute(name, false);
-  } catch {
-    return undefined;
-  }
+  return attributeReader(entity)(name);
 }
 
 /**
