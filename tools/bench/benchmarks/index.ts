@@ -26,6 +26,7 @@ const sources: readonly { names: readonly string[]; load: () => Promise<readonly
       return [module.latency1hz, module.latencyRate10];
     },
   },
+  { names: ['latency-chunk0'], load: async () => [(await import('./chunk-zero.js')).latencyChunk0] },
   { names: ['replay-14400'], load: async () => [(await import('./replay-14400.js')).replay14400] },
   { names: ['memory-paced'], load: async () => [(await import('./memory-paced.js')).memoryPaced] },
   { names: ['rucio-real'], load: async () => [(await import('./rucio-real.js')).rucioReal] },
