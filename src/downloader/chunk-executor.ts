@@ -1,5 +1,6 @@
 import type { DownloadJob, WorkerAnswer } from './download-job.js';
 import type { ReplicaRecord } from '../rucio/index.js';
+import type { ChunkShape } from '../strain/index.js';
 
 /** A chunk handed to the executor and not yet finished. */
 export interface PendingChunk {
@@ -58,4 +59,10 @@ export interface ChunkExecutor {
   verifiedBy(): string;
   /** After a Ctrl-C: starts no chunk and gives those in flight a short moment; the rest is left for the next run. */
   stopTaking(): Promise<void>;
+  /**
+   * The producer announced the shape of its chunks: prepares the decoder for them so that the first
+   * is verified as fast as the rest. Resolves to whether it did; absent where the decoding happens
+   * in processes that cannot be told (they learn the shape from their first chunk).
+   */
+  expectChunkShape?(shape: ChunkShape): Promise<boolean>;
 }

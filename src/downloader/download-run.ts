@@ -1,13 +1,14 @@
 import { join } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { CleanupStack } from '../common/cleanup.js';
 import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
 import { UsageError, errorMessage } from '../common/errors.js';
-import { openEventLog } from '../common/event-log.js';
+import { openEventLog, type EventLog } from '../common/event-log.js';
 import { onForcedExit } from '../common/shutdown.js';
 import { downloadLogFile, type RunEvent } from '../common/log-records.js';
 import { redactUrl } from '../common/redact.js';
-import { parseStreamSchedule } from '../common/stream-schedule.js';
+import { parseStreamSchedule, type ChunkShapeAnnouncement, type StreamSchedule } from '../common/stream-schedule.js';
 import { confinedPath } from '../common/safe-path.js';
 import { packageVersion } from '../common/version.js';
 import { Coordinator } from './coordinator.js';
@@ -28,6 +29,7 @@ import { CatalogContact, ClosedDatasetProbe, defaultGiveUpAfterMs } from './stop
 import { checkDownloadRequest } from './preflight.js';
 import type { ChunkExecutor } from './chunk-executor.js';
 import { inProcessVerification, startInProcessExecutor } from './in-process-run.js';
+import { announcedChunkShape } from './process-chunk.js';
 import { connectQueueRedis, queueModules, startQueueExecutor } from './queue-executor.js';
 
 /** Calls `announce` once, when both the first poll was answered and the workers are connected. */
@@ -43,6 +45,21 @@ class Readiness {
     this.announced = true;
     this.announce();
   }
+}
+
+/**
+ * Prepares the executor's decoder for the announced shape of the stream's chunks, once the callbacks
+ * already due (the polls planned from the schedule) have run.
+ */
+async function prepareForShape(executor: ChunkExecutor, shape: ChunkShapeAnnouncement, log: EventLog, running: () => boolean): Promise<void> {
+  if (executor.expectChunkShape === undefined) {
+    log.diagnostic('info', 'chunk shape announced', { prepared: false, note: 'the worker processes learn it from their first chunk' });
+    return;
+  }
+  await setImmediate();
+  if (!running()) return;
+  const prepared = await executor.expectChunkShape(announcedChunkShape(shape));
+  if (running()) log.diagnostic('info', 'chunk shape announced', { prepared, ...shape });
 }
 
 /**
@@ -221,19 +238,26 @@ async function download(options: DownloadRunOptions): Promise<DownloadSummary> {
     const runSignal = AbortSignal.any([options.signal, destination.signal]);
     // The producer's schedule, once told (rehearse relays its upload's as soon as t0 is fixed): a
     // pause in progress ends, so that the next polls are planned from it (one under way is, anyway).
-    void options.announcedSchedule?.then((line) => {
-      if (line === undefined || finished || schedule.expect === undefined) return;
+    // The shape of its chunks, when told too, prepares the decoder before chunk 0 is due (100 ms later
+    // in a rehearsal): once the polls are planned, since building the template takes ~10 ms of CPU.
+    void options.announcedSchedule?.then(async (line) => {
+      if (line === undefined || finished) return;
+      let told: StreamSchedule;
       try {
-        const told = parseStreamSchedule(line);
+        told = parseStreamSchedule(line);
+      } catch (error) {
+        log.diagnostic('warn', 'stream schedule ignored', { error: errorMessage(error) });
+        options.output.warn(`${errorMessage(error)}: polling without it`);
+        return;
+      }
+      if (schedule.expect !== undefined) {
         log.diagnostic('info', 'stream schedule announced', told);
         schedule.expect(announcedStream(told), now());
         const pausing = woken;
         woken = new AbortController();
         pausing.abort();
-      } catch (error) {
-        log.diagnostic('warn', 'stream schedule ignored', { error: errorMessage(error) });
-        options.output.warn(`${errorMessage(error)}: polling without it`);
       }
+      if (told.chunk_shape !== undefined) await prepareForShape(executor, told.chunk_shape, log, () => !finished);
     });
 
     const readiness = new Readiness(() => {

@@ -7,8 +7,10 @@
 import { checksums } from '../common/checksum.js';
 import { definedProps } from '../common/defined.js';
 import { errorMessage } from '../common/errors.js';
+import type { ChunkShapeAnnouncement } from '../common/stream-schedule.js';
 import { describeFsError, isUnwritableError } from '../common/writable-dir.js';
 import { ChecksumMismatchError, fetchVerified, safeDestination, writeFileAtomically, type FetchedReplica, type RucioClient } from '../rucio/index.js';
+import type { ChunkShape } from '../strain/index.js';
 import type { ChunkOutcome, CorruptReadRecord, DownloadJob } from './download-job.js';
 import type { ContentVerdict } from './verify-chunk.js';
 
@@ -112,6 +114,69 @@ function fetchedFields(fetched: FetchedReplica): { bytes: number; adler32: strin
  */
 function learnAfterAnswer(learn: () => void): void {
   setTimeout(learn, 0);
+}
+
+/**
+ * How many times a chunk of an announced shape is verified through its template, and checksummed,
+ * before the shape's first real chunk: enough runs for V8 to optimise that path as it has for later
+ * chunks (the decoder warm-up's one template decode, on another shape, left chunk 0 ~1 ms slower).
+ */
+const shapeWarmUpRounds = 4;
+
+/**
+ * Prepares this process's decoder for chunks of an announced shape (rehearse relays its upload's
+ * run_started), so that the first of them is verified like the others: the shape's template is
+ * built at once (expectChunkShape: a wrong or hostile shape only leaves chunks to the full h5wasm
+ * decode, it cannot make one decode wrongly), then a chunk of that shape goes through verification
+ * and checksums a few times. Resolves to whether the template is ready; never throws.
+ */
+export async function prepareForChunkShape(shape: ChunkShape): Promise<boolean> {
+  try {
+    const [{ verifyChunkContent }, { expectChunkShape }, { encodeChunk }] = await Promise.all([
+      loadContentVerifier(),
+      import('../strain/chunk-decoding.js'),
+      import('../strain/chunk-encoding.js'),
+    ]);
+    if (!expectChunkShape(shape)) return false;
+    const gpsStart = 1_000_000_000;
+    const bytes = encodeChunk(
+      {
+        runId: shape.runId,
+        seq: 0,
+        gpsStart,
+        duration: shape.duration,
+        sampleRate: shape.sampleRate,
+        samples: new Float64Array(shape.duration * shape.sampleRate),
+        detector: shape.detector,
+        observatory: shape.observatory,
+        source: { kind: shape.sourceKind, gpsStart, ...definedProps({ file: shape.sourceFile }) },
+        ...(shape.hasDq ? { dqMask: new Array<number>(shape.duration).fill(0) } : {}),
+      },
+      { tAvail: Date.now(), tag: 'WARMUP' },
+    );
+    const name = `X-X_WARMUP-${gpsStart}-${shape.duration}.hdf5`;
+    for (let round = 0; round < shapeWarmUpRounds; round++) {
+      verifyChunkContent(name, bytes);
+      checksums(bytes);
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A shape as a schedule line announces it (common/stream-schedule.ts), as the decoder takes it. */
+export function announcedChunkShape(announced: ChunkShapeAnnouncement): ChunkShape {
+  return {
+    runId: announced.run_id,
+    duration: announced.duration_s,
+    sampleRate: announced.sample_rate_hz,
+    detector: announced.detector,
+    observatory: announced.observatory,
+    sourceKind: announced.source_kind,
+    sourceFile: announced.source_file,
+    hasDq: announced.has_dq,
+  };
 }
 
 /**

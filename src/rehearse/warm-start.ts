@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { streamScheduleSchema, type StreamSchedule } from '../common/stream-schedule.js';
+import { chunkShapeAnnouncementSchema, streamScheduleSchema, type StreamSchedule } from '../common/stream-schedule.js';
 import { LogTail } from './log-tail.js';
 
 export type Readiness = 'ready' | 'exited' | 'timeout' | 'aborted';
@@ -49,13 +49,21 @@ export async function whenLogSaysReady(logFile: string, wait: ReadinessWait): Pr
 
 /**
  * The schedule an upload's `run_started` line fixes (t0, the interval, chunk 0's GPS time), in the
- * form a download takes it (`--schedule-from-owner`); undefined for an unpaced run (no interval:
- * nothing to predict).
+ * form a download takes it (`--schedule-from-owner`), with the shape of the run's chunks when the
+ * line says it (and it is one a download takes: without it, the schedule is told all the same);
+ * undefined for an unpaced run (no interval: nothing to predict).
  */
 export function uploadSchedule(record: Record<string, unknown>): StreamSchedule | undefined {
   const settings = typeof record.settings === 'object' && record.settings !== null ? (record.settings as Record<string, unknown>) : {};
   const periodMs = typeof record.period_ms === 'number' ? record.period_ms : Number.NaN;
-  const parsed = streamScheduleSchema.safeParse({ t0: record.t0, interval_ms: settings.interval_ms, gps_start: settings.gps_start, duration_s: periodMs / 1000 });
+  const shape = chunkShapeAnnouncementSchema.safeParse(settings.chunk_shape);
+  const parsed = streamScheduleSchema.safeParse({
+    t0: record.t0,
+    interval_ms: settings.interval_ms,
+    gps_start: settings.gps_start,
+    duration_s: periodMs / 1000,
+    ...(shape.success ? { chunk_shape: shape.data } : {}),
+  });
   return parsed.success ? parsed.data : undefined;
 }
 

@@ -13,7 +13,7 @@ export interface EncodeExtra {
 
 /** HDF5 bytes of one chunk. Deterministic: the same chunk and tAvail always give the same bytes. */
 export function encodeChunk(chunk: Chunk, extra: EncodeExtra): Uint8Array {
-  const shape = shapeOf(chunk);
+  const shape = chunkShape(chunk);
   const values = valuesOf(chunk, extra);
   const template = templateFor(shape);
   const bytes = patch(template, values);
@@ -21,7 +21,11 @@ export function encodeChunk(chunk: Chunk, extra: EncodeExtra): Uint8Array {
   return bytes;
 }
 
-function shapeOf(chunk: Chunk): ShapeFields {
+/**
+ * What a chunk has in common with every other chunk of its run (its HDF5 bytes differ only in the
+ * per-chunk fields); a UsageError saying what is wrong with a chunk that cannot be encoded.
+ */
+export function chunkShape(chunk: Chunk): ShapeFields {
   if (!Number.isSafeInteger(chunk.duration) || chunk.duration <= 0) {
     throw new UsageError(`chunk ${chunk.seq}: duration ${chunk.duration} must be a positive whole number of seconds`);
   }

@@ -6,9 +6,10 @@ export { defaultDqPolicy, dqPolicies, failedDqSeconds, requiredDqBits } from './
 export type { DqPolicy } from './data-quality.js';
 export { Decimator } from './decimate.js';
 export { chunkFormatVersion } from './chunk-template.js';
-export { encodeChunk } from './chunk-encoding.js';
+export { chunkShape, encodeChunk } from './chunk-encoding.js';
+export type { ShapeFields as ChunkShape } from './chunk-template.js';
 export type { EncodeExtra } from './chunk-encoding.js';
-export { NotAChunkError, decodeChunk, type DecodeOptions } from './chunk-decoding.js';
+export { NotAChunkError, decodeChunk, expectChunkShape, type DecodeOptions } from './chunk-decoding.js';
 export type { DecodedChunk } from './chunk-decoding.js';
 export { chunkName, defaultChunkTag, parseChunkName, validateChunkTag } from './chunk-name.js';
 export type { ParsedChunkName } from './chunk-name.js';

@@ -13,10 +13,11 @@ import { packageVersion } from '../common/version.js';
 import { onForcedExit } from '../common/shutdown.js';
 import { checkWritableDir } from '../common/writable-dir.js';
 import { uploadLogFile, type RunEvent } from '../common/log-records.js';
+import type { ChunkShapeAnnouncement } from '../common/stream-schedule.js';
 import type { Output } from '../common/output.js';
 import { bullmqConnection, connectRedis, startPrivateRedis, warmUpBullmq, type PrivateRedis } from '../redis/index.js';
 import { attachEndpoint, type RucioClient } from '../rucio/index.js';
-import { openSource, type SourceSpec } from '../strain/index.js';
+import { chunkShape, openSource, type Chunk, type SourceSpec } from '../strain/index.js';
 import { EventPump } from './event-pump.js';
 import { uploadQueueName } from './job.js';
 import { runPacer } from './pacer.js';
@@ -199,7 +200,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
       log.diagnostic('info', 'told to start pacing', { waited_ms: Math.round(waitedMs) });
     }
     const { state, settings, next } = resumed ?? (await createRun(redis, fixSchedule(plan, options.alignGps, now)));
-    log.write(runStartedEvent(settings, options.workers, options.resume === undefined ? undefined : next, replay, rucioVersion));
+    log.write(runStartedEvent(settings, options.workers, options.resume === undefined ? undefined : next, replay, rucioVersion, chunkShapeSetting(firstChunk)));
     log.write({
       event: 'ready',
       run: settings.runId,
@@ -330,7 +331,14 @@ async function createRun(redis: Redis, settings: RunSettings): Promise<{ state: 
 }
 
 /** The run_started record; `resumedAt` is where a resumed run picks up (absent for a new run). */
-function runStartedEvent(settings: RunSettings, workers: number, resumedAt: number | undefined, replay: ReplayDescription, rucioVersion: string | undefined): RunEvent {
+function runStartedEvent(
+  settings: RunSettings,
+  workers: number,
+  resumedAt: number | undefined,
+  replay: ReplayDescription,
+  rucioVersion: string | undefined,
+  shape: ChunkShapeAnnouncement | undefined,
+): RunEvent {
   return {
     event: 'run_started',
     run: settings.runId,
@@ -347,6 +355,8 @@ function runStartedEvent(settings: RunSettings, workers: number, resumedAt: numb
       interval_ms: settings.intervalMs,
       // Chunk 0's GPS time: with t0 and interval_ms, where each chunk of the stream is due (rehearse tells its download).
       gps_start: settings.gpsStart,
+      // What every chunk of the run has in common: rehearse tells its download, which prepares its decoder before chunk 0.
+      chunk_shape: shape,
       late_policy: settings.latePolicy,
       gap_policy: settings.gapPolicy,
       ...replaySettings(replay),
@@ -358,4 +368,23 @@ function runStartedEvent(settings: RunSettings, workers: number, resumedAt: numb
       wavefier_version: packageVersion(),
     },
   };
+}
+
+/** The shape of the run's chunks (those of its first), as run_started says it; undefined for a chunk that cannot be encoded. */
+function chunkShapeSetting(chunk: Chunk): ChunkShapeAnnouncement | undefined {
+  try {
+    const shape = chunkShape(chunk);
+    return {
+      run_id: shape.runId,
+      duration_s: shape.duration,
+      sample_rate_hz: shape.sampleRate,
+      detector: shape.detector,
+      observatory: shape.observatory,
+      source_kind: shape.sourceKind,
+      ...definedProps({ source_file: shape.sourceFile }),
+      has_dq: shape.hasDq,
+    };
+  } catch {
+    return undefined;
+  }
 }

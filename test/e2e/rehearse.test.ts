@@ -74,6 +74,12 @@ describe('wavefier rehearse, as a newcomer runs it', () => {
     expect(locked).toBeGreaterThanOrEqual(0);
     expect(decisions.slice(0, locked).some((event) => event.msg === 'poll schedule: predicted arrival')).toBe(false);
     expect(decisions.find((event) => event.msg === 'poll schedule: predicted arrival')?.k).toBe(streamPosition(chunk0?.name as string));
+    // It was told the shape of the run's chunks too (the upload's run_started says it), and prepared
+    // its decoder for it: chunk 0 is read through the template like the others, not by h5wasm.
+    const shape = (started?.settings as { chunk_shape?: unknown } | undefined)?.chunk_shape;
+    expect(shape).toMatchObject({ run_id: started?.run, duration_s: 1, sample_rate_hz: 4096, source_kind: 'synthetic', has_dq: false });
+    expect(announced?.chunk_shape).toEqual(shape);
+    expect(downloads.find((event) => event.msg === 'chunk shape announced')).toMatchObject({ prepared: true, run_id: started?.run });
     // The upload warmed up (storage, a PUT the storage refused, BullMQ) before its schedule was
     // fixed, and says so before any chunk's outcome.
     const uploadReady = uploads.findIndex((event) => event.event === 'ready');

@@ -4,7 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { streamScheduleLine } from '../../src/common/stream-schedule.js';
 import { runDownload, type DownloadRunOptions } from '../../src/downloader/index.js';
 import { streamPosition } from '../../src/downloader/poll-phase.js';
-import { uploadSchedule, whenLogShows } from '../../src/rehearse/warm-start.js';
+import { uploadSchedule, whenLogSaysReady, whenLogShows } from '../../src/rehearse/warm-start.js';
+import { decodePathCounts } from '../../src/strain/chunk-decoding.js';
 import { runUpload, type UploadSummary } from '../../src/uploader/index.js';
 import { readEvents, startTestStack, syntheticUploadOptions, type TestStack } from '../helpers/stack.js';
 
@@ -58,14 +59,30 @@ async function relayed(run: string, uploading: Promise<UploadSummary>): Promise<
   return fixed.found?.schedule === undefined ? undefined : streamScheduleLine(fixed.found.schedule).trimEnd();
 }
 
+/**
+ * A start gate for the upload that opens once the download's log says `ready` (its decoder warm-up
+ * done), as rehearse's does, and the decoder's path counts at that moment: what the run's chunks add.
+ */
+function whenDownloadReady(runName: string): { gate: () => Promise<void>; counts: () => ReturnType<typeof decodePathCounts> } {
+  let atReady = decodePathCounts();
+  const gate = async (): Promise<void> => {
+    await whenLogSaysReady(join(logDir(), runName, 'download.jsonl'), { exited: new Promise(() => undefined), signal: new AbortController().signal, timeoutMs: 30_000 });
+    atReady = decodePathCounts();
+  };
+  return { gate, counts: () => atReady };
+}
+
 describe('a download told its producer\'s schedule', () => {
-  it('locks onto it before chunk 0 exists, polls for chunk 0 first, and verifies every chunk', async () => {
-    // The upload fixes its t0 a second after it is set up: the download is polling by then.
-    const uploading = runUpload(syntheticUploadOptions(stack, { runId: 'up-told', dataset: 'ds-told', rateFactor: 10, count: 10, startGate: () => sleep(1000) }));
+  it('locks onto it before chunk 0 exists, polls for chunk 0 first, and verifies every chunk, chunk 0 through the template of the announced shape', async () => {
+    const ready = whenDownloadReady('told');
+    const uploading = runUpload(syntheticUploadOptions(stack, { runId: 'up-told', dataset: 'ds-told', rateFactor: 10, count: 10, startGate: ready.gate }));
     const [summary, uploaded] = await Promise.all([download('ds-told', { runName: 'told', announcedSchedule: relayed('up-told', uploading) }), uploading]);
     expect(uploaded).toMatchObject({ uploaded: 10, failed: 0 });
     expect(summary).toMatchObject({ verified: 10, corrupted: 0, failed: 0, inFlight: 0 });
+    // Every chunk of the run, the first included, was read through the template the announcement prepared.
+    expect(decodePathCounts().h5wasm - ready.counts().h5wasm).toBe(0);
     const events = await readEvents(join(logDir(), 'told'), 'download');
+    expect(events.find((event) => event.msg === 'chunk shape announced')).toMatchObject({ prepared: true, run_id: 'up-told', sample_rate_hz: 4096, source_kind: 'synthetic', has_dq: false });
     const started = (await readEvents(join(logDir(), 'up-told'), 'upload')).find((event) => event.event === 'run_started');
     const chunk0 = events.find((event) => event.event === 'verified' && event.seq === 0);
     expect(events.find((event) => event.msg === 'stream schedule announced')).toMatchObject({ t0: started?.t0, interval_ms: 100, gps_start: streamPosition(chunk0?.name as string) });
@@ -73,6 +90,25 @@ describe('a download told its producer\'s schedule', () => {
     expect(decisions.map((event) => event.msg)).toContain('poll schedule: locked on the announced schedule');
     expect(decisions.find((event) => event.msg === 'poll schedule: predicted arrival')?.k).toBe(streamPosition(chunk0?.name as string));
     expect(events.at(-1)).toMatchObject({ event: 'run_finished', counts: { verified: 10 } });
+  });
+
+  it('verifies chunks that do not have the announced shape through h5wasm, with what they hold', async () => {
+    const ready = whenDownloadReady('wrong');
+    const uploading = runUpload(syntheticUploadOptions(stack, { runId: 'up-wrong', dataset: 'ds-wrong', rateFactor: 10, count: 6, startGate: ready.gate }));
+    const wrongShape = relayed('up-wrong', uploading).then((line) => {
+      const told = JSON.parse(line ?? '{}') as { chunk_shape?: { detector: string } };
+      expect(told.chunk_shape).toBeDefined();
+      return JSON.stringify({ ...told, chunk_shape: { ...told.chunk_shape, detector: 'X9' } });
+    });
+    const [summary] = await Promise.all([download('ds-wrong', { runName: 'wrong', announcedSchedule: wrongShape }), uploading]);
+    expect(summary).toMatchObject({ verified: 6, corrupted: 0, invalid: 0, failed: 0 });
+    // Chunk 0 at least (chunk 1 may come before the template chunk 0 teaches is learnt).
+    expect(decodePathCounts().h5wasm - ready.counts().h5wasm).toBeGreaterThanOrEqual(1);
+    const events = await readEvents(join(logDir(), 'wrong'), 'download');
+    expect(events.find((event) => event.msg === 'chunk shape announced')).toMatchObject({ prepared: true, detector: 'X9' });
+    const verified = events.filter((event) => event.event === 'verified');
+    expect(verified.map((event) => event.seq).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(verified.every((event) => event.run === 'up-wrong')).toBe(true);
   });
 
   it('says what is wrong with a schedule it cannot use, polls without it, and verifies every chunk', async () => {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checksums } from '../../src/common/checksum.js';
 import { InputError, UsageError } from '../../src/common/errors.js';
-import { chunkName, decodeChunk, encodeChunk, openSource, openStrainFile, parseChunkName, type Chunk } from '../../src/strain/index.js';
+import { chunkName, chunkShape, decodeChunk, encodeChunk, expectChunkShape, openSource, openStrainFile, parseChunkName, type Chunk } from '../../src/strain/index.js';
 import { h1_16k, h1_4k, l1_4k, scratchDir } from '../fixtures/strain/files.js';
 import { writeFileSync } from 'node:fs';
 
@@ -197,6 +197,67 @@ describe('decoding many chunks of one shape', () => {
     const broken = bytes.slice();
     broken[first] = (broken[first] ?? 0) ^ 1;
     expect(() => decodeChunk(broken, 'H-H1_WAVEFIER-1418400041-1.hdf5')).toThrow(/H-H1_WAVEFIER-1418400041-1\.hdf5: \/meta\/GPSstart differs/);
+  });
+});
+
+describe('a chunk shape announced before its first chunk', () => {
+  it('lets the first chunk of that shape be read straight from its bytes, with the values h5wasm reads', async () => {
+    const { decodePathCounts } = await import('../../src/strain/chunk-decoding.js');
+    const samples = Float64Array.from({ length: 4096 }, (_, index) => Math.cos(index / 7) * 1e-21);
+    const chunk = chunkOf(samples, { runId: 'announced-shape', seq: 0, gpsStart: 1418400000 });
+    expect(expectChunkShape(chunkShape(chunk))).toBe(true);
+    // Said twice (a relayed line read again): one template.
+    expect(expectChunkShape({ ...chunkShape(chunk) })).toBe(true);
+    const bytes = encodeChunk(chunk, { tAvail: 1795965600000.5 });
+    const before = decodePathCounts();
+    const decoded = decodeChunk(bytes, 'first');
+    const after = decodePathCounts();
+    expect(after.h5wasm - before.h5wasm).toBe(0);
+    expect(after.template - before.template).toBe(1);
+    expect(decoded).toEqual({
+      runId: 'announced-shape',
+      seq: 0,
+      gpsStart: 1418400000,
+      duration: 1,
+      sampleRate: 4096,
+      samples,
+      detector: 'H1',
+      observatory: 'H',
+      sourceKind: 'file',
+      sourceFile: 'H-H1_LOSC_4_V2-1126259446-32.hdf5',
+      sourceGps: 1126259450,
+      tAvail: 1795965600000.5,
+      dqMask: [127],
+      formatVersion: 1,
+    });
+  });
+
+  it('cannot make a chunk decode wrongly: chunks that differ from the announced shape are read in full by h5wasm', async () => {
+    const { decodePathCounts } = await import('../../src/strain/chunk-decoding.js');
+    const samples = Float64Array.from({ length: 4096 }, (_, index) => Math.sin(index / 3) * 1e-21);
+    const real = chunkOf(samples, { runId: 'real-shape', seq: 0, gpsStart: 1418400100, detector: 'L1', observatory: 'L' });
+    // Each announcement is wrong in one field only: another run, detector, rate, source, DQ or duration.
+    const wrong = [
+      { ...chunkShape(real), runId: 'other-run' },
+      { ...chunkShape(real), detector: 'H1' },
+      { ...chunkShape(real), sampleRate: 2048 },
+      { ...chunkShape(real), sourceKind: 'synthetic' as const, sourceFile: undefined },
+      { ...chunkShape(real), hasDq: false },
+      { ...chunkShape(real), duration: 2 },
+    ];
+    for (const shape of wrong) expect(expectChunkShape(shape)).toBe(true);
+    const before = decodePathCounts();
+    const decoded = decodeChunk(encodeChunk(real, { tAvail: 1795965600100 }), 'real', { deferLearning: () => undefined });
+    expect(decodePathCounts().h5wasm - before.h5wasm).toBe(1);
+    expect(decoded).toMatchObject({ runId: 'real-shape', seq: 0, gpsStart: 1418400100, detector: 'L1', observatory: 'L', sampleRate: 4096, sourceKind: 'file', dqMask: [127] });
+    expect(decoded.samples).toEqual(samples);
+  });
+
+  it('is ignored when it is no shape a chunk can have', () => {
+    const shape = chunkShape(chunkOf(new Float64Array(4096), { runId: 'bad-shape' }));
+    expect(expectChunkShape({ ...shape, duration: 0 })).toBe(false);
+    expect(expectChunkShape({ ...shape, sampleRate: 0.5 })).toBe(false);
+    expect(expectChunkShape({ ...shape, detector: '' })).toBe(false);
   });
 });
 
