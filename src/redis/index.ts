@@ -2,4 +2,4 @@ export { startPrivateRedis, freePort, type PrivateRedis, type PrivateRedisOption
 export { bullmqConnection, connectRedis, redisOptions, type ConnectOptions } from './connect.js';
 export { validateRedisUrl } from './url.js';
 export { checkRedis, type RedisCheck } from './check.js';
-export { warmUpBullmq } from './warm-up.js';
+export { warmUpBullmq, type BullmqWarmUpOptions } from './warm-up.js';

@@ -4,7 +4,7 @@ import { definedProps } from '../common/defined.js';
 import { formatDuration } from '../common/duration.js';
 import type { EventLog } from '../common/event-log.js';
 import type { UploadChunkEvent } from '../common/log-records.js';
-import { GapError, applyGapPolicy, chunkName, type ChunkSource, type GapDecision } from '../strain/index.js';
+import { GapError, applyGapPolicy, chunkName, type Chunk, type ChunkSource, type GapDecision } from '../strain/index.js';
 import { jobChunk, uploadJobId, type UploadJob } from './job.js';
 import type { LocalSamples } from './local-samples.js';
 import type { PacerTick } from './pacer.js';
@@ -14,6 +14,9 @@ import type { RunStats } from './run-stats.js';
 
 /** Upload jobs are retried with exponential backoff starting here (0.5 s, 1 s, 2 s, ...). */
 const backoffDelayMs = 500;
+
+/** How many times Producer.warmUp runs the code of queuing a chunk (V8 optimises code after a few runs). */
+const warmUpRounds = 8;
 
 /** A chunk ready to queue: its job and its samples. */
 interface PreparedChunk {
@@ -101,7 +104,12 @@ export class Producer {
         return undefined;
       }
     }
-    const job: UploadJob = {
+    return { job: this.jobFor(tick, chunk, name, now()), samples: chunk.samples };
+  }
+
+  private jobFor(tick: PacerTick, chunk: Chunk, name: string, tEnqueued: number): UploadJob {
+    const { settings } = this.deps;
+    return {
       v: 2,
       run: settings.runId,
       seq: tick.seq,
@@ -113,11 +121,32 @@ export class Producer {
       tag: settings.tag,
       ...definedProps({ uploadMode: settings.uploadMode }),
       tAvail: tick.tAvail,
-      tEnqueued: now(),
+      tEnqueued,
       late: tick.late,
       chunk: jobChunk(chunk),
     };
-    return { job, samples: chunk.samples };
+  }
+
+  /**
+   * Runs what queuing chunk `seq` runs before anything is sent (reading it from the source, its
+   * name, the gap check, its job) a few times and keeps nothing, so that the first chunk of the
+   * run does not pay for that code's first runs: chunk 0 took 1-2 ms longer than the next ones
+   * from its due time to its job leaving for Redis. Writes nothing, logs nothing, never throws.
+   */
+  warmUp(seq: number, rounds = warmUpRounds): void {
+    const { settings, source, now } = this.deps;
+    for (let round = 0; round < rounds; round++) {
+      try {
+        const chunk = source.chunk(seq);
+        const name = chunkName(chunk, settings.tag);
+        const tick: PacerTick = { seq, tAvail: now(), late: false };
+        applyGapPolicy(chunk, settings.gapPolicy);
+        this.jobFor(tick, chunk, name, now());
+      } catch {
+        // A chunk that cannot be queued meets the same problem when its turn comes, and is reported then.
+        return;
+      }
+    }
   }
 
   /**

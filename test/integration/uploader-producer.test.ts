@@ -194,6 +194,34 @@ describe('the producer (real redis-server and BullMQ queue, no workers)', () => 
     expect(await state.has('failed', 2)).toBe(true);
   });
 
+  it('warms up on the chunk it will queue first without queuing, recording or logging anything, even for a chunk that would stop the run', async () => {
+    const read: number[] = [];
+    const gappy = {
+      chunk: (seq: number) => {
+        read.push(seq);
+        const chunk = source.chunk(seq);
+        const samples = chunk.samples.slice();
+        samples.fill(Number.NaN, 100, 200);
+        return { ...chunk, samples };
+      },
+    } as unknown as ChunkSource;
+    for (const gapPolicy of ['skip', 'fail'] as const) {
+      const warming = new Producer({ queue, state, source: gappy, settings: { ...settings, gapPolicy }, log, stats, attempts: 3, now: Date.now, doneBefore: 0 });
+      expect(() => warming.warmUp(5, 3)).not.toThrow();
+      expect(warming.enqueued).toBe(0);
+    }
+    producer.warmUp(0, 3);
+    // Chunk 5 read until the policy refused it (skip: every round; fail: the first round ends the warm-up).
+    expect(read).toEqual([5, 5, 5, 5]);
+    expect(producer.enqueued).toBe(0);
+    expect(Object.values(await queue.getJobCounts()).filter((count) => count > 0)).toEqual([]);
+    expect(await state.counts()).toEqual({});
+    expect(await recordedEvents()).toEqual([]);
+    expect(await state.samples(0, 4096)).toBeUndefined();
+    log.flush();
+    expect(readFileSync(log.path, 'utf8')).toBe('');
+  });
+
   it('counts its queue depth from the run counters and waits for room while the queue is full', async () => {
     for (const seq of [0, 1, 2]) await producer.enqueue(tick(seq));
     expect(producer.inQueue(await state.counts())).toBe(3);

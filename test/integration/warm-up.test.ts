@@ -42,6 +42,8 @@ describe('warming up before the first chunk (real lake and Redis)', () => {
   it('sends a throw-away job through a private queue and leaves nothing of it in Redis', async () => {
     expect(await warmUpBullmq(stack.redis.url, { work: true })).toBe(true);
     expect(await warmUpBullmq(stack.redis.url, { work: false })).toBe(true);
+    // As an upload run warms up for its workers: several jobs, each taken by a worker of the run's concurrency.
+    expect(await warmUpBullmq(stack.redis.url, { work: true, rounds: 8, concurrency: 4 })).toBe(true);
     const redis = new Redis(stack.redis.url);
     try {
       expect(await redis.keys('*warm-up*')).toEqual([]);
