@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { warmUpChecksums } from '../common/checksum.js';
 import { rucioNotFound, warmUpStorage, type RucioClient } from '../rucio/index.js';
 import type { ActiveDownload } from './download-registry.js';
 
@@ -13,6 +14,7 @@ const maxWarmRses = 4;
  * chunk: the RSEs its replication rules name (an upload's dataset has one rule on its RSE). A
  * dataset that does not exist yet is asked for again for a few seconds; rules with a compound
  * RSE expression, and any failure, leave the first chunk to pay for the connection itself.
+ * Meanwhile the checksums a read is verified with are compiled (warmUpChecksums).
  */
 export async function warmUpDatasetStorage(rucio: RucioClient, run: Pick<ActiveDownload, 'scope' | 'dataset'>, signal: AbortSignal): Promise<void> {
   const budget = AbortSignal.any([signal, AbortSignal.timeout(warmUpBudgetMs)]);
@@ -34,5 +36,5 @@ export async function warmUpDatasetStorage(rucio: RucioClient, run: Pick<ActiveD
     }
   };
   // A catalog or storage that does not answer does not hold the worker back beyond the budget.
-  await Promise.race([warm(), giveUp]);
+  await Promise.all([Promise.race([warm(), giveUp]), warmUpChecksums()]);
 }

@@ -95,6 +95,10 @@ export class S3DirectStore implements ObjectStore {
           headersTimeout: this.options.timeoutMs ?? 30_000,
           bodyTimeout: this.options.timeoutMs ?? 30_000,
           signal: extra.signal ?? null,
+          // undici closes a connection after a HEAD unless told otherwise (for servers that send a body
+          // with the answer, nodejs/undici#258); S3 servers do not, and a stat (the storage warm-up's
+          // probe, an existence check) then left the next GET or PUT to open a new connection.
+          ...(method === 'HEAD' ? { reset: false } : {}),
         });
       } catch (error) {
         if (extra.signal?.aborted === true) throw error;

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -157,6 +158,30 @@ describe('davs storage with the credentials of the environment', () => {
       // Apache's access log shows the proxy's subject: the proxy was what was presented.
       expect(await readFile(join(davs.info.dir, 'logs', 'access.log'), 'utf8')).toMatch(/CN=\d+,CN=davs tester/);
     } finally {
+      await client.close();
+    }
+  });
+
+  it("a stat (PROPFIND, the download warm-up's probe) leaves its connection for the next read", async () => {
+    const client = await clientFor({ ...trusting(), X509_USER_PROXY: davs.info.proxy });
+    let connected = 0;
+    const onConnected = (message: unknown): void => {
+      if ((message as { connectParams: { port: string } }).connectParams.port === String(port(davs.info.base_url))) connected++;
+    };
+    subscribe('undici:client:connected', onConnected);
+    try {
+      const target = await client.registry.writeTarget('APACHE_DAV', scope, `stat-then-get-${randomBytes(4).toString('hex')}.bin`);
+      await target.store.put(target.pfn, Buffer.from('read after a stat'));
+      expect(await target.store.stat(`${target.pfn}.missing`)).toBeUndefined();
+      const afterStat = connected;
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(Buffer.from(await target.store.get(target.pfn)).toString()).toBe('read after a stat');
+      // The warm-up's probe is worth its request only if the first read finds the connection open.
+      expect(connected).toBe(afterStat);
+      await target.store.delete(target.pfn);
+      await target.store.removeEmptyParents?.(target.pfn);
+    } finally {
+      unsubscribe('undici:client:connected', onConnected);
       await client.close();
     }
   });

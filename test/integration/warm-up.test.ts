@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -33,6 +34,33 @@ describe('warming up before the first chunk (real lake and Redis)', () => {
       await client.close();
     }
     expect(await filesUnder(join(stack.dir, 'lake', 's3'))).toEqual(objectsBefore);
+  });
+
+  it("leaves the probe's storage connection open for the first read", async () => {
+    const target = await stack.rucio.storage.writeTarget('LAKE_S3', 'wavefier', 'warm-up-connection.bin');
+    await target.store.put(target.pfn, Buffer.from('the first chunk'));
+    const client = new RucioClient(stack.config);
+    const storage = new URL(stack.config.rseAccounts.LAKE_S3?.endpoint ?? 'http://missing');
+    let connected = 0;
+    const onConnected = (message: unknown): void => {
+      const { connectParams } = message as { connectParams: { hostname: string; port: string } };
+      if (connectParams.hostname === storage.hostname && connectParams.port === storage.port) connected++;
+    };
+    subscribe('undici:client:connected', onConnected);
+    try {
+      expect(await warmUpStorage(client, 'LAKE_S3', 'wavefier', 'read')).toBe(true);
+      const afterProbe = connected;
+      expect(afterProbe).toBe(1);
+      // The first chunk comes later, once the probe's connection is back in the pool.
+      await new Promise((resolve) => setImmediate(resolve));
+      const store = await client.storage.forPfn('LAKE_S3', target.pfn, 'read');
+      expect(Buffer.from(await store.get(target.pfn)).toString()).toBe('the first chunk');
+      // The read went over the probe's connection (undici closes one after a HEAD unless told not to).
+      expect(connected).toBe(afterProbe);
+    } finally {
+      unsubscribe('undici:client:connected', onConnected);
+      await client.close();
+    }
   });
 
   it('reports an RSE it cannot warm up instead of throwing', async () => {
