@@ -1,6 +1,6 @@
 import { definedProps } from '../common/defined.js';
 import { didOf } from '../common/log-records.js';
-import type { ClockOffset, ReplicaRecord, RucioClient } from '../rucio/index.js';
+import { warmUpReplicaParsing, type ClockOffset, type ReplicaRecord, type RucioClient } from '../rucio/index.js';
 
 export type PollMode = 'incremental' | 'full';
 
@@ -91,6 +91,8 @@ export class DatasetPoller {
   /** Whether the dataset is known to exist: Rucio lists a missing dataset's replicas and content as empty. */
   private datasetSeen = false;
   private readonly now: () => number;
+  /** Whether the parsing of listed files was warmed up (see poll). */
+  private parsingWarm = false;
 
   constructor(
     private readonly options: PollerOptions,
@@ -127,6 +129,12 @@ export class DatasetPoller {
     }
     this.lastPollStartedAt = startedAt;
     if (result.full || result.sweep === true) this.lastSweepStartedAt = startedAt;
+    // A download that starts before its stream lists nothing at first: the first file's answer would
+    // pay for compiling its validation. Paid now, after this answer is on its way (once).
+    if (!this.parsingWarm) {
+      this.parsingWarm = true;
+      if (result.listed === 0) setImmediate(warmUpReplicaParsing);
+    }
     return result;
   }
 

@@ -20,7 +20,7 @@ export { lfn2pfn, lfn2path, pfnFor } from './lfn2pfn.js';
 export { uploadFile } from './upload.js';
 export { AttachBatcher } from './attach-batcher.js';
 export type { AttachBatcherOptions, AttachBatcherStats } from './attach-batcher.js';
-export { warmUpStorage } from './warm-up.js';
+export { warmUpReplicaParsing, warmUpStorage } from './warm-up.js';
 export type { UploadRequest, UploadResult, UploadMode } from './upload.js';
 export { downloadFile, fetchVerified, writeFileAtomically, safeDestination } from './download.js';
 export type { CorruptRead, DownloadOptions, DownloadResult, FetchedReplica, FetchOptions } from './download.js';

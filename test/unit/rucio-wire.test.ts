@@ -15,6 +15,7 @@ import {
 import { parseJsonLines } from '../../src/rucio/json-stream.js';
 import { replicaFromJson, rucioTimestamp } from '../../src/rucio/replicas.js';
 import { replicasFromMetalink } from '../../src/rucio/replicas-metalink.js';
+import { warmUpReplicaLine, warmUpReplicaParsing } from '../../src/rucio/warm-up.js';
 import { sharedDir } from '../helpers/cli.js';
 
 async function transcriptBlock(heading: string): Promise<string> {
@@ -53,6 +54,17 @@ describe('replica records from the transcript', () => {
       pfns: [{ pfn: 'file://localhost/srv/rucio/rse/LOCAL_POSIX/user/root/41/04/file1.txt', rse: 'LOCAL_POSIX', priority: 1, domain: 'wan' }],
       states: { LOCAL_POSIX: 'AVAILABLE' },
     });
+  });
+
+  it('warms the parsing up with a line of the same fields as a real answer', async () => {
+    const body = await transcriptBlock('### 06.2  POST /replicas/list');
+    const lines: Record<string, unknown>[] = [];
+    for await (const line of parseJsonLines(Readable.from([body]))) lines.push(line as Record<string, unknown>);
+    const real = lines[0] ?? {};
+    const pfnFields = (line: Record<string, unknown>): string[] => Object.keys(Object.values(line.pfns as Record<string, object>)[0] ?? {}).sort();
+    expect(Object.keys(warmUpReplicaLine).sort()).toEqual(Object.keys(real).sort());
+    expect(pfnFields(warmUpReplicaLine)).toEqual(pfnFields(real));
+    expect(warmUpReplicaParsing()).toBe(true);
   });
 
   it('parses the metalink answer to the same records', async () => {
