@@ -369,10 +369,10 @@ describe('a stream whose schedule was announced (rehearse relays its upload\'s t
     const firstAfterDue = run.pollTimes.find((time) => time >= 0);
     expect(firstAfterDue).toBeGreaterThanOrEqual(8);
     expect(firstAfterDue).toBeLessThanOrEqual(8 + pollMs);
-    // Found by the first follow-up (14 ms: 8 + 4 + the 2 ms poll), not by a poll every 20 ms.
-    expect(run.delays[0]).toBeLessThanOrEqual(4);
+    // Found by a follow-up 2 ms after the last (14 ms: 8, 10, 12, 14), not by a poll every 20 ms.
+    expect(run.delays[0]).toBeLessThanOrEqual(2);
     // Between the announcement and chunk 0: the poll it woke, the prediction and its follow-ups.
-    expect(run.pollTimes.filter((time) => time >= -10 && time <= 14 + run.delays[0]!).length).toBeLessThanOrEqual(4);
+    expect(run.pollTimes.filter((time) => time >= -10 && time <= 14 + run.delays[0]!).length).toBeLessThanOrEqual(5);
     expect(quantile(run.delays.slice(1), 0.5)).toBeLessThanOrEqual(4);
   });
 
@@ -382,8 +382,26 @@ describe('a stream whose schedule was announced (rehearse relays its upload\'s t
     const run = simulate(stream, schedule, toldBefore());
     expect(run.delays[0]).toBeLessThanOrEqual(8 + pollMs);
     expect(schedule.counters).toMatchObject({ locks: 1, losses: 0 });
-    // From the announcement to chunk 0: the prediction, its follow-ups, then a poll every 10 ms (8 + the poll).
-    expect(run.pollTimes.filter((time) => time >= -10 && time <= 83 + run.delays[0]!).length).toBeLessThanOrEqual(12);
+    // From the announcement to chunk 0: the poll it woke, the prediction, 12 follow-ups over 24 ms, then a poll every 8 ms.
+    expect(run.pollTimes.filter((time) => time >= -10 && time <= 83 + run.delays[0]!).length).toBeLessThanOrEqual(2 + 12 + Math.ceil((83 - 32) / 8));
+  });
+
+  it("a late chunk 0 is followed up every 2 ms for 24 ms after its prediction, then every 8 ms, and counted as it went", () => {
+    for (let late = 9; late <= 60; late += 1.7) {
+      const schedule = lockedSchedule();
+      const stream = warmStream(0).map((arrival) => (arrival.k === 0 ? { ...arrival, visible: late } : arrival));
+      const run = simulate(stream, schedule, toldBefore());
+      const polls = run.pollTimes.filter((time) => time >= 8 && time <= late + run.delays[0]!);
+      const gaps = polls.slice(1).map((time, index) => time - polls[index]!);
+      // The prediction (due + 8), then polls 2 ms apart (a poll takes 2 ms here) up to 24 ms after it, then 8 ms apart.
+      expect(polls[0]).toBe(8);
+      expect(gaps.every((gap, index) => (polls[index]! + gap - 8 <= 24 ? gap === 2 : gap === 8))).toBe(true);
+      expect(polls.filter((time) => time > 8 && time <= 32)).toHaveLength(Math.min(12, polls.length - 1));
+      expect(run.delays[0]).toBeLessThan(late <= 32 ? 2 : 8);
+      // Every poll is a hit or a miss; the follow-ups are those after the prediction within the quick window.
+      expect(schedule.counters.hits + schedule.counters.misses).toBe(run.polls);
+      expect(schedule.counters.followUps).toBeGreaterThanOrEqual(Math.min(12, polls.length - 1));
+    }
   });
 
   it('without the announcement the same stream waits for the acquisition polls', () => {
