@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { whenOwnerSendsLine } from '../common/shutdown.js';
 import { positiveInteger } from './parse.js';
 import { rucioClientFromFlags, type RucioFlags } from './rucio-options.js';
 import { contextFor, type Runtime } from './runtime.js';
@@ -49,6 +50,9 @@ export function registerDownloadWorker(program: Command, runtime: Runtime): void
         signal: stop.signal,
         output: ctx.output,
         onReady: (queues) => ctx.output.result({ event: 'ready', pid: process.pid, queues }, `download-worker ready (${queues} download runs)`),
+        // Started by `wavefier download`: told the shape of the chunks to come on stdin, when it is.
+        ...(inherited === undefined ? {} : { announcedShape: whenOwnerSendsLine(stop.signal) }),
+        onShapePrepared: (prepared) => ctx.output.result({ event: 'chunk_shape_prepared', pid: process.pid, prepared }, `download-worker ${prepared ? 'prepared for' : 'could not prepare for'} the announced chunk shape`),
       });
       ctx.output.result(
         { event: 'stopped', ...counts },

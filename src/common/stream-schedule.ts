@@ -55,6 +55,27 @@ export function streamScheduleLine(schedule: StreamSchedule): string {
   return `${JSON.stringify(schedule)}\n`;
 }
 
+/**
+ * The line a download sends its worker processes when it is told the shape of the stream's chunks
+ * (they decode the chunks): the shape alone, as JSON.
+ */
+export function chunkShapeLine(shape: ChunkShapeAnnouncement): string {
+  return `${JSON.stringify(shape)}\n`;
+}
+
+/** The shape a chunkShapeLine tells; an InputError saying what is wrong with it otherwise. */
+export function parseChunkShapeLine(line: string): ChunkShapeAnnouncement {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new InputError(`the chunk shape ${JSON.stringify(line.slice(0, 200))} is not JSON`);
+  }
+  const parsed = chunkShapeAnnouncementSchema.safeParse(value);
+  if (!parsed.success) throw new InputError(`the chunk shape ${JSON.stringify(line.slice(0, 200))} is invalid: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
+  return parsed.data;
+}
+
 /** The schedule a line tells; an InputError saying what is wrong with it otherwise. */
 export function parseStreamSchedule(line: string): StreamSchedule {
   let value: unknown;

@@ -1,6 +1,6 @@
 import type { DownloadJob, WorkerAnswer } from './download-job.js';
 import type { ReplicaRecord } from '../rucio/index.js';
-import type { ChunkShape } from '../strain/index.js';
+import type { ChunkShapeAnnouncement } from '../common/stream-schedule.js';
 
 /** A chunk handed to the executor and not yet finished. */
 export interface PendingChunk {
@@ -60,9 +60,9 @@ export interface ChunkExecutor {
   /** After a Ctrl-C: starts no chunk and gives those in flight a short moment; the rest is left for the next run. */
   stopTaking(): Promise<void>;
   /**
-   * The producer announced the shape of its chunks: prepares the decoder for them so that the first
-   * is verified as fast as the rest. Resolves to whether it did; absent where the decoding happens
-   * in processes that cannot be told (they learn the shape from their first chunk).
+   * The producer announced the shape of its chunks: prepares the decoder for them (here, or in the
+   * worker processes it tells) so that the first is verified as fast as the rest. Resolves to who
+   * prepares ("this process", "2 worker processes"), or undefined when nobody could.
    */
-  expectChunkShape?(shape: ChunkShape): Promise<boolean>;
+  expectChunkShape?(shape: ChunkShapeAnnouncement): Promise<string | undefined>;
 }

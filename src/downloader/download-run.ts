@@ -29,7 +29,6 @@ import { CatalogContact, ClosedDatasetProbe, defaultGiveUpAfterMs } from './stop
 import { checkDownloadRequest } from './preflight.js';
 import type { ChunkExecutor } from './chunk-executor.js';
 import { inProcessVerification, startInProcessExecutor } from './in-process-run.js';
-import { announcedChunkShape } from './process-chunk.js';
 import { connectQueueRedis, queueModules, startQueueExecutor } from './queue-executor.js';
 
 /** Calls `announce` once, when both the first poll was answered and the workers are connected. */
@@ -52,14 +51,10 @@ class Readiness {
  * already due (the polls planned from the schedule) have run.
  */
 async function prepareForShape(executor: ChunkExecutor, shape: ChunkShapeAnnouncement, log: EventLog, running: () => boolean): Promise<void> {
-  if (executor.expectChunkShape === undefined) {
-    log.diagnostic('info', 'chunk shape announced', { prepared: false, note: 'the worker processes learn it from their first chunk' });
-    return;
-  }
   await setImmediate();
   if (!running()) return;
-  const prepared = await executor.expectChunkShape(announcedChunkShape(shape));
-  if (running()) log.diagnostic('info', 'chunk shape announced', { prepared, ...shape });
+  const by = await executor.expectChunkShape?.(shape);
+  if (running()) log.diagnostic('info', 'chunk shape announced', { prepared: by !== undefined, ...definedProps({ by }), ...shape });
 }
 
 /**

@@ -4,13 +4,14 @@ import { CleanupStack } from '../common/cleanup.js';
 import { errorMessage } from '../common/errors.js';
 import { RunLogs, type EventLog } from '../common/event-log.js';
 import type { Output } from '../common/output.js';
+import { parseChunkShapeLine } from '../common/stream-schedule.js';
 import { redactUrl } from '../common/redact.js';
 import { bullmqConnection, connectRedis, warmUpBullmq } from '../redis/index.js';
 import type { RucioClient } from '../rucio/index.js';
 import type { WorkerAnswer } from './download-job.js';
 import { activeDownloads } from './download-registry.js';
 import { startDownloadWorker, warmUpJobValidation } from './download-worker.js';
-import { loadContentVerifier, warmUpDecoder } from './process-chunk.js';
+import { announcedChunkShape, loadContentVerifier, prepareForChunkShape, warmUpDecoder } from './process-chunk.js';
 import { warmUpDatasetStorage } from './storage-warm-up.js';
 import { untilAborted } from '../common/abort.js';
 import { setImmediate } from 'node:timers/promises';
@@ -29,6 +30,13 @@ export interface DownloadWorkerServiceOptions {
   output: Output;
   /** Told once the workers are connected and the decoder is warm. */
   onReady?: (queues: number) => void;
+  /**
+   * The shape of the chunks to come, as a line to come (a worker process started by `wavefier
+   * download` is told it on its stdin when the download is): the decoder is prepared for it.
+   */
+  announcedShape?: Promise<string | undefined>;
+  /** Told once the decoder was prepared for the announced shape (or could not be). */
+  onShapePrepared?: (prepared: boolean) => void;
   /** How often the registry of active download runs is read again (without `queue`). */
   refreshMs?: number;
 }
@@ -54,6 +62,16 @@ export async function serveDownloadWorkers(options: DownloadWorkerServiceOptions
   // The HDF5 decoder compiles while Redis connects and the workers start (a failure to load it is the
   // first job's, or the warm-up's, to report).
   loadContentVerifier().catch(() => undefined);
+  void options.announcedShape?.then(async (line) => {
+    if (line === undefined || options.signal.aborted) return;
+    let prepared = false;
+    try {
+      prepared = await prepareForChunkShape(announcedChunkShape(parseChunkShapeLine(line)));
+    } catch (error) {
+      output.warn(`${errorMessage(error)}: the first chunk teaches it`);
+    }
+    options.onShapePrepared?.(prepared);
+  });
   try {
     const redis = await connectRedis(options.redisUrl);
     cleanup.push('disconnecting from Redis', () => redis.disconnect());

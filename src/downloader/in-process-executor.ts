@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../common/errors.js';
-import type { ChunkShape } from '../strain/index.js';
+import type { ChunkShapeAnnouncement } from '../common/stream-schedule.js';
 import type { ChunkExecutor, ExecutorJob, ExecutorTarget, ReadyNote } from './chunk-executor.js';
 import { downloadJobId, transientRetryDelayMs, type ChunkOutcome, type DownloadJob } from './download-job.js';
 import { finalFailure } from './process-chunk.js';
@@ -17,8 +17,8 @@ export interface InProcessExecutorOptions {
   attempts: number;
   /** Before the first chunk: what makes it as fast as the others; `busy` says whether chunks were taken meanwhile. */
   warmUp?: (busy: () => boolean) => Promise<void>;
-  /** The producer announced its chunks' shape: prepares the decoder for it (ChunkExecutor.expectChunkShape). */
-  expectChunkShape?: (shape: ChunkShape) => Promise<boolean>;
+  /** The producer announced its chunks' shape: prepares the decoder for it, resolves to whether it did. */
+  expectChunkShape?: (shape: ChunkShapeAnnouncement) => Promise<boolean>;
   /** An attempt failed and another follows after a back-off. */
   onRetry: (data: DownloadJob, attempt: number, error: Error) => void;
   /** The coordinator failed to take an answer (a log that cannot be written): nothing else can say so. */
@@ -89,8 +89,8 @@ export class InProcessExecutor implements ChunkExecutor {
     await Promise.race([warm, aborted]);
   }
 
-  expectChunkShape(shape: ChunkShape): Promise<boolean> {
-    return this.options.expectChunkShape?.(shape) ?? Promise.resolve(false);
+  async expectChunkShape(shape: ChunkShapeAnnouncement): Promise<string | undefined> {
+    return (await this.options.expectChunkShape?.(shape)) === true ? 'this process' : undefined;
   }
 
   readyNote(): ReadyNote {

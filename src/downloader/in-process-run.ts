@@ -6,7 +6,7 @@ import type { RucioClient } from '../rucio/index.js';
 import type { JobSettings } from './download-job.js';
 import type { DownloadRunOptions } from './download-run-options.js';
 import { InProcessExecutor } from './in-process-executor.js';
-import { loadContentVerifier, prepareForChunkShape, processChunk, warmUpDecoder } from './process-chunk.js';
+import { announcedChunkShape, loadContentVerifier, prepareForChunkShape, processChunk, warmUpDecoder } from './process-chunk.js';
 import { warmUpDatasetStorage } from './storage-warm-up.js';
 import { defaultWorkerConcurrency } from './worker-pool.js';
 
@@ -62,7 +62,7 @@ export function startInProcessExecutor(options: InProcessRunOptions): InProcessE
     concurrency: options.concurrency ?? defaultWorkerConcurrency,
     attempts: jobs.attempts,
     warmUp: (busy) => warmUp(busy, stopWarming.signal),
-    expectChunkShape: prepareForChunkShape,
+    expectChunkShape: (shape) => prepareForChunkShape(announcedChunkShape(shape)),
     onRetry: (data, attempt, error) => log.diagnostic('info', 'download attempt failed; retrying', { name: data.name, attempt, error: error.message }),
     onError: (error) => log.diagnostic('error', 'a chunk outcome could not be handled', { error: errorMessage(error) }),
   });

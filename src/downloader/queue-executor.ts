@@ -1,3 +1,4 @@
+import type { ChunkShapeAnnouncement } from '../common/stream-schedule.js';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CleanupStack } from '../common/cleanup.js';
@@ -200,6 +201,12 @@ export class QueueExecutor implements ChunkExecutor {
   verifiedBy(): string {
     const local = this.localWorkers;
     return local === 0 ? '`download-worker` processes started elsewhere' : `${local} worker processes on this host`;
+  }
+
+  /** This host's worker processes are told (those on other hosts learn the shape from their first chunk). */
+  expectChunkShape(shape: ChunkShapeAnnouncement): Promise<string | undefined> {
+    const told = this.workers?.tellChunkShape(shape) ?? 0;
+    return Promise.resolve(told === 0 ? undefined : `${told} worker process${told === 1 ? '' : 'es'} on this host`);
   }
 
   stopTaking(): Promise<void> {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventLog } from '../common/event-log.js';
 import { childEnv, wavefierExecutable } from '../common/installation.js';
 import { ownedChildOptions } from '../common/shutdown.js';
+import { chunkShapeLine, type ChunkShapeAnnouncement } from '../common/stream-schedule.js';
 import type { Output } from '../common/output.js';
 
 /** The download's own Rucio settings reach its worker processes through this variable (never through Redis or argv). */
@@ -52,8 +53,20 @@ export class DownloadWorkerPool {
   private readonly restarts: number[] = [];
   private closing = false;
   private readyCount = 0;
+  /** The chunk shape line every worker process is told, those started later included. */
+  private shapeLine: string | undefined;
 
   constructor(private readonly options: WorkerPoolOptions) {}
+
+  /**
+   * Tells every worker process, and any started later, the shape of the chunks to come (one line on
+   * its stdin: `download-worker` prepares its decoder for it); returns how many were told now.
+   */
+  tellChunkShape(shape: ChunkShapeAnnouncement): number {
+    this.shapeLine = chunkShapeLine(shape);
+    for (const { child } of this.processes) child.stdin?.write(this.shapeLine);
+    return this.processes.size;
+  }
 
   /** Starts the worker processes; they connect in the background (see whenReady). */
   start(): void {
@@ -88,7 +101,12 @@ export class DownloadWorkerPool {
     const child = spawn(process.execPath, args, ownedChildOptions(childEnv({ ...(options.env ?? process.env), [downloadWorkerRucioEnv]: JSON.stringify(options.rucioSettings) })));
     const entry: WorkerProcess = { child, ready: false };
     this.processes.add(entry);
+    if (this.shapeLine !== undefined) child.stdin.write(this.shapeLine);
     createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.includes('"chunk_shape_prepared"')) {
+        options.log.diagnostic('info', 'download worker process prepared for the announced chunk shape', { pid: child.pid, prepared: line.includes('"prepared":true') });
+        return;
+      }
       if (entry.ready || !line.includes('"ready"')) return;
       entry.ready = true;
       this.readyCount++;

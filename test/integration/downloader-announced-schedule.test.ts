@@ -111,6 +111,39 @@ describe('a download told its producer\'s schedule', () => {
     expect(verified.every((event) => event.run === 'up-wrong')).toBe(true);
   });
 
+  it('tells its worker processes the shape, and tells a replacement too', async () => {
+    const ready = whenDownloadReady('workers');
+    // 8 s of chunks: time for a replacement to start (half a second's pause, then its modules) before the end.
+    const uploading = runUpload(syntheticUploadOptions(stack, { runId: 'up-workers', dataset: 'ds-workers', rateFactor: 10, count: 80, startGate: ready.gate }));
+    const downloading = download('ds-workers', { runName: 'workers', redisUrl: stack.redis.url, workers: 2, announcedSchedule: relayed('up-workers', uploading) });
+    const downloadLog = join(logDir(), 'workers', 'download.jsonl');
+    const preparedBy = async (count: number): Promise<number[]> => {
+      const found = await whenLogShows(
+        downloadLog,
+        (() => {
+          const pids: number[] = [];
+          return (record) => {
+            if (record.msg === 'download worker process prepared for the announced chunk shape' && record.prepared === true) pids.push(record.pid as number);
+            return pids.length >= count ? [...pids] : undefined;
+          };
+        })(),
+        { exited: downloading, signal: new AbortController().signal, timeoutMs: 30_000, everyMs: 20 },
+      );
+      return found.found ?? [];
+    };
+    const first = await preparedBy(2);
+    expect(new Set(first).size).toBe(2);
+    // A worker process that dies is replaced, and its replacement is told the shape as it starts.
+    process.kill(first[0]!, 'SIGKILL');
+    const all = await preparedBy(3);
+    expect(all).toHaveLength(3);
+    expect(first).not.toContain(all[2]);
+    const [summary] = await Promise.all([downloading, uploading]);
+    expect(summary).toMatchObject({ verified: 80, corrupted: 0, failed: 0 });
+    const events = await readEvents(join(logDir(), 'workers'), 'download');
+    expect(events.find((event) => event.msg === 'chunk shape announced')).toMatchObject({ prepared: true, by: '2 worker processes on this host', run_id: 'up-workers' });
+  });
+
   it('says what is wrong with a schedule it cannot use, polls without it, and verifies every chunk', async () => {
     const uploading = runUpload(syntheticUploadOptions(stack, { runId: 'up-bad', dataset: 'ds-bad', rateFactor: 10, count: 6, startGate: () => sleep(500) }));
     const [summary] = await Promise.all([download('ds-bad', { runName: 'bad', announcedSchedule: Promise.resolve('{"t0":"soon"}') }), uploading]);

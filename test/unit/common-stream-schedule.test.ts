@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/common/errors.js';
-import { parseStreamSchedule, streamScheduleLine } from '../../src/common/stream-schedule.js';
+import { chunkShapeLine, parseChunkShapeLine, parseStreamSchedule, streamScheduleLine } from '../../src/common/stream-schedule.js';
 import { announcedStream } from '../../src/downloader/poll-schedule.js';
 import { uploadSchedule } from '../../src/rehearse/warm-start.js';
 
@@ -39,6 +39,14 @@ describe('the stream schedule line', () => {
     for (const junk of ['H1', { ...shape, sample_rate_hz: -1 }, { ...shape, detector: '' }, { ...shape, extra: 1 }, { ...shape, duration_s: 3600, sample_rate_hz: 16384 }]) {
       expect(uploadSchedule({ ...uploadStarted, settings: { ...uploadStarted.settings, chunk_shape: junk } })).toEqual({ t0: 1_796_620_877_424, interval_ms: 400, gps_start: 1_480_656_096, duration_s: 4 });
     }
+  });
+
+  it('is passed on to worker processes as a line of its own', () => {
+    const line = chunkShapeLine(shape as Parameters<typeof chunkShapeLine>[0]);
+    expect(line.endsWith('\n')).toBe(true);
+    expect(parseChunkShapeLine(line.trimEnd())).toEqual(shape);
+    expect(() => parseChunkShapeLine('stop')).toThrow(/the chunk shape "stop" is not JSON/);
+    expect(() => parseChunkShapeLine(JSON.stringify({ ...shape, duration_s: 0 }))).toThrow(/the chunk shape .* is invalid: .*duration_s/);
   });
 
   it('is not made for an unpaced upload: there is no arrival to predict', () => {
