@@ -1,6 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../src/lake/catalog.js';
@@ -45,6 +45,14 @@ describe("the embedded lake's catalog warm-up", () => {
     });
     afterAll(async () => {
       await lake.dispose();
+    });
+
+    it('holds no object, file or directory of the storage warm-up in its buckets, which are there and empty', async () => {
+      const storage = join(dir, 'lake', 's3');
+      const entries = await readdir(storage, { recursive: true, withFileTypes: true });
+      // The buckets, empty: no file, and no directory inside them.
+      expect(entries.filter((entry) => !entry.isDirectory())).toEqual([]);
+      expect(entries.map((entry) => relative(storage, join(entry.parentPath, entry.name))).sort()).toEqual(['wavefier-lake', 'wavefier-signed']);
     });
 
     it('holds no DID, content or replica of the warm-up', () => {
