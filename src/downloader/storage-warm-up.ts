@@ -22,10 +22,16 @@ export async function warmUpDatasetStorage(rucio: RucioClient, run: Pick<ActiveD
   const warm = async (): Promise<void> => {
     while (!budget.aborted) {
       try {
-        const rules = await rucio.listDidRules(run.scope, run.dataset);
-        // Rucio lists no rules, not a 404, for a DID that does not exist: a dataset the upload has not
-        // created yet (a rehearsal's download starts first) is asked for again below, not taken for one without rules.
-        if (rules.length === 0) await rucio.getDid(run.scope, run.dataset);
+        let rules = await rucio.listDidRules(run.scope, run.dataset);
+        if (rules.length === 0) {
+          // Rucio lists no rules, not a 404, for a DID that does not exist: a dataset the upload has not
+          // created yet (a rehearsal's download starts first) is asked for again below, not taken for one without rules.
+          await rucio.getDid(run.scope, run.dataset);
+          // It exists: it may have been created, with its rules, between the two questions (in 1 of 10
+          // rehearsals under load the warm-up took it for a dataset without rules, and chunk 0 then
+          // paid 15-25 ms to open its storage), or it has none.
+          rules = await rucio.listDidRules(run.scope, run.dataset);
+        }
         const rses = [...new Set(rules.map((rule) => rule.rseExpression).filter((expression) => /^[A-Za-z0-9_.-]+$/.test(expression)))];
         await Promise.all(rses.slice(0, maxWarmRses).map((rse) => warmUpStorage(rucio, rse, run.scope, 'read')));
         return;

@@ -26,6 +26,25 @@ describe("a download's storage warm-up (real lake)", () => {
     }
   });
 
+  it('warms up a dataset created, with its rules, between its rules listing and its lookup', async () => {
+    const client = new RucioClient(stack.config);
+    const delayedBefore = stack.lake.faults.counters().catalog.delayed;
+    // The lookup of the dataset is held back; the dataset is created while it waits.
+    stack.lake.faults.set({ catalog: [{ method: 'GET', path: '^/dids/wavefier/created-in-between$', latencyMs: 300 }] });
+    try {
+      const warming = warmUpDatasetStorage(client, { scope: 'wavefier', dataset: 'created-in-between' }, new AbortController().signal);
+      while (stack.lake.faults.counters().catalog.delayed === delayedBefore) await new Promise((resolve) => setTimeout(resolve, 5));
+      await stack.rucio.addDataset('wavefier', 'created-in-between', {
+        rules: [{ dids: [{ scope: 'wavefier', name: 'created-in-between' }], copies: 1, rseExpression: 'LAKE_S3', grouping: 'DATASET' }],
+      });
+      await warming;
+      expect(client.stats.storage).toEqual({ 's3 STAT': 1 });
+    } finally {
+      stack.lake.faults.clear();
+      await client.close();
+    }
+  });
+
   it('gives up at once on a dataset that exists without rules', async () => {
     await stack.rucio.addDataset('wavefier', 'no-rules');
     const client = new RucioClient(stack.config);
