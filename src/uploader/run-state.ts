@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ConfigError, InputError, NotFoundError } from '../common/errors.js';
+import { withinTime } from '../common/time-limit.js';
 import { runSettingsSchema, type RunSettings } from './run-plan.js';
 
 export type ChunkOutcome = 'uploaded' | 'failed' | 'skipped';
@@ -48,6 +49,9 @@ end
 return 0
 `;
 
+/** How long RunState.loadScripts waits for Redis. */
+const loadScriptsTimeoutMs = 3000;
+
 interface RecordCommand {
   wavefierRecordOutcome(...keysThenArgs: string[]): Promise<number>;
 }
@@ -83,6 +87,23 @@ export class RunState {
 
   private key(suffix = ''): string {
     return `${prefix}${this.runId}${suffix}`;
+  }
+
+  /**
+   * Puts the script that records outcomes in Redis's script cache and compiles this process's side
+   * of it, without recording anything (false if Redis did not take it; never throws). Without it,
+   * the first outcome of a run on a fresh Redis (a rehearsal's private one) went out as EVALSHA,
+   * came back NOSCRIPT and was sent again whole: two round trips and a compilation in Redis right
+   * when the download fetches chunk 0.
+   */
+  static async loadScripts(redis: Redis): Promise<boolean> {
+    withRecordCommand(redis);
+    const loaded = redis.script('LOAD', recordScript).then(
+      () => true,
+      () => false,
+    );
+    // A Redis that does not answer is not waited for here: the run meets it again at once.
+    return withinTime(loaded, loadScriptsTimeoutMs, () => false);
   }
 
   static async create(redis: Redis, settings: RunSettings): Promise<RunState> {

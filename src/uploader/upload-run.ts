@@ -197,6 +197,7 @@ export async function runUpload(options: UploadRunOptions): Promise<UploadSummar
     const [storageWarm, queueWarm] = await Promise.all([
       options.workers > 0 && warmUpUploads(options.rucio, { scope: plan.scope, dataset: plan.dataset, rse: plan.rse, tag: plan.tag, chunk: firstChunk }),
       warmUpBullmq(redisUrl, { work: options.workers > 0, rounds: bullmqWarmUpRounds, concurrency: Math.max(1, options.workers) }),
+      RunState.loadScripts(redis),
     ]);
     const warmAt = now();
     let waitedMs = 0;

@@ -288,3 +288,36 @@ describe('the producer (real redis-server and BullMQ queue, no workers)', () => 
     expect(await state.unaccounted(1)).toEqual([]);
   });
 });
+
+describe('the run state on a fresh Redis (a private redis-server)', () => {
+  it('loads the script that records outcomes before any outcome, writing no key, and records with it afterwards', async () => {
+    const fresh = await startPrivateRedis({ persistence: 'none' });
+    const client = await connectRedis(fresh.url);
+    try {
+      const cachedScripts = async (): Promise<number> => Number(/number_of_cached_scripts:(\d+)/.exec(await client.info('memory'))?.[1]);
+      expect(await cachedScripts()).toBe(0);
+      expect(await RunState.loadScripts(client)).toBe(true);
+      expect(await cachedScripts()).toBe(1);
+      expect(await client.dbsize()).toBe(0);
+      const fresher = await RunState.create(client, { ...settings, runId: 'scripts-loaded' });
+      expect(await fresher.record('uploaded', 0, { event: 'uploaded', seq: 0 })).toBe(true);
+      expect(await fresher.has('uploaded', 0)).toBe(true);
+      // The same script: nothing was compiled again for the record.
+      expect(await cachedScripts()).toBe(1);
+    } finally {
+      client.disconnect();
+      await fresh.stop();
+    }
+  });
+
+  it('answers false, without throwing, when Redis is gone', async () => {
+    const gone = await startPrivateRedis({ persistence: 'none' });
+    const client = await connectRedis(gone.url);
+    await gone.stop();
+    try {
+      expect(await RunState.loadScripts(client)).toBe(false);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
