@@ -132,29 +132,13 @@ const shapeWarmUpRounds = 4;
  */
 export async function prepareForChunkShape(shape: ChunkShape): Promise<boolean> {
   try {
-    const [{ verifyChunkContent }, { expectChunkShape }, { encodeChunk }] = await Promise.all([
+    const [{ verifyChunkContent }, { expectChunkShape }, chunkEncoding] = await Promise.all([
       loadContentVerifier(),
       import('../strain/chunk-decoding.js'),
       import('../strain/chunk-encoding.js'),
     ]);
     if (!expectChunkShape(shape)) return false;
-    const gpsStart = 1_000_000_000;
-    const bytes = encodeChunk(
-      {
-        runId: shape.runId,
-        seq: 0,
-        gpsStart,
-        duration: shape.duration,
-        sampleRate: shape.sampleRate,
-        samples: new Float64Array(shape.duration * shape.sampleRate),
-        detector: shape.detector,
-        observatory: shape.observatory,
-        source: { kind: shape.sourceKind, gpsStart, ...definedProps({ file: shape.sourceFile }) },
-        ...(shape.hasDq ? { dqMask: new Array<number>(shape.duration).fill(0) } : {}),
-      },
-      { tAvail: Date.now(), tag: 'WARMUP' },
-    );
-    const name = `X-X_WARMUP-${gpsStart}-${shape.duration}.hdf5`;
+    const { name, bytes } = warmUpChunkFile(chunkEncoding, shape);
     for (let round = 0; round < shapeWarmUpRounds; round++) {
       verifyChunkContent(name, bytes);
       checksums(bytes);
@@ -163,6 +147,15 @@ export async function prepareForChunkShape(shape: ChunkShape): Promise<boolean> 
   } catch {
     return false;
   }
+}
+
+/**
+ * The file a decoder warm-up verifies: a silent chunk of `shape`, encoded, under a name that agrees
+ * with it (the encoder is passed in: this module loads the HDF5 code only when it is needed).
+ */
+function warmUpChunkFile(chunkEncoding: typeof import('../strain/chunk-encoding.js'), shape: ChunkShape): { name: string; bytes: Uint8Array } {
+  const chunk = chunkEncoding.silentChunk(shape);
+  return { name: `X-X_WARMUP-${chunk.gpsStart}-${chunk.duration}.hdf5`, bytes: chunkEncoding.encodeChunk(chunk, { tAvail: Date.now(), tag: 'WARMUP' }) };
 }
 
 /** A shape as a schedule line announces it (common/stream-schedule.ts), as the decoder takes it. */
@@ -193,23 +186,8 @@ const warmUpRounds = 4;
  * once more learning its template and once through the template; it is checksummed as often.
  */
 export async function warmUpDecoder(): Promise<void> {
-  const [{ verifyChunkContent }, { encodeChunk }] = await Promise.all([loadContentVerifier(), import('../strain/chunk-encoding.js')]);
-  const samples = new Float64Array(4096);
-  const bytes = encodeChunk(
-    {
-      runId: 'warmup',
-      seq: 0,
-      gpsStart: 1_000_000_000,
-      duration: 1,
-      sampleRate: 4096,
-      samples,
-      detector: 'H1',
-      observatory: 'H',
-      source: { kind: 'synthetic', gpsStart: 1_000_000_000 },
-    },
-    { tAvail: Date.now(), tag: 'WARMUP' },
-  );
-  const name = 'H-H1_WARMUP-1000000000-1.hdf5';
+  const [{ verifyChunkContent }, chunkEncoding] = await Promise.all([loadContentVerifier(), import('../strain/chunk-encoding.js')]);
+  const { name, bytes } = warmUpChunkFile(chunkEncoding, chunkEncoding.commonChunkShape('warmup'));
   const neverLearn = (): void => undefined;
   for (let round = 0; round < warmUpRounds; round++) {
     verifyChunkContent(name, bytes, { deferLearning: neverLearn });

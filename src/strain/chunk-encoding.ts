@@ -1,3 +1,4 @@
+import { definedProps } from '../common/defined.js';
 import { UsageError } from '../common/errors.js';
 import { gpsToUnixMs } from '../common/gps.js';
 import type { Chunk } from './chunk.js';
@@ -51,6 +52,30 @@ export function chunkShape(chunk: Chunk): ShapeFields {
     sourceKind: chunk.source.kind,
     sourceFile: chunk.source.file,
     hasDq: chunk.dqMask !== undefined,
+  };
+}
+
+/** The most common chunk shape (1 s at 4096 Hz from H1, synthetic, no DQ), for warm-ups that have no chunk of their run at hand. */
+export function commonChunkShape(runId: string): ShapeFields {
+  return { runId, duration: 1, sampleRate: 4096, detector: 'H1', observatory: 'H', sourceKind: 'synthetic', sourceFile: undefined, hasDq: false };
+}
+
+/**
+ * Chunk 0 of `shape`, at GPS `gpsStart`, with every sample (and DQ value) zero: what a warm-up
+ * encodes, decodes and checksums to run a real chunk's code without a real chunk.
+ */
+export function silentChunk(shape: ShapeFields, gpsStart = 1_000_000_000): Chunk {
+  return {
+    runId: shape.runId,
+    seq: 0,
+    gpsStart,
+    duration: shape.duration,
+    sampleRate: shape.sampleRate,
+    samples: new Float64Array(shape.duration * shape.sampleRate),
+    detector: shape.detector,
+    observatory: shape.observatory,
+    source: { kind: shape.sourceKind, gpsStart, ...definedProps({ file: shape.sourceFile }) },
+    ...(shape.hasDq ? { dqMask: new Array<number>(shape.duration).fill(0) } : {}),
   };
 }
 

@@ -6,7 +6,7 @@ export { defaultDqPolicy, dqPolicies, failedDqSeconds, requiredDqBits } from './
 export type { DqPolicy } from './data-quality.js';
 export { Decimator } from './decimate.js';
 export { chunkFormatVersion } from './chunk-template.js';
-export { chunkShape, encodeChunk } from './chunk-encoding.js';
+export { chunkShape, commonChunkShape, encodeChunk, silentChunk } from './chunk-encoding.js';
 export type { ShapeFields as ChunkShape } from './chunk-template.js';
 export type { EncodeExtra } from './chunk-encoding.js';
 export { NotAChunkError, decodeChunk, expectChunkShape, type DecodeOptions } from './chunk-decoding.js';

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
 import { checksums, warmUpChecksums, type Checksums } from '../common/checksum.js';
 import { AttachBatcher, StorageTransientError, exceptionClassOf, warmUpStorage, type ObjectStore, type RucioClient } from '../rucio/index.js';
-import { encodeChunk, type Chunk } from '../strain/index.js';
+import { commonChunkShape, encodeChunk, silentChunk, type Chunk } from '../strain/index.js';
 import { chunkOf, jobChunk, parseUploadJob, type UploadJob } from './job.js';
 
 /** What an upload worker's warm-up needs of its run. */
@@ -113,18 +113,7 @@ export function encodeAsWorkers(target: UploadWarmUpTarget, name = 'wavefier-war
  * at hand: `upload-worker` processes never read the run's source.
  */
 export function warmUpChunk(runId: string): Chunk {
-  const gpsStart = 1_000_000_000;
-  return {
-    runId,
-    seq: 0,
-    gpsStart,
-    duration: 1,
-    sampleRate: 4096,
-    samples: new Float64Array(4096),
-    detector: 'H1',
-    observatory: 'H',
-    source: { kind: 'synthetic', gpsStart },
-  };
+  return silentChunk(commonChunkShape(runId));
 }
 
 /**
