@@ -65,26 +65,24 @@ export function chunkShapeLine(shape: ChunkShapeAnnouncement): string {
 
 /** The shape a chunkShapeLine tells; an InputError saying what is wrong with it otherwise. */
 export function parseChunkShapeLine(line: string): ChunkShapeAnnouncement {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw new InputError(`the chunk shape ${JSON.stringify(line.slice(0, 200))} is not JSON`);
-  }
-  const parsed = chunkShapeAnnouncementSchema.safeParse(value);
-  if (!parsed.success) throw new InputError(`the chunk shape ${JSON.stringify(line.slice(0, 200))} is invalid: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
-  return parsed.data;
+  return parseLine(line, 'chunk shape', chunkShapeAnnouncementSchema);
 }
 
 /** The schedule a line tells; an InputError saying what is wrong with it otherwise. */
 export function parseStreamSchedule(line: string): StreamSchedule {
+  return parseLine(line, 'stream schedule', streamScheduleSchema, ': expected {"t0":…,"interval_ms":…,"gps_start":…,"duration_s":…}');
+}
+
+/** One JSON line of `schema`, or an InputError quoting the line and naming what it should have been (`what`, `notJsonHint`). */
+function parseLine<T>(line: string, what: string, schema: z.ZodType<T>, notJsonHint = ''): T {
+  const quoted = JSON.stringify(line.slice(0, 200));
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
-    throw new InputError(`the stream schedule ${JSON.stringify(line.slice(0, 200))} is not JSON: expected {"t0":…,"interval_ms":…,"gps_start":…,"duration_s":…}`);
+    throw new InputError(`the ${what} ${quoted} is not JSON${notJsonHint}`);
   }
-  const parsed = streamScheduleSchema.safeParse(value);
-  if (!parsed.success) throw new InputError(`the stream schedule ${JSON.stringify(line.slice(0, 200))} is invalid: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new InputError(`the ${what} ${quoted} is invalid: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
   return parsed.data;
 }
