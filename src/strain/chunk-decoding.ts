@@ -1,7 +1,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { definedProps } from '../common/defined.js';
 import { InputError } from '../common/errors.js';
-import { chunkFormatVersion, littleEndian, maxTemplates, templateFor, utcLength, type ShapeFields, type Template } from './chunk-template.js';
+import { chunkFormatVersion, littleEndian, maxTemplates, shapeKey, templateFor, utcLength, type ShapeFields, type Template } from './chunk-template.js';
 import { asNumber, asString, attributeReader, datasetValue, DiskFile, hdf5Reason, isDataset } from './hdf5.js';
 import type { Chunk } from './chunk.js';
 import type { H5File } from './hdf5.js';
@@ -126,11 +126,6 @@ export function expectChunkShape(shape: ShapeFields): boolean {
   }
   remember({ shape, template, fixed: fixedRanges(template, shape) });
   return true;
-}
-
-/** The same shape gives the same key, whatever order its fields were written in. */
-function shapeKey(shape: ShapeFields): string {
-  return JSON.stringify([shape.runId, shape.duration, shape.sampleRate, shape.detector, shape.observatory, shape.sourceKind, shape.sourceFile ?? null, shape.hasDq]);
 }
 
 function remember(known: DecodeTemplate): void {

@@ -69,9 +69,14 @@ export const littleEndian = endianness() === 'LE';
 const templates = new Map<string, Template>();
 export const maxTemplates = 32;
 
+/** The same shape gives the same key, whatever order its fields were written in and whether an absent sourceFile is there as undefined. */
+export function shapeKey(shape: ShapeFields): string {
+  return JSON.stringify([shape.runId, shape.duration, shape.sampleRate, shape.detector, shape.observatory, shape.sourceKind, shape.sourceFile ?? null, shape.hasDq]);
+}
+
 /** The template of a chunk shape, built (and self-checked) on first use. */
 export function templateFor(shape: ShapeFields): Template {
-  const key = JSON.stringify(shape);
+  const key = shapeKey(shape);
   const cached = templates.get(key);
   if (cached) return cached;
   const template = buildTemplate(shape);
