@@ -2,7 +2,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { downloadLogFile, uploadLogFile } from '../../../src/common/log-records.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
-import { readJsonLines, round, runWavefier } from './helpers.js';
+import { median, readJsonLines, round, runWavefier } from './helpers.js';
 import { rehearsalReport } from './latency.js';
 
 /**
@@ -32,11 +32,9 @@ interface RunFigures {
   extra: Record<Stage, number>;
 }
 
-function median(values: readonly number[]): number {
-  const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+/** The median of the finite values (a chunk missing a timestamp gives NaN stages, left out). */
+function finiteMedian(values: readonly number[]): number {
+  return median(values.filter((value) => Number.isFinite(value)));
 }
 
 function numberField(record: Record<string, unknown>, field: string): number {
@@ -82,7 +80,7 @@ async function oneRehearsal(context: BenchContext, index: number): Promise<RunFi
   const first = durations.get(0);
   const extra = {} as Record<Stage, number>;
   for (const { name } of stages) {
-    extra[name] = (first?.[name] ?? Number.NaN) - median([...durations.values()].map((chunk) => chunk[name]));
+    extra[name] = (first?.[name] ?? Number.NaN) - finiteMedian([...durations.values()].map((chunk) => chunk[name]));
   }
   return { ratio: chunk0 / totalMedian, chunk0, median: totalMedian, extra };
 }
@@ -107,13 +105,13 @@ async function run(context: BenchContext): Promise<Metric[]> {
       note: `chunk 0 / median in each: ${ratios.map((ratio) => round(ratio, 2)).join(', ')}`,
     },
     { name: 'chunk 0 / median total latency: worst rehearsal', key: 'chunk0.worst', value: round(Math.max(...ratios), 2), unit: 'x', target: '<= 2' },
-    { name: 'chunk 0 / median total latency: median of the rehearsals', key: 'chunk0.median', value: round(median(ratios), 2), unit: 'x' },
-    { name: 'chunk 0 total latency: median of the rehearsals', value: round(median(runs.map((figures) => figures.chunk0))), unit: 'ms' },
-    { name: 'median total latency: median of the rehearsals', value: round(median(runs.map((figures) => figures.median))), unit: 'ms' },
+    { name: 'chunk 0 / median total latency: median of the rehearsals', key: 'chunk0.median', value: round(finiteMedian(ratios), 2), unit: 'x' },
+    { name: 'chunk 0 total latency: median of the rehearsals', value: round(finiteMedian(runs.map((figures) => figures.chunk0))), unit: 'ms' },
+    { name: 'median total latency: median of the rehearsals', value: round(finiteMedian(runs.map((figures) => figures.median))), unit: 'ms' },
     ...stages.map(({ name, note }) => ({
       name: `chunk 0's extra time in ${name} over the median chunk's: median of the rehearsals`,
       key: `extra.${name}`,
-      value: round(median(runs.map((figures) => figures.extra[name]))),
+      value: round(finiteMedian(runs.map((figures) => figures.extra[name]))),
       unit: 'ms',
       note,
     })),

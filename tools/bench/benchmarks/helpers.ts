@@ -54,6 +54,14 @@ export function round(value: number, digits = 3): number {
   return Math.round(value * factor) / factor;
 }
 
+/** The median (the mean of the two middle values for an even count); NaN for no values. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
 /** Least-squares slope of y over x (NaN with fewer than two distinct x). */
 export function slope(xs: readonly number[], ys: readonly number[]): number {
   const n = Math.min(xs.length, ys.length);

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { wavefierExecutable } from '../../../src/common/installation.js';
 import { startRealRucio, type RealRucio } from '../../peers/rucio.js';
 import type { Benchmark, BenchContext, Metric } from '../types.js';
-import { round } from './helpers.js';
+import { median, round } from './helpers.js';
 
 /** Runs of each command that count (after one warm-up run each); the median and the fastest are reported. */
 const runs = 5;
@@ -55,13 +55,6 @@ function commandsFor(peer: RealRucio, cwd: string): Commands {
     wavefier: (label, args) => timeCommand(label, process.execPath, [wavefierExecutable(), ...args], { ...process.env, ...peer.env }, cwd),
     rucio: (label, args) => timeCommand(label, peer.official.python, [peer.official.rucio, ...args], { ...inherited, ...peer.official.env }, cwd),
   };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 async function countFiles(dir: string): Promise<number> {
